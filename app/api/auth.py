@@ -1,0 +1,107 @@
+"""Bearer tokens and the decorator every API view goes through."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app, jsonify, request
+from flask_login import current_user
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.api import bp
+from app.errors import BespokeError, Conflict, Forbidden, Unauthorized, ValidationError
+from app.extensions import begin_write, db
+from app.models import User
+from app.services.outbox import commit, rollback
+
+STAFF_ROLES = {"sales", "dispatch", "measurer", "designer", "accountant", "procurement", "production",
+               "delivery_dispatch", "installer", "quality", "director", "analyst", "admin"}
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="api-token")
+
+
+def issue_token(user: User) -> str:
+    # The password hash's tail ties the token to the password: changing it revokes old tokens.
+    return _serializer().dumps({"uid": user.id, "pw": user.password_hash[-12:]})
+
+
+def _user_from_token(token: str) -> User:
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["API_TOKEN_MAX_AGE"])
+    except SignatureExpired as exc:
+        raise Unauthorized("The token has expired; request a new one") from exc
+    except BadSignature as exc:
+        raise Unauthorized("Invalid token") from exc
+    user = db.session.get(User, data.get("uid"))
+    if user is None or not user.active or user.password_hash[-12:] != data.get("pw"):
+        raise Unauthorized("Invalid token")
+    return user
+
+
+def authenticate() -> User:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return _user_from_token(header[7:].strip())
+    if current_user and current_user.is_authenticated:
+        return current_user._get_current_object()
+    raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("Expected a JSON object body", fields={"_body": "invalid JSON"})
+    return body
+
+
+def endpoint(*, write: bool = False, roles: set[str] | None = None, public: bool = False):
+    """Authenticate, check roles, and for writes run the view as one unit of work.
+
+    A write view may return a callable: it builds the response after the commit, so the
+    answer shows the state after the step's inline jobs too.
+    """
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if write:
+                begin_write()
+            try:
+                user = None if public else authenticate()
+                if user is not None and roles is not None and not user.role_codes & roles:
+                    raise Forbidden(f"Requires one of the roles: {', '.join(sorted(roles))}")
+                result = view(user, *args, **kwargs)
+                if write:
+                    commit()
+                return result() if callable(result) else result
+            except StaleDataError as exc:
+                rollback()
+                raise Conflict("Someone else changed this order at the same moment; reload and try again") from exc
+            except OperationalError as exc:
+                rollback()
+                if "locked" in str(exc).lower():
+                    raise Conflict("The database is busy; try again") from exc
+                raise
+            except BespokeError:
+                rollback()
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+@bp.post("/auth/token")
+@endpoint(public=True)
+def create_token(_user):
+    body = json_body()
+    login, password = str(body.get("login") or ""), str(body.get("password") or "")
+    user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
+    if user is None or not user.active or not user.check_password(password):
+        raise Unauthorized("Wrong login or password")
+    return jsonify({"token": issue_token(user), "user": {"login": user.login, "name": user.name,
+                                                          "roles": sorted(user.role_codes)}})

@@ -1,0 +1,61 @@
+"""The customer's side through the status link's token: the order and the customer's own tasks."""
+from __future__ import annotations
+
+from flask import current_app, jsonify
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+
+from app.api import bp
+from app.api.auth import endpoint, json_body
+from app.api.schemas import task_detail_json
+from app.engine import steps
+from app.errors import NotFound
+from app.extensions import db
+from app.models import HumanTask, Order, User
+
+CUSTOMER_LANE = "customer"
+
+
+def order_for_token(token: str) -> Order:
+    try:
+        order_id = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="order-status").loads(token)
+    except BadSignature:
+        raise NotFound("Not found") from None
+    order = db.session.get(Order, order_id)
+    if order is None:
+        raise NotFound("Not found")
+    return order
+
+
+def _customer_tasks(order: Order) -> list[HumanTask]:
+    return list(db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id,
+                                                           HumanTask.state == "open",
+                                                           HumanTask.lane == CUSTOMER_LANE)).scalars())
+
+
+@bp.get("/status/<token>")
+@endpoint(public=True)
+def customer_status(_user, token):
+    order = order_for_token(token)
+    return jsonify({"number": order.number, "kind": order.kind, "kind_label": order.kind_label,
+                    "stage": order.stage, "status": order.status,
+                    "tasks": [task_detail_json(t) for t in _customer_tasks(order)]})
+
+
+@bp.post("/status/<token>/tasks/<int:task_id>/complete")
+@endpoint(write=True, public=True)
+def customer_complete(_user, token, task_id):
+    order = order_for_token(token)
+    task = next((t for t in _customer_tasks(order) if t.id == task_id), None)
+    if task is None:
+        raise NotFound("Not found")
+    steps.complete_task(task.id, json_body().get("data", {}), customer_actor())
+    return lambda: jsonify({"number": order.number, "stage": db.session.get(Order, order.id).stage})
+
+
+def customer_actor() -> User:
+    """The built-in account that stands for customers acting through their status link."""
+    user = db.session.execute(select(User).where(User.login == "customer")).scalar_one_or_none()
+    if user is None:
+        raise NotFound("Customer actions are not enabled (no 'customer' account)")
+    return user

@@ -1,0 +1,48 @@
+"""Messages from outside (bank, 1C, integrations) delivered to an order's process by its number."""
+from __future__ import annotations
+
+from flask import jsonify
+
+from app.api import bp
+from app.api.auth import endpoint, json_body
+from app.engine.steps import deliver_message
+from app.errors import Forbidden, NotFound, ValidationError
+from app.extensions import db
+from app.models import Order
+from app.services import orders as order_service
+
+# Who may send which message; anything else is for admins only.
+MESSAGE_ROLES = {
+    "cancel": {"sales", "dispatch", "director", "admin"},
+    "payment_received": {"accountant", "admin"},
+    "bank_decision": {"accountant", "admin"},
+}
+
+
+@bp.post("/messages/<name>")
+@endpoint(write=True)
+def send_message(user, name):
+    if not user.role_codes & MESSAGE_ROLES.get(name, {"admin"}):
+        raise Forbidden(f"Your roles may not send the '{name}' message")
+    body = json_body()
+    number = str(body.get("order_number") or "")
+    payload = body.get("payload") or {}
+    if not number:
+        raise ValidationError("order_number is required", fields={"order_number": "required"})
+    if not isinstance(payload, dict):
+        raise ValidationError("payload must be an object", fields={"payload": "object expected"})
+    try:
+        order = order_service.get_order(number)
+    except NotFound:
+        raise NotFound(f"No order {number} waits for message '{name}': the order does not exist") from None
+    deliver_message(order, name, payload, user)
+    order_id = order.id
+
+    def respond():
+        order = db.session.get(Order, order_id)
+        response = jsonify({"accepted": True, "message": name, "order_number": order.number,
+                            "stage": order.stage, "status": order.status})
+        response.status_code = 202
+        return response
+
+    return respond

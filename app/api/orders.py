@@ -1,0 +1,173 @@
+"""Orders: intake, lists, the order with its tasks and documents, history, cancellation."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Response, jsonify, request
+from sqlalchemy import func, or_, select
+
+from app.api import bp
+from app.api.auth import STAFF_ROLES, endpoint, json_body
+from app.api.schemas import _iso, order_json, order_summary_json
+from app.engine.steps import deliver_message, start_order_process
+from app.errors import Conflict, Forbidden, NotFound, ValidationError
+from app.extensions import db
+from app.models import AuditEvent, Customer, Document, HumanTask, Notification, Order, Partner, User
+from app.services import orders as order_service
+from app.services.notifications import status_url
+
+MAX_PER_PAGE = 200
+
+
+def visible_orders(user: User):
+    """Orders the user may see: staff see all, a partner only its own."""
+    query = select(Order)
+    if not user.role_codes & STAFF_ROLES:
+        if user.has_role("partner") and user.partner_id:
+            return query.where(Order.partner_id == user.partner_id)
+        return query.where(False)
+    return query
+
+
+def load_order(user: User, number: str) -> Order:
+    order = db.session.execute(visible_orders(user).where(Order.number == number)).scalar_one_or_none()
+    if order is None:
+        raise NotFound(f"Order {number} does not exist")
+    return order
+
+
+@bp.post("/orders")
+@endpoint(write=True)
+def create_order(user):
+    payload = json_body()
+    if not user.role_codes & STAFF_ROLES:
+        if not (user.has_role("partner") and user.partner):
+            raise Forbidden("Only staff and partners can create orders")
+        payload = {**payload, "partner": user.partner.code, "channel": "partner"}
+    clean = order_service.validate_intake(payload)
+    order = order_service.create_order(clean, user)
+    start_order_process(order, user)
+    order_id = order.id
+
+    def respond():
+        order = db.session.get(Order, order_id)
+        response = jsonify({"number": order.number, "status": order.status, "stage": order.stage,
+                            "status_url": status_url(order)})
+        response.status_code = 201
+        response.headers["Location"] = f"/api/v1/orders/{order.number}"
+        return response
+
+    return respond
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationError(f"'{name}' must be an integer", fields={name: "integer expected"}) from exc
+    return max(low, min(high, value))
+
+
+def _date_arg(name: str):
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationError(f"'{name}' must be an ISO date", fields={name: "ISO date expected"}) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@bp.get("/orders")
+@endpoint()
+def list_orders(user):
+    query = visible_orders(user).join(Order.customer)
+    args = request.args
+    for name, column in (("stage", Order.stage), ("status", Order.status), ("kind", Order.kind),
+                         ("channel", Order.channel)):
+        if args.get(name):
+            query = query.where(column == args[name])
+    if args.get("partner"):
+        query = query.join(Partner, Order.partner_id == Partner.id).where(Partner.code == args["partner"])
+    if args.get("assignee"):
+        query = query.where(Order.id.in_(
+            select(HumanTask.order_id).join(User, HumanTask.assignee_id == User.id)
+            .where(HumanTask.state == "open", User.login == args["assignee"])))
+    if args.get("q"):
+        text = f"%{args['q'].strip()}%"
+        digits = "".join(ch for ch in args["q"] if ch.isdigit())
+        conditions = [Order.number.ilike(text), Customer.name.ilike(text), Order.address.ilike(text)]
+        if len(digits) >= 4:
+            conditions.append(Customer.phone.like(f"%{digits}%"))
+        query = query.where(or_(*conditions))
+    created_from, created_to = _date_arg("created_from"), _date_arg("created_to")
+    if created_from:
+        query = query.where(Order.created_at >= created_from)
+    if created_to:
+        query = query.where(Order.created_at <= created_to)
+    page = _int_arg("page", 1, 1, 10**6)
+    per_page = _int_arg("per_page", 50, 1, MAX_PER_PAGE)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = db.session.execute(query.order_by(Order.created_at.desc(), Order.id.desc())
+                              .offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    return jsonify({"items": [order_summary_json(o) for o in rows], "page": page, "per_page": per_page,
+                    "total": total, "pages": (total + per_page - 1) // per_page})
+
+
+@bp.get("/orders/<number>")
+@endpoint()
+def get_order(user, number):
+    return jsonify(order_json(load_order(user, number)))
+
+
+@bp.get("/orders/<number>/history")
+@endpoint()
+def order_history(user, number):
+    order = load_order(user, number)
+    events = db.session.execute(select(AuditEvent).where(AuditEvent.order_id == order.id)
+                                .order_by(AuditEvent.id)).scalars().all()
+    return jsonify({"number": order.number, "items": [
+        {"at": _iso(e.at), "kind": e.kind, "entity": e.entity, "entity_id": e.entity_id, "field": e.field,
+         "old": e.old_value, "new": e.new_value, "actor": e.actor_label, "details": e.details} for e in events]})
+
+
+@bp.get("/orders/<number>/notifications")
+@endpoint()
+def order_notifications(user, number):
+    order = load_order(user, number)
+    rows = db.session.execute(select(Notification).where(Notification.order_id == order.id)
+                              .order_by(Notification.id)).scalars().all()
+    return jsonify({"number": order.number, "items": [
+        {"id": n.id, "event": n.event, "channel": n.channel, "recipient": n.recipient, "subject": n.subject,
+         "body": n.body, "status": n.status, "error": n.error, "created_at": _iso(n.created_at)} for n in rows]})
+
+
+@bp.get("/orders/<number>/documents/<int:document_id>")
+@endpoint()
+def download_document(user, number, document_id):
+    order = load_order(user, number)
+    document = db.session.get(Document, document_id)
+    if document is None or document.order_id != order.id:
+        raise NotFound(f"Document {document_id} of order {number} does not exist")
+    return Response(document.content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{document.filename}"'})
+
+
+@bp.post("/orders/<number>/cancel")
+@endpoint(write=True, roles={"sales", "dispatch", "director", "admin"})
+def cancel_order(user, number):
+    order = load_order(user, number)
+    reason = str(json_body().get("reason") or "").strip()
+    if len(reason) < 3:
+        raise ValidationError("A reason is required to cancel an order", fields={"reason": "Укажите причину отмены"})
+    try:
+        deliver_message(order, "cancel", {"reason": reason}, user)
+    except Conflict as exc:
+        raise Conflict(f"Order {order.number} cannot be cancelled at stage '{order.stage}': cancelling is allowed "
+                       f"only while the order is new, being measured, at the contract or awaiting the bank",
+                       stage=order.stage) from exc
+    return lambda: jsonify(order_json(db.session.get(Order, order.id)))

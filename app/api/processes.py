@@ -1,0 +1,61 @@
+"""Process versions: list and deploy (analysts and admins)."""
+from __future__ import annotations
+
+import json
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from app.api import bp
+from app.api.auth import endpoint
+from app.api.schemas import _iso
+from app.engine.deploy import deploy
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ProcessDefinition, ProcessInstance
+from sqlalchemy import func
+
+
+def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
+    return {"id": d.id, "process_id": d.process_id, "name": d.name, "version": d.version, "checksum": d.checksum,
+            "deployed_at": _iso(d.deployed_at), "deployed_by": d.deployed_by.login if d.deployed_by else None,
+            "comment": d.comment, "forms": sorted((d.forms or {}).keys()), "dmn": sorted((d.dmn_files or {}).keys()),
+            "running_instances": running}
+
+
+@bp.get("/processes")
+@endpoint()
+def list_processes(user):
+    counts = dict(db.session.execute(select(ProcessInstance.definition_id, func.count())
+                                     .where(ProcessInstance.status == "running")
+                                     .group_by(ProcessInstance.definition_id)).all())
+    rows = db.session.execute(select(ProcessDefinition).order_by(ProcessDefinition.process_id,
+                                                                 ProcessDefinition.version.desc())).scalars().all()
+    return jsonify({"items": [definition_json(d, counts.get(d.id, 0)) for d in rows]})
+
+
+def _upload() -> tuple[str, bytes, dict, dict, str]:
+    """Multipart (bpmn, dmn[], forms[]) or JSON {bpmn, bpmn_name, dmn: {name: xml}, forms: {name: schema}}."""
+    if request.files:
+        bpmn_file = request.files.get("bpmn")
+        if bpmn_file is None:
+            raise ValidationError("A 'bpmn' file is required", fields={"bpmn": "required"})
+        dmn = {f.filename: f.read() for f in request.files.getlist("dmn")}
+        forms = {f.filename: f.read() for f in request.files.getlist("forms")}
+        return bpmn_file.filename or "process.bpmn", bpmn_file.read(), dmn, forms, request.form.get("comment", "")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("bpmn"), str):
+        raise ValidationError("Send multipart files or JSON with a 'bpmn' string", fields={"bpmn": "required"})
+    dmn = {name: text.encode() for name, text in (body.get("dmn") or {}).items()}
+    forms = {name: (v if isinstance(v, str) else json.dumps(v)).encode() for name, v in (body.get("forms") or {}).items()}
+    return body.get("bpmn_name") or "process.bpmn", body["bpmn"].encode(), dmn, forms, body.get("comment", "")
+
+
+@bp.post("/processes")
+@endpoint(write=True, roles={"analyst", "admin"})
+def deploy_process(user):
+    name, bpmn, dmn, forms, comment = _upload()
+    definition, created = deploy(bpmn, name, dmn, forms, user, comment=comment)
+    response = jsonify({"created": created, **definition_json(definition)})
+    response.status_code = 201 if created else 200
+    return response

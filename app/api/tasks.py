@@ -1,0 +1,102 @@
+"""Human tasks: lists by scope, one task with its form, claim/assign, complete."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import jsonify, request
+from sqlalchemy import or_, select
+
+from app.api import bp
+from app.api.auth import endpoint, json_body
+from app.api.schemas import task_detail_json, task_json
+from app.engine import steps
+from app.errors import Forbidden, ValidationError
+from app.extensions import db
+from app.models import HumanTask, Order, User
+
+SEE_ALL = {"director", "admin"}
+
+
+def visible_tasks(user: User):
+    """Tasks in the user's lanes (or assigned to them); directors and admins see every task."""
+    query = select(HumanTask).join(HumanTask.order)
+    if user.role_codes & SEE_ALL:
+        return query
+    return query.where(or_(HumanTask.lane.in_(user.role_codes), HumanTask.assignee_id == user.id))
+
+
+def load_task(user: User, task_id: int) -> HumanTask:
+    task = steps.get_task(task_id)
+    if not (user.role_codes & SEE_ALL or task.lane in user.role_codes or task.assignee_id == user.id):
+        raise Forbidden(f"Task {task_id} is in the '{task.lane}' lane, which is not one of your roles")
+    return task
+
+
+@bp.get("/tasks")
+@endpoint()
+def list_tasks(user):
+    scope = request.args.get("scope", "mine")
+    query = visible_tasks(user)
+    state = request.args.get("state", "open")
+    if state != "any":
+        query = query.where(HumanTask.state == state)
+    if scope == "mine":
+        query = query.where(HumanTask.assignee_id == user.id)
+    elif scope == "queue":
+        query = query.where(HumanTask.assignee_id.is_(None), HumanTask.lane.in_(user.role_codes))
+    elif scope != "all":
+        raise ValidationError("scope must be mine, queue or all", fields={"scope": "mine|queue|all"})
+    if request.args.get("order"):
+        query = query.where(Order.number == request.args["order"])
+    if request.args.get("stage"):
+        query = query.where(HumanTask.stage == request.args["stage"])
+    if request.args.get("lane"):
+        query = query.where(HumanTask.lane == request.args["lane"])
+    if request.args.get("overdue") in ("1", "true", "yes"):
+        query = query.where(HumanTask.due_at < datetime.now(timezone.utc))
+    rows = db.session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+                              .limit(500)).scalars().all()
+    return jsonify({"scope": scope, "count": len(rows), "items": [task_json(t) for t in rows]})
+
+
+@bp.get("/tasks/<int:task_id>")
+@endpoint()
+def get_task(user, task_id):
+    return jsonify(task_detail_json(load_task(user, task_id)))
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@endpoint(write=True)
+def claim(user, task_id):
+    return jsonify(task_json(steps.claim_task(task_id, user)))
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+@endpoint(write=True)
+def unclaim(user, task_id):
+    return jsonify(task_json(steps.unclaim_task(task_id, user)))
+
+
+@bp.post("/tasks/<int:task_id>/assign")
+@endpoint(write=True)
+def assign(user, task_id):
+    login = str(json_body().get("user") or "")
+    return jsonify(task_json(steps.assign_task(task_id, login, user)))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@endpoint(write=True)
+def complete(user, task_id):
+    body = json_body()
+    task_id = steps.complete_task(task_id, body.get("data", {}), user).id
+
+    def respond():
+        task = db.session.get(HumanTask, task_id)
+        order = task.order
+        open_tasks = db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id,
+                                                                HumanTask.state == "open")).scalars().all()
+        return jsonify({"task": task_json(task), "order": {"number": order.number, "stage": order.stage,
+                                                           "status": order.status},
+                        "tasks": [task_json(t) for t in open_tasks]})
+
+    return respond

@@ -1,0 +1,84 @@
+"""flask deploy | demo | create-user | wake-timers."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from app.engine.deploy import deploy, read_directory
+from app.errors import BespokeError
+from app.extensions import begin_write, db
+from app.models import User
+from app.services.outbox import commit, rollback
+from app.services.reference import create_user, ensure_reference_data
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(deploy_command)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(wake_timers_command)
+
+
+@click.command("deploy")
+@click.option("--processes", "processes_dir", default=None, help="Folder with *.bpmn and *.dmn")
+@click.option("--forms", "forms_dir", default=None, help="Folder with the form JSON files")
+def deploy_command(processes_dir: str | None, forms_dir: str | None) -> None:
+    """Deploy every diagram in processes/ as a new version when its content changed."""
+    begin_write()
+    ensure_reference_data()
+    for name, bpmn, dmn, forms in read_directory(processes_dir or current_app.config["PROCESSES_DIR"],
+                                                 forms_dir or current_app.config["FORMS_DIR"]):
+        try:
+            definition, created = deploy(bpmn, name, dmn, forms, None, comment=f"flask deploy {name}")
+        except BespokeError as exc:
+            rollback()
+            for problem in exc.details.get("problems", []):
+                click.echo(f"  {problem.get('file')}: {problem.get('element') or ''} {problem['problem']}", err=True)
+            raise click.ClickException(exc.message) from exc
+        state = "deployed" if created else "unchanged,"
+        click.echo(f"{name}: {state} {definition.process_id} v{definition.version}")
+    commit()
+
+
+@click.command("demo")
+@click.option("--orders", default=50, show_default=True, help="How many demo orders")
+def demo_command(orders: int) -> None:
+    """Load demo users (password 'demo'), partners and orders spread over every stage."""
+    from app.demo import load_demo
+
+    real = db.session.execute(select(User).where(User.is_demo.is_(False), User.login != "customer")).first()
+    if real is not None:
+        raise click.ClickException("The database holds non-demo users; refusing to load demo data into it")
+    current_app.config["JOBS_INLINE"] = True
+    summary = load_demo(orders)
+    click.echo(summary)
+
+
+@click.command("create-user")
+@click.argument("login")
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, required=True, help="Role code; repeat for several")
+@click.option("--email", default=None)
+@click.option("--department", default=None)
+@click.password_option()
+def create_user_command(login, name, roles, email, department, password) -> None:
+    """Create a user with roles."""
+    begin_write()
+    ensure_reference_data()
+    if db.session.execute(select(User).where(User.login == login)).first():
+        raise click.ClickException(f"User '{login}' already exists")
+    try:
+        create_user(login, name, password, list(roles), email=email, department=department)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    commit()
+    click.echo(f"created {login} ({', '.join(roles)})")
+
+
+@click.command("wake-timers")
+def wake_timers_command() -> None:
+    """Fire the timers that are due now."""
+    from workers.scheduler import wake_timers
+
+    click.echo(f"woke {wake_timers()} instance(s)")

@@ -1,0 +1,197 @@
+"""Demo data: one user per role (password 'demo'), heads, partners, orders at every stage.
+
+Orders are driven through the real process with the same inputs the tests use
+(`STAGE_INPUT`), so the demo database looks exactly like a lived-in one.
+"""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Callable
+
+from sqlalchemy import select
+
+from app.engine.steps import complete_task, start_order_process
+from app.extensions import begin_write, db
+from app.models import Department, HumanTask, Order, Partner, User
+from app.services import orders as order_service
+from app.services.outbox import commit
+from app.services.reference import create_user, ensure_reference_data
+
+DEMO_PASSWORD = "demo"
+DEMO_USERS = [
+    ("sales", "Анна Продажина", ["sales"], "sales"),
+    ("dispatch", "Дмитрий Планов", ["dispatch"], "dispatch"),
+    ("measurer", "Игорь Замеров", ["measurer"], "measurer"),
+    ("measurer2", "Олег Рулеткин", ["measurer"], "measurer"),
+    ("designer", "Ксения Эскизова", ["designer"], "designer"),
+    ("accountant", "Татьяна Счётова", ["accountant"], "accountant"),
+    ("procurement", "Павел Закупкин", ["procurement"], "procurement"),
+    ("production", "Сергей Станков", ["production"], "production"),
+    ("delivery_dispatch", "Наталья Маршрутова", ["delivery_dispatch"], "delivery_dispatch"),
+    ("installer", "Бригада №1 (Виктор Монтажов)", ["installer"], "installer"),
+    ("installer2", "Бригада №2 (Артём Сборкин)", ["installer"], "installer"),
+    ("quality", "Елена Качествова", ["quality"], "quality"),
+    ("director", "Андрей Директоров", ["director"], None),
+    ("analyst", "Мария Процессова", ["analyst"], None),
+    ("admin", "Администратор", ["admin"], None),
+]
+HEADS = {code: f"head_{code}" for code in ("sales", "dispatch", "measurer", "designer", "accountant",
+                                           "procurement", "production", "delivery_dispatch", "installer",
+                                           "quality")}
+PARTNERS = [
+    ("mega", "ТЦ «МЕГА Тёплый Стан», салон «Шкафы-купе»", "point_of_sale", Decimal("10"), "partner_mega"),
+    ("agent_ivanov", "Агент Иванов П. С.", "agent", Decimal("7.5"), "partner_agent"),
+]
+CUSTOMERS = [
+    ("Иванова Мария Петровна", "+7 916 123-45-67"), ("Петров Сергей Иванович", "+7 903 765-43-21"),
+    ("Смирнова Ольга Викторовна", "+7 925 111-22-33"), ("Кузнецов Алексей Николаевич", "+7 926 444-55-66"),
+    ("Попова Екатерина Андреевна", "+7 915 777-88-99"), ("Соколов Дмитрий Олегович", "+7 905 222-33-44"),
+    ("Лебедева Анна Сергеевна", "+7 977 555-66-77"), ("Новиков Павел Дмитриевич", "+7 999 888-77-66"),
+]
+STREETS = ["ул. Профсоюзная, д. 56, кв. 12", "Ленинский пр-т, д. 99, кв. 301", "ул. Тверская, д. 8, кв. 45",
+           "ул. Академика Янгеля, д. 3, кв. 77", "Варшавское ш., д. 144, кв. 9", "ул. Миклухо-Маклая, д. 42, кв. 18"]
+KINDS = ["wardrobe", "furniture", "kitchen", "home_theater", "air_conditioner", "windows"]
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="minutes")
+
+
+def _components(status: str) -> list[dict]:
+    return [{"name": "ЛДСП Egger W1000 ST9, 16 мм", "quantity": 6, "unit": "шт", "status": status},
+            {"name": "Фурнитура Blum Tandembox", "quantity": 1, "unit": "компл.", "status": status},
+            {"name": "Кромка ПВХ 2 мм", "quantity": 40, "unit": "м", "status": status}]
+
+
+# How each user task is completed in the demo and the tests: bpmn_id -> (random, variant) -> form data.
+STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
+    "new_order": lambda r, v: {"decision": "confirm"},
+    "plan_measurement": lambda r, v: {
+        "measurer": v.get("measurer", "measurer"),
+        "visit_at": _iso(datetime.now(timezone.utc) + timedelta(days=r.randint(1, 5), hours=r.randint(0, 6))),
+        "visit_duration_hours": 2},
+    "measurement": lambda r, v: (
+        {"measurement_result": "customer_absent", "absence_comment": "Заказчик не открыл дверь"}
+        if v.get("absent") else
+        {"measurement_result": "done", "dimensions": {"width_mm": r.randint(900, 3600),
+                                                      "height_mm": r.randint(2000, 2800),
+                                                      "depth_mm": r.randint(400, 700)},
+         "composition": "Корпус ЛДСП, две раздвижные двери, зеркало", "mounting_notes": "Неровный пол, +10 мм"}),
+    "prepare_contract": lambda r, v: (
+        {"contract_outcome": v["contract_outcome"], "contract_comment": "Нужно уточнение"}
+        if v.get("contract_outcome") in ("remeasure", "to_design") else
+        {"price": v.get("price", float(r.randint(60, 400) * 1000)), "prepayment": v.get("prepayment", 30000.0),
+         "payment_type": v.get("payment_type", "cash"),
+         "promised_date": (date.today() + timedelta(days=30)).isoformat(),
+         "components_available": True, "customer_approved": True, "contract_outcome": "to_payment"}),
+    "design": lambda r, v: {"design_outcome": "done", "layout_notes": "Раскрой по эскизу заказчика",
+                            "components": _components("needed")},
+    "bank_decision": lambda r, v: (
+        {"bank_decision": "declined", "bank_name": "ОТП Банк", "bank_comment": "Недостаточный доход"}
+        if v.get("bank_declined") else {"bank_decision": "approved", "bank_name": "Тинькофф Банк"}),
+    "payment": lambda r, v: {"payment": {"number": f"ПП-{r.randint(1000, 9999)}", "date": date.today().isoformat(),
+                                         "amount": v.get("prepayment", 30000.0), "method": "cash",
+                                         "received_by": "company"}},
+    "procurement": lambda r, v: {"components": _components("received"), "procurement_comment": "Всё на складе"},
+    "production": lambda r, v: {"components": _components("in_workshop"), "production_comment": "Изготовлено"},
+    "plan_delivery": lambda r, v: {
+        "delivery_mode": v.get("delivery_mode", "assign"), "crew": v.get("crew", "installer"),
+        "delivery_at": _iso(datetime.now(timezone.utc) + timedelta(days=r.randint(1, 4)))},
+    "installation": lambda r, v: {"installation_report": "Доставлено и смонтировано, мусор вывезен",
+                                  "customer_accepted": True},
+    "feedback": lambda r, v: (
+        {"feedback_kind": "claim", "claim_text": "Дверь купе заедает при открывании, скол на кромке"}
+        if v.get("claim") else {"feedback_kind": "rating", "rating": v.get("rating", 5),
+                                "feedback_comment": "Всё отлично, спасибо!"}),
+    "claim_review": lambda r, v: {"claim_resolution": v.get("claim_resolution", "revisit"),
+                                  "resolution_comment": "Направить бригаду для регулировки",
+                                  **({"discount_amount": 5000.0} if v.get("claim_resolution") == "discount" else {})},
+    "claim_revisit": lambda r, v: {"revisit_report": "Двери отрегулированы, кромка заменена", "claim_closed": True},
+}
+
+# Demo orders stop here (a user task id), or run to the end ("done") / get cancelled ("cancel").
+TARGETS = ["new_order", "plan_measurement", "measurement", "prepare_contract", "design", "bank_decision",
+           "payment", "procurement", "production", "plan_delivery", "installation", "feedback", "claim_review",
+           "done", "cancel"]
+
+
+def actor_for(task: HumanTask) -> User:
+    """Who does a task in the demo: its assignee, else the lane's demo user."""
+    if task.assignee is not None:
+        return task.assignee
+    return db.session.execute(select(User).where(User.login == task.lane)).scalar_one()
+
+
+def open_task(order: Order) -> HumanTask | None:
+    return db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id, HumanTask.state == "open")
+                              .order_by(HumanTask.id)).scalars().first()
+
+
+def advance(order: Order, stop_at: str, rng: random.Random, variant: dict) -> None:
+    """Complete the order's tasks one by one (one unit of work each) until `stop_at` is open."""
+    for _ in range(40):
+        task = open_task(order)
+        if task is None or task.bpmn_id == stop_at:
+            return
+        if task.bpmn_id == "design":
+            variant = {**variant, "contract_outcome": None}
+        begin_write()
+        complete_task(task.id, STAGE_INPUT[task.bpmn_id](rng, variant), actor_for(task))
+        commit()
+        order = db.session.get(Order, order.id)
+
+
+def load_demo(count: int = 50, seed: int = 42) -> str:
+    rng = random.Random(seed)
+    begin_write()
+    ensure_reference_data()
+    for login, name, roles, dept in DEMO_USERS:
+        create_user(login, name, DEMO_PASSWORD, roles, email=f"{login}@bespoke.example", department=dept,
+                    is_demo=True)
+    for dept_code, login in HEADS.items():
+        head = create_user(login, f"Руководитель: {dept_code}", DEMO_PASSWORD, [dept_code],
+                           email=f"{login}@bespoke.example", department=dept_code, is_demo=True)
+        db.session.execute(select(Department).where(Department.code == dept_code)).scalar_one().head = head
+    for code, name, kind, pct, login in PARTNERS:
+        partner = Partner(code=code, name=name, kind=kind, commission_pct=pct)
+        db.session.add(partner)
+        db.session.flush()
+        user = create_user(login, name, DEMO_PASSWORD, ["partner"], is_demo=True)
+        user.partner = partner
+    commit()
+
+    staff = db.session.execute(select(User).where(User.login == "sales")).scalar_one()
+    partners = db.session.execute(select(Partner)).scalars().all()
+    for i in range(count):
+        target = TARGETS[i % len(TARGETS)]
+        name, phone = CUSTOMERS[i % len(CUSTOMERS)]
+        partner = partners[i % 2] if i % 3 == 0 else None
+        begin_write()
+        clean = order_service.validate_intake({
+            "kind": KINDS[i % len(KINDS)], "channel": "partner" if partner else rng.choice(["web", "phone", "email"]),
+            "customer": {"name": name, "phone": phone, "email": f"client{i % len(CUSTOMERS)}@mail.example"},
+            "address": f"г. Москва, {STREETS[i % len(STREETS)]}", "partner": partner.code if partner else None,
+            "description": "Встроенный шкаф-купе в нишу прихожей, 2 двери, зеркало" if i % 2 else
+            "Кухонный гарнитур, угловой, 3,2 м, столешница из кварца"})
+        order = order_service.create_order(clean, staff)
+        start_order_process(order, staff)
+        commit()
+        variant = {"payment_type": ["cash", "cashless", "credit"][i % 3], "claim": target == "claim_review",
+                   "measurer": "measurer" if i % 2 else "measurer2", "crew": "installer" if i % 2 else "installer2"}
+        if target == "design":
+            variant["contract_outcome"] = "to_design"
+        if target == "bank_decision":
+            variant["payment_type"] = "credit"
+        stop = {"done": "__end__", "cancel": "measurement"}.get(target, target)
+        advance(order, stop, rng, variant)
+        if target == "cancel":
+            from app.engine.steps import deliver_message
+
+            begin_write()
+            deliver_message(db.session.get(Order, order.id), "cancel", {"reason": "Заказчик передумал"}, staff)
+            commit()
+    users = ", ".join(login for login, *_ in DEMO_USERS)
+    return (f"Demo data loaded: {count} orders. Logins (password '{DEMO_PASSWORD}'): {users}; "
+            f"heads: {', '.join(HEADS.values())}; partners: {', '.join(p[4] for p in PARTNERS)}")

@@ -1,0 +1,265 @@
+"""The SpiffWorkflow adapter: build, load, run and save workflows; hand back plain views."""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from app.engine.definitions import task_properties
+from app.engine.scripting import RestrictedEnvironment
+from app.engine.specs import CALL_KEY, AsyncServiceTask, make_serializer
+from app.errors import ScriptError
+
+TIMER_TYPES = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A READY user task as the rest of the app sees it."""
+
+    guid: str
+    bpmn_id: str
+    name: str
+    stage: str
+    lane: str
+    form: str | None
+    ui_form: str | None
+    assignee: str | None
+    due_at: datetime | None
+    data: dict
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    guid: str
+    bpmn_id: str
+    name: str
+    operator: str
+    params: dict
+    retries: int | None
+    backoff_base: int | None
+
+
+@dataclass
+class StepView:
+    """What one run of the engine produced."""
+
+    ready: list[TaskView]
+    calls: list[ServiceCall]
+    milestones: list[dict]
+    finished: bool
+    next_timer_at: datetime | None
+    waiting_messages: set[str] = field(default_factory=set)
+    message_data: dict = field(default_factory=dict)
+
+
+def _parse_due(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            parsed = TimerEventDefinition.get_datetime(value)
+        except (ValueError, TypeError):
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if isinstance(value, dict) and value.get("next"):
+        return _parse_due(value["next"])
+    return None
+
+
+def _jsonable(data: dict) -> dict:
+    return json.loads(json.dumps(data, default=str))
+
+
+class ProcessEngine:
+    """Parser + serializer + sandboxed script engine, composed once per app."""
+
+    def __init__(self, helpers: dict[str, Callable[..., Any]], spec_cache_size: int = 32) -> None:
+        self.serializer = make_serializer()
+        self.script_engine = PythonScriptEngine(environment=RestrictedEnvironment(helpers))
+        self._specs: OrderedDict[int, tuple] = OrderedDict()
+        self._spec_cache_size = spec_cache_size
+
+    # -- definitions -------------------------------------------------------------------------
+    def specs(self, definition_id: int, spec_json: str) -> tuple:
+        """Deserialize a version's specs once and keep them (they are immutable)."""
+        cached = self._specs.get(definition_id)
+        if cached is None:
+            dct = json.loads(spec_json)
+            spec = self.serializer.from_dict(dct["spec"])
+            subs = {name: self.serializer.from_dict(s) for name, s in dct["subprocess_specs"].items()}
+            cached = (spec, subs)
+            self._specs[definition_id] = cached
+            if len(self._specs) > self._spec_cache_size:
+                self._specs.popitem(last=False)
+        else:
+            self._specs.move_to_end(definition_id)
+        return cached
+
+    def spec_json(self, spec_dict: dict) -> str:
+        return json.dumps(spec_dict)
+
+    # -- instances -----------------------------------------------------------------------------
+    def new_workflow(self, specs: tuple, data: dict) -> BpmnWorkflow:
+        spec, subs = specs
+        workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
+        workflow.get_tasks(state=TaskState.READY)[0].data.update(_jsonable(data))
+        return workflow
+
+    def load(self, specs: tuple, state: str) -> BpmnWorkflow:
+        dct = json.loads(state, cls=self.serializer.json_decoder_cls)
+        self.serializer.migrate(dct)
+        dct["spec"], dct["subprocess_specs"] = specs
+        workflow = self.serializer.from_dict(dct)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    def dump(self, workflow: BpmnWorkflow) -> str:
+        return self.serializer.serialize_json(workflow)
+
+    # -- acting ----------------------------------------------------------------------------------
+    def user_task(self, workflow: BpmnWorkflow, guid: str):
+        try:
+            task = workflow.get_task_from_id(UUID(guid))
+        except (ValueError, WorkflowException, KeyError):
+            return None
+        if task is None or not isinstance(task.task_spec, UserTask):
+            return None
+        return task
+
+    @staticmethod
+    def state_of(task) -> str:
+        return TaskState.get_name(task.state)
+
+    def evaluate(self, task, expression: str, extra: dict | None = None) -> Any:
+        try:
+            return self.script_engine.evaluate(task, expression, external_context=extra)
+        except SpiffWorkflowException as exc:
+            raise ScriptError(_describe(exc, task)) from exc
+
+    def complete_user_task(self, task, data: dict) -> None:
+        task.data.update(_jsonable(data))
+        task.run()
+
+    def complete_service_task(self, workflow: BpmnWorkflow, guid: str, result: Any) -> bool:
+        """Finish a STARTED service task with its result; False when it is no longer waiting."""
+        try:
+            task = workflow.get_task_from_id(UUID(guid))
+        except Exception:  # noqa: BLE001 - a vanished task is simply "not waiting"
+            return False
+        if task is None or task.state != TaskState.STARTED or not isinstance(task.task_spec, AsyncServiceTask):
+            return False
+        task.data[task.task_spec.result_variable] = _jsonable({"r": result})["r"]
+        task.complete()
+        return True
+
+    def send_message(self, workflow: BpmnWorkflow, name: str, payload: dict) -> bool:
+        if name not in self.waiting_messages(workflow):
+            return False
+        workflow.send_event(BpmnEvent(MessageEventDefinition(name), _jsonable(payload)))
+        return True
+
+    def waiting_messages(self, workflow: BpmnWorkflow) -> set[str]:
+        return {e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"}
+
+    def run(self, workflow: BpmnWorkflow, refresh_timers: bool = False) -> StepView:
+        """Run engine steps until only people, workers or timers can move it; describe the result."""
+        completed: list = []
+        try:
+            if refresh_timers:
+                workflow.refresh_timers()
+            workflow.do_engine_steps(did_complete_task=completed.append)
+        except SpiffWorkflowException as exc:
+            raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
+        return self.describe(workflow, completed)
+
+    def describe(self, workflow: BpmnWorkflow, completed: list | None = None) -> StepView:
+        ready = [self._task_view(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+        calls = []
+        for task in workflow.get_tasks(state=TaskState.STARTED):
+            call = task.internal_data.get(CALL_KEY)
+            if call and not call["outboxed"]:
+                call["outboxed"] = True
+                calls.append(ServiceCall(str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or "",
+                                         call["operator"], call["params"], call["retries"], call["backoff_base"]))
+        milestones, message_data = [], {}
+        for task in completed or []:
+            event = getattr(task.task_spec, "event_definition", None)
+            variable = getattr(event, "message_var", None)
+            if isinstance(event, MessageEventDefinition) and variable in task.data:
+                message_data[variable] = task.data[variable]
+            props = task_properties(task.task_spec)
+            if not isinstance(task.task_spec, UserTask) and ("stage" in props or "orderStatus" in props):
+                milestones.append({"stage": props.get("stage"), "status": props.get("orderStatus"),
+                                   "bpmn_id": task.task_spec.bpmn_id})
+        waiting = workflow.waiting_events()
+        dues = [d for d in (_parse_due(e.value) for e in waiting if e.event_type in TIMER_TYPES) if d]
+        return StepView(
+            ready=ready, calls=calls, milestones=milestones, finished=workflow.completed,
+            next_timer_at=min(dues) if dues else None,
+            waiting_messages={e.name for e in waiting if e.event_type == "MessageEventDefinition"},
+            message_data=message_data,
+        )
+
+    def _task_view(self, task) -> TaskView:
+        spec = task.task_spec
+        props = task_properties(spec)
+        assignee = None
+        if props.get("assignee"):
+            value = self.evaluate(task, props["assignee"])
+            assignee = str(value) if value else None
+        due = None
+        for sibling in task.parent.children if task.parent else []:
+            sib_spec = sibling.task_spec
+            if (sibling is not task and isinstance(sib_spec, CatchingEvent)
+                    and getattr(sib_spec, "attached_to", None) is not None
+                    and isinstance(sib_spec.event_definition, TimerEventDefinition)
+                    and not getattr(sib_spec, "cancel_activity", True)):
+                candidate = _parse_due(sibling.internal_data.get("event_value"))
+                if candidate and (due is None or candidate < due):
+                    due = candidate
+        return TaskView(
+            guid=str(task.id), bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+            stage=props.get("stage") or spec.bpmn_name or spec.bpmn_id, lane=spec.lane or "",
+            form=props.get("formJsonSchemaFilename"), ui_form=props.get("formUiSchemaFilename"),
+            assignee=assignee, due_at=due, data=_jsonable(task.data),
+        )
+
+    def task_check(self, task, data: dict) -> str | None:
+        """Evaluate the task's preCompleteCheck on its data plus the submitted data; the message if it fails."""
+        props = task_properties(task.task_spec)
+        check = props.get("preCompleteCheck")
+        if not check:
+            return None
+        merged = {**task.data, **_jsonable(data)}
+        try:
+            ok = self.script_engine.environment.evaluate(check, merged)
+        except Exception as exc:  # noqa: BLE001 - a failing check is a refusal, reported with its cause
+            return f"{props.get('preCompleteMessage') or 'Проверка этапа не пройдена'} ({exc})"
+        return None if ok else (props.get("preCompleteMessage") or "Проверка этапа не пройдена")
+
+
+def _describe(exc: Exception, task=None) -> str:
+    where = ""
+    if task is not None:
+        spec = task.task_spec
+        where = f"{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', spec.name)} ({getattr(spec, 'bpmn_id', spec.name)}): "
+    notes = " ".join(getattr(exc, "__notes__", []) or [])
+    return f"{where}{exc}{(' — ' + notes) if notes else ''}"
+
+
+def sla_deadline(hours: float, hour_seconds: float, now: datetime | None = None) -> str:
+    """ISO deadline for an SLA of `hours` (issue #4 puts this on a business calendar)."""
+    now = now or datetime.now(timezone.utc)
+    return (now + timedelta(seconds=float(hours) * hour_seconds)).isoformat()

@@ -1,0 +1,115 @@
+"""Diagram scripts and expressions, compiled and run by RestrictedPython."""
+from __future__ import annotations
+
+import ast
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Callable
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from app.errors import ScriptError
+
+
+class RefusedScript(ScriptError):
+    """The sandbox refused to compile a script (imports, dunder access, exec …)."""
+
+
+def _builtins() -> dict:
+    allowed = dict(safe_builtins)
+    allowed.update(limited_builtins)
+    for name in ("all", "any", "sum", "min", "max", "enumerate", "sorted", "reversed", "map",
+                 "filter", "list", "dict", "set", "tuple", "len", "round", "abs", "zip", "range",
+                 "str", "int", "float", "bool", "isinstance"):
+        allowed[name] = __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
+    allowed.pop("__import__", None)
+    return allowed
+
+
+BUILTINS = _builtins()
+GUARDS = {
+    "__builtins__": BUILTINS,
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y),
+    "_print_": None,
+    "_apply_": lambda f, *a, **kw: f(*a, **kw),
+    "datetime": datetime, "date": date, "timedelta": timedelta, "timezone": timezone, "Decimal": Decimal,
+}
+_INPLACE = {
+    "+=": lambda x, y: x + y, "-=": lambda x, y: x - y, "*=": lambda x, y: x * y,
+    "/=": lambda x, y: x / y, "//=": lambda x, y: x // y, "%=": lambda x, y: x % y,
+}
+
+
+def _refuse_imports(source: str) -> None:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            raise RefusedScript(f"imports are not allowed in diagram scripts (line {node.lineno})")
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(expression: str):
+    """Compile an expression under the sandbox; raise RefusedScript with the reason."""
+    result = compile_restricted_eval(expression.strip())
+    if result.errors:
+        raise RefusedScript("; ".join(result.errors))
+    return result.code
+
+
+@lru_cache(maxsize=1024)
+def compile_script(script: str):
+    """Compile a script under the sandbox; raise RefusedScript with the reason."""
+    try:
+        _refuse_imports(script)
+    except SyntaxError as exc:
+        raise RefusedScript(f"syntax error on line {exc.lineno}: {exc.msg}") from exc
+    result = compile_restricted_exec(script)
+    if result.errors:
+        raise RefusedScript("; ".join(result.errors))
+    return result.code
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """Task data as the namespace; builtins limited; helpers injected, never kept in data."""
+
+    def __init__(self, helpers: dict[str, Callable[..., Any]]) -> None:
+        super().__init__({**GUARDS, **helpers})
+
+    def evaluate(self, expression, context, external_context=None):
+        namespace = dict(self.globals)
+        namespace.update(external_context or {})
+        namespace.update(context)
+        return eval(compile_expression(expression), namespace)  # noqa: S307 - restricted code object
+
+    def execute(self, script, context, external_context=None):
+        clash = set(self.globals).intersection(context)
+        if clash:
+            raise ScriptError(f"task data overwrites helper names: {sorted(clash)}")
+        namespace = dict(self.globals)
+        namespace.update(external_context or {})
+        namespace.update(context)
+        exec(compile_script(script), namespace)  # noqa: S102 - restricted code object
+        for key, value in namespace.items():
+            if key in self.globals or (external_context and key in external_context):
+                continue
+            if key.startswith("_") or callable(value):
+                continue
+            context[key] = value
+        for key in [k for k in context if k not in namespace]:
+            del context[key]
+        return True
+
+    def call_service(self, context, **kwargs):  # our service tasks never call in-process
+        raise ScriptError("service tasks run in workers, not in the script engine")

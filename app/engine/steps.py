@@ -1,0 +1,292 @@
+"""Domain functions that move a process: each stages one step (load → run → save → project)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.engine.runtime import ProcessEngine, StepView, TaskView
+from app.errors import Conflict, Forbidden, NotFound, ValidationError
+from app.extensions import db
+from app.models import HumanTask, Order, OrderStatus, OutboxJob, ProcessDefinition, ProcessInstance, User
+from app.services import audit, orders
+from app.services.forms import validate_form
+
+
+def engine() -> ProcessEngine:
+    return current_app.extensions["bespoke.engine"]
+
+
+def newest_definition(process_id: str = "order_lifecycle") -> ProcessDefinition:
+    definition = db.session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    if definition is None:
+        raise Conflict(f"Process '{process_id}' is not deployed; run `flask deploy`")
+    return definition
+
+
+def _specs(definition: ProcessDefinition) -> tuple:
+    return engine().specs(definition.id, definition.spec_json)
+
+
+def start_order_process(order: Order, actor: User | None) -> ProcessInstance:
+    """Start the newest version of the lifecycle for a freshly staged order."""
+    definition = newest_definition()
+    eng = engine()
+    workflow = eng.new_workflow(_specs(definition), orders.process_start_data(order))
+    instance = ProcessInstance(order=order, definition=definition)
+    db.session.add(instance)
+    view = eng.run(workflow)
+    _save(instance, workflow, view, actor)
+    return instance
+
+
+def _load(instance: ProcessInstance):
+    return engine().load(_specs(instance.definition), instance.state)
+
+
+def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: str | None = None) -> None:
+    """Persist the state and rebuild the projections in the same unit of work."""
+    eng = engine()
+    instance.state = eng.dump(workflow)  # after describe(): the service calls are marked outboxed
+    instance.next_timer_at = view.next_timer_at
+    instance.status = "completed" if view.finished else "running"
+    instance.error = None
+    db.session.flush()
+    order = instance.order
+    _project_tasks(instance, workflow, view, actor, acted)
+    _project_order(order, view, actor)
+    for call in view.calls:
+        job = OutboxJob(order_id=order.id, instance_id=instance.id, task_guid=call.guid, bpmn_id=call.bpmn_id,
+                        operator=call.operator, params=call.params,
+                        max_attempts=call.retries or current_app.config["JOB_MAX_ATTEMPTS"],
+                        backoff_base=call.backoff_base or 2)
+        db.session.add(job)
+        db.session.flush()
+        db.session.info.setdefault("new_jobs", []).append(job.id)
+
+
+def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None) -> None:
+    now = datetime.now(timezone.utc)
+    open_rows = {t.task_guid: t for t in db.session.execute(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")).scalars()}
+    ready = {t.guid: t for t in view.ready}
+    for guid, row in open_rows.items():
+        if guid in ready:
+            continue
+        spiff_task = engine().user_task(workflow, guid)
+        done = spiff_task is not None and engine().state_of(spiff_task) == "COMPLETED"
+        row.state = "completed" if done else "cancelled"
+        row.completed_at = now
+        if guid == acted and isinstance(actor, User):
+            row.completed_by_id = actor.id
+        audit.record(instance.order_id, "task", actor, field=row.bpmn_id, old=row.name, new=row.state,
+                     entity="task", entity_id=row.id)
+    forms = instance.definition.forms or {}
+    for guid, view_task in ready.items():
+        if guid in open_rows:
+            continue
+        row = HumanTask(task_guid=guid, instance_id=instance.id, order_id=instance.order_id,
+                        bpmn_id=view_task.bpmn_id, name=view_task.name, stage=view_task.stage,
+                        lane=view_task.lane, form_schema=view_task.form, form_ui_schema=view_task.ui_form,
+                        assignee_id=_user_id(view_task.assignee), due_at=view_task.due_at,
+                        data=_form_data(view_task, forms), created_at=now)
+        db.session.add(row)
+
+
+def _user_id(login: str | None) -> int | None:
+    if not login:
+        return None
+    return db.session.execute(select(User.id).where(User.login == login)).scalar_one_or_none()
+
+
+def _form_data(task: TaskView, forms: dict) -> dict:
+    schema = forms.get(task.form or "", {})
+    fields = (schema.get("properties") or {}).keys()
+    return {k: task.data[k] for k in fields if k in task.data}
+
+
+def _project_order(order: Order, view: StepView, actor) -> None:
+    stage, status = order.stage, order.status
+    for milestone in view.milestones:
+        stage = milestone.get("stage") or stage
+        status = milestone.get("status") or status
+    if view.ready:
+        stage = view.ready[0].stage
+    if stage != order.stage:
+        audit.record(order.id, "stage", actor, field="stage", old=order.stage or None, new=stage)
+        order.stage = stage
+    if status != order.status:
+        audit.record(order.id, "status", actor, field="status", old=order.status, new=status)
+        order.status = status
+        if status == OrderStatus.COMPLETED:
+            order.completed_at = datetime.now(timezone.utc)
+
+
+def _step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
+          refresh_timers: bool = False) -> StepView:
+    eng = engine()
+    workflow = _load(instance)
+    act(workflow)
+    view = eng.run(workflow, refresh_timers=refresh_timers)
+    _save(instance, workflow, view, actor, acted=acted)
+    return view
+
+
+# -- human tasks ------------------------------------------------------------------------------------
+
+def get_task(task_id: int) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"Task {task_id} does not exist")
+    return task
+
+
+def ensure_can_act(task: HumanTask, user: User) -> None:
+    if task.lane not in user.role_codes:
+        raise Forbidden(f"Task '{task.name}' belongs to the '{task.lane}' lane, which is not one of your roles")
+    if task.assignee_id and task.assignee_id != user.id:
+        raise Forbidden(f"Task '{task.name}' is assigned to {task.assignee.login}")
+
+
+def _ensure_open(task: HumanTask) -> None:
+    if task.state != "open":
+        who = f" by {task.completed_by.login}" if task.completed_by else ""
+        raise Conflict(f"Task '{task.name}' of order {task.order.number} is no longer open: "
+                       f"{task.state}{who}", state=task.state)
+
+
+def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
+    """Validate and submit a user task's form; the process moves on in the same unit of work."""
+    task = get_task(task_id)
+    _ensure_open(task)
+    ensure_can_act(task, actor)
+    instance = task.order.instance
+    schema = (instance.definition.forms or {}).get(task.form_schema or "", {})
+    clean = validate_form(schema, data)
+    eng = engine()
+
+    def act(workflow):
+        spiff_task = eng.user_task(workflow, task.task_guid)
+        if spiff_task is None or eng.state_of(spiff_task) != "READY":
+            raise Conflict(f"Task '{task.name}' is no longer waiting for input")
+        problem = eng.task_check(spiff_task, clean)
+        if problem:
+            raise ValidationError(problem, fields={"_task": problem})
+        eng.complete_user_task(spiff_task, clean)
+
+    if task.assignee_id is None:
+        task.assignee_id = actor.id
+    _step(instance, act, actor, acted=task.task_guid)
+    orders.apply_process_data(task.order, clean, actor)
+    return task
+
+
+def claim_task(task_id: int, actor: User) -> HumanTask:
+    task = get_task(task_id)
+    _ensure_open(task)
+    ensure_can_act(task, actor)
+    if task.assignee_id != actor.id:
+        task.assignee_id = actor.id
+        audit.record(task.order_id, "task", actor, field="assignee", old=None, new=actor.login,
+                     entity="task", entity_id=task.id)
+    return task
+
+
+def unclaim_task(task_id: int, actor: User) -> HumanTask:
+    task = get_task(task_id)
+    _ensure_open(task)
+    if task.assignee_id != actor.id and not _heads_lane(actor, task.lane):
+        raise Forbidden("Only the assignee or the department head can release this task")
+    if task.assignee_id is not None:
+        audit.record(task.order_id, "task", actor, field="assignee", old=task.assignee.login, new=None,
+                     entity="task", entity_id=task.id)
+        task.assignee_id = None
+    return task
+
+
+def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
+    task = get_task(task_id)
+    _ensure_open(task)
+    if not (_heads_lane(actor, task.lane) or actor.has_role("admin")):
+        raise Forbidden("Only the head of the department working this lane can assign its tasks")
+    user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
+    if user is None or not user.active:
+        raise ValidationError(f"No active user '{login}'", fields={"user": "unknown user"})
+    if task.lane not in user.role_codes:
+        raise ValidationError(f"{login} does not work the '{task.lane}' lane", fields={"user": "wrong role"})
+    old = task.assignee.login if task.assignee else None
+    task.assignee_id = user.id
+    audit.record(task.order_id, "task", actor, field="assignee", old=old, new=user.login,
+                 entity="task", entity_id=task.id)
+    return task
+
+
+def _heads_lane(user: User, lane: str) -> bool:
+    from app.models import Department
+
+    return db.session.execute(select(Department.id).where(Department.head_id == user.id,
+                                                          Department.role_code == lane)).first() is not None
+
+
+# -- messages, service jobs, timers ------------------------------------------------------------------
+
+def deliver_message(order: Order, name: str, payload: dict, actor, *, source: str = "api") -> StepView:
+    """Deliver a named message to the order's process, or refuse clearly when it is not waiting for it."""
+    instance = order.instance
+    if instance is None or instance.status != "running":
+        raise Conflict(f"Order {order.number} has no running process", stage=order.stage)
+    eng = engine()
+
+    def act(workflow):
+        if not eng.send_message(workflow, name, payload):
+            raise Conflict(f"Order {order.number} is at stage '{order.stage}', where message '{name}' "
+                           f"is not accepted", stage=order.stage, message_name=name)
+
+    view = _step(instance, act, actor)
+    audit.record(order.id, "message", actor, field=name, new=_short(payload))
+    orders.apply_process_data(order, view.message_data, actor, source=source)
+    return view
+
+
+def _short(payload: dict) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in (payload or {}).items())
+    return text[:500]
+
+
+def complete_service_job(job: OutboxJob, result) -> bool:
+    """Finish the job's service task; a second completion (or a cancelled task) is a no-op."""
+    instance = db.session.get(ProcessInstance, job.instance_id)
+    eng = engine()
+    outcome = {"completed": False}
+
+    def act(workflow):
+        outcome["completed"] = eng.complete_service_task(workflow, job.task_guid, result)
+
+    if instance is None:
+        return False
+    _step(instance, act, f"job:{job.operator}")
+    return outcome["completed"]
+
+
+def due_instance_ids(now: datetime | None = None, limit: int = 200) -> list[int]:
+    """Instances whose earliest timer is due (an indexed range scan, not a sweep of all orders)."""
+    now = now or datetime.now(timezone.utc)
+    return list(db.session.execute(
+        select(ProcessInstance.id).where(ProcessInstance.next_timer_at.is_not(None),
+                                         ProcessInstance.next_timer_at <= now)
+        .order_by(ProcessInstance.next_timer_at).limit(limit)).scalars())
+
+
+def wake_instance(instance_id: int, now: datetime | None = None) -> bool:
+    """Fire the due timers of one instance and run it on; False when nothing was due any more."""
+    now = now or datetime.now(timezone.utc)
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None or instance.next_timer_at is None or instance.next_timer_at > now:
+        return False
+    _step(instance, lambda wf: None, "timer", refresh_timers=True)
+    return True

@@ -1,0 +1,69 @@
+"""Domain errors, one flat module; init_app maps them to HTTP in one place."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+
+class BespokeError(Exception):
+    """Base: carries an HTTP status, a machine code, a message and per-field errors."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, fields: dict | None = None, **details) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.details = details
+
+    def to_dict(self) -> dict:
+        body = {"error": self.code, "message": self.message, "fields": self.fields}
+        body.update(self.details)
+        return body
+
+
+class ValidationError(BespokeError):
+    status, code = 422, "validation_failed"
+
+
+class NotFound(BespokeError):
+    status, code = 404, "not_found"
+
+
+class Forbidden(BespokeError):
+    status, code = 403, "forbidden"
+
+
+class Unauthorized(BespokeError):
+    status, code = 401, "unauthorized"
+
+
+class Conflict(BespokeError):
+    status, code = 409, "conflict"
+
+
+class DeployError(BespokeError):
+    """A process definition was rejected; `problems` lists each one with its BPMN element."""
+
+    status, code = 422, "deploy_rejected"
+
+
+class ScriptError(BespokeError):
+    """A diagram's script or expression failed or was refused by the sandbox."""
+
+    status, code = 422, "script_error"
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(BespokeError)
+    def _domain_error(exc: BespokeError):
+        return jsonify(exc.to_dict()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if request.path.startswith("/api/"):
+            body = {"error": (exc.name or "error").lower().replace(" ", "_"),
+                    "message": exc.description or exc.name, "fields": {}}
+            return jsonify(body), exc.code
+        return exc

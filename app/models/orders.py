@@ -1,0 +1,222 @@
+"""The order aggregate: order, customer, partner and what hangs off an order."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import JSONType, UTCDateTime, utcnow
+
+Money = Numeric(14, 2)
+
+ORDER_KINDS = {
+    "wardrobe": ("Встроенный шкаф", "Built-in wardrobe"),
+    "furniture": ("Корпусная мебель на заказ", "Custom furniture"),
+    "kitchen": ("Кухонный гарнитур", "Kitchen"),
+    "home_theater": ("Домашний кинотеатр", "Home theatre"),
+    "air_conditioner": ("Кондиционер", "Air conditioner"),
+    "windows": ("Пластиковые окна", "PVC windows"),
+}
+CHANNELS = {
+    "web": ("Сайт", "Website"),
+    "email": ("Электронная почта", "E-mail"),
+    "phone": ("Телефон", "Phone"),
+    "partner": ("Партнёр", "Partner"),
+    "api": ("API", "API"),
+    "import": ("Импорт из Excel", "Excel import"),
+}
+PAYMENT_TYPES = {"cash": "Наличные", "cashless": "Безналичный расчёт", "credit": "Кредит"}
+
+
+class OrderStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    email: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Partner(db.Model):
+    """A point of sale or a sales agent."""
+
+    __tablename__ = "partners"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="point_of_sale")  # or "agent"
+    commission_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class OrderCounter(db.Model):
+    """Per-year sequence behind human order numbers like 2026-00042."""
+
+    __tablename__ = "order_counters"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True, index=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True, nullable=True)
+    address: Mapped[str] = mapped_column(String(400), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    promised_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    price: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    prepayment: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    payment_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    measurer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stage: Mapped[str] = mapped_column(String(120), index=True, default="")
+    status: Mapped[str] = mapped_column(String(20), index=True, default=OrderStatus.ACTIVE)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    completed_at = mapped_column(UTCDateTime, nullable=True)
+
+    customer = relationship(Customer, lazy="joined")
+    partner = relationship(Partner, lazy="joined")
+    measurer = relationship("User", foreign_keys=[measurer_id])
+    crew = relationship("User", foreign_keys=[crew_id])
+    created_by = relationship("User", foreign_keys=[created_by_id])
+    components = relationship("Component", order_by="Component.position", cascade="all, delete-orphan")
+    payments = relationship("Payment", order_by="Payment.id", cascade="all, delete-orphan")
+    documents = relationship("Document", order_by="Document.id")
+
+    @property
+    def kind_label(self) -> str:
+        return ORDER_KINDS.get(self.kind, (self.kind,))[0]
+
+
+class Component(db.Model):
+    """A material or part the order needs; procurement tracks its status."""
+
+    __tablename__ = "components"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal("1"))
+    unit: Mapped[str] = mapped_column(String(20), default="шт")
+    supplier: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="needed")
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("order_id", "number", name="uq_payments_order_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(60))
+    paid_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    method: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    received_by: Mapped[str] = mapped_column(String(20), default="company")  # or "partner"
+    source: Mapped[str] = mapped_column(String(20), default="manual")  # manual, api, 1c
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Note(db.Model):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(default=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    author = relationship("User")
+
+
+class Attachment(db.Model):
+    """A file or a link attached to an order (photos, drawings, scans)."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(120), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    storage_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Feedback(db.Model):
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # rating, praise, claim
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Claim(db.Model):
+    __tablename__ = "claims"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, resolved
+    resolution: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    resolution_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    discount_amount: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at = mapped_column(UTCDateTime, nullable=True)
+
+
+class Document(db.Model):
+    """A rendered PDF; re-rendering adds a version, earlier ones stay."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("order_id", "kind", "version", name="uq_documents_order_kind_version"),
+        UniqueConstraint("job_id", "kind", name="uq_documents_job_kind"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    filename: Mapped[str] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_jobs.id"), nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(db.Model):
+    """Every message sent (or attempted) about an order."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("job_id", "channel", "recipient", name="uq_notifications_job"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(20))  # log, sms, email
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="sent")  # queued, sent, failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_jobs.id"), nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    extra = mapped_column(JSONType, nullable=True)

@@ -1,0 +1,104 @@
+"""Process definitions, running instances and their projections."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import JSONType, UTCDateTime, utcnow
+
+
+class ProcessDefinition(db.Model):
+    """An immutable, numbered deployment of a BPMN process with its DMN and forms."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("process_id", "version", name="uq_process_definitions_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(64), index=True)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    dmn_files = mapped_column(JSONType, default=dict)  # file name -> XML text
+    forms = mapped_column(JSONType, default=dict)  # file name -> parsed JSON
+    spec_json: Mapped[str] = mapped_column(Text)  # serialized spec + subprocess specs, once per version
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    deployed_at = mapped_column(UTCDateTime, default=utcnow)
+    comment: Mapped[str] = mapped_column(String(500), default="")
+
+    deployed_by = relationship("User")
+
+
+class ProcessInstance(db.Model):
+    """One order's workflow state, serialized without its spec."""
+
+    __tablename__ = "process_instances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    state: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running, completed, error
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    definition = relationship(ProcessDefinition, lazy="joined")
+    order = relationship("Order", backref=db.backref("instance", uselist=False))
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class HumanTask(db.Model):
+    """Projection of a user task: what the inbox lists and the forms act on."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (Index("ix_human_tasks_open_lane", "state", "lane"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(120))
+    lane: Mapped[str] = mapped_column(String(40))
+    form_schema: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    form_ui_schema: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, nullable=True)
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open, completed, cancelled
+    data = mapped_column(JSONType, default=dict)  # the form's fields as the process holds them
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    due_at = mapped_column(UTCDateTime, nullable=True, index=True)
+    completed_at = mapped_column(UTCDateTime, nullable=True)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+    order = relationship("Order", backref=db.backref("human_tasks", lazy="dynamic"))
+    assignee = relationship("User", foreign_keys=[assignee_id], lazy="joined")
+    completed_by = relationship("User", foreign_keys=[completed_by_id])
+
+
+class OutboxJob(db.Model):
+    """A background job written in the same transaction as the step that asked for it."""
+
+    __tablename__ = "outbox_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), nullable=True)
+    task_guid: Mapped[str | None] = mapped_column(String(36), unique=True, nullable=True)
+    bpmn_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    operator: Mapped[str] = mapped_column(String(60))
+    params = mapped_column(JSONType, default=dict)
+    result = mapped_column(JSONType, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    backoff_base: Mapped[int] = mapped_column(Integer, default=2)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    run_after = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    finished_at = mapped_column(UTCDateTime, nullable=True)
+
+    order = relationship("Order")

@@ -1,0 +1,74 @@
+"""The unit of work's end: commit, then hand the jobs it wrote to the queue."""
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+
+from flask import current_app
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models import OutboxJob
+
+log = logging.getLogger(__name__)
+_inline_queue: ContextVar[list | None] = ContextVar("inline_queue", default=None)
+
+
+def commit() -> None:
+    """Commit the current unit of work; afterwards dispatch the outbox rows it created."""
+    job_ids = db.session.info.pop("new_jobs", [])
+    db.session.commit()
+    dispatch(job_ids)
+
+
+def rollback() -> None:
+    db.session.info.pop("new_jobs", None)
+    db.session.rollback()
+
+
+def dispatch(job_ids: list[int]) -> None:
+    if not job_ids:
+        return
+    if current_app.config["JOBS_INLINE"]:
+        _run_inline(job_ids)
+    else:
+        enqueue(job_ids)
+
+
+def _run_inline(job_ids: list[int]) -> None:
+    # Jobs started by an inline job join the same loop instead of recursing.
+    queue = _inline_queue.get()
+    if queue is not None:
+        queue.extend(job_ids)
+        return
+    from workers.jobs import execute_job
+
+    queue = list(job_ids)
+    token = _inline_queue.set(queue)
+    try:
+        while queue:
+            execute_job(queue.pop(0))
+    finally:
+        _inline_queue.reset(token)
+
+
+def enqueue(job_ids: list[int]) -> int:
+    """Push jobs to rq; when Redis is unreachable they stay pending in the outbox for the relay."""
+    from redis.exceptions import RedisError
+
+    from workers.queue import get_queue
+
+    pushed = []
+    try:
+        queue = get_queue()
+        for job_id in job_ids:
+            queue.enqueue("workers.jobs.run", job_id, job_id=f"outbox-{job_id}", result_ttl=3600,
+                          failure_ttl=7 * 24 * 3600)
+            pushed.append(job_id)
+    except RedisError as exc:
+        log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(job_ids) - len(pushed), exc)
+    if pushed:
+        db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(pushed), OutboxJob.status == "pending")
+                           .values(status="queued"))
+        db.session.commit()
+    return len(pushed)

@@ -1,0 +1,1 @@
+"""Background side: rq jobs (one module per operator), the queue and the outbox relay."""
