@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(wake_timers_command)
+    app.cli.add_command(scheduler_command)
 
 
 @click.command("deploy")
@@ -82,3 +83,20 @@ def wake_timers_command() -> None:
     from workers.scheduler import wake_timers
 
     click.echo(f"woke {wake_timers()} instance(s)")
+
+
+@click.command("scheduler")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between rounds")
+def scheduler_command(interval: float) -> None:
+    """Run forever: relay due outbox jobs to rq and wake due timers."""
+    import time
+
+    from workers.relay import relay_pending
+    from workers.scheduler import wake_timers
+
+    click.echo("scheduler: relaying the outbox and waking timers")
+    while True:
+        relay_pending()
+        wake_timers()
+        db.session.remove()
+        time.sleep(interval)

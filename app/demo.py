@@ -143,23 +143,38 @@ def advance(order: Order, stop_at: str, rng: random.Random, variant: dict) -> No
         order = db.session.get(Order, order.id)
 
 
-def load_demo(count: int = 50, seed: int = 42) -> str:
-    rng = random.Random(seed)
-    begin_write()
+def create_demo_people() -> None:
+    """Demo users (one per role, the role code as login), department heads and partner accounts."""
     ensure_reference_data()
+    password_hash = _demo_hash()
     for login, name, roles, dept in DEMO_USERS:
         create_user(login, name, DEMO_PASSWORD, roles, email=f"{login}@bespoke.example", department=dept,
-                    is_demo=True)
+                    is_demo=True, password_hash=password_hash)
     for dept_code, login in HEADS.items():
         head = create_user(login, f"Руководитель: {dept_code}", DEMO_PASSWORD, [dept_code],
-                           email=f"{login}@bespoke.example", department=dept_code, is_demo=True)
+                           email=f"{login}@bespoke.example", department=dept_code, is_demo=True,
+                           password_hash=password_hash)
         db.session.execute(select(Department).where(Department.code == dept_code)).scalar_one().head = head
     for code, name, kind, pct, login in PARTNERS:
         partner = Partner(code=code, name=name, kind=kind, commission_pct=pct)
         db.session.add(partner)
         db.session.flush()
-        user = create_user(login, name, DEMO_PASSWORD, ["partner"], is_demo=True)
+        user = create_user(login, name, DEMO_PASSWORD, ["partner"], is_demo=True, password_hash=password_hash)
         user.partner = partner
+    db.session.flush()
+
+
+def _demo_hash() -> str:
+    # One argon2 hash for every demo account: hashing is deliberately slow, the password is the same.
+    probe = User(login="-", name="-")
+    probe.set_password(DEMO_PASSWORD)
+    return probe.password_hash
+
+
+def load_demo(count: int = 50, seed: int = 42) -> str:
+    rng = random.Random(seed)
+    begin_write()
+    create_demo_people()
     commit()
 
     staff = db.session.execute(select(User).where(User.login == "sales")).scalar_one()

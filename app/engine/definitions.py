@@ -145,9 +145,9 @@ def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], f
 
     parser = BespokeParser(validator=VALIDATOR)
     try:
-        parser.add_bpmn_xml(etree.ElementTree(bpmn_tree), filename=bpmn_name)
+        parser.add_bpmn_xml(bpmn_tree, filename=bpmn_name)
         for name, tree in dmn_trees.items():
-            parser.add_dmn_xml(etree.ElementTree(tree), filename=name)
+            parser.add_dmn_xml(tree, filename=name)
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as exc:

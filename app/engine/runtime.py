@@ -88,23 +88,24 @@ class ProcessEngine:
     def __init__(self, helpers: dict[str, Callable[..., Any]], spec_cache_size: int = 32) -> None:
         self.serializer = make_serializer()
         self.script_engine = PythonScriptEngine(environment=RestrictedEnvironment(helpers))
-        self._specs: OrderedDict[int, tuple] = OrderedDict()
+        self._specs: OrderedDict[tuple[int, str], tuple] = OrderedDict()
         self._spec_cache_size = spec_cache_size
 
     # -- definitions -------------------------------------------------------------------------
-    def specs(self, definition_id: int, spec_json: str) -> tuple:
+    def specs(self, definition_id: int, checksum: str, spec_json: str) -> tuple:
         """Deserialize a version's specs once and keep them (they are immutable)."""
-        cached = self._specs.get(definition_id)
+        key = (definition_id, checksum)
+        cached = self._specs.get(key)
         if cached is None:
             dct = json.loads(spec_json)
             spec = self.serializer.from_dict(dct["spec"])
             subs = {name: self.serializer.from_dict(s) for name, s in dct["subprocess_specs"].items()}
             cached = (spec, subs)
-            self._specs[definition_id] = cached
+            self._specs[key] = cached
             if len(self._specs) > self._spec_cache_size:
                 self._specs.popitem(last=False)
         else:
-            self._specs.move_to_end(definition_id)
+            self._specs.move_to_end(key)
         return cached
 
     def spec_json(self, spec_dict: dict) -> str:

@@ -30,7 +30,7 @@ def newest_definition(process_id: str = "order_lifecycle") -> ProcessDefinition:
 
 
 def _specs(definition: ProcessDefinition) -> tuple:
-    return engine().specs(definition.id, definition.spec_json)
+    return engine().specs(definition.id, definition.checksum, definition.spec_json)
 
 
 def start_order_process(order: Order, actor: User | None) -> ProcessInstance:

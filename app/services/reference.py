@@ -34,12 +34,16 @@ def ensure_reference_data() -> None:
 
 
 def create_user(login: str, name: str, password: str, roles: list[str], *, email: str | None = None,
-                phone: str | None = None, department: str | None = None, is_demo: bool = False) -> User:
+                phone: str | None = None, department: str | None = None, is_demo: bool = False,
+                password_hash: str | None = None) -> User:
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles: {', '.join(sorted(unknown))}")
     user = User(login=login, name=name, email=email, phone=phone, is_demo=is_demo)
-    user.set_password(password)
+    if password_hash:
+        user.password_hash = password_hash
+    else:
+        user.set_password(password)
     user.roles = [db.session.get(Role, code) for code in roles]
     if department:
         user.department = db.session.execute(select(Department).where(Department.code == department)).scalar_one()

@@ -1,0 +1,40 @@
+# Two commands: `make run` (everything on the embedded default, with demo data) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+PORT ?= 5000
+export FLASK_APP := wsgi.py
+
+.PHONY: install install-test run test test-sqlite test-postgres bench clean
+
+$(VENV)/.installed: pyproject.toml
+	bash scripts/sysdeps.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[embedded,test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: install
+	bash scripts/sysdeps.sh --test
+
+run: install
+	$(VENV)/bin/flask db upgrade
+	$(VENV)/bin/flask deploy
+	PORT=$(PORT) $(PY) scripts/run.py
+
+# The whole suite on SQLite, then again on a throw-away PostgreSQL the tests start themselves.
+test: install-test test-sqlite test-postgres
+
+test-sqlite:
+	$(PY) -m pytest -q
+
+test-postgres:
+	BESPOKE_TEST_DB=postgresql $(PY) -m pytest -q -m "not sqlite_only"
+
+bench: install
+	$(PY) bench/lifecycle.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

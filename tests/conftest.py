@@ -1,0 +1,89 @@
+"""flaskr-style fixtures on real services: SQLite by default, PostgreSQL with BESPOKE_TEST_DB=postgresql."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.support.services import PostgresServer, RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND = os.environ.get("BESPOKE_TEST_DB", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if BACKEND == "postgresql":
+        try:
+            server = PostgresServer()
+        except (FileNotFoundError, OSError) as exc:
+            if os.environ.get("CI", "").lower() == "true":
+                raise
+            pytest.skip(f"PostgreSQL not available here: {exc}")
+        yield server.create_database("bespoke_test")
+        server.stop()
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url):
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        db.session.remove()
+        db.engine.dispose()
+    return database_url
+
+
+def _truncate(db) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("UPDATE departments SET head_id = NULL"))
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def app(_schema, redis_server, tmp_path):
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True, "JOBS_INLINE": True,
+        "REDIS_URL": redis_server.url, "SECRET_KEY": "test-secret", "UPLOADS_DIR": str(tmp_path / "uploads"),
+        "INSTANCE_PATH": str(tmp_path), "SLA_HOUR_SECONDS": 3600.0,
+    })
+    with app.app_context():
+        _truncate(db)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
