@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app.engine.deploy import deploy, read_directory
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("deploy")
+@with_appcontext
 @click.option("--processes", "processes_dir", default=None, help="Folder with *.bpmn and *.dmn")
 @click.option("--forms", "forms_dir", default=None, help="Folder with the form JSON files")
 def deploy_command(processes_dir: str | None, forms_dir: str | None) -> None:
@@ -43,6 +45,7 @@ def deploy_command(processes_dir: str | None, forms_dir: str | None) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--orders", default=50, show_default=True, help="How many demo orders")
 def demo_command(orders: int) -> None:
     """Load demo users (password 'demo'), partners and orders spread over every stage."""
@@ -57,6 +60,7 @@ def demo_command(orders: int) -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("login")
 @click.option("--name", required=True)
 @click.option("--role", "roles", multiple=True, required=True, help="Role code; repeat for several")
@@ -78,6 +82,7 @@ def create_user_command(login, name, roles, email, department, password) -> None
 
 
 @click.command("wake-timers")
+@with_appcontext
 def wake_timers_command() -> None:
     """Fire the timers that are due now."""
     from workers.scheduler import wake_timers
@@ -86,6 +91,7 @@ def wake_timers_command() -> None:
 
 
 @click.command("scheduler")
+@with_appcontext
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between rounds")
 def scheduler_command(interval: float) -> None:
     """Run forever: relay due outbox jobs to rq and wake due timers."""

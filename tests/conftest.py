@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.support.api import Api, seed
 from tests.support.services import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,3 +88,35 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_app(_schema, redis_server, tmp_path):
+    """An app with extra settings (short timers …), seeded like `api`."""
+    from app import create_app
+    from app.extensions import db
+
+    created = []
+
+    def factory(**overrides):
+        app = create_app({
+            "SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True, "JOBS_INLINE": True,
+            "REDIS_URL": redis_server.url, "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(tmp_path),
+            "UPLOADS_DIR": str(tmp_path / "uploads"), **overrides})
+        with app.app_context():
+            _truncate(db)
+        seed(app)
+        created.append(app)
+        return app
+
+    yield factory
+    for app in created:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def api(app, client):
+    seed(app)
+    return Api(app, client)

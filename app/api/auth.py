@@ -58,11 +58,18 @@ def json_body() -> dict:
     return body
 
 
+class AfterCommit:
+    """A response to build once the unit of work has committed."""
+
+    def __init__(self, respond) -> None:
+        self.respond = respond
+
+
 def endpoint(*, write: bool = False, roles: set[str] | None = None, public: bool = False):
     """Authenticate, check roles, and for writes run the view as one unit of work.
 
-    A write view may return a callable: it builds the response after the commit, so the
-    answer shows the state after the step's inline jobs too.
+    A write view may return `AfterCommit(fn)`: fn builds the response after the commit, so
+    the answer shows the state after the step's inline jobs too.
     """
 
     def decorate(view):
@@ -77,7 +84,7 @@ def endpoint(*, write: bool = False, roles: set[str] | None = None, public: bool
                 result = view(user, *args, **kwargs)
                 if write:
                     commit()
-                return result() if callable(result) else result
+                return result.respond() if isinstance(result, AfterCommit) else result
             except StaleDataError as exc:
                 rollback()
                 raise Conflict("Someone else changed this order at the same moment; reload and try again") from exc

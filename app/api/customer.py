@@ -6,7 +6,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.auth import endpoint, json_body
+from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import task_detail_json
 from app.engine import steps
 from app.errors import NotFound
@@ -50,7 +50,7 @@ def customer_complete(_user, token, task_id):
     if task is None:
         raise NotFound("Not found")
     steps.complete_task(task.id, json_body().get("data", {}), customer_actor())
-    return lambda: jsonify({"number": order.number, "stage": db.session.get(Order, order.id).stage})
+    return AfterCommit(lambda: jsonify({"number": order.number, "stage": db.session.get(Order, order.id).stage}))
 
 
 def customer_actor() -> User:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from app.api import bp
-from app.api.auth import endpoint, json_body
+from app.api.auth import AfterCommit, endpoint, json_body
 from app.engine.steps import deliver_message
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
@@ -45,4 +45,4 @@ def send_message(user, name):
         response.status_code = 202
         return response
 
-    return respond
+    return AfterCommit(respond)

@@ -7,7 +7,7 @@ from flask import Response, jsonify, request
 from sqlalchemy import func, or_, select
 
 from app.api import bp
-from app.api.auth import STAFF_ROLES, endpoint, json_body
+from app.api.auth import AfterCommit, STAFF_ROLES, endpoint, json_body
 from app.api.schemas import _iso, order_json, order_summary_json
 from app.engine.steps import deliver_message, start_order_process
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -57,7 +57,7 @@ def create_order(user):
         response.headers["Location"] = f"/api/v1/orders/{order.number}"
         return response
 
-    return respond
+    return AfterCommit(respond)
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -170,4 +170,4 @@ def cancel_order(user, number):
         raise Conflict(f"Order {order.number} cannot be cancelled at stage '{order.stage}': cancelling is allowed "
                        f"only while the order is new, being measured, at the contract or awaiting the bank",
                        stage=order.stage) from exc
-    return lambda: jsonify(order_json(db.session.get(Order, order.id)))
+    return AfterCommit(lambda: jsonify(order_json(db.session.get(Order, order.id))))

@@ -7,7 +7,7 @@ from flask import jsonify, request
 from sqlalchemy import or_, select
 
 from app.api import bp
-from app.api.auth import endpoint, json_body
+from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import task_detail_json, task_json
 from app.engine import steps
 from app.errors import Forbidden, ValidationError
@@ -99,4 +99,4 @@ def complete(user, task_id):
                                                            "status": order.status},
                         "tasks": [task_json(t) for t in open_tasks]})
 
-    return respond
+    return AfterCommit(respond)

@@ -223,8 +223,8 @@ class ProcessEngine:
         due = None
         for sibling in task.parent.children if task.parent else []:
             sib_spec = sibling.task_spec
+            # Boundary events are the task's siblings under Spiff's BoundaryEventSplit.
             if (sibling is not task and isinstance(sib_spec, CatchingEvent)
-                    and getattr(sib_spec, "attached_to", None) is not None
                     and isinstance(sib_spec.event_definition, TimerEventDefinition)
                     and not getattr(sib_spec, "cancel_activity", True)):
                 candidate = _parse_due(sibling.internal_data.get("event_value"))

@@ -180,7 +180,7 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
         eng.complete_user_task(spiff_task, clean)
 
     if task.assignee_id is None:
-        task.assignee_id = actor.id
+        task.assignee = actor
     _step(instance, act, actor, acted=task.task_guid)
     orders.apply_process_data(task.order, clean, actor)
     return task
@@ -191,7 +191,7 @@ def claim_task(task_id: int, actor: User) -> HumanTask:
     _ensure_open(task)
     ensure_can_act(task, actor)
     if task.assignee_id != actor.id:
-        task.assignee_id = actor.id
+        task.assignee = actor
         audit.record(task.order_id, "task", actor, field="assignee", old=None, new=actor.login,
                      entity="task", entity_id=task.id)
     return task
@@ -205,7 +205,7 @@ def unclaim_task(task_id: int, actor: User) -> HumanTask:
     if task.assignee_id is not None:
         audit.record(task.order_id, "task", actor, field="assignee", old=task.assignee.login, new=None,
                      entity="task", entity_id=task.id)
-        task.assignee_id = None
+        task.assignee = None
     return task
 
 
@@ -220,7 +220,7 @@ def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
     if task.lane not in user.role_codes:
         raise ValidationError(f"{login} does not work the '{task.lane}' lane", fields={"user": "wrong role"})
     old = task.assignee.login if task.assignee else None
-    task.assignee_id = user.id
+    task.assignee = user
     audit.record(task.order_id, "task", actor, field="assignee", old=old, new=user.login,
                  entity="task", entity_id=task.id)
     return task

@@ -1,0 +1,141 @@
+"""Tasks: scopes, roles on every task, claiming and assigning, validation, two people at once."""
+from __future__ import annotations
+
+import threading
+
+from app.demo import STAGE_INPUT
+from tests.support.api import HAPPY_CASH
+
+WRONG_ROLE = {"sales": "production", "customer": "sales"}
+
+
+def test_roles_are_enforced_on_every_task(api):
+    number = api.create_order()
+    seen = []
+    for bpmn_id in HAPPY_CASH:
+        task = api.open_task(number)
+        assert task["bpmn_id"] == bpmn_id
+        outsider = WRONG_ROLE.get(task["lane"], "sales")
+        data = STAGE_INPUT[bpmn_id](api.rng, {})
+        response = api.post(f"/tasks/{task['id']}/complete", {"data": data}, as_=outsider)
+        assert response.status_code == 403, (bpmn_id, response.get_json())
+        assert api.get(f"/tasks/{task['id']}", as_=outsider).status_code == 403
+        assert api.open_task(number)["id"] == task["id"]  # nothing moved
+        seen.append(task["lane"])
+        api.step(number, bpmn_id)
+    assert seen == ["sales", "dispatch", "measurer", "sales", "accountant", "procurement", "production",
+                    "delivery_dispatch", "installer"]
+    feedback = api.open_task(number)
+    assert api.post(f"/tasks/{feedback['id']}/complete", {"data": {"feedback_kind": "praise", "rating": 5}},
+                    as_="quality").status_code == 403
+
+
+def test_a_task_assigned_to_someone_else_is_refused(api):
+    number = api.create_order()
+    api.walk(number, ["new_order"])
+    api.step(number, "plan_measurement", {"measurer": "measurer2"})
+    task = api.open_task(number)
+    assert task["assignee"] == "measurer2"
+    data = STAGE_INPUT["measurement"](api.rng, {})
+    response = api.post(f"/tasks/{task['id']}/complete", {"data": data}, as_="measurer")
+    assert response.status_code == 403 and "measurer2" in response.get_json()["message"]
+    assert api.get("/tasks?scope=mine", as_="measurer2").get_json()["count"] == 1
+    assert api.get("/tasks?scope=mine", as_="measurer").get_json()["count"] == 0
+
+
+def test_queue_claim_unclaim_and_head_assigns(api):
+    number = api.create_order()
+    task = api.open_task(number)
+    queue = api.get("/tasks?scope=queue", as_="sales").get_json()
+    assert [t["id"] for t in queue["items"]] == [task["id"]]
+    assert api.post(f"/tasks/{task['id']}/claim", as_="sales").get_json()["assignee"] == "sales"
+    assert api.get("/tasks?scope=queue", as_="sales").get_json()["count"] == 0
+    assert api.get("/tasks?scope=mine", as_="sales").get_json()["count"] == 1
+    assert api.post(f"/tasks/{task['id']}/claim", as_="head_sales").status_code == 403
+    assert api.post(f"/tasks/{task['id']}/assign", {"user": "head_sales"}, as_="sales").status_code == 403
+    response = api.post(f"/tasks/{task['id']}/assign", {"user": "head_sales"}, as_="head_sales")
+    assert response.status_code == 200 and response.get_json()["assignee"] == "head_sales"
+    assert api.post(f"/tasks/{task['id']}/assign", {"user": "measurer"}, as_="head_sales").status_code == 422
+    assert api.post(f"/tasks/{task['id']}/unclaim", as_="head_sales").get_json()["assignee"] is None
+    history = api.get(f"/orders/{number}/history").get_json()["items"]
+    assert [e["new"] for e in history if e["field"] == "assignee"] == ["sales", "head_sales", None]
+
+
+def test_task_detail_has_schema_with_choices_filled_and_data(api):
+    number = api.create_order()
+    api.walk(number, ["new_order"])
+    task = api.get(f"/tasks/{api.open_task(number)['id']}", as_="dispatch").get_json()
+    assert task["bpmn_id"] == "plan_measurement" and task["lane"] == "dispatch"
+    measurer = task["schema"]["properties"]["measurer"]
+    assert measurer["enum"] == ["measurer", "measurer2"] or sorted(measurer["enum"]) == ["head_measurer", "measurer",
+                                                                                       "measurer2"]
+    assert len(measurer["x-enumNames"]) == len(measurer["enum"])
+    assert task["ui_schema"]
+    assert set(task) >= {"id", "order_number", "name", "bpmn_id", "lane", "assignee", "created_at", "due_at",
+                         "schema", "ui_schema", "data"}
+
+
+def test_invalid_form_data_gets_errors_per_field_and_nothing_moves(api):
+    number = api.create_order()
+    api.walk(number, HAPPY_CASH[:3])
+    task = api.open_task(number)
+    response = api.post(f"/tasks/{task['id']}/complete", {"data": {
+        "contract_outcome": "to_payment", "price": -5, "payment_type": "barter"}}, as_="sales")
+    assert response.status_code == 422
+    fields = response.get_json()["fields"]
+    assert {"price", "payment_type", "prepayment", "promised_date"} <= set(fields)
+    assert api.open_task(number)["id"] == task["id"]
+    # Process variables that are not form fields cannot be smuggled in.
+    api.step(number, "prepare_contract", order_kind="windows")
+    assert api.order(number)["kind"] == "wardrobe"
+
+
+def test_production_cannot_finish_while_a_component_is_missing(api):
+    number = api.create_order()
+    api.walk(number, HAPPY_CASH[:6])
+    task = api.open_task(number)
+    assert task["bpmn_id"] == "production"
+    data = STAGE_INPUT["production"](api.rng, {})
+    data["components"][0]["status"] = "ordered"
+    response = api.post(f"/tasks/{task['id']}/complete", {"data": data}, as_="production")
+    assert response.status_code == 422
+    assert "комплектующие" in response.get_json()["message"]
+    api.step(number, "production")
+
+
+def test_completing_a_finished_task_is_a_conflict(api):
+    number = api.create_order()
+    task = api.open_task(number)
+    api.step(number, "new_order")
+    response = api.post(f"/tasks/{task['id']}/complete", {"data": {"decision": "confirm"}}, as_="sales")
+    assert response.status_code == 409 and "no longer open" in response.get_json()["message"]
+
+
+def test_two_people_complete_the_same_task_at_once(api, app):
+    number = api.create_order()
+    task = api.open_task(number)
+    tokens = {login: api.token(login) for login in ("sales", "head_sales")}
+    barrier = threading.Barrier(2)
+    results: dict[str, int] = {}
+
+    def submit(login: str) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"decision": "confirm"}},
+                               headers={"Authorization": f"Bearer {tokens[login]}"})
+        results[login] = response.status_code
+
+    threads = [threading.Thread(target=submit, args=(login,)) for login in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results.values()) == [200, 409], results
+    winner = next(login for login, code in results.items() if code == 200)
+    order = api.order(number)
+    assert order["stage"] == "Планирование выезда на замер"
+    assert len(order["tasks"]) == 1 and order["tasks"][0]["bpmn_id"] == "plan_measurement"
+    done = api.get(f"/tasks/{task['id']}").get_json()
+    assert done["state"] == "completed" and done["completed_by"] == winner
+    history = api.get(f"/orders/{number}/history").get_json()["items"]
+    assert sum(1 for e in history if e["kind"] == "stage" and e["new"] == "Планирование выезда на замер") == 1
