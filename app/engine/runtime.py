@@ -185,10 +185,22 @@ class ProcessEngine:
             raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
         return self.describe(workflow, completed)
 
+    @staticmethod
+    def tasks(workflow: BpmnWorkflow):
+        """Every task of the workflow and its subprocesses (a flat scan: cheaper than Spiff's tree iterator)."""
+        yield from workflow.tasks.values()
+        for subprocess in workflow.subprocesses.values():
+            yield from subprocess.tasks.values()
+
     def describe(self, workflow: BpmnWorkflow, completed: list | None = None) -> StepView:
-        ready = [self._task_view(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+        ready, started = [], []
+        for task in self.tasks(workflow):
+            if task.state == TaskState.READY and task.task_spec.manual:
+                ready.append(self._task_view(task))
+            elif task.state == TaskState.STARTED:
+                started.append(task)
         calls = []
-        for task in workflow.get_tasks(state=TaskState.STARTED):
+        for task in started:
             call = task.internal_data.get(CALL_KEY)
             if call and not call["outboxed"]:
                 call["outboxed"] = True

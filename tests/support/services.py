@@ -82,14 +82,11 @@ class PostgresServer:
         self.admin_url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def create_database(self, name: str) -> str:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(self.admin_url)
-        conn.autocommit = True
-        with conn.cursor() as cur:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
             cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
