@@ -56,13 +56,14 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     instance.next_timer_at = view.next_timer_at
     instance.status = "completed" if view.finished else "running"
     instance.error = None
-    db.session.flush()
+    if instance.id is None:
+        db.session.flush()
     order = instance.order
     _project_tasks(instance, workflow, view, actor, acted)
     _project_order(order, view, actor)
     for call in view.calls:
         job = OutboxJob(order_id=order.id, instance_id=instance.id, task_guid=call.guid, bpmn_id=call.bpmn_id,
-                        operator=call.operator, params=call.params,
+                        operator=call.operator, params=call.params, status="queued",
                         max_attempts=call.retries or current_app.config["JOB_MAX_ATTEMPTS"],
                         backoff_base=call.backoff_base or 2)
         db.session.add(job)

@@ -92,7 +92,9 @@ class OutboxJob(db.Model):
     operator: Mapped[str] = mapped_column(String(60))
     params = mapped_column(JSONType, default=dict)
     result = mapped_column(JSONType, nullable=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    # queued (handed to rq after commit) → running → done; pending = waiting for the relay
+    # (Redis was down, or a retry after backoff); incident = out of attempts.
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     backoff_base: Mapped[int] = mapped_column(Integer, default=2)

@@ -53,7 +53,7 @@ def _run_inline(job_ids: list[int]) -> None:
 
 
 def enqueue(job_ids: list[int]) -> int:
-    """Push jobs to rq; when Redis is unreachable they stay pending in the outbox for the relay."""
+    """Push committed jobs to rq; when Redis is unreachable they go back to 'pending' for the relay."""
     from redis.exceptions import RedisError
 
     from workers.queue import get_queue
@@ -67,8 +67,7 @@ def enqueue(job_ids: list[int]) -> int:
             pushed.append(job_id)
     except RedisError as exc:
         log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(job_ids) - len(pushed), exc)
-    if pushed:
-        db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(pushed), OutboxJob.status == "pending")
-                           .values(status="queued"))
+        waiting = [job_id for job_id in job_ids if job_id not in pushed]
+        db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting)).values(status="pending"))
         db.session.commit()
     return len(pushed)
