@@ -1,6 +1,8 @@
 """Bespoke: the lifecycle of made-to-measure orders on BPMN."""
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 
 from app.config import Config
@@ -14,6 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(Config().as_dict())
     if config:
         app.config.update(config)
+    os.makedirs(app.instance_path, exist_ok=True)  # as flaskr does: SQLite lives there
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
