@@ -44,6 +44,8 @@ def test_a_real_rq_worker_runs_the_jobs(make_app, redis_server, tmp_path):
     with app.app_context():
         job = db.session.execute(select(OutboxJob)).scalar_one()
         assert job.operator == "notify" and job.status == "queued"  # pushed to Redis after the commit
+    # The manager's task is open before any worker ran: the notification goes in parallel.
+    assert api.order(number)["stage"] == "Новый заказ" and api.open_task(number)["bpmn_id"] == "new_order"
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_server.url,
            "SECRET_KEY": app.config["SECRET_KEY"], "RQ_QUEUE": queue, "JOBS_INLINE": "0"}
     worker = subprocess.run([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_server.url, queue],
