@@ -75,7 +75,7 @@ def floor(app, orders: int) -> list[float]:
     with app.app_context():
         definition = db.session.execute(select(ProcessInstance)).scalars().first().definition
         eng = engine()
-        specs = eng.specs(definition.id, definition.checksum, definition.spec_json)
+        specs = eng.specs(definition.id, definition.checksum, lambda: definition.spec_json)
         start = {"order_number": "X", "order_kind": "wardrobe", "channel": "phone", "address": "a",
                  "description": "", "partner": None, "customer": {"name": "n", "phone": "p", "email": "e"}}
         timings = []

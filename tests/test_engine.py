@@ -20,7 +20,8 @@ def test_state_is_stored_without_the_spec_and_round_trips_mid_walk(api, app):
         state = json.loads(instance.state)
         assert "spec" not in state and "subprocess_specs" not in state
         eng = engine()
-        specs = eng.specs(instance.definition.id, instance.definition.checksum, instance.definition.spec_json)
+        definition = instance.definition
+        specs = eng.specs(definition.id, definition.checksum, lambda: definition.spec_json)
         workflow = eng.load(specs, instance.state)
         again = eng.dump(workflow)
         assert json.loads(again) == json.loads(eng.dump(eng.load(specs, again)))

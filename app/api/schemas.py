@@ -7,6 +7,7 @@ from decimal import Decimal
 from flask import url_for
 from sqlalchemy import select
 
+from app.engine.steps import definition_forms
 from app.extensions import db
 from app.models import HumanTask, Order, User
 from app.services.forms import prepare_schema
@@ -36,7 +37,7 @@ def task_json(task: HumanTask) -> dict:
 
 
 def task_detail_json(task: HumanTask) -> dict:
-    forms = task.order.instance.definition.forms or {}
+    forms = definition_forms(task.order.instance.definition)
     body = task_json(task)
     body.update({
         "schema": prepare_schema(forms.get(task.form_schema or "", {})),

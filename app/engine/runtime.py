@@ -85,28 +85,34 @@ def _jsonable(data: dict) -> dict:
 class ProcessEngine:
     """Parser + serializer + sandboxed script engine, composed once per app."""
 
-    def __init__(self, helpers: dict[str, Callable[..., Any]], spec_cache_size: int = 32) -> None:
+    def __init__(self, helpers: dict[str, Callable[..., Any]], cache_size: int = 64) -> None:
         self.serializer = make_serializer()
         self.script_engine = PythonScriptEngine(environment=RestrictedEnvironment(helpers))
-        self._specs: OrderedDict[tuple[int, str], tuple] = OrderedDict()
-        self._spec_cache_size = spec_cache_size
+        self._versions: OrderedDict[tuple, Any] = OrderedDict()
+        self._cache_size = cache_size
 
     # -- definitions -------------------------------------------------------------------------
-    def specs(self, definition_id: int, checksum: str, spec_json: str) -> tuple:
-        """Deserialize a version's specs once and keep them (they are immutable)."""
-        key = (definition_id, checksum)
-        cached = self._specs.get(key)
+    def version_cached(self, definition_id: int, checksum: str, kind: str, load: Callable[[], Any]) -> Any:
+        """Keep what is derived from an immutable version (specs, forms) instead of rebuilding it per step."""
+        key = (definition_id, checksum, kind)
+        cached = self._versions.get(key)
         if cached is None:
-            dct = json.loads(spec_json)
-            spec = self.serializer.from_dict(dct["spec"])
-            subs = {name: self.serializer.from_dict(s) for name, s in dct["subprocess_specs"].items()}
-            cached = (spec, subs)
-            self._specs[key] = cached
-            if len(self._specs) > self._spec_cache_size:
-                self._specs.popitem(last=False)
+            cached = self._versions[key] = load()
+            if len(self._versions) > self._cache_size:
+                self._versions.popitem(last=False)
         else:
-            self._specs.move_to_end(key)
+            self._versions.move_to_end(key)
         return cached
+
+    def specs(self, definition_id: int, checksum: str, spec_json: Callable[[], str]) -> tuple:
+        """A version's deserialized spec and subprocess specs (immutable, so shared by its instances)."""
+
+        def load() -> tuple:
+            dct = json.loads(spec_json())
+            spec = self.serializer.from_dict(dct["spec"])
+            return spec, {name: self.serializer.from_dict(s) for name, s in dct["subprocess_specs"].items()}
+
+        return self.version_cached(definition_id, checksum, "specs", load)
 
     def spec_json(self, spec_dict: dict) -> str:
         return json.dumps(spec_dict)

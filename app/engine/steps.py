@@ -30,7 +30,12 @@ def newest_definition(process_id: str = "order_lifecycle") -> ProcessDefinition:
 
 
 def _specs(definition: ProcessDefinition) -> tuple:
-    return engine().specs(definition.id, definition.checksum, definition.spec_json)
+    return engine().specs(definition.id, definition.checksum, lambda: definition.spec_json)
+
+
+def definition_forms(definition: ProcessDefinition) -> dict:
+    """The version's forms snapshot (cached: a version never changes)."""
+    return engine().version_cached(definition.id, definition.checksum, "forms", lambda: definition.forms or {})
 
 
 def start_order_process(order: Order, actor: User | None) -> ProcessInstance:
@@ -87,7 +92,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
             row.completed_by_id = actor.id
         audit.record(instance.order_id, "task", actor, field=row.bpmn_id, old=row.name, new=row.state,
                      entity="task", entity_id=row.id)
-    forms = instance.definition.forms or {}
+    forms = definition_forms(instance.definition)
     for guid, view_task in ready.items():
         if guid in open_rows:
             continue
@@ -167,7 +172,7 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
     _ensure_open(task)
     ensure_can_act(task, actor)
     instance = task.order.instance
-    schema = (instance.definition.forms or {}).get(task.form_schema or "", {})
+    schema = definition_forms(instance.definition).get(task.form_schema or "", {})
     clean = validate_form(schema, data)
     eng = engine()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import JSONType, UTCDateTime, utcnow
@@ -20,10 +20,11 @@ class ProcessDefinition(db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     version: Mapped[int] = mapped_column(Integer)
     checksum: Mapped[str] = mapped_column(String(64), index=True)
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    dmn_files = mapped_column(JSONType, default=dict)  # file name -> XML text
-    forms = mapped_column(JSONType, default=dict)  # file name -> parsed JSON
-    spec_json: Mapped[str] = mapped_column(Text)  # serialized spec + subprocess specs, once per version
+    # The bulky, immutable parts load only when asked for; the engine caches them per version.
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    dmn_files = deferred(mapped_column(JSONType, default=dict))  # file name -> XML text
+    forms = deferred(mapped_column(JSONType, default=dict))  # file name -> parsed JSON
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # serialized spec + subprocess specs
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     deployed_at = mapped_column(UTCDateTime, default=utcnow)
     comment: Mapped[str] = mapped_column(String(500), default="")
