@@ -33,6 +33,37 @@ from tests.support.services import RedisServer  # noqa: E402
 from workers.jobs import execute_job  # noqa: E402
 
 
+PHASES: dict[str, list[float]] = {}
+RECORDING = [False]  # phases are recorded only inside timed requests, not while jobs drain
+
+
+def instrument() -> None:
+    """Time the phases of a step (bench-only wrappers around the engine's functions)."""
+    from app.api import auth
+    from app.engine import runtime, steps
+
+    def wrap(owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if RECORDING[0]:
+                    PHASES.setdefault(label, []).append(time.perf_counter() - started)
+
+        setattr(owner, name, timed)
+
+    wrap(auth, "authenticate", "authenticate (token + user)")
+    wrap(runtime.ProcessEngine, "load", "load workflow (JSON → Spiff objects)")
+    wrap(runtime.ProcessEngine, "run", "engine steps (Spiff)")
+    wrap(runtime.ProcessEngine, "dump", "serialize workflow")
+    wrap(steps, "_project_tasks", "task projection (human_tasks rows)")
+    wrap(steps, "complete_task", "whole domain step (validate … projections)")
+    wrap(auth, "commit", "commit + push jobs to Redis")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -60,10 +91,12 @@ class Bench:
         assert task and task["bpmn_id"] == expect, (expect, task)
         data = STAGE_INPUT[expect](self.rng, variant or {})
         headers = {"Authorization": f"Bearer {self.api.token(self.api.doer(task))}"}
+        RECORDING[0] = True
         started = time.perf_counter()
         response = self.api.client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data},
                                         headers=headers)
         elapsed = time.perf_counter() - started
+        RECORDING[0] = False
         assert response.status_code == 200, response.get_json()
         self.drain()
         return elapsed
@@ -111,6 +144,7 @@ def main() -> None:
     with app.app_context():
         db.create_all()
     seed(app)
+    instrument()
     bench = Bench(app)
     try:
         bench.api.create_order()  # warm-up: imports, spec cache, first PDF
@@ -154,6 +188,7 @@ def main() -> None:
         "loop1_ms": round(loop_costs[1] * 1000, 2), f"loop{args.loops}_ms": round(loop_costs[args.loops] * 1000, 2),
         "state_bytes_loop1": sizes[1], f"state_bytes_loop{args.loops}": sizes[args.loops],
         "wall_s_including_jobs": round(wall, 1),
+        "phases_p50_ms": {k: round(statistics.median(v) * 1000, 2) for k, v in PHASES.items()},
     }
     print(json.dumps(result, indent=2))
     write_report(Path(args.out), result, args)
@@ -176,6 +211,12 @@ Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on this 2-core machine,
 | API p50 / floor p50 | {r['ratio_p50']}× |
 | one step after 1 re-measure loop | {r['loop1_ms']} ms (state {r['state_bytes_loop1']:,} bytes) |
 | one step after {loops} re-measure loops | {r[f'loop{loops}_ms']} ms (state {r[f'state_bytes_loop{loops}']:,} bytes) |
+
+Where a request's time goes (p50 of each phase, same run):
+
+| phase | p50 |
+|---|---|
+""" + "\n".join(f"| {k} | {v} ms |" for k, v in r["phases_p50_ms"].items()) + f"""
 
 A request's time covers routing, token check, form validation, loading the instance
 (state without spec + cached spec objects), the engine step, saving, rebuilding the task
