@@ -5,7 +5,7 @@ PYTHON ?= python3
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: install install-test run test test-sqlite test-postgres bench clean
+.PHONY: install install-test run test lint test-sqlite test-postgres bench clean
 
 $(VENV)/.installed: pyproject.toml
 	bash scripts/sysdeps.sh
@@ -25,7 +25,10 @@ run: install
 	PORT=$(PORT) $(PY) scripts/run.py
 
 # The whole suite on SQLite, then again on a throw-away PostgreSQL the tests start themselves.
-test: install-test test-sqlite test-postgres
+test: install-test lint test-sqlite test-postgres
+
+lint:
+	$(VENV)/bin/ruff check app workers tests bench scripts
 
 test-sqlite:
 	$(PY) -m pytest -q

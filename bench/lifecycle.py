@@ -32,7 +32,6 @@ from tests.support.api import HAPPY_CASH, Api, seed  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
 from workers.jobs import execute_job  # noqa: E402
 
-
 PHASES: dict[str, list[float]] = {}
 RECORDING = [False]  # phases are recorded only inside timed requests, not while jobs drain
 
@@ -216,7 +215,7 @@ Where a request's time goes (p50 of each phase, same run):
 
 | phase | p50 |
 |---|---|
-""" + "\n".join(f"| {k} | {v} ms |" for k, v in r["phases_p50_ms"].items()) + f"""
+""" + "\n".join(f"| {k} | {v} ms |" for k, v in r["phases_p50_ms"].items()) + """
 
 A request's time covers routing, token check, form validation, loading the instance
 (state without spec + cached spec objects), the engine step, saving, rebuilding the task
@@ -225,7 +224,8 @@ documents and notifications the steps ask for run afterwards in the worker (drai
 between requests here, untimed). For reference, spiff-arena's backend answered the same
 kind of request in 46 ms p50 on this machine (FACTS.md).
 """
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n\nFigures are measured, never asserted by tests.\n\n"
+    header = "# Performance\n\nFigures are measured, never asserted by tests.\n\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else header
     marker = "## Task completion over the API"
     if marker in text:
         start = text.index(marker)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.api import HAPPY_CASH
-
 ROOT = Path(__file__).resolve().parent.parent
 BPMN = (ROOT / "processes" / "order_lifecycle.bpmn").read_text(encoding="utf-8")
 DMN = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "processes").glob("*.dmn")}

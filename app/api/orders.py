@@ -7,7 +7,7 @@ from flask import Response, jsonify, request
 from sqlalchemy import func, or_, select
 
 from app.api import bp
-from app.api.auth import AfterCommit, STAFF_ROLES, endpoint, json_body
+from app.api.auth import STAFF_ROLES, AfterCommit, endpoint, json_body
 from app.api.schemas import _iso, order_json, order_summary_json
 from app.engine.steps import deliver_message, start_order_process
 from app.errors import Conflict, Forbidden, NotFound, ValidationError

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.api import bp
 from app.api.auth import endpoint
@@ -13,7 +13,6 @@ from app.engine.deploy import deploy
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ProcessDefinition, ProcessInstance
-from sqlalchemy import func
 
 
 def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
@@ -47,7 +46,8 @@ def _upload() -> tuple[str, bytes, dict, dict, str]:
     if not isinstance(body, dict) or not isinstance(body.get("bpmn"), str):
         raise ValidationError("Send multipart files or JSON with a 'bpmn' string", fields={"bpmn": "required"})
     dmn = {name: text.encode() for name, text in (body.get("dmn") or {}).items()}
-    forms = {name: (v if isinstance(v, str) else json.dumps(v)).encode() for name, v in (body.get("forms") or {}).items()}
+    forms = {name: (v if isinstance(v, str) else json.dumps(v)).encode()
+             for name, v in (body.get("forms") or {}).items()}
     return body.get("bpmn_name") or "process.bpmn", body["bpmn"].encode(), dmn, forms, body.get("comment", "")
 
 

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -273,7 +273,8 @@ def _describe(exc: Exception, task=None) -> str:
     where = ""
     if task is not None:
         spec = task.task_spec
-        where = f"{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', spec.name)} ({getattr(spec, 'bpmn_id', spec.name)}): "
+        bpmn_id = getattr(spec, "bpmn_id", None) or spec.name
+        where = f"{getattr(spec, 'bpmn_name', None) or bpmn_id} ({bpmn_id}): "
     notes = " ".join(getattr(exc, "__notes__", []) or [])
     return f"{where}{exc}{(' — ' + notes) if notes else ''}"
 

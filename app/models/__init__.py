@@ -1,8 +1,22 @@
 """All models, imported so Alembic and the app see one metadata."""
 from app.models.audit import AuditEvent
 from app.models.orders import (
-    CHANNELS, ORDER_KINDS, PAYMENT_TYPES, Attachment, Claim, Component, Customer, Document,
-    Feedback, Note, Notification, Order, OrderCounter, OrderStatus, Partner, Payment,
+    CHANNELS,
+    ORDER_KINDS,
+    PAYMENT_TYPES,
+    Attachment,
+    Claim,
+    Component,
+    Customer,
+    Document,
+    Feedback,
+    Note,
+    Notification,
+    Order,
+    OrderCounter,
+    OrderStatus,
+    Partner,
+    Payment,
 )
 from app.models.process import HumanTask, OutboxJob, ProcessDefinition, ProcessInstance
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User

@@ -11,8 +11,18 @@ from sqlalchemy import select
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import (
-    CHANNELS, ORDER_KINDS, PAYMENT_TYPES, Claim, Component, Customer, Feedback, Order, OrderCounter,
-    Partner, Payment, User,
+    CHANNELS,
+    ORDER_KINDS,
+    PAYMENT_TYPES,
+    Claim,
+    Component,
+    Customer,
+    Feedback,
+    Order,
+    OrderCounter,
+    Partner,
+    Payment,
+    User,
 )
 from app.services import audit
 
