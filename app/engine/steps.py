@@ -10,7 +10,16 @@ from sqlalchemy import select
 from app.engine.runtime import ProcessEngine, StepView, TaskView
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import HumanTask, Order, OrderStatus, OutboxJob, ProcessDefinition, ProcessInstance, User
+from app.models import (
+    Department,
+    HumanTask,
+    Order,
+    OrderStatus,
+    OutboxJob,
+    ProcessDefinition,
+    ProcessInstance,
+    User,
+)
 from app.services import audit, orders
 from app.services.forms import validate_form
 
@@ -66,14 +75,14 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     order = instance.order
     _project_tasks(instance, workflow, view, actor, acted)
     _project_order(order, view, actor)
-    for call in view.calls:
-        job = OutboxJob(order_id=order.id, instance_id=instance.id, task_guid=call.guid, bpmn_id=call.bpmn_id,
-                        operator=call.operator, params=call.params, status="queued",
-                        max_attempts=call.retries or current_app.config["JOB_MAX_ATTEMPTS"],
-                        backoff_base=call.backoff_base or 2)
-        db.session.add(job)
+    jobs = [OutboxJob(order_id=order.id, instance_id=instance.id, task_guid=call.guid, bpmn_id=call.bpmn_id,
+                      operator=call.operator, params=call.params, status="queued",
+                      max_attempts=call.retries or current_app.config["JOB_MAX_ATTEMPTS"],
+                      backoff_base=call.backoff_base or 2) for call in view.calls]
+    if jobs:
+        db.session.add_all(jobs)
         db.session.flush()
-        db.session.info.setdefault("new_jobs", []).append(job.id)
+        db.session.info.setdefault("new_jobs", []).extend(job.id for job in jobs)
 
 
 def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None) -> None:
@@ -90,8 +99,8 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         row.completed_at = now
         if guid == acted and isinstance(actor, User):
             row.completed_by_id = actor.id
-        audit.record(instance.order_id, "task", actor, field=row.bpmn_id, old=row.name, new=row.state,
-                     entity="task", entity_id=row.id)
+        audit.record(instance.order_id, "task", actor, field="state", old="open", new=row.state,
+                     entity="task", entity_id=row.id, details={"bpmn_id": row.bpmn_id, "name": row.name})
     forms = definition_forms(instance.definition)
     for guid, view_task in ready.items():
         if guid in open_rows:
@@ -134,10 +143,12 @@ def _project_order(order: Order, view: StepView, actor) -> None:
 
 
 def _step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
-          refresh_timers: bool = False) -> StepView:
+          refresh_timers: bool = False) -> StepView | None:
+    """Load, act, run, save. An `act` that returns False changed nothing: nothing is saved."""
     eng = engine()
     workflow = _load(instance)
-    act(workflow)
+    if act(workflow) is False:
+        return None
     view = eng.run(workflow, refresh_timers=refresh_timers)
     _save(instance, workflow, view, actor, acted=acted)
     return view
@@ -233,8 +244,6 @@ def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
 
 
 def _heads_lane(user: User, lane: str) -> bool:
-    from app.models import Department
-
     return db.session.execute(select(Department.id).where(Department.head_id == user.id,
                                                           Department.role_code == lane)).first() is not None
 
@@ -267,16 +276,11 @@ def _short(payload: dict) -> str:
 def complete_service_job(job: OutboxJob, result) -> bool:
     """Finish the job's service task; a second completion (or a cancelled task) is a no-op."""
     instance = db.session.get(ProcessInstance, job.instance_id)
-    eng = engine()
-    outcome = {"completed": False}
-
-    def act(workflow):
-        outcome["completed"] = eng.complete_service_task(workflow, job.task_guid, result)
-
     if instance is None:
         return False
-    _step(instance, act, f"job:{job.operator}")
-    return outcome["completed"]
+    eng = engine()
+    return _step(instance, lambda wf: eng.complete_service_task(wf, job.task_guid, result),
+                 f"job:{job.operator}") is not None
 
 
 def due_instance_ids(now: datetime | None = None, limit: int = 200) -> list[int]:
