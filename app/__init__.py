@@ -6,7 +6,7 @@ import os
 from flask import Flask
 
 from app.config import Config
-from app.extensions import db, login_manager, migrate
+from app.extensions import csrf, db, login_manager, migrate
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -21,20 +21,48 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
 
-    from app import engine, errors
+    from app import assets, engine, errors, i18n, web
     from app.models import User
 
     @login_manager.user_loader
-    def _load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+    def _load_user(session_id: str):
+        # The id carries the password hash's tail: changing the password ends other sessions.
+        user_id, _, stamp = session_id.partition(":")
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.session_stamp == stamp else None
 
     errors.init_app(app)
     engine.init_app(app)
+    i18n.init_app(app)
+    assets.init_app(app)
+    web.init_app(app)
 
     from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
     from app.cli import init_app as init_cli
+    from app.inbox import bp as inbox_bp
+    from app.orders import bp as orders_bp
+    from app.tasks import bp as tasks_bp
 
-    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+    for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp):
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def _template_globals():
+        from flask_babel import get_locale
+
+        return {"current_locale": str(get_locale()), "has_endpoint": lambda name: name in app.view_functions}
+
+    @app.get("/")
+    def home():
+        from flask import redirect, url_for
+
+        return redirect(url_for("inbox.index"))
+
     init_cli(app)
     return app

@@ -55,15 +55,27 @@ class ScriptError(BespokeError):
     status, code = 422, "script_error"
 
 
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(BespokeError)
     def _domain_error(exc: BespokeError):
-        return jsonify(exc.to_dict()), exc.status
+        if _wants_json():
+            return jsonify(exc.to_dict()), exc.status
+        from app.web import render_error
+
+        return render_error(exc.status, exc.message)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        if request.path.startswith("/api/"):
+        if _wants_json():
             body = {"error": (exc.name or "error").lower().replace(" ", "_"),
                     "message": exc.description or exc.name, "fields": {}}
             return jsonify(body), exc.code
+        if exc.code in (400, 403, 404, 405, 409, 429) and not getattr(exc, "response", None):
+            from app.web import render_error
+
+            return render_error(exc.code, exc.description or exc.name)
         return exc

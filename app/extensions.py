@@ -1,9 +1,11 @@
 """Extensions created unbound; create_app() binds them."""
 from __future__ import annotations
 
+from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 
@@ -18,6 +20,8 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 login_manager = LoginManager()
+babel = Babel()
+csrf = CSRFProtect()
 
 WRITE_OPTION = "bespoke_write"
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# System packages the project needs (Debian): PDF rendering, pdftotext for tests, PostgreSQL server for tests.
+# System packages the project needs (Debian): PDF rendering; for tests pdftotext, the PostgreSQL server and Chromium.
 # Installs only what is missing, and only when it can (root with apt-get); otherwise it says what to install.
 set -euo pipefail
 want=(poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
 if [[ "${1:-}" == "--test" ]]; then
   command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
+  want+=(chromium)
 fi
 missing=()
 for pkg in "${want[@]}"; do

@@ -16,9 +16,6 @@ from app.extensions import begin_write, db
 from app.models import User
 from app.services.outbox import commit, rollback
 
-STAFF_ROLES = {"sales", "dispatch", "measurer", "designer", "accountant", "procurement", "production",
-               "delivery_dispatch", "installer", "quality", "director", "analyst", "admin"}
-
 
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="api-token")

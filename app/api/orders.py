@@ -7,26 +7,17 @@ from flask import Response, jsonify, request
 from sqlalchemy import func, or_, select
 
 from app.api import bp
-from app.api.auth import STAFF_ROLES, AfterCommit, endpoint, json_body
+from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import _iso, order_json, order_summary_json
 from app.engine.steps import deliver_message, start_order_process
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import AuditEvent, Customer, Document, HumanTask, Notification, Order, Partner, User
 from app.services import orders as order_service
+from app.services.access import STAFF_ROLES, visible_orders
 from app.services.notifications import status_url
 
 MAX_PER_PAGE = 200
-
-
-def visible_orders(user: User):
-    """Orders the user may see: staff see all, a partner only its own."""
-    query = select(Order)
-    if not user.role_codes & STAFF_ROLES:
-        if user.has_role("partner") and user.partner_id:
-            return query.where(Order.partner_id == user.partner_id)
-        return query.where(False)
-    return query
 
 
 def load_order(user: User, number: str) -> Order:

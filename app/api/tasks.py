@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import jsonify, request
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
@@ -13,21 +13,12 @@ from app.engine import steps
 from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import HumanTask, Order, User
-
-SEE_ALL = {"director", "admin"}
-
-
-def visible_tasks(user: User):
-    """Tasks in the user's lanes (or assigned to them); directors and admins see every task."""
-    query = select(HumanTask).join(HumanTask.order)
-    if user.role_codes & SEE_ALL:
-        return query
-    return query.where(or_(HumanTask.lane.in_(user.role_codes), HumanTask.assignee_id == user.id))
+from app.services.access import can_see_task, visible_tasks
 
 
 def load_task(user: User, task_id: int) -> HumanTask:
     task = steps.get_task(task_id)
-    if not (user.role_codes & SEE_ALL or task.lane in user.role_codes or task.assignee_id == user.id):
+    if not can_see_task(user, task):
         raise Forbidden(f"Task {task_id} is in the '{task.lane}' lane, which is not one of your roles")
     return task
 

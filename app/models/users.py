@@ -94,6 +94,13 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
+    @property
+    def session_stamp(self) -> str:
+        return (self.password_hash or "")[-12:]
+
+    def get_id(self) -> str:  # Flask-Login: bound to the password, see the user loader
+        return f"{self.id}:{self.session_stamp}"
+
     def set_password(self, password: str) -> None:
         self.password_hash = _hasher.hash(password)
 

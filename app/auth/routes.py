@@ -1,0 +1,102 @@
+"""Sign-in with throttling, session rotation and "remember me"; sign-out; changing the password."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+
+from app.auth import bp
+from app.extensions import db
+from app.i18n import LOCALES
+from app.models import LoginAttempt, User
+
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+MIN_PASSWORD = 8
+
+
+def _recent_failures(login: str) -> int:
+    since = datetime.now(timezone.utc) - WINDOW
+    return db.session.execute(select(func.count(LoginAttempt.id)).where(
+        LoginAttempt.login == login, LoginAttempt.success.is_(False), LoginAttempt.at >= since)).scalar()
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("inbox.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("inbox.index"))
+    error, login_value = None, ""
+    if request.method == "POST":
+        login_value = request.form.get("login", "").strip()
+        password = request.form.get("password", "")
+        if _recent_failures(login_value) >= MAX_FAILURES:
+            error = _("Слишком много неудачных попыток. Попробуйте через 15 минут.")
+            status = 429
+        else:
+            user = db.session.execute(select(User).where(User.login == login_value)).scalar_one_or_none()
+            ok = user is not None and user.active and user.check_password(password)
+            db.session.add(LoginAttempt(login=login_value, ip=request.remote_addr or "", success=ok))
+            db.session.commit()
+            if ok:
+                next_url = _safe_next(request.args.get("next"))
+                locale = session.get("locale")
+                session.clear()  # a fresh session on sign-in: nothing from before survives (fixation)
+                if locale:
+                    session["locale"] = locale
+                login_user(user, remember=bool(request.form.get("remember")))
+                return redirect(next_url)
+            error = _("Неверный логин или пароль")
+            status = 401
+        return render_template("auth/login.html", error=error, login=login_value), status
+    return render_template("auth/login.html", error=error, login=login_value)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        current, new, repeat = (request.form.get(k, "") for k in ("current", "new", "repeat"))
+        if not current_user.check_password(current):
+            errors["current"] = _("Текущий пароль указан неверно")
+        if len(new) < MIN_PASSWORD:
+            errors["new"] = _("Не короче %(n)d символов", n=MIN_PASSWORD)
+        elif new != repeat:
+            errors["repeat"] = _("Пароли не совпадают")
+        if not errors:
+            current_user.set_password(new)
+            db.session.commit()
+            login_user(current_user._get_current_object())  # re-issue the session for the new password
+            flash(_("Пароль изменён"), "success")
+            return redirect(url_for("inbox.index"))
+        return render_template("auth/password.html", errors=errors), 422
+    return render_template("auth/password.html", errors=errors)
+
+
+@bp.post("/language")
+def language():
+    locale = request.form.get("locale")
+    if locale in LOCALES:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            current_user.locale = locale
+            db.session.commit()
+    return redirect(_safe_next(request.form.get("next")))

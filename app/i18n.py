@@ -1,0 +1,48 @@
+"""Languages: Russian by default, English per user; dates, numbers and money by locale."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask, request, session
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
+from flask_login import current_user
+
+from app.extensions import babel
+
+LOCALES = ("ru", "en")
+
+
+def select_locale() -> str:
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in LOCALES:
+        return current_user.locale
+    if session.get("locale") in LOCALES:
+        return session["locale"]
+    return "ru" if request is None else (request.accept_languages.best_match(LOCALES) or "ru")
+
+
+def money(value) -> str:
+    if value is None or value == "":
+        return "—"
+    return format_currency(Decimal(str(value)), "RUB", locale=str(get_locale()))
+
+
+def when(value) -> str:
+    if not value:
+        return "—"
+    if isinstance(value, datetime):
+        return format_datetime(value, "short")
+    if isinstance(value, date):
+        return format_date(value, "medium")
+    return str(value)
+
+
+def number(value) -> str:
+    return "—" if value is None else format_decimal(value)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "ru")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Moscow")
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(money=money, when=when, number=number)

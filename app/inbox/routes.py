@@ -1,0 +1,129 @@
+"""Inbox: my tasks, my roles' queue and (for heads) the team's tasks; claim, release, assign, next."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, or_, select
+
+from app.engine import steps
+from app.extensions import db
+from app.inbox import bp
+from app.models import ORDER_KINDS, Customer, Department, HumanTask, Order, Partner, Role, User
+from app.services.access import SEE_ALL_TASKS, visible_tasks
+from app.web import action, sla_state
+
+TABS = ("mine", "queue", "team")
+
+
+def headed_lanes(user: User) -> set[str]:
+    """Lanes of the departments the user heads."""
+    return set(db.session.execute(select(Department.role_code).where(Department.head_id == user.id)).scalars())
+
+
+def _base(user: User, tab: str):
+    query = visible_tasks(user).where(HumanTask.state == "open")
+    if tab == "mine":
+        return query.where(HumanTask.assignee_id == user.id)
+    if tab == "queue":
+        return query.where(HumanTask.assignee_id.is_(None), HumanTask.lane.in_(user.role_codes))
+    if user.role_codes & SEE_ALL_TASKS:
+        return query
+    return query.where(HumanTask.lane.in_(headed_lanes(user) or {"-"}))
+
+
+def _filtered(query, args):
+    if args.get("stage"):
+        query = query.where(HumanTask.stage == args["stage"])
+    if args.get("kind"):
+        query = query.where(Order.kind == args["kind"])
+    if args.get("partner"):
+        query = query.where(Order.partner_id.in_(select(Partner.id).where(Partner.code == args["partner"])))
+    if args.get("overdue"):
+        query = query.where(HumanTask.due_at < datetime.now(timezone.utc))
+    text = (args.get("q") or "").strip()
+    if text:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        conditions = [Order.number.ilike(f"%{text}%"), Customer.name.ilike(f"%{text}%")]
+        if len(digits) >= 4:
+            conditions.append(Customer.phone.like(f"%{digits}%"))
+        query = query.join(Customer, Order.customer_id == Customer.id).where(or_(*conditions))
+    return query
+
+
+def _count(query) -> int:
+    return db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+
+
+def colleagues(lanes: set[str]) -> dict[str, list[User]]:
+    """Active users per lane, for the head's assign control."""
+    users = db.session.execute(select(User).join(User.roles).where(Role.code.in_(lanes), User.active.is_(True))
+                               .order_by(User.name)).scalars().unique().all()
+    return {lane: [u for u in users if lane in u.role_codes] for lane in lanes}
+
+
+@bp.get("/inbox")
+@login_required
+def index():
+    user = current_user._get_current_object()
+    tab = request.args.get("tab", "mine")
+    if tab not in TABS:
+        tab = "mine"
+    heads = headed_lanes(user)
+    counts = {t: _count(_base(user, t)) for t in TABS if t != "team" or heads or user.role_codes & SEE_ALL_TASKS}
+    query = _filtered(_base(user, tab), request.args)
+    tasks = db.session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+                               .limit(300)).scalars().all()
+    now = datetime.now(timezone.utc)
+    rows = [(t, sla_state(t.due_at, t.created_at, now)) for t in tasks]
+    stages = sorted(set(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open")).scalars()))
+    context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,
+                   partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
+                   heads=heads, team=colleagues(heads) if heads else {}, now=now)
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "inbox-list":
+        return render_template("inbox/_list.html", **context)
+    return render_template("inbox/index.html", **context)
+
+
+@bp.get("/inbox/next")
+@login_required
+def next_task():
+    """After a task is done: offer the next one (mine first, then the queue), by due time."""
+    user = current_user._get_current_object()
+    for tab in ("mine", "queue"):
+        task = db.session.execute(_base(user, tab).order_by(HumanTask.due_at.is_(None), HumanTask.due_at,
+                                                            HumanTask.id).limit(1)).scalar_one_or_none()
+        if task is not None:
+            return redirect(url_for("tasks.show", task_id=task.id))
+    flash(_("Все задачи выполнены — новых пока нет."), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/inbox/tasks/<int:task_id>/claim")
+@login_required
+@action
+def claim(task_id: int):
+    task = steps.claim_task(task_id, current_user._get_current_object())
+    flash(_("Задача «%(name)s» по заказу %(number)s взята в работу", name=task.name, number=task.order.number),
+          "success")
+    return redirect(request.form.get("next") or url_for("inbox.index", tab="mine"))
+
+
+@bp.post("/inbox/tasks/<int:task_id>/unclaim")
+@login_required
+@action
+def unclaim(task_id: int):
+    steps.unclaim_task(task_id, current_user._get_current_object())
+    flash(_("Задача возвращена в очередь"), "success")
+    return redirect(request.form.get("next") or url_for("inbox.index"))
+
+
+@bp.post("/inbox/tasks/<int:task_id>/assign")
+@login_required
+@action
+def assign(task_id: int):
+    task = steps.assign_task(task_id, request.form.get("user", ""), current_user._get_current_object())
+    flash(_("Задача назначена: %(who)s", who=task.assignee.name), "success")
+    return redirect(request.form.get("next") or url_for("inbox.index", tab="team"))

@@ -1,0 +1,60 @@
+"""What every browser page shares: writers take the lock first, domain errors become flashes or pages."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import wraps
+
+from flask import Flask, flash, redirect, render_template, request
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.errors import BespokeError
+from app.extensions import begin_write
+from app.services.outbox import commit, rollback
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _writers_first():
+        # Before Flask-Login loads the user: a writing request opens its transaction as a writer.
+        if request.method in WRITE_METHODS:
+            begin_write()
+
+
+def action(view):
+    """A form POST that changes state: one unit of work; a refusal is flashed and the user sent back."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            response = view(*args, **kwargs)
+            commit()
+            return response
+        except StaleDataError:
+            rollback()
+            flash("Заказ только что изменил другой сотрудник — обновите страницу и повторите.", "error")
+        except BespokeError as exc:
+            rollback()
+            if exc.status == 422:
+                raise
+            flash(exc.message, "error")
+        return redirect(request.form.get("next") or request.referrer or "/")
+
+    return wrapper
+
+
+def sla_state(due_at: datetime | None, created_at: datetime | None, now: datetime | None = None) -> str | None:
+    """'overdue', 'at-risk' (under a quarter of the time left) or None."""
+    if due_at is None:
+        return None
+    now = now or datetime.now(timezone.utc)
+    if due_at <= now:
+        return "overdue"
+    if created_at is not None and (due_at - now) < (due_at - created_at) / 4:
+        return "at-risk"
+    return None
+
+
+def render_error(status: int, message: str):
+    return render_template("error.html", status=status, message=message), status

@@ -1,0 +1,23 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("click", (event) => {
+  const add = event.target.closest("[data-add-row]");
+  if (add) {
+    // Clone the hidden template row of an array-of-objects field, renumbering its inputs.
+    const table = document.getElementById(add.dataset.addRow);
+    const template = table.querySelector("template");
+    const body = table.querySelector("tbody");
+    const index = body.querySelectorAll("tr").length;
+    const html = template.innerHTML.replaceAll("__INDEX__", String(index));
+    body.insertAdjacentHTML("beforeend", html);
+    event.preventDefault();
+  }
+  const remove = event.target.closest("[data-remove-row]");
+  if (remove) {
+    remove.closest("tr").remove();
+    event.preventDefault();
+  }
+  const all = event.target.closest("[data-check-all]");
+  if (all) {
+    document.querySelectorAll(`input[name="${all.dataset.checkAll}"]`).forEach((box) => { box.checked = all.checked; });
+  }
+});
