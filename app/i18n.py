@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel.numbers import format_currency
 from flask import Flask, request, session
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
 from app.extensions import babel

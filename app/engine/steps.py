@@ -199,6 +199,7 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
     if task.assignee_id is None:
         task.assignee = actor
     _step(instance, act, actor, acted=task.task_guid)
+    task.data = {**(task.data or {}), **clean}  # what was submitted: the task's record and later context
     orders.apply_process_data(task.order, clean, actor)
     return task
 

@@ -1,11 +1,198 @@
-"""Task pages (the form renderer lands here)."""
-from flask import abort
-from flask_login import login_required
+"""Task pages: the form rendered from the task's schemas, the order's context beside it; submit and attachments."""
+from __future__ import annotations
 
+from datetime import datetime, time, timedelta, timezone
+
+from flask import flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.engine import steps
+from app.errors import Forbidden, NotFound, ValidationError
+from app.extensions import begin_write, db
+from app.models import Attachment, HumanTask, Note, Order, OrderStatus, Role, User
+from app.services import outbox
+from app.services.access import can_see_task, visible_orders
+from app.services.attachments import allowed_for, file_path, save_upload
+from app.services.forms import prepare_schema, validate_form
 from app.tasks import bp
+from app.tasks.form_render import LOCAL_TZ, FormExtras, parse_form, render_form, set_path
+from app.web import sla_state
+
+# Whose calendar a person picker shows: the order columns that book a person for a time.
+BOOKINGS = {"measurer": (Order.measurer_id, Order.visit_at), "installer": (Order.crew_id, Order.delivery_at)}
+MEASURED = ("dimensions", "composition", "mounting_notes")
+
+
+def _load(task_id: int, user: User) -> HumanTask:
+    task = steps.get_task(task_id)
+    if not can_see_task(user, task):
+        raise Forbidden(_("Задача «%(name)s» относится к роли «%(lane)s», которой у вас нет",
+                          name=task.name, lane=task.lane))
+    return task
+
+
+def _schemas(task: HumanTask) -> tuple[dict, dict]:
+    forms = steps.definition_forms(task.order.instance.definition)
+    return forms.get(task.form_schema or "", {}), forms.get(task.form_ui_schema or "", {})
+
+
+def _may_act(task: HumanTask, user: User) -> bool:
+    try:
+        steps.ensure_can_act(task, user)
+    except Forbidden:
+        return False
+    return task.state == "open"
+
+
+def _visits_label(times: list[str]) -> str:
+    count = len(times)
+    if str(get_locale()) == "ru":
+        if count % 10 == 1 and count % 100 != 11:
+            word = "выезд"
+        elif 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
+            word = "выезда"
+        else:
+            word = "выездов"
+    else:
+        word = "visit" if count == 1 else "visits"
+    return f"{count} {word}: {', '.join(times)}" if times else _("нет выездов")
+
+
+def _day_of(data: dict) -> datetime:
+    """The day the picker's bookings are shown for: the form's chosen date-time, else today (Moscow)."""
+    for value in data.values():
+        if isinstance(value, str) and "T" in value:
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL_TZ)
+            except ValueError:
+                continue
+    return datetime.now(LOCAL_TZ)
+
+
+def person_notes(schema: dict, data: dict) -> dict[str, str]:
+    """For each role picker: login → "2 выезда: 10:00, 14:30" on the chosen day."""
+    roles = {node["x-choices"].split(":", 1)[1] for node in (schema.get("properties") or {}).values()
+             if isinstance(node.get("x-choices"), str) and node["x-choices"].startswith("role:")}
+    day = _day_of(data)
+    start = datetime.combine(day.date(), time.min, LOCAL_TZ).astimezone(timezone.utc)
+    notes: dict[str, str] = {}
+    for role in roles & BOOKINGS.keys():
+        person_col, at_col = BOOKINGS[role]
+        rows = db.session.execute(
+            select(User.login, at_col).join(Order, person_col == User.id)
+            .where(at_col >= start, at_col < start + timedelta(days=1), Order.status != OrderStatus.CANCELLED)
+            .order_by(at_col)).all()
+        booked: dict[str, list[str]] = {}
+        for login, at in rows:
+            booked.setdefault(login, []).append(at.astimezone(LOCAL_TZ).strftime("%H:%M"))
+        for login in _people(role):
+            notes[login] = _visits_label(booked.get(login, []))
+    return notes
+
+
+def _people(role: str) -> list[str]:
+    return list(db.session.execute(select(User.login).join(User.roles)
+                                   .where(Role.code == role, User.active.is_(True))).scalars())
+
+
+def _attachment_ids(schema: dict, data: dict) -> list[int]:
+    ids = []
+    for name, node in (schema.get("properties") or {}).items():
+        if node.get("type") == "array" and (node.get("items") or {}).get("format") == "attachment":
+            ids.extend(int(v) for v in data.get(name) or [] if str(v).isdigit())
+    return ids
+
+
+def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults: bool, status: int = 200):
+    schema, ui = _schemas(task)
+    prepared = prepare_schema(schema)
+    order = task.order
+    may_act = _may_act(task, user)
+    names = {str(a.id): a.filename for a in db.session.execute(
+        select(Attachment).where(Attachment.order_id == order.id,
+                                 Attachment.id.in_(_attachment_ids(schema, data) or [0]))).scalars()}
+    extras = FormExtras(person_notes=person_notes(prepared, data), attachment_names=names,
+                        attachment_url=lambda key: url_for("tasks.attachment", attachment_id=int(key)),
+                        readonly=not may_act)
+    form_html = render_form(prepared, ui, data, errors, extras=extras, use_defaults=use_defaults)
+    top_errors = [errors[k] for k in ("_task", "_form") if k in errors]
+    measurements = [t for t in order.human_tasks.filter(HumanTask.bpmn_id == "measurement",
+                                                        HumanTask.state == "completed")
+                    .order_by(HumanTask.completed_at.desc()) if any((t.data or {}).get(k) for k in MEASURED)]
+    notes = db.session.execute(select(Note).where(Note.order_id == order.id)
+                               .order_by(Note.created_at.desc(), Note.id.desc()).limit(5)).scalars().all()
+    stages = order.human_tasks.order_by(HumanTask.created_at, HumanTask.id).all()
+    return render_template(
+        "tasks/show.html", task=task, order=order, schema=prepared, form_html=form_html, errors=errors,
+        top_errors=top_errors, may_act=may_act, sla=sla_state(task.due_at, task.created_at),
+        can_claim=task.state == "open" and task.assignee_id is None and task.lane in user.role_codes,
+        measurements=measurements, notes=notes, stages=stages), status
 
 
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def show(task_id: int):
-    abort(404)
+    user = current_user._get_current_object()
+    task = _load(task_id, user)
+    return _page(task, user, dict(task.data or {}), {}, use_defaults=task.state == "open")
+
+
+@bp.post("/tasks/<int:task_id>")
+@login_required
+def submit(task_id: int):
+    user = current_user._get_current_object()
+    task = _load(task_id, user)
+    steps.ensure_can_act(task, user)  # before any file is written
+    schema, _ui = _schemas(task)
+    data, uploads = parse_form(schema, request.form, request.files)
+    errors: dict[str, str] = {}
+    for upload in uploads:
+        try:
+            attachment = save_upload(task.order, upload.file, user, field=upload.path,
+                                     allowed=allowed_for(upload.accept))
+        except ValidationError as exc:
+            errors.update({k: v for k, v in exc.fields.items() if k not in errors})
+            continue
+        db.session.flush()
+        set_path(data, upload.path, str(attachment.id))
+    if uploads:
+        outbox.commit()  # the files stay with the order even if the form is refused below
+        begin_write()
+        task = steps.get_task(task_id)
+    try:
+        if errors:
+            validate_form(schema, data)  # show the form's own errors alongside the files'
+            raise ValidationError(_("Проверьте заполнение формы"), fields=errors)
+        steps.complete_task(task_id, data, user)
+        outbox.commit()
+    except ValidationError as exc:
+        outbox.rollback()
+        merged = {**exc.fields, **errors}
+        if "_task" not in merged and "_form" not in merged and not merged:
+            merged["_form"] = exc.message
+        task = steps.get_task(task_id)
+        return _page(task, user, data, merged, use_defaults=False, status=422)
+    flash(_("Задача выполнена"), "success")
+    return redirect(url_for("inbox.next_task"))
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    user = current_user._get_current_object()
+    row = db.session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound(_("Файл не найден"))
+    visible = db.session.execute(visible_orders(user).where(Order.id == row.order_id)).first()
+    if visible is None:
+        raise Forbidden(_("Нет доступа к файлам этого заказа"))
+    if row.url and not row.storage_path:
+        return redirect(row.url)
+    path = file_path(row)
+    if not path.is_file():
+        raise NotFound(_("Файл не найден в хранилище"))
+    return send_file(path, mimetype=row.content_type, download_name=row.filename,
+                     as_attachment=not row.content_type.startswith(("image/", "application/pdf")))

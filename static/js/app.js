@@ -21,3 +21,22 @@ document.addEventListener("click", (event) => {
     document.querySelectorAll(`input[name="${all.dataset.checkAll}"]`).forEach((box) => { box.checked = all.checked; });
   }
 });
+
+// task form
+document.addEventListener("click", (event) => {
+  const drop = event.target.closest("[data-remove-file]");
+  if (drop) {
+    drop.closest("li").remove();
+    event.preventDefault();
+  }
+});
+document.addEventListener("click", (event) => {
+  // Hide rather than remove: the row count the add-row helper numbers from never goes down.
+  const drop = event.target.closest("[data-drop-row]");
+  if (drop) {
+    const row = drop.closest("tr");
+    row.hidden = true;
+    row.querySelectorAll("input, select, textarea").forEach((input) => { input.disabled = true; });
+    event.preventDefault();
+  }
+});
