@@ -1,10 +1,8 @@
 """Orders: intake, lists, the order with its tasks and documents, history, cancellation."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Response, jsonify, request
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
@@ -12,10 +10,11 @@ from app.api.schemas import _iso, order_json, order_summary_json
 from app.engine.steps import deliver_message, start_order_process
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import AuditEvent, Customer, Document, HumanTask, Notification, Order, Partner, User
+from app.models import AuditEvent, Document, Notification, Order, User
 from app.services import orders as order_service
 from app.services.access import STAFF_ROLES, visible_orders
 from app.services.notifications import status_url
+from app.services.order_search import search_orders, sorted_by
 
 MAX_PER_PAGE = 200
 
@@ -62,49 +61,14 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
-def _date_arg(name: str):
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise ValidationError(f"'{name}' must be an ISO date", fields={name: "ISO date expected"}) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 @bp.get("/orders")
 @endpoint()
 def list_orders(user):
-    query = visible_orders(user).join(Order.customer)
-    args = request.args
-    for name, column in (("stage", Order.stage), ("status", Order.status), ("kind", Order.kind),
-                         ("channel", Order.channel)):
-        if args.get(name):
-            query = query.where(column == args[name])
-    if args.get("partner"):
-        query = query.join(Partner, Order.partner_id == Partner.id).where(Partner.code == args["partner"])
-    if args.get("assignee"):
-        query = query.where(Order.id.in_(
-            select(HumanTask.order_id).join(User, HumanTask.assignee_id == User.id)
-            .where(HumanTask.state == "open", User.login == args["assignee"])))
-    if args.get("q"):
-        text = f"%{args['q'].strip()}%"
-        digits = "".join(ch for ch in args["q"] if ch.isdigit())
-        conditions = [Order.number.ilike(text), Customer.name.ilike(text), Order.address.ilike(text)]
-        if len(digits) >= 4:
-            conditions.append(Customer.phone.like(f"%{digits}%"))
-        query = query.where(or_(*conditions))
-    created_from, created_to = _date_arg("created_from"), _date_arg("created_to")
-    if created_from:
-        query = query.where(Order.created_at >= created_from)
-    if created_to:
-        query = query.where(Order.created_at <= created_to)
+    query = search_orders(user, request.args)
     page = _int_arg("page", 1, 1, 10**6)
     per_page = _int_arg("per_page", 50, 1, MAX_PER_PAGE)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
-    rows = db.session.execute(query.order_by(Order.created_at.desc(), Order.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    rows = db.session.execute(sorted_by(query, {}).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     return jsonify({"items": [order_summary_json(o) for o in rows], "page": page, "per_page": per_page,
                     "total": total, "pages": (total + per_page - 1) // per_page})
 

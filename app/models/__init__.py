@@ -20,11 +20,12 @@ from app.models.orders import (
 )
 from app.models.process import HumanTask, OutboxJob, ProcessDefinition, ProcessInstance
 from app.models.security import LoginAttempt
+from app.models.ui import SavedFilter
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User
 
 __all__ = [
     "AuditEvent", "Attachment", "CHANNELS", "Claim", "Component", "Customer", "Department",
     "Document", "Feedback", "HumanTask", "LANE_ROLES", "LoginAttempt", "Note", "Notification", "ORDER_KINDS",
     "Order", "OrderCounter", "OrderStatus", "OutboxJob", "PAYMENT_TYPES", "Partner", "Payment",
-    "ProcessDefinition", "ProcessInstance", "ROLES", "Role", "User",
+    "ProcessDefinition", "ProcessInstance", "ROLES", "Role", "SavedFilter", "User",
 ]

@@ -1,1 +1,292 @@
-"""Order pages."""
+"""Order pages: the list with saved filters and bulk actions, the card with its tabs, new orders."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from app.engine import steps
+from app.errors import Conflict, Forbidden, NotFound, ValidationError
+from app.extensions import db
+from app.models import (
+    CHANNELS,
+    ORDER_KINDS,
+    PAYMENT_TYPES,
+    Attachment,
+    AuditEvent,
+    Customer,
+    HumanTask,
+    Note,
+    Order,
+    Partner,
+    SavedFilter,
+    User,
+)
+from app.orders import bp
+from app.orders.bulk import BULK_ACTIONS, run_bulk
+from app.services import orders as order_service
+from app.services.access import STAFF_ROLES, visible_orders
+from app.services.notes import add_note
+from app.services.order_search import search_orders, sorted_by
+from app.services.outbox import commit, rollback
+from app.web import action, sla_state
+
+PER_PAGE = 50
+COLUMNS = {
+    "number": "№", "created": "Создан", "kind": "Вид", "customer": "Заказчик", "phone": "Телефон",
+    "address": "Адрес", "partner": "Партнёр", "stage": "Этап", "status": "Статус", "assignee": "Исполнитель",
+    "price": "Стоимость", "promised": "Готовность", "sla": "Срок этапа",
+}
+DEFAULT_COLUMNS = ["number", "created", "kind", "customer", "stage", "assignee", "sla", "price"]
+STATUS_LABELS = {"active": "в работе", "completed": "выполнен", "cancelled": "отменён"}
+CREATORS = {"sales", "dispatch", "director", "admin"}
+CANCELLERS = {"sales", "dispatch", "director", "admin"}
+TABS = {"data": "Данные", "tasks": "Задачи", "notes": "Вложения и примечания", "payments": "Платежи",
+        "components": "Комплектующие", "documents": "Документы", "history": "История"}
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def load_order(number: str) -> Order:
+    order = db.session.execute(visible_orders(_user()).where(Order.number == number)).scalar_one_or_none()
+    if order is None:
+        raise NotFound(_("Заказ %(number)s не найден", number=number))
+    return order
+
+
+def _columns() -> list[str]:
+    chosen = request.args.getlist("col")
+    if chosen:
+        session["order_columns"] = [c for c in chosen if c in COLUMNS] or DEFAULT_COLUMNS
+    return session.get("order_columns") or DEFAULT_COLUMNS
+
+
+def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
+    rows = db.session.execute(select(HumanTask).where(HumanTask.order_id.in_(order_ids), HumanTask.state == "open")
+                              .order_by(HumanTask.id)).scalars().all()
+    first: dict[int, HumanTask] = {}
+    for task in rows:
+        first.setdefault(task.order_id, task)
+    return first
+
+
+@bp.get("/orders")
+@login_required
+def index():
+    user = _user()
+    query = search_orders(user, request.args)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    page = max(1, request.args.get("page", 1, type=int))
+    orders = db.session.execute(sorted_by(query, request.args).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+                                ).scalars().all()
+    args = request.args.to_dict()
+    filters_only = {k: v for k, v in args.items() if k not in ("page",)}
+    saved = db.session.execute(select(SavedFilter).where(SavedFilter.user_id == user.id,
+                                                         SavedFilter.area == "orders")
+                               .order_by(SavedFilter.name)).scalars().all()
+    stages = sorted(set(db.session.execute(select(Order.stage).distinct()).scalars()) - {""})
+    return render_template(
+        "orders/list.html", orders=orders, tasks=_open_tasks([o.id for o in orders]), total=total, page=page,
+        pages=max(1, (total + PER_PAGE - 1) // PER_PAGE), per_page=PER_PAGE, args=args, columns=_columns(),
+        all_columns=COLUMNS, saved=saved, stages=stages, kinds=ORDER_KINDS, channels=CHANNELS,
+        statuses=STATUS_LABELS, partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
+        query_string=urlencode(filters_only), sla_state=sla_state, bulk_actions=BULK_ACTIONS,
+        is_staff=bool(user.role_codes & STAFF_ROLES), can_create=bool(user.role_codes & CREATORS),
+        assignable=db.session.execute(select(User).where(User.active.is_(True), User.login != "customer")
+                                      .order_by(User.name)).scalars().all())
+
+
+@bp.post("/orders/filters")
+@login_required
+@action
+def save_filter():
+    name = request.form.get("name", "").strip()
+    if not name:
+        raise Conflict(_("Дайте фильтру название"))
+    db.session.add(SavedFilter(user_id=_user().id, area="orders", name=name[:120], query=request.form.get("query", "")))
+    flash(_("Фильтр «%(name)s» сохранён", name=name), "success")
+    return redirect(url_for("orders.index") + "?" + request.form.get("query", ""))
+
+
+@bp.post("/orders/filters/<int:filter_id>/delete")
+@login_required
+@action
+def delete_filter(filter_id: int):
+    saved = db.session.get(SavedFilter, filter_id)
+    if saved is None or saved.user_id != _user().id:
+        raise NotFound(_("Фильтр не найден"))
+    db.session.delete(saved)
+    return redirect(url_for("orders.index"))
+
+
+@bp.post("/orders/bulk")
+@login_required
+def bulk():
+    numbers = request.form.getlist("orders")
+    chosen = request.form.get("bulk_action", "")
+    if chosen not in BULK_ACTIONS:
+        flash(_("Выберите действие"), "error")
+        return redirect(request.referrer or url_for("orders.index"))
+    if not numbers:
+        flash(_("Отметьте заказы в списке"), "error")
+        return redirect(request.referrer or url_for("orders.index"))
+    results = run_bulk(chosen, numbers, _user(), reason=request.form.get("reason", ""),
+                       assignee=request.form.get("assignee", ""))
+    return render_template("orders/bulk_result.html", results=results, action_label=BULK_ACTIONS[chosen],
+                           back=request.referrer or url_for("orders.index"))
+
+
+# -- the order card ------------------------------------------------------------------------------------
+
+@bp.get("/orders/<number>")
+@login_required
+def card(number: str):
+    order = load_order(number)
+    tab = request.args.get("tab", "data")
+    if tab not in TABS:
+        tab = "data"
+    tasks = db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id)
+                               .order_by(HumanTask.id)).scalars().all()
+    open_tasks = [t for t in tasks if t.state == "open"]
+    is_staff = bool(_user().role_codes & STAFF_ROLES)
+    context = dict(order=order, tab=tab, tabs=TABS, tasks=tasks, open_tasks=open_tasks, sla_state=sla_state,
+                   payment_types=PAYMENT_TYPES, statuses=STATUS_LABELS, is_staff=is_staff, channels=CHANNELS,
+                   can_cancel=bool(_user().role_codes & CANCELLERS) and order.status == "active")
+    if tab == "notes":
+        notes = select(Note).where(Note.order_id == order.id)
+        if not is_staff:
+            notes = notes.where(Note.internal.is_(False))
+        context["notes"] = db.session.execute(notes.order_by(Note.id.desc())).scalars().all()
+        context["attachments"] = db.session.execute(select(Attachment).where(Attachment.order_id == order.id)
+                                                    .order_by(Attachment.id.desc())).scalars().all()
+    if tab == "payments":
+        paid = sum((p.amount for p in order.payments), start=0)
+        context.update(paid=paid, balance=(order.price - paid) if order.price is not None else None)
+    if tab == "history":
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.order_id == order.id)
+                                    .order_by(AuditEvent.id)).scalars().all()
+        stages = [e for e in events if e.kind == "stage"]
+        timeline = [(e, (stages[i + 1].at if i + 1 < len(stages) else None)) for i, e in enumerate(stages)]
+        context.update(events=events, timeline=timeline)
+    return render_template("orders/card.html", **context)
+
+
+@bp.post("/orders/<number>/notes")
+@login_required
+@action
+def add_order_note(number: str):
+    order = load_order(number)
+    if not _user().role_codes & STAFF_ROLES:
+        raise Forbidden(_("Примечания пишут сотрудники"))
+    add_note(order, request.form.get("text", ""), _user())
+    flash(_("Примечание добавлено"), "success")
+    return redirect(url_for("orders.card", number=number, tab="notes"))
+
+
+@bp.post("/orders/<number>/attachments")
+@login_required
+@action
+def add_attachment(number: str):
+    from app.services.attachments import save_upload
+
+    order = load_order(number)
+    if not _user().role_codes & STAFF_ROLES:
+        raise Forbidden(_("Вложения добавляют сотрудники"))
+    url = request.form.get("url", "").strip()
+    if url:
+        if not url.startswith(("http://", "https://")):
+            raise Conflict(_("Ссылка должна начинаться с http:// или https://"))
+        db.session.add(Attachment(order_id=order.id, author_id=_user().id, url=url[:1000],
+                                  filename=(request.form.get("title") or url)[:300], content_type="text/uri-list"))
+        flash(_("Ссылка добавлена"), "success")
+    elif request.files.get("file"):
+        try:
+            save_upload(order, request.files["file"], _user(), field="file")
+        except ValidationError as exc:
+            raise Conflict(next(iter(exc.fields.values()), exc.message)) from exc
+        flash(_("Файл прикреплён"), "success")
+    else:
+        raise Conflict(_("Выберите файл или укажите ссылку"))
+    return redirect(url_for("orders.card", number=number, tab="notes"))
+
+
+@bp.post("/orders/<number>/cancel")
+@login_required
+@action
+def cancel(number: str):
+    order = load_order(number)
+    if not _user().role_codes & CANCELLERS:
+        raise Forbidden(_("Отменять заказы могут продажи, диспетчеры и руководство"))
+    reason = request.form.get("reason", "").strip()
+    if len(reason) < 3:
+        raise Conflict(_("Укажите причину отмены"))
+    try:
+        steps.deliver_message(order, "cancel", {"reason": reason}, _user())
+    except Conflict as exc:
+        raise Conflict(_("Заказ %(number)s на этапе «%(stage)s»: отмена невозможна",
+                         number=order.number, stage=order.stage)) from exc
+    flash(_("Заказ %(number)s отменён", number=order.number), "success")
+    return redirect(url_for("orders.card", number=number))
+
+
+# -- new order -----------------------------------------------------------------------------------------
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+@login_required
+def new():
+    user = _user()
+    if not user.role_codes & CREATORS:
+        raise Forbidden(_("Заказы принимают продажи и диспетчеры"))
+    values = {"kind": "wardrobe", "channel": "phone"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        payload = {"kind": values.get("kind"), "channel": values.get("channel") or "phone",
+                   "customer": {"name": values.get("customer.name", ""), "phone": values.get("customer.phone", ""),
+                                "email": values.get("customer.email", "")},
+                   "address": values.get("address", ""), "description": values.get("description", ""),
+                   "partner": values.get("partner") or None}
+        try:
+            clean = order_service.validate_intake(payload)
+            order = order_service.create_order(clean, user)
+            steps.start_order_process(order, user)
+            number = order.number
+            commit()
+        except ValidationError as exc:
+            rollback()
+            errors = exc.fields
+        else:
+            flash(_("Заказ %(number)s принят", number=number), "success")
+            return redirect(url_for("orders.card", number=number))
+    partners = db.session.execute(select(Partner).order_by(Partner.name)).scalars().all()
+    return render_template("orders/new.html", values=values, errors=errors, kinds=ORDER_KINDS, channels=CHANNELS,
+                           partners=partners), (422 if errors else 200)
+
+
+@bp.get("/orders/customers")
+@login_required
+def customer_lookup():
+    """Existing customers whose phone ends like the typed one (htmx fragment for the new-order form)."""
+    if not _user().role_codes & CREATORS:
+        raise Forbidden(_("Нет доступа"))
+    digits = "".join(ch for ch in request.args.get("phone", "") if ch.isdigit())
+    customers = []
+    if len(digits) >= 7:
+        customers = db.session.execute(select(Customer).where(Customer.phone.like(f"%{digits[-10:]}"))
+                                       .order_by(Customer.id).limit(5)).scalars().all()
+    return render_template("orders/_customers.html", customers=customers, searched=len(digits) >= 7)
+
+
+@bp.app_template_filter("mentions")
+def highlight_mentions(text: str):
+    """Escape a note and mark its @mentions."""
+    from markupsafe import Markup, escape
+
+    from app.services.notes import MENTION
+
+    return Markup(MENTION.sub(lambda m: f'<mark class="mention">@{m.group(1)}</mark>', str(escape(text))))

@@ -40,3 +40,13 @@ document.addEventListener("click", (event) => {
     event.preventDefault();
   }
 });
+
+// orders
+document.addEventListener("click", (event) => {
+  const fill = event.target.closest("[data-fill-customer]");
+  if (!fill) return;
+  const form = fill.closest("form");
+  form.querySelector('[name="customer.name"]').value = fill.dataset.name;
+  const email = form.querySelector('[name="customer.email"]');
+  if (email && !email.value) email.value = fill.dataset.email;
+});

@@ -1,0 +1,71 @@
+"""Mass processing of orders: each order is its own unit of work; refusals are reported per order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.engine import steps
+from app.errors import BespokeError
+from app.extensions import begin_write, db
+from app.models import HumanTask, Order, User
+from app.services.access import visible_orders
+from app.services.outbox import commit, rollback
+
+BULK_ACTIONS = {"confirm": "Подтвердить", "assign": "Назначить", "cancel": "Отменить с причиной"}
+
+
+@dataclass
+class BulkResult:
+    number: str
+    ok: bool
+    message: str
+
+
+def _open_task(order: Order, bpmn_id: str | None = None) -> HumanTask | None:
+    query = select(HumanTask).where(HumanTask.order_id == order.id, HumanTask.state == "open")
+    if bpmn_id:
+        query = query.where(HumanTask.bpmn_id == bpmn_id)
+    return db.session.execute(query.order_by(HumanTask.id).limit(1)).scalar_one_or_none()
+
+
+def _one(action: str, order: Order, user: User, reason: str, assignee: str) -> str:
+    if action == "confirm":
+        task = _open_task(order, "new_order")
+        if task is None:
+            raise BespokeError(_("нет открытой задачи «Новый заказ» (этап «%(stage)s»)", stage=order.stage))
+        steps.complete_task(task.id, {"decision": "confirm"}, user)
+        return _("подтверждён")
+    if action == "assign":
+        task = _open_task(order)
+        if task is None:
+            raise BespokeError(_("нет открытых задач"))
+        steps.assign_task(task.id, assignee, user)
+        return _("задача «%(name)s» назначена: %(who)s", name=task.name, who=assignee)
+    if len(reason.strip()) < 3:
+        raise BespokeError(_("не указана причина отмены"))
+    try:
+        steps.deliver_message(order, "cancel", {"reason": reason.strip()}, user)
+    except BespokeError as exc:
+        raise BespokeError(_("на этапе «%(stage)s» отмена невозможна", stage=order.stage)) from exc
+    return _("отменён")
+
+
+def run_bulk(action: str, numbers: list[str], user: User, *, reason: str = "", assignee: str = "") -> list[BulkResult]:
+    results = []
+    for number in dict.fromkeys(numbers):
+        begin_write()
+        order = db.session.execute(visible_orders(user).where(Order.number == number)).scalar_one_or_none()
+        if order is None:
+            rollback()
+            results.append(BulkResult(number, False, _("заказ не найден")))
+            continue
+        try:
+            message = _one(action, order, user, reason, assignee)
+            commit()
+            results.append(BulkResult(number, True, message))
+        except BespokeError as exc:
+            rollback()
+            results.append(BulkResult(number, False, exc.message))
+    return results

@@ -1,0 +1,62 @@
+"""Filtering and sorting orders from query-string arguments: one implementation for the API and the UI."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import or_, select
+
+from app.errors import ValidationError
+from app.models import Customer, HumanTask, Order, Partner, User
+from app.services.access import visible_orders
+
+SORTS = {
+    "number": Order.number, "created": Order.created_at, "kind": Order.kind, "customer": Customer.name,
+    "stage": Order.stage, "status": Order.status, "price": Order.price, "promised": Order.promised_date,
+}
+
+
+def _date(args, name: str):
+    raw = args.get(name)
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationError(f"'{name}' must be an ISO date", fields={name: "ISO date expected"}) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def search_orders(user: User, args):
+    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates."""
+    query = visible_orders(user).join(Order.customer)
+    for name, column in (("stage", Order.stage), ("status", Order.status), ("kind", Order.kind),
+                         ("channel", Order.channel)):
+        if args.get(name):
+            query = query.where(column == args[name])
+    if args.get("partner"):
+        query = query.where(Order.partner_id.in_(select(Partner.id).where(Partner.code == args["partner"])))
+    if args.get("assignee"):
+        query = query.where(Order.id.in_(
+            select(HumanTask.order_id).join(User, HumanTask.assignee_id == User.id)
+            .where(HumanTask.state == "open", User.login == args["assignee"])))
+    text = (args.get("q") or "").strip()
+    if text:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        like = f"%{text}%"
+        conditions = [Order.number.ilike(like), Customer.name.ilike(like), Order.address.ilike(like)]
+        if len(digits) >= 4:
+            conditions.append(Customer.phone.like(f"%{digits}%"))
+        query = query.where(or_(*conditions))
+    created_from, created_to = _date(args, "created_from"), _date(args, "created_to")
+    if created_from:
+        query = query.where(Order.created_at >= created_from)
+    if created_to:
+        query = query.where(Order.created_at <= created_to)
+    return query
+
+
+def sorted_by(query, args):
+    key = args.get("sort", "created")
+    column = SORTS.get(key.lstrip("-"), Order.created_at)
+    descending = key.startswith("-") or (key == "created" and "sort" not in args)
+    return query.order_by(column.desc() if descending else column.asc(), Order.id.desc())
