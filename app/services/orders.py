@@ -78,37 +78,37 @@ def validate_intake(payload: dict) -> dict:
     fields: dict[str, str] = {}
     kind = payload.get("kind")
     if kind not in ORDER_KINDS:
-        fields["kind"] = f"one of: {', '.join(ORDER_KINDS)}"
+        fields["kind"] = f"Выберите вид заказа: {', '.join(ORDER_KINDS)}"
     channel = payload.get("channel") or "api"
     if channel not in CHANNELS:
-        fields["channel"] = f"one of: {', '.join(CHANNELS)}"
+        fields["channel"] = f"Выберите канал: {', '.join(CHANNELS)}"
     customer = payload.get("customer") or {}
     if not isinstance(customer, dict):
         customer = {}
-        fields["customer"] = "an object with name, phone, email"
+        fields["customer"] = "Укажите заказчика: name, phone, email"
     name = (customer.get("name") or "").strip()
     if not name:
-        fields["customer.name"] = "required"
+        fields["customer.name"] = "Укажите имя заказчика"
     phone = None
     try:
         phone = normalize_phone(customer.get("phone"))
     except ValueError:
-        fields["customer.phone"] = "not a valid phone number"
+        fields["customer.phone"] = "Неверный номер телефона"
     email = (customer.get("email") or "").strip() or None
     if email and ("@" not in email or "." not in email.split("@")[-1]):
-        fields["customer.email"] = "not a valid e-mail address"
+        fields["customer.email"] = "Неверный адрес e-mail"
     if not phone and not email and "customer.phone" not in fields:
-        fields["customer.phone"] = "a phone or an e-mail is required"
+        fields["customer.phone"] = "Нужен телефон или e-mail"
     address = (payload.get("address") or "").strip()
     if not address:
-        fields["address"] = "required"
+        fields["address"] = "Укажите адрес"
     partner = None
     if payload.get("partner"):
         partner = db.session.execute(select(Partner).where(Partner.code == payload["partner"])).scalar_one_or_none()
         if partner is None:
-            fields["partner"] = "unknown partner code"
+            fields["partner"] = "Неизвестный код партнёра"
     if fields:
-        raise ValidationError("The order has invalid fields", fields=fields)
+        raise ValidationError("Заказ не принят: проверьте поля", fields=fields)
     return {"kind": kind, "channel": channel, "name": name, "phone": phone, "email": email,
             "address": address, "description": (payload.get("description") or "").strip(), "partner": partner}
 

@@ -1,0 +1,75 @@
+"""Every browser route checks on the server who may use it: signed-in only, then by role."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.api import HAPPY_CASH, Api
+
+PUBLIC = {"auth.login", "auth.language", "home", "static", "vendor"}
+
+
+@pytest.fixture
+def ui(make_app):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    return app, Api(app, app.test_client())
+
+
+def ui_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/") or rule.endpoint in PUBLIC:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def concrete(rule, number: str, task_id: int) -> str:
+    values = {"number": number, "task_id": task_id, "attachment_id": 1, "filter_id": 1}
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
+
+
+def test_every_ui_route_requires_sign_in(ui):
+    app, api = ui
+    number = api.create_order()
+    task_id = api.open_task(number)["id"]
+    client = app.test_client()
+    checked = 0
+    for rule, method in ui_routes(app):
+        response = client.open(concrete(rule, number, task_id), method=method)
+        assert response.status_code == 302 and "/login" in response.location, (rule.rule, method)
+        checked += 1
+    assert checked >= 15
+
+
+def test_a_partner_cannot_use_staff_pages(ui):
+    app, api = ui
+    foreign = api.create_order()
+    task_id = api.open_task(foreign)["id"]
+    client = app.test_client()
+    client.post("/login", data={"login": "partner_mega", "password": "demo"})
+    assert client.get("/orders/new").status_code == 403
+    assert client.get("/orders/customers?phone=9161234567").status_code == 403
+    assert client.get(f"/tasks/{task_id}").status_code == 403
+    assert client.post(f"/tasks/{task_id}", data={"decision": "confirm"}).status_code == 403
+    assert client.get(f"/orders/{foreign}").status_code == 404
+    assert client.post(f"/orders/{foreign}/cancel", data={"reason": "чужой"}).status_code in (302, 404)
+    page = client.post("/orders/bulk", data={"bulk_action": "confirm", "orders": [foreign]}).data.decode()
+    assert "заказ не найден" in page
+    inbox = client.get("/inbox?tab=queue").data.decode()
+    assert foreign not in inbox
+    assert api.open_task(foreign)["bpmn_id"] == "new_order"
+
+
+def test_staff_see_only_their_lanes_tasks(ui):
+    app, api = ui
+    number = api.create_order()
+    api.walk(number, HAPPY_CASH[:4])
+    accountant_task = api.open_task(number)
+    assert accountant_task["lane"] == "accountant"
+    measurer = app.test_client()
+    measurer.post("/login", data={"login": "measurer", "password": "demo"})
+    assert measurer.get(f"/tasks/{accountant_task['id']}").status_code == 403
+    assert measurer.post(f"/inbox/tasks/{accountant_task['id']}/claim").status_code == 302
+    assert api.open_task(number)["assignee"] is None  # the claim was refused on the server
+    assert number not in measurer.get("/inbox?tab=queue").data.decode()
