@@ -16,6 +16,7 @@ from app.models import Attachment, HumanTask, Note, Order, OrderStatus, Role, Us
 from app.services import outbox
 from app.services.access import can_see_task, visible_orders
 from app.services.attachments import allowed_for, file_path, save_upload
+from app.services.documents import plural_ru
 from app.services.forms import prepare_schema, validate_form
 from app.tasks import bp
 from app.tasks.form_render import LOCAL_TZ, FormExtras, parse_form, render_form, set_path
@@ -50,12 +51,7 @@ def _may_act(task: HumanTask, user: User) -> bool:
 def _visits_label(times: list[str]) -> str:
     count = len(times)
     if str(get_locale()) == "ru":
-        if count % 10 == 1 and count % 100 != 11:
-            word = "выезд"
-        elif 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
-            word = "выезда"
-        else:
-            word = "выездов"
+        word = plural_ru(count, "выезд", "выезда", "выездов")
     else:
         word = "visit" if count == 1 else "visits"
     return f"{count} {word}: {', '.join(times)}" if times else _("нет выездов")
