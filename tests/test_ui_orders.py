@@ -1,6 +1,8 @@
 """The orders area in the browser's terms: list, saved filters, bulk actions, the card, new orders."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -132,9 +134,14 @@ def test_card_tabs_show_the_order(ui):
     payments = client.get(f"/orders/{number}?tab=payments").data.decode()
     assert "40\u00a0000,00\u00a0₽" in payments and "110\u00a0000,00\u00a0₽" in payments  # paid and balance
     documents = client.get(f"/orders/{number}?tab=documents").data.decode()
-    assert "Договор" in documents and "Счёт на оплату" in documents and "/documents/" in documents
+    assert "Договор" in documents and "Счёт на оплату" in documents
+    link = re.search(r'href="(/api/v1/orders/[^"]+/documents/\d+[^"]*)"', documents)
+    assert link and client.get(link.group(1)).headers["Content-Type"].startswith("application/pdf")
     history = client.get(f"/orders/{number}?tab=history").data.decode()
-    assert "Планирование выезда на замер" in history and "150000.00" in history and "sales" in history
+    assert "Новый заказ</span> → <strong>Планирование выезда на замер</strong>" in history
+    price_row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*>Стоимость</td>(?:(?!</tr>).)*</tr>", history, re.S).group(0)
+    assert "—</span> → <strong>150\u00a0000,00\u00a0₽</strong>" in price_row and "Анна Продажина" in price_row
+    assert re.search(r'class="duration">[^<]*(мин|ч|д)', history)
     tasks = client.get(f"/orders/{number}?tab=tasks").data.decode()
     assert "выполнена" in tasks and "Замер" in tasks
 
@@ -179,6 +186,8 @@ def test_new_order_form_keeps_values_and_finds_customers(ui):
     assert bad.status_code == 422 and "Неверный номер телефона" in page and "Ленинский 99" in page
     lookup = client.get("/orders/customers?phone=8 916 123 45 67").data.decode()
     assert "Иванова Мария Петровна" in lookup
+    as_htmx_sends_it = client.get("/orders/customers", query_string={"customer.phone": "8(916)123-45-67"})
+    assert "Иванова Мария Петровна" in as_htmx_sends_it.data.decode()
     good = client.post("/orders/new", data={"kind": "kitchen", "channel": "phone", "customer.name": "Петров П.",
                                             "customer.phone": "+7 903 765-43-21", "address": "Москва"})
     assert good.status_code == 302 and "/orders/" in good.location

@@ -16,7 +16,6 @@ from app.models import (
     ORDER_KINDS,
     PAYMENT_TYPES,
     Attachment,
-    AuditEvent,
     Customer,
     HumanTask,
     Note,
@@ -25,10 +24,11 @@ from app.models import (
     SavedFilter,
     User,
 )
-from app.orders import bp
+from app.orders import bp, history
 from app.orders.bulk import BULK_ACTIONS, run_bulk
 from app.services import orders as order_service
 from app.services.access import STAFF_ROLES, visible_orders
+from app.services.attachments import save_upload
 from app.services.notes import add_note
 from app.services.order_search import search_orders, sorted_by
 from app.services.outbox import commit, rollback
@@ -56,6 +56,14 @@ def load_order(number: str) -> Order:
     order = db.session.execute(visible_orders(_user()).where(Order.number == number)).scalar_one_or_none()
     if order is None:
         raise NotFound(_("Заказ %(number)s не найден", number=number))
+    return order
+
+
+def _staff_order(number: str) -> Order:
+    """An order the user may see, for a change only employees make (notes, attachments)."""
+    order = load_order(number)
+    if not _user().role_codes & STAFF_ROLES:
+        raise Forbidden(_("Примечания и вложения добавляют сотрудники"))
     return order
 
 
@@ -168,11 +176,8 @@ def card(number: str):
         paid = sum((p.amount for p in order.payments), start=0)
         context.update(paid=paid, balance=(order.price - paid) if order.price is not None else None)
     if tab == "history":
-        events = db.session.execute(select(AuditEvent).where(AuditEvent.order_id == order.id)
-                                    .order_by(AuditEvent.id)).scalars().all()
-        stages = [e for e in events if e.kind == "stage"]
-        timeline = [(e, (stages[i + 1].at if i + 1 < len(stages) else None)) for i, e in enumerate(stages)]
-        context.update(events=events, timeline=timeline)
+        timeline, events = history.order_history(order)
+        context.update(events=events, timeline=timeline, what=history.what, value=history.value)
     return render_template("orders/card.html", **context)
 
 
@@ -180,9 +185,7 @@ def card(number: str):
 @login_required
 @action
 def add_order_note(number: str):
-    order = load_order(number)
-    if not _user().role_codes & STAFF_ROLES:
-        raise Forbidden(_("Примечания пишут сотрудники"))
+    order = _staff_order(number)
     add_note(order, request.form.get("text", ""), _user())
     flash(_("Примечание добавлено"), "success")
     return redirect(url_for("orders.card", number=number, tab="notes"))
@@ -192,11 +195,7 @@ def add_order_note(number: str):
 @login_required
 @action
 def add_attachment(number: str):
-    from app.services.attachments import save_upload
-
-    order = load_order(number)
-    if not _user().role_codes & STAFF_ROLES:
-        raise Forbidden(_("Вложения добавляют сотрудники"))
+    order = _staff_order(number)
     url = request.form.get("url", "").strip()
     if url:
         if not url.startswith(("http://", "https://")):
@@ -274,7 +273,9 @@ def customer_lookup():
     """Existing customers whose phone ends like the typed one (htmx fragment for the new-order form)."""
     if not _user().role_codes & CREATORS:
         raise Forbidden(_("Нет доступа"))
-    digits = "".join(ch for ch in request.args.get("phone", "") if ch.isdigit())
+    # The form's own field is named customer.phone; htmx sends it under that name.
+    typed = request.args.get("phone") or request.args.get("customer.phone", "")
+    digits = "".join(ch for ch in typed if ch.isdigit())
     customers = []
     if len(digits) >= 7:
         customers = db.session.execute(select(Customer).where(Customer.phone.like(f"%{digits[-10:]}"))
