@@ -5,7 +5,7 @@ PYTHON ?= python3
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: install install-test translations run test lint test-sqlite test-postgres bench clean
+.PHONY: install install-test translations messages run test lint test-sqlite test-postgres bench clean
 
 $(VENV)/.installed: pyproject.toml
 	bash scripts/sysdeps.sh
@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 # Compiled translations are build output: made from the .po files at every install/run/test.
 translations:
 	$(VENV)/bin/pybabel compile -q -d app/translations
+
+# After changing UI strings: refresh the English catalogue (Russian is the source language).
+messages:
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -k gettext -k lazy_gettext -k N_ -o /tmp/bespoke-messages.pot .
+	$(VENV)/bin/pybabel update -i /tmp/bespoke-messages.pot -d app/translations -l en
 
 install: $(VENV)/.installed translations
 

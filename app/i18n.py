@@ -14,6 +14,11 @@ from app.extensions import babel
 LOCALES = ("ru", "en")
 
 
+def N_(text: str) -> str:
+    """Mark a string for the catalogue where it is defined; translate it with _() where it is shown."""
+    return text
+
+
 def select_locale() -> str:
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in LOCALES:
         return current_user.locale

@@ -151,3 +151,15 @@ def test_next_task_is_offered(web):
     sign_in(empty, "quality")
     response = empty.get("/inbox/next", follow_redirects=True)
     assert "Все задачи выполнены".encode() in response.data
+
+
+def test_language_switch_to_english(web):
+    app, _ = web
+    client = app.test_client()
+    sign_in(client, "sales")
+    page = client.get("/inbox")
+    client.post("/language", data={"locale": "en", "next": "/inbox", "csrf_token": csrf_of(page.data)})
+    english = client.get("/inbox").data.decode()
+    assert 'lang="en"' in english and "My tasks" in english and "Мои задачи" not in english
+    orders = client.get("/orders").data.decode()
+    assert "Orders" in orders and "Kitchen" in orders

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from app.engine import steps
 from app.errors import BespokeError
 from app.extensions import begin_write, db
+from app.i18n import N_
 from app.models import HumanTask, Order, User
 from app.services.access import visible_orders
 from app.services.outbox import commit, rollback
 
-BULK_ACTIONS = {"confirm": "Подтвердить", "assign": "Назначить", "cancel": "Отменить с причиной"}
+BULK_ACTIONS = {"confirm": N_("Подтвердить"), "assign": N_("Назначить"), "cancel": N_("Отменить с причиной")}
 
 
 @dataclass

@@ -9,20 +9,22 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.extensions import db
-from app.i18n import money, when
+from app.i18n import N_, money, when
 from app.models import AuditEvent, Order
 
-KIND_LABELS = {"field": "Изменение поля", "stage": "Этап", "status": "Статус", "task": "Задача",
-               "message": "Сообщение", "job": "Фоновая операция", "deploy": "Версия процесса"}
+KIND_LABELS = {"field": N_("Изменение поля"), "stage": N_("Этап"), "status": N_("Статус"), "task": N_("Задача"),
+               "message": N_("Сообщение"), "job": N_("Фоновая операция"), "deploy": N_("Версия процесса")}
 FIELD_LABELS = {
-    "price": "Стоимость", "prepayment": "Предоплата", "payment_type": "Форма оплаты",
-    "promised_date": "Обещанная дата", "measurer": "Замерщик", "visit_at": "Дата замера", "crew": "Бригада",
-    "delivery_at": "Дата доставки", "cancel_reason": "Причина отмены", "address": "Адрес",
-    "description": "Описание", "payment": "Платёж", "note": "Примечание", "state": "Состояние",
-    "assignee": "Исполнитель", "stage": "Этап", "status": "Статус", "partner": "Партнёр",
+    "price": N_("Стоимость"), "prepayment": N_("Предоплата"), "payment_type": N_("Форма оплаты"),
+    "promised_date": N_("Обещанная дата"), "measurer": N_("Замерщик"), "visit_at": N_("Дата замера"),
+    "crew": N_("Бригада"),
+    "delivery_at": N_("Дата доставки"), "cancel_reason": N_("Причина отмены"), "address": N_("Адрес"),
+    "description": N_("Описание"), "payment": N_("Платёж"), "note": N_("Примечание"), "state": N_("Состояние"),
+    "assignee": N_("Исполнитель"), "stage": N_("Этап"), "status": N_("Статус"), "partner": N_("Партнёр"),
 }
-VALUE_LABELS = {"open": "открыта", "completed": "выполнена", "cancelled": "отменена", "active": "в работе",
-                "cash": "наличные", "cashless": "безналичный расчёт", "credit": "кредит"}
+VALUE_LABELS = {"open": N_("открыта"), "completed": N_("выполнена"), "cancelled": N_("отменена"),
+                "active": N_("в работе"), "cash": N_("наличные"), "cashless": N_("безналичный расчёт"),
+                "credit": N_("кредит")}
 
 
 @dataclass

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.engine import steps
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     CHANNELS,
     ORDER_KINDS,
@@ -36,16 +37,17 @@ from app.web import action, sla_state
 
 PER_PAGE = 50
 COLUMNS = {
-    "number": "№", "created": "Создан", "kind": "Вид", "customer": "Заказчик", "phone": "Телефон",
-    "address": "Адрес", "partner": "Партнёр", "stage": "Этап", "status": "Статус", "assignee": "Исполнитель",
-    "price": "Стоимость", "promised": "Готовность", "sla": "Срок этапа",
+    "number": N_("№"), "created": N_("Создан"), "kind": N_("Вид"), "customer": N_("Заказчик"), "phone": N_("Телефон"),
+    "address": N_("Адрес"), "partner": N_("Партнёр"), "stage": N_("Этап"), "status": N_("Статус"),
+    "assignee": N_("Исполнитель"),
+    "price": N_("Стоимость"), "promised": N_("Готовность"), "sla": N_("Срок этапа"),
 }
 DEFAULT_COLUMNS = ["number", "created", "kind", "customer", "stage", "assignee", "sla", "price"]
-STATUS_LABELS = {"active": "в работе", "completed": "выполнен", "cancelled": "отменён"}
+STATUS_LABELS = {"active": N_("в работе"), "completed": N_("выполнен"), "cancelled": N_("отменён")}
 CREATORS = {"sales", "dispatch", "director", "admin"}
 CANCELLERS = {"sales", "dispatch", "director", "admin"}
-TABS = {"data": "Данные", "tasks": "Задачи", "notes": "Вложения и примечания", "payments": "Платежи",
-        "components": "Комплектующие", "documents": "Документы", "history": "История"}
+TABS = {"data": N_("Данные"), "tasks": N_("Задачи"), "notes": N_("Вложения и примечания"), "payments": N_("Платежи"),
+        "components": N_("Комплектующие"), "documents": N_("Документы"), "history": N_("История")}
 
 
 def _user() -> User:

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from app.i18n import N_
+
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 CANCEL_LIKE = frozenset({"cancel", "cancelled", "declined", "rejected", "reject", "customer_absent"})
 ROW_INDEX = "__INDEX__"
@@ -31,6 +33,12 @@ class FormExtras:
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
+# UI words used inside f-strings (marked so pybabel extracts them; translated at render time).
+REMOVE_ROW = N_("Удалить строку")
+ADD_ROW = N_("Добавить строку")
+REMOVE_FILE = N_("убрать")
+DONE = N_("Готово")
 
 def _ordered(props: dict, ui: dict) -> list[str]:
     """Properties in `ui:order` (with `*` for the rest), then the schema's own order."""
@@ -214,7 +222,8 @@ class _Renderer:
 
     def select(self, schema: dict, path: str, data: Any, required: bool, common: dict, *,
                notes: dict | None = None, user: bool = False) -> Markup:
-        options = [Markup(f'<option value="">{escape(_("— выберите —"))}</option>')]
+        choose = escape(_("— выберите —"))
+        options = [Markup(f'<option value="">{choose}</option>')]
         for value, name in _options(schema):
             note = (notes or {}).get(_text(value))
             text = f"{name} — {note}" if note else name
@@ -274,7 +283,7 @@ class _Renderer:
                                 f'{control}{error}</td>'))
         remove = Markup("") if self.extras.readonly else Markup(
             f'<td class="row-actions"><button type="button" class="small" data-drop-row '
-            f'aria-label="{escape(_("Удалить строку"))}" title="{escape(_("Удалить строку"))}">✕</button></td>')
+            f'aria-label="{escape(_(REMOVE_ROW))}" title="{escape(_(REMOVE_ROW))}">✕</button></td>')
         return Markup(f'<tr>{Markup("").join(cells)}{remove}</tr>')
 
     def table(self, schema: dict, ui: dict, path: str, rows: list, required: bool) -> Markup:
@@ -293,7 +302,7 @@ class _Renderer:
             f'<template>{self.row(items, item_ui, path, ROW_INDEX, self.defaults(items))}</template>')
         add = Markup("") if self.extras.readonly else Markup(
             f'<button type="button" class="small" data-add-row="{_dom_id(path)}">'
-            f'+ {escape(_("Добавить строку"))}</button>')
+            f'+ {escape(_(ADD_ROW))}</button>')
         invalid = " invalid" if path in self.errors else ""
         return Markup(
             f'<fieldset class="field rows{invalid}"><legend>{self.label_text(schema, path, required)}</legend>'
@@ -313,7 +322,7 @@ class _Renderer:
             link = Markup(f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(name)}</a>') if url \
                 else escape(name)
             remove = Markup("") if self.extras.readonly else Markup(
-                f' <button type="button" class="small link" data-remove-file>{escape(_("убрать"))}</button>')
+                f' <button type="button" class="small link" data-remove-file>{escape(_(REMOVE_FILE))}</button>')
             kept.append(Markup(f'<li><input type="hidden" name="{escape(path)}" value="{escape(key)}">'
                                f'📎 {link}{remove}</li>'))
         listing = Markup(f'<ul class="files">{Markup("").join(kept)}</ul>') if kept else Markup("")
@@ -355,7 +364,7 @@ def render_form(schema: dict, ui_schema: dict | None, data: dict | None, errors:
         buttons = Markup("")
     else:
         buttons = Markup(f'<div class="actions outcome"><button type="submit" class="primary">'
-                         f'{escape(_("Готово"))}</button></div>')
+                         f'{escape(_(DONE))}</button></div>')
     return Markup(f'{body}{buttons}')
 
 
