@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Compiled translations are build output: made from the .po files at every install/run/test.
 translations:
-	$(VENV)/bin/pybabel compile -q -d app/translations
+	$(VENV)/bin/pybabel compile -d app/translations
 
 # After changing UI strings: refresh the English catalogue (Russian is the source language).
 messages:
