@@ -202,10 +202,10 @@ def load_demo(count: int = 50, seed: int = 42) -> str:
         stop = {"done": "__end__", "cancel": "measurement"}.get(target, target)
         advance(order, stop, rng, variant)
         if target == "cancel":
-            from app.engine.steps import deliver_message
+            from app.engine.steps import cancel_order
 
             begin_write()
-            deliver_message(db.session.get(Order, order.id), "cancel", {"reason": "Заказчик передумал"}, staff)
+            cancel_order(db.session.get(Order, order.id), "Заказчик передумал", staff)
             commit()
     users = ", ".join(login for login, *_ in DEMO_USERS)
     return (f"Demo data loaded: {count} orders. Logins (password '{DEMO_PASSWORD}'): {users}; "

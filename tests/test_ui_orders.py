@@ -103,7 +103,7 @@ def test_bulk_cancel_refuses_what_cannot_be_cancelled_and_names_the_stage(ui):
     assert stage_of(app, busy) == "Производство"
     client = signed_in(app, "sales")
     missing_reason = client.post("/orders/bulk", data={"bulk_action": "cancel", "orders": fresh}).data.decode()
-    assert "не указана причина" in missing_reason and {stage_of(app, n) for n in fresh} == {"Новый заказ"}
+    assert "Укажите причину отмены" in missing_reason and {stage_of(app, n) for n in fresh} == {"Новый заказ"}
     page = client.post("/orders/bulk", data={"bulk_action": "cancel", "reason": "Дубли заявок",
                                              "orders": [*fresh, busy]}).data.decode()
     assert "Выполнено: 2 из 3" in page and "«Производство»" in page

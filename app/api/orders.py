@@ -7,8 +7,9 @@ from sqlalchemy import func, select
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import _iso, order_json, order_summary_json
-from app.engine.steps import deliver_message, start_order_process
-from app.errors import Conflict, Forbidden, NotFound, ValidationError
+from app.engine.steps import cancel_order as cancel_order_step
+from app.engine.steps import start_order_process
+from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import AuditEvent, Document, Notification, Order, User
 from app.services import orders as order_service
@@ -116,13 +117,5 @@ def download_document(user, number, document_id):
 @endpoint(write=True, roles={"sales", "dispatch", "director", "admin"})
 def cancel_order(user, number):
     order = load_order(user, number)
-    reason = str(json_body().get("reason") or "").strip()
-    if len(reason) < 3:
-        raise ValidationError("A reason is required to cancel an order", fields={"reason": "Укажите причину отмены"})
-    try:
-        deliver_message(order, "cancel", {"reason": reason}, user)
-    except Conflict as exc:
-        raise Conflict(f"Order {order.number} cannot be cancelled at stage '{order.stage}': cancelling is allowed "
-                       f"only while the order is new, being measured, at the contract or awaiting the bank",
-                       stage=order.stage) from exc
+    cancel_order_step(order, str(json_body().get("reason") or ""), user)
     return AfterCommit(lambda: jsonify(order_json(db.session.get(Order, order.id))))

@@ -269,6 +269,19 @@ def deliver_message(order: Order, name: str, payload: dict, actor, *, source: st
     return view
 
 
+def cancel_order(order: Order, reason: str, actor) -> StepView:
+    """Cancel with a required reason; refused with the stage named where the diagram does not allow it."""
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise ValidationError("Укажите причину отмены", fields={"reason": "Укажите причину отмены"})
+    try:
+        return deliver_message(order, "cancel", {"reason": reason}, actor)
+    except Conflict as exc:
+        raise Conflict(f"Заказ {order.number} на этапе «{order.stage}»: отмена невозможна (отменить можно новый "
+                       f"заказ, на замере, на подготовке договора или в ожидании решения банка)",
+                       stage=order.stage) from exc
+
+
 def _short(payload: dict) -> str:
     text = ", ".join(f"{k}={v}" for k, v in (payload or {}).items())
     return text[:500]

@@ -6,13 +6,14 @@ from datetime import datetime, timezone
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from app.engine import steps
 from app.extensions import db
 from app.inbox import bp
 from app.models import ORDER_KINDS, Customer, Department, HumanTask, Order, Partner, Role, User
 from app.services.access import SEE_ALL_TASKS, visible_tasks
+from app.services.order_search import matches_text
 from app.web import action, sla_state
 
 TABS = ("mine", "queue", "team")
@@ -45,11 +46,7 @@ def _filtered(query, args):
         query = query.where(HumanTask.due_at < datetime.now(timezone.utc))
     text = (args.get("q") or "").strip()
     if text:
-        digits = "".join(ch for ch in text if ch.isdigit())
-        conditions = [Order.number.ilike(f"%{text}%"), Customer.name.ilike(f"%{text}%")]
-        if len(digits) >= 4:
-            conditions.append(Customer.phone.like(f"%{digits}%"))
-        query = query.join(Customer, Order.customer_id == Customer.id).where(or_(*conditions))
+        query = query.join(Customer, Order.customer_id == Customer.id).where(matches_text(text))
     return query
 
 

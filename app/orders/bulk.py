@@ -44,12 +44,7 @@ def _one(action: str, order: Order, user: User, reason: str, assignee: str) -> s
             raise BespokeError(_("нет открытых задач"))
         steps.assign_task(task.id, assignee, user)
         return _("задача «%(name)s» назначена: %(who)s", name=task.name, who=assignee)
-    if len(reason.strip()) < 3:
-        raise BespokeError(_("не указана причина отмены"))
-    try:
-        steps.deliver_message(order, "cancel", {"reason": reason.strip()}, user)
-    except BespokeError as exc:
-        raise BespokeError(_("на этапе «%(stage)s» отмена невозможна", stage=order.stage)) from exc
+    steps.cancel_order(order, reason, user)
     return _("отменён")
 
 

@@ -223,14 +223,10 @@ def cancel(number: str):
     order = load_order(number)
     if not _user().role_codes & CANCELLERS:
         raise Forbidden(_("Отменять заказы могут продажи, диспетчеры и руководство"))
-    reason = request.form.get("reason", "").strip()
-    if len(reason) < 3:
-        raise Conflict(_("Укажите причину отмены"))
     try:
-        steps.deliver_message(order, "cancel", {"reason": reason}, _user())
-    except Conflict as exc:
-        raise Conflict(_("Заказ %(number)s на этапе «%(stage)s»: отмена невозможна",
-                         number=order.number, stage=order.stage)) from exc
+        steps.cancel_order(order, request.form.get("reason", ""), _user())
+    except ValidationError as exc:
+        raise Conflict(exc.message) from exc
     flash(_("Заказ %(number)s отменён", number=order.number), "success")
     return redirect(url_for("orders.card", number=number))
 
