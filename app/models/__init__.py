@@ -10,22 +10,24 @@ from app.models.orders import (
     Customer,
     Document,
     Feedback,
+    InboundMessage,
     Note,
     Notification,
+    NotificationTemplate,
     Order,
     OrderCounter,
     OrderStatus,
     Partner,
     Payment,
 )
-from app.models.process import HumanTask, OutboxJob, ProcessDefinition, ProcessInstance
+from app.models.process import Escalation, HumanTask, OutboxJob, ProcessDefinition, ProcessInstance
 from app.models.security import LoginAttempt
 from app.models.ui import SavedFilter
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User
 
 __all__ = [
     "AuditEvent", "Attachment", "CHANNELS", "Claim", "Component", "Customer", "Department",
-    "Document", "Feedback", "HumanTask", "LANE_ROLES", "LoginAttempt", "Note", "Notification", "ORDER_KINDS",
+    "Document", "Escalation", "Feedback", "InboundMessage", "HumanTask", "LANE_ROLES", "LoginAttempt", "Note", "Notification", "NotificationTemplate", "ORDER_KINDS",
     "Order", "OrderCounter", "OrderStatus", "OutboxJob", "PAYMENT_TYPES", "Partner", "Payment",
     "ProcessDefinition", "ProcessInstance", "ROLES", "Role", "SavedFilter", "User",
 ]

@@ -44,6 +44,9 @@ class Customer(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
     email: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    # Channels the customer wants notifications on ("sms", "email"); None = every channel we have an address for.
+    notify_channels = mapped_column(JSONType, nullable=True)
+    onec_ref: Mapped[str | None] = mapped_column(String(36), nullable=True)  # Catalog_Контрагенты Ref_Key
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -92,6 +95,7 @@ class Order(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at = mapped_column(UTCDateTime, nullable=True)
+    onec_refs = mapped_column(JSONType, nullable=True)  # 1C keys: {"contract": guid, "order": guid}
 
     customer = relationship(Customer, lazy="joined")
     partner = relationship(Partner, lazy="joined")
@@ -123,7 +127,8 @@ class Component(db.Model):
 
 class Payment(db.Model):
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("order_id", "number", name="uq_payments_order_number"),)
+    __table_args__ = (UniqueConstraint("order_id", "number", name="uq_payments_order_number"),
+                      UniqueConstraint("source", "external_id", name="uq_payments_external"))
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     number: Mapped[str] = mapped_column(String(60))
@@ -132,6 +137,7 @@ class Payment(db.Model):
     method: Mapped[str | None] = mapped_column(String(20), nullable=True)
     received_by: Mapped[str] = mapped_column(String(20), default="company")  # or "partner"
     source: Mapped[str] = mapped_column(String(20), default="manual")  # manual, api, 1c
+    external_id: Mapped[str | None] = mapped_column(String(80), nullable=True)  # e.g. the 1C document's Ref_Key
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
@@ -215,8 +221,47 @@ class Notification(db.Model):
     recipient: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="sent")  # queued, sent, failed
+    html: Mapped[str | None] = mapped_column(Text, nullable=True)  # e-mail only
+    # queued → sending (handed to the provider) → sent | failed (with the reason in `error`)
+    status: Mapped[str] = mapped_column(String(20), default="sent")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    job_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_jobs.id"), nullable=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_jobs.id"), nullable=True)  # the job that wrote it
+    delivery_job_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_jobs.id"), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    locale: Mapped[str] = mapped_column(String(8), default="ru", server_default="ru")
+    attachments = mapped_column(JSONType, nullable=True)  # document ids sent with an e-mail
+    provider: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    provider_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the gateway's message id
+    segments: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)
+    sent_at = mapped_column(UTCDateTime, nullable=True)
     extra = mapped_column(JSONType, nullable=True)
+
+
+class NotificationTemplate(db.Model):
+    """An admin's wording of one event's message in one language (overrides the built-in text)."""
+
+    __tablename__ = "notification_templates"
+    __table_args__ = (UniqueConstraint("event", "locale", name="uq_notification_templates_event"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(60))
+    locale: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)  # SMS and the plain-text part of e-mail
+    html: Mapped[str | None] = mapped_column(Text, nullable=True)  # e-mail body; None = from the text
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InboundMessage(db.Model):
+    """An e-mail received at the orders address, kept once per Message-ID with what became of it."""
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    sender: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20))  # order_created, note_added, rejected
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at = mapped_column(UTCDateTime, default=utcnow)

@@ -75,6 +75,7 @@ class HumanTask(db.Model):
     due_at = mapped_column(UTCDateTime, nullable=True, index=True)
     completed_at = mapped_column(UTCDateTime, nullable=True)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    sla_level: Mapped[str | None] = mapped_column(String(20), nullable=True)  # highest escalation so far
 
     order = relationship("Order", backref=db.backref("human_tasks", lazy="dynamic"))
     assignee = relationship("User", foreign_keys=[assignee_id], lazy="joined")
@@ -102,6 +103,31 @@ class OutboxJob(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     run_after = mapped_column(UTCDateTime, default=utcnow, index=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)
+    started_at = mapped_column(UTCDateTime, nullable=True)
+    # A running job whose lease ran out belongs to a worker that died: the relay hands it out again.
+    lease_until = mapped_column(UTCDateTime, nullable=True)
     finished_at = mapped_column(UTCDateTime, nullable=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
     order = relationship("Order")
+
+
+class Escalation(db.Model):
+    """An SLA level reached by an open task: warning (75 %), head (100 %), director (200 %)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("task_guid", "level", name="uq_escalations_task_level"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    human_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_tasks.id", ondelete="SET NULL"),
+                                                      nullable=True, index=True)
+    task_guid: Mapped[str] = mapped_column(String(36))
+    stage: Mapped[str] = mapped_column(String(120))
+    level: Mapped[str] = mapped_column(String(20))
+    due_at = mapped_column(UTCDateTime, nullable=True)  # the task's 100 % deadline
+    fired_at = mapped_column(UTCDateTime, default=utcnow)
+    notified = mapped_column(JSONType, default=list)  # [{"name", "address", "user_id"}]
+    cleared_at = mapped_column(UTCDateTime, nullable=True)
+
+    order = relationship("Order")
+    human_task = relationship("HumanTask")

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import JSONType, UTCDateTime, utcnow
 
 _hasher = PasswordHasher()
 
@@ -75,6 +75,7 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str] = mapped_column(String(8), default="ru")
+    notify_channels = mapped_column(JSONType, nullable=True)  # ["email", "sms"]; None = e-mail
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), nullable=True)
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)
