@@ -39,7 +39,45 @@ class Config:
         # Length of one SLA hour in seconds: 3600 in production, small in demos and tests.
         self.SLA_HOUR_SECONDS = float(os.environ.get("SLA_HOUR_SECONDS", 3600))
         self.FEEDBACK_TIMEOUT = os.environ.get("FEEDBACK_TIMEOUT", "P14D")
-        self.JOB_MAX_ATTEMPTS = int(os.environ.get("JOB_MAX_ATTEMPTS", 3))
+        # Seconds a running job may take before the relay presumes its worker dead (default: per operator).
+        self.JOB_LEASE_SECONDS = float(os.environ["JOB_LEASE_SECONDS"]) if os.environ.get("JOB_LEASE_SECONDS") else None
+        self.TIMEZONE = os.environ.get("TIMEZONE", "Europe/Moscow")
+        # Business calendar for SLA deadlines: working hours, working weekdays (0 = Monday), public
+        # holidays of a country from the `holidays` package, plus extra days off / working days.
+        self.WORK_HOURS = os.environ.get("WORK_HOURS", "09:00-18:00")
+        self.WORK_DAYS = os.environ.get("WORK_DAYS", "0,1,2,3,4")
+        self.HOLIDAYS_COUNTRY = os.environ.get("HOLIDAYS_COUNTRY", "RU")
+        self.EXTRA_HOLIDAYS = os.environ.get("EXTRA_HOLIDAYS", "")  # "2026-12-31,2027-01-09"
+        self.EXTRA_WORKDAYS = os.environ.get("EXTRA_WORKDAYS", "")  # transferred working Saturdays
+        # SMS: log (embedded default), smsru, smsc or smsaero; credentials from the environment.
+        self.SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "log")
+        self.SMS_SENDER = os.environ.get("SMS_SENDER", "")
+        self.SMSRU_API_ID = os.environ.get("SMSRU_API_ID", "")
+        self.SMSRU_URL = os.environ.get("SMSRU_URL", "https://sms.ru")
+        self.SMSC_LOGIN = os.environ.get("SMSC_LOGIN", "")
+        self.SMSC_PASSWORD = os.environ.get("SMSC_PASSWORD", "")
+        self.SMSC_URL = os.environ.get("SMSC_URL", "https://smsc.ru")
+        self.SMSAERO_EMAIL = os.environ.get("SMSAERO_EMAIL", "")
+        self.SMSAERO_API_KEY = os.environ.get("SMSAERO_API_KEY", "")
+        self.SMSAERO_URL = os.environ.get("SMSAERO_URL", "https://gate.smsaero.ru")
+        self.SMS_DEFAULT_REGION = os.environ.get("SMS_DEFAULT_REGION", "RU")
+        # E-mail out: SMTP (empty host = the log transport of the embedded default).
+        self.SMTP_HOST = os.environ.get("SMTP_HOST", "")
+        self.SMTP_PORT = int(os.environ.get("SMTP_PORT", 587))
+        self.SMTP_USER = os.environ.get("SMTP_USER", "")
+        self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+        self.SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "starttls")  # starttls, ssl or none
+        self.SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE", "")  # a private CA to trust (tests, intranets)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Бэспоук <orders@bespoke.example>")
+        # E-mail in: the address orders are sent to, and where the SMTP receiver listens.
+        self.ORDERS_ADDRESS = os.environ.get("ORDERS_ADDRESS", "orders@bespoke.example")
+        self.INBOUND_SMTP_HOST = os.environ.get("INBOUND_SMTP_HOST", "127.0.0.1")
+        self.INBOUND_SMTP_PORT = int(os.environ.get("INBOUND_SMTP_PORT", 2525))
+        # 1C:Enterprise standard OData interface, e.g. https://1c.example/base/odata/standard.odata/
+        self.ONEC_URL = os.environ.get("ONEC_URL", "")
+        self.ONEC_USER = os.environ.get("ONEC_USER", "")
+        self.ONEC_PASSWORD = os.environ.get("ONEC_PASSWORD", "")
+        self.ONEC_MAPPING = os.environ.get("ONEC_MAPPING", "")  # a JSON file overriding the entity/field mapping
         self.VAT_RATE = os.environ.get("VAT_RATE", "20")
         self.COMPANY = {
             "name": os.environ.get("COMPANY_NAME", "ООО «Бэспоук»"),

@@ -52,8 +52,11 @@ def test_a_real_rq_worker_runs_the_jobs(make_app, redis_server, tmp_path):
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert worker.returncode == 0, worker.stderr[-2000:]
     with app.app_context():
-        job = db.session.execute(select(OutboxJob)).scalar_one()
-        assert job.status == "done", job.last_error
-        sent = db.session.execute(select(Notification.event, Notification.recipient)).all()
-        assert sent == [("order_received", "maria@example.com")]
+        jobs = db.session.execute(select(OutboxJob.operator, OutboxJob.status).order_by(OutboxJob.id)).all()
+        # The event's job wrote one delivery job per channel; the same worker ran them all.
+        assert jobs == [("notify", "done"), ("email.send", "done"), ("sms.send", "done")]
+        sent = db.session.execute(select(Notification.event, Notification.channel, Notification.recipient,
+                                         Notification.status).order_by(Notification.id)).all()
+        assert sent == [("order_received", "email", "maria@example.com", "sent"),
+                        ("order_received", "sms", "+79161234567", "sent")]
     assert api.order(number)["stage"] == "Новый заказ"

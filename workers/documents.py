@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Document, Order
 from app.services.documents import DOCUMENT_KINDS, render_pdf
-from workers.registry import JobContext
+from workers.registry import JobContext, OperatorError
 
 SUFFIX = {"contract": "Д", "invoice": "С", "act": "А", "claim_report": "П"}
 
@@ -35,22 +35,37 @@ def document_context(order: Order, kind: str, version: int, process_data: dict |
 
 
 def render(ctx: JobContext) -> dict:
+    """Render outside the write lock, then keep each PDF once per job (a re-run reuses it)."""
     kinds = ctx.params.get("kinds") or []
     if isinstance(kinds, str):
         kinds = [kinds]
+    unknown = [kind for kind in kinds if kind not in DOCUMENT_KINDS]
+    if unknown:
+        raise OperatorError(f"unknown document kind '{unknown[0]}'", permanent=True)
     rendered = []
     for kind in kinds:
-        if kind not in DOCUMENT_KINDS:
-            raise ValueError(f"unknown document kind '{kind}'")
-        existing = db.session.execute(select(Document).where(Document.job_id == ctx.job.id,
-                                                             Document.kind == kind)).scalar_one_or_none()
+        existing = _existing(ctx.job_id, kind)
         if existing is None:
+            order = ctx.order
             version = (db.session.execute(select(func.max(Document.version)).where(
-                Document.order_id == ctx.order.id, Document.kind == kind)).scalar() or 0) + 1
-            pdf = render_pdf(kind, document_context(ctx.order, kind, version, ctx.params.get("data")))
-            existing = Document(order_id=ctx.order.id, kind=kind, version=version, content=pdf, job_id=ctx.job.id,
-                                filename=f"{ctx.order.number}-{kind}-v{version}.pdf")
-            db.session.add(existing)
-            db.session.flush()
-        rendered.append({"kind": kind, "version": existing.version, "id": existing.id})
+                Document.order_id == order.id, Document.kind == kind)).scalar() or 0) + 1
+            pdf = render_pdf(kind, document_context(order, kind, version, ctx.params.get("data")))
+            with ctx.write():
+                existing = _existing(ctx.job_id, kind)
+                if existing is None:
+                    # The version is counted again under the write lock: a parallel render took the number.
+                    version = (db.session.execute(select(func.max(Document.version)).where(
+                        Document.order_id == ctx.order_id, Document.kind == kind)).scalar() or 0) + 1
+                    existing = Document(order_id=ctx.order_id, kind=kind, version=version, content=pdf,
+                                        job_id=ctx.job_id, filename=f"{order.number}-{kind}-v{version}.pdf")
+                    db.session.add(existing)
+                    db.session.flush()
+                rendered.append({"kind": kind, "version": existing.version, "id": existing.id})
+        else:
+            rendered.append({"kind": kind, "version": existing.version, "id": existing.id})
     return {"documents": rendered}
+
+
+def _existing(job_id: int, kind: str) -> Document | None:
+    return db.session.execute(select(Document).where(Document.job_id == job_id,
+                                                     Document.kind == kind)).scalar_one_or_none()

@@ -1,23 +1,36 @@
-"""The rq entry point: run one outbox job's operator and complete its service task."""
+"""The rq entry point: run one outbox job's operator and complete its service task.
+
+A run has three parts so that no external call happens inside a write transaction:
+claim the job (running, attempt n, lease) → run the operator → record the result and complete the
+service task in a new step. A second delivery of a finished job is a no-op; a job whose worker died
+is handed out again by the relay when its lease runs out, and its operator's own records keep the
+side effect single.
+"""
 from __future__ import annotations
 
 import logging
 import traceback
 from datetime import datetime, timedelta, timezone
 
+from flask import current_app, has_app_context
+
 from app.engine.steps import complete_service_job
 from app.extensions import begin_write, db
-from app.models import Order, OutboxJob
+from app.models import OutboxJob
 from app.services import audit
 from app.services.outbox import commit, rollback
-from workers.registry import JobContext, operator
+from workers.registry import OPERATORS, JobContext, OperatorError, operator
 
 log = logging.getLogger(__name__)
+FINISHED = ("done", "incident", "skipped")
+MAX_BACKOFF = timedelta(hours=1)
 _app = None
 
 
 def run(job_id: int) -> str:
-    """rq job: takes an id, loads everything inside an app context."""
+    """rq job: takes an id, runs inside the worker's app (or one created once per process)."""
+    if has_app_context():
+        return execute_job(job_id)
     global _app
     if _app is None:
         from app import create_app
@@ -27,41 +40,79 @@ def run(job_id: int) -> str:
         return execute_job(job_id)
 
 
+def lease_seconds(name: str) -> float:
+    configured = current_app.config.get("JOB_LEASE_SECONDS")
+    return float(configured) if configured else OPERATORS[name].lease_seconds
+
+
 def execute_job(job_id: int) -> str:
-    """Run the operator and complete the task in one unit of work; idempotent per job."""
-    begin_write()
-    job = db.session.get(OutboxJob, job_id)
-    if job is None or job.status in ("done", "incident", "skipped"):
-        rollback()
-        return "skipped"
+    ctx = _claim(job_id)
+    if isinstance(ctx, str):
+        return ctx
     try:
-        order = db.session.get(Order, job.order_id) if job.order_id else None
-        result = operator(job.operator)(JobContext(job=job, order=order, params=dict(job.params or {})))
-        job.attempts += 1
-        job.status, job.result, job.last_error = "done", result, None
-        job.finished_at = datetime.now(timezone.utc)
-        if job.task_guid:
-            complete_service_job(job, result)
-        commit()
-        return "done"
+        result = operator(ctx.operator)(ctx)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job, never lost
+        rollback()
+        _record_failure(job_id, exc)
+        return "failed"
+    try:
+        return _finish(job_id, result)
+    except Exception as exc:  # noqa: BLE001 - e.g. the instance changed under us: retried later
         rollback()
         _record_failure(job_id, exc)
         return "failed"
 
 
+def _claim(job_id: int) -> JobContext | str:
+    now = datetime.now(timezone.utc)
+    rollback()
+    begin_write()
+    job = db.session.get(OutboxJob, job_id)
+    if job is None or job.status in FINISHED:
+        rollback()
+        return "skipped"
+    if job.status == "running" and job.lease_until and job.lease_until > now:
+        rollback()
+        return "busy"  # another worker holds it
+    job.status, job.attempts, job.started_at = "running", job.attempts + 1, now
+    job.lease_until = now + timedelta(seconds=lease_seconds(job.operator))
+    ctx = JobContext(job_id=job.id, operator=job.operator, order_id=job.order_id,
+                     params=dict(job.params or {}), attempt=job.attempts)
+    db.session.commit()
+    return ctx
+
+
+def _finish(job_id: int, result) -> str:
+    rollback()
+    begin_write()
+    job = db.session.get(OutboxJob, job_id)
+    if job.status != "running":  # skipped or finished by someone else meanwhile
+        rollback()
+        return "skipped"
+    job.status, job.result, job.last_error = "done", result, None
+    job.finished_at, job.lease_until = datetime.now(timezone.utc), None
+    if job.task_guid:
+        complete_service_job(job, result)
+    commit()
+    return "done"
+
+
 def _record_failure(job_id: int, exc: Exception) -> None:
     begin_write()
     job = db.session.get(OutboxJob, job_id)
-    job.attempts += 1
-    job.last_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-    if job.attempts >= job.max_attempts:
+    if isinstance(exc, OperatorError):
+        job.last_error = exc.message
+    else:
+        job.last_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+    job.lease_until = None
+    if job.attempts >= job.max_attempts or getattr(exc, "permanent", False):
         job.status = "incident"
         audit.record(job.order_id, "job", "worker", field=job.operator, new="incident",
-                     entity="job", entity_id=job.id, details={"error": str(exc)})
+                     entity="job", entity_id=job.id, details={"error": str(exc)[:500]})
     else:
         job.status = "pending"
-        job.run_after = datetime.now(timezone.utc) + timedelta(seconds=job.backoff_base ** job.attempts)
+        delay = min(timedelta(seconds=job.backoff_base ** job.attempts), MAX_BACKOFF)
+        job.run_after = datetime.now(timezone.utc) + delay
     log.warning("job %s (%s) failed, attempt %s/%s: %s", job.id, job.operator, job.attempts,
                 job.max_attempts, exc)
     db.session.commit()

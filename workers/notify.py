@@ -1,26 +1,24 @@
-"""notify: the event's message to its recipients on the order's channel ('log' until SMS/e-mail land)."""
+"""notify: turn a process event into notifications (one per person and channel) and their delivery jobs.
+
+The service task completes as soon as the rows are written; each SMS or e-mail then goes out in
+its own job, retried on its own, so a slow gateway never holds the order's next step.
+"""
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification
-from app.services.notifications import recipients, render
+from app.services.notifications import queue_notifications
 from workers.registry import JobContext
 
 
 def send(ctx: JobContext) -> dict:
     event, to = ctx.params.get("event", "event"), ctx.params.get("to", "customer")
-    subject, body = render(event, ctx.order, ctx.params)
-    sent = 0
-    for person in recipients(to, ctx.order):
-        exists = db.session.execute(select(Notification.id).where(
-            Notification.job_id == ctx.job.id, Notification.channel == "log",
-            Notification.recipient == person.address)).first()
-        if exists:
-            continue
-        db.session.add(Notification(order_id=ctx.order.id, event=event, channel="log", recipient=person.address,
-                                    subject=subject, body=body, status="sent", job_id=ctx.job.id,
-                                    extra={"to": to, "name": person.name}))
-        sent += 1
-    return {"event": event, "to": to, "sent": sent}
+    with ctx.write():
+        written = list(db.session.execute(select(Notification).where(Notification.job_id == ctx.job_id)).scalars())
+        if not written:
+            written = queue_notifications(event, to, ctx.order, ctx.params, job_id=ctx.job_id)
+        summary = {"event": event, "to": to, "queued": len(written),
+                   "channels": sorted({n.channel for n in written})}
+    return summary

@@ -1,27 +1,85 @@
-"""Operator name → job function: the service tasks a diagram may call."""
+"""Operator name → job function: the service tasks a diagram may call, and the contract they follow.
+
+An operator is `fn(ctx: JobContext) -> dict` (a JSON-able result that becomes the service task's
+result). It runs *outside* any write transaction, so a slow gateway never holds the database's
+write lock: it reads through `ctx.order` / `db.session`, and writes in short units of work opened
+with `with ctx.write():`. It must be idempotent per job — the same job may run again after a
+crash — so it records what it did (keyed by `ctx.job_id`) before or together with its side effect
+and checks that record first. A failure it understands raises `OperatorError`; `permanent=True`
+(a bad API key, an invalid number) skips the remaining retries and opens an incident at once.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
-from app.models import Order, OutboxJob
+from app.extensions import begin_write, db
+from app.models import Order
+
+
+class OperatorError(Exception):
+    """A failure the operator understood, worded for the admin who will see it as an incident."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
 
 
 @dataclass
 class JobContext:
-    job: OutboxJob
-    order: Order | None
+    job_id: int
+    operator: str
+    order_id: int | None
     params: dict
+    attempt: int = 1  # 1 on the first run
+    new_jobs: list[int] = field(default_factory=list)
+
+    @property
+    def order(self) -> Order | None:
+        return db.session.get(Order, self.order_id) if self.order_id else None
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """A short unit of work: commit on success, roll back on error; jobs it wrote go out after."""
+        from app.services.outbox import commit, rollback
+
+        rollback()
+        begin_write()
+        try:
+            yield
+        except BaseException:
+            rollback()
+            raise
+        commit()
 
 
-def _operators() -> dict[str, Callable[[JobContext], Any]]:
-    from workers import documents, notify, onec
+@dataclass(frozen=True)
+class OperatorSpec:
+    fn: str  # "module:function", imported on first use
+    max_attempts: int = 3
+    backoff_base: int = 2  # seconds; the n-th retry waits backoff_base ** n
+    lease_seconds: int = 300  # a run longer than this is presumed dead and handed out again
 
-    return {"documents.render": documents.render, "notify": notify.send, "onec.sync": onec.sync}
 
-
-OPERATOR_NAMES = frozenset({"documents.render", "notify", "onec.sync"})
+OPERATORS: dict[str, OperatorSpec] = {
+    "documents.render": OperatorSpec("workers.documents:render", 3, 2, 300),
+    "notify": OperatorSpec("workers.notify:send", 5, 2, 120),
+    "sms.send": OperatorSpec("workers.sms:send", 5, 3, 120),
+    "email.send": OperatorSpec("workers.email:send", 5, 3, 180),
+    "onec.sync": OperatorSpec("workers.onec:sync", 6, 4, 300),
+    "sla.escalate": OperatorSpec("workers.sla:escalate", 5, 2, 120),
+}
+OPERATOR_NAMES = frozenset(OPERATORS)
+_loaded: dict[str, Callable[[JobContext], Any]] = {}
 
 
 def operator(name: str) -> Callable[[JobContext], Any]:
-    return _operators()[name]
+    fn = _loaded.get(name)
+    if fn is None:
+        import importlib
+
+        module, attr = OPERATORS[name].fn.split(":")
+        fn = _loaded[name] = getattr(importlib.import_module(module), attr)
+    return fn

@@ -22,6 +22,7 @@ from app.models import (
 )
 from app.services import audit, orders
 from app.services.forms import validate_form
+from app.services.outbox import add_job
 
 
 def engine() -> ProcessEngine:
@@ -75,14 +76,11 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     order = instance.order
     _project_tasks(instance, workflow, view, actor, acted)
     _project_order(order, view, actor)
-    jobs = [OutboxJob(order_id=order.id, instance_id=instance.id, task_guid=call.guid, bpmn_id=call.bpmn_id,
-                      operator=call.operator, params=call.params, status="queued",
-                      max_attempts=call.retries or current_app.config["JOB_MAX_ATTEMPTS"],
-                      backoff_base=call.backoff_base or 2) for call in view.calls]
-    if jobs:
-        db.session.add_all(jobs)
-        db.session.flush()
-        db.session.info.setdefault("new_jobs", []).extend(job.id for job in jobs)
+    for call in view.calls:
+        # spiffworkflow:retry in the diagram overrides the operator's defaults (retries = attempts - 1).
+        add_job(call.operator, call.params, order_id=order.id, instance_id=instance.id, task_guid=call.guid,
+                bpmn_id=call.bpmn_id, max_attempts=call.retries + 1 if call.retries is not None else None,
+                backoff_base=call.backoff_base)
 
 
 def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None) -> None:

@@ -26,8 +26,9 @@ from app.models.ui import SavedFilter
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User
 
 __all__ = [
-    "AuditEvent", "Attachment", "CHANNELS", "Claim", "Component", "Customer", "Department",
-    "Document", "Escalation", "Feedback", "InboundMessage", "HumanTask", "LANE_ROLES", "LoginAttempt", "Note", "Notification", "NotificationTemplate", "ORDER_KINDS",
-    "Order", "OrderCounter", "OrderStatus", "OutboxJob", "PAYMENT_TYPES", "Partner", "Payment",
-    "ProcessDefinition", "ProcessInstance", "ROLES", "Role", "SavedFilter", "User",
+    "Attachment", "AuditEvent", "CHANNELS", "Claim", "Component", "Customer", "Department", "Document",
+    "Escalation", "Feedback", "HumanTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
+    "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
+    "OutboxJob", "PAYMENT_TYPES", "Partner", "Payment", "ProcessDefinition", "ProcessInstance", "ROLES",
+    "Role", "SavedFilter", "User",
 ]

@@ -14,6 +14,21 @@ log = logging.getLogger(__name__)
 _inline_queue: ContextVar[list | None] = ContextVar("inline_queue", default=None)
 
 
+def add_job(operator: str, params: dict, *, order_id: int | None = None, max_attempts: int | None = None,
+            backoff_base: int | None = None, **fields) -> OutboxJob:
+    """Write a job into the current unit of work; it is handed to rq after the commit."""
+    from workers.registry import OPERATORS
+
+    spec = OPERATORS[operator]
+    job = OutboxJob(operator=operator, params=params, order_id=order_id, status="queued",
+                    max_attempts=max_attempts or spec.max_attempts, backoff_base=backoff_base or spec.backoff_base,
+                    **fields)
+    db.session.add(job)
+    db.session.flush()
+    db.session.info.setdefault("new_jobs", []).append(job.id)
+    return job
+
+
 def commit() -> None:
     """Commit the current unit of work; afterwards dispatch the outbox rows it created."""
     job_ids = db.session.info.pop("new_jobs", [])
