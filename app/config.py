@@ -36,7 +36,9 @@ class Config:
         self.UPLOADS_DIR = os.environ.get("UPLOADS_DIR", str(instance / "uploads"))
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
         self.API_TOKEN_MAX_AGE = int(os.environ.get("API_TOKEN_MAX_AGE", 30 * 24 * 3600))
-        # Length of one SLA hour in seconds: 3600 in production, small in demos and tests.
+        # SLA deadlines count working hours on the business calendar; "continuous" counts plain time
+        # with hours of SLA_HOUR_SECONDS (short in demos and tests).
+        self.SLA_CALENDAR = os.environ.get("SLA_CALENDAR", "business")
         self.SLA_HOUR_SECONDS = float(os.environ.get("SLA_HOUR_SECONDS", 3600))
         self.FEEDBACK_TIMEOUT = os.environ.get("FEEDBACK_TIMEOUT", "P14D")
         # Seconds a running job may take before the relay presumes its worker dead (default: per operator).
@@ -61,6 +63,9 @@ class Config:
         self.SMSAERO_API_KEY = os.environ.get("SMSAERO_API_KEY", "")
         self.SMSAERO_URL = os.environ.get("SMSAERO_URL", "https://gate.smsaero.ru")
         self.SMS_DEFAULT_REGION = os.environ.get("SMS_DEFAULT_REGION", "RU")
+        # Seconds to wait for a gateway's answer; a send that times out stays "sending" and the next run
+        # asks the gateway whether it went out (lookup) instead of sending it again.
+        self.SMS_TIMEOUT = float(os.environ.get("SMS_TIMEOUT", 10))
         # E-mail out: SMTP (empty host = the log transport of the embedded default).
         self.SMTP_HOST = os.environ.get("SMTP_HOST", "")
         self.SMTP_PORT = int(os.environ.get("SMTP_PORT", 587))

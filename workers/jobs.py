@@ -18,7 +18,7 @@ from app.engine.steps import complete_service_job
 from app.extensions import begin_write, db
 from app.models import OutboxJob
 from app.services import audit
-from app.services.outbox import commit, rollback
+from app.services.outbox import commit, rollback, wake_scheduler
 from workers.registry import OPERATORS, JobContext, OperatorError, operator
 
 log = logging.getLogger(__name__)
@@ -115,4 +115,7 @@ def _record_failure(job_id: int, exc: Exception) -> None:
         job.run_after = datetime.now(timezone.utc) + delay
     log.warning("job %s (%s) failed, attempt %s/%s: %s", job.id, job.operator, job.attempts,
                 job.max_attempts, exc)
+    retry_at = job.run_after if job.status == "pending" else None
     db.session.commit()
+    if retry_at is not None:
+        wake_scheduler(retry_at)

@@ -1,14 +1,25 @@
-"""Timer wake-ups (the scheduler process calls wake_timers in its loop)."""
+"""The scheduler process: wakes due timers, relays due outbox jobs, and otherwise sleeps.
+
+It sleeps until the earliest due moment (an indexed MIN over instance timers and waiting jobs) and
+is woken early through Redis pub/sub whenever a step sets a nearer timer or a job is put off for a
+retry. Each round touches only what is due, so its cost follows the due timers, not the orders.
+"""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
 
 from app.engine.steps import due_instance_ids, wake_instance
 from app.errors import BespokeError
 from app.extensions import begin_write, db
 from app.models import ProcessInstance
-from app.services.outbox import commit, rollback
+from app.services.outbox import commit, rollback, wake_channel
+from workers.queue import get_queue
+from workers.relay import next_due, relay_pending
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +52,57 @@ def _mark_error(instance_id: int, message: str) -> None:
     instance.error = message
     instance.next_timer_at = None  # parked until someone fixes it; it must not be retried in a hot loop
     db.session.commit()
+
+
+def next_timer() -> datetime | None:
+    found = db.session.execute(select(func.min(ProcessInstance.next_timer_at))).scalar()
+    db.session.rollback()
+    return found
+
+
+class Scheduler:
+    """One scheduler per deployment; `run_once` is a round, `serve` the process's loop."""
+
+    def __init__(self, max_sleep: float = 30.0, batch: int = 200) -> None:
+        self.max_sleep = max_sleep
+        self.batch = batch
+        self.rounds = 0
+
+    def run_once(self, now: datetime | None = None) -> dict:
+        now = now or datetime.now(timezone.utc)
+        woken = wake_timers(now, self.batch)
+        try:
+            relayed = relay_pending(now)
+        except RedisError as exc:
+            log.warning("relay waits for Redis: %s", exc)
+            relayed = 0
+        self.rounds += 1
+        return {"woken": woken, "relayed": relayed}
+
+    def sleep_seconds(self, now: datetime | None = None) -> float:
+        now = now or datetime.now(timezone.utc)
+        due = [d for d in (next_timer(), next_due()) if d is not None]
+        if not due:
+            return self.max_sleep
+        return max(0.0, min(self.max_sleep, (min(due) - now).total_seconds()))
+
+    def serve(self, should_stop=lambda: False) -> None:
+        pubsub = None
+        while not should_stop():
+            stats = self.run_once()
+            if stats["woken"] >= self.batch:
+                continue  # more are due right now
+            pause = self.sleep_seconds()
+            if pause <= 0:
+                continue
+            try:
+                if pubsub is None:
+                    pubsub = get_queue().connection.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(wake_channel())
+                # Returns at the first wake-up message, or after the pause.
+                pubsub.get_message(timeout=pause)
+                while pubsub.get_message(timeout=0) is not None:
+                    pass  # several steps may have woken us at once
+            except RedisError:
+                pubsub = None
+                time.sleep(min(pause, 1.0))  # without Redis, poll the database every second

@@ -31,7 +31,7 @@ def task_json(task: HumanTask) -> dict:
         "id": task.id, "order_number": task.order.number, "name": task.name, "bpmn_id": task.bpmn_id,
         "stage": task.stage, "lane": task.lane, "state": task.state,
         "assignee": task.assignee.login if task.assignee else None,
-        "created_at": _iso(task.created_at), "due_at": _iso(task.due_at),
+        "created_at": _iso(task.created_at), "due_at": _iso(task.due_at), "sla_level": task.sla_level,
         "overdue": bool(task.due_at and task.state == "open" and task.due_at < datetime.now(task.due_at.tzinfo)),
     }
 

@@ -1,20 +1,20 @@
 """The only package that imports SpiffWorkflow; the rest of the app calls its domain functions."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Flask
 
-from app.engine.runtime import ProcessEngine, sla_deadline
+from app.engine.runtime import ProcessEngine
+from app.services.calendar import BusinessCalendar, sla_deadline
 
 
 def init_app(app: Flask) -> None:
     """Build the parser/serializer/script engine once and keep it in app.extensions."""
-    hour_seconds = app.config["SLA_HOUR_SECONDS"]
     settings = {"FEEDBACK_TIMEOUT": app.config["FEEDBACK_TIMEOUT"]}
+    config = {**app.config, "_calendar": BusinessCalendar.from_config(app.config)}
 
-    def sla_due(hours: float) -> str:
-        return sla_deadline(hours, hour_seconds, datetime.now(timezone.utc))
+    def sla_due(hours: float, fraction: float = 1.0) -> str:
+        """Deadline for `fraction` of a stage's SLA (`hours` working hours), as ISO text for a timer."""
+        return sla_deadline(config, hours, fraction).isoformat()
 
     def setting(name: str) -> str:
         return settings[name]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable
 from uuid import UUID
 
@@ -238,7 +238,9 @@ class ProcessEngine:
         if props.get("assignee"):
             value = self.evaluate(task, props["assignee"])
             assignee = str(value) if value else None
-        due = None
+        # The due time is the non-interrupting timer marked sla_level=head (the 100 % deadline);
+        # a diagram without levels uses its earliest non-interrupting timer.
+        due, earliest = None, None
         for sibling in task.parent.children if task.parent else []:
             sib_spec = sibling.task_spec
             # Boundary events are the task's siblings under Spiff's BoundaryEventSplit.
@@ -246,8 +248,11 @@ class ProcessEngine:
                     and isinstance(sib_spec.event_definition, TimerEventDefinition)
                     and not getattr(sib_spec, "cancel_activity", True)):
                 candidate = _parse_due(sibling.internal_data.get("event_value"))
-                if candidate and (due is None or candidate < due):
+                if candidate and task_properties(sib_spec).get("sla_level") == "head":
                     due = candidate
+                if candidate and (earliest is None or candidate < earliest):
+                    earliest = candidate
+        due = due or earliest
         return TaskView(
             guid=str(task.id), bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
             stage=props.get("stage") or spec.bpmn_name or spec.bpmn_id, lane=spec.lane or "",
@@ -277,9 +282,3 @@ def _describe(exc: Exception, task=None) -> str:
         where = f"{getattr(spec, 'bpmn_name', None) or bpmn_id} ({bpmn_id}): "
     notes = " ".join(getattr(exc, "__notes__", []) or [])
     return f"{where}{exc}{(' — ' + notes) if notes else ''}"
-
-
-def sla_deadline(hours: float, hour_seconds: float, now: datetime | None = None) -> str:
-    """ISO deadline for an SLA of `hours` (issue #4 puts this on a business calendar)."""
-    now = now or datetime.now(timezone.utc)
-    return (now + timedelta(seconds=float(hours) * hour_seconds)).isoformat()

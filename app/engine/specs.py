@@ -6,6 +6,8 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
@@ -21,6 +23,9 @@ class AsyncServiceTask(ServiceTask):
 
     def _execute(self, my_task):
         params = {name: value["value"] for name, value in self.evaluate_params(my_task).items()}
+        trigger = _boundary_trigger(my_task)
+        if trigger:
+            params["trigger"] = trigger
         my_task.internal_data[CALL_KEY] = {
             "operator": self.operation_name,
             "params": params,
@@ -29,6 +34,28 @@ class AsyncServiceTask(ServiceTask):
             "outboxed": False,
         }
         return None
+
+
+def _boundary_trigger(my_task, depth: int = 4) -> dict | None:
+    """When a boundary event led here (through gateways at most), say which one and on which task.
+
+    An SLA escalation learns its level from the properties of the timer that fired and the task it
+    watches from the boundary's sibling, so one escalation task can serve several timers.
+    """
+    task = my_task.parent
+    for _ in range(depth):
+        if task is None:
+            return None
+        spec = task.task_spec
+        if isinstance(spec, BoundaryEvent):
+            main = next((t for t in task.parent.children if not isinstance(t.task_spec, BoundaryEvent)), None)
+            return {"event": spec.bpmn_id, "task_guid": str(main.id) if main else None,
+                    "task_bpmn_id": getattr(main.task_spec, "bpmn_id", None) if main else None,
+                    **dict((getattr(spec, "extensions", None) or {}).get("properties") or {})}
+        if not isinstance(spec, ExclusiveGateway):
+            return None
+        task = task.parent
+    return None
 
 
 class BespokeParser(SpiffBpmnParser):

@@ -5,13 +5,14 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.engine.runtime import ProcessEngine, StepView, TaskView
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import (
     Department,
+    Escalation,
     HumanTask,
     Order,
     OrderStatus,
@@ -68,6 +69,8 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     """Persist the state and rebuild the projections in the same unit of work."""
     eng = engine()
     instance.state = eng.dump(workflow)  # after describe(): the service calls are marked outboxed
+    if view.next_timer_at and view.next_timer_at != instance.next_timer_at:
+        db.session.info["timer_at"] = min(view.next_timer_at, db.session.info.get("timer_at") or view.next_timer_at)
     instance.next_timer_at = view.next_timer_at
     instance.status = "completed" if view.finished else "running"
     instance.error = None
@@ -88,6 +91,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
     open_rows = {t.task_guid: t for t in db.session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")).scalars()}
     ready = {t.guid: t for t in view.ready}
+    closed: list[int] = []
     for guid, row in open_rows.items():
         if guid in ready:
             continue
@@ -95,10 +99,14 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         done = spiff_task is not None and engine().state_of(spiff_task) == "COMPLETED"
         row.state = "completed" if done else "cancelled"
         row.completed_at = now
+        closed.append(row.id)
         if guid == acted and isinstance(actor, User):
             row.completed_by_id = actor.id
         audit.record(instance.order_id, "task", actor, field="state", old="open", new=row.state,
                      entity="task", entity_id=row.id, details={"bpmn_id": row.bpmn_id, "name": row.name})
+    if closed:  # a task that is done no longer needs anyone chasing it
+        db.session.execute(update(Escalation).where(Escalation.human_task_id.in_(closed),
+                                                    Escalation.cleared_at.is_(None)).values(cleared_at=now))
     forms = definition_forms(instance.definition)
     for guid, view_task in ready.items():
         if guid in open_rows:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import update
@@ -32,12 +33,16 @@ def add_job(operator: str, params: dict, *, order_id: int | None = None, max_att
 def commit() -> None:
     """Commit the current unit of work; afterwards dispatch the outbox rows it created."""
     job_ids = db.session.info.pop("new_jobs", [])
+    timer_at = db.session.info.pop("timer_at", None)
     db.session.commit()
     dispatch(job_ids)
+    if timer_at is not None:
+        wake_scheduler(timer_at)
 
 
 def rollback() -> None:
     db.session.info.pop("new_jobs", None)
+    db.session.info.pop("timer_at", None)
     db.session.rollback()
 
 
@@ -47,7 +52,7 @@ def dispatch(job_ids: list[int]) -> None:
     if current_app.config["JOBS_INLINE"]:
         _run_inline(job_ids)
     else:
-        enqueue(job_ids)
+        enqueue([(job_id, 0) for job_id in job_ids])
 
 
 def _run_inline(job_ids: list[int]) -> None:
@@ -67,22 +72,45 @@ def _run_inline(job_ids: list[int]) -> None:
         _inline_queue.reset(token)
 
 
-def enqueue(job_ids: list[int]) -> int:
-    """Push committed jobs to rq; when Redis is unreachable they go back to 'pending' for the relay."""
+def rq_job_id(job_id: int, attempts: int) -> str:
+    """One rq job per delivery attempt, so a re-delivery never collides with a dead worker's job."""
+    return f"outbox-{job_id}-{attempts}"
+
+
+def enqueue(jobs: list[tuple[int, int]]) -> int:
+    """Push committed jobs (id, attempts so far) to rq; when Redis is unreachable they wait as 'pending'."""
     from redis.exceptions import RedisError
 
     from workers.queue import get_queue
 
-    pushed = []
+    pushed: list[int] = []
     try:
         queue = get_queue()
-        for job_id in job_ids:
-            queue.enqueue("workers.jobs.run", job_id, job_id=f"outbox-{job_id}", result_ttl=3600,
+        for job_id, attempts in jobs:
+            queue.enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=3600,
                           failure_ttl=7 * 24 * 3600)
             pushed.append(job_id)
     except RedisError as exc:
-        log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(job_ids) - len(pushed), exc)
-        waiting = [job_id for job_id in job_ids if job_id not in pushed]
-        db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting)).values(status="pending"))
+        waiting = [job_id for job_id, _ in jobs if job_id not in pushed]
+        log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(waiting), exc)
+        db.session.rollback()
+        db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting), OutboxJob.status == "queued")
+                           .values(status="pending"))
         db.session.commit()
     return len(pushed)
+
+
+def wake_channel() -> str:
+    return f"{current_app.config['RQ_QUEUE']}:scheduler"
+
+
+def wake_scheduler(when: datetime) -> None:
+    """Tell a sleeping scheduler about a timer or retry that may be nearer than the one it waits for."""
+    from redis.exceptions import RedisError
+
+    from workers.queue import get_queue
+
+    try:
+        get_queue().connection.publish(wake_channel(), when.isoformat())
+    except RedisError:
+        pass  # the scheduler also wakes on its own within SCHEDULER_MAX_SLEEP

@@ -1,0 +1,102 @@
+"""The business calendar SLA deadlines are counted on: working hours on working days.
+
+Working days are the configured weekdays minus the country's public holidays (the `holidays`
+package) and the company's extra days off, plus extra working days (Russia moves days off and
+works some Saturdays). Times are reckoned in the company's time zone and returned in UTC.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
+
+MAX_DAYS = 3 * 366  # an SLA longer than this is a typo, not a deadline
+
+
+def _dates(text: str) -> frozenset[date]:
+    return frozenset(date.fromisoformat(part.strip()) for part in (text or "").split(",") if part.strip())
+
+
+@dataclass
+class BusinessCalendar:
+    tz: ZoneInfo
+    start: time = time(9)
+    end: time = time(18)
+    weekdays: frozenset[int] = frozenset(range(5))
+    country: str | None = "RU"
+    days_off: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    _public: holidays_lib.HolidayBase | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config) -> "BusinessCalendar":
+        start, end = (time.fromisoformat(part.strip()) for part in config["WORK_HOURS"].split("-"))
+        return cls(tz=ZoneInfo(config["TIMEZONE"]), start=start, end=end,
+                   weekdays=frozenset(int(d) for d in config["WORK_DAYS"].split(",") if d.strip()),
+                   country=config.get("HOLIDAYS_COUNTRY") or None,
+                   days_off=_dates(config.get("EXTRA_HOLIDAYS", "")),
+                   workdays=_dates(config.get("EXTRA_WORKDAYS", "")))
+
+    def holiday_name(self, day: date) -> str | None:
+        if self.country is None:
+            return None
+        if self._public is None:
+            self._public = holidays_lib.country_holidays(self.country)
+        return self._public.get(day)
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.workdays:
+            return True
+        if day in self.days_off or day.weekday() not in self.weekdays:
+            return False
+        return self.holiday_name(day) is None
+
+    def add(self, moment: datetime, hours: float) -> datetime:
+        """The moment `hours` working hours after `moment` (which may itself fall out of hours)."""
+        remaining = timedelta(hours=float(hours))
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        for _ in range(MAX_DAYS):
+            if self.is_working_day(day):
+                opens = datetime.combine(day, self.start, self.tz)
+                closes = datetime.combine(day, self.end, self.tz)
+                begin = max(local, opens)
+                if begin < closes:
+                    if begin + remaining <= closes:
+                        return (begin + remaining).astimezone(timezone.utc)
+                    remaining -= closes - begin
+            day += timedelta(days=1)
+            local = datetime.combine(day, time(0), self.tz)
+        raise ValueError(f"no working time within {MAX_DAYS} days — check WORK_DAYS and WORK_HOURS")
+
+    def working_hours_between(self, a: datetime, b: datetime) -> float:
+        """Working hours from a to b (negative when b is earlier), for 'how late' figures."""
+        if b < a:
+            return -self.working_hours_between(b, a)
+        total = timedelta()
+        day, last = a.astimezone(self.tz).date(), b.astimezone(self.tz).date()
+        while day <= last:
+            if self.is_working_day(day):
+                opens = max(datetime.combine(day, self.start, self.tz), a)
+                closes = min(datetime.combine(day, self.end, self.tz), b)
+                if closes > opens:
+                    total += closes - opens
+            day += timedelta(days=1)
+        return total.total_seconds() / 3600
+
+
+def sla_deadline(config, hours: float, fraction: float = 1.0, now: datetime | None = None) -> datetime:
+    """When `fraction` of an SLA of `hours` working hours, started now, is used up.
+
+    SLA_CALENDAR=continuous with a short SLA_HOUR_SECONDS is for demos and tests: the clock then
+    runs straight through nights and weekends.
+    """
+    now = now or datetime.now(timezone.utc)
+    if config.get("SLA_CALENDAR", "business") == "continuous":
+        return now + timedelta(seconds=float(hours) * fraction * float(config["SLA_HOUR_SECONDS"]))
+    calendar = config.get("_calendar")
+    if calendar is None:
+        calendar = BusinessCalendar.from_config(config)
+    return calendar.add(now, float(hours) * fraction)

@@ -1,0 +1,109 @@
+"""SLA deadlines on the business calendar; warnings and escalations as the timers fire."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Escalation, HumanTask, Notification
+from app.services.calendar import BusinessCalendar
+from tests.support.api import Api
+from workers.scheduler import wake_timers
+
+MSK = ZoneInfo("Europe/Moscow")
+
+
+def msk(*args) -> datetime:
+    return datetime(*args, tzinfo=MSK)
+
+
+def calendar(**config) -> BusinessCalendar:
+    return BusinessCalendar.from_config({"TIMEZONE": "Europe/Moscow", "WORK_HOURS": "09:00-18:00",
+                                         "WORK_DAYS": "0,1,2,3,4", "HOLIDAYS_COUNTRY": "RU", **config})
+
+
+def test_working_hours_skip_the_night_the_weekend_and_a_public_holiday():
+    cal = calendar()
+    assert cal.holiday_name(msk(2026, 6, 12).date()) is not None  # День России, a Friday
+    # Thursday 16:00 + 4 working hours: 2 h on Thursday, Friday is a holiday, then the weekend → Monday 11:00.
+    assert cal.add(msk(2026, 6, 11, 16, 0), 4) == msk(2026, 6, 15, 11, 0).astimezone(timezone.utc)
+    # An ordinary Tuesday evening request: the clock starts next morning.
+    assert cal.add(msk(2026, 6, 16, 20, 30), 3) == msk(2026, 6, 17, 12, 0)
+    # A Saturday start counts from Monday 09:00; 9 h is one whole working day.
+    assert cal.add(msk(2026, 6, 20, 10, 0), 9) == msk(2026, 6, 22, 18, 0)
+    assert cal.working_hours_between(msk(2026, 6, 11, 16, 0), msk(2026, 6, 15, 11, 0)) == 4
+
+
+def test_the_new_year_holidays_and_company_exceptions():
+    cal = calendar()
+    # 30 Dec 2026 (Wed) 17:00 + 2 h: 1 h that day; 31 Dec is a working day in the package's calendar or not —
+    # either way nothing counts on 1–8 January, which are public holidays.
+    deadline = cal.add(msk(2026, 12, 30, 17, 0), 2).astimezone(MSK)
+    assert deadline.date() in {msk(2026, 12, 31).date(), msk(2027, 1, 11).date()}
+    assert all(not cal.is_working_day(msk(2027, 1, day).date()) for day in range(1, 9))
+    # A company day off and a working Saturday come from the configuration.
+    custom = calendar(EXTRA_HOLIDAYS="2026-06-15", EXTRA_WORKDAYS="2026-06-13")
+    assert custom.add(msk(2026, 6, 11, 16, 0), 4) == msk(2026, 6, 13, 11, 0)
+    assert custom.add(msk(2026, 6, 13, 17, 0), 2) == msk(2026, 6, 16, 10, 0)
+
+
+def test_a_task_deadline_follows_the_business_calendar(api, app):
+    number = api.create_order()
+    task = api.open_task(number)
+    with app.app_context():
+        row = db.session.get(HumanTask, task["id"])
+        expected = BusinessCalendar.from_config(app.config).add(row.created_at, 4)  # new order: 4 working hours
+        assert abs((row.due_at - expected).total_seconds()) < 2
+
+
+def _wake_at(app, created: datetime, seconds: float) -> int:
+    """Sleep until `seconds` after the task was created, then run one scheduler pass."""
+    delay = (created + timedelta(seconds=seconds) - datetime.now(timezone.utc)).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+    with app.app_context():
+        return wake_timers()
+
+
+def test_warning_then_head_then_director_each_recorded_and_notified_then_cleared(make_app):
+    # One SLA hour lasts 0.5 s: the 4-hour new-order SLA warns at 1.5 s and escalates at 2 s and 4 s.
+    app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.5)
+    api = Api(app, app.test_client())
+    number = api.create_order()
+    task = api.open_task(number)
+    with app.app_context():
+        created = db.session.get(HumanTask, task["id"]).created_at
+
+    def escalations():
+        with app.app_context():
+            return [(e.level, e.cleared_at is None) for e in
+                    db.session.execute(select(Escalation).order_by(Escalation.id)).scalars()]
+
+    def sent(event):
+        with app.app_context():
+            return {(n.recipient, n.channel) for n in db.session.execute(
+                select(Notification).where(Notification.event == event)).scalars()}
+
+    assert _wake_at(app, created, 1.0) == 0 and escalations() == []
+    assert _wake_at(app, created, 1.55) == 1
+    assert escalations() == [("warning", True)]
+    assert ("sales@bespoke.example", "email") in sent("sla_warning")  # nobody holds the task: its lane is told
+    assert api.open_task(number)["sla_level"] == "warning"
+
+    _wake_at(app, created, 2.05)
+    assert escalations() == [("warning", True), ("head", True)]
+    assert ("head_sales@bespoke.example", "email") in sent("sla_breach")
+    assert api.get("/tasks?scope=all&overdue=1", as_="director").get_json()["count"] == 1
+
+    _wake_at(app, created, 4.05)
+    assert [level for level, _ in escalations()] == ["warning", "head", "director"]
+    assert ("director@bespoke.example", "email") in sent("sla_director")
+    # The timers did not interrupt the task; completing it clears every escalation.
+    assert api.open_task(number)["id"] == task["id"]
+    api.step(number, "new_order")
+    assert escalations() == [("warning", False), ("head", False), ("director", False)]
+    with app.app_context():
+        assert db.session.get(HumanTask, task["id"]).state == "completed"
