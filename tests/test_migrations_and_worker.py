@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from sqlalchemy import create_engine, select
 from app.extensions import db
 from app.models import Notification, OutboxJob
 from tests.support.api import Api
+from tests.support.workers import run_burst
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,10 +45,7 @@ def test_a_real_rq_worker_runs_the_jobs(make_app, redis_server, tmp_path):
         assert job.operator == "notify" and job.status == "queued"  # pushed to Redis after the commit
     # The manager's task is open before any worker ran: the notification goes in parallel.
     assert api.order(number)["stage"] == "Новый заказ" and api.open_task(number)["bpmn_id"] == "new_order"
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_server.url,
-           "SECRET_KEY": app.config["SECRET_KEY"], "RQ_QUEUE": queue, "JOBS_INLINE": "0"}
-    worker = subprocess.run([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_server.url, queue],
-                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    worker = run_burst(app)  # `flask worker --burst`, its own process
     assert worker.returncode == 0, worker.stderr[-2000:]
     with app.app_context():
         jobs = db.session.execute(select(OutboxJob.operator, OutboxJob.status).order_by(OutboxJob.id)).all()

