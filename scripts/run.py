@@ -1,4 +1,5 @@
-"""`make run`: Redis (if none is reachable), demo data on an empty database, web + rq worker + scheduler."""
+"""`make run`: Redis (if none is reachable), demo data on an empty database, then the Procfile's processes:
+web, rq worker(s), scheduler and the inbound mail receiver."""
 from __future__ import annotations
 
 import os
@@ -54,8 +55,11 @@ def main() -> int:
         print("empty database: loading demo data (about a minute)…")
         subprocess.run([BIN / "flask", "demo"], env=env, cwd=ROOT, check=True)
 
-    children.append(subprocess.Popen([BIN / "rq", "worker", "--url", env["REDIS_URL"], "bespoke"], env=env, cwd=ROOT))
+    # The same processes as the Procfile: workers (WORKERS of them), the scheduler, the mail receiver, the web.
+    for _ in range(int(env.get("WORKERS", "1"))):
+        children.append(subprocess.Popen([BIN / "flask", "worker"], env=env, cwd=ROOT))
     children.append(subprocess.Popen([BIN / "flask", "scheduler"], env=env, cwd=ROOT))
+    children.append(subprocess.Popen([BIN / "flask", "mail-receiver"], env=env, cwd=ROOT))
     children.append(subprocess.Popen([BIN / "gunicorn", "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}",
                                       "wsgi:app"], env=env, cwd=ROOT))
     print(f"\nBespoke is running on http://127.0.0.1:{port}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)")

@@ -48,22 +48,19 @@ def deliver(ctx: JobContext, transport: Transport) -> dict:
         in_doubt = note.status == "sending" and not resend
         note.status, note.provider, note.delivery_job_id = "sending", transport.name, ctx.job_id
     note = db.session.get(Notification, notification_id)
-    if in_doubt:
-        receipt = transport.lookup(note)
-        if receipt is None:
-            raise OperatorError(
-                f"Не известно, ушло ли сообщение через {transport.name}: прошлая попытка прервалась во время "
-                "отправки, а шлюз не умеет проверять по нашему номеру. «Повторить» отправит его ещё раз, "
-                "«Пропустить» — отметит как отправленное.", permanent=True)
-    else:
-        try:
-            receipt = transport.send(note)
-        except OperatorError as exc:
-            with ctx.write():  # refused by the gateway: nothing went out, a retry may send it
-                row = db.session.get(Notification, notification_id)
-                row.status, row.error = "failed", exc.message
-            raise
-        # Anything else (a timeout after the request left) leaves the row "sending": in doubt.
+    try:
+        receipt = transport.lookup(note) if in_doubt else transport.send(note)
+    except OperatorError as exc:
+        with ctx.write():  # refused by the gateway: nothing went out, a retry may send it
+            row = db.session.get(Notification, notification_id)
+            row.status, row.error = "failed", exc.message
+        raise
+    # Anything else (a timeout after the request left) leaves the row "sending": in doubt.
+    if receipt is None:
+        raise OperatorError(
+            f"Не известно, ушло ли сообщение через {transport.name}: прошлая попытка прервалась во время "
+            "отправки, а шлюз не умеет проверять по нашему номеру. «Повторить» отправит его ещё раз, "
+            "«Пропустить» — отметит как отправленное.", permanent=True)
     with ctx.write():
         row = db.session.get(Notification, notification_id)
         row.status, row.error, row.sent_at = "sent", None, utcnow()
