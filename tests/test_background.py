@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 from sqlalchemy import func, select
@@ -9,8 +10,9 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Notification, OutboxJob
 from tests.support.api import Api
+from tests.support.fake_sms import FakeSmsGateway
 from tests.support.services import RedisServer
-from tests.support.workers import run_burst
+from tests.support.workers import run_burst, start_worker
 from workers.scheduler import Scheduler
 
 
@@ -51,3 +53,40 @@ def test_with_redis_stopped_the_web_answers_and_jobs_flow_once_it_returns(make_a
         assert dict(sent) == {"email": 3, "sms": 3}
     finally:
         redis.stop()
+
+
+def test_a_worker_killed_in_the_middle_of_sending_an_sms_leaves_exactly_one_sms(make_app, redis_server):
+    with FakeSmsGateway() as gateway:
+        gateway.delay = 30  # the gateway takes the message, then keeps the worker waiting for its answer
+        app = make_app(JOBS_INLINE=False, RQ_QUEUE=_queue_name(), JOB_LEASE_SECONDS=2, SMS_TIMEOUT=60,
+                       **gateway.config("smsc"))
+        number = Api(app, app.test_client()).create_order()
+        worker = start_worker(app)
+        try:
+            deadline = time.monotonic() + 60
+            while not gateway.accepted and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(gateway.accepted) == 1
+            worker.send_signal(signal.SIGKILL)  # mid-job: the SMS left, our record of it did not
+            worker.wait(10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        gateway.delay = 0
+        with app.app_context():
+            note = db.session.execute(select(Notification).where(Notification.channel == "sms")).scalar_one()
+            assert note.status == "sending"
+            job = db.session.get(OutboxJob, note.delivery_job_id)
+            assert job.status == "running"
+        time.sleep(2.1)  # the dead worker's lease runs out
+        with app.app_context():
+            assert Scheduler().run_once()["relayed"] == 1
+        rerun = run_burst(app)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        with app.app_context():
+            note = db.session.get(Notification, note.id)
+            job = db.session.get(OutboxJob, job.id)
+            assert (note.status, job.status, job.attempts) == ("sent", "done", 2)
+            assert note.provider_ref and note.recipient == "+79161234567"
+        assert len(gateway.accepted) == 1  # asked again by our id: SMSC had it, nothing was sent twice
+        assert gateway.accepted[0].text.startswith("Здравствуйте") and number in gateway.accepted[0].text

@@ -9,7 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 PASSED = ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "SECRET_KEY", "RQ_QUEUE", "INSTANCE_PATH", "UPLOADS_DIR",
           "SMS_PROVIDER", "SMSC_URL", "SMSC_LOGIN", "SMSC_PASSWORD", "SMSRU_URL", "SMSRU_API_ID", "SMTP_HOST",
-          "SMTP_PORT", "SMTP_SECURITY", "JOB_LEASE_SECONDS", "SLA_CALENDAR", "SLA_HOUR_SECONDS")
+          "SMTP_PORT", "SMTP_SECURITY", "SMS_SENDER", "SMS_TIMEOUT", "JOB_LEASE_SECONDS", "SLA_CALENDAR",
+          "SLA_HOUR_SECONDS")
 
 
 def worker_env(app) -> dict:
