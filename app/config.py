@@ -73,6 +73,7 @@ class Config:
         self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
         self.SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "starttls")  # starttls, ssl or none
         self.SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE", "")  # a private CA to trust (tests, intranets)
+        self.SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", 30))
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "Бэспоук <orders@bespoke.example>")
         # E-mail in: the address orders are sent to, and where the SMTP receiver listens.
         self.ORDERS_ADDRESS = os.environ.get("ORDERS_ADDRESS", "orders@bespoke.example")
@@ -83,6 +84,7 @@ class Config:
         self.ONEC_USER = os.environ.get("ONEC_USER", "")
         self.ONEC_PASSWORD = os.environ.get("ONEC_PASSWORD", "")
         self.ONEC_MAPPING = os.environ.get("ONEC_MAPPING", "")  # a JSON file overriding the entity/field mapping
+        self.ONEC_POLL_SECONDS = float(os.environ.get("ONEC_POLL_SECONDS", 300))  # how often to ask for payments
         self.VAT_RATE = os.environ.get("VAT_RATE", "20")
         self.COMPANY = {
             "name": os.environ.get("COMPANY_NAME", "ООО «Бэспоук»"),

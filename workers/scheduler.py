@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
@@ -67,6 +68,16 @@ class Scheduler:
         self.max_sleep = max_sleep
         self.batch = batch
         self.rounds = 0
+        self.next_poll: datetime | None = None  # when to ask 1C for payments next
+
+    def poll_payments(self, now: datetime) -> dict | None:
+        """Every ONEC_POLL_SECONDS, ask 1C for payments of the orders waiting at the payment task."""
+        if not current_app.config.get("ONEC_URL") or (self.next_poll and now < self.next_poll):
+            return None
+        from workers.onec import pull_payments
+
+        self.next_poll = now + timedelta(seconds=float(current_app.config["ONEC_POLL_SECONDS"]))
+        return pull_payments()
 
     def run_once(self, now: datetime | None = None) -> dict:
         now = now or datetime.now(timezone.utc)
@@ -76,12 +87,13 @@ class Scheduler:
         except RedisError as exc:
             log.warning("relay waits for Redis: %s", exc)
             relayed = 0
+        payments = self.poll_payments(now)
         self.rounds += 1
-        return {"woken": woken, "relayed": relayed}
+        return {"woken": woken, "relayed": relayed, "payments": payments}
 
     def sleep_seconds(self, now: datetime | None = None) -> float:
         now = now or datetime.now(timezone.utc)
-        due = [d for d in (next_timer(), next_due()) if d is not None]
+        due = [d for d in (next_timer(), next_due(), self.next_poll) if d is not None]
         if not due:
             return self.max_sleep
         return max(0.0, min(self.max_sleep, (min(due) - now).total_seconds()))
