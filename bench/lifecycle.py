@@ -28,6 +28,7 @@ from app.demo import STAGE_INPUT  # noqa: E402
 from app.engine.steps import engine  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import OutboxJob, ProcessInstance  # noqa: E402
+from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import HAPPY_CASH, Api, seed  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
 from workers.jobs import execute_job  # noqa: E402
@@ -61,11 +62,6 @@ def instrument() -> None:
     wrap(steps, "_project_tasks", "task projection (human_tasks rows)")
     wrap(steps, "complete_task", "whole domain step (validate … projections)")
     wrap(auth, "commit", "commit + push jobs to Redis")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 class Bench:
@@ -224,16 +220,7 @@ documents and notifications the steps ask for run afterwards in the worker (drai
 between requests here, untimed). For reference, spiff-arena's backend answered the same
 kind of request in 46 ms p50 on this machine (FACTS.md).
 """
-    header = "# Performance\n\nFigures are measured, never asserted by tests.\n\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else header
-    marker = "## Task completion over the API"
-    if marker in text:
-        start = text.index(marker)
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    write_section(path, "## Task completion over the API", section)
 
 
 if __name__ == "__main__":

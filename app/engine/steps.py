@@ -303,13 +303,13 @@ def complete_service_job(job: OutboxJob, result) -> bool:
                  f"job:{job.operator}") is not None
 
 
-def due_instance_ids(now: datetime | None = None, limit: int = 200) -> list[int]:
-    """Instances whose earliest timer is due (an indexed range scan, not a sweep of all orders)."""
+def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[int, datetime]]:
+    """(instance id, due time) of instances whose earliest timer is due — an indexed range scan."""
     now = now or datetime.now(timezone.utc)
-    return list(db.session.execute(
-        select(ProcessInstance.id).where(ProcessInstance.next_timer_at.is_not(None),
-                                         ProcessInstance.next_timer_at <= now)
-        .order_by(ProcessInstance.next_timer_at).limit(limit)).scalars())
+    return [tuple(row) for row in db.session.execute(
+        select(ProcessInstance.id, ProcessInstance.next_timer_at).where(
+            ProcessInstance.next_timer_at.is_not(None), ProcessInstance.next_timer_at <= now)
+        .order_by(ProcessInstance.next_timer_at).limit(limit))]
 
 
 def wake_instance(instance_id: int, now: datetime | None = None) -> bool:
