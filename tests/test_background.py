@@ -90,3 +90,20 @@ def test_a_worker_killed_in_the_middle_of_sending_an_sms_leaves_exactly_one_sms(
             assert note.provider_ref and note.recipient == "+79161234567"
         assert len(gateway.accepted) == 1  # asked again by our id: SMSC had it, nothing was sent twice
         assert gateway.accepted[0].text.startswith("Здравствуйте") and number in gateway.accepted[0].text
+
+
+def test_notifications_never_hold_the_next_persons_task(make_app):
+    # No worker runs at all: every stage's notification waits in the queue, yet each next task opens at once.
+    app = make_app(JOBS_INLINE=False, RQ_QUEUE=_queue_name())
+    api = Api(app, app.test_client())
+    number = api.create_order()
+    for stage in ("new_order", "plan_measurement", "measurement"):
+        api.step(number, stage)
+    assert api.open_task(number)["bpmn_id"] == "prepare_contract"
+    with app.app_context():
+        waiting = db.session.execute(select(OutboxJob.params).where(OutboxJob.operator == "notify",
+                                                                    OutboxJob.status == "queued")).scalars().all()
+        assert [p["event"] for p in waiting] == ["order_received", "visit_booked"]
+        # History credits the person who moved the order, not a background job.
+        stages = api.get(f"/orders/{number}/history").get_json()["items"]
+    assert not any(str(e.get("actor", "")).startswith("job:") for e in stages if e.get("field") == "stage")

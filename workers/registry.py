@@ -72,6 +72,8 @@ OPERATORS: dict[str, OperatorSpec] = {
     "sla.escalate": OperatorSpec("workers.sla:escalate", 5, 2, 120),
 }
 OPERATOR_NAMES = frozenset(OPERATORS)
+# Operators whose result no diagram reads: their service task completes when the job is written.
+DETACHED = frozenset({"notify", "sla.escalate"})
 _loaded: dict[str, Callable[[JobContext], Any]] = {}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.engine.runtime import ProcessEngine
+from app.engine.specs import AsyncServiceTask
 from app.services.calendar import BusinessCalendar, sla_deadline
 
 
@@ -20,3 +21,6 @@ def init_app(app: Flask) -> None:
         return settings[name]
 
     app.extensions["bespoke.engine"] = ProcessEngine({"sla_due": sla_due, "setting": setting})
+    from workers.registry import DETACHED
+
+    AsyncServiceTask.detached_operators = DETACHED

@@ -44,7 +44,7 @@ class TaskView:
 
 @dataclass(frozen=True)
 class ServiceCall:
-    guid: str
+    guid: str | None  # None: a detached call, its task already complete
     bpmn_id: str
     name: str
     operator: str
@@ -206,12 +206,13 @@ class ProcessEngine:
             elif task.state == TaskState.STARTED:
                 started.append(task)
         calls = []
-        for task in started:
+        for task in [*started, *(completed or [])]:
             call = task.internal_data.get(CALL_KEY)
             if call and not call["outboxed"]:
                 call["outboxed"] = True
-                calls.append(ServiceCall(str(task.id), task.task_spec.bpmn_id, task.task_spec.bpmn_name or "",
-                                         call["operator"], call["params"], call["retries"], call["backoff_base"]))
+                calls.append(ServiceCall(None if call.get("detached") else str(task.id), task.task_spec.bpmn_id,
+                                         task.task_spec.bpmn_name or "", call["operator"], call["params"],
+                                         call["retries"], call["backoff_base"]))
         milestones, message_data = [], {}
         for task in completed or []:
             event = getattr(task.task_spec, "event_definition", None)

@@ -19,7 +19,14 @@ CALL_KEY = "service_call"
 
 
 class AsyncServiceTask(ServiceTask):
-    """Evaluates its parameters, records the call and stays STARTED until a worker completes it."""
+    """Evaluates its parameters, records the call and stays STARTED until a worker completes it.
+
+    Operators named in `detached_operators` (set by the app: those whose result no process reads,
+    like notifications) complete at once: the job is written in the same transaction, so the hand-off
+    is durable, and the next person's task never waits for a worker.
+    """
+
+    detached_operators: frozenset[str] = frozenset()
 
     def _execute(self, my_task):
         params = {name: value["value"] for name, value in self.evaluate_params(my_task).items()}
@@ -33,6 +40,9 @@ class AsyncServiceTask(ServiceTask):
             "backoff_base": self.retry_backoff_base,
             "outboxed": False,
         }
+        if self.operation_name in self.detached_operators:
+            my_task.internal_data[CALL_KEY]["detached"] = True
+            return True
         return None
 
 
