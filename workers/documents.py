@@ -1,14 +1,15 @@
 """documents.render: the order's PDFs (contract, invoice, act …), each a new version."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Document, Order
+from app.models import Claim, Document, HumanTask, Order
 from app.services.documents import DOCUMENT_KINDS, render_pdf
 from workers.registry import JobContext, OperatorError
 
@@ -22,16 +23,79 @@ def document_context(order: Order, kind: str, version: int, process_data: dict |
         "company": dict(current_app.config["COMPANY"]),
         "order": {
             "number": order.number, "kind": order.kind, "kind_label": order.kind_label,
-            "address": order.address, "description": order.description, "created_at": order.created_at,
+            "address": order.address, "description": order.description, "created_at": _local_date(order.created_at),
             "promised_date": order.promised_date, "price": order.price, "prepayment": order.prepayment,
             "payment_type": order.payment_type,
+            "crew": order.crew.name if order.crew else None, "delivery_at": _local_date(order.delivery_at),
         },
         "customer": {"name": order.customer.name, "phone": order.customer.phone, "email": order.customer.email},
         "components": [{"name": c.name, "quantity": c.quantity, "unit": c.unit} for c in order.components],
-        "document": {"number": f"{order.number}-{SUFFIX.get(kind, 'X')}", "date": date.today(), "version": version},
+        "payments": [{"number": p.number, "date": p.paid_on, "amount": p.amount, "method": p.method}
+                     for p in order.payments],
+        "document": {"number": f"{order.number}-{SUFFIX.get(kind, 'X')}", "date": _today(), "version": version},
+        "contract": _contract(order, kind),
         "vat_rate": Decimal(str(current_app.config["VAT_RATE"])),
-        "installation": {"report": data.get("installation_report"), "accepted": data.get("customer_accepted")},
+        "installation": _installation(order, data),
+        "claim": _claim(order),
     }
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("TIMEZONE") or "Europe/Moscow")
+
+
+def _today() -> date:
+    """The document date is the company's calendar day, not the server's (UTC near midnight is yesterday)."""
+    return datetime.now(_tz()).date()
+
+
+def _local_date(moment: datetime | None) -> date | None:
+    """A stored UTC moment as the company's calendar day: what a paper document prints."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(_tz()).date()
+
+
+def _contract(order: Order, kind: str) -> dict:
+    """The contract the other documents refer to: its number, and the date of its latest edition."""
+    latest = None if kind == "contract" else db.session.execute(
+        select(Document.created_at).where(Document.order_id == order.id, Document.kind == "contract")
+        .order_by(Document.version.desc()).limit(1)).scalar()
+    return {"number": f"{order.number}-{SUFFIX['contract']}", "date": _local_date(latest) if latest else _today()}
+
+
+def _last_task(order: Order, bpmn_id: str) -> HumanTask | None:
+    """The latest completed run of a user task: loops (re-measure, re-visit) leave several."""
+    return db.session.execute(select(HumanTask).where(
+        HumanTask.order_id == order.id, HumanTask.bpmn_id == bpmn_id, HumanTask.state == "completed")
+        .order_by(HumanTask.id.desc()).limit(1)).scalar()
+
+
+def _installation(order: Order, data: dict) -> dict:
+    """The installer's report and the customer's acceptance: from the job's data, else the installation form."""
+    task = _last_task(order, "installation")
+    source = data
+    if "installation_report" not in data:
+        source = (task.data or {}) if task is not None else {}
+    return {"report": source.get("installation_report"), "accepted": source.get("customer_accepted"),
+            "date": _local_date(task.completed_at) if task is not None else None}
+
+
+def _claim(order: Order) -> dict:
+    """The order's latest claim with its resolution, and the crew's report when the resolution was a revisit."""
+    claim = db.session.execute(select(Claim).where(Claim.order_id == order.id)
+                               .order_by(Claim.id.desc()).limit(1)).scalar()
+    if claim is None:
+        return {}
+    revisit = _last_task(order, "claim_revisit")
+    if revisit is not None and claim.created_at and revisit.completed_at and revisit.completed_at < claim.created_at:
+        revisit = None  # the crew's report of an earlier claim
+    return {"text": claim.text, "resolution": claim.resolution, "resolution_comment": claim.resolution_comment,
+            "discount_amount": claim.discount_amount, "filed_at": _local_date(claim.created_at),
+            "resolved_at": _local_date(claim.resolved_at),
+            "revisit_report": (revisit.data or {}).get("revisit_report") if revisit is not None else None}
 
 
 def render(ctx: JobContext) -> dict:

@@ -9,21 +9,26 @@ plain context (dicts, lists, ``Decimal`` and ``date`` values only)::
         "order": {"number", "kind", "kind_label", "address", "description",
                   "created_at": date | datetime, "promised_date": date | None,
                   "price": Decimal | None, "prepayment": Decimal | None,
-                  "payment_type": "cash" | "cashless" | "credit" | None},
+                  "payment_type": "cash" | "cashless" | "credit" | None,
+                  "crew": str | None, "delivery_at": date | None},
         "customer": {"name", "phone", "email"},
         "components": [{"name", "quantity", "unit"}],
+        "payments": [{"number", "date": date, "amount": Decimal, "method"}],   # optional
         "document": {"number": str (e.g. "2026-00042-Д"), "date": date, "version": int},
+        "contract": {"number", "date": date | None},                           # optional
         "vat_rate": Decimal (e.g. Decimal("20"); 0 means "Без НДС"),
-        "installation": {"report": str, "accepted": bool},          # act only, optional
-        "claim": {"text", "resolution", "resolution_comment",
-                  "discount_amount": Decimal | None},               # claim_report only, optional
+        "installation": {"report": str, "accepted": bool, "date": date | None},  # act, optional
+        "claim": {"text", "resolution", "resolution_comment", "discount_amount": Decimal | None,
+                  "filed_at": date | None, "resolved_at": date | None,
+                  "revisit_report": str | None},                             # claim_report, optional
     }
 
 Any value may be missing or ``None``; templates print a dash instead. ``claim.resolution`` is
-one of the keys of ``CLAIM_RESOLUTION_LABELS`` (unknown values are printed as given).
+one of the keys of ``CLAIM_RESOLUTION_LABELS`` (unknown values are printed as given); without
+``contract`` the documents refer to the contract by the order number.
 Templates live in ``<repo>/templates/documents`` (``<kind>.html`` extending ``base.html``,
-styles in ``print.css``). Templates additionally receive ``kind``, ``title`` and ``totals``
-(price, VAT, amount due — see ``_totals``).
+shared fragments in ``_macros.html``, styles in ``print.css``). Templates additionally receive
+``kind``, ``title`` and ``totals`` (price, VAT, paid, balance, amount due — see ``_totals``).
 """
 
 from __future__ import annotations
@@ -59,6 +64,13 @@ CLAIM_RESOLUTION_LABELS: dict[str, str] = {
     "rejected": "Отклонена",
     "reject": "Отклонена",
     "declined": "Отклонена",
+}
+
+# The claim report words each decision differently; synonyms the form or 1C may send map to one of three.
+CLAIM_RESOLUTION_KINDS: dict[str, str] = {
+    "revisit": "revisit", "repeat_visit": "revisit", "rework": "revisit",
+    "discount": "discount",
+    "rejected": "rejected", "reject": "rejected", "declined": "rejected",
 }
 
 DASH = "—"
@@ -183,6 +195,42 @@ def _vat_rate_label(rate: Any) -> str:
     return f"{format_quantity(rate)}{NBSP}%"
 
 
+def _vat_filter(amount: Any, rate: Any) -> Decimal | None:
+    """VAT contained in any amount a template prints (a blank amount has no VAT to show)."""
+    return None if _is_blank(amount) else vat_included(_to_decimal(amount), _to_decimal(rate or 0))
+
+
+def initials(name: Any) -> Any:
+    """'Иванова Мария Петровна' → 'Иванова М. П.': how a signature is spelt out under the line."""
+    if _is_blank(name):
+        return DASH
+    parts = str(name).split()
+    if len(parts) < 2 or any(part.endswith(".") for part in parts[1:]):
+        return str(name)
+    return NBSP.join([parts[0], *(f"{part[0]}." for part in parts[1:3])])
+
+
+def gender_ru(name: Any) -> str:
+    """'f' or 'm' read off a Russian patronymic ('…вна' / '…вич'), '' when there is none to read."""
+    words = str(name or "").lower().split()
+    patronymic = words[2] if len(words) >= 3 else ""
+    if patronymic.endswith(("вна", "чна", "кызы")):
+        return "f"
+    if patronymic.endswith(("ич", "оглы")):
+        return "m"
+    return ""
+
+
+def named_as(name: Any) -> str:
+    """The participle agreeing with the customer's gender: 'именуемая' for a '…вна', 'именуемый(ая)' if unknown."""
+    return {"f": "именуемая", "m": "именуемый"}.get(gender_ru(name), "именуемый(ая)")
+
+
+def _payment_method(value: Any) -> Any:
+    """Russian label of a payment method code; unknown codes are printed as given."""
+    return DASH if _is_blank(value) else PAYMENT_TYPE_LABELS.get(str(value), value)
+
+
 env = Environment(
     loader=FileSystemLoader(str(TEMPLATES_DIR)),
     autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
@@ -196,31 +244,63 @@ env.filters["words"] = _words_filter
 env.filters["qty"] = format_quantity
 env.filters["dash"] = _dash
 env.filters["vat_rate"] = _vat_rate_label
+env.filters["vat"] = _vat_filter
+env.filters["initials"] = initials
+env.filters["named_as"] = named_as
+env.filters["gender"] = gender_ru
+env.filters["payment_method"] = _payment_method
+
+
+def _amount(value: Any) -> Decimal | None:
+    """A money value as Decimal; a missing one stays None (an unknown price is not a zero price)."""
+    return None if _is_blank(value) else _to_decimal(value)
+
+
+def _paid(context: dict[str, Any]) -> Decimal:
+    """What the customer has paid so far: the sum of the recorded payments."""
+    payments = context.get("payments") or []
+    return sum((_to_decimal(p.get("amount") or 0) for p in payments), Decimal("0.00"))
+
+
+def _invoice_mode(price: Decimal | None, prepayment: Decimal | None, paid: Decimal) -> str:
+    """What an invoice asks for: the prepayment while nothing is paid, then the rest, else the whole price."""
+    if prepayment is not None and prepayment > 0 and paid == 0:
+        return "prepayment"
+    if paid > 0 and price is not None and price > paid:
+        return "balance"
+    return "full"
+
+
+def _minus(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    """a - b where a missing b counts as zero and a missing a stays unknown."""
+    return None if a is None else a - (b or Decimal("0"))
 
 
 def _totals(kind: str, context: dict[str, Any]) -> dict[str, Any]:
-    """Compute price, VAT and the amount due (invoice: prepayment if set, else full price)."""
+    """Every sum the documents print, computed once: price, VAT, prepayment, paid, discount, balance, amount due."""
     order = context.get("order") or {}
     rate = _to_decimal(context.get("vat_rate") or 0)
-    price = order.get("price")
-    price = None if price is None else _to_decimal(price)
-    prepayment = order.get("prepayment")
-    prepayment = None if prepayment is None else _to_decimal(prepayment)
-    is_prepayment_invoice = kind == "invoice" and prepayment is not None and prepayment > 0
-    due = prepayment if is_prepayment_invoice else price
-    claim = context.get("claim") or {}
-    discount = claim.get("discount_amount")
+    price, prepayment = _amount(order.get("price")), _amount(order.get("prepayment"))
+    discount = _amount((context.get("claim") or {}).get("discount_amount"))
+    paid = _paid(context)
+    final_price = _minus(price, discount)
+    mode = _invoice_mode(price, prepayment, paid) if kind == "invoice" else "full"
+    due = {"prepayment": prepayment, "balance": _minus(final_price, paid)}.get(mode, price)
     return {
         "vat_rate": rate,
         "has_vat": rate != 0,
         "price": price,
         "price_vat": None if price is None else vat_included(price, rate),
         "prepayment": prepayment,
-        "prepayment_invoice": is_prepayment_invoice,
+        "remaining": _minus(price, prepayment) if prepayment is not None else None,
+        "paid": paid,
+        "discount": discount,
+        "final_price": final_price,
+        "balance": _minus(final_price, paid),
+        "invoice_mode": mode,
+        "prepayment_invoice": mode == "prepayment",
         "due": due,
         "due_vat": None if due is None else vat_included(due, rate),
-        "remaining": (price - prepayment) if price is not None and prepayment is not None else None,
-        "discount": None if discount in (None, "") else _to_decimal(discount),
     }
 
 
@@ -238,7 +318,9 @@ def render_html(kind: str, context: dict[str, Any]) -> str:
         "totals": _totals(kind, context),
         "payment_type_label": PAYMENT_TYPE_LABELS.get(order.get("payment_type") or "", order.get("payment_type")),
         "resolution_label": CLAIM_RESOLUTION_LABELS.get(resolution or "", resolution),
+        "resolution_kind": CLAIM_RESOLUTION_KINDS.get(resolution or ""),
         "components": context.get("components") or [],
+        "payments": context.get("payments") or [],
     }
     return env.get_template(f"{kind}.html").render(**data)
 
