@@ -50,6 +50,7 @@ test-postgres:
 
 bench: install
 	$(PY) bench/lifecycle.py
+	$(PY) bench/background.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
