@@ -99,7 +99,10 @@ def order_notifications(user, number):
                               .order_by(Notification.id)).scalars().all()
     return jsonify({"number": order.number, "items": [
         {"id": n.id, "event": n.event, "channel": n.channel, "recipient": n.recipient, "subject": n.subject,
-         "body": n.body, "status": n.status, "error": n.error, "created_at": _iso(n.created_at)} for n in rows]})
+         "body": n.body, "status": n.status, "error": n.error, "provider": n.provider,
+         "provider_ref": n.provider_ref, "segments": n.segments, "locale": n.locale,
+         "attachments": n.attachments or [], "created_at": _iso(n.created_at), "sent_at": _iso(n.sent_at)}
+        for n in rows]})
 
 
 @bp.get("/orders/<number>/documents/<int:document_id>")
