@@ -359,23 +359,6 @@ def download(api: Api, number: str, kind: str, version: int | None = None) -> by
     return response.data
 
 
-def render_by_job(api: Api, number: str, kind: str) -> None:
-    """Run the documents operator for a kind the diagram does not render itself (the claim report)."""
-    from sqlalchemy import select
-
-    from app.extensions import begin_write, db
-    from app.models import Order, OutboxJob
-    from app.services.outbox import add_job, commit
-
-    with api.app.app_context():
-        begin_write()
-        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        job_id = add_job("documents.render", {"kinds": [kind]}, order_id=order.id).id
-        commit()  # JOBS_INLINE: the job runs right after the commit
-        job = db.session.get(OutboxJob, job_id)
-        assert job.status == "done", job.last_error
-
-
 def save_artifact(pdf: bytes, kind: str, tmp_path: Path) -> Path:
     """Every page of the PDF side by side in tests/artifacts/documents-<kind>.png, for people to review."""
     from PIL import Image  # a WeasyPrint dependency
@@ -479,7 +462,6 @@ def test_claim_report_after_a_discount(api: Api, tmp_path: Path) -> None:
     number = installed_order(api)
     api.step(number, "feedback", {"claim": True})
     api.step(number, "claim_review", {"claim_resolution": "discount"})
-    render_by_job(api, number, "claim_report")
     pdf = download(api, number, "claim_report")
     save_artifact(pdf, "claim_report", tmp_path)  # before the checks: a failing layout is worth a look too
     text = pdf_text(pdf, tmp_path)
@@ -500,7 +482,6 @@ def test_claim_report_after_a_revisit_has_the_crews_report(api: Api, tmp_path: P
     api.step(number, "feedback", {"claim": True})
     api.step(number, "claim_review", {"claim_resolution": "revisit"})
     api.step(number, "claim_revisit")
-    render_by_job(api, number, "claim_report")
     text = pdf_text(download(api, number, "claim_report"), tmp_path)
     assert "Решение: Повторный выезд бригады" in text
     assert "Двери отрегулированы, кромка заменена" in text  # the crew's report of the revisit

@@ -157,6 +157,7 @@ def test_claim_is_resolved_by_quality(api, resolution):
         api.step(number, "claim_revisit")
     order = api.order(number)
     assert order["tasks"] == [] and order["process"]["status"] == "completed"
+    assert "claim_report" in kinds_of_documents(order)  # the diagram renders the claim report
     assert "claim_resolved" in notification_events(api, number)
 
 

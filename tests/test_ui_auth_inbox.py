@@ -111,7 +111,7 @@ def test_inbox_lists_mine_and_queue_with_counts_sla_marks_and_filters(web):
 
 
 def test_overdue_tasks_are_marked_with_text(make_app):
-    app = make_app(SLA_HOUR_SECONDS=0.0001)
+    app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.0001)
     api = Api(app, app.test_client())
     number = api.create_order()
     client = app.test_client()

@@ -117,9 +117,13 @@ def render(ctx: JobContext) -> dict:
             with ctx.write():
                 existing = _existing(ctx.job_id, kind)
                 if existing is None:
-                    # The version is counted again under the write lock: a parallel render took the number.
-                    version = (db.session.execute(select(func.max(Document.version)).where(
+                    # Counted again under the write lock: if a parallel render took the number, this one is
+                    # rendered again so the edition printed on it is the one it is stored as (rare).
+                    taken = (db.session.execute(select(func.max(Document.version)).where(
                         Document.order_id == ctx.order_id, Document.kind == kind)).scalar() or 0) + 1
+                    if taken != version:
+                        version = taken
+                        pdf = render_pdf(kind, document_context(order, kind, version, ctx.params.get("data")))
                     existing = Document(order_id=ctx.order_id, kind=kind, version=version, content=pdf,
                                         job_id=ctx.job_id, filename=f"{order.number}-{kind}-v{version}.pdf")
                     db.session.add(existing)

@@ -114,7 +114,7 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
                "| local_time }}).")},
 }
 # Documents attached to an event's e-mail (the newest version of each kind).
-ATTACHMENTS = {"contract_ready": ("contract", "invoice"), "completed": ("act",)}
+ATTACHMENTS = {"contract_ready": ("contract", "invoice"), "completed": ("act",), "claim_resolved": ("claim_report",)}
 SAMPLE_PARAMS = {"reason": "—", "stage_name": "Замер", "due_at": "2026-12-01T09:00:00+00:00"}
 
 
