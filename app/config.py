@@ -99,6 +99,7 @@ class Config:
             "phone": os.environ.get("COMPANY_PHONE", "+7 495 123-45-67"),
             "email": os.environ.get("COMPANY_EMAIL", "info@bespoke.example"),
             "director": os.environ.get("COMPANY_DIRECTOR", "Смирнов А. В."),
+            "accountant": os.environ.get("COMPANY_ACCOUNTANT", "Кузнецова Е. П."),
         }
 
     def as_dict(self) -> dict:
