@@ -41,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     assets.init_app(app)
     web.init_app(app)
 
+    from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.cli import init_app as init_cli
@@ -49,14 +50,20 @@ def create_app(config: dict | None = None) -> Flask:
     from app.tasks import bp as tasks_bp
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
-    for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp):
+    for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp, admin_bp):
         app.register_blueprint(blueprint)
+
+    def _incident_count() -> int:
+        from app.admin.routes import incident_count
+
+        return incident_count()
 
     @app.context_processor
     def _template_globals():
         from flask_babel import get_locale
 
-        return {"current_locale": str(get_locale()), "has_endpoint": lambda name: name in app.view_functions}
+        return {"current_locale": str(get_locale()), "has_endpoint": lambda name: name in app.view_functions,
+                "incident_count": _incident_count}
 
     @app.get("/")
     def home():

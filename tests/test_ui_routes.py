@@ -25,7 +25,8 @@ def ui_routes(app):
 
 
 def concrete(rule, number: str, task_id: int) -> str:
-    values = {"number": number, "task_id": task_id, "attachment_id": 1, "filter_id": 1}
+    values = {"number": number, "task_id": task_id, "attachment_id": 1, "filter_id": 1, "job_id": 1,
+              "event": "order_received", "locale": "ru"}
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
@@ -73,3 +74,20 @@ def test_staff_see_only_their_lanes_tasks(ui):
     assert measurer.post(f"/inbox/tasks/{accountant_task['id']}/claim").status_code == 302
     assert api.open_task(number)["assignee"] is None  # the claim was refused on the server
     assert number not in measurer.get("/inbox?tab=queue").data.decode()
+
+
+def test_admin_routes_refuse_everyone_but_admins(ui):
+    app, api = ui
+    number = api.create_order()
+    task_id = api.open_task(number)["id"]
+    checked = 0
+    for login in ("sales", "partner_mega", "head_sales"):
+        client = app.test_client()
+        client.post("/login", data={"login": login, "password": "demo"})
+        for rule, method in ui_routes(app):
+            if not rule.rule.startswith("/admin/"):
+                continue
+            response = client.open(concrete(rule, number, task_id), method=method)
+            assert response.status_code == 403, (login, rule.rule, method)
+            checked += 1
+    assert checked >= 3 * 7

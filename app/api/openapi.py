@@ -32,6 +32,7 @@ def _query(*names: str) -> list:
 
 
 NUMBER, TASK_ID, TOKEN = _path("number"), _path("task_id", "integer"), _path("token")
+JOB_ID = _path("job_id", "integer")
 
 PATHS = {
     "/auth/token": {"post": _op("Exchange login and password for a bearer token",
@@ -84,6 +85,17 @@ PATHS = {
                                                              403: "analyst/admin only", 422: "rejected"},
                     tag="processes"),
     },
+    "/incidents": {"get": _op("Background jobs out of attempts, with the error, the order and the task",
+                              {200: "incidents", 403: "admin/director only"}, tag="incidents")},
+    "/incidents/{job_id}/retry": {"post": _op(
+        "Retry an incident with a fresh set of attempts", {200: "queued again", 403: "admin only",
+                                                           404: "no such job", 409: "not an incident"},
+        params=[JOB_ID], tag="incidents")},
+    "/incidents/{job_id}/skip": {"post": _op(
+        "Finish an incident by hand with a result; the order moves on", {200: "skipped", 403: "admin only",
+                                                                        404: "no such job", 409: "not an incident",
+                                                                        422: "no reason"},
+        body="#/components/schemas/Skip", params=[JOB_ID], tag="incidents")},
     "/status/{token}": {"get": _op("The customer's view of an order", {200: "status", 404: "not found"},
                                    params=[TOKEN], public=True, tag="customer")},
     "/status/{token}/tasks/{task_id}/complete": {"post": _op(
@@ -106,6 +118,8 @@ SCHEMAS = {
     "Cancel": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 3}}},
     "Assign": {"type": "object", "required": ["user"], "properties": {"user": {"type": "string"}}},
     "Complete": {"type": "object", "required": ["data"], "properties": {"data": {"type": "object"}}},
+    "Skip": {"type": "object", "required": ["reason"], "properties": {
+        "reason": {"type": "string"}, "result": {"type": "object"}}},
     "Message": {"type": "object", "required": ["order_number"], "properties": {
         "order_number": {"type": "string"}, "payload": {"type": "object"}}},
 }

@@ -48,7 +48,8 @@ def skip_incident(job_id: int, user: User, result: dict | None, reason: str) -> 
     """Finish the job by hand with the given result, so the order moves on without it."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("Укажите, почему задание пропускается", fields={"reason": "Обязательное поле"})
+        raise ValidationError("Укажите, почему задание пропускается",
+                              fields={"reason": "Укажите, почему задание пропускается"})
     if result is not None and not isinstance(result, dict):
         raise ValidationError("Результат должен быть объектом JSON", fields={"result": "Ожидается объект"})
     job = _incident(job_id)

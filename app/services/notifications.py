@@ -188,6 +188,17 @@ def render(event: str, order: Order, params: dict, locale: str = "ru",
                                                 status_url=context["status_url"], locale=locale)
 
 
+def check_template(subject: str, text: str, html: str | None) -> None:
+    """Refuse a template that does not even parse (works without any order to render it against)."""
+    for name, source, env in (("subject", subject, _jinja), ("text", text, _jinja), ("html", html, _html_jinja)):
+        if not source:
+            continue
+        try:
+            env.parse(source)
+        except TemplateError as exc:
+            raise ValidationError(f"Ошибка в шаблоне ({name}): {exc}", fields={name: str(exc)}) from exc
+
+
 def _paragraphs(text: str) -> str:
     return "".join(f"<p>{escape(part)}</p>" for part in text.split("\n\n") if part.strip())
 

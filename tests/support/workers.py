@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -33,5 +34,11 @@ def run_burst(app, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 def start_worker(app, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(worker_command(*extra), env=worker_env(app), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    """A long-running worker; its log goes to a file in the instance folder (a pipe nobody reads would fill
+    up and stop the worker mid-log)."""
+    log = open(Path(app.config["INSTANCE_PATH"]) / f"worker-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
+    try:
+        return subprocess.Popen(worker_command(*extra), env=worker_env(app), cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, text=True)
+    finally:
+        log.close()  # the child has its own copy of the descriptor

@@ -1,0 +1,6 @@
+"""The admins' area: incidents of background work and the wording of notifications."""
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from app.admin import routes  # noqa: E402,F401

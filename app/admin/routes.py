@@ -1,0 +1,203 @@
+"""Admin pages: incidents (retry / skip with a result) and notification templates (edit, preview, reset)."""
+from __future__ import annotations
+
+import json
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import delete, func, select
+
+from app.admin import bp
+from app.errors import ValidationError
+from app.extensions import db
+from app.i18n import N_
+from app.models import NotificationTemplate, Order, OutboxJob
+from app.services.incidents import list_incidents, retry_incident, skip_incident
+from app.services.notifications import (
+    DEFAULTS,
+    LOCALES,
+    SAMPLE_PARAMS,
+    check_template,
+    preview,
+    render,
+    template_for,
+)
+from app.web import action
+
+VIEWERS, ADMINS = {"admin", "director"}, {"admin"}
+EVENT_LABELS = {
+    "order_received": N_("Заказ принят"), "visit_booked": N_("Замер назначен"), "contract_ready": N_("Договор готов"),
+    "payment_received": N_("Оплата получена"), "design_finished": N_("Проект готов"),
+    "production_started": N_("Передан в производство"), "production_finished": N_("Изготовлен"),
+    "delivery_booked": N_("Доставка назначена"), "completed": N_("Заказ выполнен"),
+    "claim_filed": N_("Претензия подана"), "claim_resolved": N_("Претензия рассмотрена"),
+    "order_cancelled": N_("Заказ отменён"), "sla_warning": N_("Срок этапа подходит (75 %)"),
+    "sla_breach": N_("Срок этапа нарушен (руководителю)"), "sla_director": N_("Срок нарушен вдвое (директору)"),
+}
+VARIABLES = ["order.number", "order.customer.name", "order.kind_label", "order.address", "order.visit_at | local_time",
+             "order.measurer.name", "order.delivery_at | local_time", "order.price", "status_url",
+             "params.get('reason')", "params.get('stage_name')", "params.get('due_at') | local_time",
+             "company.name", "company.phone"]
+
+
+def _require(roles: set[str]) -> None:
+    if not current_user.role_codes & roles:
+        abort(403)
+
+
+def incident_count() -> int:
+    """For the menu badge: one indexed COUNT."""
+    return db.session.execute(select(func.count()).select_from(OutboxJob).where(OutboxJob.status == "incident")
+                              ).scalar() or 0
+
+
+@bp.get("/incidents")
+@login_required
+def incidents():
+    _require(VIEWERS)
+    can_act = bool(current_user.role_codes & ADMINS)
+    return render_template("admin/incidents.html", jobs=list_incidents(), can_act=can_act, skip_errors={},
+                           skip_form={})
+
+
+@bp.post("/incidents/<int:job_id>/retry")
+@login_required
+@action
+def retry(job_id: int):
+    _require(ADMINS)
+    retry_incident(job_id, current_user)
+    flash(_("Задание %(id)d поставлено в очередь заново", id=job_id), "ok")
+    return redirect(url_for("admin.incidents"))
+
+
+@bp.post("/incidents/<int:job_id>/skip")
+@login_required
+def skip(job_id: int):
+    """Not through @action: a refused form is shown again with what was typed, not flashed away."""
+    from app.services.outbox import commit, rollback
+
+    _require(ADMINS)
+    reason, raw = request.form.get("reason", ""), request.form.get("result", "").strip()
+    errors = {}
+    result = None
+    try:
+        result = json.loads(raw) if raw else None
+    except ValueError as exc:
+        errors["result"] = _("Результат — не JSON: %(error)s", error=str(exc))
+    if result is not None and not isinstance(result, dict):
+        errors["result"] = _("Результат должен быть объектом JSON, например {\"status\": \"sent_by_hand\"}")
+    if not errors:
+        try:
+            skip_incident(job_id, current_user, result, reason)
+            commit()
+            flash(_("Задание %(id)d пропущено, процесс продолжен", id=job_id), "ok")
+            return redirect(url_for("admin.incidents"))
+        except ValidationError as exc:
+            rollback()
+            errors.update(exc.fields or {"reason": exc.message})
+    rollback()
+    return render_template("admin/incidents.html", jobs=list_incidents(), can_act=True, skip_errors={job_id: errors},
+                           skip_form={job_id: {"reason": reason, "result": raw}}), 422
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    _require(ADMINS)
+    edited = {(t.event, t.locale): t for t in db.session.execute(select(NotificationTemplate)).scalars()}
+    return render_template("admin/notifications.html", events=list(DEFAULTS), labels=EVENT_LABELS, locales=LOCALES,
+                           edited=edited)
+
+
+def _event(event: str, locale: str) -> None:
+    if event not in DEFAULTS or locale not in LOCALES:
+        abort(404)
+
+
+@bp.get("/notifications/<event>/<locale>")
+@login_required
+def edit_notification(event: str, locale: str):
+    _require(ADMINS)
+    _event(event, locale)
+    subject, text, html = template_for(event, locale)
+    return _edit_page(event, locale, {"subject": subject, "text": text, "html": html or ""}, {})
+
+
+def _edit_page(event: str, locale: str, form: dict, errors: dict, status: int = 200, shown=None):
+    custom = db.session.execute(select(NotificationTemplate.id).where(
+        NotificationTemplate.event == event, NotificationTemplate.locale == locale)).first() is not None
+    return render_template("admin/notification_edit.html", event=event, locale=locale, label=EVENT_LABELS.get(event),
+                           form=form, errors=errors, custom=custom, variables=VARIABLES, shown=shown), status
+
+
+def _draft() -> dict:
+    return {"subject": request.form.get("subject", "").strip(), "text": request.form.get("text", "").strip(),
+            "html": request.form.get("html", "").strip()}
+
+
+def _check(draft: dict) -> dict:
+    errors = {}
+    if not draft["subject"]:
+        errors["subject"] = _("Укажите тему")
+    if not draft["text"]:
+        errors["text"] = _("Укажите текст: он уходит в SMS и в текстовую часть письма")
+    return errors
+
+
+@bp.post("/notifications/<event>/<locale>/preview")
+@login_required
+def preview_notification(event: str, locale: str):
+    _require(ADMINS)
+    _event(event, locale)
+    draft = _draft()
+    try:
+        shown = preview(event, locale, draft["subject"], draft["text"], draft["html"] or None, None)
+    except ValidationError as exc:
+        return render_template("admin/_preview.html", error=exc.message), 422
+    return render_template("admin/_preview.html", shown=shown)
+
+
+@bp.post("/notifications/<event>/<locale>")
+@login_required
+def save_notification(event: str, locale: str):
+    from app.services.outbox import commit, rollback
+
+    _require(ADMINS)
+    _event(event, locale)
+    draft = _draft()
+    errors = _check(draft)
+    if not errors:
+        order = db.session.execute(select(Order).order_by(Order.id.desc()).limit(1)).scalar_one_or_none()
+        try:  # a template that cannot render is refused before anyone gets it
+            draft_template = (draft["subject"], draft["text"], draft["html"] or None)
+            check_template(*draft_template)
+            if order is not None:
+                render(event, order, SAMPLE_PARAMS, locale, draft_template)
+        except ValidationError as exc:
+            errors["template"] = exc.message
+    if errors:
+        rollback()
+        return _edit_page(event, locale, draft, errors, 422)
+    row = db.session.execute(select(NotificationTemplate).where(
+        NotificationTemplate.event == event, NotificationTemplate.locale == locale)).scalar_one_or_none()
+    if row is None:
+        row = NotificationTemplate(event=event, locale=locale)
+        db.session.add(row)
+    row.subject, row.text, row.html, row.updated_by_id = draft["subject"], draft["text"], draft["html"] or None, \
+        current_user.id
+    commit()
+    flash(_("Шаблон сохранён: следующие уведомления уйдут с новым текстом"), "ok")
+    return redirect(url_for("admin.edit_notification", event=event, locale=locale))
+
+
+@bp.post("/notifications/<event>/<locale>/reset")
+@login_required
+@action
+def reset_notification(event: str, locale: str):
+    _require(ADMINS)
+    _event(event, locale)
+    db.session.execute(delete(NotificationTemplate).where(NotificationTemplate.event == event,
+                                                          NotificationTemplate.locale == locale))
+    flash(_("Возвращён стандартный текст"), "ok")
+    return redirect(url_for("admin.edit_notification", event=event, locale=locale))

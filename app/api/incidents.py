@@ -1,0 +1,42 @@
+"""Incidents: background jobs that ran out of attempts — listed for admins, retried or skipped with a result."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from app.api import bp
+from app.api.auth import AfterCommit, endpoint
+from app.api.schemas import _iso
+from app.extensions import db
+from app.models import OutboxJob
+from app.services.incidents import list_incidents, retry_incident, skip_incident
+
+VIEWERS, ADMINS = {"admin", "director"}, {"admin"}
+
+
+def incident_json(job: OutboxJob) -> dict:
+    return {"id": job.id, "order_number": job.order.number if job.order else None, "operator": job.operator,
+            "bpmn_id": job.bpmn_id, "status": job.status, "attempts": job.attempts, "max_attempts": job.max_attempts,
+            "error": job.last_error, "params": job.params, "result": job.result, "created_at": _iso(job.created_at),
+            "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at)}
+
+
+@bp.get("/incidents")
+@endpoint(roles=VIEWERS)
+def incidents(user):
+    rows = list_incidents()
+    return jsonify({"count": len(rows), "items": [incident_json(job) for job in rows]})
+
+
+@bp.post("/incidents/<int:job_id>/retry")
+@endpoint(write=True, roles=ADMINS)
+def retry(user, job_id):
+    retry_incident(job_id, user)
+    return AfterCommit(lambda: jsonify(incident_json(db.session.get(OutboxJob, job_id))))
+
+
+@bp.post("/incidents/<int:job_id>/skip")
+@endpoint(write=True, roles=ADMINS)
+def skip(user, job_id):
+    body = request.get_json(silent=True) or {}
+    skip_incident(job_id, user, body.get("result"), body.get("reason", ""))
+    return AfterCommit(lambda: jsonify(incident_json(db.session.get(OutboxJob, job_id))))
