@@ -53,12 +53,11 @@ import copy
 import json
 import logging
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any, Callable, ContextManager
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -66,10 +65,11 @@ from sqlalchemy import select
 
 from app.engine.steps import deliver_message
 from app.errors import Conflict
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import Customer, HumanTask, Order, OrderStatus, Payment
 from app.models import Document as OrderDocument
 from app.services import audit
+from app.services.outbox import write_unit
 from workers.onec_client import EMPTY_REF, OneC, all_of, contains, eq, guid
 from workers.registry import JobContext, OperatorError
 
@@ -192,21 +192,6 @@ def orders_waiting_for_payment() -> list[int]:
 def connect() -> OneC:
     config = current_app.config
     return OneC(config["ONEC_URL"], config.get("ONEC_USER") or "", config.get("ONEC_PASSWORD") or "")
-
-
-@contextmanager
-def write_unit() -> Iterator[None]:
-    """The same short unit of work as JobContext.write, for callers that are not jobs (the scheduler)."""
-    from app.services.outbox import commit, rollback
-
-    rollback()
-    begin_write()
-    try:
-        yield
-    except BaseException:
-        rollback()
-        raise
-    commit()
 
 
 # -- mapping ------------------------------------------------------------------------------------------

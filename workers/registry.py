@@ -10,11 +10,10 @@ and checks that record first. A failure it understands raises `OperatorError`; `
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import Order
 
 
@@ -40,19 +39,11 @@ class JobContext:
     def order(self) -> Order | None:
         return db.session.get(Order, self.order_id) if self.order_id else None
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
+    def write(self):
         """A short unit of work: commit on success, roll back on error; jobs it wrote go out after."""
-        from app.services.outbox import commit, rollback
+        from app.services.outbox import write_unit
 
-        rollback()
-        begin_write()
-        try:
-            yield
-        except BaseException:
-            rollback()
-            raise
-        commit()
+        return write_unit()
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from typing import Iterator
 
 from flask import current_app
 from sqlalchemy import update
@@ -28,6 +30,21 @@ def add_job(operator: str, params: dict, *, order_id: int | None = None, max_att
     db.session.flush()
     db.session.info.setdefault("new_jobs", []).append(job.id)
     return job
+
+
+@contextmanager
+def write_unit() -> Iterator[None]:
+    """A short unit of work of its own: commit on success (dispatching its jobs), roll back on error."""
+    from app.extensions import begin_write
+
+    rollback()
+    begin_write()
+    try:
+        yield
+    except BaseException:
+        rollback()
+        raise
+    commit()
 
 
 def commit() -> None:
