@@ -13,6 +13,7 @@ from tests.support.api import Api
 from tests.support.fake_sms import FakeSmsGateway
 from tests.support.services import RedisServer
 from tests.support.workers import run_burst, start_worker
+from workers.jobs import execute_job
 from workers.scheduler import Scheduler
 
 
@@ -108,3 +109,25 @@ def test_notifications_never_hold_the_next_persons_task(make_app):
         stages = api.get(f"/orders/{number}/history").get_json()["items"]
     movers = [e["actor"] for e in stages if e["field"] == "stage"]
     assert movers and not any(str(actor).startswith("job:") for actor in movers), movers
+
+
+def test_retries_follow_the_diagram_or_the_operator_and_back_off_exponentially(make_app):
+    with FakeSmsGateway() as gateway:
+        gateway.outage = 2  # the gateway answers 503 twice
+        app = make_app(**gateway.config("smsc"))
+        Api(app, app.test_client()).create_order()
+        with app.app_context():
+            notify = db.session.execute(select(OutboxJob).where(OutboxJob.operator == "notify")).scalar_one()
+            sms = db.session.execute(select(OutboxJob).where(OutboxJob.operator == "sms.send")).scalar_one()
+            # spiffworkflow:retry retries="5" backoff_base="2" in the diagram; sms.send's own defaults otherwise.
+            assert (notify.max_attempts, notify.backoff_base) == (6, 2)
+            assert (sms.max_attempts, sms.backoff_base) == (5, 3)
+            assert (sms.status, sms.attempts) == ("pending", 1)
+            first_wait = (sms.run_after - sms.started_at).total_seconds()
+            assert 2.5 < first_wait < 4  # 3 ** 1 seconds
+            job_id = sms.id
+            assert execute_job(job_id) == "failed"  # the second 503
+            sms = db.session.get(OutboxJob, job_id)
+            assert sms.attempts == 2 and 8 < (sms.run_after - sms.started_at).total_seconds() < 10  # 3 ** 2
+            assert execute_job(job_id) == "done"
+        assert len(gateway.accepted) == 1
