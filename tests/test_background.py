@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Notification, OutboxJob
+from app.services.outbox import wake_scheduler
 from tests.support.api import Api
 from tests.support.fake_sms import FakeSmsGateway
 from tests.support.services import RedisServer
@@ -131,3 +134,29 @@ def test_retries_follow_the_diagram_or_the_operator_and_back_off_exponentially(m
             assert sms.attempts == 2 and 8 < (sms.run_after - sms.started_at).total_seconds() < 10  # 3 ** 2
             assert execute_job(job_id) == "done"
         assert len(gateway.accepted) == 1
+
+
+def test_a_sleeping_scheduler_is_woken_by_a_nearer_timer_and_fires_it_on_time(make_app):
+    app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.5, RQ_QUEUE=_queue_name())
+    fired: list[tuple[datetime, datetime]] = []
+    stop = threading.Event()
+
+    def serve():
+        with app.app_context():
+            # Nothing is due yet: left alone it would sleep the full 30 s.
+            Scheduler(max_sleep=30, on_wake=lambda _id, due, woken: fired.append((due, woken))).serve(stop.is_set)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # asleep by now
+    Api(app, app.test_client()).create_order()  # its 75 % timer is due in 1.5 s
+    deadline = time.monotonic() + 10
+    while not fired and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    with app.app_context():
+        wake_scheduler(datetime.now(timezone.utc))
+    thread.join(10)
+    assert fired, "the timer did not fire within 10 s"
+    due, woken = fired[0]
+    assert (woken - due).total_seconds() < 1.0
