@@ -11,11 +11,11 @@ from sqlalchemy import delete, func, select
 from app.admin import bp
 from app.errors import ValidationError
 from app.extensions import db
-from app.i18n import N_
 from app.models import NotificationTemplate, Order, OutboxJob
 from app.services.incidents import list_incidents, retry_incident, skip_incident
 from app.services.notifications import (
     DEFAULTS,
+    EVENT_LABELS,
     LOCALES,
     SAMPLE_PARAMS,
     check_template,
@@ -26,15 +26,6 @@ from app.services.notifications import (
 from app.web import action
 
 VIEWERS, ADMINS = {"admin", "director"}, {"admin"}
-EVENT_LABELS = {
-    "order_received": N_("Заказ принят"), "visit_booked": N_("Замер назначен"), "contract_ready": N_("Договор готов"),
-    "payment_received": N_("Оплата получена"), "design_finished": N_("Проект готов"),
-    "production_started": N_("Передан в производство"), "production_finished": N_("Изготовлен"),
-    "delivery_booked": N_("Доставка назначена"), "completed": N_("Заказ выполнен"),
-    "claim_filed": N_("Претензия подана"), "claim_resolved": N_("Претензия рассмотрена"),
-    "order_cancelled": N_("Заказ отменён"), "sla_warning": N_("Срок этапа подходит (75 %)"),
-    "sla_breach": N_("Срок этапа нарушен (руководителю)"), "sla_director": N_("Срок нарушен вдвое (директору)"),
-}
 VARIABLES = ["order.number", "order.customer.name", "order.kind_label", "order.address", "order.visit_at | local_time",
              "order.measurer.name", "order.delivery_at | local_time", "order.price", "status_url",
              "params.get('reason')", "params.get('stage_name')", "params.get('due_at') | local_time",

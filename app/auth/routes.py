@@ -1,4 +1,4 @@
-"""Sign-in with throttling, session rotation and "remember me"; sign-out; changing the password."""
+"""Sign-in with throttling, session rotation and "remember me"; sign-out; the user's own settings page."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -13,10 +13,12 @@ from app.auth import bp
 from app.extensions import db
 from app.i18n import LOCALES
 from app.models import LoginAttempt, User
+from app.services.orders import normalize_phone
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 8
+NOTIFY_CHANNELS = ("email", "sms")  # in-app notifications always arrive; these are the extra ways
 
 
 def _recent_failures(login: str) -> int:
@@ -87,8 +89,48 @@ def change_password():
             login_user(current_user._get_current_object())  # re-issue the session for the new password
             flash(_("Пароль изменён"), "success")
             return redirect(url_for("inbox.index"))
-        return render_template("auth/password.html", errors=errors), 422
-    return render_template("auth/password.html", errors=errors)
+        return _settings_page(errors=errors), 422
+    return _settings_page(errors=errors)
+
+
+def _settings_page(*, errors: dict[str, str] | None = None, notify: dict | None = None,
+                   notify_errors: dict[str, str] | None = None) -> str:
+    """The settings page: password and notifications share it, so either form's errors keep the other intact."""
+    user = current_user._get_current_object()
+    if notify is None:
+        notify = {"channels": list(NOTIFY_CHANNELS[:1] if user.notify_channels is None else user.notify_channels),
+                  "phone": user.phone or ""}
+    return render_template("auth/password.html", errors=errors or {}, notify=notify, notify_errors=notify_errors or {})
+
+
+def _checked_notify(channels: list[str], phone_raw: str) -> tuple[dict[str, str], str | None]:
+    """Server-side rules: a possible phone number, and SMS only with a phone to send them to."""
+    errors: dict[str, str] = {}
+    phone = None
+    try:
+        phone = normalize_phone(phone_raw)
+    except ValueError:
+        errors["phone"] = _("Неверный номер телефона — укажите, например, +7 916 123-45-67")
+    if "sms" in channels and phone is None and "phone" not in errors:
+        errors["phone"] = _("Для SMS-уведомлений укажите номер телефона")
+    return errors, phone
+
+
+@bp.post("/settings/notifications")
+@login_required
+def notification_settings():
+    """Save the ways the user wants to be told; nothing ticked means only notifications in the system."""
+    channels = [c for c in NOTIFY_CHANNELS if c in request.form.getlist("channels")]
+    phone_raw = request.form.get("phone", "").strip()
+    errors, phone = _checked_notify(channels, phone_raw)
+    if errors:
+        db.session.rollback()
+        return _settings_page(notify={"channels": channels, "phone": phone_raw}, notify_errors=errors), 422
+    user = current_user._get_current_object()
+    user.notify_channels, user.phone = channels, phone
+    db.session.commit()
+    flash(_("Настройки уведомлений сохранены"), "success")
+    return redirect(url_for("auth.change_password") + "#notifications")
 
 
 @bp.post("/language")

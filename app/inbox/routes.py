@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.engine import steps
 from app.extensions import db
+from app.i18n import N_
 from app.inbox import bp
 from app.models import ORDER_KINDS, Customer, Department, HumanTask, Order, Partner, Role, User
 from app.services.access import SEE_ALL_TASKS, visible_tasks
@@ -17,6 +18,15 @@ from app.services.order_search import matches_text
 from app.web import action, sla_state
 
 TABS = ("mine", "queue", "team")
+# The highest SLA escalation a task reached, short enough for a badge on a phone row.
+SLA_BADGES = {"warning": N_("⚠ 75 %"), "head": N_("Руководителю"), "director": N_("Директору")}
+
+
+def sla_badge(level: str | None) -> str | None:
+    """The badge text of an escalation level (in the templates `_()` would read '%' as a format)."""
+    if not level:
+        return None
+    return _(SLA_BADGES[level]) if level in SLA_BADGES else level
 
 
 def headed_lanes(user: User) -> set[str]:
@@ -78,7 +88,7 @@ def index():
     stages = sorted(set(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open")).scalars()))
     context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,
                    partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
-                   heads=heads, team=colleagues(heads) if heads else {}, now=now)
+                   heads=heads, team=colleagues(heads) if heads else {}, now=now, sla_badge=sla_badge)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "inbox-list":
         return render_template("inbox/_list.html", **context)
     return render_template("inbox/index.html", **context)

@@ -26,6 +26,7 @@ from app.models import (
     User,
 )
 from app.orders import bp, history
+from app.orders import notifications as notices
 from app.orders.bulk import BULK_ACTIONS, run_bulk
 from app.services import orders as order_service
 from app.services.access import STAFF_ROLES, visible_orders
@@ -47,7 +48,9 @@ STATUS_LABELS = {"active": N_("в работе"), "completed": N_("выполн�
 CREATORS = {"sales", "dispatch", "director", "admin"}
 CANCELLERS = {"sales", "dispatch", "director", "admin"}
 TABS = {"data": N_("Данные"), "tasks": N_("Задачи"), "notes": N_("Вложения и примечания"), "payments": N_("Платежи"),
-        "components": N_("Комплектующие"), "documents": N_("Документы"), "history": N_("История")}
+        "components": N_("Комплектующие"), "documents": N_("Документы"), "notifications": N_("Уведомления"),
+        "history": N_("История")}
+STAFF_TABS = {"notifications"}  # messages to the customer and staff addresses: not for partners
 
 
 def _user() -> User:
@@ -153,18 +156,24 @@ def bulk():
 
 # -- the order card ------------------------------------------------------------------------------------
 
+def card_tabs(is_staff: bool) -> dict[str, str]:
+    """The card's tabs for this viewer: a partner sees its orders but not what we send to whom."""
+    return TABS if is_staff else {key: label for key, label in TABS.items() if key not in STAFF_TABS}
+
+
 @bp.get("/orders/<number>")
 @login_required
 def card(number: str):
     order = load_order(number)
+    is_staff = bool(_user().role_codes & STAFF_ROLES)
+    tabs = card_tabs(is_staff)
     tab = request.args.get("tab", "data")
-    if tab not in TABS:
+    if tab not in tabs:
         tab = "data"
     tasks = db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id)
                                .order_by(HumanTask.id)).scalars().all()
     open_tasks = [t for t in tasks if t.state == "open"]
-    is_staff = bool(_user().role_codes & STAFF_ROLES)
-    context = dict(order=order, tab=tab, tabs=TABS, tasks=tasks, open_tasks=open_tasks, sla_state=sla_state,
+    context = dict(order=order, tab=tab, tabs=tabs, tasks=tasks, open_tasks=open_tasks, sla_state=sla_state,
                    payment_types=PAYMENT_TYPES, statuses=STATUS_LABELS, is_staff=is_staff, channels=CHANNELS,
                    can_cancel=bool(_user().role_codes & CANCELLERS) and order.status == "active")
     if tab == "notes":
@@ -177,6 +186,7 @@ def card(number: str):
     if tab == "payments":
         paid = sum((p.amount for p in order.payments), start=0)
         context.update(paid=paid, balance=(order.price - paid) if order.price is not None else None)
+    context.update(notices.tab_context(tab, order, is_staff))
     if tab == "history":
         timeline, events = history.order_history(order)
         context.update(events=events, timeline=timeline, what=history.what, value=history.value)

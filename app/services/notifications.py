@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.errors import ValidationError
 from app.extensions import db
+from app.i18n import N_
 from app.models import Department, Document, HumanTask, Notification, NotificationTemplate, Order, User
 from app.models.base import utcnow
 from app.models.users import user_roles
@@ -112,6 +113,17 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Escalation to the director: order {{ order.number }}", "Order {{ order.number }}: stage “{{ "
                "params.get('stage_name') or order.stage }}” is twice over its deadline (due {{ params.get('due_at') "
                "| local_time }}).")},
+}
+# Event codes are the keys of app.services.notifications.DEFAULTS; people read them as words — the same words
+# as on the admin's notification templates page, so an event is called one thing everywhere.
+EVENT_LABELS = {
+    "order_received": N_("Заказ принят"), "visit_booked": N_("Замер назначен"), "contract_ready": N_("Договор готов"),
+    "payment_received": N_("Оплата получена"), "design_finished": N_("Проект готов"),
+    "production_started": N_("Передан в производство"), "production_finished": N_("Изготовлен"),
+    "delivery_booked": N_("Доставка назначена"), "completed": N_("Заказ выполнен"),
+    "claim_filed": N_("Претензия подана"), "claim_resolved": N_("Претензия рассмотрена"),
+    "order_cancelled": N_("Заказ отменён"), "sla_warning": N_("Срок этапа подходит (75 %)"),
+    "sla_breach": N_("Срок этапа нарушен (руководителю)"), "sla_director": N_("Срок нарушен вдвое (директору)"),
 }
 # Documents attached to an event's e-mail (the newest version of each kind).
 ATTACHMENTS = {"contract_ready": ("contract", "invoice"), "completed": ("act",), "claim_resolved": ("claim_report",)}
