@@ -35,7 +35,8 @@ def test_migrations_build_the_schema_the_models_describe(tmp_path):
     assert diff == []
 
 
-def test_a_real_rq_worker_runs_the_jobs(make_app, redis_server, tmp_path):
+@pytest.mark.parametrize("mode", [(), ("--fork",)], ids=["warm", "fork"])
+def test_a_real_rq_worker_runs_the_jobs(make_app, redis_server, tmp_path, mode):
     queue = f"bespoke-test-{os.getpid()}-{time.monotonic_ns()}"
     app = make_app(JOBS_INLINE=False, RQ_QUEUE=queue)
     api = Api(app, app.test_client())
@@ -45,7 +46,7 @@ def test_a_real_rq_worker_runs_the_jobs(make_app, redis_server, tmp_path):
         assert job.operator == "notify" and job.status == "queued"  # pushed to Redis after the commit
     # The manager's task is open before any worker ran: the notification goes in parallel.
     assert api.order(number)["stage"] == "Новый заказ" and api.open_task(number)["bpmn_id"] == "new_order"
-    worker = run_burst(app)  # `flask worker --burst`, its own process
+    worker = run_burst(app, *mode)  # `flask worker --burst`, its own process
     assert worker.returncode == 0, worker.stderr[-2000:]
     with app.app_context():
         jobs = db.session.execute(select(OutboxJob.operator, OutboxJob.status).order_by(OutboxJob.id)).all()

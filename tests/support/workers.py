@@ -27,10 +27,10 @@ def worker_command(*extra: str) -> list[str]:
     return [sys.executable, "-m", "flask", "worker", *extra]
 
 
-def run_burst(app, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_burst(app, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Drain the app's queue with one worker process and return how it went."""
-    return subprocess.run(worker_command("--burst"), env=worker_env(app), cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(worker_command("--burst", *extra), env=worker_env(app), cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def start_worker(app, *extra: str) -> subprocess.Popen:
