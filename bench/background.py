@@ -193,8 +193,9 @@ Measured {when} on this 2-core machine, SQLite (WAL), real Redis, `flask worker`
 
 **Timer lateness** (due → fired), {args.orders} orders created while the scheduler ran, each with its
 75 % and 100 % SLA timers, among {args.waiting:,} other waiting timers; {late['fired']} firings timed
-({late['expected']} expected; the first 200 % ones may join before the run stops). The scheduler sleeps until the earliest due time and is woken through Redis when a step
-sets a nearer one (no polling interval).
+({late['expected']} expected; the first 200 % ones may join before the run stops). The scheduler
+sleeps until the earliest due time and is woken through Redis when a step sets a nearer one (no
+polling interval).
 
 | measure | value |
 |---|---|
