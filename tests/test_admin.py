@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Notification, OutboxJob
+from app.models import Notification, NotificationTemplate, OutboxJob
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.fake_onec import FakeOneC
 from tests.support.fake_sms import FakeSmsGateway
@@ -124,3 +124,76 @@ def test_a_template_is_checked_previewed_saved_used_and_reset(api):
         latest = db.session.execute(select(Notification).where(Notification.channel == "sms")
                                     .order_by(Notification.id.desc())).scalars().first()
     assert latest.subject == f"Заказ {third} принят"
+
+
+def test_incident_api_refuses_what_it_must_and_a_skip_closes_the_message(make_app):
+    app = make_app(SMS_PROVIDER="nonexistent")  # a typo in the gateway's name: sms.send is an incident at once
+    api = Api(app, app.test_client())
+    api.create_order()
+    [incident] = api.get("/incidents", as_="director").get_json()["items"]  # directors may look
+    assert incident["operator"] == "sms.send" and "Неизвестный SMS-шлюз" in incident["error"]
+    assert incident["updated_at"] and incident["attempts"] == 1
+    job_id = incident["id"]
+    for login in ("sales", "director"):
+        assert api.post(f"/incidents/{job_id}/retry", as_=login).status_code == 403
+        assert api.post(f"/incidents/{job_id}/skip", {"reason": "x"}, as_=login).status_code == 403
+    no_reason = api.post(f"/incidents/{job_id}/skip", {"result": {"sent": "by hand"}})
+    assert no_reason.status_code == 422 and "reason" in no_reason.get_json()["fields"]
+    assert api.post(f"/incidents/{job_id}/skip", [1, 2]).status_code == 422  # not an object: refused, no crash
+    assert api.post(f"/incidents/{job_id}/skip", {"reason": "x", "result": "sent"}).status_code == 422
+    with app.app_context():
+        email_job = db.session.execute(select(OutboxJob.id).where(OutboxJob.operator == "email.send")).scalar_one()
+    for path in (f"/incidents/{email_job}/retry", f"/incidents/{email_job}/skip"):
+        refused = api.post(path, {"reason": "x"})
+        assert refused.status_code == 409 and refused.get_json()["status"] == "done"
+    assert api.post("/incidents/999999/retry").status_code == 404
+
+    skipped = api.post(f"/incidents/{job_id}/skip", {"reason": "Позвонили заказчику"})
+    assert skipped.status_code == 200 and skipped.get_json()["status"] == "skipped"
+    with app.app_context():
+        sms = db.session.execute(select(Notification).where(Notification.channel == "sms")).scalar_one()
+        assert sms.status == "failed" and sms.error == "Пропущено: Позвонили заказчику"
+    assert api.get("/incidents").get_json()["count"] == 0
+
+
+def test_the_incidents_page_for_a_director_and_a_skip_that_came_too_late(make_app):
+    app = make_app(SMS_PROVIDER="nonexistent")
+    api = Api(app, app.test_client())
+    number = api.create_order()
+    [incident] = api.get("/incidents").get_json()["items"]
+    director = app.test_client()
+    sign_in(director, "director")
+    page = director.get("/admin/incidents").data.decode()
+    assert number in page and "Неизвестный SMS-шлюз" in page
+    assert f"/admin/incidents/{incident['id']}/retry" not in page and "/skip" not in page  # read-only: no forms
+    assert director.post(f"/admin/incidents/{incident['id']}/skip", data={
+        "csrf_token": csrf_of(director.get("/admin/incidents").data), "reason": "x"}).status_code == 403
+
+    admin = _admin(app)
+    token = csrf_of(admin.get("/admin/incidents").data)
+    assert api.post(f"/incidents/{incident['id']}/skip", {"reason": "Другой админ успел"}).status_code == 200
+    late = admin.post(f"/admin/incidents/{incident['id']}/skip", data={"csrf_token": token, "reason": "Я тоже"},
+                      follow_redirects=True)
+    # Someone else resolved it meanwhile: the page says so instead of an error page.
+    assert late.status_code == 200 and "не в статусе инцидента" in late.data.decode()
+    assert "Инцидентов нет" in late.data.decode()
+
+
+def test_a_template_that_breaks_only_when_rendered_is_refused_too(api):
+    client = _admin(api.app)
+    api.create_order()
+    page = client.get("/admin/notifications/order_received/ru")
+    token = csrf_of(page.data)
+    # A 422 is swapped into the preview box too, or the admin would keep seeing the last good preview.
+    assert "hx-on::before-swap" in page.data.decode()
+    draft = {"csrf_token": token, "subject": "Заказ {{ order.number + 1 }}", "text": "Текст", "html": ""}
+    refused = client.post("/admin/notifications/order_received/ru", data=draft)
+    text = refused.data.decode()
+    assert refused.status_code == 422 and "не выводится на заказе" in text and "TypeError" in text
+    assert "Заказ {{ order.number + 1 }}" in text
+    shown = client.post("/admin/notifications/order_received/ru/preview", data={**draft, "subject": "{{ 1/0 }}"})
+    assert shown.status_code == 422 and "ZeroDivisionError" in shown.data.decode()
+    unparsable = client.post("/admin/notifications/order_received/ru/preview", data={**draft, "subject": "{% if %}"})
+    assert unparsable.status_code == 422 and "Ошибка в шаблоне" in unparsable.data.decode()
+    with api.app.app_context():
+        assert db.session.execute(select(NotificationTemplate)).first() is None  # nothing was saved

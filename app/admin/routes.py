@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import delete, func, select
 
 from app.admin import bp
-from app.errors import ValidationError
+from app.errors import BespokeError, ValidationError
 from app.extensions import db
 from app.models import NotificationTemplate, Order, OutboxJob
 from app.services.incidents import list_incidents, retry_incident, skip_incident
@@ -17,10 +17,8 @@ from app.services.notifications import (
     DEFAULTS,
     EVENT_LABELS,
     LOCALES,
-    SAMPLE_PARAMS,
     check_template,
     preview,
-    render,
     template_for,
 )
 from app.web import action
@@ -58,7 +56,7 @@ def incidents():
 def retry(job_id: int):
     _require(ADMINS)
     retry_incident(job_id, current_user)
-    flash(_("Задание %(id)d поставлено в очередь заново", id=job_id), "ok")
+    flash(_("Задание %(id)d поставлено в очередь заново", id=job_id), "success")
     return redirect(url_for("admin.incidents"))
 
 
@@ -82,11 +80,15 @@ def skip(job_id: int):
         try:
             skip_incident(job_id, current_user, result, reason)
             commit()
-            flash(_("Задание %(id)d пропущено, процесс продолжен", id=job_id), "ok")
+            flash(_("Задание %(id)d пропущено, процесс продолжен", id=job_id), "success")
             return redirect(url_for("admin.incidents"))
         except ValidationError as exc:
             rollback()
             errors.update(exc.fields or {"reason": exc.message})
+        except BespokeError as exc:  # retried or skipped meanwhile by someone else: say so, as retry does
+            rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("admin.incidents"))
     rollback()
     return render_template("admin/incidents.html", jobs=list_incidents(), can_act=True, skip_errors={job_id: errors},
                            skip_form={job_id: {"reason": reason, "result": raw}}), 422
@@ -127,6 +129,11 @@ def _draft() -> dict:
             "html": request.form.get("html", "").strip()}
 
 
+def _rendered(event: str, locale: str, draft: dict, order: Order | None) -> dict:
+    """Render the draft on an order; every way it can break comes back as a ValidationError for the admin."""
+    return preview(event, locale, draft["subject"], draft["text"], draft["html"] or None, order)
+
+
 def _check(draft: dict) -> dict:
     errors = {}
     if not draft["subject"]:
@@ -143,7 +150,7 @@ def preview_notification(event: str, locale: str):
     _event(event, locale)
     draft = _draft()
     try:
-        shown = preview(event, locale, draft["subject"], draft["text"], draft["html"] or None, None)
+        shown = _rendered(event, locale, draft, None)
     except ValidationError as exc:
         return render_template("admin/_preview.html", error=exc.message), 422
     return render_template("admin/_preview.html", shown=shown)
@@ -164,7 +171,7 @@ def save_notification(event: str, locale: str):
             draft_template = (draft["subject"], draft["text"], draft["html"] or None)
             check_template(*draft_template)
             if order is not None:
-                render(event, order, SAMPLE_PARAMS, locale, draft_template)
+                _rendered(event, locale, draft, order)
         except ValidationError as exc:
             errors["template"] = exc.message
     if errors:
@@ -178,7 +185,7 @@ def save_notification(event: str, locale: str):
     row.subject, row.text, row.html, row.updated_by_id = draft["subject"], draft["text"], draft["html"] or None, \
         current_user.id
     commit()
-    flash(_("Шаблон сохранён: следующие уведомления уйдут с новым текстом"), "ok")
+    flash(_("Шаблон сохранён: следующие уведомления уйдут с новым текстом"), "success")
     return redirect(url_for("admin.edit_notification", event=event, locale=locale))
 
 
@@ -190,5 +197,5 @@ def reset_notification(event: str, locale: str):
     _event(event, locale)
     db.session.execute(delete(NotificationTemplate).where(NotificationTemplate.event == event,
                                                           NotificationTemplate.locale == locale))
-    flash(_("Возвращён стандартный текст"), "ok")
+    flash(_("Возвращён стандартный текст"), "success")
     return redirect(url_for("admin.edit_notification", event=event, locale=locale))

@@ -195,6 +195,10 @@ def render(event: str, order: Order, params: dict, locale: str = "ru",
     except TemplateError as exc:
         raise ValidationError(f"Ошибка в шаблоне уведомления «{event}»: {exc}",
                               fields={"template": str(exc)}) from exc
+    except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as exc:
+        # An admin's {{ order.price + 1 }} on an order without a price: worded, not a traceback.
+        raise ValidationError(f"Шаблон уведомления «{event}» не выводится на заказе {order.number}: "
+                              f"{type(exc).__name__}: {exc}", fields={"template": str(exc)}) from exc
     layout = current_app.jinja_env.get_template("notifications/email.html")
     return subject_out, text_out, layout.render(subject=subject_out, body=Markup(body), company=context["company"],
                                                 status_url=context["status_url"], locale=locale)
