@@ -159,4 +159,4 @@ def test_a_sleeping_scheduler_is_woken_by_a_nearer_timer_and_fires_it_on_time(ma
     thread.join(10)
     assert fired, "the timer did not fire within 10 s"
     due, woken = fired[0]
-    assert (woken - due).total_seconds() < 1.0
+    assert (woken - due).total_seconds() < 2.0  # not the 30 s it would have slept: woken, then on time
