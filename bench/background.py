@@ -203,7 +203,12 @@ polling interval).
 | lateness p99 | {late['p99'] * 1000:.0f} ms |
 | lateness max | {late['max'] * 1000:.0f} ms |
 
-For comparison, spiff-arena's timers fire on a 10–120 s polling cycle (FACTS.md).
+The orders are created by the same process while their timers come due ({late['created_in']:.1f} s of
+back-to-back order creation), so the scheduler competes with them for the GIL and for SQLite's single
+write lock: the figures include that queueing. Each wake-up is one engine step (tens of ms here) and
+one scheduler wakes instances one after another, so about 20 timers a second, as here, keep it busy —
+the p99 is that queue; more would need wake-ups handed to the workers. For comparison, spiff-arena's timers fire on a
+10–120 s polling cycle (FACTS.md).
 
 **Scheduler cost per wake-up** as waiting timers grow (median of 300 rounds with nothing due: the
 indexed due-timer scan, the outbox relay query, and the "when next" MIN queries):
