@@ -1,8 +1,7 @@
 """SLA deadlines on the business calendar; warnings and escalations as the timers fire."""
 from __future__ import annotations
 
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from app.extensions import db
 from app.models import Escalation, HumanTask, Notification
 from app.services.calendar import BusinessCalendar
 from tests.support.api import Api
-from workers.scheduler import wake_timers
+from tests.support.timers import wake_at
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -59,15 +58,6 @@ def test_a_task_deadline_follows_the_business_calendar(api, app):
         assert abs((row.due_at - expected).total_seconds()) < 2
 
 
-def _wake_at(app, created: datetime, seconds: float) -> int:
-    """Sleep until `seconds` after the task was created, then run one scheduler pass."""
-    delay = (created + timedelta(seconds=seconds) - datetime.now(timezone.utc)).total_seconds()
-    if delay > 0:
-        time.sleep(delay)
-    with app.app_context():
-        return wake_timers()
-
-
 def test_warning_then_head_then_director_each_recorded_and_notified_then_cleared(make_app):
     # One SLA hour lasts 0.5 s: the 4-hour new-order SLA warns at 1.5 s and escalates at 2 s and 4 s.
     app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.5)
@@ -87,18 +77,18 @@ def test_warning_then_head_then_director_each_recorded_and_notified_then_cleared
             return {(n.recipient, n.channel) for n in db.session.execute(
                 select(Notification).where(Notification.event == event)).scalars()}
 
-    assert _wake_at(app, created, 1.0) == 0 and escalations() == []
-    assert _wake_at(app, created, 1.55) == 1
+    assert wake_at(app, created, 1.0) == 0 and escalations() == []
+    assert wake_at(app, created, 1.55) == 1
     assert escalations() == [("warning", True)]
     assert ("sales@bespoke.example", "email") in sent("sla_warning")  # nobody holds the task: its lane is told
     assert api.open_task(number)["sla_level"] == "warning"
 
-    _wake_at(app, created, 2.05)
+    wake_at(app, created, 2.05)
     assert escalations() == [("warning", True), ("head", True)]
     assert ("head_sales@bespoke.example", "email") in sent("sla_breach")
     assert api.get("/tasks?scope=all&overdue=1", as_="director").get_json()["count"] == 1
 
-    _wake_at(app, created, 4.05)
+    wake_at(app, created, 4.05)
     assert [level for level, _ in escalations()] == ["warning", "head", "director"]
     assert ("director@bespoke.example", "email") in sent("sla_director")
     # The timers did not interrupt the task; completing it clears every escalation.

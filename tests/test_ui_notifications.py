@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Escalation, HumanTask, Notification, Order, User
 from tests.support.api import Api
+from tests.support.timers import wake_at
 
 
 def csrf_of(html: bytes) -> str:
@@ -96,16 +95,6 @@ def test_notifications_tab_in_english(app, api):
 
 # -- SLA escalations on the card and in the inbox ------------------------------------------------------
 
-def _wake_after(app, created: datetime, seconds: float) -> int:
-    from workers.scheduler import wake_timers
-
-    delay = (created + timedelta(seconds=seconds) - datetime.now(timezone.utc)).total_seconds()
-    if delay > 0:
-        time.sleep(delay)
-    with app.app_context():
-        return wake_timers()
-
-
 def test_escalation_is_listed_on_the_card_badged_in_the_inbox_and_cleared(make_app):
     # One SLA hour lasts 0.5 s: the 4-hour new-order SLA warns at 1.5 s.
     app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.5)
@@ -114,7 +103,7 @@ def test_escalation_is_listed_on_the_card_badged_in_the_inbox_and_cleared(make_a
     task = api.open_task(number)
     with app.app_context():
         created = db.session.get(HumanTask, task["id"]).created_at
-    assert _wake_after(app, created, 1.6) == 1
+    assert wake_at(app, created, 1.6) == 1
     with app.app_context():
         escalation = db.session.execute(select(Escalation)).scalar_one()
         told = [p["name"] for p in escalation.notified]
