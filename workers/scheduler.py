@@ -107,10 +107,14 @@ class Scheduler:
     def serve(self, should_stop=lambda: False) -> None:
         pubsub = None
         while not should_stop():
-            stats = self.run_once()
-            if stats["woken"] >= self.batch:
-                continue  # more are due right now
-            pause = self.sleep_seconds()
+            try:
+                stats = self.run_once()
+                pause = 0.0 if stats["woken"] >= self.batch else self.sleep_seconds()  # more may be due now
+            except Exception:  # noqa: BLE001 - the database restarting must not end the scheduler
+                log.exception("scheduler round failed; trying again in a second")
+                rollback()
+                time.sleep(1.0)
+                continue
             if pause <= 0:
                 continue
             try:
