@@ -18,6 +18,7 @@ from app.models.orders import (
     OrderCounter,
     OrderStatus,
     Partner,
+    PartnerCommission,
     Payment,
 )
 from app.models.process import Escalation, HumanTask, OutboxJob, ProcessDefinition, ProcessInstance
@@ -29,6 +30,6 @@ __all__ = [
     "Attachment", "AuditEvent", "CHANNELS", "Claim", "Component", "Customer", "Department", "Document",
     "Escalation", "Feedback", "HumanTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
-    "OutboxJob", "PAYMENT_TYPES", "Partner", "Payment", "ProcessDefinition", "ProcessInstance", "ROLES",
-    "Role", "SavedFilter", "User",
+    "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
+    "ProcessInstance", "ROLES", "Role", "SavedFilter", "User",
 ]

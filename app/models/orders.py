@@ -60,6 +60,18 @@ class Partner(db.Model):
     kind: Mapped[str] = mapped_column(String(20), default="point_of_sale")  # or "agent"
     commission_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
     contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    commissions = relationship("PartnerCommission", cascade="all, delete-orphan", lazy="selectin")
+
+
+class PartnerCommission(db.Model):
+    """A partner's commission for one order kind, overriding the partner's general percentage."""
+
+    __tablename__ = "partner_commissions"
+    __table_args__ = (UniqueConstraint("partner_id", "kind", name="uq_partner_commissions_kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    pct: Mapped[Decimal] = mapped_column(Numeric(5, 2))
 
 
 class OrderCounter(db.Model):

@@ -1,0 +1,79 @@
+"""Partner settlements against hand-computed figures: partial payments, both receivers, kind overrides."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.extensions import begin_write, db
+from app.models import Order, Partner, PartnerCommission, Payment
+from app.services.outbox import commit
+from app.services.settlements import commission_pct, settle, statement
+
+
+def _order(api, kind: str, price: str, payments: list[tuple[str, str]], *, status: str = "active") -> str:
+    """An order brought by the point of sale, priced, with payments (amount, who received it)."""
+    number = api.create_order(kind, partner="mega")
+    with api.app.app_context():
+        begin_write()
+        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+        order.price, order.status = Decimal(price), status
+        for i, (amount, receiver) in enumerate(payments, 1):
+            db.session.add(Payment(order_id=order.id, number=f"П-{i}", paid_on=date(2026, 11, 20),
+                                   amount=Decimal(amount), received_by=receiver))
+        commit()
+    return number
+
+
+def _partner(app) -> Partner:
+    return db.session.execute(select(Partner).where(Partner.code == "mega")).scalar_one()
+
+
+def test_settlement_figures_match_the_hand_computed_ones(api):
+    app = api.app
+    with app.app_context():
+        begin_write()
+        db.session.add(PartnerCommission(partner_id=_partner(app).id, kind="kitchen", pct=Decimal("12.5")))
+        commit()
+    # Wardrobe at the partner's 10 %: 100 000 ₽, 30 000 taken at the point of sale, 20 000 paid to us.
+    wardrobe = _order(api, "wardrobe", "100000", [("30000", "partner"), ("20000", "company")])
+    # Kitchen with the 12.5 % override: 250 000 ₽, paid in full to the company in two parts.
+    kitchen = _order(api, "kitchen", "250000", [("100000", "company"), ("150000", "company")])
+    # An odd price: 10 % of 99 999,99 is 9 999,999 → 10 000,00 (half up); nothing paid yet.
+    odd = _order(api, "windows", "99999.99", [])
+    # Cancelled after a 5 000 ₽ deposit at the point of sale: no commission, the deposit is owed back.
+    cancelled = _order(api, "wardrobe", "80000", [("5000", "partner")], status="cancelled")
+    with app.app_context():
+        partner = _partner(app)
+        assert commission_pct(partner, "kitchen") == Decimal("12.5")
+        assert commission_pct(partner, "wardrobe") == Decimal("10")
+        rows = {row.number: row for row in statement(partner, date.today() - timedelta(days=1), date.today()).rows}
+        w, k, o, c = rows[wardrobe], rows[kitchen], rows[odd], rows[cancelled]
+        assert (w.commission, w.paid_partner, w.paid_company, w.customer_owes, w.partner_owes) == (
+            Decimal("10000.00"), Decimal("30000.00"), Decimal("20000.00"), Decimal("50000.00"), Decimal("20000.00"))
+        assert (k.commission, k.customer_owes, k.partner_owes) == (
+            Decimal("31250.00"), Decimal("0.00"), Decimal("-31250.00"))  # we owe the partner its commission
+        assert (o.commission, o.customer_owes, o.partner_owes) == (
+            Decimal("10000.00"), Decimal("99999.99"), Decimal("-10000.00"))
+        assert (c.commission, c.partner_owes) == (Decimal("0.00"), Decimal("5000.00"))
+        totals = statement(partner, date.today(), date.today())
+        assert totals.total("commission") == Decimal("51250.00")
+        assert totals.total("partner_owes") == Decimal("-16250.00")  # 20 000 − 31 250 − 10 000 + 5 000
+        assert totals.total("price") == Decimal("529999.99")
+
+
+def test_a_statement_holds_only_that_partners_orders_of_the_period(api):
+    ours = _order(api, "wardrobe", "50000", [])
+    foreign = api.create_order("kitchen", partner="agent_ivanov")
+    direct = api.create_order("kitchen")
+    with api.app.app_context():
+        begin_write()
+        old = db.session.execute(select(Order).where(Order.number == ours)).scalar_one()
+        old.created_at = datetime.now(timezone.utc) - timedelta(days=40)
+        commit()
+        partner = _partner(api.app)
+        assert [r.number for r in statement(partner, date.today() - timedelta(days=60), date.today()).rows] == [ours]
+        assert statement(partner, date.today() - timedelta(days=7), date.today()).rows == []
+        assert settle(db.session.execute(select(Order).where(Order.number == direct)).scalar_one()).commission == 0
+    assert foreign != ours
