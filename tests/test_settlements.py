@@ -1,6 +1,7 @@
 """Partner settlements against hand-computed figures: partial payments, both receivers, kind overrides."""
 from __future__ import annotations
 
+import subprocess
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -77,3 +78,28 @@ def test_a_statement_holds_only_that_partners_orders_of_the_period(api):
         assert statement(partner, date.today() - timedelta(days=7), date.today()).rows == []
         assert settle(db.session.execute(select(Order).where(Order.number == direct)).scalar_one()).commission == 0
     assert foreign != ours
+
+
+def test_the_statement_as_excel_and_pdf_carries_the_same_figures(api, tmp_path):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from app.services.settlements import statement_pdf, statement_xlsx
+
+    wardrobe = _order(api, "wardrobe", "100000", [("30000", "partner"), ("20000", "company")])
+    kitchen = _order(api, "kitchen", "250000", [("250000", "company")])
+    with api.app.app_context():
+        st = statement(_partner(api.app), date.today(), date.today())
+        book = load_workbook(BytesIO(statement_xlsx(st)))
+        pdf = statement_pdf(st, api.app.config["COMPANY"])
+    rows = [[c.value for c in row] for row in book.active.iter_rows(min_row=3)]
+    assert [r[0] for r in rows] == [wardrobe, kitchen, "Итого"]
+    assert [float(v) for v in rows[0][4:]] == [100000, 20000, 30000, 10, 10000, 50000, 20000]
+    assert [float(v) for v in (rows[2][4], rows[2][8], rows[2][10])] == [350000, 35000, -5000]  # 20 000 − 25 000
+    source = tmp_path / "statement.pdf"
+    source.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(source), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Акт сверки взаиморасчётов" in text and wardrobe in text and kitchen in text
+    assert "компания выплачивает партнёру комиссию 5 000,00" in text and "Пять тысяч рублей" in text

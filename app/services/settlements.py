@@ -84,3 +84,54 @@ def statement(partner: Partner, date_from: date, date_to: date, tz=timezone.utc)
                                                     Order.created_at <= end).order_by(Order.created_at, Order.id)
                                 ).scalars().all()
     return Statement(partner, date_from, date_to, [settle(order) for order in orders])
+
+
+TOTALS = ("price", "paid_company", "paid_partner", "commission", "customer_owes", "partner_owes")
+
+
+def statement_pdf(st: Statement, company: dict) -> bytes:
+    """The period's reconciliation act (акт сверки) as PDF, on the order documents' layout."""
+    from weasyprint import HTML
+
+    from app.models import ORDER_KINDS
+    from app.services.documents import TEMPLATES_DIR, env
+
+    kinds = {code: labels[0] for code, labels in ORDER_KINDS.items()}
+    html = env.get_template("partner_statement.html").render(
+        kind="partner_statement", title="Акт сверки", company=company, partner=st.partner, rows=st.rows,
+        date_from=st.date_from, date_to=st.date_to, kinds=kinds, totals={name: st.total(name) for name in TOTALS},
+        overrides=[{"label": kinds.get(o.kind, o.kind), "pct": o.pct} for o in st.partner.commissions],
+        document={"number": f"{st.partner.code}-{st.date_from:%Y%m%d}-{st.date_to:%Y%m%d}", "version": 1})
+    return HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()
+
+
+def statement_xlsx(st: Statement) -> bytes:
+    """The same statement as an Excel workbook: one row per order, numbers as numbers, a totals row."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Сверка"
+    sheet.append([f"Сверка с партнёром {st.partner.name} за {st.date_from:%d.%m.%Y}–{st.date_to:%d.%m.%Y}"])
+    header = ["Заказ", "Вид", "Статус", "Создан", "Стоимость", "Оплачено компании", "Оплачено партнёру",
+              "Комиссия, %", "Комиссия", "Долг заказчика", "Партнёр должен (+) / получает (−)"]
+    sheet.append(header)
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for row in st.rows:
+        sheet.append([row.number, row.kind, row.status, row.created_at.replace(tzinfo=None), row.price,
+                      row.paid_company, row.paid_partner, row.commission_pct, row.commission, row.customer_owes,
+                      row.partner_owes])
+    sheet.append(["Итого", None, None, None, *[st.total(name) for name in TOTALS[:3]], None,
+                  *[st.total(name) for name in TOTALS[3:]]])
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    for column in "EFGIJK":
+        for cell in sheet[column][2:]:
+            cell.number_format = "#,##0.00"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
