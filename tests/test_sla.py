@@ -9,8 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Escalation, HumanTask, Notification
 from app.services.calendar import BusinessCalendar
-from tests.support.api import Api
-from tests.support.timers import wake_at
+from tests.support.timers import fast_sla_order, wake_at
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -60,12 +59,7 @@ def test_a_task_deadline_follows_the_business_calendar(api, app):
 
 def test_warning_then_head_then_director_each_recorded_and_notified_then_cleared(make_app):
     # One SLA hour lasts 0.5 s: the 4-hour new-order SLA warns at 1.5 s and escalates at 2 s and 4 s.
-    app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.5)
-    api = Api(app, app.test_client())
-    number = api.create_order()
-    task = api.open_task(number)
-    with app.app_context():
-        created = db.session.get(HumanTask, task["id"]).created_at
+    app, api, number, task, created = fast_sla_order(make_app)
 
     def escalations():
         with app.app_context():

@@ -7,9 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Escalation, HumanTask, Notification, Order, User
-from tests.support.api import Api
-from tests.support.timers import wake_at
+from app.models import Escalation, Notification, Order, User
+from tests.support.timers import fast_sla_order, wake_at
 
 
 def csrf_of(html: bytes) -> str:
@@ -97,12 +96,7 @@ def test_notifications_tab_in_english(app, api):
 
 def test_escalation_is_listed_on_the_card_badged_in_the_inbox_and_cleared(make_app):
     # One SLA hour lasts 0.5 s: the 4-hour new-order SLA warns at 1.5 s.
-    app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.5)
-    api = Api(app, app.test_client())
-    number = api.create_order()
-    task = api.open_task(number)
-    with app.app_context():
-        created = db.session.get(HumanTask, task["id"]).created_at
+    app, api, number, task, created = fast_sla_order(make_app)
     assert wake_at(app, created, 1.6) == 1
     with app.app_context():
         escalation = db.session.execute(select(Escalation)).scalar_one()

@@ -268,9 +268,12 @@ def queue_notifications(event: str, to: str, order: Order, params: dict, *, job_
     """Write the event's notifications and their delivery jobs into the current unit of work."""
     from app.services.outbox import add_job
 
-    written = []
+    written, rendered = [], {}
+    attachments = _attachments(event, order)  # the same documents for every e-mail of the event
     for person in people if people is not None else recipients(to, order):
-        subject, text, html = render(event, order, params, person.locale)
+        if person.locale not in rendered:  # one template lookup and render per language, not per person
+            rendered[person.locale] = render(event, order, params, person.locale)
+        subject, text, html = rendered[person.locale]
         for channel in person.channels:
             address = person.address_for(channel)
             if not address:
@@ -279,7 +282,7 @@ def queue_notifications(event: str, to: str, order: Order, params: dict, *, job_
                                 subject=subject, body=text, html=html if channel == "email" else None,
                                 status="sent" if channel == "app" else "queued", job_id=job_id,
                                 user_id=person.user_id, locale=person.locale,
-                                attachments=_attachments(event, order) if channel == "email" else None,
+                                attachments=attachments if channel == "email" else None,
                                 sent_at=utcnow() if channel == "app" else None,
                                 extra={"to": to, "name": person.name})
             db.session.add(note)

@@ -14,3 +14,19 @@ def wake_at(app, created: datetime, seconds: float) -> int:
         time.sleep(delay)
     with app.app_context():
         return wake_timers()
+
+
+def fast_sla_order(make_app):
+    """An app whose SLA hour lasts 0.5 s (the 4-hour new-order SLA warns at 1.5 s, is due at 2 s and doubly
+    late at 4 s) and one new order in it: (app, api, order number, open task, when the task was created)."""
+    from app.extensions import db
+    from app.models import HumanTask
+    from tests.support.api import Api
+
+    app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.5)
+    api = Api(app, app.test_client())
+    number = api.create_order()
+    task = api.open_task(number)
+    with app.app_context():
+        created = db.session.get(HumanTask, task["id"]).created_at
+    return app, api, number, task, created
