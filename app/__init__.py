@@ -47,10 +47,12 @@ def create_app(config: dict | None = None) -> Flask:
     from app.cli import init_app as init_cli
     from app.inbox import bp as inbox_bp
     from app.orders import bp as orders_bp
+    from app.partner import bp as partner_bp
+    from app.status import bp as status_bp
     from app.tasks import bp as tasks_bp
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
-    for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp, admin_bp):
+    for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp, admin_bp, partner_bp, status_bp):
         app.register_blueprint(blueprint)
 
     def _incident_count() -> int:

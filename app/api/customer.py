@@ -1,8 +1,7 @@
 """The customer's side through the status link's token: the order and the customer's own tasks."""
 from __future__ import annotations
 
-from flask import current_app, jsonify
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask import jsonify
 from sqlalchemy import select
 
 from app.api import bp
@@ -12,19 +11,9 @@ from app.engine import steps
 from app.errors import NotFound
 from app.extensions import db
 from app.models import HumanTask, Order, User
+from app.services.status_links import order_for_token
 
 CUSTOMER_LANE = "customer"
-
-
-def order_for_token(token: str) -> Order:
-    try:
-        order_id = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="order-status").loads(token)
-    except BadSignature:
-        raise NotFound("Not found") from None
-    order = db.session.get(Order, order_id)
-    if order is None:
-        raise NotFound("Not found")
-    return order
 
 
 def _customer_tasks(order: Order) -> list[HumanTask]:

@@ -1,6 +1,7 @@
 """The order aggregate: order, customer, partner and what hangs off an order."""
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -30,6 +31,11 @@ CHANNELS = {
     "import": ("Импорт из Excel", "Excel import"),
 }
 PAYMENT_TYPES = {"cash": "Наличные", "cashless": "Безналичный расчёт", "credit": "Кредит"}
+
+
+def new_status_key() -> str:
+    """The secret half of an order's status link; replacing it (or clearing it) kills every link given out."""
+    return secrets.token_urlsafe(16)
 
 
 class OrderStatus(StrEnum):
@@ -108,6 +114,7 @@ class Order(db.Model):
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at = mapped_column(UTCDateTime, nullable=True)
     onec_refs = mapped_column(JSONType, nullable=True)  # 1C keys: {"contract": guid, "order": guid}
+    status_key: Mapped[str | None] = mapped_column(String(32), nullable=True, default=new_status_key)  # None: revoked
 
     customer = relationship(Customer, lazy="joined")
     partner = relationship(Partner, lazy="joined")

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from babel.dates import format_datetime, get_timezone
 from flask import current_app
-from itsdangerous import URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import TemplateError, pass_context
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
@@ -147,12 +147,33 @@ class Recipient:
         return {"email": self.email, "sms": self.phone, "app": str(self.user_id) if self.user_id else None}[channel]
 
 
-def status_token(order: Order) -> str:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="order-status").dumps(order.id)
+def _status_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="order-status")
+
+
+def status_token(order: Order) -> str | None:
+    """The signed link token: the order's id and its current key. None while the link is revoked."""
+    if not order.status_key:
+        return None
+    return _status_signer().dumps([order.id, order.status_key])
+
+
+def order_id_for_token(token: str) -> tuple[int, str] | None:
+    """(order id, key) from a token whose signature holds, else None; the caller compares the key."""
+    try:
+        loaded = _status_signer().loads(token)
+    except BadSignature:
+        return None
+    if (not isinstance(loaded, list) or len(loaded) != 2 or not isinstance(loaded[0], int)
+            or not isinstance(loaded[1], str)):
+        return None
+    return loaded[0], loaded[1]
 
 
 def status_url(order: Order) -> str:
-    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/s/{status_token(order)}"
+    """The customer's status page, or '' while staff have the link revoked."""
+    token = status_token(order)
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/s/{token}" if token else ""
 
 
 @pass_context

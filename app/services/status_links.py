@@ -1,0 +1,39 @@
+"""Customer status links: finding the order behind a token, revoking and re-issuing the link.
+
+A link is `/s/<token>`, the token signing the order's id and its current `status_key`. Re-issuing
+replaces the key (every earlier link stops working); revoking clears it (no link works until staff
+issue a new one). Every failure looks the same to the caller, so a token tells nothing about which
+orders exist.
+"""
+from __future__ import annotations
+
+import hmac
+
+from app.errors import NotFound
+from app.extensions import db
+from app.models import Order, User
+from app.models.orders import new_status_key
+from app.services import audit
+from app.services.notifications import order_id_for_token
+
+
+def order_for_token(token: str) -> Order:
+    found = order_id_for_token(token)
+    order = db.session.get(Order, found[0]) if found else None
+    if order is None or not order.status_key or not hmac.compare_digest(order.status_key, found[1]):
+        raise NotFound("Not found")
+    return order
+
+
+def reissue(order: Order, actor: User) -> None:
+    """A new link for the customer; the old one answers 404 from now on."""
+    was_revoked = not order.status_key
+    order.status_key = new_status_key()
+    audit.record(order.id, "field", actor, field="status_link", old="отозвана" if was_revoked else "действует",
+                 new="новая ссылка")
+
+
+def revoke(order: Order, actor: User) -> None:
+    if order.status_key:
+        order.status_key = None
+        audit.record(order.id, "field", actor, field="status_link", old="действует", new="отозвана")

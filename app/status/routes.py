@@ -1,0 +1,4 @@
+"""Customer status page routes."""
+from __future__ import annotations
+
+from app.status import bp  # noqa: F401
