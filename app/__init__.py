@@ -6,7 +6,7 @@ import os
 from flask import Flask
 
 from app.config import Config
-from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -24,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     csrf.init_app(app)
+    limiter.init_app(app)
 
     from app import assets, engine, errors, i18n, web
     from app.models import User

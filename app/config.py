@@ -35,6 +35,15 @@ class Config:
         self.FORMS_DIR = os.environ.get("FORMS_DIR", str(ROOT / "forms"))
         self.UPLOADS_DIR = os.environ.get("UPLOADS_DIR", str(instance / "uploads"))
         self.PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000")
+        # Customer status links: requests per address, and failed lookups (wrong, altered or revoked tokens) per
+        # address — past the second, that address gets 429 for a while. Counters live in
+        # RATELIMIT_STORAGE_URI: memory:// in one process, the Redis URL when several web processes serve.
+        self.STATUS_RATE_LIMIT = os.environ.get("STATUS_RATE_LIMIT", "60 per minute")
+        self.STATUS_MISS_LIMIT = os.environ.get("STATUS_MISS_LIMIT", "20 per hour")
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_SWALLOW_ERRORS = True  # the limiter's store down must not take the page down
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_HEADERS_ENABLED = True
         self.API_TOKEN_MAX_AGE = int(os.environ.get("API_TOKEN_MAX_AGE", 30 * 24 * 3600))
         # SLA deadlines count working hours on the business calendar; "continuous" counts plain time
         # with hours of SLA_HOUR_SECONDS (short in demos and tests).

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -22,6 +24,8 @@ migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
+# Limits only where a route asks for one (the customer status links); storage from RATELIMIT_STORAGE_URI.
+limiter = Limiter(key_func=get_remote_address)
 
 WRITE_OPTION = "bespoke_write"
 

@@ -30,6 +30,7 @@ def main() -> int:
     port = os.environ.get("PORT", "5000")
     env = {**os.environ, "FLASK_APP": "wsgi.py"}
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    env.setdefault("RATELIMIT_STORAGE_URI", env["REDIS_URL"])  # one count across the web processes
     children: list[subprocess.Popen] = []
     if not redis_reachable(env["REDIS_URL"]):
         binary = redis_server_binary()

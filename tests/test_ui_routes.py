@@ -18,7 +18,8 @@ def ui(make_app):
 
 def ui_routes(app):
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/") or rule.endpoint in PUBLIC:
+        # The customer's status pages (/s/<token>) are public by design: tests/test_status_page.py guards them.
+        if rule.rule.startswith("/api/") or rule.endpoint in PUBLIC or rule.endpoint.startswith("status."):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule, method

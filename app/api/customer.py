@@ -6,12 +6,17 @@ from sqlalchemy import select
 
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
+from app.api.orders import load_order
 from app.api.schemas import task_detail_json
 from app.engine import steps
 from app.errors import NotFound
 from app.extensions import db
 from app.models import HumanTask, Order, User
+from app.orders.status_link import LINK_KEEPERS
+from app.services import status_links
+from app.services.notifications import status_url
 from app.services.status_links import order_for_token
+from app.status.routes import limited
 
 CUSTOMER_LANE = "customer"
 
@@ -23,6 +28,7 @@ def _customer_tasks(order: Order) -> list[HumanTask]:
 
 
 @bp.get("/status/<token>")
+@limited
 @endpoint(public=True)
 def customer_status(_user, token):
     order = order_for_token(token)
@@ -32,6 +38,7 @@ def customer_status(_user, token):
 
 
 @bp.post("/status/<token>/tasks/<int:task_id>/complete")
+@limited
 @endpoint(write=True, public=True)
 def customer_complete(_user, token, task_id):
     order = order_for_token(token)
@@ -48,3 +55,24 @@ def customer_actor() -> User:
     if user is None:
         raise NotFound("Customer actions are not enabled (no 'customer' account)")
     return user
+
+
+def _link_json(order: Order) -> dict:
+    return {"number": order.number, "status_url": status_url(order) or None, "revoked": not order.status_key}
+
+
+@bp.post("/orders/<number>/status-link")
+@endpoint(write=True, roles=LINK_KEEPERS)
+def reissue_status_link(user, number):
+    """A new link for the customer; every earlier one answers 404 from now on."""
+    order = load_order(user, number)
+    status_links.reissue(order, user)
+    return AfterCommit(lambda: jsonify(_link_json(db.session.get(Order, order.id))))
+
+
+@bp.delete("/orders/<number>/status-link")
+@endpoint(write=True, roles=LINK_KEEPERS)
+def revoke_status_link(user, number):
+    order = load_order(user, number)
+    status_links.revoke(order, user)
+    return AfterCommit(lambda: jsonify(_link_json(db.session.get(Order, order.id))))

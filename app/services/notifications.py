@@ -92,6 +92,11 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
                "рассмотрена: {{ status_url }}"),
         "en": ("Claim on order {{ order.number }} resolved", "Your claim on order {{ order.number }} has been "
                "resolved: {{ status_url }}")},
+    "customer_question": {
+        "ru": ("Вопрос заказчика по заказу {{ order.number }}", "{{ order.customer.name }} спрашивает на странице "
+               "заказа {{ order.number }}: {{ params.get('question') }}"),
+        "en": ("Customer's question on order {{ order.number }}", "{{ order.customer.name }} asks on the status page "
+               "of order {{ order.number }}: {{ params.get('question') }}")},
     "order_cancelled": {
         "ru": ("Заказ {{ order.number }} отменён", "Заказ {{ order.number }} отменён. Причина: "
                "{{ params.get('reason') or '—' }}"),
@@ -122,12 +127,14 @@ EVENT_LABELS = {
     "production_started": N_("Передан в производство"), "production_finished": N_("Изготовлен"),
     "delivery_booked": N_("Доставка назначена"), "completed": N_("Заказ выполнен"),
     "claim_filed": N_("Претензия подана"), "claim_resolved": N_("Претензия рассмотрена"),
-    "order_cancelled": N_("Заказ отменён"), "sla_warning": N_("Срок этапа подходит (75 %)"),
+    "customer_question": N_("Вопрос заказчика"), "order_cancelled": N_("Заказ отменён"),
+    "sla_warning": N_("Срок этапа подходит (75 %)"),
     "sla_breach": N_("Срок этапа нарушен (руководителю)"), "sla_director": N_("Срок нарушен вдвое (директору)"),
 }
 # Documents attached to an event's e-mail (the newest version of each kind).
 ATTACHMENTS = {"contract_ready": ("contract", "invoice"), "completed": ("act",), "claim_resolved": ("claim_report",)}
-SAMPLE_PARAMS = {"reason": "—", "stage_name": "Замер", "due_at": "2026-12-01T09:00:00+00:00"}
+SAMPLE_PARAMS = {"question": "Когда приедет замерщик?", "reason": "—", "stage_name": "Замер",
+                 "due_at": "2026-12-01T09:00:00+00:00"}
 
 
 @dataclass(frozen=True)

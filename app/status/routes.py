@@ -1,4 +1,195 @@
-"""Customer status page routes."""
+"""The customer's status page: `/s/<token>`, no account; the order in plain words and the customer's own tasks.
+
+Every way a token can be wrong (not signed by us, altered, revoked, for an order that is gone) answers the
+same 404 page, and each address may miss only a few times before it gets 429 — so numbers cannot be
+enumerated. Requests are rate-limited per address as well.
+"""
 from __future__ import annotations
 
-from app.status import bp  # noqa: F401
+from flask import Response, current_app, flash, redirect, render_template, request, send_file, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.engine import steps
+from app.errors import Conflict, NotFound
+from app.extensions import db, limiter
+from app.i18n import LOCALES
+from app.models import Attachment, Document, HumanTask, Order
+from app.services import customer_view, outbox
+from app.services.attachments import file_path
+from app.services.forms import prepare_schema
+from app.services.notes import add_note
+from app.services.status_links import order_for_token
+from app.status import bp
+from app.tasks.form_render import FormExtras, render_form
+from app.tasks.routes import submit_form
+
+QUESTION_MAX = 2000
+CHANNEL_CHOICES = ("sms", "email")
+
+
+def _rate_limit() -> str:
+    return current_app.config["STATUS_RATE_LIMIT"]
+
+
+def _miss_limit() -> str:
+    return current_app.config["STATUS_MISS_LIMIT"]
+
+
+def _missed(response: Response) -> bool:
+    return response.status_code == 404
+
+
+def limited(view):
+    """Per address, over every status route (pages, files, the API): requests, and a much smaller allowance of
+    failed lookups — once that is spent, the address gets 429 even for a good link until the window passes."""
+    return limiter.shared_limit(_rate_limit, scope="status")(
+        limiter.shared_limit(_miss_limit, scope="status-miss", deduct_when=_missed)(view))
+
+
+@bp.before_request
+def _customer_language():
+    if request.args.get("lang") in LOCALES:
+        session["locale"] = request.args["lang"]
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    # The token is the key to the order: keep it out of caches, search engines and other sites' logs.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@bp.errorhandler(NotFound)
+def _not_found(_exc):
+    return render_template("status/missing.html"), 404
+
+
+@bp.errorhandler(429)
+def _too_many(_exc):
+    return render_template("status/missing.html", too_many=True), 429
+
+
+def _customer_task(order: Order, task_id: int) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None or task.order_id != order.id or task.lane != customer_view.CUSTOMER_LANE:
+        raise NotFound("Not found")
+    return task
+
+
+def _form_html(token: str, task: HumanTask, data: dict, errors: dict) -> str:
+    forms = steps.definition_forms(task.order.instance.definition)
+    schema = prepare_schema(forms.get(task.form_schema or "", {}))
+    ids = [int(v) for v in (data.get("photos") or []) if str(v).isdigit()]
+    names = {str(a.id): a.filename for a in db.session.execute(
+        select(Attachment).where(Attachment.order_id == task.order_id, Attachment.id.in_(ids or [0]))).scalars()}
+    extras = FormExtras(attachment_names=names,
+                        attachment_url=lambda key: url_for("status.attachment", token=token, attachment_id=int(key)))
+    return render_form(schema, forms.get(task.form_ui_schema or "", {}), data, errors, extras=extras,
+                       use_defaults=not data)
+
+
+def _page(token: str, order: Order, *, forms: dict | None = None, errors: dict | None = None,
+          question: str = "", status: int = 200):
+    view = customer_view.view(order)
+    forms = forms or {}
+    task_forms = {task.id: forms.get(task.id) or _form_html(token, task, {}, {}) for task in view.tasks}
+    return render_template("status/page.html", v=view, token=token, task_forms=task_forms, errors=errors or {},
+                           question=question, document_labels=customer_view.DOCUMENT_LABELS,
+                           claim_state=customer_view.claim_state, channel_choices=CHANNEL_CHOICES,
+                           channels=order.customer.notify_channels or list(CHANNEL_CHOICES)), status
+
+
+@bp.get("/<token>")
+@limited
+def page(token: str):
+    return _page(token, order_for_token(token))
+
+
+@bp.post("/<token>/question")
+@limited
+def question(token: str):
+    order = order_for_token(token)
+    text = (request.form.get("text") or "").strip()
+    error = None
+    if len(text) < 3:
+        error = _("Напишите вопрос — хотя бы несколько слов")
+    elif len(text) > QUESTION_MAX:
+        error = _("Вопрос слишком длинный: не больше %(n)d знаков", n=QUESTION_MAX)
+    customer = customer_view.customer_account()
+    if error is None and customer is None:
+        error = _("Вопросы через эту страницу сейчас не принимаются. Позвоните менеджеру.")
+    if error:
+        return _page(token, order, errors={"question": error}, question=text, status=422)
+    add_note(order, f"{_('Вопрос заказчика')}: {text}", customer, internal=False)
+    manager = customer_view.manager_of(order)
+    outbox.add_job("notify", {"event": "customer_question", "to": f"user:{manager.id}" if manager else "sales",
+                              "question": text}, order_id=order.id)
+    outbox.commit()
+    flash(_("Вопрос отправлен менеджеру. Ответ придёт по SMS или e-mail и появится на этой странице."), "success")
+    return redirect(url_for("status.page", token=token) + "#questions")
+
+
+@bp.post("/<token>/tasks/<int:task_id>")
+@limited
+def complete(token: str, task_id: int):
+    order = order_for_token(token)
+    task = _customer_task(order, task_id)
+    customer = customer_view.customer_account()
+    if task.state != "open" or customer is None:
+        flash(_("Этот шаг уже выполнен — спасибо!"), "info")
+        return redirect(url_for("status.page", token=token))
+    forms = steps.definition_forms(order.instance.definition)
+    schema = forms.get(task.form_schema or "", {})
+    try:
+        data, errors = submit_form(task, schema, request.form, request.files, customer)
+    except Conflict:  # sent twice (a double tap, two devices): the first one counted
+        outbox.rollback()
+        flash(_("Этот шаг уже выполнен — спасибо!"), "info")
+        return redirect(url_for("status.page", token=token))
+    if errors:
+        order = db.session.get(Order, order.id)
+        task = db.session.get(HumanTask, task_id)
+        return _page(token, order, forms={task_id: _form_html(token, task, data, errors)}, status=422)
+    flash(_("Спасибо! Ваш ответ получен."), "success")
+    return redirect(url_for("status.page", token=token))
+
+
+@bp.post("/<token>/channels")
+@limited
+def channels(token: str):
+    order = order_for_token(token)
+    chosen = [c for c in request.form.getlist("channel") if c in CHANNEL_CHOICES]
+    if not chosen:
+        return _page(token, order, errors={"channels": _("Оставьте хотя бы один способ связи")}, status=422)
+    order.customer.notify_channels = chosen
+    outbox.commit()
+    flash(_("Настройки уведомлений сохранены"), "success")
+    return redirect(url_for("status.page", token=token) + "#channels")
+
+
+@bp.get("/<token>/documents/<int:document_id>")
+@limited
+def document(token: str, document_id: int):
+    order = order_for_token(token)
+    row = db.session.get(Document, document_id)
+    if row is None or row.order_id != order.id or row.kind not in customer_view.DOCUMENT_LABELS:
+        raise NotFound("Not found")
+    return Response(row.content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{row.filename}"'})
+
+
+@bp.get("/<token>/attachments/<int:attachment_id>")
+@limited
+def attachment(token: str, attachment_id: int):
+    """Files the customer sent through this page (their claim photos), nothing staff attached."""
+    order = order_for_token(token)
+    row = db.session.get(Attachment, attachment_id)
+    customer = customer_view.customer_account()
+    if (row is None or row.order_id != order.id or customer is None or row.author_id != customer.id
+            or not row.storage_path or not file_path(row).is_file()):
+        raise NotFound("Not found")
+    return send_file(file_path(row), mimetype=row.content_type, download_name=row.filename)
+

@@ -143,11 +143,23 @@ def submit(task_id: int):
     task = _load(task_id, user)
     steps.ensure_can_act(task, user)  # before any file is written
     schema, _ui = _schemas(task)
-    data, uploads = parse_form(schema, request.form, request.files)
+    data, errors = submit_form(task, schema, request.form, request.files, user)
+    if errors:
+        return _page(steps.get_task(task_id), user, data, errors, use_defaults=False, status=422)
+    flash(_("Задача выполнена"), "success")
+    return redirect(url_for("inbox.next_task"))
+
+
+def submit_form(task: HumanTask, schema: dict, form, files, actor: User) -> tuple[dict, dict[str, str]]:
+    """Save the form's files, then complete the task with the data; (data, errors), errors empty on success.
+
+    Files are committed before the form is checked, so a refused form keeps them (the page shows them again).
+    """
+    data, uploads = parse_form(schema, form, files)
     errors: dict[str, str] = {}
     for upload in uploads:
         try:
-            attachment = save_upload(task.order, upload.file, user, field=upload.path,
+            attachment = save_upload(task.order, upload.file, actor, field=upload.path,
                                      allowed=allowed_for(upload.accept))
         except ValidationError as exc:
             errors.update({k: v for k, v in exc.fields.items() if k not in errors})
@@ -155,24 +167,21 @@ def submit(task_id: int):
         db.session.flush()
         set_path(data, upload.path, str(attachment.id))
     if uploads:
-        outbox.commit()  # the files stay with the order even if the form is refused below
+        outbox.commit()
         begin_write()
-        task = steps.get_task(task_id)
     try:
         if errors:
             validate_form(schema, data)  # show the form's own errors alongside the files'
             raise ValidationError(_("Проверьте заполнение формы"), fields=errors)
-        steps.complete_task(task_id, data, user)
+        steps.complete_task(task.id, data, actor)
         outbox.commit()
     except ValidationError as exc:
         outbox.rollback()
         merged = {**exc.fields, **errors}
         if "_task" not in merged and "_form" not in merged and not merged:
             merged["_form"] = exc.message
-        task = steps.get_task(task_id)
-        return _page(task, user, data, merged, use_defaults=False, status=422)
-    flash(_("Задача выполнена"), "success")
-    return redirect(url_for("inbox.next_task"))
+        return data, merged
+    return data, {}
 
 
 @bp.get("/attachments/<int:attachment_id>")

@@ -1,0 +1,52 @@
+"""Staff manage the customer's status link from the order card: issue a new one, or revoke it."""
+from __future__ import annotations
+
+from flask import flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.errors import Forbidden
+from app.orders import bp
+from app.orders.routes import load_order
+from app.services import status_links
+from app.web import action
+
+LINK_KEEPERS = frozenset({"sales", "dispatch", "director", "admin"})
+
+
+def may_manage_link(user) -> bool:
+    return bool(user.role_codes & LINK_KEEPERS)
+
+
+def _order(number: str):
+    user = current_user._get_current_object()
+    if not may_manage_link(user):
+        raise Forbidden(_("Ссылкой заказчика управляют продажи, диспетчеры и руководство"))
+    return load_order(number), user
+
+
+@bp.post("/orders/<number>/status-link/reissue")
+@login_required
+@action
+def reissue_status_link(number: str):
+    order, user = _order(number)
+    status_links.reissue(order, user)
+    flash(_("Выпущена новая ссылка; прежняя больше не открывается"), "success")
+    return redirect(url_for("orders.card", number=number) + "#status-link")
+
+
+@bp.post("/orders/<number>/status-link/revoke")
+@login_required
+@action
+def revoke_status_link(number: str):
+    order, user = _order(number)
+    status_links.revoke(order, user)
+    flash(_("Ссылка заказчика отозвана"), "success")
+    return redirect(url_for("orders.card", number=number) + "#status-link")
+
+
+@bp.app_context_processor
+def _link_helpers():
+    from app.services.notifications import status_url
+
+    return {"customer_link": status_url, "may_manage_link": may_manage_link}

@@ -1,0 +1,200 @@
+"""What the customer's status page says: the order in the customer's words, not the diagram's.
+
+The process has a dozen staff steps; a customer follows seven milestones. Each user task of the
+diagram maps to one milestone and to a sentence about what is happening now. A task an analyst adds
+later without a mapping still shows: under the milestone of the stage before it, with its own name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.extensions import db
+from app.i18n import N_
+from app.models import Claim, Document, HumanTask, Note, Order, OrderStatus, User
+from app.models.users import Department
+
+CUSTOMER_LANE = "customer"
+CUSTOMER_LOGIN = "customer"
+
+# (code, label) in the order a customer lives through them.
+MILESTONES = (
+    ("received", N_("Заказ принят")),
+    ("measurement", N_("Замер")),
+    ("contract", N_("Проект и договор")),
+    ("payment", N_("Оплата")),
+    ("production", N_("Изготовление")),
+    ("delivery", N_("Доставка и монтаж")),
+    ("done", N_("Заказ выполнен")),
+)
+MILESTONE_LABELS = dict(MILESTONES)
+# user task id → (milestone, what the customer reads while it is open)
+TASKS = {
+    "new_order": ("received", N_("Менеджер изучает заявку и свяжется с вами, чтобы уточнить детали.")),
+    "plan_measurement": ("measurement", N_("Подбираем удобное время для выезда замерщика.")),
+    "measurement": ("measurement", N_("Замерщик приедет в назначенное время и снимет размеры.")),
+    "prepare_contract": ("contract", N_("Готовим договор и смету по результатам замера.")),
+    "design": ("contract", N_("Дизайнер готовит проект вашего заказа.")),
+    "bank_decision": ("payment", N_("Ждём решения банка по кредиту.")),
+    "payment": ("payment", N_("Ждём оплату по договору. Счёт — в документах ниже.")),
+    "procurement": ("production", N_("Заказываем материалы и комплектующие.")),
+    "production": ("production", N_("Изготавливаем ваш заказ на производстве.")),
+    "plan_delivery": ("delivery", N_("Согласуем с вами дату доставки и монтажа.")),
+    "installation": ("delivery", N_("Бригада привезёт и установит заказ в назначенное время.")),
+    "feedback": ("done", N_("Заказ выполнен. Оцените, пожалуйста, нашу работу — это займёт минуту.")),
+    "claim_review": ("done", N_("Рассматриваем вашу претензию. Мы свяжемся с вами.")),
+    "claim_revisit": ("done", N_("Специалист приедет, чтобы устранить замечания по претензии.")),
+}
+DOCUMENT_LABELS = {"contract": N_("Договор"), "invoice": N_("Счёт на оплату"), "act": N_("Акт приёмки"),
+                   "claim_report": N_("Акт рассмотрения претензии")}
+CLAIM_RESOLUTIONS = {"revisit": N_("замечания устранены при повторном выезде"),
+                     "discount": N_("предоставлена скидка"), "rejected": N_("претензия отклонена")}
+
+
+@dataclass
+class Milestone:
+    code: str
+    label: str
+    state: str  # done, current, upcoming
+    reached_at: datetime | None = None
+
+
+@dataclass
+class Appointment:
+    label: str
+    at: datetime
+    person: str | None
+
+
+@dataclass
+class CustomerView:
+    order: Order
+    milestones: list[Milestone]
+    now_text: str
+    current_label: str
+    expected_at: datetime | None  # when the current step should be done (its SLA deadline)
+    next_label: str | None
+    appointments: list[Appointment]
+    documents: list[Document]
+    paid: Decimal
+    balance: Decimal | None
+    manager: User | None
+    claims: list[Claim]
+    questions: list[Note] = field(default_factory=list)
+    tasks: list[HumanTask] = field(default_factory=list)
+
+
+def _milestone_of(task: HumanTask, fallback: str) -> str:
+    return TASKS.get(task.bpmn_id, (fallback,))[0]
+
+
+def _reached(tasks: list[HumanTask], order: Order) -> dict[str, datetime]:
+    """The first moment each milestone was reached, from the tasks the order has been through."""
+    reached: dict[str, datetime] = {"received": order.created_at}
+    current = "received"
+    for task in tasks:
+        current = _milestone_of(task, current)
+        reached.setdefault(current, task.created_at)
+    if order.status == OrderStatus.COMPLETED:
+        reached.setdefault("done", order.completed_at or order.updated_at)
+    return reached
+
+
+def _milestones(order: Order, tasks: list[HumanTask], current: str) -> list[Milestone]:
+    reached = _reached(tasks, order)
+    codes = [code for code, _label in MILESTONES]
+    position = codes.index(current)
+    return [Milestone(code, _(label), "done" if i < position or (code == "done" and i == position)
+                      else "current" if i == position else "upcoming", reached.get(code) if i <= position else None)
+            for i, (code, label) in enumerate(MILESTONES)]
+
+
+def manager_of(order: Order) -> User | None:
+    """Who answers the customer: the sales manager who took the order, else the head of sales."""
+    worked = db.session.execute(
+        select(User).join(HumanTask, HumanTask.completed_by_id == User.id)
+        .where(HumanTask.order_id == order.id, HumanTask.lane == "sales", User.active.is_(True))
+        .order_by(HumanTask.id).limit(1)).scalar_one_or_none()
+    if worked is not None:
+        return worked
+    assigned = db.session.execute(
+        select(User).join(HumanTask, HumanTask.assignee_id == User.id)
+        .where(HumanTask.order_id == order.id, HumanTask.lane == "sales", User.active.is_(True))
+        .order_by(HumanTask.id).limit(1)).scalar_one_or_none()
+    if assigned is not None:
+        return assigned
+    creator = order.created_by
+    if creator is not None and creator.active and creator.has_role("sales"):
+        return creator
+    return db.session.execute(select(User).join(Department, Department.head_id == User.id)
+                              .where(Department.role_code == "sales", User.active.is_(True))).scalars().first()
+
+
+def latest_documents(order: Order) -> list[Document]:
+    """The newest version of each document the customer may download."""
+    newest: dict[str, Document] = {}
+    for document in order.documents:
+        if document.kind in DOCUMENT_LABELS and (document.kind not in newest
+                                                 or document.version > newest[document.kind].version):
+            newest[document.kind] = document
+    return [newest[kind] for kind in DOCUMENT_LABELS if kind in newest]
+
+
+def customer_account() -> User | None:
+    return db.session.execute(select(User).where(User.login == CUSTOMER_LOGIN)).scalar_one_or_none()
+
+
+def view(order: Order) -> CustomerView:
+    tasks = list(db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id)
+                                    .order_by(HumanTask.created_at, HumanTask.id)).scalars())
+    open_tasks = [t for t in tasks if t.state == "open"]
+    staff_open = [t for t in open_tasks if t.lane != CUSTOMER_LANE]
+    now_task = (open_tasks or [None])[0]
+    current = "received"
+    for task in tasks:
+        current = _milestone_of(task, current)
+    if order.status == OrderStatus.COMPLETED:
+        current = "done"
+    if order.status == OrderStatus.CANCELLED:
+        now_text = _("Заказ отменён.") + (f" {order.cancel_reason}" if order.cancel_reason else "")
+        current_label = _("Заказ отменён")
+    elif now_task is not None and now_task.bpmn_id in TASKS:
+        now_text, current_label = _(TASKS[now_task.bpmn_id][1]), _(MILESTONE_LABELS[current])
+    elif now_task is not None:
+        now_text, current_label = now_task.name, _(MILESTONE_LABELS[current])
+    else:
+        now_text = _("Заказ выполнен. Спасибо, что выбрали нас!") if current == "done" else ""
+        current_label = _(MILESTONE_LABELS[current])
+    codes = [code for code, _label in MILESTONES]
+    following = codes.index(current) + 1
+    next_label = (_(MILESTONE_LABELS[codes[following]])
+                  if following < len(codes) and order.status == OrderStatus.ACTIVE else None)
+    expected = min((t.due_at for t in staff_open if t.due_at), default=None)
+    appointments = []
+    if order.visit_at:
+        appointments.append(Appointment(_("Замер"), order.visit_at, order.measurer.name if order.measurer else None))
+    if order.delivery_at:
+        appointments.append(Appointment(_("Доставка и монтаж"), order.delivery_at,
+                                        order.crew.name if order.crew else None))
+    paid = sum((p.amount for p in order.payments), start=Decimal("0"))
+    # Notes meant for the customer: their own questions and the answers staff chose to show.
+    questions = list(db.session.execute(select(Note).where(Note.order_id == order.id, Note.internal.is_(False))
+                                        .order_by(Note.created_at, Note.id)).scalars())
+    claims = list(db.session.execute(select(Claim).where(Claim.order_id == order.id).order_by(Claim.id)).scalars())
+    return CustomerView(
+        order=order, milestones=_milestones(order, tasks, current) if order.status != OrderStatus.CANCELLED else [],
+        now_text=now_text, current_label=current_label, expected_at=expected, next_label=next_label,
+        appointments=appointments, documents=latest_documents(order), paid=paid,
+        balance=(order.price - paid) if order.price is not None else None, manager=manager_of(order),
+        claims=claims, questions=questions, tasks=[t for t in open_tasks if t.lane == CUSTOMER_LANE])
+
+
+def claim_state(claim: Claim) -> str:
+    if claim.status == "resolved":
+        label = CLAIM_RESOLUTIONS.get(claim.resolution or "")
+        return _("Рассмотрена") + (f": {_(label)}" if label else "")
+    return _("На рассмотрении")
