@@ -237,3 +237,22 @@ def test_too_many_requests_and_too_many_misses_get_429(make_app):
     elsewhere = {"REMOTE_ADDR": "198.51.100.20"}
     codes = [guesser.get(f"/s/{token}", environ_base=elsewhere).status_code for _ in range(10)]
     assert codes == [200] * 8 + [429, 429]
+
+
+def test_the_page_follows_a_claim_until_it_is_resolved(web):
+    app, api = web
+    number = api.create_order("wardrobe")
+    api.walk(number, [*HAPPY_CASH])
+    token = token_of(api, number)
+    client = app.test_client()
+    api.step(number, "feedback", {"claim": True})
+    page = text_of(client.get(f"/s/{token}"))
+    assert "Рассматриваем вашу претензию" in page
+    assert "Претензии На рассмотрении" in page and "Дверь купе заедает" in page
+    api.step(number, "claim_review", {"claim_resolution": "revisit"})
+    page = text_of(client.get(f"/s/{token}"))
+    assert "Специалист приедет, чтобы устранить замечания" in page and "На рассмотрении" in page
+    api.step(number, "claim_revisit")
+    page = text_of(client.get(f"/s/{token}"))
+    assert "Рассмотрена: замечания устранены при повторном выезде" in page
+    assert "Акт рассмотрения претензии" in page and "На рассмотрении" not in page

@@ -243,11 +243,13 @@ def apply_process_data(order: Order, data: dict, actor, *, source: str = "manual
                                 comment=data.get("feedback_comment") or data.get("claim_text")))
         if data["feedback_kind"] == "claim":
             db.session.add(Claim(order_id=order.id, text=data.get("claim_text") or ""))
-    if data.get("claim_resolution"):
+    if data.get("claim_resolution") or data.get("claim_closed"):
         claim = db.session.execute(select(Claim).where(Claim.order_id == order.id, Claim.status == "open")
                                    .order_by(Claim.id.desc())).scalars().first()
-        if claim is not None:
-            claim.status, claim.resolution = "resolved", data["claim_resolution"]
+        if claim is not None and data.get("claim_resolution"):
+            claim.resolution = data["claim_resolution"]
             claim.resolution_comment = data.get("resolution_comment")
             claim.discount_amount = _money(data.get("discount_amount"))
-            claim.resolved_at = datetime.now(timezone.utc)
+        # A revisit resolves the claim only when the crew has been and closed it.
+        if claim is not None and (data.get("claim_closed") or claim.resolution != "revisit"):
+            claim.status, claim.resolved_at = "resolved", datetime.now(timezone.utc)
