@@ -202,6 +202,7 @@ class Claim(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(Text)
+    photos = mapped_column(JSONType, nullable=True)  # attachment ids the customer sent with the claim
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, resolved
     resolution: Mapped[str | None] = mapped_column(String(20), nullable=True)
     resolution_comment: Mapped[str | None] = mapped_column(Text, nullable=True)

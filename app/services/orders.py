@@ -242,7 +242,8 @@ def apply_process_data(order: Order, data: dict, actor, *, source: str = "manual
         db.session.add(Feedback(order_id=order.id, kind=data["feedback_kind"], rating=data.get("rating"),
                                 comment=data.get("feedback_comment") or data.get("claim_text")))
         if data["feedback_kind"] == "claim":
-            db.session.add(Claim(order_id=order.id, text=data.get("claim_text") or ""))
+            db.session.add(Claim(order_id=order.id, text=data.get("claim_text") or "",
+                                 photos=[int(p) for p in data.get("photos") or [] if str(p).isdigit()] or None))
     if data.get("claim_resolution") or data.get("claim_closed"):
         claim = db.session.execute(select(Claim).where(Claim.order_id == order.id, Claim.status == "open")
                                    .order_by(Claim.id.desc())).scalars().first()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.engine import steps
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import begin_write, db
-from app.models import Attachment, HumanTask, Note, Order, OrderStatus, Role, User
+from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
 from app.services import outbox
 from app.services.access import can_see_task, visible_orders
 from app.services.attachments import allowed_for, file_path, save_upload
@@ -121,11 +121,16 @@ def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults
     notes = db.session.execute(select(Note).where(Note.order_id == order.id)
                                .order_by(Note.created_at.desc(), Note.id.desc()).limit(5)).scalars().all()
     stages = order.human_tasks.order_by(HumanTask.created_at, HumanTask.id).all()
+    claims = db.session.execute(select(Claim).where(Claim.order_id == order.id).order_by(Claim.id.desc())
+                                ).scalars().all()
+    photo_ids = [i for c in claims for i in c.photos or []]
+    photos = {a.id: a for a in db.session.execute(select(Attachment).where(Attachment.id.in_(photo_ids or [0]),
+                                                                           Attachment.order_id == order.id)).scalars()}
     return render_template(
         "tasks/show.html", task=task, order=order, schema=prepared, form_html=form_html, errors=errors,
         top_errors=top_errors, may_act=may_act, sla=sla_state(task.due_at, task.created_at),
         can_claim=task.state == "open" and task.assignee_id is None and task.lane in user.role_codes,
-        measurements=measurements, notes=notes, stages=stages), status
+        measurements=measurements, notes=notes, stages=stages, claims=claims, claim_photos=photos), status
 
 
 @bp.get("/tasks/<int:task_id>")
