@@ -132,10 +132,23 @@ def test_a_question_becomes_a_note_and_reaches_the_manager(web):
         assert job.params["to"] == f"user:{sales.id}" and job.status == "done"
         told = db.session.execute(select(Notification).where(Notification.job_id == job.id)).scalars().all()
         assert told and all(n.user_id == sales.id and question in n.body for n in told)
-    # Staff see it on the card, among the order's notes.
+    # Staff see it on the card, among the order's notes, and answer; an internal note stays inside.
     staff = app.test_client()
     sign_in(staff, "sales")
-    assert question in text_of(staff.get(f"/orders/{number}?tab=notes"))
+    notes = staff.get(f"/orders/{number}?tab=notes")
+    assert question in text_of(notes)
+    staff.post(f"/orders/{number}/notes", data={"text": "Бригада просит не говорить заказчику про брак",
+                                                "csrf_token": csrf_of(notes.data)})
+    staff.post(f"/orders/{number}/notes", data={"text": "Да, замерщик может приехать в субботу в 11:00.",
+                                                "public": "1", "csrf_token": csrf_of(notes.data)})
+    page = text_of(client.get(f"/s/{token}"))
+    assert f"{sales.name} · " in page and "Да, замерщик может приехать в субботу в 11:00." in page
+    assert "брак" not in page
+    with app.app_context():
+        answer = db.session.execute(select(Notification).where(Notification.event == "staff_message",
+                                                               Notification.user_id.is_(None))).scalars().all()
+        assert {n.channel for n in answer} == {"sms", "email"}
+        assert all("суббот" in n.body and token in n.body for n in answer)
 
 
 def test_the_customer_chooses_how_to_be_told(web):

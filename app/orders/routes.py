@@ -33,7 +33,7 @@ from app.services.access import STAFF_ROLES, visible_orders
 from app.services.attachments import save_upload
 from app.services.notes import add_note
 from app.services.order_search import search_orders, sorted_by
-from app.services.outbox import commit, rollback
+from app.services.outbox import add_job, commit, rollback
 from app.web import action, sla_state
 
 PER_PAGE = 50
@@ -198,8 +198,11 @@ def card(number: str):
 @action
 def add_order_note(number: str):
     order = _staff_order(number)
-    add_note(order, request.form.get("text", ""), _user())
-    flash(_("Примечание добавлено"), "success")
+    public = bool(request.form.get("public"))
+    note = add_note(order, request.form.get("text", ""), _user(), internal=not public)
+    if public:  # an answer to the customer: on their status page, and sent to them
+        add_job("notify", {"event": "staff_message", "to": "customer", "text": note.text}, order_id=order.id)
+    flash(_("Сообщение отправлено заказчику") if public else _("Примечание добавлено"), "success")
     return redirect(url_for("orders.card", number=number, tab="notes"))
 
 

@@ -97,6 +97,11 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
                "заказа {{ order.number }}: {{ params.get('question') }}"),
         "en": ("Customer's question on order {{ order.number }}", "{{ order.customer.name }} asks on the status page "
                "of order {{ order.number }}: {{ params.get('question') }}")},
+    "staff_message": {
+        "ru": ("Сообщение по заказу {{ order.number }}", "{{ params.get('text') }} Заказ {{ order.number }}: "
+               "{{ status_url }}"),
+        "en": ("A message about order {{ order.number }}", "{{ params.get('text') }} Order {{ order.number }}: "
+               "{{ status_url }}")},
     "order_cancelled": {
         "ru": ("Заказ {{ order.number }} отменён", "Заказ {{ order.number }} отменён. Причина: "
                "{{ params.get('reason') or '—' }}"),
@@ -127,14 +132,15 @@ EVENT_LABELS = {
     "production_started": N_("Передан в производство"), "production_finished": N_("Изготовлен"),
     "delivery_booked": N_("Доставка назначена"), "completed": N_("Заказ выполнен"),
     "claim_filed": N_("Претензия подана"), "claim_resolved": N_("Претензия рассмотрена"),
-    "customer_question": N_("Вопрос заказчика"), "order_cancelled": N_("Заказ отменён"),
+    "customer_question": N_("Вопрос заказчика"), "staff_message": N_("Ответ заказчику"),
+    "order_cancelled": N_("Заказ отменён"),
     "sla_warning": N_("Срок этапа подходит (75 %)"),
     "sla_breach": N_("Срок этапа нарушен (руководителю)"), "sla_director": N_("Срок нарушен вдвое (директору)"),
 }
 # Documents attached to an event's e-mail (the newest version of each kind).
 ATTACHMENTS = {"contract_ready": ("contract", "invoice"), "completed": ("act",), "claim_resolved": ("claim_report",)}
-SAMPLE_PARAMS = {"question": "Когда приедет замерщик?", "reason": "—", "stage_name": "Замер",
-                 "due_at": "2026-12-01T09:00:00+00:00"}
+SAMPLE_PARAMS = {"question": "Когда приедет замерщик?", "text": "Замерщик будет в 10:00.", "reason": "—",
+                 "stage_name": "Замер", "due_at": "2026-12-01T09:00:00+00:00"}
 
 
 @dataclass(frozen=True)
