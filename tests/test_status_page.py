@@ -232,6 +232,13 @@ def test_a_token_only_opens_its_own_documents_and_files(web):
     mine = client.get(f"/s/{token}/documents/{docs[first][0]['id']}")
     assert mine.status_code == 200 and mine.data.startswith(b"%PDF")
     assert client.get(f"/s/{token}/documents/{docs[second][0]['id']}").status_code == 404
+    # The same view as JSON, for an app or a bot: the same words, the same documents behind the same link.
+    body = api.get(f"/status/{token}", as_=None).get_json()
+    assert (body["number"], body["current"], body["next"]) == (first, "Оплата", "Изготовление")
+    assert [m["state"] for m in body["milestones"]] == ["done"] * 3 + ["current"] + ["upcoming"] * 3
+    assert {d["kind"] for d in body["documents"]} == {"contract", "invoice"}
+    assert body["manager"]["name"] and body["balance"] == body["price"]
+    assert client.get(body["documents"][0]["url"]).data.startswith(b"%PDF")
 
 
 def test_too_many_requests_and_too_many_misses_get_429(make_app):

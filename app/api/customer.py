@@ -1,40 +1,53 @@
 """The customer's side through the status link's token: the order and the customer's own tasks."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, url_for
 from sqlalchemy import select
 
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.orders import load_order
-from app.api.schemas import task_detail_json
+from app.api.schemas import _iso, _money, task_detail_json
 from app.engine import steps
 from app.errors import NotFound
 from app.extensions import db
-from app.models import HumanTask, Order, User
+from app.models import HumanTask, Order
 from app.orders.status_link import LINK_KEEPERS
-from app.services import status_links
+from app.services import customer_view, status_links
 from app.services.notifications import status_url
 from app.services.status_links import order_for_token
 from app.status.routes import limited
-
-CUSTOMER_LANE = "customer"
 
 
 def _customer_tasks(order: Order) -> list[HumanTask]:
     return list(db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id,
                                                            HumanTask.state == "open",
-                                                           HumanTask.lane == CUSTOMER_LANE)).scalars())
+                                                           HumanTask.lane == customer_view.CUSTOMER_LANE)).scalars())
 
 
 @bp.get("/status/<token>")
 @limited
 @endpoint(public=True)
 def customer_status(_user, token):
+    """What the status page shows, as JSON (for a mobile app or a chat bot); same link, same limits."""
     order = order_for_token(token)
-    return jsonify({"number": order.number, "kind": order.kind, "kind_label": order.kind_label,
-                    "stage": order.stage, "status": order.status,
-                    "tasks": [task_detail_json(t) for t in _customer_tasks(order)]})
+    view = customer_view.view(order)
+    manager = view.manager
+    return jsonify({
+        "number": order.number, "kind": order.kind, "kind_label": order.kind_label,
+        "stage": order.stage, "status": order.status, "current": view.current_label, "now": view.now_text,
+        "expected_at": _iso(view.expected_at), "next": view.next_label, "promised_date": _iso(order.promised_date),
+        "milestones": [{"code": m.code, "label": m.label, "state": m.state, "reached_at": _iso(m.reached_at)}
+                       for m in view.milestones],
+        "appointments": [{"label": a.label, "at": _iso(a.at), "specialist": a.person} for a in view.appointments],
+        "documents": [{"kind": d.kind, "version": d.version, "filename": d.filename,
+                       "url": url_for("status.document", token=token, document_id=d.id)} for d in view.documents],
+        "price": _money(order.price), "paid": _money(view.paid), "balance": _money(view.balance),
+        "payments": [{"date": _iso(p.paid_on), "amount": _money(p.amount)} for p in order.payments],
+        "manager": {"name": manager.name, "phone": manager.phone, "email": manager.email} if manager else None,
+        "claims": [{"text": c.text, "status": c.status, "state": customer_view.claim_state(c),
+                    "filed_at": _iso(c.created_at), "resolved_at": _iso(c.resolved_at)} for c in view.claims],
+        "tasks": [task_detail_json(t) for t in view.tasks]})
 
 
 @bp.post("/status/<token>/tasks/<int:task_id>/complete")
@@ -45,16 +58,8 @@ def customer_complete(_user, token, task_id):
     task = next((t for t in _customer_tasks(order) if t.id == task_id), None)
     if task is None:
         raise NotFound("Not found")
-    steps.complete_task(task.id, json_body().get("data", {}), customer_actor())
+    steps.complete_task(task.id, json_body().get("data", {}), customer_view.customer_account())
     return AfterCommit(lambda: jsonify({"number": order.number, "stage": db.session.get(Order, order.id).stage}))
-
-
-def customer_actor() -> User:
-    """The built-in account that stands for customers acting through their status link."""
-    user = db.session.execute(select(User).where(User.login == "customer")).scalar_one_or_none()
-    if user is None:
-        raise NotFound("Customer actions are not enabled (no 'customer' account)")
-    return user
 
 
 def _link_json(order: Order) -> dict:

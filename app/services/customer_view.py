@@ -144,8 +144,15 @@ def latest_documents(order: Order) -> list[Document]:
     return [newest[kind] for kind in DOCUMENT_LABELS if kind in newest]
 
 
-def customer_account() -> User | None:
-    return db.session.execute(select(User).where(User.login == CUSTOMER_LOGIN)).scalar_one_or_none()
+def customer_account() -> User:
+    """The built-in account that signs what customers do (status page answers, questions, e-mailed requests)."""
+    from app.services.reference import ensure_reference_data
+
+    user = db.session.execute(select(User).where(User.login == CUSTOMER_LOGIN)).scalar_one_or_none()
+    if user is None:
+        ensure_reference_data()  # idempotent; an installation that skipped `flask deploy` still works
+        user = db.session.execute(select(User).where(User.login == CUSTOMER_LOGIN)).scalar_one()
+    return user
 
 
 def view(order: Order) -> CustomerView:

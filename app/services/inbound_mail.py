@@ -33,9 +33,9 @@ from app.extensions import begin_write, db
 from app.models import InboundMessage, Order, User
 from app.services import orders as order_service
 from app.services.attachments import display_name, save_upload
+from app.services.customer_view import customer_account
 from app.services.notes import add_note
 from app.services.outbox import commit, rollback
-from app.services.reference import ensure_reference_data
 
 # Order numbers as app.services.orders.next_number makes them: 2026-00042 (more digits past 99 999).
 ORDER_NUMBER = re.compile(r"(?<![\w-])(\d{4}-\d{5,})(?![\w-])")
@@ -128,7 +128,7 @@ def _handle(message: EmailMessage, message_id: str, envelope_to: list[str]) -> I
 def _note_on_order(order: Order, message: EmailMessage, message_id: str, sender: Address, subject: str,
                    text: str) -> InboundMessage:
     """The customer's words go on the order; internal unless the sender is that order's customer."""
-    actor = customer_actor()
+    actor = customer_account()
     saved, refused = _save_attachments(order, message, actor)
     lines = [f"Письмо от {sender}"] + ([f"Тема: {subject}"] if subject else [])
     lines += ["", text or "(без текста)"]
@@ -143,7 +143,7 @@ def _note_on_order(order: Order, message: EmailMessage, message_id: str, sender:
 
 def _new_order(message: EmailMessage, message_id: str, sender: Address, subject: str, text: str) -> InboundMessage:
     """A request: through the intake's validation and the process start, exactly as the API does it."""
-    actor = customer_actor()
+    actor = customer_account()
     found = ADDRESS_LINE.search(text)
     clean = order_service.validate_intake({
         "kind": guess_kind(subject, text), "channel": "email",
@@ -172,15 +172,6 @@ def _row(message_id: str, sender: Address, subject: str, order: Order, outcome: 
          refused: list[str]) -> InboundMessage:
     return InboundMessage(message_id=message_id, sender=str(sender)[:300], subject=subject[:500], order_id=order.id,
                           outcome=outcome, error="; ".join(refused) or None)
-
-
-def customer_actor() -> User:
-    """The built-in account that signs what customers do (their notes and e-mailed requests)."""
-    user = db.session.execute(select(User).where(User.login == "customer")).scalar_one_or_none()
-    if user is None:
-        ensure_reference_data()  # idempotent; an installation that skipped `flask deploy` still works
-        user = db.session.execute(select(User).where(User.login == "customer")).scalar_one()
-    return user
 
 
 # -- reading the message --------------------------------------------------------------------------------
