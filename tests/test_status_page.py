@@ -276,3 +276,29 @@ def test_the_page_follows_a_claim_until_it_is_resolved(web):
     page = text_of(client.get(f"/s/{token}"))
     assert "Рассмотрена: замечания устранены при повторном выезде" in page
     assert "Акт рассмотрения претензии" in page and "На рассмотрении" not in page
+
+
+def test_the_customer_approves_the_contract_edition_they_read(web):
+    app, api = web
+    number = api.create_order("wardrobe")
+    api.walk(number, ["new_order", "plan_measurement", "measurement", "prepare_contract"])
+    token = token_of(api, number)
+    client = app.test_client()
+    page = client.get(f"/s/{token}")
+    assert "Согласовать договор" in text_of(page)
+    csrf = csrf_of(page.data)
+    unticked = client.post(f"/s/{token}/contract", data={"version": "1", "csrf_token": csrf})
+    assert unticked.status_code == 422 and "Отметьте, что прочитали договор" in text_of(unticked)
+    stale = client.post(f"/s/{token}/contract", data={"version": "0", "agree": "1", "csrf_token": csrf})
+    assert stale.status_code == 422 and "Договор обновился" in text_of(stale)
+    client.post(f"/s/{token}/contract", data={"version": "1", "agree": "1", "csrf_token": csrf})
+    page = text_of(client.get(f"/s/{token}"))
+    assert "Договор согласован" in page and "Согласовать договор" not in page
+    assert "Заказчик согласовал договор (редакция 1) на странице заказа" in page
+    with app.app_context():
+        told = db.session.execute(select(Notification).where(Notification.event == "contract_approved")
+                                  ).scalars().all()
+        assert told and {n.user_id for n in told} == {person(app, "sales").id}
+    history = api.get(f"/orders/{number}/history").get_json()["items"]
+    assert [(e["field"], e["new"], e["actor"]) for e in history if e["field"] == "contract_approved"] == [
+        ("contract_approved", "редакция 1", "customer")]

@@ -21,6 +21,7 @@ FIELD_LABELS = {
     "delivery_at": N_("Дата доставки"), "cancel_reason": N_("Причина отмены"), "address": N_("Адрес"),
     "description": N_("Описание"), "payment": N_("Платёж"), "note": N_("Примечание"), "state": N_("Состояние"),
     "assignee": N_("Исполнитель"), "stage": N_("Этап"), "status": N_("Статус"), "partner": N_("Партнёр"),
+    "status_link": N_("Ссылка заказчика"), "contract_approved": N_("Договор согласован заказчиком"),
 }
 VALUE_LABELS = {"open": N_("открыта"), "completed": N_("выполнена"), "cancelled": N_("отменена"),
                 "active": N_("в работе"), "cash": N_("наличные"), "cashless": N_("безналичный расчёт"),

@@ -13,9 +13,10 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.errors import ValidationError
 from app.extensions import db
 from app.i18n import N_
-from app.models import Claim, Document, HumanTask, Note, Order, OrderStatus, User
+from app.models import AuditEvent, Claim, Document, HumanTask, Note, Order, OrderStatus, User
 from app.models.users import Department
 
 CUSTOMER_LANE = "customer"
@@ -86,6 +87,13 @@ class CustomerView:
     claims: list[Claim]
     questions: list[Note] = field(default_factory=list)
     tasks: list[HumanTask] = field(default_factory=list)
+    contract: Document | None = None
+    contract_approval: AuditEvent | None = None  # the customer's approval of the newest edition
+
+    @property
+    def may_approve_contract(self) -> bool:
+        return (self.contract is not None and self.contract_approval is None
+                and self.order.status == OrderStatus.ACTIVE)
 
 
 def _milestone_of(task: HumanTask, fallback: str) -> str:
@@ -191,13 +199,44 @@ def view(order: Order) -> CustomerView:
     # Notes meant for the customer: their own questions and the answers staff chose to show.
     questions = list(db.session.execute(select(Note).where(Note.order_id == order.id, Note.internal.is_(False))
                                         .order_by(Note.created_at, Note.id)).scalars())
+    documents = latest_documents(order)
+    contract = next((d for d in documents if d.kind == "contract"), None)
     claims = list(db.session.execute(select(Claim).where(Claim.order_id == order.id).order_by(Claim.id)).scalars())
     return CustomerView(
         order=order, milestones=_milestones(order, tasks, current) if order.status != OrderStatus.CANCELLED else [],
         now_text=now_text, current_label=current_label, expected_at=expected, next_label=next_label,
-        appointments=appointments, documents=latest_documents(order), paid=paid,
+        appointments=appointments, documents=documents, paid=paid,
         balance=(order.price - paid) if order.price is not None else None, manager=manager_of(order),
-        claims=claims, questions=questions, tasks=[t for t in open_tasks if t.lane == CUSTOMER_LANE])
+        claims=claims, questions=questions, tasks=[t for t in open_tasks if t.lane == CUSTOMER_LANE],
+        contract=contract, contract_approval=contract_approval(order, contract) if contract else None)
+
+
+def contract_approval(order: Order, contract: Document) -> AuditEvent | None:
+    """The customer's approval of exactly this edition of the contract, if given."""
+    return db.session.execute(select(AuditEvent).where(
+        AuditEvent.order_id == order.id, AuditEvent.field == "contract_approved",
+        AuditEvent.entity == "document", AuditEvent.entity_id == str(contract.id))).scalars().first()
+
+
+def approve_contract(order: Order, version: int) -> None:
+    """The customer agrees to the contract's newest edition from the status page: recorded, noted, told."""
+    from app.services import audit, outbox
+    from app.services.notes import add_note
+
+    contract = next((d for d in latest_documents(order) if d.kind == "contract"), None)
+    if contract is None or contract.version != version:
+        raise ValidationError(_("Договор обновился — прочитайте новую редакцию и согласуйте её"),
+                              fields={"contract": "stale"})
+    if contract_approval(order, contract) is not None:
+        return
+    customer = customer_account()
+    audit.record(order.id, "field", customer, field="contract_approved", new=f"редакция {contract.version}",
+                 entity="document", entity_id=contract.id)
+    note = add_note(order, _("Заказчик согласовал договор (редакция %(n)d) на странице заказа", n=contract.version),
+                    customer, internal=False)
+    manager = manager_of(order)
+    outbox.add_job("notify", {"event": "contract_approved", "to": f"user:{manager.id}" if manager else "sales",
+                              "text": note.text, "version": contract.version}, order_id=order.id)
 
 
 def claim_state(claim: Claim) -> str:

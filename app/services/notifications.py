@@ -97,6 +97,11 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
                "заказа {{ order.number }}: {{ params.get('question') }}"),
         "en": ("Customer's question on order {{ order.number }}", "{{ order.customer.name }} asks on the status page "
                "of order {{ order.number }}: {{ params.get('question') }}")},
+    "contract_approved": {
+        "ru": ("Заказчик согласовал договор {{ order.number }}", "{{ order.customer.name }} согласовал(а) договор по "
+               "заказу {{ order.number }} (редакция {{ params.get('version') }}) на странице заказа."),
+        "en": ("The customer approved the contract {{ order.number }}", "{{ order.customer.name }} approved the "
+               "contract of order {{ order.number }} (edition {{ params.get('version') }}) on the status page.")},
     "staff_message": {
         "ru": ("Сообщение по заказу {{ order.number }}", "{{ params.get('text') }} Заказ {{ order.number }}: "
                "{{ status_url }}"),
@@ -133,13 +138,14 @@ EVENT_LABELS = {
     "delivery_booked": N_("Доставка назначена"), "completed": N_("Заказ выполнен"),
     "claim_filed": N_("Претензия подана"), "claim_resolved": N_("Претензия рассмотрена"),
     "customer_question": N_("Вопрос заказчика"), "staff_message": N_("Ответ заказчику"),
+    "contract_approved": N_("Заказчик согласовал договор"),
     "order_cancelled": N_("Заказ отменён"),
     "sla_warning": N_("Срок этапа подходит (75 %)"),
     "sla_breach": N_("Срок этапа нарушен (руководителю)"), "sla_director": N_("Срок нарушен вдвое (директору)"),
 }
 # Documents attached to an event's e-mail (the newest version of each kind).
 ATTACHMENTS = {"contract_ready": ("contract", "invoice"), "completed": ("act",), "claim_resolved": ("claim_report",)}
-SAMPLE_PARAMS = {"question": "Когда приедет замерщик?", "text": "Замерщик будет в 10:00.", "reason": "—",
+SAMPLE_PARAMS = {"question": "Когда приедет замерщик?", "text": "Замерщик будет в 10:00.", "version": 1, "reason": "—",
                  "stage_name": "Замер", "due_at": "2026-12-01T09:00:00+00:00"}
 
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.engine import steps
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db, limiter
 from app.i18n import LOCALES
 from app.models import Attachment, Document, HumanTask, Order
@@ -152,6 +152,23 @@ def complete(token: str, task_id: int):
         return _page(token, order, forms={task_id: _form_html(token, task, data, errors)}, status=422)
     flash(_("Спасибо! Ваш ответ получен."), "success")
     return redirect(url_for("status.page", token=token))
+
+
+@bp.post("/<token>/contract")
+@limited
+def approve_contract(token: str):
+    order = order_for_token(token)
+    if not request.form.get("agree"):
+        return _page(token, order, errors={"contract": _("Отметьте, что прочитали договор и согласны с ним")},
+                     status=422)
+    try:
+        customer_view.approve_contract(order, request.form.get("version", type=int) or 0)
+    except ValidationError as exc:
+        outbox.rollback()
+        return _page(token, db.session.get(Order, order.id), errors={"contract": exc.message}, status=422)
+    outbox.commit()
+    flash(_("Спасибо! Договор согласован, менеджер получил уведомление."), "success")
+    return redirect(url_for("status.page", token=token) + "#documents")
 
 
 @bp.post("/<token>/channels")
