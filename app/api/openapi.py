@@ -96,7 +96,18 @@ PATHS = {
                                                                         404: "no such job", 409: "not an incident",
                                                                         422: "no reason"},
         body="#/components/schemas/Skip", params=[JOB_ID], tag="incidents")},
-    "/status/{token}": {"get": _op("The customer's view of an order", {200: "status", 404: "not found"},
+    "/orders/{number}/status-link": {
+        "post": _op("Issue a new customer status link; every earlier one stops working",
+                    {200: "the new link", 403: "sales, dispatch, director, admin", 404: "no such order"},
+                    params=[NUMBER], tag="customer"),
+        "delete": _op("Revoke the customer status link (no link works until a new one is issued)",
+                      {200: "revoked", 403: "sales, dispatch, director, admin", 404: "no such order"},
+                      params=[NUMBER], tag="customer"),
+    },
+    "/status/{token}": {"get": _op("The customer's view of an order: milestones, next step, visits, documents, "
+                                   "payments, manager, claims, open customer tasks",
+                                   {200: "status", 404: "not found (any bad, altered or revoked token)",
+                                    429: "too many requests or misses from this address"},
                                    params=[TOKEN], public=True, tag="customer")},
     "/status/{token}/tasks/{task_id}/complete": {"post": _op(
         "The customer completes their task (rating, claim)", {200: "done", 404: "not found", 422: "invalid"},
