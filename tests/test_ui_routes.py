@@ -27,8 +27,8 @@ def ui_routes(app):
 
 def concrete(rule, number: str, task_id: int) -> str:
     values = {"number": number, "task_id": task_id, "attachment_id": 1, "filter_id": 1, "job_id": 1,
-              "event": "order_received", "locale": "ru"}
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
+              "event": "order_received", "locale": "ru", "what": "revoke"}
+    return re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
 def test_every_ui_route_requires_sign_in(ui):

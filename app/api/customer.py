@@ -1,7 +1,7 @@
 """The customer's side through the status link's token: the order and the customer's own tasks."""
 from __future__ import annotations
 
-from flask import jsonify, url_for
+from flask import jsonify, request, url_for
 from sqlalchemy import select
 
 from app.api import bp
@@ -66,18 +66,10 @@ def _link_json(order: Order) -> dict:
     return {"number": order.number, "status_url": status_url(order) or None, "revoked": not order.status_key}
 
 
-@bp.post("/orders/<number>/status-link")
+@bp.route("/orders/<number>/status-link", methods=["POST", "DELETE"])
 @endpoint(write=True, roles=LINK_KEEPERS)
-def reissue_status_link(user, number):
-    """A new link for the customer; every earlier one answers 404 from now on."""
+def status_link(user, number):
+    """POST: a new link for the customer (every earlier one answers 404 from now on); DELETE: revoke it."""
     order = load_order(user, number)
-    status_links.reissue(order, user)
-    return AfterCommit(lambda: jsonify(_link_json(db.session.get(Order, order.id))))
-
-
-@bp.delete("/orders/<number>/status-link")
-@endpoint(write=True, roles=LINK_KEEPERS)
-def revoke_status_link(user, number):
-    order = load_order(user, number)
-    status_links.revoke(order, user)
+    (status_links.reissue if request.method == "POST" else status_links.revoke)(order, user)
     return AfterCommit(lambda: jsonify(_link_json(db.session.get(Order, order.id))))

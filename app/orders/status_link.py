@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.errors import Forbidden
+from app.i18n import N_
 from app.orders import bp
 from app.orders.routes import load_order
 from app.services import status_links
@@ -18,30 +19,20 @@ def may_manage_link(user) -> bool:
     return bool(user.role_codes & LINK_KEEPERS)
 
 
-def _order(number: str):
+DONE = {"reissue": N_("Выпущена новая ссылка; прежняя больше не открывается"),
+        "revoke": N_("Ссылка заказчика отозвана")}
+
+
+@bp.post("/orders/<number>/status-link/<any(reissue, revoke):what>")
+@login_required
+@action
+def status_link(number: str, what: str):
     user = current_user._get_current_object()
     if not may_manage_link(user):
         raise Forbidden(_("Ссылкой заказчика управляют продажи, диспетчеры и руководство"))
-    return load_order(number), user
-
-
-@bp.post("/orders/<number>/status-link/reissue")
-@login_required
-@action
-def reissue_status_link(number: str):
-    order, user = _order(number)
-    status_links.reissue(order, user)
-    flash(_("Выпущена новая ссылка; прежняя больше не открывается"), "success")
-    return redirect(url_for("orders.card", number=number) + "#status-link")
-
-
-@bp.post("/orders/<number>/status-link/revoke")
-@login_required
-@action
-def revoke_status_link(number: str):
-    order, user = _order(number)
-    status_links.revoke(order, user)
-    flash(_("Ссылка заказчика отозвана"), "success")
+    order = load_order(number)
+    (status_links.reissue if what == "reissue" else status_links.revoke)(order, user)
+    flash(_(DONE[what]), "success")
     return redirect(url_for("orders.card", number=number) + "#status-link")
 
 

@@ -123,18 +123,13 @@ def _milestones(order: Order, tasks: list[HumanTask], current: str) -> list[Mile
 
 def manager_of(order: Order) -> User | None:
     """Who answers the customer: the sales manager who took the order, else the head of sales."""
-    worked = db.session.execute(
-        select(User).join(HumanTask, HumanTask.completed_by_id == User.id)
-        .where(HumanTask.order_id == order.id, HumanTask.lane == "sales", User.active.is_(True))
-        .order_by(HumanTask.id).limit(1)).scalar_one_or_none()
-    if worked is not None:
-        return worked
-    assigned = db.session.execute(
-        select(User).join(HumanTask, HumanTask.assignee_id == User.id)
-        .where(HumanTask.order_id == order.id, HumanTask.lane == "sales", User.active.is_(True))
-        .order_by(HumanTask.id).limit(1)).scalar_one_or_none()
-    if assigned is not None:
-        return assigned
+    for person in (HumanTask.completed_by_id, HumanTask.assignee_id):  # who did the sales step, else who has it
+        found = db.session.execute(
+            select(User).join(HumanTask, person == User.id)
+            .where(HumanTask.order_id == order.id, HumanTask.lane == "sales", User.active.is_(True))
+            .order_by(HumanTask.id).limit(1)).scalar_one_or_none()
+        if found is not None:
+            return found
     creator = order.created_by
     if creator is not None and creator.active and creator.has_role("sales"):
         return creator
@@ -220,7 +215,7 @@ def contract_approval(order: Order, contract: Document) -> AuditEvent | None:
 
 def approve_contract(order: Order, version: int) -> None:
     """The customer agrees to the contract's newest edition from the status page: recorded, noted, told."""
-    from app.services import audit, outbox
+    from app.services import audit
     from app.services.notes import add_note
 
     contract = next((d for d in latest_documents(order) if d.kind == "contract"), None)
@@ -234,9 +229,23 @@ def approve_contract(order: Order, version: int) -> None:
                  entity="document", entity_id=contract.id)
     note = add_note(order, _("Заказчик согласовал договор (редакция %(n)d) на странице заказа", n=contract.version),
                     customer, internal=False)
+    tell_manager(order, "contract_approved", text=note.text, version=contract.version)
+
+
+def ask(order: Order, text: str) -> None:
+    """A question from the status page: a note the customer and staff see, and a message to the manager."""
+    from app.services.notes import add_note
+
+    add_note(order, f"{_('Вопрос заказчика')}: {text}", customer_account(), internal=False)
+    tell_manager(order, "customer_question", question=text)
+
+
+def tell_manager(order: Order, event: str, **params) -> None:
+    from app.services import outbox
+
     manager = manager_of(order)
-    outbox.add_job("notify", {"event": "contract_approved", "to": f"user:{manager.id}" if manager else "sales",
-                              "text": note.text, "version": contract.version}, order_id=order.id)
+    outbox.add_job("notify", {"event": event, "to": f"user:{manager.id}" if manager else "sales", **params},
+                   order_id=order.id)
 
 
 def claim_state(claim: Claim) -> str:

@@ -18,7 +18,6 @@ from app.models import Attachment, Document, HumanTask, Order
 from app.services import customer_view, outbox
 from app.services.attachments import file_path
 from app.services.forms import prepare_schema
-from app.services.notes import add_note
 from app.services.status_links import order_for_token
 from app.status import bp
 from app.tasks.form_render import FormExtras, render_form
@@ -120,10 +119,7 @@ def question(token: str):
         error = _("Вопрос слишком длинный: не больше %(n)d знаков", n=QUESTION_MAX)
     if error:
         return _page(token, order, errors={"question": error}, question=text, status=422)
-    add_note(order, f"{_('Вопрос заказчика')}: {text}", customer_view.customer_account(), internal=False)
-    manager = customer_view.manager_of(order)
-    outbox.add_job("notify", {"event": "customer_question", "to": f"user:{manager.id}" if manager else "sales",
-                              "question": text}, order_id=order.id)
+    customer_view.ask(order, text)
     outbox.commit()
     flash(_("Вопрос отправлен менеджеру. Ответ придёт по SMS или e-mail и появится на этой странице."), "success")
     return redirect(url_for("status.page", token=token) + "#questions")
