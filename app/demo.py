@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.engine.steps import complete_task, start_order_process
 from app.extensions import begin_write, db
-from app.models import Department, HumanTask, Order, Partner, User
+from app.models import Department, HumanTask, Order, Partner, PartnerCommission, User
 from app.services import orders as order_service
 from app.services.outbox import commit
 from app.services.reference import create_user, ensure_reference_data
@@ -93,7 +93,7 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
         if v.get("bank_declined") else {"bank_decision": "approved", "bank_name": "Тинькофф Банк"}),
     "payment": lambda r, v: {"payment": {"number": f"ПП-{r.randint(1000, 9999)}", "date": date.today().isoformat(),
                                          "amount": v.get("prepayment", 30000.0), "method": "cash",
-                                         "received_by": "company"}},
+                                         "received_by": v.get("received_by", "company")}},
     "procurement": lambda r, v: {"components": _components("received"), "procurement_comment": "Всё на складе"},
     "production": lambda r, v: {"components": _components("in_workshop"), "production_comment": "Изготовлено"},
     "plan_delivery": lambda r, v: {
@@ -178,7 +178,10 @@ def load_demo(count: int = 50, seed: int = 42) -> str:
     commit()
 
     staff = db.session.execute(select(User).where(User.login == "sales")).scalar_one()
-    partners = db.session.execute(select(Partner)).scalars().all()
+    partners = db.session.execute(select(Partner).order_by(Partner.id)).scalars().all()
+    begin_write()  # the point of sale earns more on kitchens: a per-kind override of its 10 %
+    db.session.add(PartnerCommission(partner_id=partners[0].id, kind="kitchen", pct=Decimal("12")))
+    commit()
     for i in range(count):
         target = TARGETS[i % len(TARGETS)]
         name, phone = CUSTOMERS[i % len(CUSTOMERS)]
@@ -194,7 +197,9 @@ def load_demo(count: int = 50, seed: int = 42) -> str:
         start_order_process(order, staff)
         commit()
         variant = {"payment_type": ["cash", "cashless", "credit"][i % 3], "claim": target == "claim_review",
-                   "measurer": "measurer" if i % 2 else "measurer2", "crew": "installer" if i % 2 else "installer2"}
+                   "measurer": "measurer" if i % 2 else "measurer2", "crew": "installer" if i % 2 else "installer2",
+                   # some customers pay the deposit at the point of sale: the partner owes it to the company
+                   "received_by": "partner" if partner and i % 2 else "company"}
         if target == "design":
             variant["contract_outcome"] = "to_design"
         if target == "bank_decision":
