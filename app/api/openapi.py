@@ -47,10 +47,11 @@ PATHS = {
     },
     "/orders/{number}": {"get": _op("The order with its open tasks, payments, components and documents",
                                     {200: "order", 404: "no such order"}, params=[NUMBER])},
-    "/orders/{number}/history": {"get": _op("Audit history of the order", {200: "events", 404: "no such order"},
-                                            params=[NUMBER])},
-    "/orders/{number}/notifications": {"get": _op("Notifications sent about the order",
-                                                  {200: "notifications", 404: "no such order"}, params=[NUMBER])},
+    "/orders/{number}/history": {"get": _op("Audit history of the order (for partners: stages, status and field "
+                                            "changes only)", {200: "events", 404: "no such order"}, params=[NUMBER])},
+    "/orders/{number}/notifications": {"get": _op("Notifications sent about the order (staff only)",
+                                                  {200: "notifications", 403: "staff only", 404: "no such order"},
+                                                  params=[NUMBER])},
     "/orders/{number}/documents/{document_id}": {"get": _op(
         "Download a document (PDF)", {200: "PDF", 404: "no such document"},
         params=[NUMBER, _path("document_id", "integer")])},
@@ -104,6 +105,10 @@ PATHS = {
                       {200: "revoked", 403: "sales, dispatch, director, admin", 404: "no such order"},
                       params=[NUMBER], tag="customer"),
     },
+    "/partner/settlements": {"get": _op(
+        "The calling partner's settlements for a period (orders created from..to, default this month): per order "
+        "price, payments to the company and to the partner, commission, balances; totals",
+        {200: "statement", 403: "partners only", 422: "bad dates"}, params=_query("from", "to"), tag="partner")},
     "/status/{token}": {"get": _op("The customer's view of an order: milestones, next step, visits, documents, "
                                    "payments, manager, claims, open customer tasks",
                                    {200: "status", 404: "not found (any bad, altered or revoked token)",

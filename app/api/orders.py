@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Response, jsonify, request
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
@@ -18,6 +18,8 @@ from app.services.notifications import status_url
 from app.services.order_search import search_orders, sorted_by
 
 MAX_PER_PAGE = 200
+PUBLIC_HISTORY = ("stage", "status", "field")  # what a partner may read: not tasks, jobs or messages
+STAFF_FIELDS = ("note",)  # internal notes are logged as field events too
 
 
 def load_order(user: User, number: str) -> Order:
@@ -84,8 +86,11 @@ def get_order(user, number):
 @endpoint()
 def order_history(user, number):
     order = load_order(user, number)
-    events = db.session.execute(select(AuditEvent).where(AuditEvent.order_id == order.id)
-                                .order_by(AuditEvent.id)).scalars().all()
+    events = select(AuditEvent).where(AuditEvent.order_id == order.id)
+    if not user.role_codes & STAFF_ROLES:
+        events = events.where(AuditEvent.kind.in_(PUBLIC_HISTORY), AuditEvent.entity != "note",
+                              or_(AuditEvent.field.is_(None), AuditEvent.field.notin_(STAFF_FIELDS)))
+    events = db.session.execute(events.order_by(AuditEvent.id)).scalars().all()
     return jsonify({"number": order.number, "items": [
         {"at": _iso(e.at), "kind": e.kind, "entity": e.entity, "entity_id": e.entity_id, "field": e.field,
          "old": e.old_value, "new": e.new_value, "actor": e.actor_label, "details": e.details} for e in events]})
@@ -94,6 +99,8 @@ def order_history(user, number):
 @bp.get("/orders/<number>/notifications")
 @endpoint()
 def order_notifications(user, number):
+    if not user.role_codes & STAFF_ROLES:  # messages carry the customer's and employees' addresses
+        raise Forbidden("Notifications are for staff only")
     order = load_order(user, number)
     rows = db.session.execute(select(Notification).where(Notification.order_id == order.id)
                               .order_by(Notification.id)).scalars().all()

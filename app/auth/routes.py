@@ -13,6 +13,7 @@ from app.auth import bp
 from app.extensions import db
 from app.i18n import LOCALES
 from app.models import LoginAttempt, User
+from app.services.access import is_partner
 from app.services.orders import normalize_phone
 
 MAX_FAILURES = 5
@@ -27,10 +28,10 @@ def _recent_failures(login: str) -> int:
         LoginAttempt.login == login, LoginAttempt.success.is_(False), LoginAttempt.at >= since)).scalar()
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, home: str = "inbox.index") -> str:
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("inbox.index")
+    return url_for(home)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -50,7 +51,7 @@ def login():
             db.session.add(LoginAttempt(login=login_value, ip=request.remote_addr or "", success=ok))
             db.session.commit()
             if ok:
-                next_url = _safe_next(request.args.get("next"))
+                next_url = _safe_next(request.args.get("next"), "partner.index" if is_partner(user) else "inbox.index")
                 locale = session.get("locale")
                 session.clear()  # a fresh session on sign-in: nothing from before survives (fixation)
                 if locale:

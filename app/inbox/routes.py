@@ -13,7 +13,7 @@ from app.extensions import db
 from app.i18n import N_
 from app.inbox import bp
 from app.models import ORDER_KINDS, Customer, Department, HumanTask, Order, Partner, Role, User
-from app.services.access import SEE_ALL_TASKS, visible_tasks
+from app.services.access import SEE_ALL_TASKS, is_partner, visible_tasks
 from app.services.order_search import matches_text
 from app.web import action, sla_state
 
@@ -75,6 +75,8 @@ def colleagues(lanes: set[str]) -> dict[str, list[User]]:
 @login_required
 def index():
     user = current_user._get_current_object()
+    if is_partner(user):  # partners have no tasks: their start page is the portal
+        return redirect(url_for("partner.index"))
     tab = request.args.get("tab", "mine")
     if tab not in TABS:
         tab = "mine"

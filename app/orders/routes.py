@@ -29,7 +29,7 @@ from app.orders import bp, history
 from app.orders import notifications as notices
 from app.orders.bulk import BULK_ACTIONS, run_bulk
 from app.services import orders as order_service
-from app.services.access import STAFF_ROLES, visible_orders
+from app.services.access import STAFF_ROLES, is_partner, visible_orders
 from app.services.attachments import save_upload
 from app.services.notes import add_note
 from app.services.order_search import search_orders, sorted_by
@@ -92,6 +92,8 @@ def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
 @login_required
 def index():
     user = _user()
+    if is_partner(user):  # a partner's orders live in its portal
+        return redirect(url_for("partner.index"))
     query = search_orders(user, request.args)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
     page = max(1, request.args.get("page", 1, type=int))
@@ -164,6 +166,8 @@ def card_tabs(is_staff: bool) -> dict[str, str]:
 @bp.get("/orders/<number>")
 @login_required
 def card(number: str):
+    if is_partner(_user()):  # the portal answers 404 for another partner's order, as for a missing one
+        return redirect(url_for("partner.order", number=number))
     order = load_order(number)
     is_staff = bool(_user().role_codes & STAFF_ROLES)
     tabs = card_tabs(is_staff)

@@ -20,6 +20,12 @@ def visible_orders(user: User):
     return query.where(false())
 
 
+def is_partner(user) -> bool:
+    """A partner's own account, not an employee who also holds the role: it lives in the partner portal."""
+    return bool(user.is_authenticated and user.has_role("partner") and user.partner_id
+                and not user.role_codes & STAFF_ROLES)
+
+
 def visible_tasks(user: User):
     """Tasks in the user's lanes (or assigned to them); directors and admins see every task."""
     query = select(HumanTask).join(HumanTask.order)
