@@ -1,6 +1,6 @@
-"""The admins' area: incidents of background work and the wording of notifications."""
+"""The admins' area: incidents of background work, the wording of notifications, partners."""
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from app.admin import routes  # noqa: E402,F401
+from app.admin import partners, routes  # noqa: E402,F401

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import format_date, format_decimal, get_locale
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -116,16 +115,6 @@ def months_back(today: date, months: int) -> date:
 
 # -- helpers for the pages -----------------------------------------------------------------------------
 
-def kind_label(code: str) -> str:
-    names = ORDER_KINDS.get(code, (code, code))
-    return names[0] if str(get_locale()) == "ru" else names[1]
-
-
-def percent(value: Decimal) -> str:
-    """'10 %', '7,5 %' — built here because a '%' inside _() would be read as a format."""
-    return f"{format_decimal(value)}\u00a0%"
-
-
 def receiver_label(order: Order, received_by: str) -> str:
     if received_by != "partner":
         return _("компания")
@@ -185,7 +174,7 @@ def index():
         "partner/index.html", partner=user.partner, orders=orders, total=total, page=page,
         pages=max(1, (total + PER_PAGE - 1) // PER_PAGE), args=shown,
         date_from=date_from, date_to=date_to, months=months, count_kinds=count_kinds, totals=totals,
-        stages=stages, kinds=ORDER_KINDS, kind_label=kind_label, statuses=STATUS_LABELS, error=error,
+        stages=stages, kinds=ORDER_KINDS, statuses=STATUS_LABELS, error=error,
     ), (422 if error else 200)
 
 
@@ -234,8 +223,8 @@ def order(number: str):
                                .order_by(Note.id)).scalars().all()
     return render_template(
         "partner/card.html", order=order, timeline=timeline, notes=notes, documents=latest_documents(order),
-        document_labels=DOCUMENT_LABELS, settlement=settle(order), percent=percent, statuses=STATUS_LABELS,
-        receiver_label=receiver_label, kind_label=kind_label, link=status_url(order))
+        document_labels=DOCUMENT_LABELS, settlement=settle(order), statuses=STATUS_LABELS,
+        receiver_label=receiver_label, link=status_url(order))
 
 
 @bp.get("/orders/<number>/documents/<int:document_id>")
@@ -277,7 +266,7 @@ def settlements():
     totals = {name: st.total(name) for name in TOTALS}
     period = {"from": st.date_from.isoformat(), "to": st.date_to.isoformat()}
     return render_template("partner/settlements.html", st=st, totals=totals, period=period, error=error,
-                           kind_label=kind_label, percent=percent, statuses=STATUS_LABELS), (422 if error else 200)
+                           statuses=STATUS_LABELS), (422 if error else 200)
 
 
 @bp.get("/settlements.xlsx")
