@@ -260,26 +260,32 @@ def new():
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = request.form.to_dict()
-        payload = {"kind": values.get("kind"), "channel": values.get("channel") or "phone",
-                   "customer": {"name": values.get("customer.name", ""), "phone": values.get("customer.phone", ""),
-                                "email": values.get("customer.email", "")},
-                   "address": values.get("address", ""), "description": values.get("description", ""),
-                   "partner": values.get("partner") or None}
-        try:
-            clean = order_service.validate_intake(payload)
-            order = order_service.create_order(clean, user)
-            steps.start_order_process(order, user)
-            number = order.number
-            commit()
-        except ValidationError as exc:
-            rollback()
-            errors = exc.fields
-        else:
+        number, errors = take_order(values, user)
+        if number:
             flash(_("Заказ %(number)s принят", number=number), "success")
             return redirect(url_for("orders.card", number=number))
     partners = db.session.execute(select(Partner).order_by(Partner.name)).scalars().all()
     return render_template("orders/new.html", values=values, errors=errors, kinds=ORDER_KINDS, channels=CHANNELS,
                            partners=partners), (422 if errors else 200)
+
+
+def take_order(values: dict, user: User, **fixed) -> tuple[str | None, dict[str, str]]:
+    """An order from the new-order form (fields named like `customer.phone`; `fixed` overrides what was
+    posted): (its number, {}) once committed, or (None, a message per field) with nothing saved."""
+    payload = {"kind": values.get("kind"), "channel": values.get("channel") or "phone",
+               "customer": {"name": values.get("customer.name", ""), "phone": values.get("customer.phone", ""),
+                            "email": values.get("customer.email", "")},
+               "address": values.get("address", ""), "description": values.get("description", ""),
+               "partner": values.get("partner") or None, **fixed}
+    try:
+        order = order_service.create_order(order_service.validate_intake(payload), user)
+        steps.start_order_process(order, user)
+        number = order.number
+        commit()
+    except ValidationError as exc:
+        rollback()
+        return None, exc.fields or {"_form": exc.message}
+    return number, {}
 
 
 @bp.get("/orders/customers")

@@ -15,19 +15,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from app.engine import steps
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import ORDER_KINDS, Document, Note, Order, User
 from app.orders.history import order_history
-from app.orders.routes import STATUS_LABELS
+from app.orders.routes import STATUS_LABELS, take_order
 from app.partner import bp
-from app.services import orders as order_service
 from app.services.access import is_partner, visible_orders
 from app.services.customer_view import DOCUMENT_LABELS, latest_documents
 from app.services.notifications import status_url
 from app.services.order_search import matches_text, sorted_by
-from app.services.outbox import commit, rollback
 from app.services.settlements import TOTALS, settle, statement, statement_pdf, statement_xlsx
 
 PER_PAGE = 25
@@ -188,27 +185,14 @@ def new_order():
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = request.form.to_dict()
-        payload = {"kind": values.get("kind"), "channel": "partner", "partner": user.partner.code,
-                   "customer": {"name": values.get("customer.name", ""), "phone": values.get("customer.phone", ""),
-                                "email": values.get("customer.email", "")},
-                   "address": values.get("address", ""), "description": values.get("description", "")}
-        try:
-            clean = order_service.validate_intake(payload)
-            order = order_service.create_order(clean, user)
-            steps.start_order_process(order, user)
-            number = order.number
-            commit()
-        except ValidationError as exc:
-            rollback()
-            errors = exc.fields or {"_form": exc.message}
-        else:
-            order = _load(user, number)
-            link = status_url(order)
+        number, errors = take_order(values, user, channel="partner", partner=user.partner.code)
+        if number:
+            link = status_url(_load(user, number))
             flash(_("Заказ %(number)s принят. Ссылка для заказчика: %(link)s", number=number, link=link)
                   if link else _("Заказ %(number)s принят", number=number), "success")
             return redirect(url_for("partner.order", number=number))
-    return render_template("partner/new.html", values=values, errors=errors, kinds=ORDER_KINDS,
-                           partner=user.partner), (422 if errors else 200)
+    return render_template("orders/new.html", values=values, errors=errors, kinds=ORDER_KINDS,
+                           fixed_partner=user.partner), (422 if errors else 200)
 
 
 # -- the order card ------------------------------------------------------------------------------------
