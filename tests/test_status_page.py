@@ -159,16 +159,17 @@ def test_the_customer_chooses_how_to_be_told(web):
     page = client.get(f"/s/{token}")
     none = client.post(f"/s/{token}/channels", data={"csrf_token": csrf_of(page.data)})
     assert none.status_code == 422 and "хотя бы один способ" in text_of(none)
-    client.post(f"/s/{token}/channels", data={"channel": "email", "csrf_token": csrf_of(page.data)})
+    client.post(f"/s/{token}/channels", data={"channel": "email", "locale": "en", "csrf_token": csrf_of(page.data)})
     with app.app_context():
         order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        assert order.customer.notify_channels == ["email"]
+        assert (order.customer.notify_channels, order.customer.locale) == (["email"], "en")
     api.step(number, "new_order")
-    api.step(number, "plan_measurement")  # «выезд назначен» goes to the customer: by e-mail only now
+    api.step(number, "plan_measurement")  # «выезд назначен» goes to the customer: by e-mail only, in English
     with app.app_context():
-        sent = db.session.execute(select(Notification.channel).where(Notification.event == "visit_booked",
-                                                                     Notification.user_id.is_(None))).scalars().all()
-        assert sent == ["email"]
+        sent = db.session.execute(select(Notification).where(Notification.event == "visit_booked",
+                                                             Notification.user_id.is_(None))).scalars().all()
+        assert [(n.channel, n.locale) for n in sent] == [("email", "en")]
+        assert sent[0].subject == f"Measurement visit for order {number}"
 
 
 # -- the link's safety ------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class Customer(db.Model):
     email: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
     # Channels the customer wants notifications on ("sms", "email"); None = every channel we have an address for.
     notify_channels = mapped_column(JSONType, nullable=True)
+    locale: Mapped[str] = mapped_column(String(8), default="ru", server_default="ru")  # language of messages
     onec_ref: Mapped[str | None] = mapped_column(String(36), nullable=True)  # Catalog_Контрагенты Ref_Key
     created_at = mapped_column(UTCDateTime, default=utcnow)
 

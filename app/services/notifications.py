@@ -274,7 +274,7 @@ def recipients(to: str, order: Order) -> list[Recipient]:
         c = order.customer
         wanted = tuple(c.notify_channels or CHANNELS)
         channels = tuple(ch for ch in wanted if (c.email if ch == "email" else c.phone))
-        return [Recipient(c.name, c.email, c.phone, None, "ru", channels)] if channels else []
+        return [Recipient(c.name, c.email, c.phone, None, c.locale or "ru", channels)] if channels else []
     if to.startswith("user:"):
         user = db.session.get(User, int(to.split(":", 1)[1]))
         return [_person(user)] if user is not None and user.active else []

@@ -175,6 +175,8 @@ def channels(token: str):
     if not chosen:
         return _page(token, order, errors={"channels": _("Оставьте хотя бы один способ связи")}, status=422)
     order.customer.notify_channels = chosen
+    if request.form.get("locale") in LOCALES:
+        order.customer.locale = request.form["locale"]
     outbox.commit()
     flash(_("Настройки уведомлений сохранены"), "success")
     return redirect(url_for("status.page", token=token) + "#channels")
