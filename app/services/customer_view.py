@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -140,10 +141,11 @@ def manager_of(order: Order) -> User | None:
 def latest_documents(order: Order) -> list[Document]:
     """The newest version of each document the customer may download."""
     newest: dict[str, Document] = {}
-    for document in order.documents:
-        if document.kind in DOCUMENT_LABELS and (document.kind not in newest
-                                                 or document.version > newest[document.kind].version):
-            newest[document.kind] = document
+    rows = db.session.execute(select(Document).options(defer(Document.content))  # the PDFs stay in the database
+                              .where(Document.order_id == order.id, Document.kind.in_(DOCUMENT_LABELS))
+                              .order_by(Document.version)).scalars()
+    for document in rows:
+        newest[document.kind] = document
     return [newest[kind] for kind in DOCUMENT_LABELS if kind in newest]
 
 
