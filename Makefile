@@ -51,6 +51,7 @@ test-postgres:
 bench: install
 	$(PY) bench/lifecycle.py
 	$(PY) bench/background.py
+	$(PY) bench/portals.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
