@@ -199,7 +199,7 @@ def load_demo(count: int = 50, seed: int = 42) -> str:
         variant = {"payment_type": ["cash", "cashless", "credit"][i % 3], "claim": target == "claim_review",
                    "measurer": "measurer" if i % 2 else "measurer2", "crew": "installer" if i % 2 else "installer2",
                    # some customers pay the deposit at the point of sale: the partner owes it to the company
-                   "received_by": "partner" if partner and i % 2 else "company"}
+                   "received_by": "partner" if partner and (i // 6) % 2 == 0 else "company"}
         if target == "design":
             variant["contract_outcome"] = "to_design"
         if target == "bank_decision":

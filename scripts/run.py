@@ -31,6 +31,7 @@ def main() -> int:
     env = {**os.environ, "FLASK_APP": "wsgi.py"}
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     env.setdefault("RATELIMIT_STORAGE_URI", env["REDIS_URL"])  # one count across the web processes
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")  # links in messages open this server
     children: list[subprocess.Popen] = []
     if not redis_reachable(env["REDIS_URL"]):
         binary = redis_server_binary()
