@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Claim, Document, HumanTask, Order
+from app.services.calendar import company_tz
 from app.services.documents import DOCUMENT_KINDS, render_pdf
 from workers.registry import JobContext, OperatorError
 
@@ -40,13 +40,9 @@ def document_context(order: Order, kind: str, version: int, process_data: dict |
     }
 
 
-def _tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE") or "Europe/Moscow")
-
-
 def _today() -> date:
     """The document date is the company's calendar day, not the server's (UTC near midnight is yesterday)."""
-    return datetime.now(_tz()).date()
+    return datetime.now(company_tz()).date()
 
 
 def _local_date(moment: datetime | None) -> date | None:
@@ -55,7 +51,7 @@ def _local_date(moment: datetime | None) -> date | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(_tz()).date()
+    return moment.astimezone(company_tz()).date()
 
 
 def _contract(order: Order, kind: str) -> dict:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from io import BytesIO
-from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_date
@@ -22,6 +21,7 @@ from app.orders.history import order_history
 from app.orders.routes import STATUS_LABELS, take_order
 from app.partner import bp
 from app.services.access import is_partner, visible_orders
+from app.services.calendar import company_tz
 from app.services.customer_view import DOCUMENT_LABELS, latest_documents
 from app.services.notifications import status_url
 from app.services.order_search import matches_text, sorted_by
@@ -57,10 +57,6 @@ def _load(user: User, number: str) -> Order:
 
 
 # -- periods -------------------------------------------------------------------------------------------
-
-def company_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Europe/Moscow"))
-
 
 def local_today() -> date:
     return datetime.now(company_tz()).date()

@@ -100,3 +100,10 @@ def sla_deadline(config, hours: float, fraction: float = 1.0, now: datetime | No
     if calendar is None:
         calendar = BusinessCalendar.from_config(config)
     return calendar.add(now, float(hours) * fraction)
+
+
+def company_tz() -> ZoneInfo:
+    """The company's clock (TIMEZONE): documents, statements and periods are in its days."""
+    from flask import current_app
+
+    return ZoneInfo(current_app.config.get("TIMEZONE") or "Europe/Moscow")

@@ -21,7 +21,7 @@ from app.services.forms import prepare_schema
 from app.services.status_links import order_for_token
 from app.status import bp
 from app.tasks.form_render import FormExtras, render_form
-from app.tasks.routes import submit_form
+from app.tasks.routes import attachment_ids, submit_form
 
 QUESTION_MAX = 2000
 CHANNEL_CHOICES = ("sms", "email")
@@ -81,7 +81,7 @@ def _customer_task(order: Order, task_id: int) -> HumanTask:
 def _form_html(token: str, task: HumanTask, data: dict, errors: dict) -> str:
     forms = steps.definition_forms(task.order.instance.definition)
     schema = prepare_schema(forms.get(task.form_schema or "", {}))
-    ids = [int(v) for v in (data.get("photos") or []) if str(v).isdigit()]
+    ids = attachment_ids(schema, data)
     names = {str(a.id): a.filename for a in db.session.execute(
         select(Attachment).where(Attachment.order_id == task.order_id, Attachment.id.in_(ids or [0]))).scalars()}
     extras = FormExtras(attachment_names=names,

@@ -94,7 +94,7 @@ def _people(role: str) -> list[str]:
                                    .where(Role.code == role, User.active.is_(True))).scalars())
 
 
-def _attachment_ids(schema: dict, data: dict) -> list[int]:
+def attachment_ids(schema: dict, data: dict) -> list[int]:
     ids = []
     for name, node in (schema.get("properties") or {}).items():
         if node.get("type") == "array" and (node.get("items") or {}).get("format") == "attachment":
@@ -109,7 +109,7 @@ def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults
     may_act = _may_act(task, user)
     names = {str(a.id): a.filename for a in db.session.execute(
         select(Attachment).where(Attachment.order_id == order.id,
-                                 Attachment.id.in_(_attachment_ids(schema, data) or [0]))).scalars()}
+                                 Attachment.id.in_(attachment_ids(schema, data) or [0]))).scalars()}
     extras = FormExtras(person_notes=person_notes(prepared, data), attachment_names=names,
                         attachment_url=lambda key: url_for("tasks.attachment", attachment_id=int(key)),
                         readonly=not may_act)
