@@ -5,6 +5,7 @@ Orders are driven through the real process with the same inputs the tests use
 """
 from __future__ import annotations
 
+import functools
 import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -164,8 +165,10 @@ def create_demo_people() -> None:
     db.session.flush()
 
 
+@functools.cache
 def _demo_hash() -> str:
-    # One argon2 hash for every demo account: hashing is deliberately slow, the password is the same.
+    # One argon2 hash for every demo account, once per process: hashing is deliberately slow (about a second
+    # on this box) and the password never changes.
     probe = User(login="-", name="-")
     probe.set_password(DEMO_PASSWORD)
     return probe.password_hash
