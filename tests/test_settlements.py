@@ -9,8 +9,14 @@ from sqlalchemy import select
 
 from app.extensions import begin_write, db
 from app.models import Order, Partner, PartnerCommission, Payment
+from app.services.calendar import company_tz
 from app.services.outbox import commit
 from app.services.settlements import commission_pct, settle, statement
+
+
+def _today() -> date:
+    """Today on the company's clock, as statements count days (the machine's date differs after midnight there)."""
+    return datetime.now(company_tz()).date()
 
 
 def _order(api, kind: str, price: str, payments: list[tuple[str, str]], *, status: str = "active") -> str:
@@ -49,7 +55,7 @@ def test_settlement_figures_match_the_hand_computed_ones(api):
         partner = _partner(app)
         assert commission_pct(partner, "kitchen") == Decimal("12.5")
         assert commission_pct(partner, "wardrobe") == Decimal("10")
-        rows = {row.number: row for row in statement(partner, date.today() - timedelta(days=1), date.today()).rows}
+        rows = {row.number: row for row in statement(partner, _today() - timedelta(days=1), _today()).rows}
         w, k, o, c = rows[wardrobe], rows[kitchen], rows[odd], rows[cancelled]
         assert (w.commission, w.paid_partner, w.paid_company, w.customer_owes, w.partner_owes) == (
             Decimal("10000.00"), Decimal("30000.00"), Decimal("20000.00"), Decimal("50000.00"), Decimal("20000.00"))
@@ -58,7 +64,7 @@ def test_settlement_figures_match_the_hand_computed_ones(api):
         assert (o.commission, o.customer_owes, o.partner_owes) == (
             Decimal("10000.00"), Decimal("99999.99"), Decimal("-10000.00"))
         assert (c.commission, c.partner_owes) == (Decimal("0.00"), Decimal("5000.00"))
-        totals = statement(partner, date.today(), date.today())
+        totals = statement(partner, _today(), _today())
         assert totals.total("commission") == Decimal("51250.00")
         assert totals.total("partner_owes") == Decimal("-16250.00")  # 20 000 − 31 250 − 10 000 + 5 000
         assert totals.total("price") == Decimal("529999.99")
@@ -74,8 +80,8 @@ def test_a_statement_holds_only_that_partners_orders_of_the_period(api):
         old.created_at = datetime.now(timezone.utc) - timedelta(days=40)
         commit()
         partner = _partner(api.app)
-        assert [r.number for r in statement(partner, date.today() - timedelta(days=60), date.today()).rows] == [ours]
-        assert statement(partner, date.today() - timedelta(days=7), date.today()).rows == []
+        assert [r.number for r in statement(partner, _today() - timedelta(days=60), _today()).rows] == [ours]
+        assert statement(partner, _today() - timedelta(days=7), _today()).rows == []
         assert settle(db.session.execute(select(Order).where(Order.number == direct)).scalar_one()).commission == 0
     assert foreign != ours
 
@@ -90,7 +96,7 @@ def test_the_statement_as_excel_and_pdf_carries_the_same_figures(api, tmp_path):
     wardrobe = _order(api, "wardrobe", "100000", [("30000", "partner"), ("20000", "company")])
     kitchen = _order(api, "kitchen", "250000", [("250000", "company")])
     with api.app.app_context():
-        st = statement(_partner(api.app), date.today(), date.today())
+        st = statement(_partner(api.app), _today(), _today())
         book = load_workbook(BytesIO(statement_xlsx(st)))
         pdf = statement_pdf(st, api.app.config["COMPANY"])
     rows = [[c.value for c in row] for row in book.active.iter_rows(min_row=3)]
