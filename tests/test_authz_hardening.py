@@ -36,8 +36,9 @@ def stage_of(app, number: str) -> str:
 
 ROLES = ["sales", "dispatch", "measurer", "designer", "accountant", "procurement", "production",
          "delivery_dispatch", "installer", "quality", "director", "analyst", "admin", "head_sales", "partner_mega"]
-# What the single actions allow: cancel (sales, dispatch, management), confirm = the «Новый заказ» task of the
-# sales lane, assign = the head of the lane's department or an admin. A partner: none, even on its own order.
+# What the single actions allow: cancel (sales — their head too —, dispatch, management), confirm = the
+# «Новый заказ» task of the sales lane, assign = the head of the lane's department or an admin.
+# A partner: none, even on its own order.
 ALLOWED = {
     "cancel": {"sales", "head_sales", "dispatch", "director", "admin"},
     "confirm": {"sales", "head_sales"},
@@ -134,8 +135,9 @@ def test_cookies_are_secure_when_served_over_https(make_app):
     app = make_app(PREFERRED_URL_SCHEME="https")
     client = app.test_client()
     page = client.get("/login", base_url="https://localhost")
-    response = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"}, data={
-        "login": "sales", "password": "demo", "remember": "1", "csrf_token": csrf_of(page.data)})
+    response = client.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
+                           data={"login": "sales", "password": "demo", "remember": "1",
+                                 "csrf_token": csrf_of(page.data)})
     assert response.status_code == 302
     cookies = _cookies(response)
     for name in ("session", "remember_token"):
@@ -235,12 +237,14 @@ def test_the_templates_page_renders_in_russian_and_english(web):
 
 # -- 4. contract approval only while it matters ------------------------------------------------------------------
 
-def test_at_delivery_the_status_page_offers_no_contract_approval_and_refuses_one(web):
+def test_contract_approval_is_offered_until_payment_and_at_delivery_neither_offered_nor_taken(web):
     app, api = web
     number = api.create_order()
-    api.walk(number, HAPPY_CASH[:7])  # paid, made: planning the delivery
+    api.walk(number, HAPPY_CASH[:4])  # the contract is ready; the customer pays next: approval still matters
     token = api.order(number)["status_url"].rsplit("/", 1)[1]
     customer = app.test_client()
+    assert "Согласовать договор" in text_of(customer.get(f"/s/{token}"))
+    api.walk(number, HAPPY_CASH[4:7])  # paid, made: planning the delivery
     page = customer.get(f"/s/{token}")
     assert "Доставка и монтаж" in text_of(page) and "Договор" in text_of(page)
     assert "Согласовать договор" not in text_of(page)
@@ -250,11 +254,3 @@ def test_at_delivery_the_status_page_offers_no_contract_approval_and_refuses_one
     assert "Договор уже не нужно согласовывать: заказ на этапе «Доставка и монтаж»" in text_of(refused)
     with app.app_context():
         assert db.session.execute(select(AuditEvent).where(AuditEvent.field == "contract_approved")).first() is None
-
-
-def test_the_contract_is_still_offered_while_the_customer_has_to_pay(web):
-    app, api = web
-    number = api.create_order()
-    api.walk(number, HAPPY_CASH[:4])  # the contract is ready; payment is next
-    token = api.order(number)["status_url"].rsplit("/", 1)[1]
-    assert "Согласовать договор" in text_of(app.test_client().get(f"/s/{token}"))
