@@ -249,6 +249,8 @@ def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
 
 def deliver_message(order: Order, name: str, payload: dict, actor, *, source: str = "api") -> StepView:
     """Deliver a named message to the order's process, or refuse clearly when it is not waiting for it."""
+    if name == "cancel" and isinstance(actor, User):  # POST /api/v1/messages/cancel too: the one cancel rule
+        access.ensure(actor, "cancel", order)
     instance = order.instance
     if instance is None or instance.status != "running":
         raise Conflict(f"Order {order.number} has no running process", stage=order.stage)
@@ -267,7 +269,7 @@ def deliver_message(order: Order, name: str, payload: dict, actor, *, source: st
 
 def cancel_order(order: Order, reason: str, actor) -> StepView:
     """Cancel with a required reason; refused with the stage named where the diagram does not allow it."""
-    if isinstance(actor, User):
+    if isinstance(actor, User):  # who, before what: a refused user hears that, not that the reason is missing
         access.ensure(actor, "cancel", order)
     reason = (reason or "").strip()
     if len(reason) < 3:
