@@ -63,7 +63,8 @@ def find_or_create_customer(name: str, phone: str | None, email: str | None,
 
     As a CRM keeps partners' leads apart from its contacts: a partner's order never joins an existing customer
     (the partner would read a name and e-mail it did not type, and the name typed would be lost); its card is
-    reused only when it holds exactly what is typed now. Staff merge duplicates; our own intake skips these cards.
+    reused only when it holds exactly what is typed now. Our own intake skips these cards; staff still find them
+    by phone in the new-order form's lookup, so a duplicate is visible rather than merged behind anyone's back.
     """
     email = email.lower() if email else None
     if partner is not None:
