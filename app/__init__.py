@@ -16,6 +16,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(Config().as_dict())
     if config:
         app.config.update(config)
+    secure = app.config.get("COOKIE_SECURE")
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = (
+        app.config["PREFERRED_URL_SCHEME"] == "https" if secure is None else bool(secure))
     os.makedirs(app.instance_path, exist_ok=True)  # as flaskr does: SQLite lives there
 
     db.init_app(app)
@@ -52,7 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.status import bp as status_bp
     from app.tasks import bp as tasks_bp
 
-    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+    csrf.exempt(api_bp)  # the API takes bearer tokens only (app/api/auth.py), never the session cookie
     for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp, admin_bp, partner_bp, status_bp):
         app.register_blueprint(blueprint)
 

@@ -44,6 +44,14 @@ class Config:
         self.RATELIMIT_SWALLOW_ERRORS = True  # the limiter's store down must not take the page down
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Cookies go only with our own site's requests and navigations (not another site's form posts), never
+        # to scripts, and — when we are served over HTTPS — only over HTTPS. COOKIE_SECURE forces Secure either
+        # way; by default it follows PREFERRED_URL_SCHEME, which follows PUBLIC_URL.
+        self.PREFERRED_URL_SCHEME = os.environ.get(
+            "PREFERRED_URL_SCHEME", "https" if self.PUBLIC_URL.startswith("https://") else "http")
+        self.COOKIE_SECURE = _bool("COOKIE_SECURE") if os.environ.get("COOKIE_SECURE") else None
+        self.SESSION_COOKIE_SAMESITE = self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_HTTPONLY = self.REMEMBER_COOKIE_HTTPONLY = True
         self.API_TOKEN_MAX_AGE = int(os.environ.get("API_TOKEN_MAX_AGE", 30 * 24 * 3600))
         # SLA deadlines count working hours on the business calendar; "continuous" counts plain time
         # with hours of SLA_HOUR_SECONDS (short in demos and tests).

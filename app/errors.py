@@ -43,6 +43,12 @@ class Conflict(BespokeError):
     status, code = 409, "conflict"
 
 
+class TooManyRequests(BespokeError):
+    """Raise with `retry_after=<seconds>`: it is in the body and the Retry-After header."""
+
+    status, code = 429, "too_many_requests"
+
+
 class DeployError(BespokeError):
     """A process definition was rejected; `problems` lists each one with its BPMN element."""
 
@@ -62,11 +68,12 @@ def _wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(BespokeError)
     def _domain_error(exc: BespokeError):
+        headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else {}
         if _wants_json():
-            return jsonify(exc.to_dict()), exc.status
+            return jsonify(exc.to_dict()), exc.status, headers
         from app.web import render_error
 
-        return render_error(exc.status, exc.message)
+        return (*render_error(exc.status, exc.message), headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

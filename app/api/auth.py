@@ -4,13 +4,12 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import current_app, jsonify, request
-from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.api import bp
+from app.auth.signin import sign_in
 from app.errors import BespokeError, Conflict, Forbidden, Unauthorized, ValidationError
 from app.extensions import begin_write, db
 from app.models import User
@@ -40,11 +39,11 @@ def _user_from_token(token: str) -> User:
 
 
 def authenticate() -> User:
+    """The bearer token's user. Never the browser's session cookie: the API is CSRF-exempt, so a cookie would let
+    any other site's form act as the signed-in employee."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return _user_from_token(header[7:].strip())
-    if current_user and current_user.is_authenticated:
-        return current_user._get_current_object()
     raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
 
 
@@ -104,8 +103,6 @@ def endpoint(*, write: bool = False, roles: set[str] | None = None, public: bool
 def create_token(_user):
     body = json_body()
     login, password = str(body.get("login") or ""), str(body.get("password") or "")
-    user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
-    if user is None or not user.active or not user.check_password(password):
-        raise Unauthorized("Wrong login or password")
+    user = sign_in(login, password, request.remote_addr or "")  # the web form's throttle: 429 with Retry-After
     return jsonify({"token": issue_token(user), "user": {"login": user.login, "name": user.name,
                                                           "roles": sorted(user.role_codes)}})

@@ -13,6 +13,7 @@ from app.engine.deploy import deploy
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ProcessDefinition, ProcessInstance
+from app.services.access import PROCESS_READERS
 
 
 def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
@@ -23,7 +24,7 @@ def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
 
 
 @bp.get("/processes")
-@endpoint()
+@endpoint(roles=PROCESS_READERS)
 def list_processes(user):
     counts = dict(db.session.execute(select(ProcessInstance.definition_id, func.count())
                                      .where(ProcessInstance.status == "running")

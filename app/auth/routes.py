@@ -1,31 +1,22 @@
 """Sign-in with throttling, session rotation and "remember me"; sign-out; the user's own settings page."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, select
 
 from app.auth import bp
+from app.auth.signin import sign_in
+from app.errors import TooManyRequests, Unauthorized
 from app.extensions import db
 from app.i18n import LOCALES
-from app.models import LoginAttempt, User
 from app.services.access import is_partner
 from app.services.orders import normalize_phone
 
-MAX_FAILURES = 5
-WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 8
 NOTIFY_CHANNELS = ("email", "sms")  # in-app notifications always arrive; these are the extra ways
-
-
-def _recent_failures(login: str) -> int:
-    since = datetime.now(timezone.utc) - WINDOW
-    return db.session.execute(select(func.count(LoginAttempt.id)).where(
-        LoginAttempt.login == login, LoginAttempt.success.is_(False), LoginAttempt.at >= since)).scalar()
 
 
 def _safe_next(target: str | None, home: str = "inbox.index") -> str:
@@ -38,30 +29,22 @@ def _safe_next(target: str | None, home: str = "inbox.index") -> str:
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("inbox.index"))
-    error, login_value = None, ""
+    login_value = ""
     if request.method == "POST":
         login_value = request.form.get("login", "").strip()
-        password = request.form.get("password", "")
-        if _recent_failures(login_value) >= MAX_FAILURES:
-            error = _("Слишком много неудачных попыток. Попробуйте через 15 минут.")
-            status = 429
-        else:
-            user = db.session.execute(select(User).where(User.login == login_value)).scalar_one_or_none()
-            ok = user is not None and user.active and user.check_password(password)
-            db.session.add(LoginAttempt(login=login_value, ip=request.remote_addr or "", success=ok))
-            db.session.commit()
-            if ok:
-                next_url = _safe_next(request.args.get("next"), "partner.index" if is_partner(user) else "inbox.index")
-                locale = session.get("locale")
-                session.clear()  # a fresh session on sign-in: nothing from before survives (fixation)
-                if locale:
-                    session["locale"] = locale
-                login_user(user, remember=bool(request.form.get("remember")))
-                return redirect(next_url)
-            error = _("Неверный логин или пароль")
-            status = 401
-        return render_template("auth/login.html", error=error, login=login_value), status
-    return render_template("auth/login.html", error=error, login=login_value)
+        try:
+            user = sign_in(login_value, request.form.get("password", ""), request.remote_addr or "")
+        except (TooManyRequests, Unauthorized) as exc:
+            headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else {}
+            return render_template("auth/login.html", error=exc.message, login=login_value), exc.status, headers
+        next_url = _safe_next(request.args.get("next"), "partner.index" if is_partner(user) else "inbox.index")
+        locale = session.get("locale")
+        session.clear()  # a fresh session on sign-in: nothing from before survives (fixation)
+        if locale:
+            session["locale"] = locale
+        login_user(user, remember=bool(request.form.get("remember")))
+        return redirect(next_url)
+    return render_template("auth/login.html", error=None, login=login_value)
 
 
 @bp.post("/logout")

@@ -54,6 +54,9 @@ class Customer(db.Model):
     notify_channels = mapped_column(JSONType, nullable=True)
     locale: Mapped[str] = mapped_column(String(8), default="ru", server_default="ru")  # language of messages
     onec_ref: Mapped[str | None] = mapped_column(String(36), nullable=True)  # Catalog_Контрагенты Ref_Key
+    # Set for the card of a partner's order: it holds only what was typed for that partner's orders, and our
+    # own intake never reuses it, so the partner sees no customer data it did not give.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True, nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
 

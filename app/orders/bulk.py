@@ -1,4 +1,5 @@
-"""Mass processing of orders: each order is its own unit of work; refusals are reported per order."""
+"""Mass processing of orders: each order is its own unit of work, under the same rules as one order at a time
+(`access.refusal`, asked inside each step); refusals are reported per order with the reason."""
 from __future__ import annotations
 
 from dataclasses import dataclass

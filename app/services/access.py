@@ -1,13 +1,20 @@
-"""Who may see what: one place for the queries every area (API, inbox, order pages) filters by."""
+"""Who may see and do what: one place for the queries every area filters by and the rules every path asks."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import false, or_, select
 
-from app.models import HumanTask, Order, User
+from app.errors import Forbidden
+from app.extensions import db
+from app.models import Department, HumanTask, Order, User
 
 STAFF_ROLES = frozenset({"sales", "dispatch", "measurer", "designer", "accountant", "procurement", "production",
                          "delivery_dispatch", "installer", "quality", "director", "analyst", "admin"})
 SEE_ALL_TASKS = frozenset({"director", "admin"})
+CANCELLERS = frozenset({"sales", "dispatch", "director", "admin"})
+# Process versions and their running counts: for the people who model and run the process, not for partners.
+PROCESS_READERS = frozenset({"analyst", "admin", "director"})
+ACTIONS = ("cancel", "complete", "assign")
 
 
 def visible_orders(user: User):
@@ -36,3 +43,35 @@ def visible_tasks(user: User):
 
 def can_see_task(user: User, task: HumanTask) -> bool:
     return bool(user.role_codes & SEE_ALL_TASKS or task.lane in user.role_codes or task.assignee_id == user.id)
+
+
+def heads_lane(user: User, lane: str) -> bool:
+    return db.session.execute(select(Department.id).where(Department.head_id == user.id,
+                                                          Department.role_code == lane)).first() is not None
+
+
+def refusal(user: User, action: str, order: Order, task: HumanTask | None = None) -> str | None:
+    """Why `user` may not `action` the order (cancel) or its open task (complete — e.g. confirm —, assign);
+    None when allowed. Single and bulk, browser and API all ask this one function."""
+    if action == "cancel":
+        if not user.role_codes & CANCELLERS:
+            return _("Отменять заказы могут продажи, диспетчеры и руководство")
+        return None
+    if task is None or action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r} or no task")
+    if action == "complete":
+        if task.lane not in user.role_codes:
+            return _("Задача «%(name)s» — для роли «%(lane)s», которой у вас нет", name=task.name, lane=task.lane)
+        if task.assignee_id and task.assignee_id != user.id:
+            return _("Задача «%(name)s» назначена: %(who)s", name=task.name, who=task.assignee.login)
+        return None
+    if not (heads_lane(user, task.lane) or user.has_role("admin")):
+        return _("Назначать задачи роли «%(lane)s» может руководитель её отдела или администратор", lane=task.lane)
+    return None
+
+
+def ensure(user: User, action: str, order: Order, task: HumanTask | None = None) -> None:
+    """Raise Forbidden with the reason when `refusal` refuses."""
+    reason = refusal(user, action, order, task)
+    if reason:
+        raise Forbidden(reason)

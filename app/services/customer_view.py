@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from app.errors import ValidationError
+from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.i18n import N_
 from app.models import AuditEvent, Claim, Document, HumanTask, Note, Order, OrderStatus, User
@@ -34,6 +34,10 @@ MILESTONES = (
     ("done", N_("Заказ выполнен")),
 )
 MILESTONE_LABELS = dict(MILESTONES)
+MILESTONE_CODES = [code for code, _label in MILESTONES]
+# The customer's agreement to the contract matters until they pay: the payment accepts the contract, and from
+# then on the order is made to it. Past this milestone the page neither offers nor takes an approval.
+CONTRACT_APPROVAL_UNTIL = "payment"
 # user task id → (milestone, what the customer reads while it is open)
 TASKS = {
     "new_order": ("received", N_("Менеджер изучает заявку и свяжется с вами, чтобы уточнить детали.")),
@@ -90,11 +94,18 @@ class CustomerView:
     tasks: list[HumanTask] = field(default_factory=list)
     contract: Document | None = None
     contract_approval: AuditEvent | None = None  # the customer's approval of the newest edition
+    milestone: str = "received"  # the code of the milestone the order is at
 
     @property
     def may_approve_contract(self) -> bool:
         return (self.contract is not None and self.contract_approval is None
-                and self.order.status == OrderStatus.ACTIVE)
+                and contract_approval_matters(self.order, self.milestone))
+
+
+def contract_approval_matters(order: Order, milestone: str) -> bool:
+    """Whether the customer's approval still means something: an active order not yet past payment."""
+    return (order.status == OrderStatus.ACTIVE
+            and MILESTONE_CODES.index(milestone) <= MILESTONE_CODES.index(CONTRACT_APPROVAL_UNTIL))
 
 
 def _milestone_of(task: HumanTask, fallback: str) -> str:
@@ -113,10 +124,24 @@ def _reached(tasks: list[HumanTask], order: Order) -> dict[str, datetime]:
     return reached
 
 
+def _order_tasks(order: Order) -> list[HumanTask]:
+    return list(db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id)
+                                   .order_by(HumanTask.created_at, HumanTask.id)).scalars())
+
+
+def current_milestone(order: Order, tasks: list[HumanTask]) -> str:
+    """The milestone of the newest task the order reached (`done` once completed)."""
+    if order.status == OrderStatus.COMPLETED:
+        return "done"
+    current = "received"
+    for task in tasks:
+        current = _milestone_of(task, current)
+    return current
+
+
 def _milestones(order: Order, tasks: list[HumanTask], current: str) -> list[Milestone]:
     reached = _reached(tasks, order)
-    codes = [code for code, _label in MILESTONES]
-    position = codes.index(current)
+    position = MILESTONE_CODES.index(current)
     return [Milestone(code, _(label), "done" if i < position or (code == "done" and i == position)
                       else "current" if i == position else "upcoming", reached.get(code) if i <= position else None)
             for i, (code, label) in enumerate(MILESTONES)]
@@ -161,16 +186,11 @@ def customer_account() -> User:
 
 
 def view(order: Order) -> CustomerView:
-    tasks = list(db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id)
-                                    .order_by(HumanTask.created_at, HumanTask.id)).scalars())
+    tasks = _order_tasks(order)
     open_tasks = [t for t in tasks if t.state == "open"]
     staff_open = [t for t in open_tasks if t.lane != CUSTOMER_LANE]
     now_task = (open_tasks or [None])[0]
-    current = "received"
-    for task in tasks:
-        current = _milestone_of(task, current)
-    if order.status == OrderStatus.COMPLETED:
-        current = "done"
+    current = current_milestone(order, tasks)
     if order.status == OrderStatus.CANCELLED:
         now_text = _("Заказ отменён.") + (f" {order.cancel_reason}" if order.cancel_reason else "")
         current_label = _("Заказ отменён")
@@ -181,10 +201,9 @@ def view(order: Order) -> CustomerView:
     else:
         now_text = _("Заказ выполнен. Спасибо, что выбрали нас!") if current == "done" else ""
         current_label = _(MILESTONE_LABELS[current])
-    codes = [code for code, _label in MILESTONES]
-    following = codes.index(current) + 1
-    next_label = (_(MILESTONE_LABELS[codes[following]])
-                  if following < len(codes) and order.status == OrderStatus.ACTIVE else None)
+    following = MILESTONE_CODES.index(current) + 1
+    next_label = (_(MILESTONE_LABELS[MILESTONE_CODES[following]])
+                  if following < len(MILESTONE_CODES) and order.status == OrderStatus.ACTIVE else None)
     expected = min((t.due_at for t in staff_open if t.due_at), default=None)
     appointments = []
     if order.visit_at:
@@ -205,7 +224,8 @@ def view(order: Order) -> CustomerView:
         appointments=appointments, documents=documents, paid=paid,
         balance=(order.price - paid) if order.price is not None else None, manager=manager_of(order),
         claims=claims, questions=questions, tasks=[t for t in open_tasks if t.lane == CUSTOMER_LANE],
-        contract=contract, contract_approval=contract_approval(order, contract) if contract else None)
+        contract=contract, contract_approval=contract_approval(order, contract) if contract else None,
+        milestone=current)
 
 
 def contract_approval(order: Order, contract: Document) -> AuditEvent | None:
@@ -220,6 +240,11 @@ def approve_contract(order: Order, version: int) -> None:
     from app.services import audit
     from app.services.notes import add_note
 
+    milestone = current_milestone(order, _order_tasks(order))
+    if not contract_approval_matters(order, milestone):
+        raise Conflict(_("Договор уже не нужно согласовывать: заказ на этапе «%(stage)s»",
+                         stage=_(MILESTONE_LABELS[milestone])) if order.status == OrderStatus.ACTIVE
+                       else _("Договор уже не нужно согласовывать: заказ закрыт"))
     contract = next((d for d in latest_documents(order) if d.kind == "contract"), None)
     if contract is None or contract.version != version:
         raise ValidationError(_("Договор обновился — прочитайте новую редакцию и согласуйте её"),

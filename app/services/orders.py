@@ -56,20 +56,34 @@ def next_number(today: date | None = None) -> str:
     return f"{year}-{counter.last:05d}"
 
 
-def find_or_create_customer(name: str, phone: str | None, email: str | None) -> Customer:
-    """Reuse a customer with the same phone (or e-mail when there is no phone)."""
-    query = None
-    if phone:
-        query = select(Customer).where(Customer.phone == phone)
+def find_or_create_customer(name: str, phone: str | None, email: str | None,
+                            partner: Partner | None = None) -> Customer:
+    """Reuse a customer with the same phone (or e-mail when there is no phone); a partner's order gets a card in
+    that partner's own book instead.
+
+    As a CRM keeps partners' leads apart from its contacts: a partner's order never joins an existing customer
+    (the partner would read a name and e-mail it did not type, and the name typed would be lost); its card is
+    reused only when it holds exactly what is typed now. Our own intake skips these cards; staff still find them
+    by phone in the new-order form's lookup, so a duplicate is visible rather than merged behind anyone's back.
+    """
+    email = email.lower() if email else None
+    if partner is not None:
+        query = select(Customer).where(Customer.partner_id == partner.id, Customer.name == name,
+                                       Customer.phone.is_(None) if phone is None else Customer.phone == phone,
+                                       Customer.email.is_(None) if email is None else Customer.email == email)
+    elif phone:
+        query = select(Customer).where(Customer.phone == phone, Customer.partner_id.is_(None))
     elif email:
-        query = select(Customer).where(Customer.email == email.lower())
-    customer = db.session.execute(query.limit(1)).scalar_one_or_none() if query is not None else None
-    if customer is None:
-        customer = Customer(name=name, phone=phone, email=email.lower() if email else None)
-        db.session.add(customer)
+        query = select(Customer).where(Customer.email == email, Customer.partner_id.is_(None))
     else:
-        if email and not customer.email:
-            customer.email = email.lower()
+        query = None
+    customer = (db.session.execute(query.order_by(Customer.id).limit(1)).scalar_one_or_none()
+                if query is not None else None)
+    if customer is None:
+        customer = Customer(name=name, phone=phone, email=email, partner_id=partner.id if partner else None)
+        db.session.add(customer)
+    elif email and not customer.email:
+        customer.email = email
     return customer
 
 
@@ -115,7 +129,7 @@ def validate_intake(payload: dict) -> dict:
 
 def create_order(clean: dict, actor: User | None) -> Order:
     """Stage a new order from validated intake values (the process is started by the caller)."""
-    customer = find_or_create_customer(clean["name"], clean["phone"], clean["email"])
+    customer = find_or_create_customer(clean["name"], clean["phone"], clean["email"], clean["partner"])
     order = Order(number=next_number(), kind=clean["kind"], channel=clean["channel"], customer=customer,
                   partner=clean["partner"], address=clean["address"], description=clean["description"],
                   created_by=actor)

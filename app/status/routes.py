@@ -159,9 +159,9 @@ def approve_contract(token: str):
                      status=422)
     try:
         customer_view.approve_contract(order, request.form.get("version", type=int) or 0)
-    except ValidationError as exc:
+    except (ValidationError, Conflict) as exc:  # a stale edition (422), or approval no longer matters (409)
         outbox.rollback()
-        return _page(token, db.session.get(Order, order.id), errors={"contract": exc.message}, status=422)
+        return _page(token, db.session.get(Order, order.id), errors={"contract": exc.message}, status=exc.status)
     outbox.commit()
     flash(_("Спасибо! Договор согласован, менеджер получил уведомление."), "success")
     return redirect(url_for("status.page", token=token) + "#documents")
