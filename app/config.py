@@ -88,6 +88,8 @@ class Config:
         self.ORDERS_ADDRESS = os.environ.get("ORDERS_ADDRESS", "orders@bespoke.example")
         self.INBOUND_SMTP_HOST = os.environ.get("INBOUND_SMTP_HOST", "127.0.0.1")
         self.INBOUND_SMTP_PORT = int(os.environ.get("INBOUND_SMTP_PORT", 2525))
+        # The authserv-id our MX writes into Authentication-Results; empty = no sender counts as authenticated.
+        self.INBOUND_AUTHSERV_ID = os.environ.get("INBOUND_AUTHSERV_ID", "")
         # 1C:Enterprise standard OData interface, e.g. https://1c.example/base/odata/standard.odata/
         self.ONEC_URL = os.environ.get("ONEC_URL", "")
         self.ONEC_USER = os.environ.get("ONEC_USER", "")
