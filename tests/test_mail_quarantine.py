@@ -179,6 +179,8 @@ def test_the_admin_accepts_a_held_note_and_it_is_audited(api, app, receiver):
         assert event.actor_label == "admin" and event.details["sender"] == f"Мария <{CUSTOMER}>"
         assert event.order_id == db.session.execute(select(Order.id).where(Order.number == number)).scalar()
     assert "Карантин пуст" in admin.get("/admin/mail-quarantine").get_data(as_text=True)
+    admin.post("/language", data={"locale": "en", "next": "/admin/mail-quarantine"})
+    assert "The quarantine is empty" in admin.get("/admin/mail-quarantine").get_data(as_text=True)
 
 
 def test_accepting_a_held_request_creates_the_order_for_that_customer(api, app, receiver):
