@@ -4,14 +4,20 @@ Messages go through the real SMTP receiver on loopback; the admin decides on hel
 """
 from __future__ import annotations
 
+import base64
 import smtplib
+from email import policy
 
+import dkim
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, Customer, InboundMessage, Note, Order, QuarantinedMail
 from tests.support.api import Api
+from tests.support.dns_server import TxtServer
 from tests.support.services import free_port
 from tests.test_email import CUSTOMER, mail
 from workers.mail_receiver import MailReceiver
@@ -23,6 +29,27 @@ PASS = f"{OURS}; dkim=pass; spf=pass; dmarc=pass"
 @pytest.fixture
 def app(make_app):
     return make_app(WTF_CSRF_ENABLED=False, INBOUND_AUTHSERV_ID=OURS)
+
+
+@pytest.fixture
+def dkim_keys():
+    """One RSA key per domain, published in a loopback DNS server the app is told to ask."""
+    keys = {domain: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            for domain in ("example.com", "evil.example")}
+    records = {f"sel._domainkey.{domain}": "v=DKIM1; k=rsa; p=" + base64.b64encode(key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+        for domain, key in keys.items()}
+    server = TxtServer(records).start()
+    yield server, {domain: key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                             serialization.NoEncryption()) for domain, key in keys.items()}
+    server.stop()
+
+
+def signed(message, domain: str, private_key: bytes) -> bytes:
+    """The message as its domain's outgoing server sends it: with a DKIM-Signature on top."""
+    raw = message.as_bytes(policy=policy.SMTP)
+    return dkim.sign(raw, b"sel", domain.encode(), private_key,
+                     include_headers=[b"from", b"to", b"subject", b"message-id"]) + raw
 
 
 @pytest.fixture
@@ -122,7 +149,8 @@ def test_results_written_by_anyone_but_our_server_are_ignored(api, app, receiver
     assert outcome(app, foreign)[0] == "quarantined" and outcome(app, planted)[0] == "quarantined"
     with app.app_context():
         reasons = db.session.execute(select(QuarantinedMail.authentication).order_by(QuarantinedMail.id)).scalars()
-        assert list(reasons) == [f"нет заголовка Authentication-Results от нашего сервера {OURS}",
+        assert list(reasons) == [f"нет заголовка Authentication-Results от нашего сервера {OURS}; "
+                                 "dkimpy: нет подписи DKIM",
                                  f"{OURS}: dkim=none, spf=softfail, dmarc=fail"]
 
 
@@ -225,3 +253,29 @@ def test_only_admins_see_and_decide_on_the_quarantine(api, app, receiver, login)
     assert client.post(f"/admin/mail-quarantine/{held_mail}/drop").status_code == 403
     assert len(held(app)) == 1 and notes(app, number) == []
     assert "/admin/mail-quarantine" not in client.get("/inbox").get_data(as_text=True)
+
+
+def test_without_our_servers_results_the_receiver_checks_dkim_itself(make_app, dkim_keys):
+    dns, private = dkim_keys
+    app = make_app(INBOUND_AUTHSERV_ID="", INBOUND_DKIM_VERIFY=True, INBOUND_DNS=dns.address)
+    number = Api(app, app.test_client()).create_order()
+    genuine = mail(f"Мария <{CUSTOMER}>", f"Re: заказ {number}", "Размеры подтверждаю.")
+    altered = mail(f"Мария <{CUSTOMER}>", f"Re: заказ {number}", "Размеры подтверждаю.")
+    tampered = signed(altered, "example.com", private["example.com"]).replace(b"\xd0\xa0\xd0\xb0\xd0\xb7",
+                                                                              b"\xd0\x9d\xd0\xb5 \xd1\x80")
+    foreign = mail(f"Мария <{CUSTOMER}>", f"Re: заказ {number}", "Подписано чужим доменом.")
+    with MailReceiver(app, "127.0.0.1", free_port()) as receiver:
+        for raw in (signed(genuine, "example.com", private["example.com"]), tampered,
+                    signed(foreign, "evil.example", private["evil.example"])):
+            with smtplib.SMTP("127.0.0.1", receiver.port, timeout=30) as client:
+                assert client.sendmail(CUSTOMER, ["orders@bespoke.example"], raw) == {}
+
+    [note] = notes(app, number)
+    assert "Размеры подтверждаю." in note.text and note.internal is False
+    assert outcome(app, genuine)[0] == "note_added"
+    assert outcome(app, altered)[0] == "quarantined" and outcome(app, foreign)[0] == "quarantined"
+    with app.app_context():
+        checks = list(db.session.execute(select(QuarantinedMail.authentication).order_by(QuarantinedMail.id)).scalars())
+    assert [check.rsplit("; ", 1)[1] for check in checks] == ["dkimpy: dkim=fail (example.com)",
+                                                             "dkimpy: dkim=pass (evil.example)"]
+    assert "sel._domainkey.example.com" in dns.queries
