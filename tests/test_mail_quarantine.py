@@ -206,6 +206,8 @@ def test_the_admin_accepts_a_held_note_and_it_is_audited(api, app, receiver):
                                                               AuditEvent.new_value == "accepted")).scalars().all()
         assert event.actor_label == "admin" and event.details["sender"] == f"Мария <{CUSTOMER}>"
         assert event.order_id == db.session.execute(select(Order.id).where(Order.number == number)).scalar()
+    history = admin.get(f"/orders/{number}?tab=history")
+    assert history.status_code == 200 and "accepted" in history.get_data(as_text=True)
     assert "Карантин пуст" in admin.get("/admin/mail-quarantine").get_data(as_text=True)
     admin.post("/language", data={"locale": "en", "next": "/admin/mail-quarantine"})
     assert "The quarantine is empty" in admin.get("/admin/mail-quarantine").get_data(as_text=True)
@@ -229,9 +231,12 @@ def test_the_admin_drops_a_held_message_and_it_is_gone(api, app, receiver):
     message = mail("Доброжелатель <anyone@evil.example>", f"Заказ {number}", "Переведите предоплату …")
     deliver(receiver, message)
 
-    response = browser(app, "admin").post(f"/admin/mail-quarantine/{held_id(app, message)}/drop")
-    assert response.status_code == 302
+    admin, dropped = browser(app, "admin"), held_id(app, message)
+    assert admin.post(f"/admin/mail-quarantine/{dropped}/drop").status_code == 302
     assert held(app) == [] and notes(app, number) == [] and outcome(app, message)[0] == "dropped"
+    late = admin.post(f"/admin/mail-quarantine/{dropped}/accept", follow_redirects=True)  # a second admin, too late
+    assert "Письма нет в карантине: его уже приняли или удалили" in late.get_data(as_text=True)
+    assert notes(app, number) == [] and outcome(app, message)[0] == "dropped"
     with app.app_context():
         [event] = db.session.execute(select(AuditEvent).where(AuditEvent.field == "quarantine",
                                                               AuditEvent.new_value == "dropped")).scalars().all()

@@ -238,7 +238,7 @@ def _row(message_id: str, sender: Address, subject: str, order: Order, outcome: 
 # -- the quarantine: a person's decision -----------------------------------------------------------------
 
 def held(held_id: int) -> QuarantinedMail:
-    row = db.session.get(QuarantinedMail, held_id)
+    row = db.session.get(QuarantinedMail, held_id, with_for_update=True)  # two admins at once: one decides
     if row is None:
         raise NotFound("Письма нет в карантине: его уже приняли или удалили")
     return row
