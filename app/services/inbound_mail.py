@@ -30,7 +30,7 @@ from html.parser import HTMLParser
 from typing import Callable, Iterable
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
@@ -240,7 +240,7 @@ def _row(message_id: str, sender: Address, subject: str, order: Order, outcome: 
 def held(held_id: int) -> QuarantinedMail:
     row = db.session.get(QuarantinedMail, held_id, with_for_update=True)  # two admins at once: one decides
     if row is None:
-        raise NotFound("Письма нет в карантине: его уже приняли или удалили")
+        raise NotFound(gettext("Письма нет в карантине: его уже приняли или удалили"))
     return row
 
 
