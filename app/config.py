@@ -96,6 +96,11 @@ class Config:
         self.ORDERS_ADDRESS = os.environ.get("ORDERS_ADDRESS", "orders@bespoke.example")
         self.INBOUND_SMTP_HOST = os.environ.get("INBOUND_SMTP_HOST", "127.0.0.1")
         self.INBOUND_SMTP_PORT = int(os.environ.get("INBOUND_SMTP_PORT", 2525))
+        # The authserv-id our MX writes into Authentication-Results; empty = that header is never believed.
+        self.INBOUND_AUTHSERV_ID = os.environ.get("INBOUND_AUTHSERV_ID", "")
+        # Without that header, check DKIM ourselves; keys from DNS (INBOUND_DNS "host[:port]", else the system's).
+        self.INBOUND_DKIM_VERIFY = os.environ.get("INBOUND_DKIM_VERIFY", "1") not in ("", "0", "false", "no")
+        self.INBOUND_DNS = os.environ.get("INBOUND_DNS", "")
         # 1C:Enterprise standard OData interface, e.g. https://1c.example/base/odata/standard.odata/
         self.ONEC_URL = os.environ.get("ONEC_URL", "")
         self.ONEC_USER = os.environ.get("ONEC_USER", "")

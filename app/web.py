@@ -21,6 +21,12 @@ def init_app(app: Flask) -> None:
         if request.method in WRITE_METHODS:
             begin_write()
 
+    @app.after_request
+    def _no_sniffing(response):
+        # A browser must take every answer for the type we say, never guess a page out of a file.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
 
 def action(view):
     """A form POST that changes state: one unit of work; a refusal is flashed and the user sent back."""

@@ -18,6 +18,8 @@ from workers.jobs import execute_job
 from workers.mail_receiver import MailReceiver
 
 CUSTOMER = "maria@example.com"  # the customer tests.support.api.Api.create_order uses
+AUTHSERV_ID = "mx.bespoke.example"  # our MX, as the receiver is told to trust it
+VERIFIED = f"{AUTHSERV_ID}; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=example.com; dmarc=pass"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
 
@@ -171,6 +173,7 @@ def test_a_certificate_from_an_unknown_authority_is_refused(make_app, smtp_serve
 
 @pytest.fixture
 def receiver(api):
+    api.app.config["INBOUND_AUTHSERV_ID"] = AUTHSERV_ID
     with MailReceiver(api.app, "127.0.0.1", free_port()) as running:
         yield running
 
@@ -229,7 +232,8 @@ def test_a_request_from_a_known_address_is_matched_to_that_customer(api, receive
     with api.app.app_context():
         known = db.session.execute(select(Order).where(Order.number == first)).scalar_one().customer_id
         customers = db.session.execute(select(func.count(Customer.id))).scalar()
-    message = mail("Мария <Maria@Example.com>", "Ещё один заказ", "Нужен шкаф-купе в спальню, без адреса пока.")
+    message = mail("Мария <Maria@Example.com>", "Ещё один заказ", "Нужен шкаф-купе в спальню, без адреса пока.",
+                   Authentication_Results=VERIFIED)
     deliver_to(receiver, message)
 
     order, customer = order_of(api.app, inbound(api.app, message))
@@ -245,7 +249,7 @@ def test_a_reply_naming_the_order_adds_a_note_and_its_files(api, receiver):
     message = mail(f"Иванова Мария <{CUSTOMER}>", f"Re: Договор по заказу {number}",
                    "Спасибо, всё верно. Фото ниши и план во вложении.\n\n"
                    f"пт, 20 нояб. 2026 г. в 12:00, Бэспоук <orders@bespoke.example>:\n> Договор по заказу {number}\n"
-                   "> готов\n")
+                   "> готов\n", Authentication_Results=VERIFIED)
     message.add_attachment(PDF, maintype="application", subtype="pdf", filename="план ниши.pdf")
     message.add_attachment(JPEG, maintype="image", subtype="jpeg", filename="photo.jpg")
     message.add_attachment(b"MZ\x90\x00 not a picture", maintype="application", subtype="octet-stream",
@@ -272,7 +276,8 @@ def test_a_reply_naming_the_order_adds_a_note_and_its_files(api, receiver):
 
 def test_a_reply_to_the_plus_address_finds_its_order_without_a_number_in_the_subject(api, receiver):
     number = api.create_order()
-    message = mail("Кто-то другой <other@mail.example>", "Вопрос", "", to=f"orders+{number}@bespoke.example")
+    message = mail("Менеджер <sales@bespoke.example>", "Вопрос", "", to=f"orders+{number}@bespoke.example",
+                   Authentication_Results=f"{AUTHSERV_ID}; dkim=pass header.d=bespoke.example; dmarc=pass")
     message.set_content("<p>Когда приедет замерщик?</p><blockquote>старое письмо</blockquote>", subtype="html")
     deliver_to(receiver, message)
 
@@ -281,7 +286,7 @@ def test_a_reply_to_the_plus_address_finds_its_order_without_a_number_in_the_sub
     with api.app.app_context():
         [note] = db.session.execute(select(Note).where(Note.order_id == row.order_id)).scalars().all()
         assert "Когда приедет замерщик?" in note.text and "старое письмо" not in note.text
-        assert note.internal is True  # not the order's customer: staff only
+        assert note.internal is True and note.author.login == "sales"  # an employee's words: staff only
         assert db.session.get(Order, row.order_id).number == number
 
 

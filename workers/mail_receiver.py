@@ -2,7 +2,9 @@
 
 It answers the sending server only after the message is stored (250), so a crash in between makes
 the sender retry rather than lose the mail; a failure of ours is a 451 (try later), a message that
-cannot be handled a 550. Only recipients at the orders address's domain are accepted: it is not a relay.
+cannot be handled a 550. A message held in the quarantine (an unverified sender) is a 250 too: a bounce
+would go to whoever the From names, often not who sent it. Only recipients at the orders address's
+domain are accepted: it is not a relay.
 The handling runs on one worker thread of its own, inside the Flask app context, so the asyncio loop
 keeps talking to other clients while a message is being written, and writes never race each other.
 """
@@ -53,6 +55,8 @@ class OrdersMailbox:
         if outcome == "rejected":
             log.info("inbound message from %s rejected: %s", envelope.mail_from, error)
             return "550 5.6.0 Message not accepted: it is neither a reply about an order nor an order request"
+        if outcome == "quarantined":
+            log.warning("inbound message from %s held in quarantine: %s", envelope.mail_from, error)
         return "250 OK"
 
     def _receive(self, raw: bytes, recipients: list[str]) -> tuple[str, str | None]:

@@ -1,6 +1,6 @@
-"""The admins' area: incidents of background work, the wording of notifications, partners."""
+"""The admins' area: incidents of background work, the wording of notifications, partners, held e-mail."""
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from app.admin import partners, routes  # noqa: E402,F401
+from app.admin import mail_quarantine, partners, routes  # noqa: E402,F401

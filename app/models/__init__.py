@@ -1,5 +1,6 @@
 """All models, imported so Alembic and the app see one metadata."""
 from app.models.audit import AuditEvent
+from app.models.mail import QuarantinedMail
 from app.models.orders import (
     CHANNELS,
     ORDER_KINDS,
@@ -31,5 +32,5 @@ __all__ = [
     "Escalation", "Feedback", "HumanTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
-    "ProcessInstance", "ROLES", "Role", "SavedFilter", "User",
+    "ProcessInstance", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "User",
 ]

@@ -286,6 +286,6 @@ class InboundMessage(db.Model):
     sender: Mapped[str] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(String(500), default="")
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(20))  # order_created, note_added, rejected
+    outcome: Mapped[str] = mapped_column(String(20))  # order_created, note_added, rejected, quarantined, dropped
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at = mapped_column(UTCDateTime, default=utcnow)

@@ -6,6 +6,14 @@ a request: the customer is found by e-mail address (or created), the kind is gue
 used, and the order goes through the same intake and process start as the API's. Every message is
 kept once per Message-ID (a mail server that delivers twice, or a sender that retries, changes
 nothing) with its outcome; one that cannot be handled is kept as "rejected" with the reason.
+
+Anyone can write any From, so nothing lands on an order on the word of the From alone. A note is added
+only when the sender is the order's customer or an active employee AND our receiving server vouches
+for the From domain (app.services.mail_auth). A request from a new address is ordinary business and
+still becomes an order — a sales manager checks every new order anyway — but, unverified, it carries
+a staff note saying so; an unverified request from a known customer's address would be filed under
+that customer, so it waits. Whatever waits is kept whole in the quarantine (QuarantinedMail) until an
+admin accepts it (it is then handled exactly as it would have been) or drops it.
 """
 from __future__ import annotations
 
@@ -22,18 +30,20 @@ from html.parser import HTMLParser
 from typing import Callable, Iterable
 
 from flask import current_app
-from flask_babel import force_locale
-from sqlalchemy import select
+from flask_babel import force_locale, gettext
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from app.engine.steps import start_order_process
-from app.errors import ValidationError
+from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import begin_write, db
-from app.models import InboundMessage, Order, User
+from app.models import Customer, InboundMessage, Order, QuarantinedMail, User
+from app.services import audit
 from app.services import orders as order_service
 from app.services.attachments import display_name, save_upload
 from app.services.customer_view import customer_account
+from app.services.mail_auth import Verdict, authenticate, verify_dkim
 from app.services.notes import add_note
 from app.services.outbox import commit, rollback
 
@@ -79,7 +89,7 @@ def receive(raw: bytes, *, envelope_to: Iterable[str] = ()) -> InboundMessage:
         return stored
     with force_locale("ru"):  # no request here: the attachment checks word their refusals in Russian
         try:
-            return _unit_of_work(message_id, partial(_handle, message, message_id, list(envelope_to)))
+            return _unit_of_work(message_id, partial(_handle, message, message_id, list(envelope_to), raw))
         except (Unhandled, ValidationError) as exc:
             return _unit_of_work(message_id, partial(_rejected, message, message_id, exc))
 
@@ -113,35 +123,83 @@ def _stored(message_id: str) -> InboundMessage | None:
     return db.session.execute(query).scalar_one_or_none()
 
 
-def _handle(message: EmailMessage, message_id: str, envelope_to: list[str]) -> InboundMessage:
+def _handle(message: EmailMessage, message_id: str, envelope_to: list[str], raw: bytes) -> InboundMessage:
     sender = _sender(message)
     subject = _header(message, "Subject")
     text = trim_quoted(plain_text(message))[:MAX_TEXT]
+    verdict = _verdict(message, raw, sender)
     order = _addressed_order(message, envelope_to, subject)
     if order is not None:
-        return _note_on_order(order, message, message_id, sender, subject, text)
+        author = _note_author(order, sender)
+        if author is None:
+            return _quarantine(message_id, sender, subject, raw, envelope_to, "note", order, verdict,
+                               "Отправитель не заказчик этого заказа и не сотрудник")
+        if not verdict.passed:
+            return _quarantine(message_id, sender, subject, raw, envelope_to, "note", order, verdict,
+                               "Письмо не прошло проверку подлинности (DKIM/DMARC)")
+        return _note_on_order(order, message, message_id, sender, subject, text, author)
     if _automatic(message, sender):
         raise Unhandled("Автоматическое письмо (автоответ или отчёт о недоставке) без номера заказа: заказ не создан")
-    return _new_order(message, message_id, sender, subject, text)
+    if not verdict.passed and _known_customer(sender):
+        return _quarantine(message_id, sender, subject, raw, envelope_to, "order", None, verdict,
+                           "Заявка с адреса известного заказчика не прошла проверку подлинности (DKIM/DMARC)")
+    return _new_order(message, message_id, sender, subject, text, verdict)
+
+
+def _verdict(message: EmailMessage, raw: bytes, sender: Address) -> Verdict:
+    """Our MX's Authentication-Results; where it wrote none, our own DKIM check (INBOUND_DKIM_VERIFY)."""
+    config = current_app.config
+    verdict = authenticate(message, sender.domain, config.get("INBOUND_AUTHSERV_ID", ""))
+    if verdict.heard or not config.get("INBOUND_DKIM_VERIFY"):
+        return verdict
+    own = verify_dkim(raw, sender.domain, config.get("INBOUND_DNS", ""))
+    return own if own.passed else Verdict(False, f"{verdict.summary}; {own.summary}")
+
+
+def _note_author(order: Order, sender: Address) -> User | None:
+    """Who may add a note by e-mail: the order's customer (signed by the customer account) or an active employee."""
+    address = sender.addr_spec.lower()
+    if (order.customer.email or "").lower() == address:
+        return customer_account()
+    return db.session.execute(
+        select(User).where(func.lower(User.email) == address, User.active.is_(True), User.partner_id.is_(None),
+                           User.id != customer_account().id).order_by(User.id).limit(1)).scalar_one_or_none()
+
+
+def _known_customer(sender: Address) -> bool:
+    query = select(Customer.id).where(Customer.email == sender.addr_spec.lower()).limit(1)
+    return db.session.execute(query).first() is not None
+
+
+def _quarantine(message_id: str, sender: Address, subject: str, raw: bytes, envelope_to: list[str], intent: str,
+                order: Order | None, verdict: Verdict, reason: str) -> InboundMessage:
+    """Hold the whole message back; an admin decides (accept_held / drop_held)."""
+    row = InboundMessage(message_id=message_id, sender=str(sender)[:300], subject=subject[:500],
+                         order_id=order.id if order else None, outcome="quarantined", error=reason)
+    db.session.add(QuarantinedMail(inbound=row, order_id=row.order_id, intent=intent, reason=reason,
+                                   authentication=verdict.summary, envelope_to=envelope_to, raw=raw))
+    audit.record(row.order_id, "message", "mail-receiver", entity="inbound_message", field="quarantine",
+                 new=f"{sender.addr_spec}: {reason}")
+    return row
 
 
 def _note_on_order(order: Order, message: EmailMessage, message_id: str, sender: Address, subject: str,
-                   text: str) -> InboundMessage:
-    """The customer's words go on the order; internal unless the sender is that order's customer."""
-    actor = customer_account()
-    saved, refused = _save_attachments(order, message, actor)
+                   text: str, author: User) -> InboundMessage:
+    """The sender's words go on the order; visible to the customer only when they are that order's customer."""
+    saved, refused = _save_attachments(order, message, author)
     lines = [f"Письмо от {sender}"] + ([f"Тема: {subject}"] if subject else [])
     lines += ["", text or "(без текста)"]
     if saved:
         lines += ["", "Вложения: " + ", ".join(saved)]
     if refused:
         lines += ["", "Не приняты: " + "; ".join(refused)]
-    own = (order.customer.email or "").lower() == sender.addr_spec.lower()
-    add_note(order, "\n".join(lines), actor, internal=not own)
+    own = author.id == customer_account().id and (order.customer.email or "").lower() == sender.addr_spec.lower()
+    add_note(order, "\n".join(lines), author, internal=not own)
     return _row(message_id, sender, subject, order, "note_added", refused)
 
 
-def _new_order(message: EmailMessage, message_id: str, sender: Address, subject: str, text: str) -> InboundMessage:
+def _new_order(message: EmailMessage, message_id: str, sender: Address, subject: str, text: str,
+               verdict: Verdict) -> InboundMessage:
     """A request: through the intake's validation and the process start, exactly as the API does it."""
     actor = customer_account()
     found = ADDRESS_LINE.search(text)
@@ -153,6 +211,9 @@ def _new_order(message: EmailMessage, message_id: str, sender: Address, subject:
     order = order_service.create_order(clean, actor)
     start_order_process(order, actor)
     _, refused = _save_attachments(order, message, actor)
+    if not verdict.passed:  # the manager who checks the new order sees it before calling anyone
+        add_note(order, f"Отправитель письма {sender.addr_spec} не подтверждён ({verdict.summary}). "
+                        "Уточните заявку у заказчика по телефону, прежде чем работать по ней.", actor)
     return _row(message_id, sender, subject, order, "order_created", refused)
 
 
@@ -172,6 +233,62 @@ def _row(message_id: str, sender: Address, subject: str, order: Order, outcome: 
          refused: list[str]) -> InboundMessage:
     return InboundMessage(message_id=message_id, sender=str(sender)[:300], subject=subject[:500], order_id=order.id,
                           outcome=outcome, error="; ".join(refused) or None)
+
+
+# -- the quarantine: a person's decision -----------------------------------------------------------------
+
+def held(held_id: int) -> QuarantinedMail:
+    row = db.session.get(QuarantinedMail, held_id, with_for_update=True)  # two admins at once: one decides
+    if row is None:
+        raise NotFound(gettext("Письма нет в карантине: его уже приняли или удалили"))
+    return row
+
+
+def accept_held(held_id: int, actor: User) -> InboundMessage:
+    """Handle the held message as if it had passed: the note on its order, or the new order. Staged, not committed."""
+    row = held(held_id)
+    inbound = row.inbound
+    message = BytesParser(policy=policy.default).parsebytes(row.raw)
+    with force_locale("ru"):
+        try:
+            sender = _sender(message)
+            subject = _header(message, "Subject")
+            text = trim_quoted(plain_text(message))[:MAX_TEXT]
+            if row.intent == "note":
+                if row.order is None:
+                    raise Unhandled("Заказа, к которому относилось письмо, больше нет")
+                done = _note_on_order(row.order, message, inbound.message_id, sender, subject, text,
+                                      _note_author(row.order, sender) or customer_account())
+            else:
+                done = _new_order(message, inbound.message_id, sender, subject, text, Verdict(True, "принято вручную"))
+        except (Unhandled, ValidationError) as exc:
+            raise Conflict(exc.message) from exc
+    inbound.outcome, inbound.order_id, inbound.error = done.outcome, done.order_id, done.error
+    audit.record(done.order_id, "message", actor, entity="inbound_message", entity_id=inbound.id, field="quarantine",
+                 old="quarantined", new="accepted", details=_audit_details(row))
+    db.session.delete(row)
+    return inbound
+
+
+def drop_held(held_id: int, actor: User) -> InboundMessage:
+    """Throw the held message away (its raw text goes; the Message-ID stays so a resend is not handled again)."""
+    row = held(held_id)
+    inbound = row.inbound
+    inbound.outcome = "dropped"
+    audit.record(row.order_id, "message", actor, entity="inbound_message", entity_id=inbound.id, field="quarantine",
+                 old="quarantined", new="dropped", details=_audit_details(row))
+    db.session.delete(row)
+    return inbound
+
+
+def _audit_details(row: QuarantinedMail) -> dict:
+    return {"sender": row.inbound.sender, "subject": row.inbound.subject, "reason": row.reason,
+            "authentication": row.authentication, "message_id": row.inbound.message_id}
+
+
+def held_count() -> int:
+    """For the menu badge: one COUNT."""
+    return db.session.execute(select(func.count()).select_from(QuarantinedMail)).scalar() or 0
 
 
 # -- reading the message --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ enumerated. Requests are rate-limited per address as well.
 """
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, request, send_file, session, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from app.extensions import db, limiter
 from app.i18n import LOCALES
 from app.models import Attachment, Document, HumanTask, Order
 from app.services import customer_view, outbox
-from app.services.attachments import file_path
+from app.services.attachments import file_path, send_attachment
 from app.services.forms import prepare_schema
 from app.services.status_links import order_for_token
 from app.status import bp
@@ -202,5 +202,5 @@ def attachment(token: str, attachment_id: int):
     if (row is None or row.order_id != order.id or row.author_id != customer_view.customer_account().id
             or not row.storage_path or not file_path(row).is_file()):
         raise NotFound("Not found")
-    return send_file(file_path(row), mimetype=row.content_type, download_name=row.filename)
+    return send_attachment(row)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
-from flask import flash, redirect, render_template, request, send_file, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -15,7 +15,7 @@ from app.extensions import begin_write, db
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
 from app.services import outbox
 from app.services.access import can_see_task, visible_orders
-from app.services.attachments import allowed_for, file_path, save_upload
+from app.services.attachments import allowed_for, file_path, save_upload, send_attachment
 from app.services.documents import plural_ru
 from app.services.forms import prepare_schema, validate_form
 from app.tasks import bp
@@ -204,5 +204,4 @@ def attachment(attachment_id: int):
     path = file_path(row)
     if not path.is_file():
         raise NotFound(_("Файл не найден в хранилище"))
-    return send_file(path, mimetype=row.content_type, download_name=row.filename,
-                     as_attachment=not row.content_type.startswith(("image/", "application/pdf")))
+    return send_attachment(row)
