@@ -1,7 +1,7 @@
 """mail quarantine: e-mail about an order from an unverified sender waits for a person
 
 Revision ID: e7a1c3d5b920
-Revises: d5e13f4a7b62
+Revises: a7c3e5f9b214
 Create Date: 2026-12-01 09:10:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'e7a1c3d5b920'
-down_revision = 'd5e13f4a7b62'
+down_revision = 'a7c3e5f9b214'
 branch_labels = None
 depends_on = None
 
