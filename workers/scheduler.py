@@ -19,6 +19,7 @@ from app.errors import BespokeError
 from app.extensions import begin_write, db
 from app.models import ProcessInstance
 from app.services.outbox import commit, rollback, wake_channel
+from workers.lease import heartbeat_seconds
 from workers.queue import get_queue
 from workers.relay import Relay, next_due
 
@@ -77,6 +78,7 @@ class Scheduler:
         self.rounds = 0
         self.next_poll: datetime | None = None  # when to ask 1C for payments next
         self.relay = Relay()
+        self.redis_away = False  # the last round could not reach Redis
 
     def poll_payments(self, now: datetime) -> dict | None:
         """Every ONEC_POLL_SECONDS, ask 1C for payments of the orders waiting at the payment task."""
@@ -92,20 +94,27 @@ class Scheduler:
         woken = wake_timers(now, self.batch, self.on_wake)
         try:
             relayed = self.relay.run(now)
+            if self.redis_away:
+                log.warning("Redis is back: the relay goes on")
+            self.redis_away = False
         except RedisError as exc:
-            log.warning("relay waits for Redis: %s", exc)
+            if not self.redis_away:
+                log.warning("relay waits for Redis: %s", exc)
             rollback()
-            relayed = 0
+            relayed, self.redis_away = 0, True
         payments = self.poll_payments(now)
         self.rounds += 1
         return {"woken": woken, "relayed": relayed, "payments": payments}
 
     def sleep_seconds(self, now: datetime | None = None) -> float:
         now = now or datetime.now(timezone.utc)
+        # A job claimed after this round does not wake us, and its worker may die at once: looking again
+        # within one heartbeat hands its job out again within seconds of its lease running out.
+        longest = min(self.max_sleep, heartbeat_seconds())
         due = [d for d in (next_timer(), next_due(), self.next_poll) if d is not None]
         if not due:
-            return self.max_sleep
-        return max(0.0, min(self.max_sleep, (min(due) - now).total_seconds()))
+            return longest
+        return max(0.0, min(longest, (min(due) - now).total_seconds()))
 
     def _sleep(self, pubsub, pause: float) -> None:
         """Until the first wake-up message or the end of the pause — or a new Redis server: the pubsub
@@ -127,6 +136,8 @@ class Scheduler:
                 # More may be due now: a full batch of timers, or the check of queued jobs after a Redis restart.
                 busy = stats["woken"] >= self.batch or self.relay.sweeping
                 pause = 0.0 if busy else self.sleep_seconds()
+                if self.redis_away:
+                    pause = max(pause, 1.0)  # jobs due for the relay wait for Redis: no busy loop meanwhile
             except Exception:  # noqa: BLE001 - the database restarting must not end the scheduler
                 log.exception("scheduler round failed; trying again in a second")
                 rollback()
