@@ -1,5 +1,5 @@
-"""Faults with real processes: `make run`'s supervisor with a worker killed -9 mid-job, and Redis killed and
-restarted under a stream of orders. Every wait polls with a deadline; the deadlines are the promises."""
+"""Faults with real processes: `make run`'s supervisor with a worker (then its Redis) killed -9, and Redis
+killed and restarted under a stream of orders. Every wait polls with a deadline; the deadlines are the promises."""
 from __future__ import annotations
 
 import os
@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.job import Job
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -95,7 +98,7 @@ class WebWatch:
         self._thread.join(15)
 
 
-def test_the_supervisor_restarts_a_worker_killed_mid_job_and_the_job_completes_once(make_app, tmp_path):
+def test_the_supervisor_restarts_a_worker_killed_mid_job_and_its_redis_while_the_web_answers(make_app, tmp_path):
     web_port, redis_url = free_port(), f"redis://127.0.0.1:{free_port()}/0"
     instance = tmp_path / "run"
     with FakeSmsGateway() as gateway:
@@ -105,7 +108,7 @@ def test_the_supervisor_restarts_a_worker_killed_mid_job_and_the_job_completes_o
         # `make run` on its own instance folder, port and Redis (which it starts), without the demo data.
         supervisor = start_process(app, [sys.executable, str(ROOT / "scripts" / "run.py")], "run",
                                    PORT=str(web_port), INSTANCE_PATH=str(instance), DEMO="0",
-                                   INBOUND_SMTP_PORT=str(free_port()), RATELIMIT_STORAGE_URI="memory://")
+                                   INBOUND_SMTP_PORT=str(free_port()))
         watch = None
         try:
             login = f"http://127.0.0.1:{web_port}/login"
@@ -132,6 +135,13 @@ def test_the_supervisor_restarts_a_worker_killed_mid_job_and_the_job_completes_o
                 assert sms.attempts == 2  # run again once after the kill, not more
             assert len(gateway.accepted) == 1 and number in gateway.accepted[0].text  # sent once, not twice
             assert took < STRANDED_DONE_WITHIN
+
+            # Redis killed too: started again on its own data — the finished jobs' records are still there.
+            [redis_pid] = after["redis-server"]
+            os.kill(redis_pid, signal.SIGKILL)
+            _poll(lambda: _redis_answers(redis_url) and _children(supervisor).get("redis-server") != [redis_pid], 30,
+                  "Redis started again")
+            assert Job.exists("outbox-1-0", connection=Redis.from_url(redis_url))
             watch.stop()
             assert watch.answers > 10 and watch.failures == []  # the web answered 200 throughout
         finally:
@@ -142,6 +152,7 @@ def test_the_supervisor_restarts_a_worker_killed_mid_job_and_the_job_completes_o
         log = _log(app, "run")
         assert supervisor.returncode == 0, log[-3000:]
         assert re.search(rf"worker \(pid {worker}\) exited with -9; starting it again in 1 s", log), log[-3000:]
+        assert re.search(rf"redis \(pid {redis_pid}\) exited with -9; starting it again in 1 s", log), log[-3000:]
         assert child_processes(supervisor.pid) == {}
         # make run's Redis keeps its data on disk: an append-only file in the instance folder.
         assert any("appendonly" in path.name for path in (instance / "redis").iterdir())
@@ -187,6 +198,13 @@ def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=5).status_code == 200
     except requests.RequestException:
+        return False
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        return bool(Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except RedisError:
         return False
 
 

@@ -36,7 +36,7 @@ class ForkingWorker(Worker):
 
 
 def run_worker(*, burst: bool = False, fork: bool = False, name: str | None = None) -> bool:
-    """Work the app's queue until stopped (SIGINT/SIGTERM) or, with `burst`, until it is empty.
+    """Work the app's queue until stopped (SIGINT/SIGTERM) or, with `burst`, once until it is empty.
 
     rq quits its loop on a Redis error met outside its wait for the next job (e.g. while recording a
     finished job); the jobs themselves are safe in the outbox, so the worker waits for Redis with a
@@ -55,21 +55,23 @@ def run_worker(*, burst: bool = False, fork: bool = False, name: str | None = No
             worked = worker.work(burst=burst, logging_level=logging.getLevelName(logging.INFO),
                                  with_scheduler=False) or worked
         except RedisError as exc:
+            if burst:
+                raise  # a one-off drain fails loudly instead of waiting for Redis
             log.warning("worker: Redis lost: %s", exc)
-        if worker is not None and worker._shutdown_requested_date is not None or stop.is_set():
-            return worked  # SIGINT/SIGTERM asked for a (warm) shutdown
-        if burst and _redis_answers(connection):
-            return worked  # the queue is empty
+        if burst or worker is not None and worker._shutdown_requested_date is not None or stop.is_set():
+            return worked  # the queue is drained, or SIGINT/SIGTERM asked for a (warm) shutdown
         # rq's signal handlers belong to the worker that quit; a signal now ends the wait and the process.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        _drop(worker)
+        _stop_listening(worker)
         log.warning("worker: starting over in %.0f s (once Redis answers)", wait)
         while not stop.wait(wait) and not _redis_answers(connection):
             wait = min(wait * 2, RECONNECT_MAX_WAIT)
         if stop.is_set():
             return worked
         wait = 1.0
+        if worker is not None:
+            _unregister(worker)  # a Redis that kept its data still lists the quit worker (its name may be reused)
 
 
 def _redis_answers(connection: Redis) -> bool:
@@ -79,14 +81,8 @@ def _redis_answers(connection: Redis) -> bool:
         return False
 
 
-def _drop(worker) -> None:
-    """Let go of what a quit worker holds in Redis (its pubsub thread, its registration) when it can."""
-    if worker is None:
-        return
-    try:
-        worker.register_death()
-    except RedisError:
-        pass
+def _stop_listening(worker) -> None:
+    """Stop the pubsub thread of a worker that quit (rq's teardown could not, Redis being away)."""
     thread = getattr(worker, "pubsub_thread", None)
     if thread is not None:
         thread.stop()
@@ -94,3 +90,10 @@ def _drop(worker) -> None:
     pubsub = getattr(worker, "pubsub", None)
     if pubsub is not None:
         pubsub.close()
+
+
+def _unregister(worker) -> None:
+    try:
+        worker.register_death()
+    except RedisError:
+        pass  # gone again: its registration expires on its own
