@@ -108,4 +108,3 @@ def next_due() -> datetime | None:
     db.session.rollback()
     found = [c for c in candidates if c is not None]
     return min(found) if found else None
-
