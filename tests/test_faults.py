@@ -2,6 +2,7 @@
 killed and restarted under a stream of orders. Every wait polls with a deadline; the deadlines are the promises."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -199,6 +200,26 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=5).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_a_child_that_keeps_crashing_is_started_again_after_a_doubling_wait(capsys):
+    spec = importlib.util.spec_from_file_location("bespoke_run", ROOT / "scripts" / "run.py")
+    run = sys.modules["bespoke_run"] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
+    spec.loader.exec_module(run)
+    env = dict(os.environ)
+    child = run.Child("crasher", [sys.executable, "-c", "raise SystemExit(3)"])
+    child.start(env)
+    started = time.monotonic()
+
+    def third_exit_seen() -> bool:
+        child.check(env)
+        return child.restarts == 2 and child.restart_at is not None
+
+    _poll(third_exit_seen, 30, "three exits")
+    took = time.monotonic() - started
+    log = capsys.readouterr().err
+    assert re.findall(r"crasher \(pid \d+\) exited with 3; starting it again in (\d+) s", log) == ["1", "2", "4"]
+    assert took >= 3  # it really waited 1 s, then 2 s, before the second and third start
 
 
 def _redis_answers(url: str) -> bool:
