@@ -149,6 +149,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
     while not stopping:
         for child in children:
+            if stopping:
+                break  # Ctrl-C reached the children too: their exits are not crashes
             child.check(env)
         time.sleep(0.2)
 
