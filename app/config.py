@@ -60,6 +60,9 @@ class Config:
         self.FEEDBACK_TIMEOUT = os.environ.get("FEEDBACK_TIMEOUT", "P14D")
         # Seconds a running job may take before the relay presumes its worker dead (default: per operator).
         self.JOB_LEASE_SECONDS = float(os.environ["JOB_LEASE_SECONDS"]) if os.environ.get("JOB_LEASE_SECONDS") else None
+        # A running job's worker renews its lease every third of this; a worker killed mid-job is noticed (and
+        # the job handed out again) this many seconds after its last renewal.
+        self.JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", 10))
         self.TIMEZONE = os.environ.get("TIMEZONE", "Europe/Moscow")
         # Business calendar for SLA deadlines: working hours, working weekdays (0 = Monday), public
         # holidays of a country from the `holidays` package, plus extra days off / working days.

@@ -19,6 +19,7 @@ from app.extensions import begin_write, db
 from app.models import OutboxJob
 from app.services import audit
 from app.services.outbox import commit, rollback, wake_scheduler
+from workers.lease import first_lease, lease_kept
 from workers.registry import OPERATORS, JobContext, OperatorError, operator
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ def execute_job(job_id: int) -> str:
     ctx = _claim(job_id)
     if isinstance(ctx, str):
         return ctx
+    limit = datetime.now(timezone.utc) + timedelta(seconds=lease_seconds(ctx.operator))
+    with lease_kept(ctx.job_id, ctx.attempt, limit):  # renewed while this process lives, until the result is in
+        return _run(job_id, ctx)
+
+
+def _run(job_id: int, ctx: JobContext) -> str:
     try:
         result = operator(ctx.operator)(ctx)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job, never lost
@@ -67,7 +74,7 @@ def _claim(job_id: int) -> JobContext | str:
     now = datetime.now(timezone.utc)
     rollback()
     begin_write()
-    job = db.session.get(OutboxJob, job_id)
+    job = db.session.get(OutboxJob, job_id, with_for_update=True)  # two deliveries of one job: one claim
     if job is None or job.status in FINISHED:
         rollback()
         return "skipped"
@@ -75,7 +82,7 @@ def _claim(job_id: int) -> JobContext | str:
         rollback()
         return "busy"  # another worker holds it
     job.status, job.attempts, job.started_at = "running", job.attempts + 1, now
-    job.lease_until = now + timedelta(seconds=lease_seconds(job.operator))
+    job.lease_until = first_lease(now, lease_seconds(job.operator))
     ctx = JobContext(job_id=job.id, operator=job.operator, order_id=job.order_id,
                      params=dict(job.params or {}), attempt=job.attempts)
     db.session.commit()

@@ -19,10 +19,12 @@ from app.errors import BespokeError
 from app.extensions import begin_write, db
 from app.models import ProcessInstance
 from app.services.outbox import commit, rollback, wake_channel
+from workers.lease import heartbeat_seconds
 from workers.queue import get_queue
-from workers.relay import next_due, relay_pending
+from workers.relay import Relay, next_due
 
 log = logging.getLogger(__name__)
+REDIS_CHECK_SECONDS = 2.0  # how often a sleeping scheduler asks whether Redis was restarted under it
 
 
 def wake_timers(now: datetime | None = None, limit: int = 200, on_wake=None) -> int:
@@ -75,6 +77,8 @@ class Scheduler:
         self.on_wake = on_wake
         self.rounds = 0
         self.next_poll: datetime | None = None  # when to ask 1C for payments next
+        self.relay = Relay()
+        self.redis_away = False  # the last round could not reach Redis
 
     def poll_payments(self, now: datetime) -> dict | None:
         """Every ONEC_POLL_SECONDS, ask 1C for payments of the orders waiting at the payment task."""
@@ -89,27 +93,51 @@ class Scheduler:
         now = now or datetime.now(timezone.utc)
         woken = wake_timers(now, self.batch, self.on_wake)
         try:
-            relayed = relay_pending(now)
+            relayed = self.relay.run(now)
+            if self.redis_away:
+                log.warning("Redis is back: the relay goes on")
+            self.redis_away = False
         except RedisError as exc:
-            log.warning("relay waits for Redis: %s", exc)
-            relayed = 0
+            if not self.redis_away:
+                log.warning("relay waits for Redis: %s", exc)
+            rollback()
+            relayed, self.redis_away = 0, True
         payments = self.poll_payments(now)
         self.rounds += 1
         return {"woken": woken, "relayed": relayed, "payments": payments}
 
     def sleep_seconds(self, now: datetime | None = None) -> float:
         now = now or datetime.now(timezone.utc)
+        # A job claimed after this round does not wake us, and its worker may die at once: looking again
+        # within one heartbeat hands its job out again within seconds of its lease running out.
+        longest = min(self.max_sleep, heartbeat_seconds())
         due = [d for d in (next_timer(), next_due(), self.next_poll) if d is not None]
         if not due:
-            return self.max_sleep
-        return max(0.0, min(self.max_sleep, (min(due) - now).total_seconds()))
+            return longest
+        return max(0.0, min(longest, (min(due) - now).total_seconds()))
+
+    def _sleep(self, pubsub, pause: float) -> None:
+        """Until the first wake-up message or the end of the pause — or a new Redis server: the pubsub
+        connection reconnects by itself, and the jobs the old server held must be checked at once."""
+        deadline = time.monotonic() + pause
+        while (left := deadline - time.monotonic()) > 0:
+            if pubsub.get_message(timeout=min(left, REDIS_CHECK_SECONDS)) is not None:
+                while pubsub.get_message(timeout=0) is not None:
+                    pass  # several steps may have woken us at once
+                return
+            if self.relay.redis_changed():
+                return
 
     def serve(self, should_stop=lambda: False) -> None:
         pubsub = None
         while not should_stop():
             try:
                 stats = self.run_once()
-                pause = 0.0 if stats["woken"] >= self.batch else self.sleep_seconds()  # more may be due now
+                # More may be due now: a full batch of timers, or the check of queued jobs after a Redis restart.
+                busy = stats["woken"] >= self.batch or self.relay.sweeping
+                pause = 0.0 if busy else self.sleep_seconds()
+                if self.redis_away:
+                    pause = max(pause, 1.0)  # jobs due for the relay wait for Redis: no busy loop meanwhile
             except Exception:  # noqa: BLE001 - the database restarting must not end the scheduler
                 log.exception("scheduler round failed; trying again in a second")
                 rollback()
@@ -121,10 +149,7 @@ class Scheduler:
                 if pubsub is None:
                     pubsub = get_queue().connection.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(wake_channel())
-                # Returns at the first wake-up message, or after the pause.
-                pubsub.get_message(timeout=pause)
-                while pubsub.get_message(timeout=0) is not None:
-                    pass  # several steps may have woken us at once
+                self._sleep(pubsub, pause)
             except RedisError:
                 pubsub = None
                 time.sleep(min(pause, 1.0))  # without Redis, poll the database every second
