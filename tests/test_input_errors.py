@@ -21,13 +21,15 @@ REASON = f"предоплата {format_money(60000)} больше стоимо�
 
 
 def deploy_forms_without_rules(app) -> None:
-    """A new version whose contract form has no cross-field rules: the platform must not rely on forms alone."""
+    """A new version whose forms have no cross-field rules: the platform must not rely on forms alone."""
     with app.app_context():
         begin_write()
         for name, bpmn, dmn, forms in read_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"]):
-            schema = json.loads(forms["prepare_contract.schema.json"])
-            bare = {key: value for key, value in schema.items() if not key.startswith("x-")}
-            deploy(bpmn, name, dmn, {**forms, "prepare_contract.schema.json": json.dumps(bare).encode()}, None)
+            bare = {}
+            for form in ("prepare_contract.schema.json", "claim_review.schema.json"):
+                schema = json.loads(forms[form])
+                bare[form] = json.dumps({k: v for k, v in schema.items() if not k.startswith("x-")}).encode()
+            deploy(bpmn, name, dmn, {**forms, **bare}, None)
         commit()
 
 
@@ -109,6 +111,26 @@ def test_with_a_worker_process_the_refusal_reaches_the_manager(make_app):
     api.step(number, "prepare_contract", {"price": 50000.0, "prepayment": 10000.0})
     assert run_burst(app).returncode == 0
     assert api.open_task(number)["bpmn_id"] == "payment"
+
+
+def test_a_claim_report_the_operator_refuses_reopens_the_review(make_app):
+    app = make_app()
+    deploy_forms_without_rules(app)
+    api = Api(app, app.test_client())
+    number = api.create_order()
+    api.walk(number, HAPPY_CASH, {"price": 90000.0, "prepayment": 30000.0})
+    api.step(number, "feedback", {"claim": True})
+    api.step(number, "claim_review", {"claim_resolution": "discount"}, discount_amount=95000.0)
+    task = api.open_task(number)
+    assert task["bpmn_id"] == "claim_review" and task["lane"] == "quality"
+    error = api.get(f"/tasks/{task['id']}", as_="quality").get_json()["data"]["input_error"]
+    assert error["title"] == "Акт не сформирован"
+    assert error["message"] == (f"скидка по претензии {format_money(95000)} "
+                                f"больше стоимости заказа {format_money(90000)}")
+    assert incidents(app) == 0
+    api.step(number, "claim_review", {"claim_resolution": "discount"}, discount_amount=5000.0)
+    order = api.order(number)
+    assert order["process"]["status"] == "completed" and "claim_report" in [d["kind"] for d in order["documents"]]
 
 
 def test_a_refusal_no_boundary_event_catches_is_an_incident_at_once(api):
