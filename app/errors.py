@@ -61,6 +61,21 @@ class ScriptError(BespokeError):
     status, code = 422, "script_error"
 
 
+class OperatorInputError(Exception):
+    """A service task's operator refused the data a person gave it (not retried).
+
+    The engine raises the diagram's input-error event on the service task, so an error boundary event
+    sends the order back to the task that produced the data with `message` shown there; without one,
+    the job becomes an incident at once.
+    """
+
+    permanent = True
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.errors import OperatorInputError
 from app.extensions import db
 from app.models import Claim, Document, HumanTask, Order
 from app.services.calendar import company_tz
-from app.services.documents import DOCUMENT_KINDS, render_pdf
+from app.services.documents import DOCUMENT_KINDS, format_money, render_pdf
 from workers.registry import JobContext, OperatorError
 
 SUFFIX = {"contract": "Д", "invoice": "С", "act": "А", "claim_report": "П"}
@@ -94,6 +95,43 @@ def _claim(order: Order) -> dict:
             "revisit_report": (revisit.data or {}).get("revisit_report") if revisit is not None else None}
 
 
+def _amount(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def input_problem(kind: str, context: dict) -> str | None:
+    """What in the data people typed would make this document wrong, worded for the one who must fix it."""
+    order = context["order"]
+    price, prepayment = _amount(order.get("price")), _amount(order.get("prepayment"))
+    discount = _amount((context.get("claim") or {}).get("discount_amount"))
+    for label, value in (("стоимость заказа", price), ("предоплата", prepayment), ("скидка по претензии", discount)):
+        if value is not None and not value.is_finite():
+            return f"{label} — не число ({value})"
+        if value is not None and value < 0:
+            return f"{label} не может быть отрицательной ({format_money(value)})"
+    if kind != "claim_report" and price is not None and prepayment is not None and prepayment > price:
+        return f"предоплата {format_money(prepayment)} больше стоимости заказа {format_money(price)}"
+    if kind == "claim_report" and price is not None and discount is not None and discount > price:
+        return f"скидка по претензии {format_money(discount)} больше стоимости заказа {format_money(price)}"
+    return None
+
+
+def _render_pdf(kind: str, context: dict) -> bytes:
+    """The PDF, or OperatorInputError when the order's data cannot make a correct document of this kind."""
+    problem = input_problem(kind, context)
+    if problem:
+        raise OperatorInputError(problem)
+    try:
+        return render_pdf(kind, context)
+    except (ValueError, ArithmeticError) as exc:  # the templates' own refusals: a negative sum, not a number
+        raise OperatorInputError(f"данные заказа не подходят для документа «{DOCUMENT_KINDS[kind]}»: {exc}") from exc
+
+
 def render(ctx: JobContext) -> dict:
     """Render outside the write lock, then keep each PDF once per job (a re-run reuses it)."""
     kinds = ctx.params.get("kinds") or []
@@ -109,7 +147,7 @@ def render(ctx: JobContext) -> dict:
             order = ctx.order
             version = (db.session.execute(select(func.max(Document.version)).where(
                 Document.order_id == order.id, Document.kind == kind)).scalar() or 0) + 1
-            pdf = render_pdf(kind, document_context(order, kind, version, ctx.params.get("data")))
+            pdf = _render_pdf(kind, document_context(order, kind, version, ctx.params.get("data")))
             with ctx.write():
                 existing = _existing(ctx.job_id, kind)
                 if existing is None:
@@ -119,7 +157,7 @@ def render(ctx: JobContext) -> dict:
                         Document.order_id == ctx.order_id, Document.kind == kind)).scalar() or 0) + 1
                     if taken != version:
                         version = taken
-                        pdf = render_pdf(kind, document_context(order, kind, version, ctx.params.get("data")))
+                        pdf = _render_pdf(kind, document_context(order, kind, version, ctx.params.get("data")))
                     existing = Document(order_id=ctx.order_id, kind=kind, version=version, content=pdf,
                                         job_id=ctx.job_id, filename=f"{order.number}-{kind}-v{version}.pdf")
                     db.session.add(existing)

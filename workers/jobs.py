@@ -2,7 +2,9 @@
 
 A run has three parts so that no external call happens inside a write transaction:
 claim the job (running, attempt n, lease) → run the operator → record the result and complete the
-service task in a new step. A second delivery of a finished job is a no-op; a job whose worker died
+service task in a new step. An operator that refuses a person's data (`OperatorInputError`) is not
+retried: the diagram's input-error boundary event sends the order back to that person's task, or,
+without one, the job is an incident at once. A second delivery of a finished job is a no-op; a job whose worker died
 is handed out again by the relay when its lease runs out, and its operator's own records keep the
 side effect single.
 """
@@ -14,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app, has_app_context
 
-from app.engine.steps import complete_service_job
+from app.engine.steps import complete_service_job, reject_service_job
+from app.errors import OperatorInputError
 from app.extensions import begin_write, db
 from app.models import OutboxJob
 from app.services import audit
@@ -23,7 +26,7 @@ from workers.lease import first_lease, lease_kept
 from workers.registry import OPERATORS, JobContext, OperatorError, operator
 
 log = logging.getLogger(__name__)
-FINISHED = ("done", "incident", "skipped")
+FINISHED = ("done", "incident", "skipped", "rejected")
 MAX_BACKOFF = timedelta(hours=1)
 _app = None
 
@@ -58,6 +61,18 @@ def execute_job(job_id: int) -> str:
 def _run(job_id: int, ctx: JobContext) -> str:
     try:
         result = operator(ctx.operator)(ctx)
+    except OperatorInputError as exc:
+        rollback()
+        try:
+            if _reject(job_id, exc):
+                return "rejected"
+        except Exception as step_exc:  # noqa: BLE001 - e.g. the instance changed under us: retried later
+            rollback()
+            _record_failure(job_id, step_exc)
+            return "failed"
+        rollback()
+        _record_failure(job_id, exc)
+        return "failed"
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job, never lost
         rollback()
         _record_failure(job_id, exc)
@@ -104,10 +119,31 @@ def _finish(job_id: int, result) -> str:
     return "done"
 
 
+def _reject(job_id: int, exc: OperatorInputError) -> bool:
+    """Hand the order back to the person whose data was refused; False when the diagram has no way back."""
+    begin_write()
+    job = db.session.get(OutboxJob, job_id)
+    if job.status != "running":
+        rollback()
+        return True  # skipped or finished by someone else meanwhile
+    payload = reject_service_job(job, exc.message)
+    if payload is None:
+        rollback()
+        return False
+    job.status, job.result, job.last_error = "rejected", {"rejected": exc.message}, exc.message
+    job.finished_at, job.lease_until = datetime.now(timezone.utc), None
+    audit.record(job.order_id, "job", "worker", field=payload["service_name"], old=None,
+                 new=f"{payload['title']}: {exc.message}", entity="job", entity_id=job.id,
+                 details={"error": exc.message, "bpmn_id": job.bpmn_id, "operator": job.operator})
+    log.info("job %s (%s) refused its input, order sent back: %s", job.id, job.operator, exc.message)
+    commit()
+    return True
+
+
 def _record_failure(job_id: int, exc: Exception) -> None:
     begin_write()
     job = db.session.get(OutboxJob, job_id)
-    if isinstance(exc, OperatorError):
+    if isinstance(exc, (OperatorError, OperatorInputError)):
         job.last_error = exc.message
     else:
         job.last_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"

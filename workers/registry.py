@@ -6,7 +6,9 @@ write lock: it reads through `ctx.order` / `db.session`, and writes in short uni
 with `with ctx.write():`. It must be idempotent per job — the same job may run again after a
 crash — so it records what it did (keyed by `ctx.job_id`) before or together with its side effect
 and checks that record first. A failure it understands raises `OperatorError`; `permanent=True`
-(a bad API key, an invalid number) skips the remaining retries and opens an incident at once.
+(a bad API key, an invalid number) skips the remaining retries and opens an incident at once. Data a
+person typed that the operator cannot work with raises `app.errors.OperatorInputError`: not retried, the
+order goes back to that person when the diagram has an error boundary for it (see workers/jobs.py).
 """
 from __future__ import annotations
 

@@ -9,8 +9,10 @@ from typing import Any, Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -23,6 +25,10 @@ from app.engine.scripting import RestrictedEnvironment
 from app.engine.specs import CALL_KEY, AsyncServiceTask, make_serializer
 from app.errors import ScriptError
 
+# The error a service task raises when its operator refuses a person's data (OperatorInputError): an error
+# boundary event with this errorCode (or none) catches it; the reopened task finds the message here.
+INPUT_ERROR_CODE = "input_rejected"
+INPUT_ERROR_VARIABLE = "input_error"
 TIMER_TYPES = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
 
 
@@ -40,6 +46,7 @@ class TaskView:
     assignee: str | None
     due_at: datetime | None
     data: dict
+    input_error: dict | None = None  # why a service task sent the order back here: {title, message, …}
 
 
 @dataclass(frozen=True)
@@ -156,20 +163,58 @@ class ProcessEngine:
             raise ScriptError(_describe(exc, task)) from exc
 
     def complete_user_task(self, task, data: dict) -> None:
+        task.data.pop(INPUT_ERROR_VARIABLE, None)  # answered: the next tasks must not show it again
         task.data.update(_jsonable(data))
         task.run()
 
-    def complete_service_task(self, workflow: BpmnWorkflow, guid: str, result: Any) -> bool:
-        """Finish a STARTED service task with its result; False when it is no longer waiting."""
+    @staticmethod
+    def _waiting_service_task(workflow: BpmnWorkflow, guid: str):
         try:
             task = workflow.get_task_from_id(UUID(guid))
         except Exception:  # noqa: BLE001 - a vanished task is simply "not waiting"
-            return False
+            return None
         if task is None or task.state != TaskState.STARTED or not isinstance(task.task_spec, AsyncServiceTask):
+            return None
+        return task
+
+    def complete_service_task(self, workflow: BpmnWorkflow, guid: str, result: Any) -> bool:
+        """Finish a STARTED service task with its result; False when it is no longer waiting."""
+        task = self._waiting_service_task(workflow, guid)
+        if task is None:
             return False
         task.data[task.task_spec.result_variable] = _jsonable({"r": result})["r"]
         task.complete()
         return True
+
+    def input_error_boundary(self, workflow: BpmnWorkflow, guid: str):
+        """The waiting error boundary event that catches an input error of this STARTED service task, or None."""
+        task = self._waiting_service_task(workflow, guid)
+        for sibling in task.parent.children if task is not None and task.parent else []:
+            spec = sibling.task_spec
+            event = getattr(spec, "event_definition", None)
+            if (isinstance(spec, BoundaryEvent) and isinstance(event, ErrorEventDefinition)
+                    and event.code in (None, INPUT_ERROR_CODE) and sibling.state == TaskState.WAITING):
+                return sibling
+        return None
+
+    def reject_service_task(self, workflow: BpmnWorkflow, guid: str, message: str) -> dict | None:
+        """Throw the input error on a STARTED service task; the payload, or None when nothing catches it.
+
+        The boundary event interrupts the service task and its flow leads back to the person whose data
+        was refused; the payload (the boundary's name as the title, the operator's message) travels in
+        `input_error` to the task that flow reaches.
+        """
+        boundary = self.input_error_boundary(workflow, guid)
+        if boundary is None:
+            return None
+        service = workflow.get_task_from_id(UUID(guid)).task_spec
+        spec = boundary.task_spec
+        payload = {"title": spec.bpmn_name or service.bpmn_name or service.bpmn_id, "message": message,
+                   "service_task": service.bpmn_id, "service_name": service.bpmn_name or service.bpmn_id}
+        spec.catch(boundary, BpmnEvent(spec.event_definition, payload))
+        boundary.data[INPUT_ERROR_VARIABLE] = payload
+        spec._update(boundary)
+        return payload
 
     def send_message(self, workflow: BpmnWorkflow, name: str, payload: dict) -> bool:
         if name not in self.waiting_messages(workflow):
@@ -259,6 +304,7 @@ class ProcessEngine:
             stage=props.get("stage") or spec.bpmn_name or spec.bpmn_id, lane=spec.lane or "",
             form=props.get("formJsonSchemaFilename"), ui_form=props.get("formUiSchemaFilename"),
             assignee=assignee, due_at=due, data=_jsonable(task.data),
+            input_error=task.data.get(INPUT_ERROR_VARIABLE),
         )
 
     def task_check(self, task, data: dict) -> str | None:

@@ -7,7 +7,7 @@ from typing import Callable
 from flask import current_app
 from sqlalchemy import select, update
 
-from app.engine.runtime import ProcessEngine, StepView, TaskView
+from app.engine.runtime import INPUT_ERROR_VARIABLE, ProcessEngine, StepView, TaskView
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import (
@@ -127,7 +127,10 @@ def _user_id(login: str | None) -> int | None:
 def _form_data(task: TaskView, forms: dict) -> dict:
     schema = forms.get(task.form or "", {})
     fields = (schema.get("properties") or {}).keys()
-    return {k: task.data[k] for k in fields if k in task.data}
+    data = {k: task.data[k] for k in fields if k in task.data}
+    if task.input_error:
+        data[INPUT_ERROR_VARIABLE] = task.input_error  # shown on the task page and in the API's task data
+    return data
 
 
 def _project_order(order: Order, view: StepView, actor) -> None:
@@ -295,6 +298,28 @@ def complete_service_job(job: OutboxJob, result) -> bool:
     eng = engine()
     return _step(instance, lambda wf: eng.complete_service_task(wf, job.task_guid, result),
                  f"job:{job.operator}") is not None
+
+
+def reject_service_job(job: OutboxJob, message: str) -> dict | None:
+    """Send the order back to the person whose data the job's operator refused.
+
+    The diagram's input-error boundary event on the job's service task decides where to; the payload
+    it carried, or None when nothing catches the error (the caller then opens an incident).
+    """
+    instance = db.session.get(ProcessInstance, job.instance_id) if job.instance_id else None
+    if instance is None or not job.task_guid:
+        return None
+    eng = engine()
+    caught: dict = {}
+
+    def act(workflow):
+        payload = eng.reject_service_task(workflow, job.task_guid, message)
+        if payload is None:
+            return False
+        caught.update(payload)
+
+    _step(instance, act, f"job:{job.operator}")
+    return caught or None
 
 
 def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[int, datetime]]:

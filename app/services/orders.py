@@ -261,6 +261,10 @@ def apply_process_data(order: Order, data: dict, actor, *, source: str = "manual
     if data.get("claim_resolution") or data.get("claim_closed"):
         claim = db.session.execute(select(Claim).where(Claim.order_id == order.id, Claim.status == "open")
                                    .order_by(Claim.id.desc())).scalars().first()
+        if claim is None and data.get("claim_resolution"):
+            # Reviewed again because its report was refused (the diagram sent the claim back): the latest one.
+            claim = db.session.execute(select(Claim).where(Claim.order_id == order.id)
+                                       .order_by(Claim.id.desc())).scalars().first()
         if claim is not None and data.get("claim_resolution"):
             claim.resolution = data["claim_resolution"]
             claim.resolution_comment = data.get("resolution_comment")
