@@ -59,9 +59,12 @@ def to_money(value: Any) -> Decimal | None:
     if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        amount = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float)
-                                                                  else str(value).strip().replace(",", "."))
-    except InvalidOperation:
+        if isinstance(value, str):
+            amount = decimal_from_text(value)
+        else:
+            amount = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float)
+                                                                      else value)
+    except (InvalidOperation, ValueError, TypeError):
         return None
     if not amount.is_finite() or abs(amount) >= LIMIT:
         return None
