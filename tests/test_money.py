@@ -1,4 +1,4 @@
-"""Money with kopecks: accepted exactly as typed or sent, stored exactly, printed exactly; nonsense refused by field."""
+"""Money with kopecks: accepted exactly as typed or sent, stored, printed and sent to 1C exactly; nonsense refused."""
 from __future__ import annotations
 
 import itertools
@@ -20,7 +20,20 @@ from app.services.documents import amount_in_words
 from app.services.forms import validate_form
 from app.services.outbox import commit
 from tests.support.api import Api
+from tests.support.fake_onec import FakeOneC
 from tests.test_documents import download, money_text, needs_pdftotext, pdf_text
+from tests.test_onec import (
+    BANK,
+    ORDERS,
+    PASSWORD,
+    USER,
+    onec_app,
+    payments,
+    pull,
+    rerun_after_crash,
+    sync_jobs,
+    to_payment,
+)
 from tests.test_ui_tasks import TO_CONTRACT, Ui, field_block
 
 # Every amount from one kopeck to a billion roubles, to the kopeck.
@@ -190,3 +203,27 @@ def test_every_amount_walks_the_api_from_contract_to_payment_exactly(api: Api, a
         order = order_row(number)
         assert order.price == order.prepayment == amount
         assert [p.amount for p in order.payments] == [amount]
+
+
+@pytest.fixture
+def onec():
+    server = FakeOneC(USER, PASSWORD)
+    yield server
+    server.stop()
+
+
+def test_kopecks_go_to_1c_and_come_back_exactly(make_app, onec):
+    app, api = onec_app(make_app, onec)
+    number = to_payment(api, price=1234.56, prepayment=234.56)
+    onec.add(BANK, Number="0000-000120", Date=f"{date.today()}T10:15:00", СуммаДокумента=234.56,
+             НазначениеПлатежа=f"Предоплата по заказу {number}", Posted=True)
+    assert pull(app)["recorded"] == ["0000-000120"]
+    assert [p[:2] for p in payments(app, number)] == [("0000-000120", "234.56")]
+
+    [job] = sync_jobs(app, number)
+    [document] = onec.all(ORDERS)
+    assert Decimal(repr(document["СуммаДокумента"])) == Decimal("1234.56")
+    assert Decimal(repr(document["Товары"][0]["Сумма"])) == Decimal("1234.56")
+    writes = len(onec.requests("POST")) + len(onec.requests("PATCH"))
+    assert rerun_after_crash(app, job.id) == "done"  # the same sums compare equal: nothing is re-sent
+    assert len(onec.requests("POST")) + len(onec.requests("PATCH")) == writes
