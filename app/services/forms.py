@@ -1,34 +1,24 @@
-"""Task forms: data-dependent choices filled in, submissions validated per field, cross-field rules.
-
-A form file may declare `x-rules`: `[{"if": "prepayment > price", "field": "prepayment", "message": "…"}]`.
-Each `if` is an expression for the diagram's sandbox (app.engine.scripting); when it holds, `message`
-is the error of `field`. Fields are in scope typed (money as Decimal, dates as date, date-times as
-aware datetime; a field left empty is None), with the helpers in RULE_HELPERS. A rule that cannot be
-evaluated — it reads an empty field, say — does not apply.
-"""
+"""Task forms: data-dependent choices filled in, submissions validated per field, then the form's x-rules."""
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import re
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema import ValidationError as SchemaViolation
 from jsonschema.validators import extend
 from sqlalchemy import select
 
-from app.engine.scripting import IN_SCOPE, RefusedScript, compile_expression, evaluate, free_names
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Order, Role, User
-from app.services.calendar import company_tz, working_time
+from app.services.form_rules import parse_datetime, rule_errors
 from app.services.money import MoneyError, parse_money
 
-log = logging.getLogger(__name__)
 FORMAT_CHECKER = FormatChecker()
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")
 EARLIEST = date(2000, 1, 1)
@@ -60,12 +50,6 @@ def _within_window(day: date) -> bool:
     if not EARLIEST <= day <= latest:
         raise FieldProblem(f"Дата должна быть между {EARLIEST:%d.%m.%Y} и {latest:%d.%m.%Y}")
     return True
-
-
-def parse_datetime(value: str) -> datetime:
-    """ISO date-time text as an aware datetime; one without an offset is UTC, as the order row reads it."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @FORMAT_CHECKER.checks("date", raises=FieldProblem)
@@ -207,117 +191,7 @@ def validate_form(schema: dict, data: Any, *, order: Order | None = None) -> dic
             fields[path] = _message(error)
             if specific:
                 explained.add(path)
-    fields.update({k: v for k, v in _rule_errors(schema, clean, fields, order).items() if k not in fields})
+    fields.update({k: v for k, v in rule_errors(schema, clean, fields, order).items() if k not in fields})
     if fields:
         raise ValidationError("Проверьте заполнение формы", fields=fields)
     return clean
-
-
-# -- cross-field rules --------------------------------------------------------------------------------
-
-def balance_of(order: Order | None) -> Decimal | None:
-    """What the customer still owes: the price less every payment; None while there is no price."""
-    if order is None or order.price is None:
-        return None
-    return order.price - sum((p.amount for p in order.payments), Decimal("0.00"))
-
-
-def rule_helpers(order: Order | None) -> dict[str, Callable[..., Any]]:
-    """The functions a form rule may call, bound to the task's order."""
-    return {
-        "now": lambda: datetime.now(timezone.utc),
-        "today": lambda: datetime.now(company_tz()).date(),
-        "working_time": working_time,
-        "balance": lambda: balance_of(order),
-        "order_price": lambda: order.price if order is not None else None,
-    }
-
-
-RULE_HELPERS = frozenset(rule_helpers(None))
-
-
-def _typed(schema: dict, value: Any) -> Any:
-    """A submitted value as rules compare it: money as Decimal, dates as date, date-times as aware datetime."""
-    if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        return {key: _typed(props.get(key) or {}, item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_typed(schema.get("items") or {}, item) for item in value]
-    fmt = schema.get("format")
-    if fmt == "money" and isinstance(value, (int, float, str)):
-        return parse_money(value)
-    if fmt == "date" and isinstance(value, str):
-        return date.fromisoformat(value)
-    if fmt == "date-time" and isinstance(value, str):
-        return parse_datetime(value)
-    return value
-
-
-def _rule_scope(schema: dict, clean: dict, errors: dict[str, str]) -> dict[str, Any]:
-    """Every declared field by name: typed, its default when left out, None when empty or refused."""
-    scope: dict[str, Any] = {}
-    for name, node in (schema.get("properties") or {}).items():
-        refused = any(path == name or path.startswith(name + ".") for path in errors)
-        value = None if refused else clean.get(name, node.get("default"))
-        try:
-            scope[name] = None if value is None else _typed(node, value)
-        except (ValueError, MoneyError):
-            scope[name] = None
-    return scope
-
-
-def _rule_errors(schema: dict, clean: dict, errors: dict[str, str], order: Order | None) -> dict[str, str]:
-    rules = schema.get("x-rules") or []
-    if not rules:
-        return {}
-    scope = {**_rule_scope(schema, clean, errors), **rule_helpers(order)}
-    found: dict[str, str] = {}
-    for rule in rules:
-        if rule["field"] in errors or rule["field"] in found:
-            continue
-        try:
-            broken = evaluate(rule["if"], scope)
-        except Exception as exc:  # noqa: BLE001 - a rule reading an empty field does not apply
-            log.debug("form rule %r of %r does not apply: %s", rule["if"], schema.get("title"), exc)
-            continue
-        if broken:
-            found[rule["field"]] = rule["message"]
-    return found
-
-
-def _declares(schema: dict, path: str) -> bool:
-    node: Any = schema
-    for part in path.split("."):
-        props = node.get("properties") if isinstance(node, dict) else None
-        if not isinstance(props, dict) or part not in props:
-            return False
-        node = props[part]
-    return True
-
-
-def rule_problems(schema: dict) -> list[str]:
-    """What is wrong with a form's x-rules, each problem naming its rule; empty when they are all usable."""
-    rules = schema.get("x-rules")
-    if rules is None:
-        return []
-    if not isinstance(rules, list):
-        return ["x-rules must be a list of {if, field, message}"]
-    fields = set((schema.get("properties") or {}).keys())
-    problems = [f"field '{name}' hides the rule helper {name}()" for name in sorted(fields & RULE_HELPERS)]
-    for number, rule in enumerate(rules, start=1):
-        if not isinstance(rule, dict) or not all(isinstance(rule.get(key), str) and rule[key].strip()
-                                                 for key in ("if", "field", "message")):
-            problems.append(f"rule {number} needs the texts 'if', 'field' and 'message'")
-            continue
-        where = f"rule {number} ({rule['if']!r})"
-        try:
-            compile_expression(rule["if"])
-            unknown = free_names(rule["if"]) - fields - RULE_HELPERS - IN_SCOPE
-        except (RefusedScript, SyntaxError) as exc:
-            problems.append(f"{where} does not compile: {exc}")
-            continue
-        if unknown:
-            problems.append(f"{where} reads {', '.join(sorted(unknown))}, which the form does not declare")
-        if not _declares(schema, rule["field"]):
-            problems.append(f"{where} names field '{rule['field']}', which the form does not declare")
-    return problems
