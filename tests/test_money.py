@@ -111,6 +111,14 @@ def test_amounts_nobody_means_are_refused_naming_the_field(app, price, message):
     assert refusal.value.fields == {"price": message}
 
 
+@pytest.mark.parametrize("hours", [float("nan"), float("inf")])
+def test_any_number_field_refuses_nan_and_infinity(api: Api, hours):
+    visit = {"measurer": "measurer", "visit_at": "2030-05-14T07:00:00+00:00", "visit_duration_hours": hours}
+    with api.app.app_context(), pytest.raises(ValidationError) as refusal:
+        validate_form(form(api.app, "plan_measurement"), visit)
+    assert refusal.value.fields == {"visit_duration_hours": "Введите число"}
+
+
 def test_the_largest_amount_the_column_holds_is_accepted_a_kopeck_more_is_not(app):
     with app.app_context():
         clean = validate_form(form(app, "prepare_contract"), {**CONTRACT, "price": 999999999999.99, "prepayment": 0})
