@@ -73,7 +73,9 @@ def test_the_browser_shows_the_rule_beside_the_field_and_keeps_what_was_typed(ma
     assert ui.api.open_task(number)["id"] == task["id"]
 
 
-def test_a_payment_above_the_balance_needs_the_overpayment_ticked(api: Api):
+def test_a_payment_above_the_balance_needs_the_overpayment_ticked(make_app):
+    ui = Ui(make_app(WTF_CSRF_ENABLED=False))
+    api = ui.api
     number = api.create_order()
     api.walk(number, TO_CONTRACT)
     api.step(number, "prepare_contract", None, price=1000.50, prepayment=300)
@@ -84,6 +86,9 @@ def test_a_payment_above_the_balance_needs_the_overpayment_ticked(api: Api):
     assert list(response.get_json()["fields"]) == ["payment.amount"]
     assert "больше остатка" in response.get_json()["fields"]["payment.amount"]
     assert api.open_task(number)["id"] == task["id"]
+
+    page = ui.page(task).get_data(as_text=True)
+    assert "Остаток" in page and "1\u00a0000,50\u00a0₽" in page  # the balance the rule compares with, on the page
 
     response = api.complete(task, {"payment": {**payment, "amount": 1000.51}, "overpayment_confirmed": True})
     assert response.status_code == 200, response.get_json()
