@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import functools
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
+from zoneinfo import ZoneInfo
 
+from flask import has_app_context
 from sqlalchemy import select
 
 from app.engine.steps import complete_task, start_order_process
 from app.extensions import begin_write, db
 from app.models import Department, HumanTask, Order, Partner, PartnerCommission, User
 from app.services import orders as order_service
+from app.services.calendar import BusinessCalendar, business_calendar
 from app.services.outbox import commit
 from app.services.reference import create_user, ensure_reference_data
 
@@ -60,6 +63,17 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="minutes")
 
 
+def _working_slot(days_ahead: int, pick: int, hours: float = 2) -> str:
+    """A visit `days_ahead` days on (the next working day from there), starting on a whole hour that lets
+    a visit of `hours` end by closing time: the planning forms refuse nights, weekends and holidays."""
+    calendar = business_calendar() if has_app_context() else BusinessCalendar(tz=ZoneInfo("Europe/Moscow"))
+    day = datetime.now(calendar.tz).date() + timedelta(days=days_ahead)
+    while not calendar.is_working_day(day):
+        day += timedelta(days=1)
+    starts = range(calendar.start.hour + (calendar.start.minute > 0), int(calendar.end.hour - hours) + 1)
+    return _iso(datetime.combine(day, time(starts[pick % len(starts)]), calendar.tz))
+
+
 def _components(status: str) -> list[dict]:
     return [{"name": "ЛДСП Egger W1000 ST9, 16 мм", "quantity": 6, "unit": "шт", "status": status},
             {"name": "Фурнитура Blum Tandembox", "quantity": 1, "unit": "компл.", "status": status},
@@ -71,7 +85,7 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
     "new_order": lambda r, v: {"decision": "confirm"},
     "plan_measurement": lambda r, v: {
         "measurer": v.get("measurer", "measurer"),
-        "visit_at": _iso(datetime.now(timezone.utc) + timedelta(days=r.randint(1, 5), hours=r.randint(0, 6))),
+        "visit_at": _working_slot(r.randint(1, 5), r.randint(0, 6)),
         "visit_duration_hours": 2},
     "measurement": lambda r, v: (
         {"measurement_result": "customer_absent", "absence_comment": "Заказчик не открыл дверь"}
@@ -99,7 +113,7 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
     "production": lambda r, v: {"components": _components("in_workshop"), "production_comment": "Изготовлено"},
     "plan_delivery": lambda r, v: {
         "delivery_mode": v.get("delivery_mode", "assign"), "crew": v.get("crew", "installer"),
-        "delivery_at": _iso(datetime.now(timezone.utc) + timedelta(days=r.randint(1, 4)))},
+        "delivery_at": _working_slot(r.randint(1, 4), 1)},
     "installation": lambda r, v: {"installation_report": "Доставлено и смонтировано, мусор вывезен",
                                   "customer_accepted": True},
     "feedback": lambda r, v: (

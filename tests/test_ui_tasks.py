@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 from app.demo import STAGE_INPUT
 from app.extensions import db
 from app.models import Attachment, HumanTask, Order
+from app.services.calendar import BusinessCalendar
 from app.tasks.form_render import parse_form, render_form
 from tests.support.api import Api
 from tests.test_tasks_api import EVERY_TASK
@@ -128,7 +129,7 @@ def test_widgets_follow_the_schema(ui):
     _, task = ui.order_at("prepare_contract", TO_CONTRACT)
     html = ui.page(task).get_data(as_text=True)
     price = field_block(html, "price")
-    assert 'type="number"' in price and 'step="0.01"' in price and "₽" in price
+    assert 'type="text" inputmode="decimal"' in price and "₽" in price  # «1 234,56» is posted as typed
     assert 'type="date"' in field_block(html, "promised_date")
     assert 'type="radio" name="payment_type" value="credit"' in html and "Безналичный расчёт" in html
     assert 'type="checkbox" name="customer_approved" value="true"' in html
@@ -162,7 +163,7 @@ def test_a_bad_price_keeps_what_was_typed_and_says_why(ui):
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     price = field_block(html, "price")
-    assert 'value="12abc"' in price and "Неверный тип значения" in price and "invalid" in price
+    assert 'value="12abc"' in price and "Введите сумму числом" in price and "invalid" in price
     assert 'aria-invalid="true"' in price
     assert 'value="30000"' in field_block(html, "prepayment")
     assert 'value="2031-03-01"' in html and "Скидка 5% согласована" in html
@@ -260,23 +261,35 @@ def test_a_photo_is_stored_and_a_fake_image_refused(ui, tmp_path):
     assert ui.browser("partner_mega").get(f"/attachments/{attachment.id}").status_code == 403
 
 
+def next_working_day() -> datetime:
+    """Midnight (Moscow) of the first working day after today on the business calendar."""
+    calendar = BusinessCalendar(tz=MOSCOW)
+    day = datetime.now(MOSCOW).date() + timedelta(days=1)
+    while not calendar.is_working_day(day):
+        day += timedelta(days=1)
+    return datetime.combine(day, datetime.min.time(), MOSCOW)
+
+
 def test_the_people_picker_shows_booked_visits(ui):
-    today = datetime.now(MOSCOW).replace(second=0, microsecond=0)
+    day = next_working_day()  # visits are booked in working hours, never in the past
     for hour, minute in ((14, 30), (10, 0)):
         number, task = ui.order_at("plan_measurement", ["new_order"])
-        visit = today.replace(hour=hour, minute=minute).astimezone(timezone.utc).isoformat()
+        visit = day.replace(hour=hour, minute=minute).astimezone(timezone.utc).isoformat()
         ui.api.step(number, "plan_measurement", None, measurer="measurer", visit_at=visit)
     _, task = ui.order_at("plan_measurement", ["new_order"])
-    html = ui.page(task).get_data(as_text=True)
-    assert 'class="user-picker"' in html
-    assert "Игорь Замеров — 2 выезда: 10:00, 14:30" in html
-    assert "Олег Рулеткин — нет выездов" in html
+    html = ui.page(task).get_data(as_text=True)  # today: nothing booked yet
+    assert 'class="user-picker"' in html and "Игорь Замеров — нет выездов" in html
 
-    # Another day chosen (and the measurer forgotten): the picker shows that day's bookings.
-    other = (today + timedelta(days=3)).strftime("%Y-%m-%dT11:00")
-    response = ui.submit(task, {"visit_at": other, "visit_duration_hours": "2"})
+    # That day chosen (and the measurer forgotten): the picker shows the day's bookings.
+    chosen = day.strftime("%Y-%m-%dT12:00")
+    response = ui.submit(task, {"visit_at": chosen, "visit_duration_hours": "2"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "Обязательное поле" in html
+    assert "Игорь Замеров — 2 выезда: 10:00, 14:30" in html
+    assert "Олег Рулеткин — нет выездов" in html and f'value="{chosen}"' in html
+
+    other = (day + timedelta(days=3)).strftime("%Y-%m-%dT11:00")
+    html = ui.submit(task, {"visit_at": other, "visit_duration_hours": "2"}).get_data(as_text=True)
     assert "Игорь Замеров — нет выездов" in html and f'value="{other}"' in html
 
 

@@ -69,6 +69,7 @@ from app.extensions import db
 from app.models import Customer, HumanTask, Order, OrderStatus, Payment
 from app.models import Document as OrderDocument
 from app.services import audit
+from app.services.money import ZERO, json_amount, to_money
 from app.services.outbox import write_unit
 from workers.onec_client import EMPTY_REF, OneC, all_of, contains, eq, guid
 from workers.registry import JobContext, OperatorError
@@ -284,7 +285,7 @@ class Exchange:
         order = _order(order_id)
         section = self.mapping["order"]
         fields, marker = section["fields"], f"[Bespoke {order.number}]"
-        price = float(order.price or 0)
+        price = json_amount(order.price or ZERO)
         payload = {**section.get("defaults", {}), **_mapped(fields, {
             "date": _local(order.created_at).strftime("%Y-%m-%dT%H:%M:%S"), "number": order.number,
             "counterparty": counterparty, "contract": contract, "amount": price,
@@ -300,7 +301,7 @@ class Exchange:
             action = action if action != "unchanged" else "posted"
         return ref, action
 
-    def _rows(self, order: Order, price: float) -> list[dict]:
+    def _rows(self, order: Order, price: int | float) -> list[dict]:
         section = self.mapping["order"]
         rows, defaults = section["rows"], section.get("row_defaults") or {}
         lines = [{"content": _item_text(order)[:1000], "quantity": 1, "price": price, "amount": price}]
@@ -374,7 +375,7 @@ class Exchange:
         fields = self.mapping["payments"]["fields"]
         ref = _ref_of(doc, source["entity"])
         number = str(doc.get(fields["number"]) or "").strip() or ref[:8]
-        paid_on, amount = _date(doc.get(fields["date"])), _money(doc.get(fields["amount"]))
+        paid_on, amount = _date(doc.get(fields["date"])), to_money(doc.get(fields["amount"]))
         if amount is None or amount <= 0:
             return None
         with self.write():
@@ -389,7 +390,7 @@ class Exchange:
                          new=f"№{number} от {paid_on} на {amount} ₽ (1С)", entity="payment")
             db.session.flush()
             if _waits_for_payment(order):
-                payload = {"number": number, "date": paid_on.isoformat(), "amount": float(amount),
+                payload = {"number": number, "date": paid_on.isoformat(), "amount": json_amount(amount),
                            "method": source.get("method"), "received_by": "company"}
                 try:
                     deliver_message(order, PAYMENT_MESSAGE, payload, self.actor, source="1c")
@@ -467,11 +468,8 @@ def _date(value: Any) -> date:
         return date.today()
 
 
-def _money(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        return None
+def _decimal(number: Any) -> Decimal:
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(str(number))
 
 
 def _differs(current: dict, payload: dict) -> bool:
@@ -491,8 +489,8 @@ def _differs(current: dict, payload: dict) -> bool:
 def _same(have: Any, wanted: Any) -> bool:
     if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):
         try:
-            return abs(float(have) - float(wanted)) < 0.005
-        except (TypeError, ValueError):
+            return _decimal(have) == _decimal(wanted)  # exactly: 1C keeps kopecks as sent
+        except (InvalidOperation, TypeError, ValueError):
             return False
     if isinstance(wanted, str) and isinstance(have, str):
         if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", wanted):

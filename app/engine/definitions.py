@@ -215,6 +215,11 @@ def _load_form(filename: str, form_files: dict[str, bytes], validate_schema: boo
             Draft202012Validator.check_schema(form)
         except SchemaError as exc:
             return None, f"form file '{filename}' is not a valid JSON Schema: {exc.message}"
+        from app.services.form_rules import rule_problems  # the rules build on this package's sandbox
+
+        problems = rule_problems(form)
+        if problems:
+            return None, f"form file '{filename}': x-rules: {'; '.join(problems)}"
     return form, None
 
 

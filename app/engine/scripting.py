@@ -84,6 +84,26 @@ def compile_script(script: str):
     return result.code
 
 
+def evaluate(expression: str, names: dict[str, Any]) -> Any:
+    """An expression run under the sandbox with only `names` (plus the guards) in scope: form rules use it."""
+    return eval(compile_expression(expression), {**GUARDS, **names})  # noqa: S307 - restricted code object
+
+
+def free_names(expression: str) -> set[str]:
+    """The names an expression reads but does not bind itself (a comprehension's or a lambda's own names)."""
+    tree = ast.parse(expression.strip(), mode="eval")
+    read, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return read - bound
+
+
+IN_SCOPE = frozenset(name for name in {**BUILTINS, **GUARDS} if not name.startswith("_"))
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Task data as the namespace; builtins limited; helpers injected, never kept in data."""
 

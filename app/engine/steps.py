@@ -189,7 +189,7 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
     ensure_can_act(task, actor)
     instance = task.order.instance
     schema = definition_forms(instance.definition).get(task.form_schema or "", {})
-    clean = validate_form(schema, data)
+    clean = validate_form(schema, data, order=task.order)
     eng = engine()
 
     def act(workflow):

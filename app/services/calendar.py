@@ -53,6 +53,15 @@ class BusinessCalendar:
             return False
         return self.holiday_name(day) is None
 
+    def is_working_time(self, moment: datetime, hours: float = 0) -> bool:
+        """Whether `moment`, and the `hours` after it, fall within one working day's working hours."""
+        local = moment.astimezone(self.tz) if moment.tzinfo else moment.replace(tzinfo=timezone.utc).astimezone(self.tz)
+        if not self.is_working_day(local.date()):
+            return False
+        opens = datetime.combine(local.date(), self.start, self.tz)
+        closes = datetime.combine(local.date(), self.end, self.tz)
+        return opens <= local and local + timedelta(hours=float(hours)) <= closes
+
     def add(self, moment: datetime, hours: float) -> datetime:
         """The moment `hours` working hours after `moment` (which may itself fall out of hours)."""
         remaining = timedelta(hours=float(hours))
@@ -107,3 +116,18 @@ def company_tz() -> ZoneInfo:
     from flask import current_app
 
     return ZoneInfo(current_app.config.get("TIMEZONE") or "Europe/Moscow")
+
+
+def business_calendar() -> BusinessCalendar:
+    """The app's business calendar (WORK_HOURS, WORK_DAYS, holidays), built once per app."""
+    from flask import current_app
+
+    calendar = current_app.extensions.get("bespoke.calendar")
+    if calendar is None:
+        calendar = current_app.extensions["bespoke.calendar"] = BusinessCalendar.from_config(current_app.config)
+    return calendar
+
+
+def working_time(moment: datetime, hours: float = 0) -> bool:
+    """Whether a visit at `moment` lasting `hours` is on a working day within working hours (form rules use it)."""
+    return business_calendar().is_working_time(moment, hours)

@@ -1,20 +1,32 @@
-"""Task forms: data-dependent choices filled in, submissions validated per field."""
+"""Task forms: data-dependent choices filled in, submissions validated per field, then the form's x-rules."""
 from __future__ import annotations
 
 import copy
+import math
 import re
-from datetime import date, datetime
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import ValidationError as SchemaViolation
+from jsonschema.validators import extend
 from sqlalchemy import select
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Role, User
+from app.models import Order, Role, User
+from app.services.form_rules import parse_datetime, rule_errors
+from app.services.money import MoneyError, parse_money
 
 FORMAT_CHECKER = FormatChecker()
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")
+EARLIEST = date(2000, 1, 1)
+YEARS_AHEAD = 10  # no form date lies further ahead than this: 9999-12-31 is a typo
+
+
+class FieldProblem(ValueError):
+    """A value a format check refuses, with the message the person who typed it should read."""
 
 
 @FORMAT_CHECKER.checks("phone")
@@ -22,36 +34,68 @@ def _is_phone(value: Any) -> bool:
     return not isinstance(value, str) or bool(_PHONE.match(value))
 
 
-@FORMAT_CHECKER.checks("money")
+@FORMAT_CHECKER.checks("money", raises=FieldProblem)
 def _is_money(value: Any) -> bool:
-    return not isinstance(value, (int, float)) or round(value * 100) == value * 100
+    if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+        return True  # the type check speaks for these
+    try:
+        parse_money(value)
+    except MoneyError as exc:
+        raise FieldProblem(str(exc)) from exc
+    return True
 
 
-@FORMAT_CHECKER.checks("date")
+def _within_window(day: date) -> bool:
+    latest = date(date.today().year + YEARS_AHEAD, 12, 31)
+    if not EARLIEST <= day <= latest:
+        raise FieldProblem(f"Дата должна быть между {EARLIEST:%d.%m.%Y} и {latest:%d.%m.%Y}")
+    return True
+
+
+@FORMAT_CHECKER.checks("date", raises=FieldProblem)
 def _is_date(value: Any) -> bool:
     if not isinstance(value, str):
         return True
     try:
-        date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         return False
-    return True
+    return _within_window(day)
 
 
-@FORMAT_CHECKER.checks("date-time")
+@FORMAT_CHECKER.checks("date-time", raises=FieldProblem)
 def _is_datetime(value: Any) -> bool:
     if not isinstance(value, str):
         return True
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = parse_datetime(value)
     except ValueError:
         return False
-    return True
+    return _within_window(moment.date())
 
 
 @FORMAT_CHECKER.checks("attachment")
 def _is_attachment(value: Any) -> bool:
     return not isinstance(value, str) or value.isdigit()
+
+
+def _exact(number: Any) -> Decimal:
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+
+
+def _multiple_of(validator, step, instance, schema):
+    """`multipleOf` on the decimal value (0.29 is a multiple of 0.01), not on the binary float."""
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        exact = _exact(instance) % _exact(step) == 0
+    except (InvalidOperation, ValueError):
+        exact = False  # NaN, infinities, magnitudes beyond any sense
+    if not exact:
+        yield SchemaViolation(f"{instance!r} is not a multiple of {step}")
+
+
+FormValidator = extend(Draft202012Validator, {"multipleOf": _multiple_of})
 
 
 MESSAGES = {
@@ -66,8 +110,9 @@ MESSAGES = {
     "minLength": "Слишком короткое значение",
     "maxLength": "Слишком длинное значение",
     "minItems": "Добавьте хотя бы одну строку",
-    "multipleOf": "Не больше двух знаков после запятой",
+    "multipleOf": "Значение должно быть кратно {limit}",
 }
+NOT_A_NUMBER = "Введите число"
 
 
 def _choices(source: str) -> tuple[list[str], list[str]]:
@@ -108,20 +153,45 @@ def _field_path(error) -> str:
     return ".".join(path) or "_form"
 
 
-def validate_form(schema: dict, data: Any) -> dict:
-    """Keep only the form's own fields and validate them; ValidationError lists each bad field."""
+def _message(error) -> str:
+    if isinstance(error.cause, FieldProblem):
+        return str(error.cause)
+    template = MESSAGES.get(error.validator)
+    limit = error.validator_value if not isinstance(error.validator_value, (dict, list)) else ""
+    return template.format(limit=limit) if template else error.message
+
+
+def _non_finite(node: Any, path: str) -> list[str]:
+    """Paths of NaN and infinities: JSON Schema calls them numbers, nobody means them."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return [path]
+    if isinstance(node, dict):
+        return [p for key, value in node.items() for p in _non_finite(value, f"{path}.{key}" if path else key)]
+    if isinstance(node, list):
+        return [p for i, value in enumerate(node) for p in _non_finite(value, f"{path}.{i}" if path else str(i))]
+    return []
+
+
+def validate_form(schema: dict, data: Any, *, order: Order | None = None) -> dict:
+    """Keep only the form's own fields and validate them, then its x-rules; ValidationError lists each bad field.
+
+    `order` is the order the task belongs to: rules read its balance through `balance()`.
+    """
     if not isinstance(data, dict):
         raise ValidationError("Form data must be an object", fields={"_form": "expected an object"})
     declared = (schema.get("properties") or {}).keys()
     clean = {k: v for k, v in data.items() if k in declared and v is not None and v != ""}
-    validator = Draft202012Validator(prepare_schema(schema), format_checker=FORMAT_CHECKER)
-    fields: dict[str, str] = {}
-    for error in sorted(validator.iter_errors(clean), key=lambda e: list(e.absolute_path)):
+    validator = FormValidator(prepare_schema(schema), format_checker=FORMAT_CHECKER)
+    fields: dict[str, str] = {path: NOT_A_NUMBER for path in _non_finite(clean, "")}
+    explained: set[str] = set()
+    for error in sorted(validator.iter_errors(clean), key=lambda e: [str(p) for p in e.absolute_path]):
         path = _field_path(error)
-        if path not in fields:
-            template = MESSAGES.get(error.validator)
-            limit = error.validator_value if not isinstance(error.validator_value, (dict, list)) else ""
-            fields[path] = template.format(limit=limit) if template else error.message
+        specific = isinstance(error.cause, FieldProblem)  # «не больше двух знаков» says more than «неверный тип»
+        if path not in fields or (specific and path not in explained):
+            fields[path] = _message(error)
+            if specific:
+                explained.add(path)
+    fields.update({k: v for k, v in rule_errors(schema, clean, fields, order).items() if k not in fields})
     if fields:
         raise ValidationError("Проверьте заполнение формы", fields=fields)
     return clean

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable
 
 import phonenumbers
@@ -25,8 +25,7 @@ from app.models import (
     User,
 )
 from app.services import audit
-
-CENTS = Decimal("0.01")
+from app.services.money import to_money
 
 
 def normalize_phone(raw: str | None, region: str = "RU") -> str | None:
@@ -159,15 +158,6 @@ def get_order(number: str) -> Order:
 
 # -- process data → order row ---------------------------------------------------------------------
 
-def _money(value: Any) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        return Decimal(str(value)).quantize(CENTS)
-    except InvalidOperation:
-        return None
-
-
 def _date(value: Any) -> date | None:
     if not value:
         return None
@@ -195,8 +185,8 @@ def _user(value: Any) -> User | None:
 
 # process variable -> (order attribute, converter)
 ORDER_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "price": ("price", _money),
-    "prepayment": ("prepayment", _money),
+    "price": ("price", to_money),
+    "prepayment": ("prepayment", to_money),
     "payment_type": ("payment_type", lambda v: v if v in PAYMENT_TYPES else None),
     "promised_date": ("promised_date", _date),
     "measurer": ("measurer", _user),
@@ -228,7 +218,7 @@ def _sync_components(order: Order, items: list, actor) -> None:
 
 def _record_payment(order: Order, payment: dict, actor, source: str) -> None:
     number = str(payment.get("number") or "").strip()
-    amount = _money(payment.get("amount"))
+    amount = to_money(payment.get("amount"))
     if not number or amount is None:
         return
     if any(p.number == number for p in order.payments):
@@ -268,7 +258,7 @@ def apply_process_data(order: Order, data: dict, actor, *, source: str = "manual
         if claim is not None and data.get("claim_resolution"):
             claim.resolution = data["claim_resolution"]
             claim.resolution_comment = data.get("resolution_comment")
-            claim.discount_amount = _money(data.get("discount_amount"))
+            claim.discount_amount = to_money(data.get("discount_amount"))
         # A revisit resolves the claim only when the crew has been and closed it.
         if claim is not None and (data.get("claim_closed") or claim.resolution != "revisit"):
             claim.status, claim.resolved_at = "resolved", datetime.now(timezone.utc)

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Order, OrderStatus, Partner
-
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
+from app.services.money import ZERO, to_money
 
 
 def money(value) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT, ROUND_HALF_UP)
+    """An amount to the kopeck (half up); none is zero here: an order without a price owes nothing yet."""
+    return to_money(value) or ZERO
 
 
 def commission_pct(partner: Partner, kind: str) -> Decimal:

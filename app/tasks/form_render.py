@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from app.i18n import N_
+from app.services.money import decimal_from_text, json_amount, parse_money, to_money
 
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 CANCEL_LIKE = frozenset({"cancel", "cancelled", "declined", "rejected", "reject", "customer_absent"})
@@ -77,6 +79,12 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _money_text(value: Any) -> str:
+    """An amount as a Russian types it («1234,50»); text that is not one yet is shown as typed."""
+    amount = to_money(value) if isinstance(value, float) else None
+    return str(amount).replace(".", ",") if amount is not None else _text(value)
 
 
 def to_local_input(value: Any) -> str:
@@ -201,16 +209,17 @@ class _Renderer:
         if "enum" in schema or widget == "select":
             return self.select(schema, path, data, required, common)
         kind = schema.get("type")
+        if schema.get("format") == "money":  # text, so «1 234,56» is posted as typed and comes back as typed
+            attrs = _attrs(type="text", inputmode="decimal", autocomplete="off", value=_money_text(data),
+                           placeholder=ui.get("ui:placeholder") or "0,00", **common)
+            return Markup(f'<span class="suffixed"><input{attrs}><span class="suffix">₽</span></span>')
         if kind in ("number", "integer"):
             step = schema.get("multipleOf") or (1 if kind == "integer" else "any")
             attrs = _attrs(step=_text(step), min=_text(schema.get("minimum")) or None,
                            max=_text(schema.get("maximum")) or None, value=_text(data),
                            placeholder=ui.get("ui:placeholder"), **common)
             mode = "numeric" if kind == "integer" else "decimal"
-            control = Markup(f'<input type="number" inputmode="{mode}"{attrs}>')
-            if schema.get("format") == "money":
-                return Markup(f'<span class="suffixed">{control}<span class="suffix">₽</span></span>')
-            return control
+            return Markup(f'<input type="number" inputmode="{mode}"{attrs}>')
         if widget == "textarea":
             return Markup(f'<textarea rows="3"{_attrs(placeholder=ui.get("ui:placeholder"), **common)}>'
                           f'{escape(_text(data))}</textarea>')
@@ -389,17 +398,20 @@ def _convert(schema: dict, raw: str) -> Any:
         except ValueError:
             return raw
     if kind == "number":
-        text = raw.replace(" ", "").replace("\u00a0", "").replace(",", ".")
         try:
-            number = float(text)
+            amount = parse_money(raw) if schema.get("format") == "money" else decimal_from_text(raw)
         except ValueError:
-            return raw
-        return int(number) if number.is_integer() and "." not in text else number
+            return raw  # kept as typed: the form says what is wrong with it
+        return json_amount(amount) if schema.get("format") == "money" else _json_number(amount)
     if kind == "boolean":
         return raw.lower() in ("true", "1", "on", "yes")
     if schema.get("format") == "date-time":
         return from_local_input(raw)
     return raw
+
+
+def _json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
 
 
 def _row_indexes(keys: Iterable[str], prefix: str) -> list[int]:

@@ -176,7 +176,7 @@ def submit_form(task: HumanTask, schema: dict, form, files, actor: User) -> tupl
         begin_write()
     try:
         if errors:
-            validate_form(schema, data)  # show the form's own errors alongside the files'
+            validate_form(schema, data, order=task.order)  # show the form's own errors alongside the files'
             raise ValidationError(_("Проверьте заполнение формы"), fields=errors)
         steps.complete_task(task.id, data, actor)
         outbox.commit()

@@ -5,11 +5,13 @@ import re
 import struct
 import zlib
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Notification, Order
+from app.services.calendar import BusinessCalendar
 from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_scroll
 from tests.support.api import Api
 
@@ -92,8 +94,10 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     options = page.inner_text('select[name="measurer"]')
     assert "Игорь Замеров" in options
     page.select_option('select[name="measurer"]', "measurer")
-    visit = (date.today() + timedelta(days=2)).isoformat()
-    page.fill('input[name="visit_at"]', f"{visit}T10:30")
+    visit = date.today() + timedelta(days=2)
+    while not BusinessCalendar(tz=ZoneInfo("Europe/Moscow")).is_working_day(visit):  # visits: working days only
+        visit += timedelta(days=1)
+    page.fill('input[name="visit_at"]', f"{visit.isoformat()}T10:30")
     page.click('button[type="submit"]')
     page.wait_for_load_state()
     dispatch.close()
