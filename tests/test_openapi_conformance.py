@@ -1,0 +1,136 @@
+"""Schemathesis over every operation of /api/v1 against the app served for real, with all checks.
+
+The app runs in a werkzeug server thread on a free port, on the test database and the test Redis,
+seeded with the demo people, the deployed lifecycle and a few orders, so that generated requests
+also hit real order numbers, task ids, documents, an incident and a live status link.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.api.openapi import document
+from app.extensions import db
+from app.models import Document, HumanTask, Order, OutboxJob
+from tests.support.api import HAPPY_CASH, Api, seed
+from tests.support.fake_sms import FakeSmsGateway
+
+MAX_EXAMPLES = 20
+SEED = 20261201
+# Operations that change the order they name run on an order of their own, so the others keep theirs.
+DESTRUCTIVE = {("POST", "/orders/{number}/cancel"), ("POST", "/orders/{number}/status-link"),
+               ("DELETE", "/orders/{number}/status-link")}
+
+
+@dataclass
+class Live:
+    """The served app: where it answers, how to sign in, and real ids per path parameter."""
+
+    base_url: str = ""
+    headers: dict = field(default_factory=dict)
+    reading: dict[str, list] = field(default_factory=dict)
+    destroying: dict[str, list] = field(default_factory=dict)
+    requests: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+LIVE = Live()  # filled by the `live` fixture, read by the generation hooks below
+
+
+def _serve(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _real_ids(app, numbers: list[str]) -> dict[str, list]:
+    with app.app_context():
+        orders = db.session.execute(select(Order).where(Order.number.in_(numbers))).scalars().all()
+        ids = [o.id for o in orders]
+        tasks = db.session.execute(select(HumanTask.id).where(HumanTask.order_id.in_(ids))).scalars().all()
+        documents = db.session.execute(select(Document.id).where(Document.order_id.in_(ids))).scalars().all()
+        jobs = db.session.execute(select(OutboxJob.id).where(OutboxJob.status == "incident")).scalars().all()
+        return {"number": [o.number for o in orders], "task_id": list(tasks), "document_id": list(documents),
+                "job_id": list(jobs), "token": [o.status_key for o in orders if o.status_key]}
+
+
+@pytest.fixture(scope="module")
+def live(_schema, redis_server, tmp_path_factory, request):
+    tmp = tmp_path_factory.mktemp("conformance")
+    with FakeSmsGateway() as gateway:
+        # A gateway that refuses our key: the orders' SMS become incidents to retry or skip.
+        app = create_app({
+            "SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True, "JOBS_INLINE": True,
+            "REDIS_URL": redis_server.url, "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(tmp),
+            "UPLOADS_DIR": str(tmp / "uploads"), **gateway.config("smsru", SMSRU_API_ID="not-the-key")})
+        with app.app_context():  # a clean database: earlier modules leave their rows behind
+            db.drop_all()
+            db.create_all()
+        seed(app)
+        api = Api(app, app.test_client())
+        walked = api.create_order()
+        api.walk(walked, HAPPY_CASH[:4])  # a contract PDF and a few completed tasks
+        fresh = api.create_order(kind="kitchen")
+        partners = api.create_order(as_="partner_mega")
+        doomed = api.create_order(kind="windows")
+        server, thread = _serve(app)
+        LIVE.base_url = f"http://127.0.0.1:{server.server_port}/api/v1"
+        LIVE.headers = {"Authorization": f"Bearer {api.token('admin')}"}
+        LIVE.reading = _real_ids(app, [walked, fresh, partners])
+        LIVE.destroying = _real_ids(app, [doomed])
+        assert LIVE.reading["document_id"] and LIVE.reading["job_id"]
+        started = time.monotonic()
+        try:
+            yield LIVE
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server_close()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+    statuses = ", ".join(f"{code}: {count}" for code, count in sorted(LIVE.statuses.items()))
+    line = f"schemathesis: {LIVE.requests} requests in {time.monotonic() - started:.1f} s ({statuses})"
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    (reporter.write_line if reporter is not None else print)(line)
+
+
+schema = schemathesis.openapi.from_dict(document(), config=schemathesis.Config.from_dict({
+    "seed": SEED,
+    "checks": {"enabled": True},
+    "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+}))
+
+
+@schema.hook
+def flatmap_path_parameters(context, path_parameters):
+    """Half of the time the generated ids, half of the time real ones."""
+    key = (context.operation.method.upper(), context.operation.path)
+    known = LIVE.destroying if key in DESTRUCTIVE else LIVE.reading
+    real = {name: st.sampled_from(known[name]) for name in path_parameters if known.get(name)}
+    if not real:
+        return st.just(path_parameters)
+    return st.one_of(st.just(path_parameters), st.fixed_dictionaries(real).map(lambda ids: {**path_parameters, **ids}))
+
+
+@schema.hook
+def after_call(context, case, response):
+    LIVE.requests += 1
+    LIVE.statuses[response.status_code] = LIVE.statuses.get(response.status_code, 0) + 1
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
+          suppress_health_check=list(HealthCheck))
+def test_every_operation_conforms_to_the_openapi_document(case, live):
+    case.call_and_validate(base_url=live.base_url, headers=live.headers)
