@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -36,7 +37,6 @@ class Live:
     """The served app: where it answers, how to sign in, and real ids per path parameter."""
 
     base_url: str = ""
-    headers: dict = field(default_factory=dict)
     reading: dict[str, list] = field(default_factory=dict)
     destroying: dict[str, list] = field(default_factory=dict)
     requests: int = 0
@@ -85,7 +85,7 @@ def live(_schema, redis_server, tmp_path_factory, request):
         doomed = api.create_order(kind="windows")
         server, thread = _serve(app)
         LIVE.base_url = f"http://127.0.0.1:{server.server_port}/api/v1"
-        LIVE.headers = {"Authorization": f"Bearer {api.token('admin')}"}
+        schema.config.update(headers={"Authorization": f"Bearer {api.token('admin')}"})
         LIVE.reading = _real_ids(app, [walked, fresh, partners])
         LIVE.destroying = _real_ids(app, [doomed])
         assert LIVE.reading["document_id"] and LIVE.reading["job_id"]
@@ -105,19 +105,39 @@ def live(_schema, redis_server, tmp_path_factory, request):
     (reporter.write_line if reporter is not None else print)(line)
 
 
+# Valid by the document yet refused by what only the server knows: a partner code or a login that does not
+# exist, a phone outside any numbering plan, form data the task's own form rejects, a BPMN the engine rejects.
+SEMANTIC_422 = [("POST", "/orders"), ("POST", "/tasks/{task_id}/assign"), ("POST", "/tasks/{task_id}/complete"),
+                ("POST", "/status/{token}/tasks/{task_id}/complete"), ("POST", "/messages/{name}"),
+                ("POST", "/processes"), ("POST", "/incidents/{job_id}/skip"), ("POST", "/orders/{number}/cancel")]
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
+
 schema = schemathesis.openapi.from_dict(document(), config=schemathesis.Config.from_dict({
     "seed": SEED,
     "checks": {"enabled": True},
     "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+    "operations": [{"include-method": method, "include-path": path,
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]}}}
+                   for method, path in SEMANTIC_422],
 }))
+PARAMETERS = {(method.upper(), path, p["name"]): p["schema"]
+              for path, item in document()["paths"].items() for method, op in item.items()
+              for p in op.get("parameters", [])}
+
+
+def _valid(schema: dict, value) -> bool:
+    return Draft202012Validator(schema).is_valid(value)
 
 
 @schema.hook
 def flatmap_path_parameters(context, path_parameters):
-    """Half of the time the generated ids, half of the time real ones."""
-    key = (context.operation.method.upper(), context.operation.path)
-    known = LIVE.destroying if key in DESTRUCTIVE else LIVE.reading
-    real = {name: st.sampled_from(known[name]) for name in path_parameters if known.get(name)}
+    """Valid generated ids stay as they are half of the time and become real ones the other half."""
+    if not path_parameters:
+        return st.just(path_parameters)
+    method, path = context.operation.method.upper(), context.operation.path
+    known = LIVE.destroying if (method, path) in DESTRUCTIVE else LIVE.reading
+    real = {name: st.sampled_from(known[name]) for name, value in path_parameters.items()
+            if known.get(name) and _valid(PARAMETERS[(method, path, name)], value)}
     if not real:
         return st.just(path_parameters)
     return st.one_of(st.just(path_parameters), st.fixed_dictionaries(real).map(lambda ids: {**path_parameters, **ids}))
@@ -133,4 +153,4 @@ def after_call(context, case, response):
 @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
           suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms_to_the_openapi_document(case, live):
-    case.call_and_validate(base_url=live.base_url, headers=live.headers)
+    case.call_and_validate(base_url=live.base_url)

@@ -1,10 +1,16 @@
 """The OpenAPI document of /api/v1 (a test checks it against the real routes; schemathesis against the served app)."""
 from __future__ import annotations
 
-from flask import jsonify
+import re
+from datetime import date, datetime
+from functools import cache
+
+from flask import jsonify, request
+from jsonschema import Draft202012Validator, FormatChecker
 
 from app.api import bp
 from app.api.schemas import COMPONENTS, ERROR_CODES, ID, TEXT_QUERY, column_text, ref
+from app.errors import ValidationError
 from app.models import HumanTask, Order, Partner, User
 
 
@@ -58,14 +64,14 @@ NUMBER = _path("number", {"type": "string", "maxLength": 20, "description": "ord
 TASK_ID, JOB_ID, DOCUMENT_ID = _path("task_id", ID), _path("job_id", ID), _path("document_id", ID)
 TOKEN = _path("token", {"type": "string", "maxLength": 200})
 DATE = {"type": "string", "format": "date"}
+DAY_OR_STAMP = {"anyOf": [DATE, {"type": "string", "format": "date-time"}], "description": "a date or date-time"}
 PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
 ORDER_FILTERS = [
     _filter("stage", Order.stage), _filter("status", Order.status),
     _filter("kind", Order.kind), _filter("channel", Order.channel),
     _filter("partner", Partner.code), _filter("assignee", User.login),
     _query("q", TEXT_QUERY, "order number, customer name, address or (4+ digits) phone contains it"),
-    _query("created_from", {"type": "string", "format": "date-time"}),
-    _query("created_to", {"type": "string", "format": "date-time"}),
+    _query("created_from", DAY_OR_STAMP), _query("created_to", DAY_OR_STAMP),
     _query("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
     _query("per_page", {"type": "integer", "minimum": 1, "maximum": 200}),
 ]
@@ -74,7 +80,7 @@ TASK_FILTERS = [
     _query("state", {"enum": ["open", "completed", "cancelled", "any"]}, "default open"),
     _filter("order", Order.number), _filter("stage", HumanTask.stage),
     _filter("lane", HumanTask.lane),
-    _query("overdue", {"type": "boolean"}, "true: only tasks past their due time"),
+    _query("overdue", {"type": "boolean"}, "true (or 1, yes): only tasks past their due time"),
 ]
 LINK_KEEPERS = "sales, dispatch, director, admin"
 
@@ -185,6 +191,94 @@ def document() -> dict:
         "components": {"schemas": COMPONENTS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+# -- the document checks what it promises: parameters and JSON bodies, before the view runs ------------
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+FORMATS = FormatChecker(["email"])
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(value) -> bool:
+    return not isinstance(value, str) or bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and date.fromisoformat(value))
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_stamp(value) -> bool:
+    return not isinstance(value, str) or bool(_RFC3339.fullmatch(value) and datetime.fromisoformat(value))
+
+
+@cache
+def _validator(schema_json: str) -> Draft202012Validator:
+    import json
+
+    schema = {**json.loads(schema_json), "components": {"schemas": COMPONENTS}}
+    return Draft202012Validator(schema, format_checker=FORMATS)
+
+
+def _problems(schema: dict, value, prefix: str) -> dict[str, str]:
+    import json
+
+    fields: dict[str, str] = {}
+    for error in _validator(json.dumps(schema, sort_keys=True)).iter_errors(value):
+        path = [str(p) for p in error.absolute_path]
+        if error.validator == "required":  # name the missing property itself
+            missing = re.findall(r"'([^']+)' is a required property", error.message)
+            path += missing[:1]
+        name = ".".join([prefix, *path] if prefix else path) or "_body"
+        fields.setdefault(name, error.message)
+    return fields
+
+
+def _coerce(raw: str, schema: dict):
+    """A query or path value as the type its schema declares (a string that is not one stays a string)."""
+    kind = schema.get("type")
+    if kind == "integer" and re.fullmatch(r"-?[0-9]{1,30}", raw):
+        return int(raw)
+    if kind == "boolean" and raw.lower() in BOOLEANS:
+        return BOOLEANS[raw.lower()]
+    return raw
+
+
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def current_operation() -> dict | None:
+    rule = request.url_rule
+    if rule is None or not rule.rule.startswith(bp.url_prefix):
+        return None
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(bp.url_prefix):])
+    return PATHS.get(path, {}).get(request.method.lower())
+
+
+@bp.before_request
+def check_against_the_document():
+    """Parameters and a JSON body that break the document's schemas: 422 naming each field, nothing run."""
+    operation = current_operation()
+    if operation is None:
+        return
+    fields: dict[str, str] = {}
+    for parameter in operation.get("parameters", []):
+        name, schema = parameter["name"], parameter["schema"]
+        if parameter["in"] == "query":
+            values = request.args.getlist(name)
+        else:
+            values = [str((request.view_args or {}).get(name))]
+        if len(values) > 1:
+            fields[name] = "given more than once"
+        elif values:
+            fields.update(_problems(schema, _coerce(values[0], schema), name))
+    body = operation.get("requestBody")
+    if body and request.is_json:
+        payload = request.get_json(silent=True)
+        if payload is None:
+            fields["_body"] = "invalid JSON"
+        else:
+            fields.update(_problems(body["content"]["application/json"]["schema"], payload, ""))
+    if fields:
+        raise ValidationError("Request does not match the API description: " + ", ".join(sorted(fields)),
+                              fields=fields)
 
 
 @bp.get("/openapi.json")

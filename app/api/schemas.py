@@ -275,8 +275,10 @@ def _requests() -> dict:
                     "anyOf": [{"required": ["phone"]}, {"required": ["email"]}],
                     "properties": {
                         "name": required_text(Customer.name),
-                        "phone": {"type": "string", "pattern": r"^\+?[78][0-9]{10}$",
-                                  "description": "Russian numbers; spaces, dashes and brackets are also accepted"},
+                        "phone": {"type": "string", "pattern": r"^\+?[0-9][0-9 ()-]{4,30}$",
+                                  "maxLength": column_length(Customer.phone),
+                                  "description": "any possible number (+7 916 123-45-67, 8 (916) 123-45-67 …); "
+                                                 "without a country code a Russian one"},
                         "email": {"type": "string", "format": "email",
                                   "maxLength": column_length(Customer.email)}}},
                 "address": required_text(Order.address),
