@@ -1,6 +1,7 @@
 """The OpenAPI document of /api/v1 (a test checks it against the real routes; schemathesis against the served app)."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime
 from functools import cache
@@ -211,15 +212,11 @@ def _is_stamp(value) -> bool:
 
 @cache
 def _validator(schema_json: str) -> Draft202012Validator:
-    import json
-
     schema = {**json.loads(schema_json), "components": {"schemas": COMPONENTS}}
     return Draft202012Validator(schema, format_checker=FORMATS)
 
 
 def _problems(schema: dict, value, prefix: str) -> dict[str, str]:
-    import json
-
     fields: dict[str, str] = {}
     for error in _validator(json.dumps(schema, sort_keys=True)).iter_errors(value):
         path = [str(p) for p in error.absolute_path]
@@ -227,8 +224,37 @@ def _problems(schema: dict, value, prefix: str) -> dict[str, str]:
             missing = re.findall(r"'([^']+)' is a required property", error.message)
             path += missing[:1]
         name = ".".join([prefix, *path] if prefix else path) or "_body"
-        fields.setdefault(name, error.message)
+        fields.setdefault(name, _message(error, name))
     return fields
+
+
+FORMAT_NAMES = {"date": "a date, YYYY-MM-DD", "date-time": "a date and time, ISO 8601 with an offset",
+                "email": "an e-mail address"}
+
+
+def _message(error, name: str) -> str:
+    """What is wrong, without echoing the value back (it may be megabytes long)."""
+    expected, schema = error.validator_value, error.schema
+    match error.validator:
+        case "required":
+            return "required"
+        case "type":
+            return f"{expected if isinstance(expected, str) else ' or '.join(expected)} expected"
+        case "enum":
+            return "one of: " + ", ".join(map(str, expected))
+        case "maxLength":
+            return f"at most {expected} characters"
+        case "minLength" | "pattern":
+            return "must not be blank" if expected == 1 or expected == r"\S" else f"does not match {expected}"
+        case "minimum":
+            return f"at least {expected}"
+        case "maximum":
+            return f"at most {expected}"
+        case "format":
+            return f"'{name}' must be {FORMAT_NAMES.get(expected, expected)}"
+        case "anyOf" | "oneOf":
+            return schema.get("description") or "does not match any allowed form"
+    return error.message[:200]
 
 
 def _coerce(raw: str, schema: dict):

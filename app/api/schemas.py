@@ -28,6 +28,7 @@ from app.models import (
 )
 from app.services.forms import prepare_schema
 from app.services.notifications import status_url
+from app.services.settlements import TOTALS
 
 
 def _iso(value):
@@ -229,10 +230,10 @@ def _responses() -> dict:
         "StatusLink": obj({"number": text, "status_url": nullable(text), "revoked": {"type": "boolean"}}),
         "Settlements": obj({
             "partner": obj({"code": text, "name": text}), "from": DAY, "to": DAY,
-            "items": {"type": "array", "items": {"allOf": [
-                obj({"number": text, "kind": text, "status": text, "created_at": STAMP, "commission_pct": text}),
-                {"type": "object", "additionalProperties": nullable(MONEY)}]}},
-            "totals": {"type": "object", "additionalProperties": nullable(MONEY)}}),
+            "items": {"type": "array", "items": obj({
+                "number": text, "kind": text, "status": text, "created_at": STAMP, "commission_pct": text,
+                **{name: nullable(MONEY) for name in TOTALS}})},
+            "totals": obj({name: nullable(MONEY) for name in TOTALS})}),
         "CustomerStatus": obj({
             "number": text, "kind": text, "kind_label": text, "stage": text, "status": text, "current": text,
             "now": text, "expected_at": nullable(STAMP), "next": nullable(text), "promised_date": nullable(DAY),
