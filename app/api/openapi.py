@@ -19,8 +19,8 @@ def _json(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _op(summary: str, responses: dict, *, body: str | None = None, params: list | None = None,
-        public: bool = False, tag: str = "orders") -> dict:
+def _op(summary: str, responses: dict, *, body: str | None = None, files: str | None = None,
+        params: list | None = None, public: bool = False, tag: str = "orders") -> dict:
     """One operation; a response is `(text, schema name)` for a success, a text for an error (the Error shape).
 
     Every authenticated operation may answer 401 (no or bad token) and 422 for a malformed body or parameter.
@@ -37,9 +37,14 @@ def _op(summary: str, responses: dict, *, body: str | None = None, params: list 
     if body or params:
         answers.setdefault("422", {"description": "a field or parameter is invalid (named in `fields`)",
                                    **_json(ref("Error"))})
+    if body:
+        answers.setdefault("413", {"description": "the request is larger than the server takes",
+                                   **_json(ref("Error"))})
     op = {"summary": summary, "tags": [tag], "responses": answers}
     if body:
         op["requestBody"] = {"required": True, **_json(ref(body))}
+    if files:
+        op["requestBody"]["content"]["multipart/form-data"] = {"schema": ref(files)}
     if params:
         op["parameters"] = params
     if public:
@@ -139,7 +144,7 @@ PATHS = {
         "post": _op("Deploy a BPMN with its DMN and forms",
                     {200: ("unchanged: the same files are already deployed", "ProcessDeployed"),
                      201: ("new version", "ProcessDeployed"), 403: "analyst/admin only"},
-                    body="Deploy", tag="processes"),
+                    body="Deploy", files="DeployFiles", tag="processes"),
     },
     "/incidents": {"get": _op("Background jobs out of attempts, with the error, the order and the task",
                               {200: ("incidents", "IncidentList"), 403: "admin/director only"}, tag="incidents")},
@@ -270,12 +275,64 @@ def _coerce(raw: str, schema: dict):
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
+NOT_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database stores them as text
+
+
+def _strings(value, path: str):
+    """(where, string) for every key and string value in a JSON document."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            yield where, key
+            yield from _strings(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}" if path else str(index))
+
+
+def _not_text(pairs, fallback: str) -> dict[str, str]:
+    bad = {}
+    for where, text in pairs:
+        if NOT_TEXT.search(text):
+            # The field's own name may be the broken text: then name where it is instead.
+            name = where if not NOT_TEXT.search(where) else fallback
+            bad.setdefault(name, "contains a NUL or a lone surrogate, which is not text")
+    return bad
+
+
+def _form_parts() -> dict:
+    """A multipart body as an instance of its schema: a file stands as its name; repeated parts as a list."""
+    parts: dict[str, list[str]] = {}
+    for name, value in request.form.items(multi=True):
+        parts.setdefault(name, []).append(value)
+    for name, upload in request.files.items(multi=True):
+        parts.setdefault(name, []).append(upload.filename or "")
+    return {name: values if name in MULTIPLE_PARTS else values[0] for name, values in parts.items()}
+
+
+MULTIPLE_PARTS = ("dmn", "forms")
+
+
 def current_operation() -> dict | None:
     rule = request.url_rule
     if rule is None or not rule.rule.startswith(bp.url_prefix):
         return None
     path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(bp.url_prefix):])
     return PATHS.get(path, {}).get(request.method.lower())
+
+
+def _body_problems(content: dict) -> dict[str, str]:
+    if "application/json" in content and request.is_json:
+        payload = request.get_json(silent=True)
+        if payload is None:
+            return {"_body": "invalid JSON"}
+        return {**_problems(content["application/json"]["schema"], payload, ""),
+                **_not_text(_strings(payload, ""), "_body")}
+    if "multipart/form-data" in content and request.mimetype == "multipart/form-data":
+        return _problems(content["multipart/form-data"]["schema"], _form_parts(), "")
+    return {}
 
 
 @bp.before_request
@@ -295,13 +352,12 @@ def check_against_the_document():
             fields[name] = "given more than once"
         elif values:
             fields.update(_problems(schema, _coerce(values[0], schema), name))
-    body = operation.get("requestBody")
-    if body and request.is_json:
-        payload = request.get_json(silent=True)
-        if payload is None:
-            fields["_body"] = "invalid JSON"
-        else:
-            fields.update(_problems(body["content"]["application/json"]["schema"], payload, ""))
+    fields.update(_not_text(request.args.items(multi=True), "query"))
+    fields.update(_not_text(((name, str(value)) for name, value in (request.view_args or {}).items()), "path"))
+    try:
+        fields.update(_body_problems(operation.get("requestBody", {}).get("content", {})))
+    except RecursionError:
+        fields["_body"] = "nested too deeply"
     if fields:
         raise ValidationError("Request does not match the API description: " + ", ".join(sorted(fields)),
                               fields=fields)

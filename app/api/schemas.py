@@ -109,7 +109,7 @@ def order_json(order: Order) -> dict:
 # -- the same shapes as JSON Schema, for the OpenAPI document ------------------------------------------
 # Lengths and nullability come from the columns, enumerations from the models: one place for each fact.
 
-ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}  # the key columns are INTEGER on PostgreSQL
 TEXT_QUERY = {"type": "string", "maxLength": 200}
 MONEY = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "a decimal amount in roubles"}
 STAMP = {"type": "string", "description": "ISO 8601 date and time"}
@@ -299,7 +299,6 @@ def _requests() -> dict:
             "order_number": {"type": "string", "minLength": 1, "maxLength": column_length(Order.number)},
             "payload": ANY_OBJECT}},
         "Deploy": {"type": "object", "required": ["bpmn"], "additionalProperties": True,
-                   "description": "Or multipart/form-data with files bpmn, dmn[], forms[] and a comment.",
                    "properties": {
                        "bpmn": {"type": "string", "description": "the BPMN XML"},
                        "bpmn_name": {"type": "string", "maxLength": 200},
@@ -307,7 +306,12 @@ def _requests() -> dict:
                                "description": "file name → DMN XML"},
                        "forms": {"type": "object", "additionalProperties": {"type": ["object", "string"]},
                                  "description": "file name → JSON Schema of a form"},
-                       "comment": {"type": "string", "maxLength": 500}}},
+                       "comment": {"type": "string", "maxLength": column_length(ProcessDefinition.comment)}}},
+        "DeployFiles": {"type": "object", "required": ["bpmn"], "additionalProperties": True, "properties": {
+            "bpmn": {"type": "string", "format": "binary"},
+            "dmn": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "forms": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "comment": {"type": "string", "maxLength": column_length(ProcessDefinition.comment)}}},
     }
 
 
