@@ -180,3 +180,19 @@ def test_every_operation_conforms_to_the_openapi_document(case, live):
 @settings(HYPOTHESIS, max_examples=PARTNER_EXAMPLES)
 def test_every_operation_conforms_for_a_partner_too(case, live):
     case.call_and_validate(base_url=live.base_url)
+
+
+def test_what_breaks_the_document_is_refused_naming_the_field_before_anything_runs(api):
+    def refused(response) -> dict:
+        assert response.status_code == 422, response.get_json()
+        return response.get_json()["fields"]
+
+    assert set(refused(api.get("/orders?per_page=500&page=0"))) == {"per_page", "page"}  # was clamped silently
+    assert set(refused(api.get("/tasks?overdue=maybe&state=lost"))) == {"overdue", "state"}
+    assert "task_id" in refused(api.get(f"/tasks/{2**31}"))  # beyond INTEGER: PostgreSQL answered 500
+    intake = {"kind": "kitchen", "customer": {"name": "Иванова"}, "address": "Москва"}
+    assert "e-mail" in refused(api.post("/orders", intake, as_="sales"))["customer"]
+    surrogate = {**intake, "customer": {"name": "\ud800", "phone": "+7 916 123-45-67"}}
+    assert set(refused(api.post("/orders", surrogate, as_="sales"))) == {"customer.name"}
+    listed = api.get("/orders", as_="sales").get_json()
+    assert listed["total"] == 0  # nothing was created by the refused requests
