@@ -287,14 +287,15 @@ def _requests() -> dict:
                 "partner": {**column_text(Partner.code, allow_null=False),
                             "description": "a partner's code (staff only)"}}},
         "Cancel": {"type": "object", "required": ["reason"], "additionalProperties": True, "properties": {
-            "reason": {"type": "string", "minLength": 3, "pattern": r"\S.*\S.*\S|\S{3}"}}},
+            "reason": {"type": "string", "minLength": 3, "pattern": r"\S[\s\S]+\S",
+                       "description": "at least three characters besides the spaces around them"}}},
         "Assign": {"type": "object", "required": ["user"], "additionalProperties": True, "properties": {
             "user": {"type": "string", "minLength": 1, "maxLength": column_length(User.login),
                      "description": "the assignee's login"}}},
         "Complete": {"type": "object", "required": ["data"], "additionalProperties": True, "properties": {
             "data": {"type": "object", "description": "the form's fields, validated against the task's form schema"}}},
         "Skip": {"type": "object", "required": ["reason"], "additionalProperties": True, "properties": {
-            "reason": {"type": "string", "minLength": 1}, "result": ANY_OBJECT}},
+            "reason": {"type": "string", "minLength": 1, "pattern": r"\S"}, "result": ANY_OBJECT}},
         "Message": {"type": "object", "required": ["order_number"], "additionalProperties": True, "properties": {
             "order_number": {"type": "string", "minLength": 1, "maxLength": column_length(Order.number)},
             "payload": ANY_OBJECT}},
