@@ -139,10 +139,9 @@ def column_text(attribute, *, allow_null: bool | None = None) -> dict:
     return nullable(schema) if null else schema
 
 
-def obj(properties: dict, *, optional: tuple[str, ...] = ()) -> dict:
-    """An object whose properties are all present (values may be null) except the `optional` ones."""
-    return {"type": "object", "required": [name for name in properties if name not in optional],
-            "properties": properties}
+def obj(properties: dict) -> dict:
+    """An object whose properties are all present (values may be null); others may be added later."""
+    return {"type": "object", "required": list(properties), "properties": properties}
 
 
 def ref(name: str) -> dict:
