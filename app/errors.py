@@ -95,7 +95,9 @@ def init_app(app: Flask) -> None:
         if _wants_json():
             body = {"error": (exc.name or "error").lower().replace(" ", "_"),
                     "message": exc.description or exc.name, "fields": {}}
-            return jsonify(body), exc.code
+            # Keep the exception's own headers (Allow on a 405, Retry-After on a 429) with the JSON body.
+            headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+            return jsonify(body), exc.code, headers
         if exc.code in (400, 403, 404, 405, 409, 429) and not getattr(exc, "response", None):
             from app.web import render_error
 

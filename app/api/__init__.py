@@ -3,4 +3,15 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from app.api import auth, customer, incidents, messages, openapi, orders, partner, processes, tasks  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    auth,
+    customer,
+    incidents,
+    messages,
+    openapi,
+    orders,
+    partner,
+    processes,
+    request_checks,
+    tasks,
+)

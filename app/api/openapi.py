@@ -1,21 +1,43 @@
-"""The OpenAPI document of /api/v1 (a test checks it against the real routes)."""
+"""The OpenAPI document of /api/v1 (a test checks it against the real routes; schemathesis against the served app)."""
 from __future__ import annotations
 
 from flask import jsonify
 
 from app.api import bp
+from app.api.schemas import COMPONENTS, ERROR_CODES, ID, TEXT_QUERY, column_text, ref
+from app.models import HumanTask, Order, Partner, User
 
-ERROR = {"$ref": "#/components/schemas/Error"}
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
 
 
-def _op(summary: str, responses: dict, *, body: str | None = None, params: list | None = None,
-        public: bool = False, tag: str = "orders") -> dict:
-    op = {"summary": summary, "tags": [tag],
-          "responses": {str(code): {"description": text, **({"content": {"application/json": {"schema": ERROR}}}
-                                                                if code >= 400 else {})}
-                        for code, text in responses.items()}}
+def _op(summary: str, responses: dict, *, body: str | None = None, files: str | None = None,
+        params: list | None = None, public: bool = False, tag: str = "orders") -> dict:
+    """One operation; a response is `(text, schema name)` for a success, a text for an error (the Error shape).
+
+    Every authenticated operation may answer 401 (no or bad token) and 422 for a malformed body or parameter.
+    """
+    answers = {}
+    for code, answer in responses.items():
+        if code >= 400:
+            answers[str(code)] = {"description": answer, **_json(ref("Error"))}
+        else:
+            text, schema = answer
+            answers[str(code)] = {"description": text, **(_json(ref(schema)) if isinstance(schema, str) else schema)}
+    if not public:
+        answers.setdefault("401", {"description": "no token, or an invalid or expired one", **_json(ref("Error"))})
+    if body or params:
+        answers.setdefault("422", {"description": "a field or parameter is invalid (named in `fields`)",
+                                   **_json(ref("Error"))})
     if body:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": body}}}}
+        answers.setdefault("413", {"description": "the request is larger than the server takes",
+                                   **_json(ref("Error"))})
+    op = {"summary": summary, "tags": [tag], "responses": answers}
+    if body:
+        op["requestBody"] = {"required": True, **_json(ref(body))}
+    if files:
+        op["requestBody"]["content"]["multipart/form-data"] = {"schema": ref(files)}
     if params:
         op["parameters"] = params
     if public:
@@ -23,121 +45,136 @@ def _op(summary: str, responses: dict, *, body: str | None = None, params: list 
     return op
 
 
-def _path(name: str, schema: str = "string") -> dict:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": schema}}
+def _path(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def _query(*names: str) -> list:
-    return [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]
+def _query(name: str, schema: dict, description: str = "") -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            **({"description": description} if description else {})}
 
 
-NUMBER, TASK_ID, TOKEN = _path("number"), _path("task_id", "integer"), _path("token")
-JOB_ID = _path("job_id", "integer")
+def _filter(name: str, attribute) -> dict:
+    """An exact-match filter on a column: as long as the column."""
+    return _query(name, column_text(attribute, allow_null=False))
+
+
+NUMBER = _path("number", {"type": "string", "maxLength": 20, "description": "order number, e.g. 2026-00042"})
+TASK_ID, JOB_ID, DOCUMENT_ID = _path("task_id", ID), _path("job_id", ID), _path("document_id", ID)
+TOKEN = _path("token", {"type": "string", "maxLength": 200})
+DATE = {"type": "string", "format": "date"}
+DAY_OR_STAMP = {"anyOf": [DATE, {"type": "string", "format": "date-time"}], "description": "a date or date-time"}
+PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+ORDER_FILTERS = [
+    _filter("stage", Order.stage), _filter("status", Order.status),
+    _filter("kind", Order.kind), _filter("channel", Order.channel),
+    _filter("partner", Partner.code), _filter("assignee", User.login),
+    _query("q", TEXT_QUERY, "order number, customer name, address or (4+ digits) phone contains it"),
+    _query("created_from", DAY_OR_STAMP), _query("created_to", DAY_OR_STAMP),
+    _query("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
+    _query("per_page", {"type": "integer", "minimum": 1, "maximum": 200}),
+]
+TASK_FILTERS = [
+    _query("scope", {"enum": ["mine", "queue", "all"]}, "mine (default), the queue of my lanes, or all I may see"),
+    _query("state", {"enum": ["open", "completed", "cancelled", "any"]}, "default open"),
+    _filter("order", Order.number), _filter("stage", HumanTask.stage),
+    _filter("lane", HumanTask.lane),
+    _query("overdue", {"type": "boolean"}, "true (or 1, yes): only tasks past their due time"),
+]
+LINK_KEEPERS = "sales, dispatch, director, admin"
 
 PATHS = {
     "/auth/token": {"post": _op("Exchange login and password for a bearer token",
-                                {200: "token", 401: "wrong credentials"}, body="#/components/schemas/Login",
-                                public=True, tag="auth")},
+                                {200: ("token", "Token"), 401: "wrong credentials",
+                                 429: "too many attempts for this login or address; retry later"},
+                                body="Login", public=True, tag="auth")},
     "/orders": {
-        "get": _op("List orders", {200: "page of orders", 422: "bad filter"},
-                   params=_query("stage", "status", "kind", "channel", "partner", "assignee", "q",
-                                 "created_from", "created_to", "page", "per_page")),
-        "post": _op("Create an order (website, partner, staff)", {201: "created", 422: "invalid fields"},
-                    body="#/components/schemas/OrderIntake"),
+        "get": _op("List orders", {200: ("page of orders", "OrderPage")}, params=ORDER_FILTERS),
+        "post": _op("Create an order (website, partner, staff)",
+                    {201: ("created", "OrderCreated"), 403: "neither staff nor a partner"}, body="OrderIntake"),
     },
     "/orders/{number}": {"get": _op("The order with its open tasks, payments, components and documents",
-                                    {200: "order", 404: "no such order"}, params=[NUMBER])},
+                                    {200: ("order", "Order"), 404: "no such order"}, params=[NUMBER])},
     "/orders/{number}/history": {"get": _op("Audit history of the order (for partners: stages, status and field "
-                                            "changes only)", {200: "events", 404: "no such order"}, params=[NUMBER])},
-    "/orders/{number}/notifications": {"get": _op("Notifications sent about the order (staff only)",
-                                                  {200: "notifications", 403: "staff only", 404: "no such order"},
-                                                  params=[NUMBER])},
+                                            "changes only)", {200: ("events", "History"), 404: "no such order"},
+                                            params=[NUMBER])},
+    "/orders/{number}/notifications": {"get": _op(
+        "Notifications sent about the order (staff only)",
+        {200: ("notifications", "Notifications"), 403: "staff only", 404: "no such order"}, params=[NUMBER])},
     "/orders/{number}/documents/{document_id}": {"get": _op(
-        "Download a document (PDF)", {200: "PDF", 404: "no such document"},
-        params=[NUMBER, _path("document_id", "integer")])},
+        "Download a document (PDF)", {200: ("PDF", PDF), 404: "no such order or document"},
+        params=[NUMBER, DOCUMENT_ID])},
     "/orders/{number}/cancel": {"post": _op(
-        "Cancel the order with a reason", {200: "cancelled", 409: "not cancellable at this stage",
-                                          422: "reason missing"}, body="#/components/schemas/Cancel", params=[NUMBER])},
-    "/tasks": {"get": _op("List tasks", {200: "tasks", 422: "bad scope"},
-                          params=_query("scope", "state", "order", "stage", "lane", "overdue"), tag="tasks")},
-    "/tasks/{task_id}": {"get": _op("A task with its form schema and data", {200: "task", 403: "not your lane",
-                                                                             404: "no such task"},
+        "Cancel the order with a reason",
+        {200: ("cancelled", "Order"), 403: LINK_KEEPERS, 404: "no such order",
+         409: "not cancellable at this stage"}, body="Cancel", params=[NUMBER])},
+    "/tasks": {"get": _op("List tasks", {200: ("tasks", "TaskList")}, params=TASK_FILTERS, tag="tasks")},
+    "/tasks/{task_id}": {"get": _op("A task with its form schema and data",
+                                    {200: ("task", "TaskDetail"), 403: "not your lane", 404: "no such task"},
                                     params=[TASK_ID], tag="tasks")},
-    "/tasks/{task_id}/claim": {"post": _op("Take a task from the queue", {200: "claimed", 403: "not allowed",
-                                                                         409: "no longer open"},
-                                           params=[TASK_ID], tag="tasks")},
-    "/tasks/{task_id}/unclaim": {"post": _op("Return a task to the queue", {200: "released", 403: "not allowed",
-                                                                           409: "no longer open"},
-                                             params=[TASK_ID], tag="tasks")},
-    "/tasks/{task_id}/assign": {"post": _op("Assign a task (department heads)", {200: "assigned", 403: "not a head",
-                                                                                 422: "unknown user"},
-                                            body="#/components/schemas/Assign", params=[TASK_ID], tag="tasks")},
+    "/tasks/{task_id}/claim": {"post": _op("Take a task from the queue",
+                                           {200: ("claimed", "Task"), 403: "not allowed", 404: "no such task",
+                                            409: "no longer open"}, params=[TASK_ID], tag="tasks")},
+    "/tasks/{task_id}/unclaim": {"post": _op("Return a task to the queue",
+                                             {200: ("released", "Task"), 403: "not allowed", 404: "no such task",
+                                              409: "no longer open"}, params=[TASK_ID], tag="tasks")},
+    "/tasks/{task_id}/assign": {"post": _op("Assign a task (department heads)",
+                                            {200: ("assigned", "Task"), 403: "not a head", 404: "no such task",
+                                             409: "no longer open"}, body="Assign", params=[TASK_ID], tag="tasks")},
     "/tasks/{task_id}/complete": {"post": _op(
-        "Submit the task's form", {200: "completed; the order's open tasks", 403: "not your lane or task",
-                                   409: "no longer open", 422: "invalid fields"},
-        body="#/components/schemas/Complete", params=[TASK_ID], tag="tasks")},
+        "Submit the task's form", {200: ("completed; the order's open tasks", "Completed"),
+                                   403: "not your lane or task", 404: "no such task", 409: "no longer open"},
+        body="Complete", params=[TASK_ID], tag="tasks")},
     "/messages/{name}": {"post": _op(
         "Deliver a message (payment_received, bank_decision, cancel …) to an order",
-        {202: "accepted", 404: "no such order", 409: "the order is not waiting for it"},
-        body="#/components/schemas/Message", params=[_path("name")], tag="messages")},
+        {202: ("accepted", "MessageAccepted"), 403: "your roles may not send this message", 404: "no such order",
+         409: "the order is not waiting for it"},
+        body="Message", params=[_path("name", {"type": "string", "maxLength": 100})], tag="messages")},
     "/processes": {
-        "get": _op("Deployed process versions", {200: "versions"}, tag="processes"),
-        "post": _op("Deploy a BPMN with its DMN and forms", {200: "unchanged", 201: "new version",
-                                                             403: "analyst/admin only", 422: "rejected"},
-                    tag="processes"),
+        "get": _op("Deployed process versions (staff; not partners)",
+                   {200: ("versions", "ProcessList"), 403: "partners may not read process versions"},
+                   tag="processes"),
+        "post": _op("Deploy a BPMN with its DMN and forms",
+                    {200: ("unchanged: the same files are already deployed", "ProcessDeployed"),
+                     201: ("new version", "ProcessDeployed"), 403: "analyst/admin only"},
+                    body="Deploy", files="DeployFiles", tag="processes"),
     },
     "/incidents": {"get": _op("Background jobs out of attempts, with the error, the order and the task",
-                              {200: "incidents", 403: "admin/director only"}, tag="incidents")},
+                              {200: ("incidents", "IncidentList"), 403: "admin/director only"}, tag="incidents")},
     "/incidents/{job_id}/retry": {"post": _op(
-        "Retry an incident with a fresh set of attempts", {200: "queued again", 403: "admin only",
-                                                           404: "no such job", 409: "not an incident"},
+        "Retry an incident with a fresh set of attempts",
+        {200: ("queued again", "Incident"), 403: "admin only", 404: "no such job", 409: "not an incident"},
         params=[JOB_ID], tag="incidents")},
     "/incidents/{job_id}/skip": {"post": _op(
-        "Finish an incident by hand with a result; the order moves on", {200: "skipped", 403: "admin only",
-                                                                        404: "no such job", 409: "not an incident",
-                                                                        422: "no reason"},
-        body="#/components/schemas/Skip", params=[JOB_ID], tag="incidents")},
+        "Finish an incident by hand with a result; the order moves on",
+        {200: ("skipped", "Incident"), 403: "admin only", 404: "no such job", 409: "not an incident"},
+        body="Skip", params=[JOB_ID], tag="incidents")},
     "/orders/{number}/status-link": {
         "post": _op("Issue a new customer status link; every earlier one stops working",
-                    {200: "the new link", 403: "sales, dispatch, director, admin", 404: "no such order"},
+                    {200: ("the new link", "StatusLink"), 403: LINK_KEEPERS, 404: "no such order"},
                     params=[NUMBER], tag="customer"),
         "delete": _op("Revoke the customer status link (no link works until a new one is issued)",
-                      {200: "revoked", 403: "sales, dispatch, director, admin", 404: "no such order"},
+                      {200: ("revoked", "StatusLink"), 403: LINK_KEEPERS, 404: "no such order"},
                       params=[NUMBER], tag="customer"),
     },
     "/partner/settlements": {"get": _op(
         "The calling partner's settlements for a period (orders created from..to, default this month): per order "
         "price, payments to the company and to the partner, commission, balances; totals",
-        {200: "statement", 403: "partners only", 422: "bad dates"}, params=_query("from", "to"), tag="partner")},
+        {200: ("statement", "Settlements"), 403: "partners only"},
+        params=[_query("from", DATE), _query("to", DATE)], tag="partner")},
     "/status/{token}": {"get": _op("The customer's view of an order: milestones, next step, visits, documents, "
                                    "payments, manager, claims, open customer tasks",
-                                   {200: "status", 404: "not found (any bad, altered or revoked token)",
+                                   {200: ("status", "CustomerStatus"),
+                                    404: "not found (any bad, altered or revoked token)",
                                     429: "too many requests or misses from this address"},
                                    params=[TOKEN], public=True, tag="customer")},
     "/status/{token}/tasks/{task_id}/complete": {"post": _op(
-        "The customer completes their task (rating, claim)", {200: "done", 404: "not found", 422: "invalid"},
-        body="#/components/schemas/Complete", params=[TOKEN, TASK_ID], public=True, tag="customer")},
-    "/openapi.json": {"get": _op("This document", {200: "OpenAPI 3.1"}, public=True, tag="meta")},
-}
-
-SCHEMAS = {
-    "Error": {"type": "object", "required": ["error", "message"], "properties": {
-        "error": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}},
-    "Login": {"type": "object", "required": ["login", "password"], "properties": {
-        "login": {"type": "string"}, "password": {"type": "string"}}},
-    "OrderIntake": {"type": "object", "required": ["kind", "customer", "address"], "properties": {
-        "kind": {"enum": ["wardrobe", "furniture", "kitchen", "home_theater", "air_conditioner", "windows"]},
-        "channel": {"enum": ["web", "email", "phone", "partner", "api", "import"]},
-        "customer": {"type": "object", "required": ["name"], "properties": {
-            "name": {"type": "string"}, "phone": {"type": "string"}, "email": {"type": "string", "format": "email"}}},
-        "address": {"type": "string"}, "description": {"type": "string"}, "partner": {"type": "string"}}},
-    "Cancel": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 3}}},
-    "Assign": {"type": "object", "required": ["user"], "properties": {"user": {"type": "string"}}},
-    "Complete": {"type": "object", "required": ["data"], "properties": {"data": {"type": "object"}}},
-    "Skip": {"type": "object", "required": ["reason"], "properties": {
-        "reason": {"type": "string"}, "result": {"type": "object"}}},
-    "Message": {"type": "object", "required": ["order_number"], "properties": {
-        "order_number": {"type": "string"}, "payload": {"type": "object"}}},
+        "The customer completes their task (rating, claim)",
+        {200: ("done", "CustomerCompleted"), 404: "not found", 409: "no longer open",
+         429: "too many requests or misses from this address"},
+        body="Complete", params=[TOKEN, TASK_ID], public=True, tag="customer")},
+    "/openapi.json": {"get": _op("This document", {200: ("OpenAPI 3.1", "OpenApiDocument")}, public=True,
+                                 tag="meta")},
 }
 
 
@@ -145,11 +182,12 @@ def document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Bespoke API", "version": "1.0.0",
-                 "description": "Orders, tasks, messages and process versions of Bespoke."},
+                 "description": "Orders, tasks, messages and process versions of Bespoke. Errors share one shape, "
+                                "`Error`; its `error` is one of: " + ", ".join(ERROR_CODES) + "."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": PATHS,
-        "components": {"schemas": SCHEMAS,
+        "components": {"schemas": COMPONENTS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
 

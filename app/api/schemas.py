@@ -9,9 +9,26 @@ from sqlalchemy import select
 
 from app.engine.steps import definition_forms
 from app.extensions import db
-from app.models import HumanTask, Order, User
+from app.models import (
+    CHANNELS,
+    ORDER_KINDS,
+    AuditEvent,
+    Component,
+    Customer,
+    Document,
+    HumanTask,
+    Notification,
+    Order,
+    OrderStatus,
+    OutboxJob,
+    Partner,
+    Payment,
+    ProcessDefinition,
+    User,
+)
 from app.services.forms import prepare_schema
 from app.services.notifications import status_url
+from app.services.settlements import TOTALS
 
 
 def _iso(value):
@@ -87,3 +104,215 @@ def order_json(order: Order) -> dict:
                       for d in order.documents],
     })
     return body
+
+
+# -- the same shapes as JSON Schema, for the OpenAPI document ------------------------------------------
+# Lengths and nullability come from the columns, enumerations from the models: one place for each fact.
+
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}  # the key columns are INTEGER on PostgreSQL
+TEXT_QUERY = {"type": "string", "maxLength": 200}
+MONEY = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "a decimal amount in roubles"}
+STAMP = {"type": "string", "description": "ISO 8601 date and time"}
+DAY = {"type": "string", "format": "date"}
+ANY_OBJECT = {"type": "object"}
+ERROR_CODES = ("bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed", "conflict",
+               "request_entity_too_large", "unsupported_media_type", "validation_failed", "deploy_rejected",
+               "script_error", "too_many_requests")
+
+
+def nullable(schema: dict) -> dict:
+    if "$ref" in schema or "enum" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def column_length(attribute) -> int | None:
+    return getattr(attribute.property.columns[0].type, "length", None)
+
+
+def column_text(attribute, *, allow_null: bool | None = None) -> dict:
+    """A string as long as its column allows (TEXT: unbounded), null where the column is nullable."""
+    schema = {"type": "string"}
+    if column_length(attribute):
+        schema["maxLength"] = column_length(attribute)
+    null = attribute.property.columns[0].nullable if allow_null is None else allow_null
+    return nullable(schema) if null else schema
+
+
+def obj(properties: dict) -> dict:
+    """An object whose properties are all present (values may be null); others may be added later."""
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _extends(base: str, properties: dict) -> dict:
+    return {"allOf": [ref(base), obj(properties)]}
+
+
+def _responses() -> dict:
+    login, text = nullable({"type": "string"}), {"type": "string"}
+    customer = obj({"name": column_text(Customer.name), "phone": column_text(Customer.phone),
+                    "email": column_text(Customer.email)})
+    return {
+        "Error": {"type": "object", "required": ["error", "message", "fields"], "properties": {
+            "error": {"type": "string", "description": "a machine code: " + ", ".join(ERROR_CODES)},
+            "message": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": True,
+                       "description": "per field (dotted path for nested ones): what is wrong with it"}},
+            "description": "Every 4xx answer; some add details (a rejected deployment lists its `problems`)."},
+        "Token": obj({"token": text, "user": obj({"login": text, "name": text,
+                                                  "roles": {"type": "array", "items": text}})}),
+        "Customer": customer,
+        "OrderSummary": obj({
+            "number": column_text(Order.number), "kind": {"enum": list(ORDER_KINDS)}, "kind_label": text,
+            "channel": {"enum": list(CHANNELS)}, "status": {"enum": [s.value for s in OrderStatus]},
+            "stage": text, "customer": ref("Customer"), "partner": column_text(Partner.code, allow_null=True),
+            "address": text, "price": nullable(MONEY), "created_at": STAMP, "promised_date": nullable(DAY)}),
+        "OrderPage": obj({"items": {"type": "array", "items": ref("OrderSummary")},
+                          "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1},
+                          "total": {"type": "integer", "minimum": 0}, "pages": {"type": "integer", "minimum": 0}}),
+        "OrderCreated": obj({"number": text, "status": text, "stage": text, "status_url": nullable(text)}),
+        "Order": _extends("OrderSummary", {
+            "description": text, "prepayment": nullable(MONEY), "payment_type": nullable(text),
+            "measurer": login, "visit_at": nullable(STAMP), "crew": login, "delivery_at": nullable(STAMP),
+            "cancel_reason": nullable(text), "completed_at": nullable(STAMP), "status_url": nullable(text),
+            "process": nullable(obj({"id": text, "version": {"type": "integer"}, "status": text})),
+            "tasks": {"type": "array", "items": ref("Task")},
+            "payments": {"type": "array", "items": obj({
+                "number": column_text(Payment.number), "date": DAY, "amount": MONEY,
+                "method": column_text(Payment.method), "received_by": text, "source": text})},
+            "components": {"type": "array", "items": obj({
+                "name": text, "quantity": {"type": "string"}, "unit": text,
+                "supplier": column_text(Component.supplier), "status": text})},
+            "documents": {"type": "array", "items": obj({
+                "id": ID, "kind": text, "version": {"type": "integer"}, "filename": column_text(Document.filename),
+                "created_at": STAMP, "url": text})}}),
+        "History": obj({"number": text, "items": {"type": "array", "items": obj({
+            "at": STAMP, "kind": text, "entity": text, "entity_id": column_text(AuditEvent.entity_id),
+            "field": column_text(AuditEvent.field), "old": {}, "new": {}, "actor": text, "details": {}})}}),
+        "Notifications": obj({"number": text, "items": {"type": "array", "items": obj({
+            "id": ID, "event": text, "channel": text, "recipient": text, "subject": text, "body": text,
+            "status": text, "error": column_text(Notification.error), "provider": column_text(Notification.provider),
+            "provider_ref": column_text(Notification.provider_ref), "segments": nullable({"type": "integer"}),
+            "locale": text, "attachments": {"type": "array"}, "created_at": STAMP,
+            "sent_at": nullable(STAMP)})}}),
+        "Task": obj({
+            "id": ID, "order_number": text, "name": text, "bpmn_id": text, "stage": text, "lane": text,
+            "state": {"enum": ["open", "completed", "cancelled"]}, "assignee": login, "created_at": STAMP,
+            "due_at": nullable(STAMP), "sla_level": nullable(text), "overdue": {"type": "boolean"}}),
+        "TaskDetail": _extends("Task", {"schema": ANY_OBJECT, "ui_schema": ANY_OBJECT, "data": ANY_OBJECT,
+                                        "completed_at": nullable(STAMP), "completed_by": login}),
+        "TaskList": obj({"scope": text, "count": {"type": "integer", "minimum": 0},
+                         "items": {"type": "array", "items": ref("Task")}}),
+        "Completed": obj({"task": ref("Task"), "order": obj({"number": text, "stage": text, "status": text}),
+                          "tasks": {"type": "array", "items": ref("Task")}}),
+        "MessageAccepted": obj({"accepted": {"const": True}, "message": text, "order_number": text,
+                                "stage": text, "status": text}),
+        "Process": obj({
+            "id": ID, "process_id": column_text(ProcessDefinition.process_id), "name": text,
+            "version": {"type": "integer", "minimum": 1}, "checksum": text, "deployed_at": STAMP,
+            "deployed_by": login, "comment": text, "forms": {"type": "array", "items": text},
+            "dmn": {"type": "array", "items": text}, "running_instances": nullable({"type": "integer"})}),
+        "ProcessList": obj({"items": {"type": "array", "items": ref("Process")}}),
+        "ProcessDeployed": _extends("Process", {"created": {"type": "boolean"}}),
+        "Incident": obj({
+            "id": ID, "order_number": nullable(text), "operator": column_text(OutboxJob.operator),
+            "bpmn_id": column_text(OutboxJob.bpmn_id), "status": text, "attempts": {"type": "integer"},
+            "max_attempts": {"type": "integer"}, "error": nullable(text), "params": {}, "result": {},
+            "created_at": STAMP, "started_at": nullable(STAMP), "finished_at": nullable(STAMP),
+            "updated_at": STAMP}),
+        "IncidentList": obj({"count": {"type": "integer", "minimum": 0},
+                             "items": {"type": "array", "items": ref("Incident")}}),
+        "StatusLink": obj({"number": text, "status_url": nullable(text), "revoked": {"type": "boolean"}}),
+        "Settlements": obj({
+            "partner": obj({"code": text, "name": text}), "from": DAY, "to": DAY,
+            "items": {"type": "array", "items": obj({
+                "number": text, "kind": text, "status": text, "created_at": STAMP, "commission_pct": text,
+                **{name: nullable(MONEY) for name in TOTALS}})},
+            "totals": obj({name: nullable(MONEY) for name in TOTALS})}),
+        "CustomerStatus": obj({
+            "number": text, "kind": text, "kind_label": text, "stage": text, "status": text, "current": text,
+            "now": text, "expected_at": nullable(STAMP), "next": nullable(text), "promised_date": nullable(DAY),
+            "milestones": {"type": "array", "items": obj({"code": text, "label": text, "state": text,
+                                                          "reached_at": nullable(STAMP)})},
+            "appointments": {"type": "array", "items": obj({"label": text, "at": STAMP, "specialist": login})},
+            "documents": {"type": "array", "items": obj({"kind": text, "version": {"type": "integer"},
+                                                         "filename": text, "url": text})},
+            "price": nullable(MONEY), "paid": nullable(MONEY), "balance": nullable(MONEY),
+            "payments": {"type": "array", "items": obj({"date": DAY, "amount": MONEY})},
+            "manager": nullable(obj({"name": text, "phone": nullable(text), "email": nullable(text)})),
+            "claims": {"type": "array", "items": obj({"text": text, "status": text, "state": text,
+                                                      "filed_at": STAMP, "resolved_at": nullable(STAMP)})},
+            "tasks": {"type": "array", "items": ref("TaskDetail")}}),
+        "CustomerCompleted": obj({"number": text, "stage": text}),
+        "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"],
+                            "properties": {"openapi": {"const": "3.1.0"}, "paths": ANY_OBJECT}},
+    }
+
+
+def _requests() -> dict:
+    def required_text(attribute) -> dict:
+        # Blank after trimming counts as missing: at least one visible character.
+        return {**column_text(attribute), "minLength": 1, "pattern": r"\S"}
+
+    return {
+        "Login": {"type": "object", "required": ["login", "password"], "additionalProperties": True, "properties": {
+            "login": {"type": "string", "maxLength": column_length(User.login)},
+            "password": {"type": "string", "maxLength": 200}}},
+        "OrderIntake": {
+            "type": "object", "required": ["kind", "customer", "address"], "additionalProperties": True,
+            "description": "Unknown properties are ignored. A partner's order is always its own (channel partner).",
+            "properties": {
+                "kind": {"enum": list(ORDER_KINDS)},
+                "channel": {"enum": list(CHANNELS), "description": "default api"},
+                "customer": {
+                    "type": "object", "required": ["name"], "additionalProperties": True,
+                    "description": "a phone or an e-mail is required (a customer with the same phone, else the same "
+                                   "e-mail, is reused)",
+                    "anyOf": [{"required": ["phone"]}, {"required": ["email"]}],
+                    "properties": {
+                        "name": required_text(Customer.name),
+                        "phone": {"type": "string", "pattern": r"^\+?[0-9][0-9 ()-]{4,30}$",
+                                  "maxLength": column_length(Customer.phone),
+                                  "description": "any possible number (+7 916 123-45-67, 8 (916) 123-45-67 …); "
+                                                 "without a country code a Russian one"},
+                        "email": {"type": "string", "format": "email",
+                                  "maxLength": column_length(Customer.email)}}},
+                "address": required_text(Order.address),
+                "description": {"type": "string"},
+                "partner": {**column_text(Partner.code, allow_null=False),
+                            "description": "a partner's code (staff only)"}}},
+        "Cancel": {"type": "object", "required": ["reason"], "additionalProperties": True, "properties": {
+            "reason": {"type": "string", "minLength": 3, "pattern": r"\S[\s\S]+\S",
+                       "description": "at least three characters besides the spaces around them"}}},
+        "Assign": {"type": "object", "required": ["user"], "additionalProperties": True, "properties": {
+            "user": {"type": "string", "minLength": 1, "maxLength": column_length(User.login),
+                     "description": "the assignee's login"}}},
+        "Complete": {"type": "object", "required": ["data"], "additionalProperties": True, "properties": {
+            "data": {"type": "object", "description": "the form's fields, validated against the task's form schema"}}},
+        "Skip": {"type": "object", "required": ["reason"], "additionalProperties": True, "properties": {
+            "reason": {"type": "string", "minLength": 1, "pattern": r"\S"}, "result": ANY_OBJECT}},
+        "Message": {"type": "object", "required": ["order_number"], "additionalProperties": True, "properties": {
+            "order_number": {"type": "string", "minLength": 1, "maxLength": column_length(Order.number)},
+            "payload": ANY_OBJECT}},
+        "Deploy": {"type": "object", "required": ["bpmn"], "additionalProperties": True,
+                   "properties": {
+                       "bpmn": {"type": "string", "description": "the BPMN XML"},
+                       "bpmn_name": {"type": "string", "maxLength": 200},
+                       "dmn": {"type": "object", "additionalProperties": {"type": "string"},
+                               "description": "file name → DMN XML"},
+                       "forms": {"type": "object", "additionalProperties": {"type": ["object", "string"]},
+                                 "description": "file name → JSON Schema of a form"},
+                       "comment": {"type": "string", "maxLength": column_length(ProcessDefinition.comment)}}},
+        "DeployFiles": {"type": "object", "required": ["bpmn"], "additionalProperties": True, "properties": {
+            "bpmn": {"type": "string", "format": "binary"},
+            "dmn": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "forms": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "comment": {"type": "string", "maxLength": column_length(ProcessDefinition.comment)}}},
+    }
+
+
+COMPONENTS = {**_responses(), **_requests()}
