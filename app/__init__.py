@@ -18,6 +18,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)  # as flaskr does: SQLite lives there
 
+    from app import bounds
+
+    bounds.init_app(app)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)

@@ -44,6 +44,10 @@ class Config:
         self.RATELIMIT_SWALLOW_ERRORS = True  # the limiter's store down must not take the page down
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Request bodies: JSON and forms up to MAX_CONTENT_LENGTH, multipart forms with files (photos of a
+        # measurement, a claim) up to MAX_UPLOAD_LENGTH; anything larger is a 413 before it is read.
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 2**20))
+        self.MAX_UPLOAD_LENGTH = int(os.environ.get("MAX_UPLOAD_LENGTH", 64 * 2**20))
         self.API_TOKEN_MAX_AGE = int(os.environ.get("API_TOKEN_MAX_AGE", 30 * 24 * 3600))
         # SLA deadlines count working hours on the business calendar; "continuous" counts plain time
         # with hours of SLA_HOUR_SECONDS (short in demos and tests).

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 
 class BespokeError(Exception):
@@ -21,6 +21,12 @@ class BespokeError(Exception):
         body = {"error": self.code, "message": self.message, "fields": self.fields}
         body.update(self.details)
         return body
+
+
+class MalformedInput(BespokeError):
+    """A body that cannot be read as what it claims to be (JSON nested past the limit)."""
+
+    status, code = 400, "malformed_input"
 
 
 class ValidationError(BespokeError):
@@ -67,6 +73,19 @@ def init_app(app: Flask) -> None:
         from app.web import render_error
 
         return render_error(exc.status, exc.message)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        from flask_babel import gettext as _
+
+        limit = request.max_content_length
+        message = (_("Слишком большой запрос: не больше %(size)s МБ", size=f"{limit / 2**20:g}") if limit
+                   else _("Слишком большой запрос"))
+        if _wants_json():
+            return jsonify({"error": "request_too_large", "message": message, "fields": {"_body": message}}), 413
+        from app.web import render_error
+
+        return render_error(413, message)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Role, User
+from app.services.inputs import form_strings
 
 FORMAT_CHECKER = FormatChecker()
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")
@@ -114,8 +115,10 @@ def validate_form(schema: dict, data: Any) -> dict:
         raise ValidationError("Form data must be an object", fields={"_form": "expected an object"})
     declared = (schema.get("properties") or {}).keys()
     clean = {k: v for k, v in data.items() if k in declared and v is not None and v != ""}
+    # The platform's rule for every string (NFC, no unstorable characters, blank → empty, a default maxLength).
+    clean, fields = form_strings(schema, clean)
+    clean = {k: v for k, v in clean.items() if v != ""}
     validator = Draft202012Validator(prepare_schema(schema), format_checker=FORMAT_CHECKER)
-    fields: dict[str, str] = {}
     for error in sorted(validator.iter_errors(clean), key=lambda e: list(e.absolute_path)):
         path = _field_path(error)
         if path not in fields:
