@@ -83,10 +83,12 @@ def validate_intake(payload: dict) -> dict:
     kind = payload.get("kind")
     if not isinstance(kind, str) or kind not in ORDER_KINDS:
         fields["kind"] = f"Выберите вид заказа: {', '.join(ORDER_KINDS)}"
-    channel = payload.get("channel") or "api"
+    channel = payload.get("channel")
+    channel = "api" if channel in (None, "") else channel
     if not isinstance(channel, str) or channel not in CHANNELS:
         fields["channel"] = f"Выберите канал: {', '.join(CHANNELS)}"
-    customer = payload.get("customer") or {}
+    customer = payload.get("customer")
+    customer = {} if customer is None else customer
     if not isinstance(customer, dict):
         customer = {}
         fields["customer"] = "Укажите заказчика: name, phone, email"
