@@ -79,6 +79,8 @@ def init_app(app: Flask) -> None:
         from flask_babel import gettext as _
 
         limit = request.max_content_length
+        if limit and request.content_length is not None and request.content_length <= limit:
+            limit = request.max_form_memory_size  # the body fitted; one text field of a form did not
         message = (_("Слишком большой запрос: не больше %(size)s МБ", size=f"{limit / 2**20:g}") if limit
                    else _("Слишком большой запрос"))
         if _wants_json():

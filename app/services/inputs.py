@@ -8,6 +8,7 @@ stored in Unicode NFC, it holds no lone surrogate or control character (PostgreS
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from typing import Any
@@ -180,7 +181,7 @@ def like_pattern(text: str) -> str:
 
 def form_strings(schema: dict, data: Any, path: str = "") -> tuple[Any, dict[str, str]]:
     """A task form's data with every string cleaned (NFC, no surrogates or control characters, blank → "") and
-    bounded by its field's maxLength or FORM_TEXT_MAX; returns (data, {field: problem})."""
+    bounded by its field's maxLength or FORM_TEXT_MAX, and no NaN or infinity; returns (data, {field: problem})."""
     schema = schema if isinstance(schema, dict) else {}
     problems: dict[str, str] = {}
     if isinstance(data, dict):
@@ -198,6 +199,9 @@ def form_strings(schema: dict, data: Any, path: str = "") -> tuple[Any, dict[str
             cleaned_items.append(item)
             problems.update(inner)
         return cleaned_items, problems
+    if isinstance(data, float) and not math.isfinite(data):  # "nan" or "inf" typed in a number field
+        problems[path or "_form"] = "Укажите конечное число"
+        return data, problems
     if isinstance(data, str):
         declared = schema.get("maxLength")
         limit = declared if isinstance(declared, int) and not isinstance(declared, bool) else FORM_TEXT_MAX
