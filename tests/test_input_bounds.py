@@ -161,7 +161,8 @@ def test_ids_past_2_63_are_404_on_the_api(api):
     assert api.post(f"/tasks/{BIG_ID}/claim", as_="sales").status_code == 404
     assert api.get(f"/orders/{number}/documents/{BIG_ID}").status_code == 404
     assert api.post(f"/incidents/{BIG_ID}/retry").status_code == 404
-    assert api.get(f"/tasks/{BIG_ID - 1}").status_code == 404  # the largest id a row can have: just missing
+    for edge in (2**31 - 1, 2**31, 2**63 - 1):  # around the largest id an Integer column holds: just missing
+        assert api.get(f"/tasks/{edge}").status_code == 404, edge
 
 
 def test_ids_past_2_63_are_404_in_the_browser(web):
@@ -264,6 +265,18 @@ def test_task_form_strings_get_a_default_max_length_and_are_cleaned(api):
     assert done.status_code == 200
     with api.app.app_context():
         assert db.session.get(HumanTask, task["id"]).data["sales_comment"] == "Семёнова"
+
+
+def test_attachment_ids_in_form_data_are_bounded_like_path_ids(api):
+    number = api.create_order()
+    api.walk(number, ["new_order", "plan_measurement"])
+    task = api.open_task(number)
+    assert task["bpmn_id"] == "measurement"
+    for photo in (str(2**63), "²", "１２"):
+        response = api.complete(task, {"measurement_result": "customer_absent", "absence_comment": "Не открыли",
+                                       "photos": [photo]})
+        assert response.status_code == 422 and "photos.0" in response.get_json()["fields"], photo
+    assert api.get(f"/tasks/{task['id']}").status_code == 200 and api.open_task(number)["id"] == task["id"]
 
 
 def test_process_data_bound_for_a_short_column_is_refused_naming_it(api):

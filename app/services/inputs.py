@@ -11,12 +11,13 @@ import json
 import math
 import re
 import unicodedata
+from itertools import islice
 from typing import Any
 
 from app.errors import MalformedInput, ValidationError
 
 MAX_JSON_DEPTH = 32  # our deepest body (a form's nested data) is 4 levels; 10,000 levels crashed the parser
-MAX_ID = 2**63 - 1  # the largest id a row can have (bigint); a larger one names nothing
+MAX_ID = 2**31 - 1  # ids are Integer columns (int4 on PostgreSQL): a larger one names nothing
 # Descriptions, notes, reasons, comments: Text columns still get a sane bound (above the 20,000 characters
 # of an e-mail body that the mail receiver keeps, with its subject and attachment lines).
 FREE_TEXT_MAX = 30_000
@@ -27,7 +28,10 @@ _BLANK_LOOKALIKES = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSTORABLE = re.compile("[\ud800-\udfff\x00]")  # PostgreSQL text holds neither
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(rb"[\[\]{}]")
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_INNERMOST = re.compile(rb"[\[{][\]}]")
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+_TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
 
 
 class _Constant:
@@ -38,49 +42,74 @@ class _Constant:
 
 
 def parse_json(data: bytes) -> Any:
-    """A JSON document, refusing nesting past MAX_JSON_DEPTH (400) and NaN / Infinity / lone surrogates (422)."""
-    depth = deepest = 0
-    for bracket in _BRACKETS.findall(_STRING.sub(b'""', data)):
-        depth += 1 if bracket in b"[{" else -1
-        if depth > deepest:
-            deepest = depth
-            if deepest > MAX_JSON_DEPTH:
-                message = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-                raise MalformedInput(message, fields={"_body": message})
+    """A JSON document, refusing nesting past MAX_JSON_DEPTH (400) and NaN / Infinity / lone surrogates / NUL (422).
+
+    Every check runs at C speed on the raw bytes first; the value is walked only when they found a suspect.
+    """
+    _check_depth(data)
+    constants: list[str] = []
+
+    def constant(literal: str) -> _Constant:
+        constants.append(literal)
+        return _Constant(literal)
+
     try:
-        value = json.loads(data, parse_constant=_Constant)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError too
+        value = json.loads(data, parse_constant=constant)
+    except RecursionError:
+        raise MalformedInput(_TOO_DEEP, fields={"_body": _TOO_DEEP}) from None
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
         raise ValidationError("Expected a JSON object body", fields={"_body": f"invalid JSON: {exc}"}) from None
-    problems = _walk_json(value)
-    if problems:
-        raise ValidationError("Проверьте поля: " + ", ".join(problems), fields=problems)
+    # A lone surrogate or a NUL can only come in as a \u escape: no such escape, nothing to look for.
+    if constants or _SUSPECT_ESCAPE.search(data):
+        problems = _walk_json(value) or {"_body": f"{constants[0]} — не число" if constants else "Недопустимый символ"}
+        if problems:
+            raise ValidationError("Проверьте поля: " + ", ".join(problems), fields=problems)
     return value
 
 
-def _walk_json(value: Any) -> dict[str, str]:
+def _check_depth(data: bytes) -> None:
+    """Peel the innermost bracket pairs MAX_JSON_DEPTH times: a pair still standing is nested deeper."""
+    skeleton = _NOT_BRACKET.sub(b"", _STRING.sub(b"", data))
+    for _ in range(MAX_JSON_DEPTH):
+        skeleton, peeled = _INNERMOST.subn(b"", skeleton)
+        if not peeled:
+            return
+    if _INNERMOST.search(skeleton):
+        raise MalformedInput(_TOO_DEEP, fields={"_body": _TOO_DEEP})
+
+
+def _walk_json(value: Any, budget: int = 100_000) -> dict[str, str]:
+    """Each refused value by its field's path; {} when the body is too big to walk for names (budget nodes)."""
     problems: dict[str, str] = {}
-    stack: list[tuple[str, Any]] = [("", value)]
+    stack: list[tuple[Any, tuple | None]] = [(value, None)]  # (node, (parent trail, key)): paths built on demand
     while stack:
-        path, node = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return {}
+        node, trail = stack.pop()
         if isinstance(node, dict):
-            for key, item in node.items():
-                name = f"{path}.{key}" if path else key
+            for key, item in islice(node.items(), budget):
                 if _UNSTORABLE.search(key):
-                    problems[_printable(path) or "_body"] = "Недопустимый символ в имени поля"
-                    continue
-                stack.append((name, item))
+                    problems[_path(trail)] = "Недопустимый символ в имени поля"
+                elif isinstance(item, (dict, list, str, _Constant)):
+                    stack.append((item, (trail, key)))
         elif isinstance(node, list):
-            stack.extend((f"{path}.{i}" if path else str(i), item) for i, item in enumerate(node))
+            stack.extend((item, (trail, i)) for i, item in islice(enumerate(node), budget)
+                         if isinstance(item, (dict, list, str, _Constant)))
         elif isinstance(node, _Constant):
-            problems[path or "_body"] = f"{node.literal} — не число: укажите конечное число"
+            problems[_path(trail)] = f"{node.literal} — не число: укажите конечное число"
         elif isinstance(node, str) and _UNSTORABLE.search(node):
-            problems[path or "_body"] = ("Недопустимый символ (непарный суррогат UTF-16)" if _SURROGATE.search(node)
-                                         else "Недопустимый символ NUL")
+            problems[_path(trail)] = ("Недопустимый символ (непарный суррогат UTF-16)" if _SURROGATE.search(node)
+                                      else "Недопустимый символ NUL")
     return problems
 
 
-def _printable(path: str) -> str:
-    return _UNSTORABLE.sub("\ufffd", path)
+def _path(trail: tuple | None) -> str:
+    parts: list[str] = []
+    while trail is not None:
+        trail, key = trail
+        parts.append(_UNSTORABLE.sub("\ufffd", str(key)))
+    return ".".join(reversed(parts)) or "_body"
 
 
 def is_blank(text: str) -> bool:
@@ -201,6 +230,10 @@ def form_strings(schema: dict, data: Any, path: str = "") -> tuple[Any, dict[str
         return cleaned_items, problems
     if isinstance(data, float) and not math.isfinite(data):  # "nan" or "inf" typed in a number field
         problems[path or "_form"] = "Укажите конечное число"
+        return data, problems
+    if isinstance(data, str) and schema.get("format") == "attachment":  # an id: ASCII digits a row id can be
+        if not (data.isascii() and data.isdigit() and int(data) <= MAX_ID):
+            problems[path or "_form"] = "Нет такого файла"
         return data, problems
     if isinstance(data, str):
         declared = schema.get("maxLength")
