@@ -24,7 +24,7 @@ class BespokeError(Exception):
 
 
 class MalformedInput(BespokeError):
-    """A body that cannot be read as what it claims to be (JSON nested past the limit)."""
+    """Input no field could hold: JSON nested past the limit, a NUL character in the address or a form."""
 
     status, code = 400, "malformed_input"
 

@@ -199,7 +199,9 @@ def _column(value: Any, field: str, max_length: int, *, multiline: bool = False)
 
 def _cancel_reason(value: Any) -> str | None:
     reason = value.get("reason") if isinstance(value, dict) else None
-    return _column(reason, "cancellation.reason", FREE_TEXT_MAX, multiline=True) or None if reason else None
+    if not reason:
+        return None
+    return _column(reason, "cancellation.reason", FREE_TEXT_MAX, multiline=True) or None
 
 
 # process variable -> (order attribute, converter)
