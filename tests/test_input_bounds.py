@@ -416,10 +416,10 @@ def test_property_notes_are_stored_clean_or_refused(browser, text):
     app, _api, number, client = browser
     before = count(app, Note)
     response = client.post(f"/orders/{number}/notes", data={"text": text})
-    assert response.status_code in (302, 422)
+    assert response.status_code in (302, 400, 422)  # 400: a NUL character
     with app.app_context():
         notes = db.session.execute(select(Note).order_by(Note.id)).scalars().all()
-    if response.status_code == 422:
+    if response.status_code != 302:
         assert len(notes) == before
     else:
         assert len(notes) == before + 1
