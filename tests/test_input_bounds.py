@@ -290,6 +290,11 @@ def test_process_data_bound_for_a_short_column_is_refused_naming_it(api):
     response = api.complete(task, {"payment": payment})
     assert response.status_code == 422, response.get_json()
     assert "payment.number" in response.get_json()["fields"]
+    # The same payment from outside (a bank, 1C): the message's payload goes to the same columns.
+    for wrong, field in (({"method": ["cash"]}, "payment.method"), ({"number": "П" * 61}, "payment.number")):
+        payload = {"number": "1C-000123", "date": "2026-11-20", "amount": 30000.0, "method": "cashless", **wrong}
+        sent = api.post("/messages/payment_received", {"order_number": number, "payload": payload}, as_="accountant")
+        assert sent.status_code == 422 and field in sent.get_json()["fields"], sent.get_json()
     assert api.order(number)["payments"] == [] and api.open_task(number)["id"] == task["id"]
 
 
