@@ -21,6 +21,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["PREFERRED_URL_SCHEME"] == "https" if secure is None else bool(secure))
     os.makedirs(app.instance_path, exist_ok=True)  # as flaskr does: SQLite lives there
 
+    from app import bounds
+
+    bounds.init_app(app)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)

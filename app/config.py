@@ -52,6 +52,11 @@ class Config:
         self.COOKIE_SECURE = _bool("COOKIE_SECURE") if os.environ.get("COOKIE_SECURE") else None
         self.SESSION_COOKIE_SAMESITE = self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_HTTPONLY = self.REMEMBER_COOKIE_HTTPONLY = True
+        # Request bodies: JSON and forms up to MAX_CONTENT_LENGTH, multipart forms with files (photos of a
+        # measurement, a claim) up to MAX_UPLOAD_LENGTH; anything larger is a 413 before it is read.
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 2**20))
+        self.MAX_UPLOAD_LENGTH = int(os.environ.get("MAX_UPLOAD_LENGTH", 64 * 2**20))
+        self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH  # one text field of a form (Flask's default: 500 kB)
         self.API_TOKEN_MAX_AGE = int(os.environ.get("API_TOKEN_MAX_AGE", 30 * 24 * 3600))
         # SLA deadlines count working hours on the business calendar; "continuous" counts plain time
         # with hours of SLA_HOUR_SECONDS (short in demos and tests).

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 
 class BespokeError(Exception):
@@ -21,6 +21,12 @@ class BespokeError(Exception):
         body = {"error": self.code, "message": self.message, "fields": self.fields}
         body.update(self.details)
         return body
+
+
+class MalformedInput(BespokeError):
+    """Input no field could hold: JSON nested past the limit, a NUL character in the address or a form."""
+
+    status, code = 400, "malformed_input"
 
 
 class ValidationError(BespokeError):
@@ -89,6 +95,21 @@ def init_app(app: Flask) -> None:
         from app.web import render_error
 
         return (*render_error(exc.status, exc.message), headers)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        from flask_babel import gettext as _
+
+        limit = request.max_content_length
+        if limit and request.content_length is not None and request.content_length <= limit:
+            limit = request.max_form_memory_size  # the body fitted; one text field of a form did not
+        message = (_("Слишком большой запрос: не больше %(size)s МБ", size=f"{limit / 2**20:g}") if limit
+                   else _("Слишком большой запрос"))
+        if _wants_json():
+            return jsonify({"error": "request_too_large", "message": message, "fields": {"_body": message}}), 413
+        from app.web import render_error
+
+        return render_error(413, message)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

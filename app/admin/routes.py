@@ -1,8 +1,6 @@
 """Admin pages: incidents (retry / skip with a result) and notification templates (edit, preview, reset)."""
 from __future__ import annotations
 
-import json
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,6 +11,7 @@ from app.errors import BespokeError, ValidationError
 from app.extensions import db
 from app.models import NotificationTemplate, Order, OutboxJob
 from app.services.incidents import list_incidents, retry_incident, skip_incident
+from app.services.inputs import parse_json
 from app.services.notifications import (
     DEFAULTS,
     EVENT_LABELS,
@@ -70,10 +69,10 @@ def skip(job_id: int):
     reason, raw = request.form.get("reason", ""), request.form.get("result", "").strip()
     errors = {}
     result = None
-    try:
-        result = json.loads(raw) if raw else None
-    except ValueError as exc:
-        errors["result"] = _("Результат — не JSON: %(error)s", error=str(exc))
+    try:  # as strictly as an API body: no NaN, no nesting past the limit
+        result = parse_json(raw.encode()) if raw else None
+    except BespokeError as exc:
+        errors["result"] = _("Результат — не JSON: %(error)s", error=next(iter(exc.fields.values()), exc.message))
     if result is not None and not isinstance(result, dict):
         errors["result"] = _("Результат должен быть объектом JSON, например {\"status\": \"sent_by_hand\"}")
     if not errors:

@@ -13,6 +13,7 @@ from app.auth.signin import sign_in
 from app.errors import BespokeError, Conflict, Forbidden, Unauthorized, ValidationError
 from app.extensions import begin_write, db
 from app.models import User
+from app.services.inputs import parse_json
 from app.services.outbox import commit, rollback
 
 
@@ -48,7 +49,11 @@ def authenticate() -> User:
 
 
 def json_body() -> dict:
-    body = request.get_json(silent=True)
+    """The request's JSON object, read strictly: depth, NaN / Infinity and lone surrogates are refused."""
+    if not request.is_json:
+        raise ValidationError("Expected a JSON object body (Content-Type: application/json)",
+                              fields={"_body": "invalid JSON"})
+    body = parse_json(request.get_data(cache=True))
     if not isinstance(body, dict):
         raise ValidationError("Expected a JSON object body", fields={"_body": "invalid JSON"})
     return body

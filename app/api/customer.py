@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import HumanTask, Order
 from app.orders.status_link import LINK_KEEPERS
 from app.services import customer_view, status_links
+from app.services.inputs import body_object
 from app.services.notifications import status_url
 from app.services.status_links import order_for_token
 from app.status.routes import limited
@@ -58,7 +59,7 @@ def customer_complete(_user, token, task_id):
     task = next((t for t in _customer_tasks(order) if t.id == task_id), None)
     if task is None:
         raise NotFound("Not found")
-    steps.complete_task(task.id, json_body().get("data", {}), customer_view.customer_account())
+    steps.complete_task(task.id, body_object(json_body(), "data"), customer_view.customer_account())
     return AfterCommit(lambda: jsonify({"number": order.number, "stage": db.session.get(Order, order.id).stage}))
 
 

@@ -9,6 +9,7 @@ from app.api.schemas import _iso
 from app.extensions import db
 from app.models import OutboxJob
 from app.services.incidents import list_incidents, retry_incident, skip_incident
+from app.services.inputs import FREE_TEXT_MAX, body_text
 
 VIEWERS, ADMINS = {"admin", "director"}, {"admin"}
 
@@ -40,5 +41,6 @@ def retry(user, job_id):
 @endpoint(write=True, roles=ADMINS)
 def skip(user, job_id):
     body = json_body()  # a list or a bare string is a 422 like a missing reason, not a crash
-    skip_incident(job_id, user, body.get("result"), body.get("reason", ""))
+    reason = body_text(body, "reason", max_length=FREE_TEXT_MAX, multiline=True)
+    skip_incident(job_id, user, body.get("result"), reason)
     return AfterCommit(lambda: jsonify(incident_json(db.session.get(OutboxJob, job_id))))

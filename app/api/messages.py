@@ -6,10 +6,11 @@ from flask import jsonify
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.engine.steps import deliver_message
-from app.errors import Forbidden, NotFound, ValidationError
+from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.models import Order
 from app.services import orders as order_service
+from app.services.inputs import body_object, body_text
 
 # Who may send which message; anything else is for admins only.
 MESSAGE_ROLES = {
@@ -25,12 +26,8 @@ def send_message(user, name):
     if not user.role_codes & MESSAGE_ROLES.get(name, {"admin"}):
         raise Forbidden(f"Your roles may not send the '{name}' message")
     body = json_body()
-    number = str(body.get("order_number") or "")
-    payload = body.get("payload") or {}
-    if not number:
-        raise ValidationError("order_number is required", fields={"order_number": "required"})
-    if not isinstance(payload, dict):
-        raise ValidationError("payload must be an object", fields={"payload": "object expected"})
+    number = body_text(body, "order_number", max_length=20, required="required")
+    payload = body_object(body, "payload")
     try:
         order = order_service.get_order(number)
     except NotFound:

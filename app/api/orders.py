@@ -9,11 +9,12 @@ from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import _iso, order_json, order_summary_json
 from app.engine.steps import cancel_order as cancel_order_step
 from app.engine.steps import start_order_process
-from app.errors import Forbidden, NotFound, ValidationError
+from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.models import AuditEvent, Document, Notification, Order, User
 from app.services import orders as order_service
 from app.services.access import STAFF_ROLES, visible_orders
+from app.services.inputs import FREE_TEXT_MAX, body_text, int_arg
 from app.services.notifications import status_url
 from app.services.order_search import search_orders, sorted_by
 
@@ -53,23 +54,12 @@ def create_order(user):
     return AfterCommit(respond)
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValidationError(f"'{name}' must be an integer", fields={name: "integer expected"}) from exc
-    return max(low, min(high, value))
-
-
 @bp.get("/orders")
 @endpoint()
 def list_orders(user):
     query = search_orders(user, request.args)
-    page = _int_arg("page", 1, 1, 10**6)
-    per_page = _int_arg("per_page", 50, 1, MAX_PER_PAGE)
+    page = int_arg(request.args, "page", 1, 1, 10**6)
+    per_page = int_arg(request.args, "per_page", 50, 1, MAX_PER_PAGE)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
     rows = db.session.execute(sorted_by(query, {}).offset((page - 1) * per_page).limit(per_page)).scalars().all()
     return jsonify({"items": [order_summary_json(o) for o in rows], "page": page, "per_page": per_page,
@@ -127,5 +117,5 @@ def download_document(user, number, document_id):
 @endpoint(write=True, roles={"sales", "dispatch", "director", "admin"})
 def cancel_order(user, number):
     order = load_order(user, number)
-    cancel_order_step(order, str(json_body().get("reason") or ""), user)
+    cancel_order_step(order, body_text(json_body(), "reason", max_length=FREE_TEXT_MAX, multiline=True), user)
     return AfterCommit(lambda: jsonify(order_json(db.session.get(Order, order.id))))

@@ -7,13 +7,14 @@ from flask import jsonify, request
 from sqlalchemy import func, select
 
 from app.api import bp
-from app.api.auth import endpoint
+from app.api.auth import endpoint, json_body
 from app.api.schemas import _iso
 from app.engine.deploy import deploy
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ProcessDefinition, ProcessInstance
 from app.services.access import PROCESS_READERS
+from app.services.inputs import body_object, body_text
 
 
 def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
@@ -42,14 +43,21 @@ def _upload() -> tuple[str, bytes, dict, dict, str]:
             raise ValidationError("A 'bpmn' file is required", fields={"bpmn": "required"})
         dmn = {f.filename: f.read() for f in request.files.getlist("dmn")}
         forms = {f.filename: f.read() for f in request.files.getlist("forms")}
-        return bpmn_file.filename or "process.bpmn", bpmn_file.read(), dmn, forms, request.form.get("comment", "")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("bpmn"), str):
+        comment = body_text(request.form, "comment", max_length=500, multiline=True)
+        return bpmn_file.filename or "process.bpmn", bpmn_file.read(), dmn, forms, comment
+    body = json_body()
+    if not isinstance(body.get("bpmn"), str):
         raise ValidationError("Send multipart files or JSON with a 'bpmn' string", fields={"bpmn": "required"})
-    dmn = {name: text.encode() for name, text in (body.get("dmn") or {}).items()}
-    forms = {name: (v if isinstance(v, str) else json.dumps(v)).encode()
-             for name, v in (body.get("forms") or {}).items()}
-    return body.get("bpmn_name") or "process.bpmn", body["bpmn"].encode(), dmn, forms, body.get("comment", "")
+    dmn_files, form_files = body_object(body, "dmn"), body_object(body, "forms")
+    bad = {f"dmn.{name}": "Ожидается строка с XML" for name, text in dmn_files.items() if not isinstance(text, str)}
+    bad.update({f"forms.{name}": "Ожидается объект JSON Schema или строка" for name, v in form_files.items()
+                if not isinstance(v, (str, dict))})
+    if bad:
+        raise ValidationError("Проверьте файлы процесса", fields=bad)
+    dmn = {name: text.encode() for name, text in dmn_files.items()}
+    forms = {name: (v if isinstance(v, str) else json.dumps(v)).encode() for name, v in form_files.items()}
+    name = body_text(body, "bpmn_name", max_length=200) or "process.bpmn"
+    return name, body["bpmn"].encode(), dmn, forms, body_text(body, "comment", max_length=500, multiline=True)
 
 
 @bp.post("/processes")

@@ -14,6 +14,7 @@ from app.errors import Forbidden, ValidationError
 from app.extensions import db
 from app.models import HumanTask, Order, User
 from app.services.access import can_see_task, visible_tasks
+from app.services.inputs import body_object, body_text
 
 
 def load_task(user: User, task_id: int) -> HumanTask:
@@ -71,7 +72,7 @@ def unclaim(user, task_id):
 @bp.post("/tasks/<int:task_id>/assign")
 @endpoint(write=True)
 def assign(user, task_id):
-    login = str(json_body().get("user") or "")
+    login = body_text(json_body(), "user", max_length=80)
     return jsonify(task_json(steps.assign_task(task_id, login, user)))
 
 
@@ -79,7 +80,7 @@ def assign(user, task_id):
 @endpoint(write=True)
 def complete(user, task_id):
     body = json_body()
-    task_id = steps.complete_task(task_id, body.get("data", {}), user).id
+    task_id = steps.complete_task(task_id, body_object(body, "data"), user).id
 
     def respond():
         task = db.session.get(HumanTask, task_id)

@@ -33,6 +33,7 @@ from app.orders.bulk import BULK_ACTIONS, run_bulk
 from app.services import orders as order_service
 from app.services.access import STAFF_ROLES, is_partner, refusal, visible_orders
 from app.services.attachments import save_upload
+from app.services.inputs import int_arg
 from app.services.notes import add_note
 from app.services.order_search import search_orders, sorted_by
 from app.services.outbox import add_job, commit, rollback
@@ -97,7 +98,7 @@ def index():
         return redirect(url_for("partner.index"))
     query = search_orders(user, request.args)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
-    page = max(1, request.args.get("page", 1, type=int))
+    page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
     orders = db.session.execute(sorted_by(query, request.args).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
                                 ).scalars().all()
     args = request.args.to_dict()

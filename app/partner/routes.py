@@ -23,6 +23,7 @@ from app.partner import bp
 from app.services.access import is_partner, visible_orders
 from app.services.calendar import company_tz
 from app.services.customer_view import DOCUMENT_LABELS, latest_documents
+from app.services.inputs import int_arg
 from app.services.notifications import status_url
 from app.services.order_search import matches_text, sorted_by
 from app.services.settlements import TOTALS, settle, statement, statement_pdf, statement_xlsx
@@ -157,7 +158,7 @@ def index():
     if text:
         query = query.where(matches_text(text))
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
-    page = max(1, args.get("page", 1, type=int))
+    page = int_arg(args, "page", 1, 1, 10**6, strict=False)
     orders = db.session.execute(sorted_by(query, {}).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
     stages = sorted(set(db.session.execute(own_orders(user).with_only_columns(Order.stage).distinct()).scalars())
                     - {""})

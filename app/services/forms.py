@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -17,6 +16,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Order, Role, User
 from app.services.form_rules import parse_datetime, rule_errors
+from app.services.inputs import form_strings
 from app.services.money import MoneyError, parse_money
 
 FORMAT_CHECKER = FormatChecker()
@@ -112,7 +112,6 @@ MESSAGES = {
     "minItems": "Добавьте хотя бы одну строку",
     "multipleOf": "Значение должно быть кратно {limit}",
 }
-NOT_A_NUMBER = "Введите число"
 
 
 def _choices(source: str) -> tuple[list[str], list[str]]:
@@ -161,17 +160,6 @@ def _message(error) -> str:
     return template.format(limit=limit) if template else error.message
 
 
-def _non_finite(node: Any, path: str) -> list[str]:
-    """Paths of NaN and infinities: JSON Schema calls them numbers, nobody means them."""
-    if isinstance(node, float) and not math.isfinite(node):
-        return [path]
-    if isinstance(node, dict):
-        return [p for key, value in node.items() for p in _non_finite(value, f"{path}.{key}" if path else key)]
-    if isinstance(node, list):
-        return [p for i, value in enumerate(node) for p in _non_finite(value, f"{path}.{i}" if path else str(i))]
-    return []
-
-
 def validate_form(schema: dict, data: Any, *, order: Order | None = None) -> dict:
     """Keep only the form's own fields and validate them, then its x-rules; ValidationError lists each bad field.
 
@@ -181,8 +169,11 @@ def validate_form(schema: dict, data: Any, *, order: Order | None = None) -> dic
         raise ValidationError("Form data must be an object", fields={"_form": "expected an object"})
     declared = (schema.get("properties") or {}).keys()
     clean = {k: v for k, v in data.items() if k in declared and v is not None and v != ""}
+    # The platform's rule for every string (NFC, no unstorable characters, blank → empty, a default maxLength)
+    # and for numbers (no NaN or infinity).
+    clean, fields = form_strings(schema, clean)
+    clean = {k: v for k, v in clean.items() if v != ""}
     validator = FormValidator(prepare_schema(schema), format_checker=FORMAT_CHECKER)
-    fields: dict[str, str] = {path: NOT_A_NUMBER for path in _non_finite(clean, "")}
     explained: set[str] = set()
     for error in sorted(validator.iter_errors(clean), key=lambda e: [str(p) for p in e.absolute_path]):
         path = _field_path(error)

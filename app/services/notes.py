@@ -9,6 +9,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Note, Notification, Order, User
 from app.services import audit
+from app.services.inputs import FREE_TEXT_MAX, clean_text
 
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.-]+)")
 
@@ -23,7 +24,10 @@ def mentioned_users(text: str) -> list[User]:
 
 def add_note(order: Order, text: str, author: User, *, internal: bool = True) -> Note:
     """Stage a note; every mentioned active colleague gets a notification."""
-    text = (text or "").strip()
+    try:
+        text = clean_text(text, max_length=FREE_TEXT_MAX, multiline=True)
+    except ValueError as exc:
+        raise ValidationError(f"Примечание не добавлено: {exc}", fields={"text": str(exc)}) from None
     if not text:
         raise ValidationError("Пустое примечание", fields={"text": "Напишите текст примечания"})
     note = Note(order_id=order.id, author_id=author.id, text=text, internal=internal)

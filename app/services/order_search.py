@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from app.errors import ValidationError
 from app.models import Customer, HumanTask, Order, Partner, User
 from app.services.access import visible_orders
+from app.services.inputs import like_pattern
 
 SORTS = {
     "number": Order.number, "created": Order.created_at, "kind": Order.kind, "customer": Customer.name,
@@ -53,8 +54,9 @@ def search_orders(user: User, args):
 def matches_text(text: str):
     """Order number, customer name, address, or (4+ digits) phone contains the text; needs Customer joined."""
     digits = "".join(ch for ch in text if ch.isdigit())
-    like = f"%{text}%"
-    conditions = [Order.number.ilike(like), Customer.name.ilike(like), Order.address.ilike(like)]
+    like = like_pattern(text)  # '%' and '_' typed by a person are characters to find, not wildcards
+    conditions = [Order.number.ilike(like, escape="\\"), Customer.name.ilike(like, escape="\\"),
+                  Order.address.ilike(like, escape="\\")]
     if len(digits) >= 4:
         conditions.append(Customer.phone.like(f"%{digits}%"))
     return or_(*conditions)

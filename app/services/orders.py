@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 import phonenumbers
@@ -25,6 +25,7 @@ from app.models import (
     User,
 )
 from app.services import audit
+from app.services.inputs import FREE_TEXT_MAX, MAX_ID, clean_text, take_text
 from app.services.money import to_money
 
 
@@ -87,43 +88,49 @@ def find_or_create_customer(name: str, phone: str | None, email: str | None,
 
 
 def validate_intake(payload: dict) -> dict:
-    """Check an intake payload; return cleaned values or raise ValidationError per field."""
+    """Check an intake payload; return cleaned values or raise ValidationError per field.
+
+    Every field is type-checked and bounded by its column: a list where a string belongs is a 422 naming it.
+    """
     fields: dict[str, str] = {}
     kind = payload.get("kind")
-    if kind not in ORDER_KINDS:
+    if not isinstance(kind, str) or kind not in ORDER_KINDS:
         fields["kind"] = f"Выберите вид заказа: {', '.join(ORDER_KINDS)}"
-    channel = payload.get("channel") or "api"
-    if channel not in CHANNELS:
+    channel = payload.get("channel")
+    channel = "api" if channel in (None, "") else channel
+    if not isinstance(channel, str) or channel not in CHANNELS:
         fields["channel"] = f"Выберите канал: {', '.join(CHANNELS)}"
-    customer = payload.get("customer") or {}
+    customer = payload.get("customer")
+    customer = {} if customer is None else customer
     if not isinstance(customer, dict):
         customer = {}
         fields["customer"] = "Укажите заказчика: name, phone, email"
-    name = (customer.get("name") or "").strip()
-    if not name:
-        fields["customer.name"] = "Укажите имя заказчика"
+    name = take_text(fields, "customer.name", customer.get("name"), max_length=200,
+                     required="Укажите имя заказчика")
+    raw_phone = take_text(fields, "customer.phone", customer.get("phone"), max_length=40)
     phone = None
     try:
-        phone = normalize_phone(customer.get("phone"))
+        phone = normalize_phone(raw_phone)
     except ValueError:
-        fields["customer.phone"] = "Неверный номер телефона"
-    email = (customer.get("email") or "").strip() or None
-    if email and ("@" not in email or "." not in email.split("@")[-1]):
+        fields.setdefault("customer.phone", "Неверный номер телефона")
+    email = take_text(fields, "customer.email", customer.get("email"), max_length=200) or None
+    if email and ("@" not in email or "." not in email.split("@")[-1] or " " in email):
         fields["customer.email"] = "Неверный адрес e-mail"
-    if not phone and not email and "customer.phone" not in fields:
+    if not phone and not email and "customer.phone" not in fields and "customer.email" not in fields:
         fields["customer.phone"] = "Нужен телефон или e-mail"
-    address = (payload.get("address") or "").strip()
-    if not address:
-        fields["address"] = "Укажите адрес"
+    address = take_text(fields, "address", payload.get("address"), max_length=400, required="Укажите адрес")
+    description = take_text(fields, "description", payload.get("description"), max_length=FREE_TEXT_MAX,
+                            multiline=True)
     partner = None
-    if payload.get("partner"):
-        partner = db.session.execute(select(Partner).where(Partner.code == payload["partner"])).scalar_one_or_none()
+    code = take_text(fields, "partner", payload.get("partner"), max_length=40)
+    if code:
+        partner = db.session.execute(select(Partner).where(Partner.code == code)).scalar_one_or_none()
         if partner is None:
             fields["partner"] = "Неизвестный код партнёра"
     if fields:
         raise ValidationError("Заказ не принят: проверьте поля", fields=fields)
     return {"kind": kind, "channel": channel, "name": name, "phone": phone, "email": email,
-            "address": address, "description": (payload.get("description") or "").strip(), "partner": partner}
+            "address": address, "description": description, "partner": partner}
 
 
 def create_order(clean: dict, actor: User | None) -> Order:
@@ -183,17 +190,35 @@ def _user(value: Any) -> User | None:
     return db.session.execute(select(User).where(User.login == str(value))).scalar_one_or_none()
 
 
+def _column(value: Any, field: str, max_length: int, *, multiline: bool = False) -> str:
+    """Process data bound for a string column: cleaned, or a 422 naming the field (SQLite does not enforce
+    String(n); PostgreSQL would fail the whole step)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a payment number sent as a number
+    try:
+        return clean_text(value, max_length=max_length, multiline=multiline)
+    except ValueError as exc:
+        raise ValidationError(f"{field}: {exc}", fields={field: str(exc)}) from None
+
+
+def _cancel_reason(value: Any) -> str | None:
+    reason = value.get("reason") if isinstance(value, dict) else None
+    if not reason:
+        return None
+    return _column(reason, "cancellation.reason", FREE_TEXT_MAX, multiline=True) or None
+
+
 # process variable -> (order attribute, converter)
 ORDER_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "price": ("price", to_money),
     "prepayment": ("prepayment", to_money),
-    "payment_type": ("payment_type", lambda v: v if v in PAYMENT_TYPES else None),
+    "payment_type": ("payment_type", lambda v: v if isinstance(v, str) and v in PAYMENT_TYPES else None),
     "promised_date": ("promised_date", _date),
     "measurer": ("measurer", _user),
     "visit_at": ("visit_at", _datetime),
     "crew": ("crew", _user),
     "delivery_at": ("delivery_at", _datetime),
-    "cancellation": ("cancel_reason", lambda v: (v or {}).get("reason") if isinstance(v, dict) else None),
+    "cancellation": ("cancel_reason", _cancel_reason),
 }
 
 
@@ -201,12 +226,20 @@ def _sync_components(order: Order, items: list, actor) -> None:
     current = [(c.name, str(c.quantity.normalize()) if c.quantity is not None else "", c.unit, c.status)
                for c in order.components]
     wanted = []
-    for item in items or []:
+    for i, item in enumerate(items if isinstance(items, list) else []):
         if not isinstance(item, dict) or not item.get("name"):
             continue
-        qty = Decimal(str(item.get("quantity") or 1))
-        wanted.append((str(item["name"]), str(qty.normalize()), item.get("unit") or "шт",
-                       item.get("status") or "needed", item.get("supplier")))
+        name = _column(item["name"], f"components.{i}.name", 300)
+        try:
+            qty = Decimal(str(item.get("quantity") or 1))
+        except InvalidOperation:
+            qty = Decimal("NaN")
+        if not qty.is_finite() or not Decimal(0) <= qty < Decimal(10) ** 9:
+            raise ValidationError(f"components.{i}.quantity: not a quantity",
+                                  fields={f"components.{i}.quantity": "Укажите количество числом"})
+        wanted.append((name, str(qty.normalize()), _column(item.get("unit"), f"components.{i}.unit", 20) or "шт",
+                       _column(item.get("status"), f"components.{i}.status", 20) or "needed",
+                       _column(item.get("supplier"), f"components.{i}.supplier", 200) or None))
     if current == [w[:4] for w in wanted]:
         return
     order.components[:] = [Component(position=i, name=w[0], quantity=Decimal(w[1]), unit=w[2], status=w[3],
@@ -217,14 +250,15 @@ def _sync_components(order: Order, items: list, actor) -> None:
 
 
 def _record_payment(order: Order, payment: dict, actor, source: str) -> None:
-    number = str(payment.get("number") or "").strip()
+    number = _column(payment.get("number"), "payment.number", 60)
     amount = to_money(payment.get("amount"))
     if not number or amount is None:
         return
     if any(p.number == number for p in order.payments):
         return
     row = Payment(number=number, paid_on=_date(payment.get("date")) or date.today(), amount=amount,
-                  method=payment.get("method"), received_by=payment.get("received_by") or "company",
+                  method=_column(payment.get("method"), "payment.method", 20) or None,
+                  received_by=_column(payment.get("received_by"), "payment.received_by", 20) or "company",
                   source=source, recorded_by_id=actor.id if isinstance(actor, User) else None)
     order.payments.append(row)
     audit.record(order.id, "field", actor, field="payment", old=None,
@@ -243,11 +277,15 @@ def apply_process_data(order: Order, data: dict, actor, *, source: str = "manual
     if isinstance(data.get("payment"), dict):
         _record_payment(order, data["payment"], actor, source)
     if data.get("feedback_kind"):
-        db.session.add(Feedback(order_id=order.id, kind=data["feedback_kind"], rating=data.get("rating"),
-                                comment=data.get("feedback_comment") or data.get("claim_text")))
-        if data["feedback_kind"] == "claim":
-            db.session.add(Claim(order_id=order.id, text=data.get("claim_text") or "",
-                                 photos=[int(p) for p in data.get("photos") or [] if str(p).isdigit()] or None))
+        kind = _column(data["feedback_kind"], "feedback_kind", 20)
+        claim_text = _column(data.get("claim_text"), "claim_text", FREE_TEXT_MAX, multiline=True)
+        comment = _column(data.get("feedback_comment"), "feedback_comment", FREE_TEXT_MAX, multiline=True)
+        db.session.add(Feedback(order_id=order.id, kind=kind, rating=data.get("rating"),
+                                comment=comment or claim_text or None))
+        if kind == "claim":
+            photos = [str(p) for p in data.get("photos") or []] if isinstance(data.get("photos"), list) else []
+            db.session.add(Claim(order_id=order.id, text=claim_text, photos=[
+                int(p) for p in photos if p.isascii() and p.isdigit() and int(p) <= MAX_ID] or None))
     if data.get("claim_resolution") or data.get("claim_closed"):
         claim = db.session.execute(select(Claim).where(Claim.order_id == order.id, Claim.status == "open")
                                    .order_by(Claim.id.desc())).scalars().first()
@@ -256,8 +294,9 @@ def apply_process_data(order: Order, data: dict, actor, *, source: str = "manual
             claim = db.session.execute(select(Claim).where(Claim.order_id == order.id)
                                        .order_by(Claim.id.desc())).scalars().first()
         if claim is not None and data.get("claim_resolution"):
-            claim.resolution = data["claim_resolution"]
-            claim.resolution_comment = data.get("resolution_comment")
+            claim.resolution = _column(data["claim_resolution"], "claim_resolution", 20)
+            claim.resolution_comment = _column(data.get("resolution_comment"), "resolution_comment", FREE_TEXT_MAX,
+                                               multiline=True) or None
             claim.discount_amount = to_money(data.get("discount_amount"))
         # A revisit resolves the claim only when the crew has been and closed it.
         if claim is not None and (data.get("claim_closed") or claim.resolution != "revisit"):

@@ -18,6 +18,7 @@ from app.models import Attachment, Document, HumanTask, Order
 from app.services import customer_view, outbox
 from app.services.attachments import file_path, send_attachment
 from app.services.forms import prepare_schema
+from app.services.inputs import clean_text
 from app.services.status_links import order_for_token
 from app.status import bp
 from app.tasks.form_render import FormExtras, render_form
@@ -111,12 +112,16 @@ def page(token: str):
 @limited
 def question(token: str):
     order = order_for_token(token)
-    text = (request.form.get("text") or "").strip()
+    raw = request.form.get("text") or ""
     error = None
-    if len(text) < 3:
+    try:
+        text = clean_text(raw, max_length=QUESTION_MAX, multiline=True)
+    except ValueError:
+        text = raw
+        error = (_("Вопрос слишком длинный: не больше %(n)d знаков", n=QUESTION_MAX) if len(raw) > QUESTION_MAX
+                 else _("Уберите из вопроса управляющие символы"))
+    if not error and len(text) < 3:
         error = _("Напишите вопрос — хотя бы несколько слов")
-    elif len(text) > QUESTION_MAX:
-        error = _("Вопрос слишком длинный: не больше %(n)d знаков", n=QUESTION_MAX)
     if error:
         return _page(token, order, errors={"question": error}, question=text, status=422)
     customer_view.ask(order, text)
