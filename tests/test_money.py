@@ -116,7 +116,7 @@ def test_any_number_field_refuses_nan_and_infinity(api: Api, hours):
     visit = {"measurer": "measurer", "visit_at": "2030-05-14T07:00:00+00:00", "visit_duration_hours": hours}
     with api.app.app_context(), pytest.raises(ValidationError) as refusal:
         validate_form(form(api.app, "plan_measurement"), visit)
-    assert refusal.value.fields == {"visit_duration_hours": "Укажите конечное число"}
+    assert refusal.value.fields == {"visit_duration_hours": "Введите число"}
 
 
 def test_the_largest_amount_the_column_holds_is_accepted_a_kopeck_more_is_not(app):

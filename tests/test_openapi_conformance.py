@@ -190,7 +190,7 @@ def test_what_breaks_the_document_is_refused_naming_the_field_before_anything_ru
 
     assert set(refused(api.get("/orders?per_page=500&page=0"))) == {"per_page", "page"}  # was clamped silently
     assert set(refused(api.get("/tasks?overdue=maybe&state=lost"))) == {"overdue", "state"}
-    assert "task_id" in refused(api.get(f"/tasks/{2**31}"))  # beyond INTEGER: PostgreSQL answered 500
+    assert api.get(f"/tasks/{2**31}").status_code == 404  # beyond INTEGER names nothing: PostgreSQL answered 500
     intake = {"kind": "kitchen", "customer": {"name": "Иванова"}, "address": "Москва"}
     assert "e-mail" in refused(api.post("/orders", intake, as_="sales"))["customer"]
     surrogate = {**intake, "customer": {"name": "\ud800", "phone": "+7 916 123-45-67"}}

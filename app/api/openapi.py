@@ -16,7 +16,8 @@ def _op(summary: str, responses: dict, *, body: str | None = None, files: str | 
         params: list | None = None, public: bool = False, tag: str = "orders") -> dict:
     """One operation; a response is `(text, schema name)` for a success, a text for an error (the Error shape).
 
-    Every authenticated operation may answer 401 (no or bad token) and 422 for a malformed body or parameter.
+    Every operation may answer 400 (NUL in the address, JSON nested too deeply); every authenticated one 401 (no
+    or bad token); one with a body or parameters 422 for an invalid field.
     """
     answers = {}
     for code, answer in responses.items():
@@ -25,6 +26,8 @@ def _op(summary: str, responses: dict, *, body: str | None = None, files: str | 
         else:
             text, schema = answer
             answers[str(code)] = {"description": text, **(_json(ref(schema)) if isinstance(schema, str) else schema)}
+    answers.setdefault("400", {"description": "malformed: a NUL character in the address or query, or a JSON body "
+                                              "nested too deeply", **_json(ref("Error"))})
     if not public:
         answers.setdefault("401", {"description": "no token, or an invalid or expired one", **_json(ref("Error"))})
     if body or params:

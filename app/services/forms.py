@@ -16,7 +16,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Order, Role, User
 from app.services.form_rules import parse_datetime, rule_errors
-from app.services.inputs import form_strings
+from app.services.inputs import NOT_A_NUMBER, form_strings
 from app.services.money import MoneyError, parse_money
 
 FORMAT_CHECKER = FormatChecker()
@@ -155,6 +155,8 @@ def _field_path(error) -> str:
 def _message(error) -> str:
     if isinstance(error.cause, FieldProblem):
         return str(error.cause)
+    if error.validator == "type" and error.validator_value in ("number", "integer"):
+        return NOT_A_NUMBER  # «abc» or «nan» typed into a number field
     template = MESSAGES.get(error.validator)
     limit = error.validator_value if not isinstance(error.validator_value, (dict, list)) else ""
     return template.format(limit=limit) if template else error.message

@@ -21,6 +21,7 @@ MAX_ID = 2**31 - 1  # ids are Integer columns (int4 on PostgreSQL): a larger one
 # Descriptions, notes, reasons, comments: Text columns still get a sane bound (above the 20,000 characters
 # of an e-mail body that the mail receiver keeps, with its subject and attachment lines).
 FREE_TEXT_MAX = 30_000
+NOT_A_NUMBER = "Введите число"  # NaN or infinity where a form wants a number
 FORM_TEXT_MAX = 10_000  # a task form's string field that declares no maxLength
 
 # Characters that look like nothing: a name made only of these (and spaces) is an empty name.
@@ -229,7 +230,7 @@ def form_strings(schema: dict, data: Any, path: str = "") -> tuple[Any, dict[str
             problems.update(inner)
         return cleaned_items, problems
     if isinstance(data, float) and not math.isfinite(data):  # "nan" or "inf" typed in a number field
-        problems[path or "_form"] = "Укажите конечное число"
+        problems[path or "_form"] = NOT_A_NUMBER
         return data, problems
     if isinstance(data, str) and schema.get("format") == "attachment":  # an id: ASCII digits a row id can be
         if not (data.isascii() and data.isdigit() and int(data) <= MAX_ID):
