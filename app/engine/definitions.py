@@ -1,6 +1,7 @@
 """Parsing and validating a deployment: BPMN + DMN + forms, safely, with every problem named."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -211,16 +212,25 @@ def _load_form(filename: str, form_files: dict[str, bytes], validate_schema: boo
     except ValueError as exc:
         return None, f"form file '{filename}' is not valid JSON: {exc}"
     if validate_schema:
-        try:
-            Draft202012Validator.check_schema(form)
-        except SchemaError as exc:
-            return None, f"form file '{filename}' is not a valid JSON Schema: {exc.message}"
-        from app.services.form_rules import rule_problems  # the rules build on this package's sandbox
-
-        problems = rule_problems(form)
-        if problems:
-            return None, f"form file '{filename}': x-rules: {'; '.join(problems)}"
+        problem = _form_problem(json.dumps(form, sort_keys=True))
+        if problem:
+            return None, f"form file '{filename}'{problem}"
     return form, None
+
+
+@functools.lru_cache(maxsize=512)
+def _form_problem(canonical: str) -> str | None:
+    """What is wrong with a form's schema or its x-rules; remembered by content, since checking a schema against
+    the metaschema costs ~20 ms and every deploy (every test, too) checks the same unchanged forms."""
+    form = json.loads(canonical)
+    try:
+        Draft202012Validator.check_schema(form)
+    except SchemaError as exc:
+        return f" is not a valid JSON Schema: {exc.message}"
+    from app.services.form_rules import rule_problems  # the rules build on this package's sandbox
+
+    problems = rule_problems(form)
+    return f": x-rules: {'; '.join(problems)}" if problems else None
 
 
 def _summary(problems: list[dict]) -> str:
