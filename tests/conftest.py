@@ -5,9 +5,8 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
-from tests.support.api import Api, seed
+from tests.support.api import Api, seed, truncate_all
 from tests.support.services import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,17 +49,6 @@ def _schema(database_url):
     return database_url
 
 
-def _truncate(db) -> None:
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            conn.execute(text("UPDATE departments SET head_id = NULL"))
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
-
-
 @pytest.fixture
 def app(_schema, redis_server, tmp_path):
     from app import create_app
@@ -72,7 +60,7 @@ def app(_schema, redis_server, tmp_path):
         "INSTANCE_PATH": str(tmp_path), "SLA_HOUR_SECONDS": 3600.0,
     })
     with app.app_context():
-        _truncate(db)
+        truncate_all(db)
     yield app
     with app.app_context():
         db.session.remove()
@@ -103,7 +91,7 @@ def make_app(_schema, redis_server, tmp_path):
             "REDIS_URL": redis_server.url, "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(tmp_path),
             "UPLOADS_DIR": str(tmp_path / "uploads"), **overrides})
         with app.app_context():
-            _truncate(db)
+            truncate_all(db)
         seed(app)
         created.append(app)
         return app

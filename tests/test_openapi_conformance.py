@@ -22,7 +22,7 @@ from app import create_app
 from app.api.openapi import document
 from app.extensions import db
 from app.models import Document, HumanTask, Order, OutboxJob
-from tests.support.api import HAPPY_CASH, Api, seed
+from tests.support.api import HAPPY_CASH, Api, seed, truncate_all
 from tests.support.fake_sms import FakeSmsGateway
 
 MAX_EXAMPLES = 12
@@ -76,8 +76,7 @@ def live(_schema, redis_server, tmp_path_factory, request):
             "REDIS_URL": redis_server.url, "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(tmp),
             "UPLOADS_DIR": str(tmp / "uploads"), **gateway.config("smsru", SMSRU_API_ID="not-the-key")})
         with app.app_context():  # a clean database: earlier modules leave their rows behind
-            db.drop_all()
-            db.create_all()
+            truncate_all(db)
         seed(app)
         api = Api(app, app.test_client())
         walked = api.create_order()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import random
 
+from sqlalchemy import text
+
 from app.api.auth import issue_token
 from app.demo import STAGE_INPUT, create_demo_people
 from app.engine.deploy import deploy, read_directory
@@ -11,6 +13,18 @@ from app.models import User
 from app.services.outbox import commit
 
 LANE_USER = {"customer": None}
+
+
+def truncate_all(db) -> None:
+    """Every table emptied (ids restarted on PostgreSQL): each test starts from nothing."""
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("UPDATE departments SET head_id = NULL"))
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
 
 
 def deploy_processes(app) -> None:
