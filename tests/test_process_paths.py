@@ -95,6 +95,24 @@ def test_bank_and_payment_messages_complete_their_stages(api):
     assert [(p["number"], p["amount"], p["source"]) for p in order["payments"]] == [("1C-000123", "42000.50", "api")]
 
 
+def test_a_payment_message_it_cannot_record_leaves_the_order_at_payment(api):
+    """A bank's or 1C's message skips the form: an amount that is no amount used to complete «Оплата» unrecorded."""
+    number = api.create_order("wardrobe")
+    api.walk(number, HAPPY_CASH[:4])
+    task = api.open_task(number)
+    assert task["bpmn_id"] == "payment"
+    paid = {"number": "1C-000124", "date": "2026-11-20", "method": "cashless"}
+    for amount, field in (("NaN", "payment.amount"), (1e20, "payment.amount"), (-5, "payment.amount"),
+                          (100.005, "payment.amount"), (None, "payment.amount")):
+        response = api.post("/messages/payment_received",
+                            {"order_number": number, "payload": {**paid, "amount": amount}}, as_="accountant")
+        assert response.status_code == 422 and field in response.get_json()["fields"], (amount, response.get_json())
+    response = api.post("/messages/payment_received", {"order_number": number, "payload": {
+        "date": "2026-11-20", "amount": 100}}, as_="accountant")
+    assert response.status_code == 422 and "payment.number" in response.get_json()["fields"]
+    assert api.order(number)["payments"] == [] and api.open_task(number)["id"] == task["id"]
+
+
 def test_messages_are_rejected_when_the_order_is_not_waiting_for_them(api):
     number = api.create_order()
     response = api.post("/messages/payment_received", {"order_number": number, "payload": {"amount": 1}},

@@ -26,7 +26,7 @@ from app.models import (
 )
 from app.services import audit
 from app.services.inputs import FREE_TEXT_MAX, MAX_ID, clean_text, take_text
-from app.services.money import to_money
+from app.services.money import MoneyError, parse_money, to_money
 
 
 def normalize_phone(raw: str | None, region: str = "RU") -> str | None:
@@ -251,9 +251,15 @@ def _sync_components(order: Order, items: list, actor) -> None:
 
 def _record_payment(order: Order, payment: dict, actor, source: str) -> None:
     number = _column(payment.get("number"), "payment.number", 60)
-    amount = to_money(payment.get("amount"))
-    if not number or amount is None:
-        return
+    if not number:
+        raise ValidationError("payment.number: Обязательное поле", fields={"payment.number": "Обязательное поле"})
+    try:  # a bank's or 1C's message skips the form: a payment it cannot record must not complete the stage
+        amount = parse_money(payment.get("amount"))
+    except MoneyError as exc:
+        raise ValidationError(f"payment.amount: {exc}", fields={"payment.amount": str(exc)}) from None
+    if amount <= 0:
+        raise ValidationError("payment.amount: Сумма должна быть больше нуля",
+                              fields={"payment.amount": "Сумма должна быть больше нуля"})
     if any(p.number == number for p in order.payments):
         return
     row = Payment(number=number, paid_on=_date(payment.get("date")) or date.today(), amount=amount,
