@@ -188,6 +188,7 @@ def test_what_breaks_the_document_is_refused_naming_the_field_before_anything_ru
         return response.get_json()["fields"]
 
     assert set(refused(api.get("/orders?per_page=500&page=0"))) == {"per_page", "page"}  # was clamped silently
+    assert api.get("/orders?per_page=500", as_=None).status_code == 401  # who is asking comes first
     assert set(refused(api.get("/tasks?overdue=maybe&state=lost"))) == {"overdue", "state"}
     assert api.get(f"/tasks/{2**31}").status_code == 404  # beyond INTEGER names nothing: PostgreSQL answered 500
     intake = {"kind": "kitchen", "customer": {"name": "Иванова"}, "address": "Москва"}

@@ -39,13 +39,18 @@ def _user_from_token(token: str) -> User:
     return user
 
 
-def authenticate() -> User:
-    """The bearer token's user. Never the browser's session cookie: the API is CSRF-exempt, so a cookie would let
-    any other site's form act as the signed-in employee."""
+def bearer_token() -> str:
+    """The request's bearer token, or 401. Never the browser's session cookie: the API is CSRF-exempt, so a cookie
+    would let any other site's form act as the signed-in employee."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        return _user_from_token(header[7:].strip())
+        return header[7:].strip()
     raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
+
+
+def authenticate() -> User:
+    """The bearer token's user."""
+    return _user_from_token(bearer_token())
 
 
 def json_body() -> dict:

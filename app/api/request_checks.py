@@ -11,6 +11,7 @@ from flask import request
 from jsonschema import Draft202012Validator, FormatChecker
 
 from app.api import bp
+from app.api.auth import bearer_token
 from app.api.openapi import PATHS
 from app.api.schemas import COMPONENTS
 from app.errors import ValidationError
@@ -126,6 +127,8 @@ def check_against_the_document():
     operation = current_operation()
     if operation is None:
         return
+    if operation.get("security") != []:
+        bearer_token()  # who is asking comes before what they sent: no token, 401 whatever the request holds
     fields: dict[str, str] = {}
     for parameter in operation.get("parameters", []):
         name, schema = parameter["name"], parameter["schema"]
