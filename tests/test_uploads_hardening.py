@@ -55,27 +55,21 @@ def assert_served_safely(response) -> None:
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 
 
-def test_an_html_page_behind_a_jpeg_header_is_refused_on_a_photo_field_and_the_form_kept(ui):
+@pytest.mark.parametrize("upload, refusal", [
+    ((FAKE_JPEG, "ниша.jpg", "image/jpeg"), "«ниша.jpg» не открывается как изображение JPEG"),  # HTML behind it
+    ((DWG, "план.dwg", "image/vnd.dwg"), "«план.dwg» не подходит: разрешены JPEG, PNG, WebP"),
+])
+def test_what_is_not_a_photo_is_refused_on_a_photo_field_and_the_form_kept(ui, upload, refusal):
+    content, filename, kind = upload
     number, task = ui.order_at("measurement", ["new_order", "plan_measurement"])
-    response = ui.submit(task, {**MEASURED, "photos": (BytesIO(FAKE_JPEG), "ниша.jpg", "image/jpeg")})
+    response = ui.submit(task, {**MEASURED, "photos": (BytesIO(content), filename, kind)})
 
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "«ниша.jpg» не открывается как изображение JPEG" in field_block(html, "photos")
+    assert refusal in field_block(html, "photos")
     assert "Корпус ЛДСП, три секции" in html and "Неровный пол у окна" in html  # what was typed is kept
     assert attachments(ui.app) == []
     assert ui.api.open_task(number)["bpmn_id"] == "measurement"
-
-
-def test_a_drawing_is_refused_on_a_photo_field(ui):
-    number, task = ui.order_at("measurement", ["new_order", "plan_measurement"])
-    response = ui.submit(task, {**MEASURED, "photos": (BytesIO(DWG), "план.dwg", "image/vnd.dwg")})
-
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422
-    assert "«план.dwg» не подходит: разрешены JPEG, PNG, WebP" in field_block(html, "photos")
-    assert "Корпус ЛДСП, три секции" in html
-    assert attachments(ui.app) == []
 
 
 def test_real_photos_in_every_allowed_format_pass_the_photo_field_and_are_shown(ui):

@@ -130,6 +130,16 @@ class Order(db.Model):
     documents = relationship("Document", order_by="Document.id")
 
     @property
+    def paid(self) -> Decimal:
+        """Every payment received, to the company or at the point of sale."""
+        return sum((p.amount for p in self.payments), Decimal("0.00"))
+
+    @property
+    def balance(self) -> Decimal | None:
+        """What the customer still owes: the price less every payment; None while there is no price."""
+        return None if self.price is None else self.price - self.paid
+
+    @property
     def kind_label(self) -> str:
         return ORDER_KINDS.get(self.kind, (self.kind,))[0]
 

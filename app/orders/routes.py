@@ -190,8 +190,7 @@ def card(number: str):
         context["attachments"] = db.session.execute(select(Attachment).where(Attachment.order_id == order.id)
                                                     .order_by(Attachment.id.desc())).scalars().all()
     if tab == "payments":
-        paid = sum((p.amount for p in order.payments), start=0)
-        context.update(paid=paid, balance=(order.price - paid) if order.price is not None else None)
+        context.update(paid=order.paid, balance=order.balance)
     context.update(notices.tab_context(tab, order, is_staff))
     if tab == "history":
         timeline, events = history.order_history(order)

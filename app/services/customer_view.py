@@ -211,7 +211,6 @@ def view(order: Order) -> CustomerView:
     if order.delivery_at:
         appointments.append(Appointment(_("Доставка и монтаж"), order.delivery_at,
                                         order.crew.name if order.crew else None))
-    paid = sum((p.amount for p in order.payments), start=Decimal("0"))
     # Notes meant for the customer: their own questions and the answers staff chose to show.
     questions = list(db.session.execute(select(Note).where(Note.order_id == order.id, Note.internal.is_(False))
                                         .order_by(Note.created_at, Note.id)).scalars())
@@ -221,8 +220,8 @@ def view(order: Order) -> CustomerView:
     return CustomerView(
         order=order, milestones=_milestones(order, tasks, current) if order.status != OrderStatus.CANCELLED else [],
         now_text=now_text, current_label=current_label, expected_at=expected, next_label=next_label,
-        appointments=appointments, documents=documents, paid=paid,
-        balance=(order.price - paid) if order.price is not None else None, manager=manager_of(order),
+        appointments=appointments, documents=documents, paid=order.paid,
+        balance=order.balance, manager=manager_of(order),
         claims=claims, questions=questions, tasks=[t for t in open_tasks if t.lane == CUSTOMER_LANE],
         contract=contract, contract_approval=contract_approval(order, contract) if contract else None,
         milestone=current)

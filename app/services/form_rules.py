@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from typing import Any, Callable
 
 from app.engine.scripting import IN_SCOPE, RefusedScript, compile_expression, evaluate, free_names
@@ -27,20 +26,13 @@ def parse_datetime(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def balance_of(order: Order | None) -> Decimal | None:
-    """What the customer still owes: the price less every payment; None while there is no price."""
-    if order is None or order.price is None:
-        return None
-    return order.price - sum((p.amount for p in order.payments), Decimal("0.00"))
-
-
 def rule_helpers(order: Order | None) -> dict[str, Callable[..., Any]]:
     """The functions a form rule may call, bound to the task's order."""
     return {
         "now": lambda: datetime.now(timezone.utc),
         "today": lambda: datetime.now(company_tz()).date(),
         "working_time": working_time,
-        "balance": lambda: balance_of(order),
+        "balance": lambda: order.balance if order is not None else None,
         "order_price": lambda: order.price if order is not None else None,
     }
 
