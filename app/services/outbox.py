@@ -1,20 +1,14 @@
-"""The unit of work's end: commit, then hand the jobs it wrote to the queue."""
+"""The outbox: jobs written in a unit of work, handed to the queue by `app.usecases.uow` after its commit."""
 from __future__ import annotations
 
-import logging
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Iterator
 
 from flask import current_app
-from sqlalchemy import update
 
 from app.extensions import db
 from app.models import OutboxJob
-
-log = logging.getLogger(__name__)
-_inline_queue: ContextVar[list | None] = ContextVar("inline_queue", default=None)
 
 
 def add_job(operator: str, params: dict, *, order_id: int | None = None, max_attempts: int | None = None,
@@ -34,59 +28,24 @@ def add_job(operator: str, params: dict, *, order_id: int | None = None, max_att
 
 @contextmanager
 def write_unit() -> Iterator[None]:
-    """A short unit of work of its own: commit on success (dispatching its jobs), roll back on error."""
-    from app.extensions import begin_write
+    """A short unit of work of its own (transition: callers move to `app.usecases.uow.unit_of_work`)."""
+    from app.usecases.uow import unit_of_work
 
-    rollback()
-    begin_write()
-    try:
+    with unit_of_work(fresh=True):
         yield
-    except BaseException:
-        rollback()
-        raise
-    commit()
 
 
 def commit() -> None:
-    """Commit the current unit of work; afterwards dispatch the outbox rows it created."""
-    job_ids = db.session.info.pop("new_jobs", [])
-    timer_at = db.session.info.pop("timer_at", None)
-    db.session.commit()
-    dispatch(job_ids)
-    if timer_at is not None:
-        wake_scheduler(timer_at)
+    """Transition: the end of a unit of work opened without the context manager."""
+    from app.usecases.uow import _commit
+
+    _commit()
 
 
 def rollback() -> None:
-    db.session.info.pop("new_jobs", None)
-    db.session.info.pop("timer_at", None)
-    db.session.rollback()
+    from app.usecases.uow import discard
 
-
-def dispatch(job_ids: list[int]) -> None:
-    if not job_ids:
-        return
-    if current_app.config["JOBS_INLINE"]:
-        _run_inline(job_ids)
-    else:
-        enqueue([(job_id, 0) for job_id in job_ids])
-
-
-def _run_inline(job_ids: list[int]) -> None:
-    # Jobs started by an inline job join the same loop instead of recursing.
-    queue = _inline_queue.get()
-    if queue is not None:
-        queue.extend(job_ids)
-        return
-    from workers.jobs import execute_job
-
-    queue = list(job_ids)
-    token = _inline_queue.set(queue)
-    try:
-        while queue:
-            execute_job(queue.pop(0))
-    finally:
-        _inline_queue.reset(token)
+    discard()
 
 
 def rq_job_id(job_id: int, attempts: int) -> str:
@@ -95,26 +54,9 @@ def rq_job_id(job_id: int, attempts: int) -> str:
 
 
 def enqueue(jobs: list[tuple[int, int]]) -> int:
-    """Push committed jobs (id, attempts so far) to rq; when Redis is unreachable they wait as 'pending'."""
-    from redis.exceptions import RedisError
+    from app.usecases.uow import enqueue as push
 
-    from workers.queue import get_queue
-
-    pushed: list[int] = []
-    try:
-        queue = get_queue()
-        for job_id, attempts in jobs:
-            queue.enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=3600,
-                          failure_ttl=7 * 24 * 3600)
-            pushed.append(job_id)
-    except RedisError as exc:
-        waiting = [job_id for job_id, _ in jobs if job_id not in pushed]
-        log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(waiting), exc)
-        db.session.rollback()
-        db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting), OutboxJob.status == "queued")
-                           .values(status="pending"))
-        db.session.commit()
-    return len(pushed)
+    return push(jobs)
 
 
 def wake_channel() -> str:
@@ -122,12 +64,6 @@ def wake_channel() -> str:
 
 
 def wake_scheduler(when: datetime) -> None:
-    """Tell a sleeping scheduler about a timer or retry that may be nearer than the one it waits for."""
-    from redis.exceptions import RedisError
+    from app.usecases.uow import wake_scheduler as wake
 
-    from workers.queue import get_queue
-
-    try:
-        get_queue().connection.publish(wake_channel(), when.isoformat())
-    except RedisError:
-        pass  # the scheduler also wakes on its own within SCHEDULER_MAX_SLEEP
+    wake(when)

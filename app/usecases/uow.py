@@ -1,0 +1,129 @@
+"""The unit of work: the one place that commits, and after the commit hands the new outbox jobs on.
+
+    with unit_of_work():
+        ...  # stage changes; add_job(...) writes outbox rows in the same transaction
+
+commits on leaving the block (rolls back on an exception) and then dispatches the jobs it wrote — run
+inline (JOBS_INLINE, tests and the demo) or pushed to rq — and wakes the scheduler when the step set a
+timer nearer than the one it sleeps towards. A unit of work opened inside another one joins it: only
+the outermost commits, so a use case may call another use case.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Iterator
+
+from flask import current_app
+from sqlalchemy import update
+
+from app.extensions import begin_write, db
+from app.models import OutboxJob
+from app.services.outbox import rq_job_id, wake_channel
+
+log = logging.getLogger(__name__)
+_open: ContextVar[bool] = ContextVar("unit_of_work_open", default=False)
+_inline_queue: ContextVar[list | None] = ContextVar("inline_queue", default=None)
+
+
+@contextmanager
+def unit_of_work(*, fresh: bool = False) -> Iterator[None]:
+    """One transaction as a writer; `fresh` first drops whatever the session read before (a new snapshot)."""
+    if _open.get():
+        yield  # joins the unit of work already open
+        return
+    if fresh:
+        discard()
+    begin_write()
+    token = _open.set(True)
+    try:
+        yield
+    except BaseException:
+        discard()
+        raise
+    finally:
+        _open.reset(token)
+    _commit()
+
+
+def in_unit_of_work() -> bool:
+    return _open.get()
+
+
+def discard() -> None:
+    """Roll back what the session holds (a read that is over, or a unit of work that failed)."""
+    db.session.info.pop("new_jobs", None)
+    db.session.info.pop("timer_at", None)
+    db.session.rollback()
+
+
+def _commit() -> None:
+    job_ids = db.session.info.pop("new_jobs", [])
+    timer_at = db.session.info.pop("timer_at", None)
+    db.session.commit()
+    dispatch(job_ids)
+    if timer_at is not None:
+        wake_scheduler(timer_at)
+
+
+def dispatch(job_ids: list[int]) -> None:
+    """Hand committed jobs on: run them here (JOBS_INLINE) or push them to rq."""
+    if not job_ids:
+        return
+    if current_app.config["JOBS_INLINE"]:
+        _run_inline(job_ids)
+    else:
+        enqueue([(job_id, 0) for job_id in job_ids])
+
+
+def _run_inline(job_ids: list[int]) -> None:
+    # Jobs started by an inline job join the same loop instead of recursing.
+    queue = _inline_queue.get()
+    if queue is not None:
+        queue.extend(job_ids)
+        return
+    from workers.jobs import execute_job
+
+    queue = list(job_ids)
+    token = _inline_queue.set(queue)
+    try:
+        while queue:
+            execute_job(queue.pop(0))
+    finally:
+        _inline_queue.reset(token)
+
+
+def enqueue(jobs: list[tuple[int, int]]) -> int:
+    """Push committed jobs (id, attempts so far) to rq; when Redis is unreachable they wait as 'pending'."""
+    from redis.exceptions import RedisError
+
+    from workers.queue import get_queue
+
+    pushed: list[int] = []
+    try:
+        queue = get_queue()
+        for job_id, attempts in jobs:
+            queue.enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=3600,
+                          failure_ttl=7 * 24 * 3600)
+            pushed.append(job_id)
+    except RedisError as exc:
+        waiting = [job_id for job_id, _ in jobs if job_id not in pushed]
+        log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(waiting), exc)
+        with unit_of_work(fresh=True):
+            db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting), OutboxJob.status == "queued")
+                               .values(status="pending"))
+    return len(pushed)
+
+
+def wake_scheduler(when: datetime) -> None:
+    """Tell a sleeping scheduler about a timer or retry that may be nearer than the one it waits for."""
+    from redis.exceptions import RedisError
+
+    from workers.queue import get_queue
+
+    try:
+        get_queue().connection.publish(wake_channel(), when.isoformat())
+    except RedisError:
+        pass  # the scheduler also wakes on its own within SCHEDULER_MAX_SLEEP
