@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.engine.bindings import RECORDS
+from app.engine.lookup import order_tasks
 from app.errors import OperatorInputError
 from app.extensions import db
 from app.models import Claim, Document, HumanTask, Order
@@ -63,10 +65,10 @@ def _contract(order: Order, kind: str) -> dict:
     return {"number": f"{order.number}-{SUFFIX['contract']}", "date": _local_date(latest) if latest else _today()}
 
 
-def _last_task(order: Order, bpmn_id: str) -> HumanTask | None:
-    """The latest completed run of a user task: loops (re-measure, re-visit) leave several."""
+def _last_task(order: Order, records: str) -> HumanTask | None:
+    """The latest completed run of the user task that records this: loops (re-measure, re-visit) leave several."""
     return db.session.execute(select(HumanTask).where(
-        HumanTask.order_id == order.id, HumanTask.bpmn_id == bpmn_id, HumanTask.state == "completed")
+        order_tasks(order, RECORDS, records), HumanTask.state == "completed")
         .order_by(HumanTask.id.desc()).limit(1)).scalar()
 
 
@@ -86,7 +88,7 @@ def _claim(order: Order) -> dict:
                                .order_by(Claim.id.desc()).limit(1)).scalar()
     if claim is None:
         return {}
-    revisit = _last_task(order, "claim_revisit")
+    revisit = _last_task(order, "revisit")
     if revisit is not None and claim.created_at and revisit.completed_at and revisit.completed_at < claim.created_at:
         revisit = None  # the crew's report of an earlier claim
     return {"text": claim.text, "resolution": claim.resolution, "resolution_comment": claim.resolution_comment,

@@ -63,6 +63,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
+from app.engine.bindings import RECORDS
+from app.engine.lookup import bound_tasks, order_tasks
 from app.engine.steps import deliver_message
 from app.errors import Conflict
 from app.extensions import db
@@ -76,8 +78,7 @@ from workers.registry import JobContext, OperatorError
 
 log = logging.getLogger(__name__)
 
-PAYMENT_TASK = "payment"  # the user task that waits for the money …
-PAYMENT_MESSAGE = "payment_received"  # … and the message its boundary event catches
+PAYMENT_MESSAGE = "payment_received"  # the message the boundary event of the task recording payments catches
 STEPS = {
     "counterparty": ("counterparty",),
     "contract": ("counterparty", "contract"),
@@ -186,7 +187,7 @@ def orders_waiting_for_payment() -> list[int]:
     """Active orders whose open task is the payment task: the only ones a 1C payment can move on."""
     return list(db.session.execute(
         select(HumanTask.order_id).join(Order, Order.id == HumanTask.order_id)
-        .where(HumanTask.bpmn_id == PAYMENT_TASK, HumanTask.state == "open", Order.status == OrderStatus.ACTIVE)
+        .where(bound_tasks(RECORDS, "payment"), HumanTask.state == "open", Order.status == OrderStatus.ACTIVE)
         .distinct().order_by(HumanTask.order_id)).scalars())
 
 
@@ -436,8 +437,8 @@ def _known(order: Order, ref: str, number: str, paid_on: date, amount: Decimal, 
 
 def _waits_for_payment(order: Order) -> bool:
     return order.status == OrderStatus.ACTIVE and db.session.execute(
-        select(HumanTask.id).where(HumanTask.order_id == order.id, HumanTask.bpmn_id == PAYMENT_TASK,
-                                   HumanTask.state == "open")).first() is not None
+        select(HumanTask.id).where(order_tasks(order, RECORDS, "payment"), HumanTask.state == "open")
+    ).first() is not None
 
 
 def _item_text(order: Order) -> str:

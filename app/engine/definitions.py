@@ -5,6 +5,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -14,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
+from app.engine.bindings import BindingRule, Bindings, binding_problems, read_bindings
 from app.engine.scripting import RefusedScript, compile_expression, compile_script
 from app.engine.specs import AsyncServiceTask, BespokeParser
 from app.errors import DeployError
@@ -121,8 +123,15 @@ def _all_specs(spec, subprocess_specs):
         yield from sub.task_specs.values()
 
 
+def version_bindings(spec, subprocess_specs) -> Bindings:
+    """The `bespoke:` bindings of every element of a version (its process and sub-processes)."""
+    return read_bindings((s.bpmn_id, task_properties(s)) for s in _all_specs(spec, subprocess_specs)
+                         if getattr(s, "bpmn_id", None))
+
+
 def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
-                     *, roles: set[str], operators: set[str], serializer) -> ParsedDefinition:
+                     *, roles: set[str], operators: set[str], serializer,
+                     bindings: Iterable[BindingRule] = ()) -> ParsedDefinition:
     """Parse and validate; raise DeployError listing every problem, or return the parsed definition."""
     problems: list[dict] = []
     bpmn_tree = safe_xml(bpmn, bpmn_name)
@@ -161,9 +170,11 @@ def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], f
         raise DeployError(_summary([problem]), problems=[problem]) from exc
 
     forms: dict[str, dict] = {}
+    user_tasks: dict[str, str | None] = {}
     for task_spec in _all_specs(spec, subprocess_specs):
         element = {"id": task_spec.bpmn_id, "name": task_spec.bpmn_name}
         if isinstance(task_spec, UserTask):
+            user_tasks[task_spec.bpmn_id] = task_spec.bpmn_name
             if task_spec.lane is None:
                 problems.append({"file": bpmn_name, "element": element["id"], "name": element["name"],
                                  "problem": "user task is not in a lane"})
@@ -183,6 +194,7 @@ def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], f
             problems.append({"file": bpmn_name, **element, "problem":
                              f"unknown service operator '{task_spec.operation_name}' "
                              f"(registered: {', '.join(sorted(operators))})"})
+    problems += binding_problems(version_bindings(spec, subprocess_specs), user_tasks, bindings, bpmn_name)
     if problems:
         raise DeployError(_summary(problems), problems=problems)
 

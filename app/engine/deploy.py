@@ -5,11 +5,31 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.engine import bindings as b
+from app.engine.bindings import BindingRule
 from app.engine.definitions import parse_definition
 from app.engine.steps import engine
 from app.extensions import db
 from app.models import LANE_ROLES, ProcessDefinition, User
 from app.services import audit
+
+
+def binding_rules() -> tuple[BindingRule, ...]:
+    """The bindings the app reads (docs/PROCESS.md, "Bindings"): what each may say, which every version needs."""
+    from app.services.customer_view import MILESTONE_CODES, MILESTONES_FROM_TASKS
+
+    yes = frozenset({"true"})
+    return (
+        BindingRule(b.MILESTONE, "the customer's milestone of the task, on the status page",
+                    values=frozenset(MILESTONE_CODES), required=MILESTONES_FROM_TASKS),
+        BindingRule(b.CUSTOMER_TEXT, "what the customer reads while the task is open", needs=b.MILESTONE),
+        BindingRule(b.ENTRY, "where a new order waits for the sales decision", values=yes, required=yes),
+        BindingRule(b.RECORDS, "what the task records", values=frozenset({"payment", "installation", "revisit"}),
+                    required=frozenset({"payment", "installation"})),
+        BindingRule(b.VISIT, "the measurer's visit", values=frozenset({"measurement"}),
+                    required=frozenset({"measurement"})),
+        BindingRule(b.RATING, "the customer's rating of the finished order", values=yes),
+    )
 
 
 def deploy(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
@@ -19,7 +39,8 @@ def deploy(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files:
 
     eng = engine()
     parsed = parse_definition(bpmn, bpmn_name, dmn_files, form_files, roles=set(LANE_ROLES),
-                              operators=set(OPERATOR_NAMES), serializer=eng.serializer)
+                              operators=set(OPERATOR_NAMES), serializer=eng.serializer,
+                              bindings=binding_rules())
     newest = db.session.execute(
         select(ProcessDefinition).where(ProcessDefinition.process_id == parsed.process_id)
         .order_by(ProcessDefinition.version.desc()).limit(1).with_for_update()

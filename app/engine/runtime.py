@@ -20,7 +20,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from app.engine.definitions import task_properties
+from app.engine.bindings import Bindings
+from app.engine.definitions import task_properties, version_bindings
 from app.engine.scripting import RestrictedEnvironment
 from app.engine.specs import CALL_KEY, AsyncServiceTask, make_serializer
 from app.errors import ScriptError
@@ -120,6 +121,11 @@ class ProcessEngine:
             return spec, {name: self.serializer.from_dict(s) for name, s in dct["subprocess_specs"].items()}
 
         return self.version_cached(definition_id, checksum, "specs", load)
+
+    def bindings(self, definition_id: int, checksum: str, spec_json: Callable[[], str]) -> Bindings:
+        """A version's bindings (element id → its `bespoke:` properties), read from its spec once."""
+        return self.version_cached(definition_id, checksum, "bindings",
+                                   lambda: version_bindings(*self.specs(definition_id, checksum, spec_json)))
 
     def spec_json(self, spec_dict: dict) -> str:
         return json.dumps(spec_dict)

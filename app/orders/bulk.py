@@ -8,6 +8,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.engine import steps
+from app.engine.bindings import ENTRY
+from app.engine.lookup import order_tasks
 from app.errors import BespokeError
 from app.extensions import begin_write, db
 from app.i18n import N_
@@ -25,16 +27,16 @@ class BulkResult:
     message: str
 
 
-def _open_task(order: Order, bpmn_id: str | None = None) -> HumanTask | None:
+def _open_task(order: Order, binding: str | None = None) -> HumanTask | None:
     query = select(HumanTask).where(HumanTask.order_id == order.id, HumanTask.state == "open")
-    if bpmn_id:
-        query = query.where(HumanTask.bpmn_id == bpmn_id)
+    if binding:
+        query = query.where(order_tasks(order, binding))
     return db.session.execute(query.order_by(HumanTask.id).limit(1)).scalar_one_or_none()
 
 
 def _one(action: str, order: Order, user: User, reason: str, assignee: str) -> str:
     if action == "confirm":
-        task = _open_task(order, "new_order")
+        task = _open_task(order, ENTRY)
         if task is None:
             raise BespokeError(_("нет открытой задачи «Новый заказ» (этап «%(stage)s»)", stage=order.stage))
         steps.complete_task(task.id, {"decision": "confirm"}, user)

@@ -1,8 +1,9 @@
 """What the customer's status page says: the order in the customer's words, not the diagram's.
 
 The process has a dozen staff steps; a customer follows seven milestones. Each user task of the
-diagram maps to one milestone and to a sentence about what is happening now. A task an analyst adds
-later without a mapping still shows: under the milestone of the stage before it, with its own name.
+diagram declares its milestone and a sentence about what is happening now (bindings `bespoke:milestone`,
+`bespoke:customerText`). A task an analyst adds later without them still shows: under the milestone of the
+stage before it, with its own name.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
+from app.engine.bindings import CUSTOMER_TEXT, MILESTONE, RATING, Bindings
+from app.engine.lookup import order_bindings
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.i18n import N_
@@ -38,23 +41,10 @@ MILESTONE_CODES = [code for code, _label in MILESTONES]
 # The customer's agreement to the contract matters until they pay: the payment accepts the contract, and from
 # then on the order is made to it. Past this milestone the page neither offers nor takes an approval.
 CONTRACT_APPROVAL_UNTIL = "payment"
-# user task id → (milestone, what the customer reads while it is open)
-TASKS = {
-    "new_order": ("received", N_("Менеджер изучает заявку и свяжется с вами, чтобы уточнить детали.")),
-    "plan_measurement": ("measurement", N_("Подбираем удобное время для выезда замерщика.")),
-    "measurement": ("measurement", N_("Замерщик приедет в назначенное время и снимет размеры.")),
-    "prepare_contract": ("contract", N_("Готовим договор и смету по результатам замера.")),
-    "design": ("contract", N_("Дизайнер готовит проект вашего заказа.")),
-    "bank_decision": ("payment", N_("Ждём решения банка по кредиту.")),
-    "payment": ("payment", N_("Ждём оплату по договору. Счёт — в документах ниже.")),
-    "procurement": ("production", N_("Заказываем материалы и комплектующие.")),
-    "production": ("production", N_("Изготавливаем ваш заказ на производстве.")),
-    "plan_delivery": ("delivery", N_("Согласуем с вами дату доставки и монтажа.")),
-    "installation": ("delivery", N_("Бригада привезёт и установит заказ в назначенное время.")),
-    "feedback": ("done", N_("Заказ выполнен. Оцените, пожалуйста, нашу работу — это займёт минуту.")),
-    "claim_review": ("done", N_("Рассматриваем вашу претензию. Мы свяжемся с вами.")),
-    "claim_revisit": ("done", N_("Специалист приедет, чтобы устранить замечания по претензии.")),
-}
+# Milestones an order reaches through a user task of the diagram (`bespoke:milestone` on the task, with
+# `bespoke:customerText` saying what the customer reads meanwhile); "received" and "done" are also reached
+# by the order itself (placed, completed), so a version may do without a task for them.
+MILESTONES_FROM_TASKS = frozenset(MILESTONE_CODES) - {"received", "done"}
 DOCUMENT_LABELS = {"contract": N_("Договор"), "invoice": N_("Счёт на оплату"), "act": N_("Акт приёмки"),
                    "claim_report": N_("Акт рассмотрения претензии")}
 CLAIM_RESOLUTIONS = {"revisit": N_("замечания устранены при повторном выезде"),
@@ -92,6 +82,7 @@ class CustomerView:
     claims: list[Claim]
     questions: list[Note] = field(default_factory=list)
     tasks: list[HumanTask] = field(default_factory=list)
+    task_titles: dict[int, str] = field(default_factory=dict)  # what the customer's own tasks are called
     contract: Document | None = None
     contract_approval: AuditEvent | None = None  # the customer's approval of the newest edition
     milestone: str = "received"  # the code of the milestone the order is at
@@ -108,16 +99,16 @@ def contract_approval_matters(order: Order, milestone: str) -> bool:
             and MILESTONE_CODES.index(milestone) <= MILESTONE_CODES.index(CONTRACT_APPROVAL_UNTIL))
 
 
-def _milestone_of(task: HumanTask, fallback: str) -> str:
-    return TASKS.get(task.bpmn_id, (fallback,))[0]
+def _milestone_of(task: HumanTask, bindings: Bindings, fallback: str) -> str:
+    return bindings.value(task.bpmn_id, MILESTONE) or fallback
 
 
-def _reached(tasks: list[HumanTask], order: Order) -> dict[str, datetime]:
+def _reached(tasks: list[HumanTask], order: Order, bindings: Bindings) -> dict[str, datetime]:
     """The first moment each milestone was reached, from the tasks the order has been through."""
     reached: dict[str, datetime] = {"received": order.created_at}
     current = "received"
     for task in tasks:
-        current = _milestone_of(task, current)
+        current = _milestone_of(task, bindings, current)
         reached.setdefault(current, task.created_at)
     if order.status == OrderStatus.COMPLETED:
         reached.setdefault("done", order.completed_at or order.updated_at)
@@ -129,18 +120,18 @@ def _order_tasks(order: Order) -> list[HumanTask]:
                                    .order_by(HumanTask.created_at, HumanTask.id)).scalars())
 
 
-def current_milestone(order: Order, tasks: list[HumanTask]) -> str:
+def current_milestone(order: Order, tasks: list[HumanTask], bindings: Bindings) -> str:
     """The milestone of the newest task the order reached (`done` once completed)."""
     if order.status == OrderStatus.COMPLETED:
         return "done"
     current = "received"
     for task in tasks:
-        current = _milestone_of(task, current)
+        current = _milestone_of(task, bindings, current)
     return current
 
 
-def _milestones(order: Order, tasks: list[HumanTask], current: str) -> list[Milestone]:
-    reached = _reached(tasks, order)
+def _milestones(order: Order, tasks: list[HumanTask], current: str, bindings: Bindings) -> list[Milestone]:
+    reached = _reached(tasks, order, bindings)
     position = MILESTONE_CODES.index(current)
     return [Milestone(code, _(label), "done" if i < position or (code == "done" and i == position)
                       else "current" if i == position else "upcoming", reached.get(code) if i <= position else None)
@@ -187,15 +178,17 @@ def customer_account() -> User:
 
 def view(order: Order) -> CustomerView:
     tasks = _order_tasks(order)
+    bindings = order_bindings(order)
     open_tasks = [t for t in tasks if t.state == "open"]
     staff_open = [t for t in open_tasks if t.lane != CUSTOMER_LANE]
     now_task = (open_tasks or [None])[0]
-    current = current_milestone(order, tasks)
+    current = current_milestone(order, tasks, bindings)
+    customer_text = bindings.value(now_task.bpmn_id, CUSTOMER_TEXT) if now_task is not None else None
     if order.status == OrderStatus.CANCELLED:
         now_text = _("Заказ отменён.") + (f" {order.cancel_reason}" if order.cancel_reason else "")
         current_label = _("Заказ отменён")
-    elif now_task is not None and now_task.bpmn_id in TASKS:
-        now_text, current_label = _(TASKS[now_task.bpmn_id][1]), _(MILESTONE_LABELS[current])
+    elif now_task is not None and customer_text:
+        now_text, current_label = _(customer_text), _(MILESTONE_LABELS[current])
     elif now_task is not None:
         now_text, current_label = now_task.name, _(MILESTONE_LABELS[current])
     else:
@@ -217,12 +210,15 @@ def view(order: Order) -> CustomerView:
     documents = latest_documents(order)
     contract = next((d for d in documents if d.kind == "contract"), None)
     claims = list(db.session.execute(select(Claim).where(Claim.order_id == order.id).order_by(Claim.id)).scalars())
+    customer_tasks = [t for t in open_tasks if t.lane == CUSTOMER_LANE]
     return CustomerView(
-        order=order, milestones=_milestones(order, tasks, current) if order.status != OrderStatus.CANCELLED else [],
+        order=order,
+        milestones=_milestones(order, tasks, current, bindings) if order.status != OrderStatus.CANCELLED else [],
         now_text=now_text, current_label=current_label, expected_at=expected, next_label=next_label,
         appointments=appointments, documents=documents, paid=order.paid,
         balance=order.balance, manager=manager_of(order),
-        claims=claims, questions=questions, tasks=[t for t in open_tasks if t.lane == CUSTOMER_LANE],
+        claims=claims, questions=questions, tasks=customer_tasks,
+        task_titles={t.id: _("Ваш отзыв") if bindings.value(t.bpmn_id, RATING) else t.name for t in customer_tasks},
         contract=contract, contract_approval=contract_approval(order, contract) if contract else None,
         milestone=current)
 
@@ -239,7 +235,7 @@ def approve_contract(order: Order, version: int) -> None:
     from app.services import audit
     from app.services.notes import add_note
 
-    milestone = current_milestone(order, _order_tasks(order))
+    milestone = current_milestone(order, _order_tasks(order), order_bindings(order))
     if not contract_approval_matters(order, milestone):
         raise Conflict(_("Договор уже не нужно согласовывать: заказ на этапе «%(stage)s»",
                          stage=_(MILESTONE_LABELS[milestone])) if order.status == OrderStatus.ACTIVE

@@ -10,6 +10,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.engine import steps
+from app.engine.bindings import VISIT
+from app.engine.lookup import order_tasks
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import begin_write, db
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
@@ -115,7 +117,7 @@ def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults
                         readonly=not may_act)
     form_html = render_form(prepared, ui, data, errors, extras=extras, use_defaults=use_defaults)
     top_errors = [errors[k] for k in ("_task", "_form") if k in errors]
-    measurements = [t for t in order.human_tasks.filter(HumanTask.bpmn_id == "measurement",
+    measurements = [t for t in order.human_tasks.filter(order_tasks(order, VISIT, "measurement"),
                                                         HumanTask.state == "completed")
                     .order_by(HumanTask.completed_at.desc()) if any((t.data or {}).get(k) for k in MEASURED)]
     notes = db.session.execute(select(Note).where(Note.order_id == order.id)
