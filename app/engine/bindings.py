@@ -65,7 +65,7 @@ def binding_problems(bindings: Bindings, user_tasks: dict[str, str | None], rule
 
     `user_tasks` maps the version's user task ids to their names: bindings belong on user tasks only.
     """
-    rules = {rule.name: rule for rule in rules}
+    by_name = {rule.name: rule for rule in rules}
     problems: list[dict] = []
 
     def problem(element: str | None, binding: str, text: str) -> None:
@@ -74,9 +74,9 @@ def binding_problems(bindings: Bindings, user_tasks: dict[str, str | None], rule
 
     for element, declared in sorted(bindings.by_element.items()):
         for name, value in sorted(declared.items()):
-            rule = rules.get(name)
+            rule = by_name.get(name)
             if rule is None:
-                problem(element, name, f"unknown binding '{name}' (known: {', '.join(sorted(rules))})")
+                problem(element, name, f"unknown binding '{name}' (known: {', '.join(sorted(by_name))})")
             elif element not in user_tasks:
                 problem(element, name, f"binding '{name}' belongs on a user task")
             elif not value:
@@ -86,7 +86,7 @@ def binding_problems(bindings: Bindings, user_tasks: dict[str, str | None], rule
                         f"{', '.join(sorted(rule.values))}")
             elif rule.needs and rule.needs not in declared:
                 problem(element, name, f"binding '{name}' needs '{rule.needs}' on the same task")
-    for rule in rules.values():
+    for rule in by_name.values():
         carried = {declared.get(rule.name) for element, declared in bindings.by_element.items()
                    if element in user_tasks}
         for value in sorted(rule.required - carried):

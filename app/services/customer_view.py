@@ -120,10 +120,12 @@ def _order_tasks(order: Order) -> list[HumanTask]:
                                    .order_by(HumanTask.created_at, HumanTask.id)).scalars())
 
 
-def current_milestone(order: Order, tasks: list[HumanTask], bindings: Bindings) -> str:
+def current_milestone(order: Order, tasks: list[HumanTask], bindings: Bindings | None = None) -> str:
     """The milestone of the newest task the order reached (`done` once completed)."""
     if order.status == OrderStatus.COMPLETED:
         return "done"
+    if bindings is None:
+        bindings = order_bindings(order)
     current = "received"
     for task in tasks:
         current = _milestone_of(task, bindings, current)
@@ -235,7 +237,7 @@ def approve_contract(order: Order, version: int) -> None:
     from app.services import audit
     from app.services.notes import add_note
 
-    milestone = current_milestone(order, _order_tasks(order), order_bindings(order))
+    milestone = current_milestone(order, _order_tasks(order))
     if not contract_approval_matters(order, milestone):
         raise Conflict(_("Договор уже не нужно согласовывать: заказ на этапе «%(stage)s»",
                          stage=_(MILESTONE_LABELS[milestone])) if order.status == OrderStatus.ACTIVE
