@@ -4,7 +4,8 @@ Code that wants someone told calls `notify(order, event, to, ...)`: it writes a 
 the caller's unit of work, as a diagram's notify service task does. That job (`app.operators.notify`)
 and the SLA escalations call `queue_notifications`, which resolves the people, renders the wording
 (`app.services.notification_templates`) and writes one row and one delivery job (`sms.send` /
-`email.send`) per person and channel; staff also get an in-app row ("app").
+`email.send`) per person and channel; staff also get an in-app row ("app"). A colleague @mentioned in
+a note gets a row of its own (`mention`), kept in the log.
 """
 from __future__ import annotations
 
