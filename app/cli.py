@@ -1,4 +1,4 @@
-"""flask deploy | demo | create-user | wake-timers."""
+"""flask deploy | demo | create-user (the background processes' commands are workers/cli.py's)."""
 from __future__ import annotations
 
 import click
@@ -12,17 +12,12 @@ from app.extensions import begin_write, db
 from app.models import User
 from app.services.outbox import commit, rollback
 from app.services.reference import create_user, ensure_reference_data
-from workers.mail_receiver import mail_receiver_command
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(deploy_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(create_user_command)
-    app.cli.add_command(wake_timers_command)
-    app.cli.add_command(scheduler_command)
-    app.cli.add_command(worker_command)
-    app.cli.add_command(mail_receiver_command)
 
 
 @click.command("deploy")
@@ -82,36 +77,3 @@ def create_user_command(login, name, roles, email, department, password) -> None
         raise click.ClickException(str(exc)) from exc
     commit()
     click.echo(f"created {login} ({', '.join(roles)})")
-
-
-@click.command("wake-timers")
-@with_appcontext
-def wake_timers_command() -> None:
-    """Fire the timers that are due now."""
-    from workers.scheduler import wake_timers
-
-    click.echo(f"woke {wake_timers()} instance(s)")
-
-
-@click.command("worker")
-@with_appcontext
-@click.option("--burst", is_flag=True, help="Stop when the queue is empty")
-@click.option("--fork", is_flag=True, help="Run each job in a fork (isolation) instead of the warm process")
-@click.option("--name", default=None, help="Worker name shown in rq's registries")
-def worker_command(burst: bool, fork: bool, name: str | None) -> None:
-    """Run an rq worker on the app's queue; start as many as the load needs."""
-    from workers.worker import run_worker
-
-    run_worker(burst=burst, fork=fork, name=name)
-
-
-@click.command("scheduler")
-@with_appcontext
-@click.option("--max-sleep", default=30.0, show_default=True,
-              help="Longest sleep between rounds; steps wake it earlier through Redis")
-def scheduler_command(max_sleep: float) -> None:
-    """Run forever: wake due timers and relay due outbox jobs, sleeping until the next is due."""
-    from workers.scheduler import Scheduler
-
-    click.echo("scheduler: waking timers and relaying the outbox")
-    Scheduler(max_sleep=max_sleep).serve()

@@ -28,10 +28,10 @@ from app.demo import STAGE_INPUT  # noqa: E402
 from app.engine.steps import engine  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import OutboxJob, ProcessInstance  # noqa: E402
+from app.usecases.jobs import execute_job  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import HAPPY_CASH, Api, seed  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
-from workers.jobs import execute_job  # noqa: E402
 
 PHASES: dict[str, list[float]] = {}
 RECORDING = [False]  # phases are recorded only inside timed requests, not while jobs drain

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from workers.queue import redis_server_binary  # noqa: E402
+from app.queue import redis_server_binary  # noqa: E402
 
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0  # seconds before a restart: doubling after each quick exit
 STEADY_AFTER = 60.0  # a child that ran this long before exiting starts again after FIRST_BACKOFF

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Notification, OutboxJob
 from app.services.outbox import wake_scheduler
+from app.usecases.jobs import execute_job
 from tests.support.api import Api
 from tests.support.fake_sms import FakeSmsGateway
 from tests.support.services import RedisServer
 from tests.support.workers import run_burst, start_worker
-from workers.jobs import execute_job
 from workers.scheduler import Scheduler
 
 

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Attachment, Customer, Document, InboundMessage, Note, Notification, Order, OutboxJob
 from app.services.attachments import file_path
+from app.usecases.jobs import execute_job
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.services import free_port
 from tests.support.smtp_server import CapturingSMTP
-from workers.jobs import execute_job
+from tests.support.workers import flask_command
 from workers.mail_receiver import MailReceiver
 
 CUSTOMER = "maria@example.com"  # the customer tests.support.api.Api.create_order uses
@@ -331,7 +332,7 @@ def test_a_message_that_cannot_be_handled_is_kept_as_rejected(api, receiver):
 
 
 def test_the_receiver_is_a_flask_command(app):
-    result = app.test_cli_runner().invoke(args=["mail-receiver", "--help"])
+    result = flask_command(app, "mail-receiver", "--help")
     assert result.exit_code == 0 and "INBOUND_SMTP_PORT" in result.output
 
 

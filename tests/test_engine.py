@@ -9,8 +9,8 @@ from app.engine.steps import engine
 from app.extensions import db
 from app.models import Document, HumanTask, Order, OutboxJob, ProcessInstance
 from app.services.calendar import BusinessCalendar
+from app.usecases.jobs import execute_job
 from tests.support.api import HAPPY_CASH
-from workers.jobs import execute_job
 
 
 def test_state_is_stored_without_the_spec_and_round_trips_mid_walk(api, app):

@@ -12,9 +12,9 @@ from app.extensions import begin_write, db
 from app.models import OutboxJob
 from app.services.documents import format_money
 from app.services.outbox import commit
+from app.usecases.jobs import execute_job
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.workers import run_burst
-from workers.jobs import execute_job
 
 REFUSED = {"price": 50000.0, "prepayment": 60000.0}
 REASON = f"предоплата {format_money(60000)} больше стоимости заказа {format_money(50000)}"

@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 from app.extensions import begin_write, db
 from app.models import Customer, Order, OutboxJob, Payment
+from app.operators.onec import pull_payments
+from app.operators.onec_client import OneC, eq
+from app.operators.registry import OperatorError
 from app.services.outbox import commit
+from app.usecases.jobs import execute_job
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.fake_onec import FakeOneC
-from workers.jobs import execute_job
-from workers.onec import pull_payments
-from workers.onec_client import OneC, eq
-from workers.registry import OperatorError
 
 USER, PASSWORD = "Обмен", "секрет"  # a Cyrillic 1C login: Basic credentials must go as UTF-8
 COUNTERPARTIES, CONTRACTS, ORDERS = "Catalog_Контрагенты", "Catalog_ДоговорыКонтрагентов", "Document_ЗаказКлиента"

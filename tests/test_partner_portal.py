@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from app.extensions import begin_write, db
 from app.models import Attachment, Document, HumanTask, Order, Payment, User
 from app.services.notes import add_note
-from app.services.notifications import status_url
 from app.services.outbox import commit
+from app.services.status_links import status_url
 from tests.support.api import HAPPY_CASH, Api
 from tests.test_ui_auth_inbox import csrf_of, sign_in
 

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.support.api import HAPPY_CASH, Api
+from tests.support.workers import flask_command
 
 
 def kinds_of_documents(order: dict) -> list[str]:
@@ -186,10 +187,9 @@ def test_no_feedback_in_time_closes_the_order(make_app):
     api.walk(number, HAPPY_CASH)
     assert api.open_task(number)["bpmn_id"] == "feedback"
     waiting = api.create_order()  # its timers are hours away: it must not be woken
-    runner = app.test_cli_runner()
-    assert "woke 0" in runner.invoke(args=["wake-timers"]).output
+    assert "woke 0" in flask_command(app, "wake-timers").output
     time.sleep(1.2)
-    assert "woke 1 instance" in runner.invoke(args=["wake-timers"]).output
+    assert "woke 1 instance" in flask_command(app, "wake-timers").output
     order = api.order(number)
     assert order["tasks"] == [] and order["process"]["status"] == "completed"
     assert order["status"] == "completed"

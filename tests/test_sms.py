@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification, OutboxJob
+from app.operators.registry import OperatorError
+from app.operators.sms_message import count_segments, normalize_number, sms_encoding
+from app.usecases.jobs import execute_job
 from tests.support.api import Api
 from tests.support.fake_sms import FakeSmsGateway
-from workers.jobs import execute_job
-from workers.registry import OperatorError
-from workers.sms import count_segments, normalize_number, sms_encoding
 
 CUSTOMER_DIGITS = "79161234567"  # what the gateway must get for the customer's "+7 916 123-45-67"
 LABELS = {"smsru": "SMS.ru", "smsc": "SMSC.ru", "smsaero": "SMS Aero"}

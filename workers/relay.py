@@ -15,10 +15,11 @@ from redis import Redis
 from rq.job import Job
 from sqlalchemy import and_, func, or_, select, update
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import OutboxJob
-from app.services.outbox import enqueue, rq_job_id
-from workers.queue import get_queue
+from app.queue import get_queue
+from app.services.outbox import rq_job_id
+from app.usecases.uow import discard, enqueue, unit_of_work
 
 # A queued row whose rq job was taken (status "started") yet never claimed: the worker died in between.
 LOST_AFTER = timedelta(minutes=5)
@@ -57,7 +58,7 @@ class Relay:
             queued = db.session.execute(select(OutboxJob.id, OutboxJob.attempts, OutboxJob.run_after).where(
                 OutboxJob.status == "queued", OutboxJob.run_after <= now - LOST_AFTER)
                 .order_by(OutboxJob.id).limit(self.limit)).all()
-        db.session.rollback()
+        discard()
         stranded = _lost(connection, queued, now)
         if self.sweeping:
             if len(queued) < self.limit:
@@ -67,14 +68,14 @@ class Relay:
         due = list(rows) + stranded
         if not due:
             return 0
-        begin_write()
         # Marked queued before the push (a worker may pick the job up the moment it lands in Redis), and only
         # while still in the state it was found in: a job a worker claimed meanwhile is left to that worker.
-        taken = db.session.execute(update(OutboxJob).where(OutboxJob.id.in_([job_id for job_id, _ in due]), or_(
-            OutboxJob.status.in_(("pending", "queued")),
-            and_(OutboxJob.status == "running", OutboxJob.lease_until <= now),
-        )).values(status="queued", run_after=now, lease_until=None).returning(OutboxJob.id, OutboxJob.attempts)).all()
-        db.session.commit()
+        with unit_of_work():
+            taken = db.session.execute(update(OutboxJob).where(OutboxJob.id.in_([job_id for job_id, _ in due]), or_(
+                OutboxJob.status.in_(("pending", "queued")),
+                and_(OutboxJob.status == "running", OutboxJob.lease_until <= now),
+            )).values(status="queued", run_after=now, lease_until=None).returning(OutboxJob.id, OutboxJob.attempts)
+            ).all()
         return enqueue(sorted((job_id, attempts) for job_id, attempts in taken))
 
 
@@ -105,6 +106,6 @@ def next_due() -> datetime | None:
         select(func.min(OutboxJob.run_after)).where(OutboxJob.status == "pending").scalar_subquery(),
         select(func.min(OutboxJob.lease_until)).where(OutboxJob.status == "running").scalar_subquery(),
     )).one()
-    db.session.rollback()
+    discard()
     found = [c for c in candidates if c is not None]
     return min(found) if found else None

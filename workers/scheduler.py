@@ -12,60 +12,17 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
 
-from app.engine.steps import due_instances, wake_instance
-from app.errors import BespokeError
-from app.extensions import begin_write, db
-from app.models import ProcessInstance
-from app.services.outbox import commit, rollback, wake_channel
-from workers.lease import heartbeat_seconds
-from workers.queue import get_queue
+from app.operators.lease import heartbeat_seconds
+from app.operators.onec import pull_payments
+from app.queue import get_queue
+from app.services.outbox import wake_channel
+from app.usecases.timers import next_timer, wake_timers
+from app.usecases.uow import discard
 from workers.relay import Relay, next_due
 
 log = logging.getLogger(__name__)
 REDIS_CHECK_SECONDS = 2.0  # how often a sleeping scheduler asks whether Redis was restarted under it
-
-
-def wake_timers(now: datetime | None = None, limit: int = 200, on_wake=None) -> int:
-    """Wake exactly the instances whose earliest timer is due; one unit of work each.
-
-    `on_wake(instance_id, due_at, woken_at)` is told about each (the benchmark measures lateness with it).
-    """
-    now = now or datetime.now(timezone.utc)
-    woken = 0
-    due = due_instances(now, limit)
-    rollback()
-    for instance_id, due_at in due:
-        begin_write()
-        try:
-            if wake_instance(instance_id, now):
-                woken += 1
-                if on_wake is not None:
-                    on_wake(instance_id, due_at, datetime.now(timezone.utc))
-            commit()
-        except BespokeError as exc:
-            rollback()
-            _mark_error(instance_id, exc.message)
-        except Exception as exc:  # noqa: BLE001 - one broken instance must not stop the others
-            rollback()
-            log.exception("waking instance %s failed", instance_id)
-            _mark_error(instance_id, f"{type(exc).__name__}: {exc}")
-    return woken
-
-
-def _mark_error(instance_id: int, message: str) -> None:
-    begin_write()
-    instance = db.session.get(ProcessInstance, instance_id)
-    instance.error = message
-    instance.next_timer_at = None  # parked until someone fixes it; it must not be retried in a hot loop
-    db.session.commit()
-
-
-def next_timer() -> datetime | None:
-    found = db.session.execute(select(func.min(ProcessInstance.next_timer_at))).scalar()
-    db.session.rollback()
-    return found
 
 
 class Scheduler:
@@ -84,8 +41,6 @@ class Scheduler:
         """Every ONEC_POLL_SECONDS, ask 1C for payments of the orders waiting at the payment task."""
         if not current_app.config.get("ONEC_URL") or (self.next_poll and now < self.next_poll):
             return None
-        from workers.onec import pull_payments
-
         self.next_poll = now + timedelta(seconds=float(current_app.config["ONEC_POLL_SECONDS"]))
         return pull_payments()
 
@@ -100,7 +55,7 @@ class Scheduler:
         except RedisError as exc:
             if not self.redis_away:
                 log.warning("relay waits for Redis: %s", exc)
-            rollback()
+            discard()
             relayed, self.redis_away = 0, True
         payments = self.poll_payments(now)
         self.rounds += 1
@@ -140,7 +95,7 @@ class Scheduler:
                     pause = max(pause, 1.0)  # jobs due for the relay wait for Redis: no busy loop meanwhile
             except Exception:  # noqa: BLE001 - the database restarting must not end the scheduler
                 log.exception("scheduler round failed; trying again in a second")
-                rollback()
+                discard()
                 time.sleep(1.0)
                 continue
             if pause <= 0:

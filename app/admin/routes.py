@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import NotificationTemplate, Order, OutboxJob
 from app.services.incidents import list_incidents, retry_incident, skip_incident
 from app.services.inputs import parse_json
-from app.services.notifications import (
+from app.services.notification_templates import (
     DEFAULTS,
     EVENT_LABELS,
     LOCALES,

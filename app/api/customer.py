@@ -15,8 +15,7 @@ from app.models import HumanTask, Order
 from app.orders.status_link import LINK_KEEPERS
 from app.services import customer_view, status_links
 from app.services.inputs import body_object
-from app.services.notifications import status_url
-from app.services.status_links import order_for_token
+from app.services.status_links import order_for_token, status_url
 from app.status.routes import limited
 
 

@@ -15,8 +15,8 @@ from app.models import AuditEvent, Document, Notification, Order, User
 from app.services import orders as order_service
 from app.services.access import STAFF_ROLES, visible_orders
 from app.services.inputs import FREE_TEXT_MAX, body_text, int_arg
-from app.services.notifications import status_url
 from app.services.order_search import search_orders, sorted_by
+from app.services.status_links import status_url
 
 MAX_PER_PAGE = 200
 PUBLIC_HISTORY = ("stage", "status", "field")  # what a partner may read: not tasks, jobs or messages

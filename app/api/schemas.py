@@ -27,8 +27,8 @@ from app.models import (
     User,
 )
 from app.services.forms import prepare_schema
-from app.services.notifications import status_url
 from app.services.settlements import TOTALS
+from app.services.status_links import status_url
 
 
 def _iso(value):

@@ -13,7 +13,7 @@ from app.errors import TooManyRequests, Unauthorized
 from app.extensions import db
 from app.i18n import LOCALES
 from app.services.access import is_partner
-from app.services.orders import normalize_phone
+from app.services.phones import normalize_phone
 
 MIN_PASSWORD = 8
 NOTIFY_CHANNELS = ("email", "sms")  # in-app notifications always arrive; these are the extra ways

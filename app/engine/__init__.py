@@ -21,6 +21,6 @@ def init_app(app: Flask) -> None:
         return settings[name]
 
     app.extensions["bespoke.engine"] = ProcessEngine({"sla_due": sla_due, "setting": setting})
-    from workers.registry import DETACHED
+    from app.operators.registry import DETACHED
 
     AsyncServiceTask.detached_operators = DETACHED

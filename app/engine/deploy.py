@@ -35,7 +35,7 @@ def binding_rules() -> tuple[BindingRule, ...]:
 def deploy(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
            actor: User | None, comment: str = "") -> tuple[ProcessDefinition, bool]:
     """Stage a new version, or return the newest one unchanged when the content is the same."""
-    from workers.registry import OPERATOR_NAMES
+    from app.operators.registry import OPERATOR_NAMES
 
     eng = engine()
     parsed = parse_definition(bpmn, bpmn_name, dmn_files, form_files, roles=set(LANE_ROLES),

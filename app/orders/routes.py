@@ -28,15 +28,16 @@ from app.models import (
     User,
 )
 from app.orders import bp, history
-from app.orders import notifications as notices
+from app.orders import sent_messages as notices
 from app.orders.bulk import BULK_ACTIONS, run_bulk
 from app.services import orders as order_service
 from app.services.access import STAFF_ROLES, is_partner, refusal, visible_orders
 from app.services.attachments import save_upload
 from app.services.inputs import int_arg
 from app.services.notes import add_note
+from app.services.notifications import notify
 from app.services.order_search import search_orders, sorted_by
-from app.services.outbox import add_job, commit, rollback
+from app.services.outbox import commit, rollback
 from app.web import action, sla_state
 
 PER_PAGE = 50
@@ -218,7 +219,7 @@ def add_order_note(number: str):
     public = bool(request.form.get("public"))
     note = add_note(order, request.form.get("text", ""), _user(), internal=not public)
     if public:  # an answer to the customer: on their status page, and sent to them
-        add_job("notify", {"event": "staff_message", "to": "customer", "text": note.text}, order_id=order.id)
+        notify(order, "staff_message", "customer", text=note.text)
     flash(_("Сообщение отправлено заказчику") if public else _("Примечание добавлено"), "success")
     return redirect(url_for("orders.card", number=number, tab="notes"))
 

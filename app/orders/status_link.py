@@ -38,6 +38,6 @@ def status_link(number: str, what: str):
 
 @bp.app_context_processor
 def _link_helpers():
-    from app.services.notifications import status_url
+    from app.services.status_links import status_url
 
     return {"customer_link": status_url, "may_manage_link": may_manage_link}

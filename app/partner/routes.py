@@ -24,9 +24,9 @@ from app.services.access import is_partner, visible_orders
 from app.services.calendar import company_tz
 from app.services.customer_view import DOCUMENT_LABELS, latest_documents
 from app.services.inputs import int_arg
-from app.services.notifications import status_url
 from app.services.order_search import matches_text, sorted_by
 from app.services.settlements import TOTALS, settle, statement, statement_pdf, statement_xlsx
+from app.services.status_links import status_url
 
 PER_PAGE = 25
 LIST_MONTHS = 3  # the list opens on the current month and the two before it

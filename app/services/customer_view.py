@@ -22,6 +22,7 @@ from app.extensions import db
 from app.i18n import N_
 from app.models import AuditEvent, Claim, Document, HumanTask, Note, Order, OrderStatus, User
 from app.models.users import Department
+from app.services.notifications import notify
 
 CUSTOMER_LANE = "customer"
 CUSTOMER_LOGIN = "customer"
@@ -265,11 +266,8 @@ def ask(order: Order, text: str) -> None:
 
 
 def tell_manager(order: Order, event: str, **params) -> None:
-    from app.services import outbox
-
     manager = manager_of(order)
-    outbox.add_job("notify", {"event": event, "to": f"user:{manager.id}" if manager else "sales", **params},
-                   order_id=order.id)
+    notify(order, event, f"user:{manager.id}" if manager else "sales", **params)
 
 
 def claim_state(claim: Claim) -> str:

@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Note, Notification, Order, User
+from app.models import Note, Order, User
 from app.services import audit
 from app.services.inputs import FREE_TEXT_MAX, clean_text
+from app.services.notifications import mention
 
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_.-]+)")
 
@@ -35,9 +36,6 @@ def add_note(order: Order, text: str, author: User, *, internal: bool = True) ->
     for user in mentioned_users(text):
         if user.id == author.id:
             continue
-        db.session.add(Notification(
-            order_id=order.id, event="note_mention", channel="log", recipient=user.email or user.login,
-            subject=f"Вас упомянули в заказе {order.number}", body=f"{author.name}: {text}", status="sent",
-            extra={"to": user.login, "note_author": author.login}))
+        mention(order, user, author, text)
     audit.record(order.id, "field", author, field="note", new=text[:200], entity="note")
     return note

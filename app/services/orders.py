@@ -5,7 +5,6 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-import phonenumbers
 from sqlalchemy import select
 
 from app.errors import NotFound, ValidationError
@@ -27,19 +26,7 @@ from app.models import (
 from app.services import audit
 from app.services.inputs import FREE_TEXT_MAX, MAX_ID, clean_text, take_text
 from app.services.money import MoneyError, parse_money, to_money
-
-
-def normalize_phone(raw: str | None, region: str = "RU") -> str | None:
-    """E.164 form of a phone number, or ValueError when it is not a possible number."""
-    if not raw or not str(raw).strip():
-        return None
-    try:
-        number = phonenumbers.parse(str(raw), region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(str(exc)) from exc
-    if not phonenumbers.is_possible_number(number):
-        raise ValueError("not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+from app.services.phones import normalize_phone
 
 
 def next_number(today: date | None = None) -> str:

@@ -14,7 +14,7 @@ from app.models import OutboxJob
 def add_job(operator: str, params: dict, *, order_id: int | None = None, max_attempts: int | None = None,
             backoff_base: int | None = None, **fields) -> OutboxJob:
     """Write a job into the current unit of work; it is handed to rq after the commit."""
-    from workers.registry import OPERATORS
+    from app.operators.registry import OPERATORS
 
     spec = OPERATORS[operator]
     job = OutboxJob(operator=operator, params=params, order_id=order_id, status="queued",

@@ -17,10 +17,12 @@ from datetime import datetime
 from typing import Iterator
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import update
 
 from app.extensions import begin_write, db
 from app.models import OutboxJob
+from app.queue import get_queue
 from app.services.outbox import rq_job_id, wake_channel
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ def _run_inline(job_ids: list[int]) -> None:
     if queue is not None:
         queue.extend(job_ids)
         return
-    from workers.jobs import execute_job
+    from app.usecases.jobs import execute_job  # here, not at the top: app.usecases.jobs imports this module
 
     queue = list(job_ids)
     token = _inline_queue.set(queue)
@@ -97,10 +99,6 @@ def _run_inline(job_ids: list[int]) -> None:
 
 def enqueue(jobs: list[tuple[int, int]]) -> int:
     """Push committed jobs (id, attempts so far) to rq; when Redis is unreachable they wait as 'pending'."""
-    from redis.exceptions import RedisError
-
-    from workers.queue import get_queue
-
     pushed: list[int] = []
     try:
         queue = get_queue()
@@ -119,10 +117,6 @@ def enqueue(jobs: list[tuple[int, int]]) -> int:
 
 def wake_scheduler(when: datetime) -> None:
     """Tell a sleeping scheduler about a timer or retry that may be nearer than the one it waits for."""
-    from redis.exceptions import RedisError
-
-    from workers.queue import get_queue
-
     try:
         get_queue().connection.publish(wake_channel(), when.isoformat())
     except RedisError:

@@ -10,7 +10,7 @@ import time
 from glob import glob
 from pathlib import Path
 
-from workers.queue import redis_server_binary
+from app.queue import redis_server_binary
 
 
 def free_port() -> int:

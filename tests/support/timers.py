@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 def wake_at(app, created: datetime, seconds: float) -> int:
     """Sleep until `seconds` after `created`, then wake the due timers once; how many instances woke."""
-    from workers.scheduler import wake_timers
+    from app.usecases.timers import wake_timers
 
     delay = (created + timedelta(seconds=seconds) - datetime.now(timezone.utc)).total_seconds()
     if delay > 0:

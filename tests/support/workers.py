@@ -7,12 +7,19 @@ import sys
 import time
 from pathlib import Path
 
+from flask.cli import FlaskGroup
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 PASSED = ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "SECRET_KEY", "RQ_QUEUE", "INSTANCE_PATH", "UPLOADS_DIR",
           "SMS_PROVIDER", "SMSC_URL", "SMSC_LOGIN", "SMSC_PASSWORD", "SMSRU_URL", "SMSRU_API_ID", "SMTP_HOST",
           "SMTP_PORT", "SMTP_SECURITY", "SMS_SENDER", "SMS_TIMEOUT", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS",
           "SLA_CALENDAR",
           "SLA_HOUR_SECONDS")
+
+
+def flask_command(app, *args: str):
+    """`flask <args>` in-process as the `flask` script sees it: the app's commands and the entry points' (workers')."""
+    return app.test_cli_runner().invoke(FlaskGroup(), list(args))
 
 
 def worker_env(app) -> dict:

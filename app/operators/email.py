@@ -23,9 +23,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Document, Notification, Order
+from app.operators.delivery import LogTransport, Receipt, Transport, deliver
+from app.operators.registry import JobContext, OperatorError
 from app.services.inbound_mail import reply_address
-from workers.delivery import LogTransport, Receipt, Transport, deliver
-from workers.registry import JobContext, OperatorError
 
 DEFAULT_TIMEOUT = 30.0  # seconds per connect/read; SMTP_TIMEOUT in the config overrides it
 # CRLF line ends, and 7-bit transfer encodings (base64 for Cyrillic): no reliance on the server's 8BITMIME.

@@ -16,47 +16,15 @@ payments (pulled), contract_payment or all (pushed, then pulled). `pull_payments
 it pulls for every order waiting at the payment task. Without ONEC_URL nothing is sent.
 
 The mapping (entity set and property names) differs between 1C configurations (БП, УТ, КА, УНФ), so it is
-configuration: DEFAULT_MAPPING below, with a JSON file named by ONEC_MAPPING merged over it (objects are
-merged key by key, lists and values replaced). A property mapped to null is not sent. Keys:
-
-  counterparty.entity        entity set of counterparties (Catalog_Контрагенты)
-  counterparty.fields        name → Description, full_name → НаименованиеПолное, comment → Комментарий
-                             (carries the marker and the phone/e-mail), phone, email (null by default: the
-                             standard configurations keep them in the КонтактнаяИнформация section)
-  counterparty.match_by      how a counterparty is found when we hold no key: "marker" (the comment contains
-                             "[Bespoke клиент <id>]", default) or "name" (Description equals the name)
-  counterparty.defaults      properties sent as they are (e.g. {"ЮрФизЛицо": "ФизЛицо"})
-  contract.entity            Catalog_ДоговорыКонтрагентов
-  contract.fields            owner → Owner_Key (УТ 11: Контрагент_Key), name → Description, number → Номер,
-                             date → Дата, comment → Комментарий; found again by owner + number
-  contract.defaults          e.g. {"Организация_Key": "…", "ВидДоговора": "СПокупателем"}
-  order.entity               Document_ЗаказКлиента
-  order.fields               date → Date, number (null: 1C numbers the document), counterparty →
-                             Контрагент_Key, contract → Договор_Key, amount → СуммаДокумента, comment →
-                             Комментарий ("[Bespoke <number>] …", by which the document is found again)
-  order.rows                 the tabular section: section → Товары, line → LineNumber, content → Содержание,
-                             quantity → Количество, price → Цена, amount → Сумма
-  order.component_rows       true: after the row for the ordered item (quantity 1, the order's price) come the
-                             order's components (their quantity, no price) — the rows add up to the price
-  order.post                 true: post the document (…/Post) when created, changed or not yet posted
-  order.defaults, order.row_defaults   e.g. Организация_Key, Валюта_Key / Номенклатура_Key of a service item
-  payments.sources           list of {entity, method, match, field}: match "text" — `field` contains the order
-                             number (НазначениеПлатежа of Document_ПоступлениеБезналичныхДенежныхСредств,
-                             Основание of Document_ПриходныйКассовыйОрдер); match "order" — `field` (e.g.
-                             ЗаказКлиента_Key) is the key of our customer order document
-  payments.fields            number → Number, date → Date, amount → СуммаДокумента
-  payments.posted_only       true: only posted, unmarked documents count as money received
+configuration: see `app.operators.onec_mapping`.
 """
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, Callable, ContextManager
 from zoneinfo import ZoneInfo
 
@@ -70,11 +38,12 @@ from app.errors import Conflict
 from app.extensions import db
 from app.models import Customer, HumanTask, Order, OrderStatus, Payment
 from app.models import Document as OrderDocument
+from app.operators.onec_client import EMPTY_REF, OneC, all_of, contains, eq, guid
+from app.operators.onec_mapping import load_mapping, mapped
+from app.operators.registry import JobContext, OperatorError
 from app.services import audit
 from app.services.money import ZERO, json_amount, to_money
-from app.services.outbox import write_unit
-from workers.onec_client import EMPTY_REF, OneC, all_of, contains, eq, guid
-from workers.registry import JobContext, OperatorError
+from app.usecases.uow import discard, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -86,42 +55,6 @@ STEPS = {
     "payments": ("payments",),
     "contract_payment": ("counterparty", "contract", "order", "payments"),
     "all": ("counterparty", "contract", "order", "payments"),
-}
-
-DEFAULT_MAPPING: dict = {
-    "counterparty": {
-        "entity": "Catalog_Контрагенты",
-        "fields": {"name": "Description", "full_name": "НаименованиеПолное", "comment": "Комментарий",
-                   "phone": None, "email": None},
-        "match_by": "marker",
-        "defaults": {},
-    },
-    "contract": {
-        "entity": "Catalog_ДоговорыКонтрагентов",
-        "fields": {"owner": "Owner_Key", "name": "Description", "number": "Номер", "date": "Дата",
-                   "comment": "Комментарий"},
-        "defaults": {},
-    },
-    "order": {
-        "entity": "Document_ЗаказКлиента",
-        "fields": {"date": "Date", "number": None, "counterparty": "Контрагент_Key", "contract": "Договор_Key",
-                   "amount": "СуммаДокумента", "comment": "Комментарий"},
-        "rows": {"section": "Товары", "line": "LineNumber", "content": "Содержание", "quantity": "Количество",
-                 "price": "Цена", "amount": "Сумма"},
-        "component_rows": True,
-        "post": True,
-        "defaults": {},
-        "row_defaults": {},
-    },
-    "payments": {
-        "sources": [
-            {"entity": "Document_ПоступлениеБезналичныхДенежныхСредств", "method": "cashless", "match": "text",
-             "field": "НазначениеПлатежа"},
-            {"entity": "Document_ПриходныйКассовыйОрдер", "method": "cash", "match": "text", "field": "Основание"},
-        ],
-        "fields": {"number": "Number", "date": "Date", "amount": "СуммаДокумента"},
-        "posted_only": True,
-    },
 }
 
 
@@ -159,14 +92,12 @@ def pull_payments(order_id: int | None = None) -> dict:
     """
     if not current_app.config.get("ONEC_URL"):
         return {"status": "not_configured", "checked": 0, "recorded": [], "errors": {}}
-    from app.services.outbox import rollback
-
-    rollback()
+    discard()
     order_ids = [order_id] if order_id is not None else orders_waiting_for_payment()
     summary: dict[str, Any] = {"status": "ok", "checked": 0, "recorded": [], "errors": {}}
     try:
         with connect() as onec:
-            exchange = Exchange(onec, load_mapping(), write_unit, "1c")
+            exchange = Exchange(onec, load_mapping(), _fresh_unit, "1c")
             for oid in order_ids:
                 summary["checked"] += 1
                 try:
@@ -183,6 +114,10 @@ def pull_payments(order_id: int | None = None) -> dict:
     return summary
 
 
+def _fresh_unit() -> ContextManager[None]:
+    return unit_of_work(fresh=True)
+
+
 def orders_waiting_for_payment() -> list[int]:
     """Active orders whose open task is the payment task: the only ones a 1C payment can move on."""
     return list(db.session.execute(
@@ -194,37 +129,6 @@ def orders_waiting_for_payment() -> list[int]:
 def connect() -> OneC:
     config = current_app.config
     return OneC(config["ONEC_URL"], config.get("ONEC_USER") or "", config.get("ONEC_PASSWORD") or "")
-
-
-# -- mapping ------------------------------------------------------------------------------------------
-
-def load_mapping() -> dict:
-    """DEFAULT_MAPPING with the ONEC_MAPPING file merged over it; a broken file is a permanent error."""
-    mapping = copy.deepcopy(DEFAULT_MAPPING)
-    path = current_app.config.get("ONEC_MAPPING")
-    if path:
-        try:
-            override = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise OperatorError(f"1С: файл сопоставления ONEC_MAPPING ({path}) не прочитан: {exc}",
-                                permanent=True) from None
-        if not isinstance(override, dict):
-            raise OperatorError(f"1С: в файле ONEC_MAPPING ({path}) ожидается объект JSON", permanent=True)
-        _merge(mapping, override)
-    return mapping
-
-
-def _merge(base: dict, override: dict) -> None:
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-
-
-def _mapped(fields: dict, values: dict) -> dict:
-    """Our values under 1C's property names; unmapped (null) properties and missing values are left out."""
-    return {fields[name]: value for name, value in values.items() if fields.get(name) and value is not None}
 
 
 # -- the exchange -------------------------------------------------------------------------------------
@@ -252,7 +156,7 @@ class Exchange:
         section = self.mapping["counterparty"]
         fields, marker = section["fields"], f"[Bespoke клиент {customer.id}]"
         contacts = ", ".join(x for x in (customer.phone and f"тел. {customer.phone}", customer.email) if x)
-        payload = {**section.get("defaults", {}), **_mapped(fields, {
+        payload = {**section.get("defaults", {}), **mapped(fields, {
             "name": customer.name, "full_name": customer.name, "comment": f"{marker} {contacts}".strip(),
             "phone": customer.phone, "email": customer.email})}
         if section.get("match_by") == "name" and fields.get("name"):
@@ -270,7 +174,7 @@ class Exchange:
         order = _order(order_id)
         section = self.mapping["contract"]
         fields, signed = section["fields"], _contract_date(order)
-        payload = {**section.get("defaults", {}), **_mapped(fields, {
+        payload = {**section.get("defaults", {}), **mapped(fields, {
             "owner": owner, "name": f"Договор № {order.number} от {signed:%d.%m.%Y}", "number": order.number,
             "date": f"{signed.isoformat()}T00:00:00", "comment": f"[Bespoke {order.number}] {order.kind_label}"})}
         if fields.get("number"):
@@ -287,7 +191,7 @@ class Exchange:
         section = self.mapping["order"]
         fields, marker = section["fields"], f"[Bespoke {order.number}]"
         price = json_amount(order.price or ZERO)
-        payload = {**section.get("defaults", {}), **_mapped(fields, {
+        payload = {**section.get("defaults", {}), **mapped(fields, {
             "date": _local(order.created_at).strftime("%Y-%m-%dT%H:%M:%S"), "number": order.number,
             "counterparty": counterparty, "contract": contract, "amount": price,
             "comment": f"{marker} {_item_text(order)}"[:1000]})}
@@ -309,7 +213,7 @@ class Exchange:
         if section.get("component_rows"):
             lines += [{"content": f"{c.name}, {c.unit}", "quantity": float(c.quantity or 0), "price": 0,
                        "amount": 0} for c in order.components]
-        return [{**defaults, **_mapped(rows, {"line": n, **line})} for n, line in enumerate(lines, start=1)]
+        return [{**defaults, **mapped(rows, {"line": n, **line})} for n, line in enumerate(lines, start=1)]
 
     def _upsert(self, kind: str, ref: str | None, payload: dict, lookup: str | None) -> tuple[str, str, dict]:
         """By stored key, else by lookup, else create; PATCH only what differs. Returns (key, action, object)."""

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import requests
 
-from workers.registry import OperatorError
+from app.operators.registry import OperatorError
 
 TIMEOUT = (5, 30)  # seconds to connect, seconds to wait for an answer (posting a document can be slow)
 EMPTY_REF = "00000000-0000-0000-0000-000000000000"

@@ -14,7 +14,7 @@ from typing import Protocol
 from app.extensions import db
 from app.models import Notification
 from app.models.base import utcnow
-from workers.registry import JobContext, OperatorError
+from app.operators.registry import JobContext, OperatorError
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,16 @@ crash — so it records what it did (keyed by `ctx.job_id`) before or together w
 and checks that record first. A failure it understands raises `OperatorError`; `permanent=True`
 (a bad API key, an invalid number) skips the remaining retries and opens an incident at once. Data a
 person typed that the operator cannot work with raises `app.errors.OperatorInputError`: not retried, the
-order goes back to that person when the diagram has an error boundary for it (see workers/jobs.py).
+order goes back to that person when the diagram has an error boundary for it (see app/usecases/jobs.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from app.extensions import db
 from app.models import Order
+from app.usecases.uow import unit_of_work
 
 
 class OperatorError(Exception):
@@ -41,11 +42,9 @@ class JobContext:
     def order(self) -> Order | None:
         return db.session.get(Order, self.order_id) if self.order_id else None
 
-    def write(self):
-        """A short unit of work: commit on success, roll back on error; jobs it wrote go out after."""
-        from app.services.outbox import write_unit
-
-        return write_unit()
+    def write(self) -> ContextManager[None]:
+        """A short unit of work on a fresh snapshot: commits on success, rolls back on error; its jobs go out after."""
+        return unit_of_work(fresh=True)
 
 
 @dataclass(frozen=True)
@@ -57,12 +56,12 @@ class OperatorSpec:
 
 
 OPERATORS: dict[str, OperatorSpec] = {
-    "documents.render": OperatorSpec("workers.documents:render", 3, 2, 300),
-    "notify": OperatorSpec("workers.notify:send", 5, 2, 120),
-    "sms.send": OperatorSpec("workers.sms:send", 5, 3, 120),
-    "email.send": OperatorSpec("workers.email:send", 5, 3, 180),
-    "onec.sync": OperatorSpec("workers.onec:sync", 6, 4, 300),
-    "sla.escalate": OperatorSpec("workers.sla:escalate", 5, 2, 120),
+    "documents.render": OperatorSpec("app.operators.documents:render", 3, 2, 300),
+    "notify": OperatorSpec("app.operators.notify:send", 5, 2, 120),
+    "sms.send": OperatorSpec("app.operators.sms:send", 5, 3, 120),
+    "email.send": OperatorSpec("app.operators.email:send", 5, 3, 180),
+    "onec.sync": OperatorSpec("app.operators.onec:sync", 6, 4, 300),
+    "sla.escalate": OperatorSpec("app.usecases.timers:escalate", 5, 2, 120),
 }
 OPERATOR_NAMES = frozenset(OPERATORS)
 # Operators whose result no diagram reads: their service task completes when the job is written.

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.i18n import N_
 from app.models import Escalation, Notification, Order
-from app.services.notifications import EVENT_LABELS
+from app.services.notification_templates import EVENT_LABELS
 
 CHANNEL_LABELS = {"email": N_("E-mail"), "sms": N_("SMS"), "app": N_("В системе")}
 # Status → (label, CSS class): the word carries the meaning, the colour only repeats it.

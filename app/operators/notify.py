@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Notification
+from app.operators.registry import JobContext
 from app.services.notifications import queue_notifications
-from workers.registry import JobContext
 
 
 def send(ctx: JobContext) -> dict:

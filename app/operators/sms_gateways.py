@@ -1,107 +1,18 @@
-"""sms.send: one notification as an SMS through the configured gateway (SMS.ru, SMSC.ru, SMS Aero or the log).
+"""The HTTP SMS gateways (SMS.ru, SMSC.ru, SMS Aero) as Transports for `app.operators.delivery.deliver`.
 
-Each gateway is a Transport for `workers.delivery.deliver`, which keeps a message single across crashes
-and retries. What a transport decides is the wording and the weight of a failure:
-
-* The gateway refused (bad key, bad number, sender not approved) → `OperatorError(permanent=True)`:
-  a retry would be refused again, so the job becomes an incident for an admin at once.
-* The gateway could not take it now (no funds, its own hiccup, HTTP 5xx, connection refused) →
-  `OperatorError(permanent=False)`: nothing went out, the job is retried with backoff.
-* The request left but no answer came back (read timeout, connection dropped mid-answer) → the
-  `requests` exception propagates untouched: the message may have gone out, `deliver` keeps the row
-  "sending" and the next run asks `lookup()` instead of sending it again.
-
-Numbers are normalised with `phonenumbers` to E.164 digits without the plus (79161234567), the form all
-three gateways take; the parts a text will be billed as are counted here (GSM-7 160/153, UCS-2 70/67).
+How a failure is sorted (permanent, temporary, in doubt) is described in `app.operators.sms`.
 """
 from __future__ import annotations
 
-import math
-from typing import Callable, Mapping
+from typing import Mapping
 
-import phonenumbers
 import requests
-from flask import current_app
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from app.models import Notification
-from workers.delivery import LogTransport, Receipt, Transport, deliver
-from workers.registry import JobContext, OperatorError
-
-
-def send(ctx: JobContext) -> dict:
-    return deliver(ctx, transport_from_config())
-
-
-# -- numbers and parts ------------------------------------------------------------------------------------
-
-# Numbers an SMS can reach: Russian 9xx numbers are MOBILE; countries that do not tell (US, CA) say
-# FIXED_LINE_OR_MOBILE. A landline, toll-free or premium number would take our money and deliver nothing.
-SMS_CAPABLE = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
-
-
-def normalize_number(raw: str | None, region: str = "RU") -> str:
-    """E.164 digits without the plus ("8 (916) 123-45-67" → "79161234567"); OperatorError when no SMS can reach it.
-
-    Phones come from intake forms, e-mail and staff profiles in every spelling; the region lets the
-    local forms (8 916 …, 916 …) through. A number that cannot be a mobile is a permanent failure:
-    retrying will not change it, the address has to be corrected.
-    """
-    shown = (raw or "").strip()
-    try:
-        number = phonenumbers.parse(shown, region or None)
-    except phonenumbers.NumberParseException as exc:
-        raise OperatorError(f"Номер «{shown}» не похож на мобильный телефон: его не разобрать ({exc}). "
-                            "Исправьте номер и повторите отправку.", permanent=True) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise OperatorError(f"Номер «{shown}» не похож на мобильный телефон: такого номера не бывает. "
-                            "Исправьте номер и повторите отправку.", permanent=True)
-    if phonenumbers.number_type(number) not in SMS_CAPABLE:
-        raise OperatorError(f"Номер «{shown}» не похож на мобильный телефон: это городской или служебный номер, "
-                            "SMS на него не дойдёт.", permanent=True)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
-
-
-# GSM 03.38: the default alphabet (one septet each) and its extension table (escape + char, two septets).
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-GSM7_EXTENDED = frozenset("\f^{}\\[~]|€")
-
-
-def sms_encoding(text: str) -> str:
-    """"gsm7" when every character is in the GSM alphabet, else "ucs2" (one Cyrillic letter switches the whole text)."""
-    return "gsm7" if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text) else "ucs2"
-
-
-def count_segments(text: str) -> int:
-    """SMS parts the text is billed as: GSM-7 160 in one part, 153 per part when split; UCS-2 70 / 67.
-
-    A split message spends part of each segment on the concatenation header, hence 153/67. In UCS-2 a
-    character outside the BMP (an emoji) takes two code units.
-    """
-    if sms_encoding(text) == "gsm7":
-        units, single, split = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text), 160, 153
-    else:
-        units, single, split = len(text.encode("utf-16-le")) // 2, 70, 67
-    return 1 if units <= single else math.ceil(units / split)
-
-
-def _text(note: Notification) -> str:
-    return (note.body or note.subject or "").strip()
-
-
-# -- choosing a transport ---------------------------------------------------------------------------------
-
-def transport_from_config() -> Transport:
-    """The transport SMS_PROVIDER names; a typo there is an incident, not a silent fallback to the log."""
-    config = current_app.config
-    name = (config.get("SMS_PROVIDER") or "log").strip().lower()
-    factory = TRANSPORTS.get(name)
-    if factory is None:
-        raise OperatorError(f"Неизвестный SMS-шлюз «{name}» в настройке SMS_PROVIDER: допустимы "
-                            f"{', '.join(TRANSPORTS)}. SMS не отправлено.", permanent=True)
-    return factory(config)
+from app.operators.delivery import Receipt
+from app.operators.registry import OperatorError
+from app.operators.sms_message import count_segments, message_text, normalize_number
 
 
 class UnclearAnswer(RuntimeError):
@@ -238,7 +149,7 @@ class SmsRuTransport(_HttpGateway):
 
     def send(self, notification: Notification) -> Receipt:
         self.check_settings()
-        phone, text = normalize_number(notification.recipient, self.region), _text(notification)
+        phone, text = normalize_number(notification.recipient, self.region), message_text(notification)
         data = {"api_id": self.config["SMSRU_API_ID"], "to": phone, "msg": text, "json": 1}
         if self.sender:
             data["from"] = self.sender
@@ -300,7 +211,7 @@ class SmscTransport(_HttpGateway):
 
     def send(self, notification: Notification) -> Receipt:
         self.check_settings()
-        phone, text = normalize_number(notification.recipient, self.region), _text(notification)
+        phone, text = normalize_number(notification.recipient, self.region), message_text(notification)
         data = {**self.credentials(), "phones": phone, "mes": text, "charset": "utf-8", "fmt": 3,
                 "id": notification.id, "cost": 3}  # cost=3: send, and answer with the cost and the new balance
         if self.sender:
@@ -339,7 +250,7 @@ class SmscTransport(_HttpGateway):
             return None
         if "error_code" in body or "error" in body:
             raise self.error(body)
-        segments = count_segments(_text(notification))
+        segments = count_segments(message_text(notification))
         return Receipt(provider_ref=str(notification.id), segments=segments,
                        details={"segments": segments, "gateway_status": _code(body.get("status")),
                                 "recovered": True})
@@ -364,7 +275,7 @@ class SmsAeroTransport(_HttpGateway):
 
     def send(self, notification: Notification) -> Receipt:
         self.check_settings()
-        phone, text = normalize_number(notification.recipient, self.region), _text(notification)
+        phone, text = normalize_number(notification.recipient, self.region), message_text(notification)
         data = {"number": phone, "text": text, "sign": self.sender or SMSAERO_DEFAULT_SIGN}
         auth = (self.config["SMSAERO_EMAIL"], self.config["SMSAERO_API_KEY"])
         response = self.post("/v2/sms/send", data, auth=auth)
@@ -401,11 +312,3 @@ class SmsAeroTransport(_HttpGateway):
         if "credentials" in said or "auth" in said:
             return self.fail("неверный ключ API или e-mail" + detail, permanent=True)
         return self.fail("шлюз отказал" + detail, permanent=bool(fields))
-
-
-TRANSPORTS: dict[str, Callable[[Mapping], Transport]] = {
-    "log": lambda config: LogTransport("sms"),
-    "smsru": SmsRuTransport,
-    "smsc": SmscTransport,
-    "smsaero": SmsAeroTransport,
-}

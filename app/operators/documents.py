@@ -12,9 +12,9 @@ from app.engine.lookup import order_tasks
 from app.errors import OperatorInputError
 from app.extensions import db
 from app.models import Claim, Document, HumanTask, Order
+from app.operators.registry import JobContext, OperatorError
 from app.services.calendar import company_tz
 from app.services.documents import DOCUMENT_KINDS, format_money, render_pdf
-from workers.registry import JobContext, OperatorError
 
 SUFFIX = {"contract": "Д", "invoice": "С", "act": "А", "claim_report": "П"}
 
