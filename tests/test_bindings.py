@@ -116,7 +116,7 @@ def test_renaming_every_element_id_changes_nothing_a_user_sees(renamed, onec):
             onec.add(BANK, Number="0000-000117", Date=f"{date.today()}T10:15:00", СуммаДокумента=36000,
                      НазначениеПлатежа=f"Предоплата по заказу {number}", Posted=True)
             with app.app_context():
-                from workers.onec import pull_payments
+                from app.operators.onec import pull_payments
 
                 summary = pull_payments()
             assert summary["checked"] == 1 and summary["recorded"] == ["0000-000117"], summary
@@ -138,7 +138,7 @@ def test_renaming_every_element_id_changes_nothing_a_user_sees(renamed, onec):
 
     # The documents read the installer's and the revisit crew's reports from the tasks that record them.
     with app.app_context():
-        from workers.documents import document_context
+        from app.operators.documents import document_context
 
         order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
         context = document_context(order, "claim_report", 1)
