@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Escalation, Notification, Order, User
-from tests.support.timers import fast_sla_order, wake_at
+from tests.support.timers import sla_order, wake_at
 
 
 def csrf_of(html: bytes) -> str:
@@ -97,8 +97,8 @@ def test_notifications_tab_in_english(app, api):
 
 def test_escalation_is_listed_on_the_card_badged_in_the_inbox_and_cleared(make_app):
     # One SLA hour lasts 0.5 s: the 4-hour new-order SLA warns at 1.5 s.
-    app, api, number, task, created = fast_sla_order(make_app)
-    assert wake_at(app, created, 1.6) == 1
+    app, api, number, task, created = sla_order(make_app)
+    assert wake_at(app, created, hours=3, minutes=1) == 1
     with app.app_context():
         escalation = db.session.execute(select(Escalation)).scalar_one()
         told = [p["name"] for p in escalation.notified]

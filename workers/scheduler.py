@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
+from app import clock
 from app.engine.steps import due_instances, wake_instance
 from app.errors import BespokeError
 from app.extensions import begin_write, db
@@ -32,7 +33,7 @@ def wake_timers(now: datetime | None = None, limit: int = 200, on_wake=None) -> 
 
     `on_wake(instance_id, due_at, woken_at)` is told about each (the benchmark measures lateness with it).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     woken = 0
     due = due_instances(now, limit)
     rollback()
@@ -42,7 +43,7 @@ def wake_timers(now: datetime | None = None, limit: int = 200, on_wake=None) -> 
             if wake_instance(instance_id, now):
                 woken += 1
                 if on_wake is not None:
-                    on_wake(instance_id, due_at, datetime.now(timezone.utc))
+                    on_wake(instance_id, due_at, clock.now())
             commit()
         except BespokeError as exc:
             rollback()
@@ -90,7 +91,7 @@ class Scheduler:
         return pull_payments()
 
     def run_once(self, now: datetime | None = None) -> dict:
-        now = now or datetime.now(timezone.utc)
+        now = now or clock.now()
         woken = wake_timers(now, self.batch, self.on_wake)
         try:
             relayed = self.relay.run(now)
@@ -107,7 +108,7 @@ class Scheduler:
         return {"woken": woken, "relayed": relayed, "payments": payments}
 
     def sleep_seconds(self, now: datetime | None = None) -> float:
-        now = now or datetime.now(timezone.utc)
+        now = now or clock.now()
         # A job claimed after this round does not wake us, and its worker may die at once: looking again
         # within one heartbeat hands its job out again within seconds of its lease running out.
         longest = min(self.max_sleep, heartbeat_seconds())
