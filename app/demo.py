@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import has_app_context
 from sqlalchemy import select
 
+from app import clock
 from app.engine.steps import complete_task, start_order_process
 from app.extensions import begin_write, db
 from app.models import Department, HumanTask, Order, Partner, PartnerCommission, User
@@ -67,7 +68,7 @@ def _working_slot(days_ahead: int, pick: int, hours: float = 2) -> str:
     """A visit `days_ahead` days on (the next working day from there), starting on a whole hour that lets
     a visit of `hours` end by closing time: the planning forms refuse nights, weekends and holidays."""
     calendar = business_calendar() if has_app_context() else BusinessCalendar(tz=ZoneInfo("Europe/Moscow"))
-    day = datetime.now(calendar.tz).date() + timedelta(days=days_ahead)
+    day = clock.now(calendar.tz).date() + timedelta(days=days_ahead)
     while not calendar.is_working_day(day):
         day += timedelta(days=1)
     starts = range(calendar.start.hour + (calendar.start.minute > 0), int(calendar.end.hour - hours) + 1)
@@ -99,14 +100,14 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
         if v.get("contract_outcome") in ("remeasure", "to_design") else
         {"price": v.get("price", float(r.randint(60, 400) * 1000)), "prepayment": v.get("prepayment", 30000.0),
          "payment_type": v.get("payment_type", "cash"),
-         "promised_date": (date.today() + timedelta(days=30)).isoformat(),
+         "promised_date": (clock.today() + timedelta(days=30)).isoformat(),
          "components_available": True, "customer_approved": True, "contract_outcome": "to_payment"}),
     "design": lambda r, v: {"design_outcome": "done", "layout_notes": "Раскрой по эскизу заказчика",
                             "components": _components("needed")},
     "bank_decision": lambda r, v: (
         {"bank_decision": "declined", "bank_name": "ОТП Банк", "bank_comment": "Недостаточный доход"}
         if v.get("bank_declined") else {"bank_decision": "approved", "bank_name": "Тинькофф Банк"}),
-    "payment": lambda r, v: {"payment": {"number": f"ПП-{r.randint(1000, 9999)}", "date": date.today().isoformat(),
+    "payment": lambda r, v: {"payment": {"number": f"ПП-{r.randint(1000, 9999)}", "date": clock.today().isoformat(),
                                          "amount": v.get("prepayment", 30000.0), "method": "cash",
                                          "received_by": v.get("received_by", "company")}},
     "procurement": lambda r, v: {"components": _components("received"), "procurement_comment": "Всё на складе"},

@@ -1,12 +1,13 @@
 """What every browser page shares: writers take the lock first, domain errors become flashes or pages."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import wraps
 
 from flask import Flask, flash, redirect, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import clock
 from app.errors import BespokeError
 from app.extensions import begin_write
 from app.services.outbox import commit, rollback
@@ -54,7 +55,7 @@ def sla_state(due_at: datetime | None, created_at: datetime | None, now: datetim
     """'overdue', 'at-risk' (under a quarter of the time left) or None."""
     if due_at is None:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     if due_at <= now:
         return "overdue"
     if created_at is not None and (due_at - now) < (due_at - created_at) / 4:

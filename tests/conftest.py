@@ -13,6 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKEND = os.environ.get("BESPOKE_TEST_DB", "sqlite")
 
 
+@pytest.fixture(autouse=True)
+def clock():
+    """The app's clock: a test moves it (`clock.advance(hours=5)`) instead of sleeping; real time again after."""
+    from app.clock import clock
+
+    yield clock
+    clock.reset()
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     server = RedisServer()

@@ -8,7 +8,7 @@ from app.models import Notification, NotificationTemplate, OutboxJob
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.fake_onec import FakeOneC
 from tests.support.fake_sms import FakeSmsGateway
-from tests.test_ui_auth_inbox import csrf_of, sign_in
+from tests.support.web import csrf_of, sign_in
 
 
 def _admin(app):

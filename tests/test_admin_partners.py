@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import AuditEvent, Partner, User
 from app.services.settlements import commission_pct
 from tests.support.api import Api
-from tests.test_ui_auth_inbox import csrf_of, sign_in
+from tests.support.web import csrf_of, sign_in, signed_in
 
 MEGA_NAME = "ТЦ «МЕГА Тёплый Стан», салон «Шкафы-купе»"
 PCT = "\u00a0%"  # '12,5 %': the number and its sign never part across lines
@@ -21,12 +21,6 @@ PCT = "\u00a0%"  # '12,5 %': the number and its sign never part across lines
 def web(make_app):
     """A seeded app with CSRF on, as in production."""
     return make_app()
-
-
-def signed_in(app, login: str = "admin", password: str = "demo"):
-    client = app.test_client()
-    assert sign_in(client, login, password).status_code == 302
-    return client
 
 
 def partner_id(app, code: str = "mega") -> int:
@@ -45,7 +39,7 @@ def partner_row(page: str, pid: int) -> str:
 
 
 def test_a_kitchen_override_and_the_general_percentage_are_what_settlements_use(web):
-    client, mega = signed_in(web), partner_id(web)
+    client, mega = signed_in(web, "admin"), partner_id(web)
     token = csrf_of(client.get(f"/admin/partners/{mega}").data)
 
     saved = client.post(f"/admin/partners/{mega}", data=mega_form(token, commission_pct="9", pct_kitchen="12,5"),
@@ -72,7 +66,7 @@ def test_a_kitchen_override_and_the_general_percentage_are_what_settlements_use(
 
 
 def test_a_commission_change_is_in_the_audit_log_with_old_and_new_values(web):
-    client, mega = signed_in(web), partner_id(web)
+    client, mega = signed_in(web, "admin"), partner_id(web)
     token = csrf_of(client.get(f"/admin/partners/{mega}").data)
     client.post(f"/admin/partners/{mega}", data=mega_form(token, commission_pct="9,5", pct_kitchen="12.5"))
     client.post(f"/admin/partners/{mega}", data=mega_form(token, commission_pct="9,5"))
@@ -86,7 +80,7 @@ def test_a_commission_change_is_in_the_audit_log_with_old_and_new_values(web):
 
 
 def test_bad_input_is_shown_again_with_a_message_per_field_and_nothing_is_saved(web):
-    client, mega = signed_in(web), partner_id(web)
+    client, mega = signed_in(web, "admin"), partner_id(web)
     token = csrf_of(client.get(f"/admin/partners/{mega}").data)
 
     refused = client.post(f"/admin/partners/{mega}", data=mega_form(
@@ -116,7 +110,7 @@ def test_bad_input_is_shown_again_with_a_message_per_field_and_nothing_is_saved(
 
 
 def test_a_new_partner_is_listed_with_its_commission(web):
-    client = signed_in(web)
+    client = signed_in(web, "admin")
     token = csrf_of(client.get("/admin/partners/new").data)
     created = client.post("/admin/partners/new", data={
         "csrf_token": token, "name": "Агент Сидорова", "code": "agent-sidorova", "kind": "agent",
@@ -130,7 +124,7 @@ def test_a_new_partner_is_listed_with_its_commission(web):
 
 
 def test_a_partner_account_signs_in_to_its_partner_and_can_be_switched_off(web):
-    client, mega = signed_in(web), partner_id(web)
+    client, mega = signed_in(web, "admin"), partner_id(web)
     token = csrf_of(client.get(f"/admin/partners/{mega}").data)
     account = {"csrf_token": token, "login": "mega_cashier", "name": "Кассир МЕГА", "email": "kassa@mega.example",
                "password": "kassa-2026"}
@@ -169,7 +163,7 @@ def test_a_partner_account_signs_in_to_its_partner_and_can_be_switched_off(web):
 
 
 def test_an_account_of_another_partner_cannot_be_switched_through_this_one(web):
-    client, mega, agent = signed_in(web), partner_id(web), partner_id(web, "agent_ivanov")
+    client, mega, agent = signed_in(web, "admin"), partner_id(web), partner_id(web, "agent_ivanov")
     token = csrf_of(client.get(f"/admin/partners/{mega}").data)
     with web.app_context():
         agent_user = db.session.execute(select(User.id).where(User.partner_id == agent)).scalar_one()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent, Customer, Order
 from tests.support.api import HAPPY_CASH, Api
-from tests.test_ui_auth_inbox import csrf_of, sign_in
+from tests.support.web import csrf_of, sign_in, signed_in
 
 
 @pytest.fixture
@@ -66,8 +66,7 @@ def test_bulk_actions_are_allowed_exactly_where_the_single_action_is(make_app):
     api = Api(app, app.test_client())
     outcomes = {}
     for login in ROLES:
-        browser = app.test_client()
-        assert browser.post("/login", data={"login": login, "password": "demo"}).status_code == 302
+        browser = signed_in(app, login)
         for action, allowed in ALLOWED.items():
             number = api.create_order(as_="partner_mega")  # the partner's own order: it sees it
             page = browser.post("/orders/bulk", data={"bulk_action": action, "orders": [number],
@@ -88,8 +87,7 @@ def test_a_refused_bulk_cancel_says_why_per_order(make_app):
     app = make_app(WTF_CSRF_ENABLED=False)
     api = Api(app, app.test_client())
     numbers = [api.create_order() for _ in range(2)]
-    installer = app.test_client()
-    installer.post("/login", data={"login": "installer", "password": "demo"})
+    installer = signed_in(app, "installer")
     page = text_of(installer.post("/orders/bulk", data={"bulk_action": "cancel", "orders": numbers,
                                                         "reason": "Не нравится"}))
     assert "Выполнено: 0 из 2" in page

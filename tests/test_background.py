@@ -59,7 +59,7 @@ def test_with_redis_stopped_the_web_answers_and_jobs_flow_once_it_returns(make_a
         redis.stop()
 
 
-def test_a_worker_killed_in_the_middle_of_sending_an_sms_leaves_exactly_one_sms(make_app, redis_server):
+def test_a_worker_killed_in_the_middle_of_sending_an_sms_leaves_exactly_one_sms(make_app, redis_server, clock):
     with FakeSmsGateway() as gateway:
         gateway.delay = 30  # the gateway takes the message, then keeps the worker waiting for its answer
         app = make_app(JOBS_INLINE=False, RQ_QUEUE=_queue_name(), JOB_LEASE_SECONDS=2, SMS_TIMEOUT=60,
@@ -82,7 +82,7 @@ def test_a_worker_killed_in_the_middle_of_sending_an_sms_leaves_exactly_one_sms(
             assert note.status == "sending"
             job = db.session.get(OutboxJob, note.delivery_job_id)
             assert job.status == "running"
-        time.sleep(2.1)  # the dead worker's lease runs out
+        clock.advance(seconds=2.1)  # the dead worker's lease runs out
         with app.app_context():
             assert Scheduler().run_once()["relayed"] == 1
         rerun = run_burst(app)

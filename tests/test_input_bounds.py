@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import Customer, HumanTask, Note, Order
 from tests.support.api import Api
 from tests.support.fake_sms import FakeSmsGateway
-from tests.test_ui_auth_inbox import csrf_of
+from tests.support.web import csrf_of, signed_in
 
 BIG_ID = 2**63
 INTAKE = {"kind": "kitchen", "channel": "phone",
@@ -52,13 +52,6 @@ def with_field(path: str, value) -> dict:
 def post_raw(api: Api, path: str, data, as_: str | None = "sales"):
     headers = {"Content-Type": "application/json", **api._headers(as_)}
     return api.client.post(f"/api/v1{path}", data=data, headers=headers)
-
-
-def signed_in(app, login: str):
-    client = app.test_client()
-    page = client.get("/login")
-    client.post("/login", data={"login": login, "password": "demo", "csrf_token": csrf_of(page.data)})
-    return client
 
 
 # -- API order intake: every field type-checked --------------------------------------------------------------

@@ -14,6 +14,7 @@ from app.services.documents import format_money
 from app.services.outbox import commit
 from app.usecases.jobs import execute_job
 from tests.support.api import HAPPY_CASH, Api
+from tests.support.web import signed_in
 from tests.support.workers import run_burst
 
 REFUSED = {"price": 50000.0, "prepayment": 60000.0}
@@ -46,13 +47,6 @@ def incidents(app) -> int:
         return len(db.session.execute(select(OutboxJob.id).where(OutboxJob.status == "incident")).all())
 
 
-def sign_in(app, login: str):
-    client = app.test_client()
-    response = client.post("/login", data={"login": login, "password": "demo"})
-    assert response.status_code == 302
-    return client
-
-
 def test_a_contract_the_operator_refuses_reopens_the_managers_task_with_the_reason(make_app):
     app = make_app(WTF_CSRF_ENABLED=False)
     deploy_forms_without_rules(app)
@@ -71,7 +65,7 @@ def test_a_contract_the_operator_refuses_reopens_the_managers_task_with_the_reas
     assert detail["data"]["input_error"]["title"] == "Договор не сформирован"
     assert detail["data"]["input_error"]["message"] == REASON
     assert detail["data"]["price"] == 50000.0 and detail["data"]["prepayment"] == 60000.0
-    page = sign_in(app, "sales").get(f"/tasks/{task['id']}").get_data(as_text=True)
+    page = signed_in(app, "sales").get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert f"Договор не сформирован: {REASON}" in page
 
     # Refused once, not retried, no incident; no document was stored; the history says why.
@@ -87,7 +81,7 @@ def test_a_contract_the_operator_refuses_reopens_the_managers_task_with_the_reas
     assert payment["bpmn_id"] == "payment"
     assert "input_error" not in api.get(f"/tasks/{payment['id']}", as_="accountant").get_json()["data"]
     assert sorted(d["kind"] for d in api.order(number)["documents"]) == ["contract", "invoice"]
-    assert "Договор не сформирован" not in sign_in(app, "accountant").get(f"/tasks/{payment['id']}").get_data(
+    assert "Договор не сформирован" not in signed_in(app, "accountant").get(f"/tasks/{payment['id']}").get_data(
         as_text=True)
 
 

@@ -19,6 +19,7 @@ from app.models import AuditEvent, Customer, InboundMessage, Note, Order, Quaran
 from tests.support.api import Api
 from tests.support.dns_server import TxtServer
 from tests.support.services import free_port
+from tests.support.web import signed_in
 from tests.test_email import CUSTOMER, mail
 from workers.mail_receiver import MailReceiver
 
@@ -67,12 +68,6 @@ def deliver(receiver: MailReceiver, message) -> None:
     """Over SMTP; a held message is accepted (250) like any other: a bounce would go to a forged From."""
     with smtplib.SMTP("127.0.0.1", receiver.port, timeout=30) as client:
         assert client.send_message(message) == {}
-
-
-def browser(app, login: str):
-    client = app.test_client()
-    assert client.post("/login", data={"login": login, "password": "demo"}).status_code == 302
-    return client
 
 
 def outcome(app, message) -> tuple[str, str | None]:
@@ -189,7 +184,7 @@ def test_the_admin_accepts_a_held_note_and_it_is_audited(api, app, receiver):
     number = api.create_order()
     message = mail(f"Мария <{CUSTOMER}>", f"Re: заказ {number}", "Пишу с телефона, подпись не прошла.")
     deliver(receiver, message)
-    admin = browser(app, "admin")
+    admin = signed_in(app, "admin")
 
     page = admin.get("/admin/mail-quarantine").get_data(as_text=True)
     assert f"Мария &lt;{CUSTOMER}&gt;" in page and f"Re: заказ {number}" in page and number in page
@@ -218,7 +213,7 @@ def test_accepting_a_held_request_creates_the_order_for_that_customer(api, app, 
     message = mail(f"Мария <{CUSTOMER}>", "Ещё кондиционер", "Нужен кондиционер в спальню.")
     deliver(receiver, message)
 
-    assert browser(app, "admin").post(f"/admin/mail-quarantine/{held_id(app, message)}/accept").status_code == 302
+    assert signed_in(app, "admin").post(f"/admin/mail-quarantine/{held_id(app, message)}/accept").status_code == 302
     assert outcome(app, message)[0] == "order_created"
     with app.app_context():
         customer = db.session.execute(select(Customer).where(Customer.email == CUSTOMER)).scalar_one()
@@ -231,7 +226,7 @@ def test_the_admin_drops_a_held_message_and_it_is_gone(api, app, receiver):
     message = mail("Доброжелатель <anyone@evil.example>", f"Заказ {number}", "Переведите предоплату …")
     deliver(receiver, message)
 
-    admin, dropped = browser(app, "admin"), held_id(app, message)
+    admin, dropped = signed_in(app, "admin"), held_id(app, message)
     assert admin.post(f"/admin/mail-quarantine/{dropped}/drop").status_code == 302
     assert held(app) == [] and notes(app, number) == [] and outcome(app, message)[0] == "dropped"
     late = admin.post(f"/admin/mail-quarantine/{dropped}/accept", follow_redirects=True)  # a second admin, too late
@@ -251,7 +246,7 @@ def test_only_admins_see_and_decide_on_the_quarantine(api, app, receiver, login)
     message = mail("Доброжелатель <anyone@evil.example>", f"Заказ {number}", "Текст")
     deliver(receiver, message)
     held_mail = held_id(app, message)
-    client = browser(app, login)
+    client = signed_in(app, login)
 
     assert client.get("/admin/mail-quarantine").status_code == 403
     assert client.post(f"/admin/mail-quarantine/{held_mail}/accept").status_code == 403

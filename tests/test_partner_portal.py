@@ -20,7 +20,7 @@ from app.services.notes import add_note
 from app.services.outbox import commit
 from app.services.status_links import status_url
 from tests.support.api import HAPPY_CASH, Api
-from tests.test_ui_auth_inbox import csrf_of, sign_in
+from tests.support.web import csrf_of, sign_in, signed_in
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -36,12 +36,6 @@ def web(make_app):
     """CSRF on, as in production."""
     app = make_app()
     return app, Api(app, app.test_client())
-
-
-def signed_in(app, login: str):
-    client = app.test_client()
-    assert client.post("/login", data={"login": login, "password": "demo"}).status_code == 302
-    return client
 
 
 def text_of(response) -> str:

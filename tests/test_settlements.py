@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from app.clock import now, today
 from app.extensions import begin_write, db
 from app.models import Order, Partner, PartnerCommission, Payment
 from app.services.calendar import company_tz
@@ -14,9 +15,10 @@ from app.services.outbox import commit
 from app.services.settlements import commission_pct, settle, statement
 
 
-def _today() -> date:
-    """Today on the company's clock, as statements count days (the machine's date differs after midnight there)."""
-    return datetime.now(company_tz()).date()
+def _statement(partner: Partner, days: int = 0):
+    """The statement from `days` before today to today in the company's days, as the portal asks for it (the
+    machine's date and UTC days differ from Moscow's between 00:00 and 03:00 there)."""
+    return statement(partner, today() - timedelta(days=days), today(), tz=company_tz())
 
 
 def _order(api, kind: str, price: str, payments: list[tuple[str, str]], *, status: str = "active") -> str:
@@ -55,7 +57,7 @@ def test_settlement_figures_match_the_hand_computed_ones(api):
         partner = _partner(app)
         assert commission_pct(partner, "kitchen") == Decimal("12.5")
         assert commission_pct(partner, "wardrobe") == Decimal("10")
-        rows = {row.number: row for row in statement(partner, _today() - timedelta(days=1), _today()).rows}
+        rows = {row.number: row for row in _statement(partner, days=1).rows}
         w, k, o, c = rows[wardrobe], rows[kitchen], rows[odd], rows[cancelled]
         assert (w.commission, w.paid_partner, w.paid_company, w.customer_owes, w.partner_owes) == (
             Decimal("10000.00"), Decimal("30000.00"), Decimal("20000.00"), Decimal("50000.00"), Decimal("20000.00"))
@@ -64,7 +66,7 @@ def test_settlement_figures_match_the_hand_computed_ones(api):
         assert (o.commission, o.customer_owes, o.partner_owes) == (
             Decimal("10000.00"), Decimal("99999.99"), Decimal("-10000.00"))
         assert (c.commission, c.partner_owes) == (Decimal("0.00"), Decimal("5000.00"))
-        totals = statement(partner, _today(), _today())
+        totals = _statement(partner)
         assert totals.total("commission") == Decimal("51250.00")
         assert totals.total("partner_owes") == Decimal("-16250.00")  # 20 000 − 31 250 − 10 000 + 5 000
         assert totals.total("price") == Decimal("529999.99")
@@ -77,13 +79,21 @@ def test_a_statement_holds_only_that_partners_orders_of_the_period(api):
     with api.app.app_context():
         begin_write()
         old = db.session.execute(select(Order).where(Order.number == ours)).scalar_one()
-        old.created_at = datetime.now(timezone.utc) - timedelta(days=40)
+        old.created_at = now() - timedelta(days=40)
         commit()
         partner = _partner(api.app)
-        assert [r.number for r in statement(partner, _today() - timedelta(days=60), _today()).rows] == [ours]
-        assert statement(partner, _today() - timedelta(days=7), _today()).rows == []
+        assert [r.number for r in _statement(partner, days=60).rows] == [ours]
+        assert _statement(partner, days=7).rows == []
         assert settle(db.session.execute(select(Order).where(Order.number == direct)).scalar_one()).commission == 0
     assert foreign != ours
+
+
+def test_just_after_midnight_in_moscow_todays_statement_holds_the_order_placed_a_minute_ago(api, clock):
+    clock.set(datetime(2026, 11, 20, 21, 30, tzinfo=timezone.utc))  # 00:30 on 21 November in Moscow
+    number = _order(api, "wardrobe", "50000", [])
+    with api.app.app_context():
+        assert today() == date(2026, 11, 21)
+        assert [row.number for row in _statement(_partner(api.app)).rows] == [number]
 
 
 def test_the_statement_as_excel_and_pdf_carries_the_same_figures(api, tmp_path):
@@ -96,7 +106,7 @@ def test_the_statement_as_excel_and_pdf_carries_the_same_figures(api, tmp_path):
     wardrobe = _order(api, "wardrobe", "100000", [("30000", "partner"), ("20000", "company")])
     kitchen = _order(api, "kitchen", "250000", [("250000", "company")])
     with api.app.app_context():
-        st = statement(_partner(api.app), _today(), _today())
+        st = _statement(_partner(api.app))
         book = load_workbook(BytesIO(statement_xlsx(st)))
         pdf = statement_pdf(st, api.app.config["COMPANY"])
     rows = [[c.value for c in row] for row in book.active.iter_rows(min_row=3)]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Escalation, HumanTask, Notification
 from app.services.calendar import BusinessCalendar
-from tests.support.timers import fast_sla_order, wake_at
+from tests.support.timers import sla_order, wake_at
 
 MSK = ZoneInfo("Europe/Moscow")
 
@@ -58,8 +58,8 @@ def test_a_task_deadline_follows_the_business_calendar(api, app):
 
 
 def test_warning_then_head_then_director_each_recorded_and_notified_then_cleared(make_app):
-    # One SLA hour lasts 0.5 s: the 4-hour new-order SLA warns at 1.5 s and escalates at 2 s and 4 s.
-    app, api, number, task, created = fast_sla_order(make_app)
+    # The 4-hour new-order SLA warns at 3 h and escalates at 4 h and 8 h; the clock moves, nobody sleeps.
+    app, api, number, task, created = sla_order(make_app)
 
     def escalations():
         with app.app_context():
@@ -71,18 +71,20 @@ def test_warning_then_head_then_director_each_recorded_and_notified_then_cleared
             return {(n.recipient, n.channel) for n in db.session.execute(
                 select(Notification).where(Notification.event == event)).scalars()}
 
-    assert wake_at(app, created, 1.0) == 0 and escalations() == []
-    assert wake_at(app, created, 1.55) == 1
+    assert wake_at(app, created, hours=2, minutes=59) == 0 and escalations() == []
+    assert wake_at(app, created, hours=3, minutes=1) == 1
     assert escalations() == [("warning", True)]
     assert ("sales@bespoke.example", "email") in sent("sla_warning")  # nobody holds the task: its lane is told
     assert api.open_task(number)["sla_level"] == "warning"
 
-    wake_at(app, created, 2.05)
+    assert wake_at(app, created, hours=3, minutes=59) == 0
+    assert wake_at(app, created, hours=4, minutes=1) == 1
     assert escalations() == [("warning", True), ("head", True)]
     assert ("head_sales@bespoke.example", "email") in sent("sla_breach")
     assert api.get("/tasks?scope=all&overdue=1", as_="director").get_json()["count"] == 1
 
-    wake_at(app, created, 4.05)
+    assert wake_at(app, created, hours=7, minutes=59) == 0
+    assert wake_at(app, created, hours=8, minutes=1) == 1
     assert [level for level, _ in escalations()] == ["warning", "head", "director"]
     assert ("director@bespoke.example", "email") in sent("sla_director")
     # The timers did not interrupt the task; completing it clears every escalation.

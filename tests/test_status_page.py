@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Note, Notification, Order, OutboxJob, User
 from tests.support.api import HAPPY_CASH, Api
-from tests.test_ui_auth_inbox import csrf_of, sign_in
+from tests.support.web import csrf_of, sign_in
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 """Sign-in, sessions, CSRF, and the inbox as employees see it."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.support.api import Api
+from tests.support.web import csrf_of, sign_in
 
 
 @pytest.fixture
@@ -13,16 +12,6 @@ def web(make_app):
     """A seeded app with CSRF on, as in production, and a helper to read tokens from pages."""
     app = make_app()
     return app, Api(app, app.test_client())
-
-
-def csrf_of(html: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
-
-
-def sign_in(client, login: str, password: str = "demo", **extra):
-    page = client.get("/login")
-    return client.post("/login", data={"login": login, "password": password, "csrf_token": csrf_of(page.data),
-                                       **extra})
 
 
 def test_sign_in_rotates_the_session_and_sign_out_ends_it(web):
@@ -110,10 +99,11 @@ def test_inbox_lists_mine_and_queue_with_counts_sla_marks_and_filters(web):
     assert partial.status_code == 200 and b"<html" not in partial.data and second.encode() in partial.data
 
 
-def test_overdue_tasks_are_marked_with_text(make_app):
-    app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.0001)
+def test_overdue_tasks_are_marked_with_text(make_app, clock):
+    app = make_app(SLA_CALENDAR="continuous")
     api = Api(app, app.test_client())
     number = api.create_order()
+    clock.advance(hours=4, minutes=1)  # the new order's 4 hours are up
     client = app.test_client()
     sign_in(client, "sales")
     page = client.get("/inbox?tab=queue").data.decode()

@@ -8,18 +8,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Escalation, Notification, Order, User
-from tests.support.timers import fast_sla_order, wake_at
-
-
-def csrf_of(html: bytes) -> str:
-    return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
-
-
-def sign_in(client, login: str, password: str = "demo"):
-    page = client.get("/login")
-    response = client.post("/login", data={"login": login, "password": password, "csrf_token": csrf_of(page.data)})
-    assert response.status_code == 302, response.data
-    return client
+from tests.support.timers import sla_order, wake_at
+from tests.support.web import csrf_of, signed_in
 
 
 def rows_of(page: str, marker: str) -> list[str]:
@@ -41,7 +31,7 @@ def test_notifications_tab_lists_what_was_sent_to_the_customer(app, api):
     number = api.create_order()
     sent = [n for n in notifications_of(app, number) if n.event == "order_received"]
     assert {n.channel for n in sent} >= {"email", "sms"} and {n.status for n in sent} == {"sent"}
-    client = sign_in(app.test_client(), "sales")
+    client = signed_in(app, "sales")
     card = client.get(f"/orders/{number}")
     assert "Уведомления" in card.data.decode() and "tab=notifications" in card.data.decode()
 
@@ -65,7 +55,7 @@ def test_a_failed_notification_shows_the_error_and_its_reason(app, api):
         row = db.session.get(Notification, email.id)
         row.status, row.error = "failed", "550 5.1.1 mailbox unavailable"
         db.session.commit()
-    client = sign_in(app.test_client(), "sales")
+    client = signed_in(app, "sales")
     page = client.get(f"/orders/{number}?tab=notifications").data.decode()
     failed = next(r for r in rows_of(page, "data-notification") if f'"{email.id}"' in r)
     assert "Ошибка" in failed and "550 5.1.1 mailbox unavailable" in failed and "badge overdue" in failed
@@ -74,7 +64,7 @@ def test_a_failed_notification_shows_the_error_and_its_reason(app, api):
 
 def test_partners_do_not_see_the_notifications_tab(app, api):
     number = api.create_order(as_="partner_mega")
-    client = sign_in(app.test_client(), "partner_mega")
+    client = signed_in(app, "partner_mega")
     # A partner's order card is the portal's: no tabs, no notifications, no escalations.
     card = client.get(f"/orders/{number}", follow_redirects=True).data.decode()
     assert "tab=notifications" not in card
@@ -86,7 +76,7 @@ def test_partners_do_not_see_the_notifications_tab(app, api):
 
 def test_notifications_tab_in_english(app, api):
     number = api.create_order()
-    client = sign_in(app.test_client(), "sales")
+    client = signed_in(app, "sales")
     page = client.get("/inbox")
     client.post("/language", data={"locale": "en", "csrf_token": csrf_of(page.data)})
     html = client.get(f"/orders/{number}?tab=notifications").data.decode()
@@ -97,14 +87,14 @@ def test_notifications_tab_in_english(app, api):
 
 def test_escalation_is_listed_on_the_card_badged_in_the_inbox_and_cleared(make_app):
     # One SLA hour lasts 0.5 s: the 4-hour new-order SLA warns at 1.5 s.
-    app, api, number, task, created = fast_sla_order(make_app)
-    assert wake_at(app, created, 1.6) == 1
+    app, api, number, task, created = sla_order(make_app)
+    assert wake_at(app, created, hours=3, minutes=1) == 1
     with app.app_context():
         escalation = db.session.execute(select(Escalation)).scalar_one()
         told = [p["name"] for p in escalation.notified]
     assert escalation.level == "warning" and told
 
-    client = sign_in(app.test_client(), "sales")
+    client = signed_in(app, "sales")
     page = client.get(f"/orders/{number}?tab=tasks").data.decode()
     assert "Эскалации по срокам" in page
     (row,) = rows_of(page, "data-escalation")
@@ -122,7 +112,7 @@ def test_escalation_is_listed_on_the_card_badged_in_the_inbox_and_cleared(make_a
 
 def test_no_escalations_says_so(app, api):
     number = api.create_order()
-    page = sign_in(app.test_client(), "sales").get(f"/orders/{number}?tab=tasks").data.decode()
+    page = signed_in(app, "sales").get(f"/orders/{number}?tab=tasks").data.decode()
     assert "Эскалации по срокам" in page and "эскалаций не было" in page
 
 
@@ -131,7 +121,7 @@ def test_no_escalations_says_so(app, api):
 @pytest.fixture
 def web(make_app):
     app = make_app()
-    return app, sign_in(app.test_client(), "sales")
+    return app, signed_in(app, "sales")
 
 
 def settings_of(app, login: str) -> tuple[list | None, str | None]:

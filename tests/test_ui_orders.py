@@ -9,18 +9,13 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Notification, Order
 from tests.support.api import HAPPY_CASH, Api
+from tests.support.web import signed_in
 
 
 @pytest.fixture
 def ui(make_app):
     app = make_app(WTF_CSRF_ENABLED=False)
     return app, Api(app, app.test_client())
-
-
-def signed_in(app, login: str):
-    client = app.test_client()
-    assert client.post("/login", data={"login": login, "password": "demo"}).status_code == 302
-    return client
 
 
 def stage_of(app, number: str) -> str:

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from tests.support.api import HAPPY_CASH, Api
+from tests.support.web import signed_in
 
 PUBLIC = {"auth.login", "auth.language", "home", "static", "vendor"}
 
@@ -49,8 +50,7 @@ def test_a_partner_cannot_use_staff_pages(ui):
     app, api = ui
     foreign = api.create_order()
     task_id = api.open_task(foreign)["id"]
-    client = app.test_client()
-    client.post("/login", data={"login": "partner_mega", "password": "demo"})
+    client = signed_in(app, "partner_mega")
     assert client.get("/orders/new").status_code == 403
     assert client.get("/orders/customers?phone=9161234567").status_code == 403
     assert client.get(f"/tasks/{task_id}").status_code == 403
@@ -70,8 +70,7 @@ def test_staff_see_only_their_lanes_tasks(ui):
     api.walk(number, HAPPY_CASH[:4])
     accountant_task = api.open_task(number)
     assert accountant_task["lane"] == "accountant"
-    measurer = app.test_client()
-    measurer.post("/login", data={"login": "measurer", "password": "demo"})
+    measurer = signed_in(app, "measurer")
     assert measurer.get(f"/tasks/{accountant_task['id']}").status_code == 403
     assert measurer.post(f"/inbox/tasks/{accountant_task['id']}/claim").status_code == 302
     assert api.open_task(number)["assignee"] is None  # the claim was refused on the server
@@ -84,8 +83,7 @@ def test_admin_routes_refuse_everyone_but_admins(ui):
     task_id = api.open_task(number)["id"]
     checked = 0
     for login in ("sales", "partner_mega", "head_sales"):
-        client = app.test_client()
-        client.post("/login", data={"login": login, "password": "demo"})
+        client = signed_in(app, login)
         for rule, method in ui_routes(app):
             if not rule.rule.startswith("/admin/"):
                 continue

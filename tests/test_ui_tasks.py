@@ -18,6 +18,7 @@ from app.models import Attachment, HumanTask, Order
 from app.services.calendar import BusinessCalendar
 from app.tasks.form_render import parse_form, render_form
 from tests.support.api import Api
+from tests.support.web import signed_in
 from tests.test_tasks_api import EVERY_TASK
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -43,10 +44,7 @@ class Ui:
 
     def browser(self, login: str):
         if login not in self._browsers:
-            client = self.app.test_client()
-            response = client.post("/login", data={"login": login, "password": "demo"})
-            assert response.status_code == 302, response.get_data(as_text=True)[:500]
-            self._browsers[login] = client
+            self._browsers[login] = signed_in(self.app, login)
         return self._browsers[login]
 
     def order_at(self, task: str, path: list[str] | None = None) -> tuple[str, dict]:

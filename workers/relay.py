@@ -9,12 +9,13 @@ the database lets exactly one run happen.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from redis import Redis
 from rq.job import Job
 from sqlalchemy import and_, func, or_, select, update
 
+from app import clock
 from app.extensions import db
 from app.models import OutboxJob
 from app.queue import get_queue
@@ -41,7 +42,7 @@ class Relay:
 
     def run(self, now: datetime | None = None) -> int:
         """Push due pending jobs, expired running ones and queued ones Redis does not hold; how many went."""
-        now = now or datetime.now(timezone.utc)
+        now = now or clock.now()
         connection = get_queue().connection
         run_id = connection.info("server")["run_id"]  # RedisError while Redis is away: the caller waits
         if run_id != self.redis_run_id and not self.sweeping:

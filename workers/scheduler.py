@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
 
+from app import clock
 from app.operators.lease import heartbeat_seconds
 from app.operators.onec import pull_payments
 from app.queue import get_queue
@@ -45,7 +46,7 @@ class Scheduler:
         return pull_payments()
 
     def run_once(self, now: datetime | None = None) -> dict:
-        now = now or datetime.now(timezone.utc)
+        now = now or clock.now()
         woken = wake_timers(now, self.batch, self.on_wake)
         try:
             relayed = self.relay.run(now)
@@ -62,7 +63,7 @@ class Scheduler:
         return {"woken": woken, "relayed": relayed, "payments": payments}
 
     def sleep_seconds(self, now: datetime | None = None) -> float:
-        now = now or datetime.now(timezone.utc)
+        now = now or clock.now()
         # A job claimed after this round does not wake us, and its worker may die at once: looking again
         # within one heartbeat hands its job out again within seconds of its lease running out.
         longest = min(self.max_sleep, heartbeat_seconds())

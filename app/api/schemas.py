@@ -7,6 +7,7 @@ from decimal import Decimal
 from flask import url_for
 from sqlalchemy import select
 
+from app import clock
 from app.engine.steps import definition_forms
 from app.extensions import db
 from app.models import (
@@ -49,7 +50,7 @@ def task_json(task: HumanTask) -> dict:
         "stage": task.stage, "lane": task.lane, "state": task.state,
         "assignee": task.assignee.login if task.assignee else None,
         "created_at": _iso(task.created_at), "due_at": _iso(task.due_at), "sla_level": task.sla_level,
-        "overdue": bool(task.due_at and task.state == "open" and task.due_at < datetime.now(task.due_at.tzinfo)),
+        "overdue": bool(task.due_at and task.state == "open" and task.due_at < clock.now(task.due_at.tzinfo)),
     }
 
 

@@ -1,11 +1,10 @@
 """Human tasks: lists by scope, one task with its form, claim/assign, complete."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import jsonify, request
 from sqlalchemy import select
 
+from app import clock
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import task_detail_json, task_json
@@ -45,7 +44,7 @@ def list_tasks(user):
     if request.args.get("lane"):
         query = query.where(HumanTask.lane == request.args["lane"])
     if request.args.get("overdue") in ("1", "true", "yes"):
-        query = query.where(HumanTask.due_at < datetime.now(timezone.utc))
+        query = query.where(HumanTask.due_at < clock.now())
     rows = db.session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
                               .limit(500)).scalars().all()
     return jsonify({"scope": scope, "count": len(rows), "items": [task_json(t) for t in rows]})

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app import clock
 from app.errors import TooManyRequests, Unauthorized
 from app.extensions import db
 from app.models import LoginAttempt, User
@@ -19,7 +20,7 @@ LOGIN_LENGTH = LoginAttempt.__table__.c.login.type.length
 def locked_for(login: str, now: datetime | None = None) -> int:
     """Seconds until the login may try again (0: it may now): MAX_FAILURES failures within WINDOW lock it until
     the oldest of those ages out of the window."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     failures = db.session.execute(
         select(LoginAttempt.at).where(LoginAttempt.login == login[:LOGIN_LENGTH], LoginAttempt.success.is_(False),
                                       LoginAttempt.at >= now - WINDOW)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
@@ -14,6 +15,8 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+
+from app.engine.timers import CLOCKED_TIMERS
 
 CALL_KEY = "service_call"
 
@@ -101,4 +104,6 @@ def make_serializer() -> BpmnWorkflowSerializer:
     config.pop(ServiceTask, None)
     config[AsyncServiceTask] = ServiceTaskConverter
     config[BpmnWorkflow] = VersionedWorkflowConverter
+    for clocked in CLOCKED_TIMERS.values():  # registered last: their typenames load as the clocked timers
+        config[clocked] = TimerConditionalEventDefinitionConverter
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))

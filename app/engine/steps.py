@@ -1,12 +1,13 @@
 """Domain functions that move a process: each stages one step (load → run → save → project)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 from flask import current_app
 from sqlalchemy import select, update
 
+from app import clock
 from app.engine.runtime import INPUT_ERROR_VARIABLE, ProcessEngine, StepView, TaskView
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
@@ -86,7 +87,7 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
 
 
 def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None) -> None:
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     open_rows = {t.task_guid: t for t in db.session.execute(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")).scalars()}
     ready = {t.guid: t for t in view.ready}
@@ -147,7 +148,7 @@ def _project_order(order: Order, view: StepView, actor) -> None:
         audit.record(order.id, "status", actor, field="status", old=order.status, new=status)
         order.status = status
         if status == OrderStatus.COMPLETED:
-            order.completed_at = datetime.now(timezone.utc)
+            order.completed_at = clock.now()
 
 
 def _step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
@@ -324,7 +325,7 @@ def reject_service_job(job: OutboxJob, message: str) -> dict | None:
 
 def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[int, datetime]]:
     """(instance id, due time) of instances whose earliest timer is due — an indexed range scan."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     return [tuple(row) for row in db.session.execute(
         select(ProcessInstance.id, ProcessInstance.next_timer_at).where(
             ProcessInstance.next_timer_at.is_not(None), ProcessInstance.next_timer_at <= now)
@@ -333,7 +334,7 @@ def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[i
 
 def wake_instance(instance_id: int, now: datetime | None = None) -> bool:
     """Fire the due timers of one instance and run it on; False when nothing was due any more."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None or instance.next_timer_at is None or instance.next_timer_at > now:
         return False

@@ -1,13 +1,12 @@
 """Inbox: my tasks, my roles' queue and (for heads) the team's tasks; claim, release, assign, next."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from app import clock
 from app.engine import steps
 from app.extensions import db
 from app.i18n import N_
@@ -53,7 +52,7 @@ def _filtered(query, args):
     if args.get("partner"):
         query = query.where(Order.partner_id.in_(select(Partner.id).where(Partner.code == args["partner"])))
     if args.get("overdue"):
-        query = query.where(HumanTask.due_at < datetime.now(timezone.utc))
+        query = query.where(HumanTask.due_at < clock.now())
     text = (args.get("q") or "").strip()
     if text:
         query = query.join(Customer, Order.customer_id == Customer.id).where(matches_text(text))
@@ -85,7 +84,7 @@ def index():
     query = _filtered(_base(user, tab), request.args)
     tasks = db.session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
                                .limit(300)).scalars().all()
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     rows = [(t, sla_state(t.due_at, t.created_at, now)) for t in tasks]
     stages = sorted(set(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open")).scalars()))
     context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from sqlalchemy import func, select
 
+from app import clock
 from app.engine.bindings import RECORDS
 from app.engine.lookup import order_tasks
 from app.errors import OperatorInputError
@@ -45,7 +46,7 @@ def document_context(order: Order, kind: str, version: int, process_data: dict |
 
 def _today() -> date:
     """The document date is the company's calendar day, not the server's (UTC near midnight is yesterday)."""
-    return datetime.now(company_tz()).date()
+    return clock.today()
 
 
 def _local_date(moment: datetime | None) -> date | None:

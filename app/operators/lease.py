@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterator
 
 from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import clock
 from app.extensions import WRITE_OPTION, db
 from app.models import OutboxJob
 
@@ -38,7 +39,7 @@ def lease_kept(job_id: int, attempt: int, until: datetime) -> Iterator[None]:
 
     def renew() -> None:
         while not done.wait(beat / 3):
-            lease = min(datetime.now(timezone.utc) + timedelta(seconds=beat), until)
+            lease = min(clock.now() + timedelta(seconds=beat), until)
             try:
                 with engine.connect() as connection:
                     connection.execution_options(**{WRITE_OPTION: True})

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
+from app import clock
 from app.engine.bindings import RECORDS
 from app.engine.lookup import bound_tasks, order_tasks
 from app.engine.steps import deliver_message
@@ -352,7 +353,7 @@ def _item_text(order: Order) -> str:
 
 def _local(moment: datetime | None) -> datetime:
     """1C stores local wall-clock time without a zone."""
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or clock.now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(ZoneInfo(current_app.config.get("TIMEZONE") or "Europe/Moscow")).replace(tzinfo=None)
@@ -370,7 +371,7 @@ def _date(value: Any) -> date:
     try:
         return date.fromisoformat(str(value)[:10])
     except ValueError:
-        return date.today()
+        return clock.today()
 
 
 def _decimal(number: Any) -> Decimal:

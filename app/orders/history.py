@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app import clock
 from app.extensions import db
 from app.i18n import N_, money, when
 from app.models import AuditEvent, Order
@@ -82,7 +83,7 @@ def order_history(order: Order) -> tuple[list[StageSpan], list[AuditEvent]]:
     events = db.session.execute(select(AuditEvent).where(AuditEvent.order_id == order.id)
                                 .order_by(AuditEvent.id)).scalars().all()
     stages = [e for e in events if e.kind == "stage"]
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     spans = []
     for i, event in enumerate(stages):
         ended = stages[i + 1].at if i + 1 < len(stages) else None

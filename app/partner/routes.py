@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from app import clock
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import ORDER_KINDS, Document, Note, Order, User
@@ -60,7 +61,7 @@ def _load(user: User, number: str) -> Order:
 # -- periods -------------------------------------------------------------------------------------------
 
 def local_today() -> date:
-    return datetime.now(company_tz()).date()
+    return clock.today()
 
 
 def this_month() -> tuple[date, date]:

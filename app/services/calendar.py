@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
+from app import clock
+
 MAX_DAYS = 3 * 366  # an SLA longer than this is a typo, not a deadline
 
 
@@ -102,7 +104,7 @@ def sla_deadline(config, hours: float, fraction: float = 1.0, now: datetime | No
     SLA_CALENDAR=continuous with a short SLA_HOUR_SECONDS is for demos and tests: the clock then
     runs straight through nights and weekends.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     if config.get("SLA_CALENDAR", "business") == "continuous":
         return now + timedelta(seconds=float(hours) * fraction * float(config["SLA_HOUR_SECONDS"]))
     calendar = config.get("_calendar")

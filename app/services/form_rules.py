@@ -12,9 +12,10 @@ import logging
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
+from app import clock
 from app.engine.scripting import IN_SCOPE, RefusedScript, compile_expression, evaluate, free_names
 from app.models import Order
-from app.services.calendar import company_tz, working_time
+from app.services.calendar import working_time
 from app.services.money import MoneyError, parse_money
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,8 @@ def parse_datetime(value: str) -> datetime:
 def rule_helpers(order: Order | None) -> dict[str, Callable[..., Any]]:
     """The functions a form rule may call, bound to the task's order."""
     return {
-        "now": lambda: datetime.now(timezone.utc),
-        "today": lambda: datetime.now(company_tz()).date(),
+        "now": lambda: clock.now(),
+        "today": lambda: clock.today(),
         "working_time": working_time,
         "balance": lambda: order.balance if order is not None else None,
         "order_price": lambda: order.price if order is not None else None,

@@ -12,6 +12,7 @@ from jsonschema import ValidationError as SchemaViolation
 from jsonschema.validators import extend
 from sqlalchemy import select
 
+from app import clock
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Order, Role, User
@@ -46,7 +47,7 @@ def _is_money(value: Any) -> bool:
 
 
 def _within_window(day: date) -> bool:
-    latest = date(date.today().year + YEARS_AHEAD, 12, 31)
+    latest = date(clock.today().year + YEARS_AHEAD, 12, 31)
     if not EARLIEST <= day <= latest:
         raise FieldProblem(f"Дата должна быть между {EARLIEST:%d.%m.%Y} и {latest:%d.%m.%Y}")
     return True

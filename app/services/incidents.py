@@ -1,10 +1,9 @@
 """Incidents: jobs out of attempts (or refused for good), and what an admin may do about them."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import select
 
+from app import clock
 from app.engine.steps import complete_service_job
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
@@ -30,7 +29,7 @@ def _incident(job_id: int) -> OutboxJob:
 def retry_incident(job_id: int, user: User) -> OutboxJob:
     """Give the job a fresh set of attempts; it goes out after the caller's commit."""
     job = _incident(job_id)
-    job.status, job.attempts, job.run_after, job.lease_until = "queued", 0, datetime.now(timezone.utc), None
+    job.status, job.attempts, job.run_after, job.lease_until = "queued", 0, clock.now(), None
     job.resolved_by_id = user.id
     if job.operator in ("sms.send", "email.send"):
         # The admin decided: a message whose fate was unknown is sent again.
@@ -54,7 +53,7 @@ def skip_incident(job_id: int, user: User, result: dict | None, reason: str) -> 
         raise ValidationError("Результат должен быть объектом JSON", fields={"result": "Ожидается объект"})
     job = _incident(job_id)
     job.status, job.result = "skipped", {**(result or {}), "skipped": True, "reason": reason}
-    job.finished_at, job.resolved_by_id = datetime.now(timezone.utc), user.id
+    job.finished_at, job.resolved_by_id = clock.now(), user.id
     if job.operator in ("sms.send", "email.send"):
         note = db.session.get(Notification, (job.params or {}).get("notification_id"))
         if note is not None and note.status != "sent":

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
+from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import (
@@ -31,7 +32,7 @@ from app.services.phones import normalize_phone
 
 def next_number(today: date | None = None) -> str:
     """Allocate the next human order number for the year, e.g. 2026-00042."""
-    year = (today or date.today()).year
+    year = (today or clock.today()).year
     counter = db.session.execute(
         select(OrderCounter).where(OrderCounter.year == year).with_for_update()
     ).scalar_one_or_none()
@@ -249,7 +250,7 @@ def _record_payment(order: Order, payment: dict, actor, source: str) -> None:
                               fields={"payment.amount": "Сумма должна быть больше нуля"})
     if any(p.number == number for p in order.payments):
         return
-    row = Payment(number=number, paid_on=_date(payment.get("date")) or date.today(), amount=amount,
+    row = Payment(number=number, paid_on=_date(payment.get("date")) or clock.today(), amount=amount,
                   method=_column(payment.get("method"), "payment.method", 20) or None,
                   received_by=_column(payment.get("received_by"), "payment.received_by", 20) or "company",
                   source=source, recorded_by_id=actor.id if isinstance(actor, User) else None)
@@ -293,4 +294,4 @@ def apply_process_data(order: Order, data: dict, actor, *, source: str = "manual
             claim.discount_amount = to_money(data.get("discount_amount"))
         # A revisit resolves the claim only when the crew has been and closed it.
         if claim is not None and (data.get("claim_closed") or claim.resolution != "revisit"):
-            claim.status, claim.resolved_at = "resolved", datetime.now(timezone.utc)
+            claim.status, claim.resolved_at = "resolved", clock.now()

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app import clock
 from app.engine import steps
 from app.engine.bindings import VISIT
 from app.engine.lookup import order_tasks
@@ -67,7 +68,7 @@ def _day_of(data: dict) -> datetime:
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL_TZ)
             except ValueError:
                 continue
-    return datetime.now(LOCAL_TZ)
+    return clock.now(LOCAL_TZ)
 
 
 def person_notes(schema: dict, data: dict) -> dict[str, str]:

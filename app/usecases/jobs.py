@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import current_app
 
+from app import clock
 from app.engine.steps import complete_service_job, reject_service_job
 from app.errors import OperatorInputError
 from app.extensions import db
@@ -44,7 +45,7 @@ def execute_job(job_id: int) -> str:
     ctx = _claim(job_id)
     if isinstance(ctx, str):
         return ctx
-    limit = datetime.now(timezone.utc) + timedelta(seconds=lease_seconds(ctx.operator))
+    limit = clock.now() + timedelta(seconds=lease_seconds(ctx.operator))
     with lease_kept(ctx.job_id, ctx.attempt, limit):  # renewed while this process lives, until the result is in
         return _run(job_id, ctx)
 
@@ -72,7 +73,7 @@ def _run(job_id: int, ctx: JobContext) -> str:
 
 
 def _claim(job_id: int) -> JobContext | str:
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     with unit_of_work(fresh=True):
         job = db.session.get(OutboxJob, job_id, with_for_update=True)  # two deliveries of one job: one claim
         if job is None or job.status in FINISHED:
@@ -91,7 +92,7 @@ def _finish(job_id: int, result) -> str:
         if job.status != "running":  # skipped or finished by someone else meanwhile
             return "skipped"
         job.status, job.result, job.last_error = "done", result, None
-        job.finished_at, job.lease_until = datetime.now(timezone.utc), None
+        job.finished_at, job.lease_until = clock.now(), None
         if job.task_guid:
             complete_service_job(job, result)
         return "done"
@@ -108,7 +109,7 @@ def _reject(job_id: int, exc: OperatorInputError) -> bool:
             if payload is None:
                 raise _NoWayBack
             job.status, job.result, job.last_error = "rejected", {"rejected": exc.message}, exc.message
-            job.finished_at, job.lease_until = datetime.now(timezone.utc), None
+            job.finished_at, job.lease_until = clock.now(), None
             audit.record(job.order_id, "job", "worker", field=payload["service_name"], old=None,
                          new=f"{payload['title']}: {exc.message}", entity="job", entity_id=job.id,
                          details={"error": exc.message, "bpmn_id": job.bpmn_id, "operator": job.operator})
@@ -133,7 +134,7 @@ def _record_failure(job_id: int, exc: Exception) -> None:
         else:
             job.status = "pending"
             delay = min(timedelta(seconds=job.backoff_base ** job.attempts), MAX_BACKOFF)
-            job.run_after = datetime.now(timezone.utc) + delay
+            job.run_after = clock.now() + delay
         log.warning("job %s (%s) failed, attempt %s/%s: %s", job.id, job.operator, job.attempts,
                     job.max_attempts, exc)
         retry_at = job.run_after if job.status == "pending" else None

@@ -12,11 +12,12 @@ completed in the meantime needs no one chasing it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import func, select
 
+from app import clock
 from app.engine.steps import due_instances, wake_instance
 from app.errors import BespokeError
 from app.extensions import db
@@ -35,7 +36,7 @@ def wake_timers(now: datetime | None = None, limit: int = 200,
 
     `on_wake(instance_id, due_at, woken_at)` is told about each (the benchmark measures lateness with it).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     woken = 0
     due = due_instances(now, limit)
     discard()
@@ -45,7 +46,7 @@ def wake_timers(now: datetime | None = None, limit: int = 200,
                 if wake_instance(instance_id, now):
                     woken += 1
                     if on_wake is not None:
-                        on_wake(instance_id, due_at, datetime.now(timezone.utc))
+                        on_wake(instance_id, due_at, clock.now())
         except BespokeError as exc:
             _mark_error(instance_id, exc.message)
         except Exception as exc:  # noqa: BLE001 - one broken instance must not stop the others

@@ -11,8 +11,10 @@ from app.engine.deploy import deploy, read_directory
 from app.extensions import begin_write, db
 from app.models import User
 from app.services.outbox import commit
+from tests.support.snapshot import Snapshot
 
 LANE_USER = {"customer": None}
+SEEDED: dict[tuple, Snapshot] = {}  # (database, processes, forms) → the rows right after seeding
 
 
 def truncate_all(db) -> None:
@@ -36,7 +38,22 @@ def deploy_processes(app) -> None:
 
 
 def seed(app) -> None:
-    """Demo people and the deployed lifecycle: what every API test starts from."""
+    """Demo people and the deployed lifecycle: what every API test starts from (into emptied tables).
+
+    Seeded for real once per database and session, then put back from a snapshot of the rows.
+    """
+    key = (app.config["SQLALCHEMY_DATABASE_URI"], app.config["PROCESSES_DIR"], app.config["FORMS_DIR"])
+    with app.app_context():
+        if key in SEEDED:
+            SEEDED[key].restore(db)
+            return
+    seed_for_real(app)
+    with app.app_context():
+        SEEDED[key] = Snapshot(db)
+        db.session.remove()
+
+
+def seed_for_real(app) -> None:
     with app.app_context():
         begin_write()
         create_demo_people()

@@ -1,29 +1,30 @@
-"""Waiting for a timer in tests: sleep until a moment after a task was created, then one scheduler pass."""
+"""Timers in tests: move the app's clock past a moment, then one scheduler pass — no sleeping."""
 from __future__ import annotations
 
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+from app.clock import clock
 
 
-def wake_at(app, created: datetime, seconds: float) -> int:
-    """Sleep until `seconds` after `created`, then wake the due timers once; how many instances woke."""
+def wake_at(app, created: datetime, **after: float) -> int:
+    """Move the clock to `after` (hours=, minutes=, …) past `created`, wake the due timers once; how many woke."""
     from app.usecases.timers import wake_timers
 
-    delay = (created + timedelta(seconds=seconds) - datetime.now(timezone.utc)).total_seconds()
-    if delay > 0:
-        time.sleep(delay)
+    moment = created + timedelta(**after)
+    if moment > clock.now():
+        clock.set(moment)
     with app.app_context():
         return wake_timers()
 
 
-def fast_sla_order(make_app):
-    """An app whose SLA hour lasts 0.5 s (the 4-hour new-order SLA warns at 1.5 s, is due at 2 s and doubly
-    late at 4 s) and one new order in it: (app, api, order number, open task, when the task was created)."""
+def sla_order(make_app):
+    """An app whose SLA runs round the clock (hours are real hours: the 4-hour new-order SLA warns at 3 h, is
+    due at 4 h and doubly late at 8 h) and one new order in it: (app, api, number, open task, when it was created)."""
     from app.extensions import db
     from app.models import HumanTask
     from tests.support.api import Api
 
-    app = make_app(SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=0.5)
+    app = make_app(SLA_CALENDAR="continuous")
     api = Api(app, app.test_client())
     number = api.create_order()
     task = api.open_task(number)
