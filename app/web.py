@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import wraps
 
-from flask import Flask, flash, redirect, render_template, request
+from flask import Flask, current_app, flash, redirect, render_template, request
+from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import policy
 from app.errors import BespokeError
 from app.extensions import begin_write
 from app.services.outbox import commit, rollback
@@ -26,6 +28,26 @@ def init_app(app: Flask) -> None:
         # A browser must take every answer for the type we say, never guess a page out of a file.
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
+
+
+def allowed(action_name: str, *, write: str | None = None):
+    """Declare the view's action in `app.policy` (`write`: another one for POST): anonymous visitors are sent to
+    sign in, anyone else the table refuses gets 403 with its reason. The view checks its order or task itself."""
+    actions = (action_name, write or action_name)
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            name = actions[request.method in WRITE_METHODS]
+            if policy.RULES[name].who != policy.PUBLIC and not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            policy.ensure(current_user, name)
+            return view(*args, **kwargs)
+
+        wrapper.policy_actions = actions
+        return wrapper
+
+    return decorate
 
 
 def action(view):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from app.api import bp
+from app.api.auth import endpoint
 from app.api.schemas import COMPONENTS, ERROR_CODES, ID, TEXT_QUERY, column_text, ref
 from app.models import HumanTask, Order, Partner, User
 
@@ -196,5 +197,6 @@ def document() -> dict:
 
 
 @bp.get("/openapi.json")
-def openapi_json():
+@endpoint("public")
+def openapi_json(_user):
     return jsonify(document())

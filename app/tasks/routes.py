@@ -6,21 +6,21 @@ from datetime import datetime, time, timedelta, timezone
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
+from app import policy
 from app.engine import steps
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import begin_write, db
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
 from app.services import outbox
-from app.services.access import can_see_task, visible_orders
 from app.services.attachments import allowed_for, file_path, save_upload, send_attachment
 from app.services.documents import plural_ru
 from app.services.forms import prepare_schema, validate_form
 from app.tasks import bp
 from app.tasks.form_render import LOCAL_TZ, FormExtras, parse_form, render_form, set_path
-from app.web import sla_state
+from app.web import allowed, sla_state
 
 # Whose calendar a person picker shows: the order columns that book a person for a time.
 BOOKINGS = {"measurer": (Order.measurer_id, Order.visit_at), "installer": (Order.crew_id, Order.delivery_at)}
@@ -29,9 +29,7 @@ MEASURED = ("dimensions", "composition", "mounting_notes")
 
 def _load(task_id: int, user: User) -> HumanTask:
     task = steps.get_task(task_id)
-    if not can_see_task(user, task):
-        raise Forbidden(_("Задача «%(name)s» относится к роли «%(lane)s», которой у вас нет",
-                          name=task.name, lane=task.lane))
+    policy.ensure(user, "tasks.view", task.order, task)
     return task
 
 
@@ -134,7 +132,7 @@ def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults
 
 
 @bp.get("/tasks/<int:task_id>")
-@login_required
+@allowed("tasks.view")
 def show(task_id: int):
     user = current_user._get_current_object()
     task = _load(task_id, user)
@@ -142,7 +140,7 @@ def show(task_id: int):
 
 
 @bp.post("/tasks/<int:task_id>")
-@login_required
+@allowed("tasks.complete")
 def submit(task_id: int):
     user = current_user._get_current_object()
     task = _load(task_id, user)
@@ -190,13 +188,13 @@ def submit_form(task: HumanTask, schema: dict, form, files, actor: User) -> tupl
 
 
 @bp.get("/attachments/<int:attachment_id>")
-@login_required
+@allowed("orders.view")
 def attachment(attachment_id: int):
     user = current_user._get_current_object()
     row = db.session.get(Attachment, attachment_id)
     if row is None:
         raise NotFound(_("Файл не найден"))
-    visible = db.session.execute(visible_orders(user).where(Order.id == row.order_id)).first()
+    visible = db.session.execute(policy.visible_orders(user).where(Order.id == row.order_id)).first()
     if visible is None:
         raise Forbidden(_("Нет доступа к файлам этого заказа"))
     if row.url and not row.storage_path:
