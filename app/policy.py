@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, or_, select
 
 from app.errors import Forbidden
 from app.extensions import db
+from app.i18n import N_
 from app.models import Department, HumanTask, Order, User
 
 # -- who: the role groups ------------------------------------------------------------------------------------
@@ -111,44 +111,44 @@ def _may_send(user: User, name) -> str | None:
 @dataclass(frozen=True)
 class Rule:
     who: frozenset[str] | str  # role codes, PUBLIC or SIGNED_IN
-    reason: object  # why someone outside `who` is refused (a lazy string, translated when shown)
+    reason: str  # why someone outside `who` is refused (marked for the catalogue, translated when refused)
     target: Check | None = None  # what the order / task / message must allow, when there is one
 
 
 RULES: dict[str, Rule] = {
     # orders
-    "orders.view": Rule(STAFF | PARTNERS, _l("Заказы видят сотрудники и партнёры"), _sees_order),
-    "orders.create": Rule(ORDER_DESK, _l("Заказы принимают продажи и диспетчеры")),
-    "orders.intake": Rule(STAFF | PARTNERS, _l("Заказы принимают сотрудники и партнёры")),  # the API's intake
-    "orders.note": Rule(STAFF, _l("Примечания и вложения добавляют сотрудники"), _sees_order),
-    "orders.notifications": Rule(STAFF, _l("Уведомления заказа видят только сотрудники"), _sees_order),
-    "orders.cancel": Rule(ORDER_DESK, _l("Отменять заказы могут продажи, диспетчеры и руководство"), _sees_order),
-    "orders.status_link": Rule(ORDER_DESK, _l("Ссылкой заказчика управляют продажи, диспетчеры и руководство"),
+    "orders.view": Rule(STAFF | PARTNERS, N_("Заказы видят сотрудники и партнёры"), _sees_order),
+    "orders.create": Rule(ORDER_DESK, N_("Заказы принимают продажи и диспетчеры")),
+    "orders.intake": Rule(STAFF | PARTNERS, N_("Заказы принимают сотрудники и партнёры")),  # the API's intake
+    "orders.note": Rule(STAFF, N_("Примечания и вложения добавляют сотрудники"), _sees_order),
+    "orders.notifications": Rule(STAFF, N_("Уведомления заказа видят только сотрудники"), _sees_order),
+    "orders.cancel": Rule(ORDER_DESK, N_("Отменять заказы могут продажи, диспетчеры и руководство"), _sees_order),
+    "orders.status_link": Rule(ORDER_DESK, N_("Ссылкой заказчика управляют продажи, диспетчеры и руководство"),
                                _sees_order),
-    "orders.filters": Rule(SIGNED_IN, _l("Войдите в систему")),
-    "orders.bulk": Rule(SIGNED_IN, _l("Войдите в систему")),  # each order is then checked by its own action
-    "messages.send": Rule(STAFF, _l("Сообщения в процесс отправляют сотрудники"), _may_send),
+    "orders.filters": Rule(SIGNED_IN, N_("Войдите в систему")),
+    "orders.bulk": Rule(SIGNED_IN, N_("Войдите в систему")),  # each order is then checked by its own action
+    "messages.send": Rule(STAFF, N_("Сообщения в процесс отправляют сотрудники"), _may_send),
     # tasks
-    "tasks.inbox": Rule(SIGNED_IN, _l("Войдите в систему")),
-    "tasks.view": Rule(STAFF, _l("Задачи видят сотрудники"), _sees_task),
-    "tasks.complete": Rule(STAFF | CUSTOMERS, _l("Задачи выполняют сотрудники"), _works_lane),
-    "tasks.claim": Rule(STAFF, _l("Задачи берут в работу сотрудники"), _works_lane),
-    "tasks.unclaim": Rule(STAFF, _l("Задачи возвращают в очередь сотрудники"), _holds_or_heads),
-    "tasks.assign": Rule(STAFF, _l("Задачи назначают руководители отделов и администратор"), _heads_or_admin),
+    "tasks.inbox": Rule(SIGNED_IN, N_("Войдите в систему")),
+    "tasks.view": Rule(STAFF, N_("Задачи видят сотрудники"), _sees_task),
+    "tasks.complete": Rule(STAFF | CUSTOMERS, N_("Задачи выполняют сотрудники"), _works_lane),
+    "tasks.claim": Rule(STAFF, N_("Задачи берут в работу сотрудники"), _works_lane),
+    "tasks.unclaim": Rule(STAFF, N_("Задачи возвращают в очередь сотрудники"), _holds_or_heads),
+    "tasks.assign": Rule(STAFF, N_("Задачи назначают руководители отделов и администратор"), _heads_or_admin),
     # the partner portal
-    "partner.portal": Rule(PARTNERS, _l("Кабинет партнёра открыт только точкам продаж и агентам"),
+    "partner.portal": Rule(PARTNERS, N_("Кабинет партнёра открыт только точкам продаж и агентам"),
                            _partner_account),
     # the process and administration
-    "processes.view": Rule(PROCESS_READERS, _l("Версии процесса видят аналитики, администраторы и директор")),
-    "processes.deploy": Rule(PROCESS_DEPLOYERS, _l("Процесс публикуют аналитики и администраторы")),
-    "incidents.view": Rule(MANAGEMENT, _l("Инциденты видят директор и администраторы")),
-    "incidents.resolve": Rule(ADMINS, _l("Инциденты разбирают администраторы")),
-    "partners.view": Rule(MANAGEMENT, _l("Партнёров видят директор и администраторы")),
-    "partners.edit": Rule(ADMINS, _l("Партнёров меняют администраторы")),
-    "notifications.edit": Rule(ADMINS, _l("Шаблоны уведомлений меняют администраторы")),
-    "mail.quarantine": Rule(ADMINS, _l("Карантин почты разбирают администраторы")),
+    "processes.view": Rule(PROCESS_READERS, N_("Версии процесса видят аналитики, администраторы и директор")),
+    "processes.deploy": Rule(PROCESS_DEPLOYERS, N_("Процесс публикуют аналитики и администраторы")),
+    "incidents.view": Rule(MANAGEMENT, N_("Инциденты видят директор и администраторы")),
+    "incidents.resolve": Rule(ADMINS, N_("Инциденты разбирают администраторы")),
+    "partners.view": Rule(MANAGEMENT, N_("Партнёров видят директор и администраторы")),
+    "partners.edit": Rule(ADMINS, N_("Партнёров меняют администраторы")),
+    "notifications.edit": Rule(ADMINS, N_("Шаблоны уведомлений меняют администраторы")),
+    "mail.quarantine": Rule(ADMINS, N_("Карантин почты разбирают администраторы")),
     # everyone
-    "account.own": Rule(SIGNED_IN, _l("Войдите в систему")),  # one's own password, settings, sign-out
+    "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
     "public": Rule(PUBLIC, ""),  # sign-in, the customer's status link, the API document
 }
 
@@ -173,7 +173,7 @@ def refusal(user, action: str, order=None, task=None) -> str | None:
     """Why `user` may not do `action` (on the order, its task, or the message named by `order`); None if allowed."""
     rule = _rule(action)
     if not role_allows(user, action):
-        return str(rule.reason)
+        return _(rule.reason)
     if rule.target is None or rule.who == PUBLIC:
         return None
     target = task if task is not None else order
@@ -192,6 +192,11 @@ def ensure(user, action: str, order=None, task=None) -> None:
     reason = refusal(user, action, order, task)
     if reason:
         raise Forbidden(reason)
+
+
+def is_staff(user) -> bool:
+    """An employee (whatever else the account holds): sees every order and what is sent to whom."""
+    return bool(user.role_codes & STAFF)
 
 
 def is_partner(user) -> bool:

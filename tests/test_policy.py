@@ -187,7 +187,7 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
         elif rule.endpoint == "api.send_message":
             target = values["name"]
         return (policy.can(account, action), policy.can(account, action, target),
-                str(policy.RULES[action].reason))
+                policy.refusal(None, action) or "")
 
 
 @pytest.mark.parametrize("login", IDENTITIES, ids=lambda login: login or "anonymous")

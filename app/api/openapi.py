@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from app import policy
 from app.api import bp
 from app.api.auth import endpoint
 from app.api.schemas import COMPONENTS, ERROR_CODES, ID, TEXT_QUERY, column_text, ref
@@ -85,7 +86,7 @@ TASK_FILTERS = [
     _filter("lane", HumanTask.lane),
     _query("overdue", {"type": "boolean"}, "true (or 1, yes): only tasks past their due time"),
 ]
-LINK_KEEPERS = "sales, dispatch, director, admin"
+LINK_KEEPERS = ", ".join(sorted(policy.ORDER_DESK))
 
 PATHS = {
     "/auth/token": {"post": _op("Exchange login and password for a bearer token",

@@ -34,7 +34,7 @@ def load_order(user: User, number: str) -> Order:
 @endpoint("orders.intake", write=True)
 def create_order(user):
     payload = json_body()
-    if not user.role_codes & policy.STAFF:
+    if not policy.is_staff(user):
         policy.ensure(user, "partner.portal")  # a partner's account with its partner
         payload = {**payload, "partner": user.partner.code, "channel": "partner"}
     clean = order_service.validate_intake(payload)
@@ -76,7 +76,7 @@ def get_order(user, number):
 def order_history(user, number):
     order = load_order(user, number)
     events = select(AuditEvent).where(AuditEvent.order_id == order.id)
-    if not user.role_codes & policy.STAFF:
+    if not policy.is_staff(user):
         events = events.where(AuditEvent.kind.in_(PUBLIC_HISTORY), AuditEvent.entity != "note",
                               or_(AuditEvent.field.is_(None), AuditEvent.field.notin_(STAFF_FIELDS)))
     events = db.session.execute(events.order_by(AuditEvent.id)).scalars().all()

@@ -111,7 +111,7 @@ def index():
         all_columns=COLUMNS, saved=saved, stages=stages, kinds=ORDER_KINDS, channels=CHANNELS,
         statuses=STATUS_LABELS, partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
         query_string=urlencode(filters_only), sla_state=sla_state, bulk_actions=BULK_ACTIONS,
-        is_staff=bool(user.role_codes & policy.STAFF), can_create=policy.can(user, "orders.create"),
+        is_staff=policy.is_staff(user), can_create=policy.can(user, "orders.create"),
         assignable=db.session.execute(select(User).where(User.active.is_(True), User.login != "customer")
                                       .order_by(User.name)).scalars().all())
 
@@ -169,7 +169,7 @@ def card(number: str):
     if policy.is_partner(_user()):  # the portal answers 404 for another partner's order, as for a missing one
         return redirect(url_for("partner.order", number=number))
     order = load_order(number)
-    is_staff = bool(_user().role_codes & policy.STAFF)
+    is_staff = policy.is_staff(_user())
     tabs = card_tabs(is_staff)
     tab = request.args.get("tab", "data")
     if tab not in tabs:

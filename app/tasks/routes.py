@@ -39,11 +39,7 @@ def _schemas(task: HumanTask) -> tuple[dict, dict]:
 
 
 def _may_act(task: HumanTask, user: User) -> bool:
-    try:
-        steps.ensure_can_act(task, user)
-    except Forbidden:
-        return False
-    return task.state == "open"
+    return task.state == "open" and policy.can(user, "tasks.complete", task)
 
 
 def _visits_label(times: list[str]) -> str:
@@ -127,7 +123,7 @@ def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults
     return render_template(
         "tasks/show.html", task=task, order=order, schema=prepared, form_html=form_html, errors=errors,
         top_errors=top_errors, may_act=may_act, sla=sla_state(task.due_at, task.created_at),
-        can_claim=task.state == "open" and task.assignee_id is None and task.lane in user.role_codes,
+        can_claim=task.state == "open" and task.assignee_id is None and policy.can(user, "tasks.claim", task),
         measurements=measurements, notes=notes, stages=stages, claims=claims, claim_photos=photos), status
 
 
