@@ -23,6 +23,11 @@ def init_app(app: Flask) -> None:
         if request.method in WRITE_METHODS:
             begin_write()
 
+    @app.context_processor
+    def _policy():
+        # Templates offer what the policy allows: can('incidents.view'), can('tasks.claim', task).
+        return {"can": lambda action, target=None: policy.can(current_user, action, target)}
+
     @app.after_request
     def _no_sniffing(response):
         # A browser must take every answer for the type we say, never guess a page out of a file.
