@@ -76,6 +76,7 @@ def create_app(config: dict | None = None) -> Flask:
                 "incident_count": _incident_count}
 
     @app.get("/")
+    @web.allowed("public")
     def home():
         from flask import redirect, url_for
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from flask import Flask, abort, send_from_directory
 
+from app.web import allowed
+
 ROOT = Path(__file__).resolve().parent.parent
 # Public name -> file inside node_modules. Only these are served.
 VENDOR = {
@@ -14,6 +16,7 @@ VENDOR = {
 
 def init_app(app: Flask) -> None:
     @app.get("/vendor/<name>")
+    @allowed("public")
     def vendor(name: str):
         path = VENDOR.get(name)
         if path is None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from functools import wraps
 
-from flask import Flask, flash, redirect, render_template, request
+from flask import Flask, current_app, flash, redirect, render_template, request
+from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from app import clock
+from app import clock, policy
 from app.errors import BespokeError
 from app.extensions import begin_write
 from app.services.outbox import commit, rollback
@@ -22,11 +23,36 @@ def init_app(app: Flask) -> None:
         if request.method in WRITE_METHODS:
             begin_write()
 
+    @app.context_processor
+    def _policy():
+        # Templates offer what the policy allows: can('incidents.view'), can('tasks.claim', task).
+        return {"can": lambda action, target=None: policy.can(current_user, action, target)}
+
     @app.after_request
     def _no_sniffing(response):
         # A browser must take every answer for the type we say, never guess a page out of a file.
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
+
+
+def allowed(action_name: str, *, write: str | None = None):
+    """Declare the view's action in `app.policy` (`write`: another one for POST): anonymous visitors are sent to
+    sign in, anyone else the table refuses gets 403 with its reason. The view checks its order or task itself."""
+    actions = (action_name, write or action_name)
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            name = actions[request.method in WRITE_METHODS]
+            if policy.RULES[name].who != policy.PUBLIC and not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            policy.ensure(current_user, name)
+            return view(*args, **kwargs)
+
+        wrapper.policy_actions = actions
+        return wrapper
+
+    return decorate
 
 
 def action(view):

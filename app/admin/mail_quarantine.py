@@ -7,17 +7,17 @@ from email.parser import BytesParser
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.admin import bp
-from app.admin.routes import ADMINS, _require
 from app.extensions import db
 from app.i18n import N_
 from app.models import QuarantinedMail
+from app.policy import can
 from app.services.attachments import display_name
 from app.services.inbound_mail import MAX_TEXT, accept_held, drop_held, held_count, plain_text, trim_quoted
-from app.web import action
+from app.web import action, allowed
 
 INTENTS = {"note": N_("Примечание к заказу"), "order": N_("Новый заказ")}
 PREVIEW = 2000  # characters of the body shown on the page
@@ -33,7 +33,7 @@ class HeldView:
 @bp.app_context_processor
 def _quarantine_badge():
     def quarantine_count() -> int:
-        return held_count() if current_user.is_authenticated and current_user.role_codes & ADMINS else 0
+        return held_count() if can(current_user, "mail.quarantine") else 0
 
     return {"quarantine_count": quarantine_count}
 
@@ -49,19 +49,17 @@ def _view(row: QuarantinedMail) -> HeldView:
 
 
 @bp.get("/mail-quarantine")
-@login_required
+@allowed("mail.quarantine")
 def mail_quarantine():
-    _require(ADMINS)
     rows = db.session.execute(select(QuarantinedMail).order_by(QuarantinedMail.held_at.desc(),
                                                                QuarantinedMail.id.desc()).limit(200)).scalars()
     return render_template("admin/mail_quarantine.html", held=[_view(row) for row in rows], intents=INTENTS)
 
 
 @bp.post("/mail-quarantine/<int:held_id>/accept")
-@login_required
+@allowed("mail.quarantine")
 @action
 def accept_mail(held_id: int):
-    _require(ADMINS)
     inbound = accept_held(held_id, current_user._get_current_object())
     if inbound.outcome == "order_created":
         flash(_("Письмо принято: создан заказ"), "success")
@@ -71,10 +69,9 @@ def accept_mail(held_id: int):
 
 
 @bp.post("/mail-quarantine/<int:held_id>/drop")
-@login_required
+@allowed("mail.quarantine")
 @action
 def drop_mail(held_id: int):
-    _require(ADMINS)
     drop_held(held_id, current_user._get_current_object())
     flash(_("Письмо удалено из карантина"), "success")
     return redirect(url_for("admin.mail_quarantine"))

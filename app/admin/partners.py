@@ -7,19 +7,19 @@ from decimal import Decimal
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app import policy
 from app.admin import bp
-from app.admin.routes import ADMINS, VIEWERS, _require
 from app.extensions import db
 from app.i18n import N_
 from app.models import ORDER_KINDS, Order, Partner, PartnerCommission, User
 from app.services.audit import record, set_field
 from app.services.outbox import commit, rollback
 from app.services.reference import create_user
-from app.web import action
+from app.web import action, allowed
 
 PARTNER_KINDS = {"point_of_sale": N_("Точка продаж"), "agent": N_("Агент")}
 PARTNER_FIELDS = ("name", "code", "kind", "contact", "commission_pct")
@@ -56,7 +56,7 @@ def _partner_page(partner: Partner | None, form: dict, errors: dict, status: int
     return render_template("admin/partner_edit.html", partner=partner, form=form, errors=errors, accounts=accounts,
                            account_form=account_form or {}, account_errors=account_errors or {},
                            kinds=PARTNER_KINDS, order_kinds=ORDER_KINDS,
-                           can_act=bool(current_user.role_codes & ADMINS)), status
+                           can_act=policy.can(current_user, "partners.edit")), status
 
 
 def _percent(raw: str) -> tuple[Decimal | None, str | None]:
@@ -151,9 +151,8 @@ def _save_partner(partner: Partner | None):
 
 
 @bp.get("/partners")
-@login_required
+@allowed("partners.view")
 def partners():
-    _require(VIEWERS)
     rows = db.session.execute(select(Partner).order_by(Partner.name)).scalars().all()
     orders = dict(db.session.execute(select(Order.partner_id, func.count()).where(Order.partner_id.is_not(None))
                                      .group_by(Order.partner_id)).all())
@@ -163,22 +162,20 @@ def partners():
     overrides = {p.id: sorted(p.commissions, key=lambda c: position.get(c.kind, len(position))) for p in rows}
     return render_template("admin/partners.html", partners=rows, orders=orders, accounts=accounts,
                            overrides=overrides, kinds=PARTNER_KINDS,
-                           can_act=bool(current_user.role_codes & ADMINS))
+                           can_act=policy.can(current_user, "partners.edit"))
 
 
 @bp.route("/partners/new", methods=["GET", "POST"])
-@login_required
+@allowed("partners.edit")
 def new_partner():
-    _require(ADMINS)
     if request.method == "POST":
         return _save_partner(None)
     return _partner_page(None, _partner_form(None), {})
 
 
 @bp.route("/partners/<int:partner_id>", methods=["GET", "POST"])
-@login_required
+@allowed("partners.view", write="partners.edit")
 def edit_partner(partner_id: int):
-    _require(VIEWERS if request.method == "GET" else ADMINS)
     partner = _partner(partner_id)
     if request.method == "POST":
         return _save_partner(partner)
@@ -186,10 +183,9 @@ def edit_partner(partner_id: int):
 
 
 @bp.post("/partners/<int:partner_id>/accounts")
-@login_required
+@allowed("partners.edit")
 def add_partner_account(partner_id: int):
     """Not through @action: a refused account form is shown again with what was typed (never the password)."""
-    _require(ADMINS)
     partner = _partner(partner_id)
     typed = {name: request.form.get(name, "").strip() for name in ("login", "name", "email")}
     password = request.form.get("password", "")
@@ -225,10 +221,9 @@ def add_partner_account(partner_id: int):
 
 
 @bp.post("/partners/<int:partner_id>/accounts/<int:user_id>/active")
-@login_required
+@allowed("partners.edit")
 @action
 def set_partner_account_active(partner_id: int, user_id: int):
-    _require(ADMINS)
     partner = _partner(partner_id)
     user = db.session.get(User, user_id)
     if user is None or user.partner_id != partner.id:

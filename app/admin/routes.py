@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import delete, func, select
 
+from app import policy
 from app.admin import bp
 from app.errors import BespokeError, ValidationError
 from app.extensions import db
@@ -20,18 +21,12 @@ from app.services.notification_templates import (
     preview,
     template_for,
 )
-from app.web import action
+from app.web import action, allowed
 
-VIEWERS, ADMINS = {"admin", "director"}, {"admin"}
 VARIABLES = ["order.number", "order.customer.name", "order.kind_label", "order.address", "order.visit_at | local_time",
              "order.measurer.name", "order.delivery_at | local_time", "order.price", "status_url",
              "params.get('reason')", "params.get('stage_name')", "params.get('due_at') | local_time",
              "company.name", "company.phone"]
-
-
-def _require(roles: set[str]) -> None:
-    if not current_user.role_codes & roles:
-        abort(403)
 
 
 def incident_count() -> int:
@@ -41,31 +36,28 @@ def incident_count() -> int:
 
 
 @bp.get("/incidents")
-@login_required
+@allowed("incidents.view")
 def incidents():
-    _require(VIEWERS)
-    can_act = bool(current_user.role_codes & ADMINS)
+    can_act = policy.can(current_user, "incidents.resolve")
     return render_template("admin/incidents.html", jobs=list_incidents(), can_act=can_act, skip_errors={},
                            skip_form={})
 
 
 @bp.post("/incidents/<int:job_id>/retry")
-@login_required
+@allowed("incidents.resolve")
 @action
 def retry(job_id: int):
-    _require(ADMINS)
     retry_incident(job_id, current_user)
     flash(_("Задание %(id)d поставлено в очередь заново", id=job_id), "success")
     return redirect(url_for("admin.incidents"))
 
 
 @bp.post("/incidents/<int:job_id>/skip")
-@login_required
+@allowed("incidents.resolve")
 def skip(job_id: int):
     """Not through @action: a refused form is shown again with what was typed, not flashed away."""
     from app.services.outbox import commit, rollback
 
-    _require(ADMINS)
     reason, raw = request.form.get("reason", ""), request.form.get("result", "").strip()
     errors = {}
     result = None
@@ -94,9 +86,8 @@ def skip(job_id: int):
 
 
 @bp.get("/notifications")
-@login_required
+@allowed("notifications.edit")
 def notifications():
-    _require(ADMINS)
     edited = {(t.event, t.locale): t for t in db.session.execute(select(NotificationTemplate)).scalars()}
     return render_template("admin/notifications.html", events=list(DEFAULTS), labels=EVENT_LABELS, locales=LOCALES,
                            edited=edited)
@@ -108,9 +99,8 @@ def _event(event: str, locale: str) -> None:
 
 
 @bp.get("/notifications/<event>/<locale>")
-@login_required
+@allowed("notifications.edit")
 def edit_notification(event: str, locale: str):
-    _require(ADMINS)
     _event(event, locale)
     subject, text, html = template_for(event, locale)
     return _edit_page(event, locale, {"subject": subject, "text": text, "html": html or ""}, {})
@@ -143,9 +133,8 @@ def _check(draft: dict) -> dict:
 
 
 @bp.post("/notifications/<event>/<locale>/preview")
-@login_required
+@allowed("notifications.edit")
 def preview_notification(event: str, locale: str):
-    _require(ADMINS)
     _event(event, locale)
     draft = _draft()
     try:
@@ -156,11 +145,10 @@ def preview_notification(event: str, locale: str):
 
 
 @bp.post("/notifications/<event>/<locale>")
-@login_required
+@allowed("notifications.edit")
 def save_notification(event: str, locale: str):
     from app.services.outbox import commit, rollback
 
-    _require(ADMINS)
     _event(event, locale)
     draft = _draft()
     errors = _check(draft)
@@ -189,10 +177,9 @@ def save_notification(event: str, locale: str):
 
 
 @bp.post("/notifications/<event>/<locale>/reset")
-@login_required
+@allowed("notifications.edit")
 @action
 def reset_notification(event: str, locale: str):
-    _require(ADMINS)
     _event(event, locale)
     db.session.execute(delete(NotificationTemplate).where(NotificationTemplate.event == event,
                                                           NotificationTemplate.locale == locale))

@@ -8,9 +8,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import policy
 from app.api import bp
 from app.auth.signin import sign_in
-from app.errors import BespokeError, Conflict, Forbidden, Unauthorized, ValidationError
+from app.errors import BespokeError, Conflict, Unauthorized, ValidationError
 from app.extensions import begin_write, db
 from app.models import User
 from app.services.inputs import parse_json
@@ -71,12 +72,15 @@ class AfterCommit:
         self.respond = respond
 
 
-def endpoint(*, write: bool = False, roles: set[str] | None = None, public: bool = False):
-    """Authenticate, check roles, and for writes run the view as one unit of work.
+def endpoint(action: str, *, write: bool = False):
+    """Authenticate, check the caller against the policy's `action`, and for writes run the view as one unit of
+    work. The "public" action takes no token; the view checks its order or task itself.
 
     A write view may return `AfterCommit(fn)`: fn builds the response after the commit, so
     the answer shows the state after the step's inline jobs too.
     """
+
+    public = policy.RULES[action].who == policy.PUBLIC
 
     def decorate(view):
         @wraps(view)
@@ -85,8 +89,8 @@ def endpoint(*, write: bool = False, roles: set[str] | None = None, public: bool
                 begin_write()
             try:
                 user = None if public else authenticate()
-                if user is not None and roles is not None and not user.role_codes & roles:
-                    raise Forbidden(f"Requires one of the roles: {', '.join(sorted(roles))}")
+                if user is not None:
+                    policy.ensure(user, action)
                 result = view(user, *args, **kwargs)
                 if write:
                     commit()
@@ -103,13 +107,14 @@ def endpoint(*, write: bool = False, roles: set[str] | None = None, public: bool
                 rollback()
                 raise
 
+        wrapper.policy_actions = (action, action)
         return wrapper
 
     return decorate
 
 
 @bp.post("/auth/token")
-@endpoint(public=True)
+@endpoint("public")
 def create_token(_user):
     body = json_body()
     login, password = str(body.get("login") or ""), str(body.get("password") or "")

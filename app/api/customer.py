@@ -12,7 +12,6 @@ from app.engine import steps
 from app.errors import NotFound
 from app.extensions import db
 from app.models import HumanTask, Order
-from app.orders.status_link import LINK_KEEPERS
 from app.services import customer_view, status_links
 from app.services.inputs import body_object
 from app.services.status_links import order_for_token, status_url
@@ -27,7 +26,7 @@ def _customer_tasks(order: Order) -> list[HumanTask]:
 
 @bp.get("/status/<token>")
 @limited
-@endpoint(public=True)
+@endpoint("public")
 def customer_status(_user, token):
     """What the status page shows, as JSON (for a mobile app or a chat bot); same link, same limits."""
     order = order_for_token(token)
@@ -52,7 +51,7 @@ def customer_status(_user, token):
 
 @bp.post("/status/<token>/tasks/<int:task_id>/complete")
 @limited
-@endpoint(write=True, public=True)
+@endpoint("public", write=True)
 def customer_complete(_user, token, task_id):
     order = order_for_token(token)
     task = next((t for t in _customer_tasks(order) if t.id == task_id), None)
@@ -67,7 +66,7 @@ def _link_json(order: Order) -> dict:
 
 
 @bp.route("/orders/<number>/status-link", methods=["POST", "DELETE"])
-@endpoint(write=True, roles=LINK_KEEPERS)
+@endpoint("orders.status_link", write=True)
 def status_link(user, number):
     """POST: a new link for the customer (every earlier one answers 404 from now on); DELETE: revoke it."""
     order = load_order(user, number)

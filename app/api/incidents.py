@@ -11,8 +11,6 @@ from app.models import OutboxJob
 from app.services.incidents import list_incidents, retry_incident, skip_incident
 from app.services.inputs import FREE_TEXT_MAX, body_text
 
-VIEWERS, ADMINS = {"admin", "director"}, {"admin"}
-
 
 def incident_json(job: OutboxJob) -> dict:
     return {"id": job.id, "order_number": job.order.number if job.order else None, "operator": job.operator,
@@ -24,21 +22,21 @@ def incident_json(job: OutboxJob) -> dict:
 
 
 @bp.get("/incidents")
-@endpoint(roles=VIEWERS)
+@endpoint("incidents.view")
 def incidents(user):
     rows = list_incidents()
     return jsonify({"count": len(rows), "items": [incident_json(job) for job in rows]})
 
 
 @bp.post("/incidents/<int:job_id>/retry")
-@endpoint(write=True, roles=ADMINS)
+@endpoint("incidents.resolve", write=True)
 def retry(user, job_id):
     retry_incident(job_id, user)
     return AfterCommit(lambda: jsonify(incident_json(db.session.get(OutboxJob, job_id))))
 
 
 @bp.post("/incidents/<int:job_id>/skip")
-@endpoint(write=True, roles=ADMINS)
+@endpoint("incidents.resolve", write=True)
 def skip(user, job_id):
     body = json_body()  # a list or a bare string is a 422 like a missing reason, not a crash
     reason = body_text(body, "reason", max_length=FREE_TEXT_MAX, multiline=True)

@@ -3,28 +3,21 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from app import policy
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.engine.steps import deliver_message
-from app.errors import Forbidden, NotFound
+from app.errors import NotFound
 from app.extensions import db
 from app.models import Order
 from app.services import orders as order_service
 from app.services.inputs import body_object, body_text
 
-# Who may send which message; anything else is for admins only.
-MESSAGE_ROLES = {
-    "cancel": {"sales", "dispatch", "director", "admin"},
-    "payment_received": {"accountant", "admin"},
-    "bank_decision": {"accountant", "admin"},
-}
-
 
 @bp.post("/messages/<name>")
-@endpoint(write=True)
+@endpoint("messages.send", write=True)
 def send_message(user, name):
-    if not user.role_codes & MESSAGE_ROLES.get(name, {"admin"}):
-        raise Forbidden(f"Your roles may not send the '{name}' message")
+    policy.ensure(user, "messages.send", name)
     body = json_body()
     number = body_text(body, "order_number", max_length=20, required="required")
     payload = body_object(body, "payload")

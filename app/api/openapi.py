@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from app import policy
 from app.api import bp
+from app.api.auth import endpoint
 from app.api.schemas import COMPONENTS, ERROR_CODES, ID, TEXT_QUERY, column_text, ref
 from app.models import HumanTask, Order, Partner, User
 
@@ -84,7 +86,7 @@ TASK_FILTERS = [
     _filter("lane", HumanTask.lane),
     _query("overdue", {"type": "boolean"}, "true (or 1, yes): only tasks past their due time"),
 ]
-LINK_KEEPERS = "sales, dispatch, director, admin"
+LINK_KEEPERS = ", ".join(sorted(policy.ORDER_DESK))
 
 PATHS = {
     "/auth/token": {"post": _op("Exchange login and password for a bearer token",
@@ -196,5 +198,6 @@ def document() -> dict:
 
 
 @bp.get("/openapi.json")
-def openapi_json():
+@endpoint("public")
+def openapi_json(_user):
     return jsonify(document())

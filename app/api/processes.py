@@ -13,7 +13,6 @@ from app.engine.deploy import deploy
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ProcessDefinition, ProcessInstance
-from app.services.access import PROCESS_READERS
 from app.services.inputs import body_object, body_text
 
 
@@ -25,7 +24,7 @@ def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
 
 
 @bp.get("/processes")
-@endpoint(roles=PROCESS_READERS)
+@endpoint("processes.view")
 def list_processes(user):
     counts = dict(db.session.execute(select(ProcessInstance.definition_id, func.count())
                                      .where(ProcessInstance.status == "running")
@@ -61,7 +60,7 @@ def _upload() -> tuple[str, bytes, dict, dict, str]:
 
 
 @bp.post("/processes")
-@endpoint(write=True, roles={"analyst", "admin"})
+@endpoint("processes.deploy", write=True)
 def deploy_process(user):
     name, bpmn, dmn, forms, comment = _upload()
     definition, created = deploy(bpmn, name, dmn, forms, user, comment=comment)

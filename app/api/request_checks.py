@@ -7,11 +7,12 @@ import re
 from datetime import date, datetime
 from functools import cache
 
-from flask import request
+from flask import current_app, request
 from jsonschema import Draft202012Validator, FormatChecker
 
+from app import policy
 from app.api import bp
-from app.api.auth import bearer_token
+from app.api.auth import authenticate
 from app.api.openapi import PATHS
 from app.api.schemas import COMPONENTS
 from app.errors import ValidationError
@@ -128,7 +129,9 @@ def check_against_the_document():
     if operation is None:
         return
     if operation.get("security") != []:
-        bearer_token()  # who is asking comes before what they sent: no token, 401 whatever the request holds
+        # Who is asking, and whether the policy lets them, comes before what they sent: 401 / 403 whatever it holds.
+        action = current_app.view_functions[request.endpoint].policy_actions[0]
+        policy.ensure(authenticate(), action)
     fields: dict[str, str] = {}
     for parameter in operation.get("parameters", []):
         name, schema = parameter["name"], parameter["schema"]

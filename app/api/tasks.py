@@ -4,39 +4,33 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
-from app import clock
+from app import clock, policy
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import task_detail_json, task_json
 from app.engine import steps
-from app.errors import Forbidden, ValidationError
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import HumanTask, Order, User
-from app.services.access import can_see_task, visible_tasks
 from app.services.inputs import body_object, body_text
 
 
 def load_task(user: User, task_id: int) -> HumanTask:
     task = steps.get_task(task_id)
-    if not can_see_task(user, task):
-        raise Forbidden(f"Task {task_id} is in the '{task.lane}' lane, which is not one of your roles")
+    policy.ensure(user, "tasks.view", task.order, task)
     return task
 
 
 @bp.get("/tasks")
-@endpoint()
+@endpoint("tasks.inbox")
 def list_tasks(user):
     scope = request.args.get("scope", "mine")
-    query = visible_tasks(user)
+    if scope not in ("mine", "queue", "all"):
+        raise ValidationError("scope must be mine, queue or all", fields={"scope": "mine|queue|all"})
+    query = policy.task_scope(user, scope)
     state = request.args.get("state", "open")
     if state != "any":
         query = query.where(HumanTask.state == state)
-    if scope == "mine":
-        query = query.where(HumanTask.assignee_id == user.id)
-    elif scope == "queue":
-        query = query.where(HumanTask.assignee_id.is_(None), HumanTask.lane.in_(user.role_codes))
-    elif scope != "all":
-        raise ValidationError("scope must be mine, queue or all", fields={"scope": "mine|queue|all"})
     if request.args.get("order"):
         query = query.where(Order.number == request.args["order"])
     if request.args.get("stage"):
@@ -51,32 +45,32 @@ def list_tasks(user):
 
 
 @bp.get("/tasks/<int:task_id>")
-@endpoint()
+@endpoint("tasks.view")
 def get_task(user, task_id):
     return jsonify(task_detail_json(load_task(user, task_id)))
 
 
 @bp.post("/tasks/<int:task_id>/claim")
-@endpoint(write=True)
+@endpoint("tasks.claim", write=True)
 def claim(user, task_id):
     return jsonify(task_json(steps.claim_task(task_id, user)))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
-@endpoint(write=True)
+@endpoint("tasks.unclaim", write=True)
 def unclaim(user, task_id):
     return jsonify(task_json(steps.unclaim_task(task_id, user)))
 
 
 @bp.post("/tasks/<int:task_id>/assign")
-@endpoint(write=True)
+@endpoint("tasks.assign", write=True)
 def assign(user, task_id):
     login = body_text(json_body(), "user", max_length=80)
     return jsonify(task_json(steps.assign_task(task_id, login, user)))
 
 
 @bp.post("/tasks/<int:task_id>/complete")
-@endpoint(write=True)
+@endpoint("tasks.complete", write=True)
 def complete(user, task_id):
     body = json_body()
     task_id = steps.complete_task(task_id, body_object(body, "data"), user).id

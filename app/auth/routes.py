@@ -5,15 +5,16 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
 from app.auth.signin import sign_in
 from app.errors import TooManyRequests, Unauthorized
 from app.extensions import db
 from app.i18n import LOCALES
-from app.services.access import is_partner
+from app.policy import is_partner
 from app.services.phones import normalize_phone
+from app.web import allowed
 
 MIN_PASSWORD = 8
 NOTIFY_CHANNELS = ("email", "sms")  # in-app notifications always arrive; these are the extra ways
@@ -26,6 +27,7 @@ def _safe_next(target: str | None, home: str = "inbox.index") -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@allowed("public")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("inbox.index"))
@@ -48,7 +50,7 @@ def login():
 
 
 @bp.post("/logout")
-@login_required
+@allowed("account.own")
 def logout():
     logout_user()
     session.clear()
@@ -56,7 +58,7 @@ def logout():
 
 
 @bp.route("/password", methods=["GET", "POST"])
-@login_required
+@allowed("account.own")
 def change_password():
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -101,7 +103,7 @@ def _checked_notify(channels: list[str], phone_raw: str) -> tuple[dict[str, str]
 
 
 @bp.post("/settings/notifications")
-@login_required
+@allowed("account.own")
 def notification_settings():
     """Save the ways the user wants to be told; nothing ticked means only notifications in the system."""
     channels = [c for c in NOTIFY_CHANNELS if c in request.form.getlist("channels")]
@@ -118,6 +120,7 @@ def notification_settings():
 
 
 @bp.post("/language")
+@allowed("public")
 def language():
     locale = request.form.get("locale")
     if locale in LOCALES:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import clock
@@ -11,10 +11,10 @@ from app.engine import steps
 from app.extensions import db
 from app.i18n import N_
 from app.inbox import bp
-from app.models import ORDER_KINDS, Customer, Department, HumanTask, Order, Partner, Role, User
-from app.services.access import SEE_ALL_TASKS, is_partner, visible_tasks
+from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, Role, User
+from app.policy import headed_lanes, is_partner, sees_every_task, task_scope
 from app.services.order_search import matches_text
-from app.web import action, sla_state
+from app.web import action, allowed, sla_state
 
 TABS = ("mine", "queue", "team")
 # The highest SLA escalation a task reached, short enough for a badge on a phone row.
@@ -28,20 +28,8 @@ def sla_badge(level: str | None) -> str | None:
     return _(SLA_BADGES[level]) if level in SLA_BADGES else level
 
 
-def headed_lanes(user: User) -> set[str]:
-    """Lanes of the departments the user heads."""
-    return set(db.session.execute(select(Department.role_code).where(Department.head_id == user.id)).scalars())
-
-
 def _base(user: User, tab: str):
-    query = visible_tasks(user).where(HumanTask.state == "open")
-    if tab == "mine":
-        return query.where(HumanTask.assignee_id == user.id)
-    if tab == "queue":
-        return query.where(HumanTask.assignee_id.is_(None), HumanTask.lane.in_(user.role_codes))
-    if user.role_codes & SEE_ALL_TASKS:
-        return query
-    return query.where(HumanTask.lane.in_(headed_lanes(user) or {"-"}))
+    return task_scope(user, tab).where(HumanTask.state == "open")
 
 
 def _filtered(query, args):
@@ -71,7 +59,7 @@ def colleagues(lanes: set[str]) -> dict[str, list[User]]:
 
 
 @bp.get("/inbox")
-@login_required
+@allowed("tasks.inbox")
 def index():
     user = current_user._get_current_object()
     if is_partner(user):  # partners have no tasks: their start page is the portal
@@ -80,7 +68,7 @@ def index():
     if tab not in TABS:
         tab = "mine"
     heads = headed_lanes(user)
-    counts = {t: _count(_base(user, t)) for t in TABS if t != "team" or heads or user.role_codes & SEE_ALL_TASKS}
+    counts = {t: _count(_base(user, t)) for t in TABS if t != "team" or heads or sees_every_task(user)}
     query = _filtered(_base(user, tab), request.args)
     tasks = db.session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
                                .limit(300)).scalars().all()
@@ -96,7 +84,7 @@ def index():
 
 
 @bp.get("/inbox/next")
-@login_required
+@allowed("tasks.inbox")
 def next_task():
     """After a task is done: offer the next one (mine first, then the queue), by due time."""
     user = current_user._get_current_object()
@@ -110,7 +98,7 @@ def next_task():
 
 
 @bp.post("/inbox/tasks/<int:task_id>/claim")
-@login_required
+@allowed("tasks.claim")
 @action
 def claim(task_id: int):
     task = steps.claim_task(task_id, current_user._get_current_object())
@@ -120,7 +108,7 @@ def claim(task_id: int):
 
 
 @bp.post("/inbox/tasks/<int:task_id>/unclaim")
-@login_required
+@allowed("tasks.unclaim")
 @action
 def unclaim(task_id: int):
     steps.unclaim_task(task_id, current_user._get_current_object())
@@ -129,7 +117,7 @@ def unclaim(task_id: int):
 
 
 @bp.post("/inbox/tasks/<int:task_id>/assign")
-@login_required
+@allowed("tasks.assign")
 @action
 def assign(task_id: int):
     task = steps.assign_task(task_id, request.form.get("user", ""), current_user._get_current_object())

@@ -1,5 +1,5 @@
 """Mass processing of orders: each order is its own unit of work, under the same rules as one order at a time
-(`access.refusal`, asked inside each step); refusals are reported per order with the reason."""
+(`policy.refusal`, asked inside each step); refusals are reported per order with the reason."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,7 +14,7 @@ from app.errors import BespokeError
 from app.extensions import begin_write, db
 from app.i18n import N_
 from app.models import HumanTask, Order, User
-from app.services.access import visible_orders
+from app.policy import visible_orders
 from app.services.outbox import commit, rollback
 
 BULK_ACTIONS = {"confirm": N_("Подтвердить"), "assign": N_("Назначить"), "cancel": N_("Отменить с причиной")}

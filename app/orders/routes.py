@@ -6,11 +6,12 @@ from urllib.parse import urlencode
 
 from flask import flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 
+from app import policy
 from app.engine import steps
-from app.errors import Conflict, Forbidden, NotFound, ValidationError
+from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.i18n import N_
 from app.models import (
@@ -31,14 +32,13 @@ from app.orders import bp, history
 from app.orders import sent_messages as notices
 from app.orders.bulk import BULK_ACTIONS, run_bulk
 from app.services import orders as order_service
-from app.services.access import STAFF_ROLES, is_partner, refusal, visible_orders
 from app.services.attachments import save_upload
 from app.services.inputs import int_arg
 from app.services.notes import add_note
 from app.services.notifications import notify
 from app.services.order_search import search_orders, sorted_by
 from app.services.outbox import commit, rollback
-from app.web import action, sla_state
+from app.web import action, allowed, sla_state
 
 PER_PAGE = 50
 COLUMNS = {
@@ -49,7 +49,6 @@ COLUMNS = {
 }
 DEFAULT_COLUMNS = ["number", "created", "kind", "customer", "stage", "assignee", "sla", "price"]
 STATUS_LABELS = {"active": N_("в работе"), "completed": N_("выполнен"), "cancelled": N_("отменён")}
-CREATORS = {"sales", "dispatch", "director", "admin"}
 TABS = {"data": N_("Данные"), "tasks": N_("Задачи"), "notes": N_("Вложения и примечания"), "payments": N_("Платежи"),
         "components": N_("Комплектующие"), "documents": N_("Документы"), "notifications": N_("Уведомления"),
         "history": N_("История")}
@@ -61,7 +60,7 @@ def _user() -> User:
 
 
 def load_order(number: str) -> Order:
-    order = db.session.execute(visible_orders(_user()).where(Order.number == number)).scalar_one_or_none()
+    order = db.session.execute(policy.visible_orders(_user()).where(Order.number == number)).scalar_one_or_none()
     if order is None:
         raise NotFound(_("Заказ %(number)s не найден", number=number))
     return order
@@ -70,8 +69,7 @@ def load_order(number: str) -> Order:
 def _staff_order(number: str) -> Order:
     """An order the user may see, for a change only employees make (notes, attachments)."""
     order = load_order(number)
-    if not _user().role_codes & STAFF_ROLES:
-        raise Forbidden(_("Примечания и вложения добавляют сотрудники"))
+    policy.ensure(_user(), "orders.note", order)
     return order
 
 
@@ -92,10 +90,10 @@ def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
 
 
 @bp.get("/orders")
-@login_required
+@allowed("orders.view")
 def index():
     user = _user()
-    if is_partner(user):  # a partner's orders live in its portal
+    if policy.is_partner(user):  # a partner's orders live in its portal
         return redirect(url_for("partner.index"))
     query = search_orders(user, request.args)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
@@ -114,13 +112,13 @@ def index():
         all_columns=COLUMNS, saved=saved, stages=stages, kinds=ORDER_KINDS, channels=CHANNELS,
         statuses=STATUS_LABELS, partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
         query_string=urlencode(filters_only), sla_state=sla_state, bulk_actions=BULK_ACTIONS,
-        is_staff=bool(user.role_codes & STAFF_ROLES), can_create=bool(user.role_codes & CREATORS),
+        is_staff=policy.is_staff(user), can_create=policy.can(user, "orders.create"),
         assignable=db.session.execute(select(User).where(User.active.is_(True), User.login != "customer")
                                       .order_by(User.name)).scalars().all())
 
 
 @bp.post("/orders/filters")
-@login_required
+@allowed("orders.filters")
 @action
 def save_filter():
     name = request.form.get("name", "").strip()
@@ -132,7 +130,7 @@ def save_filter():
 
 
 @bp.post("/orders/filters/<int:filter_id>/delete")
-@login_required
+@allowed("orders.filters")
 @action
 def delete_filter(filter_id: int):
     saved = db.session.get(SavedFilter, filter_id)
@@ -143,7 +141,7 @@ def delete_filter(filter_id: int):
 
 
 @bp.post("/orders/bulk")
-@login_required
+@allowed("orders.bulk")
 def bulk():
     numbers = request.form.getlist("orders")
     chosen = request.form.get("bulk_action", "")
@@ -167,12 +165,12 @@ def card_tabs(is_staff: bool) -> dict[str, str]:
 
 
 @bp.get("/orders/<number>")
-@login_required
+@allowed("orders.view")
 def card(number: str):
-    if is_partner(_user()):  # the portal answers 404 for another partner's order, as for a missing one
+    if policy.is_partner(_user()):  # the portal answers 404 for another partner's order, as for a missing one
         return redirect(url_for("partner.order", number=number))
     order = load_order(number)
-    is_staff = bool(_user().role_codes & STAFF_ROLES)
+    is_staff = policy.is_staff(_user())
     tabs = card_tabs(is_staff)
     tab = request.args.get("tab", "data")
     if tab not in tabs:
@@ -182,7 +180,7 @@ def card(number: str):
     open_tasks = [t for t in tasks if t.state == "open"]
     context = dict(order=order, tab=tab, tabs=tabs, tasks=tasks, open_tasks=open_tasks, sla_state=sla_state,
                    payment_types=PAYMENT_TYPES, statuses=STATUS_LABELS, is_staff=is_staff, channels=CHANNELS,
-                   can_cancel=refusal(_user(), "cancel", order) is None and order.status == "active")
+                   can_cancel=policy.can(_user(), "orders.cancel", order) and order.status == "active")
     if tab == "notes":
         notes = select(Note).where(Note.order_id == order.id)
         if not is_staff:
@@ -200,7 +198,7 @@ def card(number: str):
 
 
 @bp.get("/orders/<number>/documents/<int:document_id>")
-@login_required
+@allowed("orders.view")
 def document(number: str, document_id: int):
     """A document's PDF for the card (the API takes bearer tokens only, so the browser has its own address)."""
     order = load_order(number)
@@ -212,7 +210,7 @@ def document(number: str, document_id: int):
 
 
 @bp.post("/orders/<number>/notes")
-@login_required
+@allowed("orders.note")
 @action
 def add_order_note(number: str):
     order = _staff_order(number)
@@ -225,7 +223,7 @@ def add_order_note(number: str):
 
 
 @bp.post("/orders/<number>/attachments")
-@login_required
+@allowed("orders.note")
 @action
 def add_attachment(number: str):
     order = _staff_order(number)
@@ -248,7 +246,7 @@ def add_attachment(number: str):
 
 
 @bp.post("/orders/<number>/cancel")
-@login_required
+@allowed("orders.cancel")
 @action
 def cancel(number: str):
     order = load_order(number)
@@ -263,11 +261,9 @@ def cancel(number: str):
 # -- new order -----------------------------------------------------------------------------------------
 
 @bp.route("/orders/new", methods=["GET", "POST"])
-@login_required
+@allowed("orders.create")
 def new():
     user = _user()
-    if not user.role_codes & CREATORS:
-        raise Forbidden(_("Заказы принимают продажи и диспетчеры"))
     values = {"kind": "wardrobe", "channel": "phone"}
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -301,11 +297,9 @@ def take_order(values: dict, user: User, **fixed) -> tuple[str | None, dict[str,
 
 
 @bp.get("/orders/customers")
-@login_required
+@allowed("orders.create")
 def customer_lookup():
     """Existing customers whose phone ends like the typed one (htmx fragment for the new-order form)."""
-    if not _user().role_codes & CREATORS:
-        raise Forbidden(_("Нет доступа"))
     # The form's own field is named customer.phone; htmx sends it under that name.
     typed = request.args.get("phone") or request.args.get("customer.phone", "")
     digits = "".join(ch for ch in typed if ch.isdigit())

@@ -3,20 +3,18 @@ from __future__ import annotations
 
 from flask import flash, redirect, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
-from app.errors import Forbidden
+from app import policy
 from app.i18n import N_
 from app.orders import bp
 from app.orders.routes import load_order
 from app.services import status_links
-from app.web import action
-
-LINK_KEEPERS = frozenset({"sales", "dispatch", "director", "admin"})
+from app.web import action, allowed
 
 
 def may_manage_link(user) -> bool:
-    return bool(user.role_codes & LINK_KEEPERS)
+    return policy.can(user, "orders.status_link")
 
 
 DONE = {"reissue": N_("Выпущена новая ссылка; прежняя больше не открывается"),
@@ -24,12 +22,10 @@ DONE = {"reissue": N_("Выпущена новая ссылка; прежняя 
 
 
 @bp.post("/orders/<number>/status-link/<any(reissue, revoke):what>")
-@login_required
+@allowed("orders.status_link")
 @action
 def status_link(number: str, what: str):
     user = current_user._get_current_object()
-    if not may_manage_link(user):
-        raise Forbidden(_("Ссылкой заказчика управляют продажи, диспетчеры и руководство"))
     order = load_order(number)
     (status_links.reissue if what == "reissue" else status_links.revoke)(order, user)
     flash(_(DONE[what]), "success")

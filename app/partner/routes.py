@@ -11,23 +11,24 @@ from io import BytesIO
 from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import clock
-from app.errors import Forbidden, NotFound, ValidationError
+from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import ORDER_KINDS, Document, Note, Order, User
 from app.orders.history import order_history
 from app.orders.routes import STATUS_LABELS, take_order
 from app.partner import bp
-from app.services.access import is_partner, visible_orders
+from app.policy import is_partner, visible_orders
 from app.services.calendar import company_tz
 from app.services.customer_view import DOCUMENT_LABELS, latest_documents
 from app.services.inputs import int_arg
 from app.services.order_search import matches_text, sorted_by
 from app.services.settlements import TOTALS, settle, statement, statement_pdf, statement_xlsx
 from app.services.status_links import status_url
+from app.web import allowed
 
 PER_PAGE = 25
 LIST_MONTHS = 3  # the list opens on the current month and the two before it
@@ -40,10 +41,8 @@ def _portal_globals():
 
 
 def _partner_user() -> User:
-    user = current_user._get_current_object()
-    if not (user.has_role("partner") and user.partner_id):
-        raise Forbidden(_("Кабинет партнёра открыт только точкам продаж и агентам"))
-    return user
+    """The signed-in partner account (`@allowed("partner.portal")` has checked it)."""
+    return current_user._get_current_object()
 
 
 def own_orders(user: User):
@@ -132,7 +131,7 @@ def month_counts(rows) -> tuple[list[tuple[str, Counter]], list[str], Counter]:
 # -- the partner's home: counts and its orders ----------------------------------------------------------
 
 @bp.get("")
-@login_required
+@allowed("partner.portal")
 def index():
     user = _partner_user()
     args = request.args
@@ -176,7 +175,7 @@ def index():
 # -- a new order for a customer ------------------------------------------------------------------------
 
 @bp.route("/orders/new", methods=["GET", "POST"])
-@login_required
+@allowed("partner.portal")
 def new_order():
     user = _partner_user()
     values = {"kind": "wardrobe"}
@@ -196,7 +195,7 @@ def new_order():
 # -- the order card ------------------------------------------------------------------------------------
 
 @bp.get("/orders/<number>")
-@login_required
+@allowed("partner.portal")
 def order(number: str):
     user = _partner_user()
     order = _load(user, number)
@@ -210,7 +209,7 @@ def order(number: str):
 
 
 @bp.get("/orders/<number>/documents/<int:document_id>")
-@login_required
+@allowed("partner.portal")
 def document(number: str, document_id: int):
     order = _load(_partner_user(), number)
     row = db.session.get(Document, document_id)
@@ -237,7 +236,7 @@ def _download_name(st, extension: str) -> str:
 
 
 @bp.get("/settlements")
-@login_required
+@allowed("partner.portal")
 def settlements():
     user = _partner_user()
     try:
@@ -252,7 +251,7 @@ def settlements():
 
 
 @bp.get("/settlements.xlsx")
-@login_required
+@allowed("partner.portal")
 def settlements_xlsx():
     st = _statement_of(_partner_user())
     return send_file(BytesIO(statement_xlsx(st)), mimetype=XLSX, as_attachment=True,
@@ -260,7 +259,7 @@ def settlements_xlsx():
 
 
 @bp.get("/settlements.pdf")
-@login_required
+@allowed("partner.portal")
 def settlements_pdf():
     st = _statement_of(_partner_user())
     return send_file(BytesIO(statement_pdf(st, current_app.config["COMPANY"])), mimetype="application/pdf",

@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 
 from app.errors import ValidationError
 from app.models import Customer, HumanTask, Order, Partner, User
-from app.services.access import visible_orders
+from app.policy import visible_orders
 from app.services.inputs import like_pattern
 
 SORTS = {

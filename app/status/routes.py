@@ -23,6 +23,7 @@ from app.services.status_links import order_for_token
 from app.status import bp
 from app.tasks.form_render import FormExtras, render_form
 from app.tasks.routes import attachment_ids, submit_form
+from app.web import allowed
 
 QUESTION_MAX = 2000
 CHANNEL_CHOICES = ("sms", "email")
@@ -103,12 +104,14 @@ def _page(token: str, order: Order, *, forms: dict | None = None, errors: dict |
 
 
 @bp.get("/<token>")
+@allowed("public")
 @limited
 def page(token: str):
     return _page(token, order_for_token(token))
 
 
 @bp.post("/<token>/question")
+@allowed("public")
 @limited
 def question(token: str):
     order = order_for_token(token)
@@ -131,6 +134,7 @@ def question(token: str):
 
 
 @bp.post("/<token>/tasks/<int:task_id>")
+@allowed("public")
 @limited
 def complete(token: str, task_id: int):
     order = order_for_token(token)
@@ -156,6 +160,7 @@ def complete(token: str, task_id: int):
 
 
 @bp.post("/<token>/contract")
+@allowed("public")
 @limited
 def approve_contract(token: str):
     order = order_for_token(token)
@@ -173,6 +178,7 @@ def approve_contract(token: str):
 
 
 @bp.post("/<token>/channels")
+@allowed("public")
 @limited
 def channels(token: str):
     order = order_for_token(token)
@@ -188,6 +194,7 @@ def channels(token: str):
 
 
 @bp.get("/<token>/documents/<int:document_id>")
+@allowed("public")
 @limited
 def document(token: str, document_id: int):
     order = order_for_token(token)
@@ -199,6 +206,7 @@ def document(token: str, document_id: int):
 
 
 @bp.get("/<token>/attachments/<int:attachment_id>")
+@allowed("public")
 @limited
 def attachment(token: str, attachment_id: int):
     """Files the customer sent through this page (their claim photos), nothing staff attached."""

@@ -6,10 +6,10 @@ from datetime import datetime, time, timedelta, timezone
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
-from app import clock
+from app import clock, policy
 from app.engine import steps
 from app.engine.bindings import VISIT
 from app.engine.lookup import order_tasks
@@ -17,13 +17,12 @@ from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import begin_write, db
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
 from app.services import outbox
-from app.services.access import can_see_task, visible_orders
 from app.services.attachments import allowed_for, file_path, save_upload, send_attachment
 from app.services.documents import plural_ru
 from app.services.forms import prepare_schema, validate_form
 from app.tasks import bp
 from app.tasks.form_render import LOCAL_TZ, FormExtras, parse_form, render_form, set_path
-from app.web import sla_state
+from app.web import allowed, sla_state
 
 # Whose calendar a person picker shows: the order columns that book a person for a time.
 BOOKINGS = {"measurer": (Order.measurer_id, Order.visit_at), "installer": (Order.crew_id, Order.delivery_at)}
@@ -32,9 +31,7 @@ MEASURED = ("dimensions", "composition", "mounting_notes")
 
 def _load(task_id: int, user: User) -> HumanTask:
     task = steps.get_task(task_id)
-    if not can_see_task(user, task):
-        raise Forbidden(_("Задача «%(name)s» относится к роли «%(lane)s», которой у вас нет",
-                          name=task.name, lane=task.lane))
+    policy.ensure(user, "tasks.view", task.order, task)
     return task
 
 
@@ -44,11 +41,7 @@ def _schemas(task: HumanTask) -> tuple[dict, dict]:
 
 
 def _may_act(task: HumanTask, user: User) -> bool:
-    try:
-        steps.ensure_can_act(task, user)
-    except Forbidden:
-        return False
-    return task.state == "open"
+    return task.state == "open" and policy.can(user, "tasks.complete", task)
 
 
 def _visits_label(times: list[str]) -> str:
@@ -132,12 +125,12 @@ def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults
     return render_template(
         "tasks/show.html", task=task, order=order, schema=prepared, form_html=form_html, errors=errors,
         top_errors=top_errors, may_act=may_act, sla=sla_state(task.due_at, task.created_at),
-        can_claim=task.state == "open" and task.assignee_id is None and task.lane in user.role_codes,
+        can_claim=task.state == "open" and task.assignee_id is None and policy.can(user, "tasks.claim", task),
         measurements=measurements, notes=notes, stages=stages, claims=claims, claim_photos=photos), status
 
 
 @bp.get("/tasks/<int:task_id>")
-@login_required
+@allowed("tasks.view")
 def show(task_id: int):
     user = current_user._get_current_object()
     task = _load(task_id, user)
@@ -145,7 +138,7 @@ def show(task_id: int):
 
 
 @bp.post("/tasks/<int:task_id>")
-@login_required
+@allowed("tasks.complete")
 def submit(task_id: int):
     user = current_user._get_current_object()
     task = _load(task_id, user)
@@ -193,13 +186,13 @@ def submit_form(task: HumanTask, schema: dict, form, files, actor: User) -> tupl
 
 
 @bp.get("/attachments/<int:attachment_id>")
-@login_required
+@allowed("orders.view")
 def attachment(attachment_id: int):
     user = current_user._get_current_object()
     row = db.session.get(Attachment, attachment_id)
     if row is None:
         raise NotFound(_("Файл не найден"))
-    visible = db.session.execute(visible_orders(user).where(Order.id == row.order_id)).first()
+    visible = db.session.execute(policy.visible_orders(user).where(Order.id == row.order_id)).first()
     if visible is None:
         raise Forbidden(_("Нет доступа к файлам этого заказа"))
     if row.url and not row.storage_path:

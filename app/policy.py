@@ -1,0 +1,242 @@
+"""Who may see and do what: the roles, the department-head rule and partner ownership, defined once.
+
+`RULES` is the table (action → who, and what the target must allow); `can` / `ensure` / `refusal` ask it,
+`visible_orders` / `visible_tasks` / `task_scope` are the list queries built from the same rules. Every web
+view and API endpoint declares its action (`app.web.allowed`, `app.api.auth.endpoint`); a test walks every
+route against this table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from flask_babel import gettext as _
+from sqlalchemy import false, or_, select
+
+from app.errors import Forbidden
+from app.extensions import db
+from app.i18n import N_
+from app.models import Department, HumanTask, Order, User
+
+# -- who: the role groups ------------------------------------------------------------------------------------
+
+STAFF = frozenset({"sales", "dispatch", "measurer", "designer", "accountant", "procurement", "production",
+                   "delivery_dispatch", "installer", "quality", "director", "analyst", "admin"})
+MANAGEMENT = frozenset({"director", "admin"})  # see every task, every incident, every partner
+ADMINS = frozenset({"admin"})
+ORDER_DESK = frozenset({"sales", "dispatch", "director", "admin"})  # take, cancel, keep the customer's link
+PROCESS_READERS = frozenset({"analyst", "admin", "director"})  # versions and running counts, not for partners
+PROCESS_DEPLOYERS = frozenset({"analyst", "admin"})
+PARTNERS = frozenset({"partner"})
+CUSTOMERS = frozenset({"customer"})  # the account behind every status link: it completes the customer's tasks
+PUBLIC, SIGNED_IN = "public", "signed in"  # anyone at all; any active account, whatever its roles
+# Messages from outside, by name; a message not listed here is for admins only.
+MESSAGE_SENDERS = {"cancel": ORDER_DESK, "payment_received": frozenset({"accountant", "admin"}),
+                   "bank_decision": frozenset({"accountant", "admin"})}
+
+Check = Callable[[User, object], "str | None"]  # (user, order / task / message name or None) → refusal
+
+
+# -- what the target must allow: lanes, heads, ownership -----------------------------------------------------
+
+def heads_lane(user: User, lane: str) -> bool:
+    """The user heads the department that works `lane`."""
+    return db.session.execute(select(Department.id).where(Department.head_id == user.id,
+                                                          Department.role_code == lane)).first() is not None
+
+
+def headed_lanes(user: User) -> set[str]:
+    """Lanes of the departments the user heads."""
+    return set(db.session.execute(select(Department.role_code).where(Department.head_id == user.id)).scalars())
+
+
+def sees_every_task(user: User) -> bool:
+    return bool(user.role_codes & MANAGEMENT)
+
+
+def _sees_order(user: User, order) -> str | None:
+    if order is None or user.role_codes & STAFF or (user.has_role("partner") and user.partner_id
+                                                    and order.partner_id == user.partner_id):
+        return None
+    return _("Заказ %(number)s не найден", number=order.number)
+
+
+def _partner_account(user: User, order) -> str | None:
+    """A partner's own account (with its partner); on an order, only that partner's."""
+    if not user.partner_id:
+        return _("Кабинет партнёра открыт только точкам продаж и агентам")
+    if order is not None and order.partner_id != user.partner_id:
+        return _("Заказ %(number)s не найден", number=order.number)
+    return None
+
+
+def _sees_task(user: User, task) -> str | None:
+    if task is None or sees_every_task(user) or task.lane in user.role_codes or task.assignee_id == user.id:
+        return None
+    return _("Задача «%(name)s» относится к роли «%(lane)s», которой у вас нет", name=task.name, lane=task.lane)
+
+
+def _works_lane(user: User, task) -> str | None:
+    """Complete or claim: the task's lane is one of the user's roles, and nobody else holds it."""
+    if task is None:
+        return None
+    if task.lane not in user.role_codes:
+        return _("Задача «%(name)s» — для роли «%(lane)s», которой у вас нет", name=task.name, lane=task.lane)
+    if task.assignee_id and task.assignee_id != user.id:
+        return _("Задача «%(name)s» назначена: %(who)s", name=task.name, who=task.assignee.login)
+    return None
+
+
+def _holds_or_heads(user: User, task) -> str | None:
+    """Release a task: its assignee, or the head of its lane's department."""
+    if task is None or task.assignee_id == user.id or heads_lane(user, task.lane):
+        return None
+    return _("Вернуть задачу в очередь может её исполнитель или руководитель отдела")
+
+
+def _heads_or_admin(user: User, task) -> str | None:
+    if task is None or heads_lane(user, task.lane) or user.has_role("admin"):
+        return None
+    return _("Назначать задачи роли «%(lane)s» может руководитель её отдела или администратор", lane=task.lane)
+
+
+def _may_send(user: User, name) -> str | None:
+    if name is None or user.role_codes & MESSAGE_SENDERS.get(name, ADMINS):
+        return None
+    return _("Сообщение «%(name)s» вашим ролям отправлять нельзя", name=name)
+
+
+# -- the table ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    who: frozenset[str] | str  # role codes, PUBLIC or SIGNED_IN
+    reason: str  # why someone outside `who` is refused (marked for the catalogue, translated when refused)
+    target: Check | None = None  # what the order / task / message must allow, when there is one
+
+
+RULES: dict[str, Rule] = {
+    # orders
+    "orders.view": Rule(STAFF | PARTNERS, N_("Заказы видят сотрудники и партнёры"), _sees_order),
+    "orders.create": Rule(ORDER_DESK, N_("Заказы принимают продажи и диспетчеры")),
+    "orders.intake": Rule(STAFF | PARTNERS, N_("Заказы принимают сотрудники и партнёры")),  # the API's intake
+    "orders.note": Rule(STAFF, N_("Примечания и вложения добавляют сотрудники"), _sees_order),
+    "orders.notifications": Rule(STAFF, N_("Уведомления заказа видят только сотрудники"), _sees_order),
+    "orders.cancel": Rule(ORDER_DESK, N_("Отменять заказы могут продажи, диспетчеры и руководство"), _sees_order),
+    "orders.status_link": Rule(ORDER_DESK, N_("Ссылкой заказчика управляют продажи, диспетчеры и руководство"),
+                               _sees_order),
+    "orders.filters": Rule(SIGNED_IN, N_("Войдите в систему")),
+    "orders.bulk": Rule(SIGNED_IN, N_("Войдите в систему")),  # each order is then checked by its own action
+    "messages.send": Rule(STAFF, N_("Сообщения в процесс отправляют сотрудники"), _may_send),
+    # tasks
+    "tasks.inbox": Rule(SIGNED_IN, N_("Войдите в систему")),
+    "tasks.view": Rule(STAFF, N_("Задачи видят сотрудники"), _sees_task),
+    "tasks.complete": Rule(STAFF | CUSTOMERS, N_("Задачи выполняют сотрудники"), _works_lane),
+    "tasks.claim": Rule(STAFF, N_("Задачи берут в работу сотрудники"), _works_lane),
+    "tasks.unclaim": Rule(STAFF, N_("Задачи возвращают в очередь сотрудники"), _holds_or_heads),
+    "tasks.assign": Rule(STAFF, N_("Задачи назначают руководители отделов и администратор"), _heads_or_admin),
+    # the partner portal
+    "partner.portal": Rule(PARTNERS, N_("Кабинет партнёра открыт только точкам продаж и агентам"),
+                           _partner_account),
+    # the process and administration
+    "processes.view": Rule(PROCESS_READERS, N_("Версии процесса видят аналитики, администраторы и директор")),
+    "processes.deploy": Rule(PROCESS_DEPLOYERS, N_("Процесс публикуют аналитики и администраторы")),
+    "incidents.view": Rule(MANAGEMENT, N_("Инциденты видят директор и администраторы")),
+    "incidents.resolve": Rule(ADMINS, N_("Инциденты разбирают администраторы")),
+    "partners.view": Rule(MANAGEMENT, N_("Партнёров видят директор и администраторы")),
+    "partners.edit": Rule(ADMINS, N_("Партнёров меняют администраторы")),
+    "notifications.edit": Rule(ADMINS, N_("Шаблоны уведомлений меняют администраторы")),
+    "mail.quarantine": Rule(ADMINS, N_("Карантин почты разбирают администраторы")),
+    # everyone
+    "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
+    "public": Rule(PUBLIC, ""),  # sign-in, the customer's status link, the API document
+}
+
+
+def _rule(action: str) -> Rule:
+    if action not in RULES:
+        raise ValueError(f"unknown action {action!r}")
+    return RULES[action]
+
+
+def role_allows(user, action: str) -> bool:
+    """The table's "who" column alone: the user's roles and account, before any order or task."""
+    who = _rule(action).who
+    if who == PUBLIC:
+        return True
+    if user is None or not user.is_authenticated or not user.active:
+        return False
+    return who == SIGNED_IN or bool(user.role_codes & who)
+
+
+def refusal(user, action: str, order=None, task=None) -> str | None:
+    """Why `user` may not do `action` (on the order, its task, or the message named by `order`); None if allowed."""
+    rule = _rule(action)
+    if not role_allows(user, action):
+        return _(rule.reason)
+    if rule.target is None or rule.who == PUBLIC:
+        return None
+    target = task if task is not None else order
+    return rule.target(user, target)
+
+
+def can(user, action: str, target=None) -> bool:
+    """May `user` do `action` (on an order, a task or a message name)?"""
+    if isinstance(target, HumanTask):
+        return refusal(user, action, target.order, target) is None
+    return refusal(user, action, target) is None
+
+
+def ensure(user, action: str, order=None, task=None) -> None:
+    """Raise Forbidden with the reason when the policy refuses."""
+    reason = refusal(user, action, order, task)
+    if reason:
+        raise Forbidden(reason)
+
+
+def is_staff(user) -> bool:
+    """An employee (whatever else the account holds): sees every order and what is sent to whom."""
+    return bool(user.role_codes & STAFF)
+
+
+def is_partner(user) -> bool:
+    """A partner's own account, not an employee who also holds the role: it lives in the partner portal."""
+    return bool(user.is_authenticated and user.has_role("partner") and user.partner_id
+                and not user.role_codes & STAFF)
+
+
+# -- what a user may see ---------------------------------------------------------------------------------
+
+def visible_orders(user: User):
+    """Orders the user may see: staff see all, a partner only its own, anyone else none."""
+    query = select(Order)
+    if user.role_codes & STAFF:
+        return query
+    if user.has_role("partner") and user.partner_id:
+        return query.where(Order.partner_id == user.partner_id)
+    return query.where(false())
+
+
+def visible_tasks(user: User):
+    """Tasks in the user's lanes (or assigned to them); directors and admins see every task."""
+    query = select(HumanTask).join(HumanTask.order)
+    if sees_every_task(user):
+        return query
+    return query.where(or_(HumanTask.lane.in_(user.role_codes), HumanTask.assignee_id == user.id))
+
+
+TASK_SCOPES = ("mine", "queue", "team", "all")
+
+
+def task_scope(user: User, scope: str):
+    """The visible tasks of one scope: mine, the queue of my lanes, my departments' (team) or all I may see."""
+    query = visible_tasks(user)
+    if scope == "mine":
+        return query.where(HumanTask.assignee_id == user.id)
+    if scope == "queue":
+        return query.where(HumanTask.assignee_id.is_(None), HumanTask.lane.in_(user.role_codes))
+    if scope == "team" and not sees_every_task(user):
+        return query.where(HumanTask.lane.in_(headed_lanes(user) or {"-"}))
+    if scope in TASK_SCOPES:
+        return query
+    raise ValueError(f"unknown task scope {scope!r}")
