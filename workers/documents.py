@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import Claim, Document, HumanTask, Order
 from app.services.calendar import company_tz
 from app.services.documents import DOCUMENT_KINDS, format_money, render_pdf
+from app.services.money import exact_decimal
 from workers.registry import JobContext, OperatorError
 
 SUFFIX = {"contract": "Д", "invoice": "С", "act": "А", "claim_report": "П"}
@@ -99,8 +100,8 @@ def _amount(value) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
+        return exact_decimal(value)
+    except ValueError:
         return None
 
 

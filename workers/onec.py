@@ -69,7 +69,8 @@ from app.extensions import db
 from app.models import Customer, HumanTask, Order, OrderStatus, Payment
 from app.models import Document as OrderDocument
 from app.services import audit
-from app.services.money import ZERO, json_amount, to_money
+from app.services.dates import to_date
+from app.services.money import ZERO, exact_decimal, json_amount, to_money
 from app.services.outbox import write_unit
 from workers.onec_client import EMPTY_REF, OneC, all_of, contains, eq, guid
 from workers.registry import JobContext, OperatorError
@@ -375,7 +376,7 @@ class Exchange:
         fields = self.mapping["payments"]["fields"]
         ref = _ref_of(doc, source["entity"])
         number = str(doc.get(fields["number"]) or "").strip() or ref[:8]
-        paid_on, amount = _date(doc.get(fields["date"])), to_money(doc.get(fields["amount"]))
+        paid_on, amount = to_date(doc.get(fields["date"])) or date.today(), to_money(doc.get(fields["amount"]))
         if amount is None or amount <= 0:
             return None
         with self.write():
@@ -461,17 +462,6 @@ def _contract_date(order: Order) -> date:
     return _local(rendered or order.created_at).date()
 
 
-def _date(value: Any) -> date:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return date.today()
-
-
-def _decimal(number: Any) -> Decimal:
-    return Decimal(repr(number)) if isinstance(number, float) else Decimal(str(number))
-
-
 def _differs(current: dict, payload: dict) -> bool:
     """Whether a PATCH would change anything: 1C adds its own properties, we compare only ours."""
     for name, wanted in payload.items():
@@ -489,7 +479,7 @@ def _differs(current: dict, payload: dict) -> bool:
 def _same(have: Any, wanted: Any) -> bool:
     if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):
         try:
-            return _decimal(have) == _decimal(wanted)  # exactly: 1C keeps kopecks as sent
+            return exact_decimal(have) == exact_decimal(wanted)  # exactly: 1C keeps kopecks as sent
         except (InvalidOperation, TypeError, ValueError):
             return False
     if isinstance(wanted, str) and isinstance(have, str):

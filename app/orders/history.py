@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -11,6 +10,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.i18n import N_, money, when
 from app.models import AuditEvent, Order
+from app.services.dates import parse_date, parse_datetime
+from app.services.money import exact_decimal
 
 KIND_LABELS = {"field": N_("Изменение поля"), "stage": N_("Этап"), "status": N_("Статус"), "task": N_("Задача"),
                "message": N_("Сообщение"), "job": N_("Фоновая операция"), "deploy": N_("Версия процесса")}
@@ -70,9 +71,9 @@ def value(raw: str | None, field: str | None = None) -> str:
         return "—"
     try:
         if field in MONEY_FIELDS:
-            return money(Decimal(raw))
+            return money(exact_decimal(raw))
         if field in TIME_FIELDS:
-            return when(datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw))
+            return when(parse_datetime(raw) if "T" in raw else parse_date(raw))
     except (ValueError, ArithmeticError):
         pass
     return _(VALUE_LABELS[raw]) if raw in VALUE_LABELS else raw

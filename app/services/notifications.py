@@ -7,7 +7,6 @@ row ("app"). Templates are Jinja with the order, the event's params and the stat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from babel.dates import format_datetime, get_timezone
 from flask import current_app
@@ -23,6 +22,7 @@ from app.i18n import N_
 from app.models import Department, Document, HumanTask, Notification, NotificationTemplate, Order, User
 from app.models.base import utcnow
 from app.models.users import user_roles
+from app.services.dates import parse_datetime
 
 # Admins edit templates, so they are rendered in Jinja's sandbox (no attribute escapes).
 _jinja = SandboxedEnvironment(autoescape=False)
@@ -201,7 +201,7 @@ def _local_time(context, value) -> str:
     if not value:
         return "—"
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        value = parse_datetime(value)
     return format_datetime(value, "d MMMM yyyy, HH:mm",
                            tzinfo=get_timezone(current_app.config.get("TIMEZONE", "Europe/Moscow")),
                            locale=context.get("locale") or "ru")

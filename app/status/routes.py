@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.engine import steps
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db, limiter
+from app.forms_ui import FormExtras, render_form
 from app.i18n import LOCALES
 from app.models import Attachment, Document, HumanTask, Order
 from app.services import customer_view, outbox
@@ -21,7 +22,6 @@ from app.services.forms import prepare_schema
 from app.services.inputs import clean_text
 from app.services.status_links import order_for_token
 from app.status import bp
-from app.tasks.form_render import FormExtras, render_form
 from app.tasks.routes import attachment_ids, submit_form
 
 QUESTION_MAX = 2000

@@ -12,14 +12,16 @@ from sqlalchemy import select
 from app.engine import steps
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import begin_write, db
+from app.forms_ui import FormExtras, parse_form, render_form, set_path
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
 from app.services import outbox
 from app.services.access import can_see_task, visible_orders
 from app.services.attachments import allowed_for, file_path, save_upload, send_attachment
+from app.services.calendar import company_tz
+from app.services.dates import to_datetime
 from app.services.documents import plural_ru
 from app.services.forms import prepare_schema, validate_form
 from app.tasks import bp
-from app.tasks.form_render import LOCAL_TZ, FormExtras, parse_form, render_form, set_path
 from app.web import sla_state
 
 # Whose calendar a person picker shows: the order columns that book a person for a time.
@@ -58,14 +60,12 @@ def _visits_label(times: list[str]) -> str:
 
 
 def _day_of(data: dict) -> datetime:
-    """The day the picker's bookings are shown for: the form's chosen date-time, else today (Moscow)."""
+    """The day the picker's bookings are shown for: the form's chosen date-time, else today (company's zone)."""
     for value in data.values():
-        if isinstance(value, str) and "T" in value:
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL_TZ)
-            except ValueError:
-                continue
-    return datetime.now(LOCAL_TZ)
+        moment = to_datetime(value) if isinstance(value, str) and "T" in value else None
+        if moment is not None:
+            return moment.astimezone(company_tz())
+    return datetime.now(company_tz())
 
 
 def person_notes(schema: dict, data: dict) -> dict[str, str]:
@@ -73,7 +73,7 @@ def person_notes(schema: dict, data: dict) -> dict[str, str]:
     roles = {node["x-choices"].split(":", 1)[1] for node in (schema.get("properties") or {}).values()
              if isinstance(node.get("x-choices"), str) and node["x-choices"].startswith("role:")}
     day = _day_of(data)
-    start = datetime.combine(day.date(), time.min, LOCAL_TZ).astimezone(timezone.utc)
+    start = datetime.combine(day.date(), time.min, company_tz()).astimezone(timezone.utc)
     notes: dict[str, str] = {}
     for role in roles & BOOKINGS.keys():
         person_col, at_col = BOOKINGS[role]
@@ -83,7 +83,7 @@ def person_notes(schema: dict, data: dict) -> dict[str, str]:
             .order_by(at_col)).all()
         booked: dict[str, list[str]] = {}
         for login, at in rows:
-            booked.setdefault(login, []).append(at.astimezone(LOCAL_TZ).strftime("%H:%M"))
+            booked.setdefault(login, []).append(at.astimezone(company_tz()).strftime("%H:%M"))
         for login in _people(role):
             notes[login] = _visits_label(booked.get(login, []))
     return notes
