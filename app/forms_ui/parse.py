@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import tzinfo
 from decimal import Decimal
-from typing import Any, Iterable
+from functools import cached_property
+from typing import Any, Callable, Iterable
 
 from app.forms_ui.widgets import is_attachments
 from app.services.calendar import company_tz
@@ -27,7 +28,7 @@ class Upload:
     accept: str | None
 
 
-def _convert(schema: dict, raw: str, tz: tzinfo) -> Any:
+def _convert(schema: dict, raw: str, tz: Callable[[], tzinfo]) -> Any:
     """One posted string → the schema's type; what cannot be converted is kept as typed for the error."""
     raw = raw.strip()
     if raw == "":
@@ -47,7 +48,7 @@ def _convert(schema: dict, raw: str, tz: tzinfo) -> Any:
     if kind == "boolean":
         return raw.lower() in ("true", "1", "on", "yes")
     if schema.get("format") == "date-time":
-        return from_local_input(raw, tz)
+        return from_local_input(raw, tz())
     return raw
 
 
@@ -72,9 +73,13 @@ def _filled(row: dict, items: dict) -> bool:
 
 
 class _Parser:
-    def __init__(self, form: Any, files: Any, tz: tzinfo) -> None:
-        self.form, self.files, self.tz = form, files, tz
+    def __init__(self, form: Any, files: Any) -> None:
+        self.form, self.files = form, files
         self.uploads: list[Upload] = []
+
+    @cached_property
+    def zone(self) -> tzinfo:
+        return company_tz()  # asked only when a date-time was posted: the rest needs no app
 
     def walk(self, schema: dict, path: str) -> Any:
         kind = schema.get("type")
@@ -101,12 +106,13 @@ class _Parser:
         values = self.form.getlist(path)
         if not values:
             return None
-        return _convert(schema, values[-1], self.tz)  # a checkbox posts "false" then "true": the last one wins
+        # A checkbox posts "false" then "true": the last one wins.
+        return _convert(schema, values[-1], lambda: self.zone)
 
 
 def parse_form(schema: dict, form: Any, files: Any) -> tuple[dict, list[Upload]]:
     """Posted fields → nested JSON typed per the schema (empty strings dropped), plus the files to upload."""
-    parser = _Parser(form, files, company_tz())
+    parser = _Parser(form, files)
     return parser.walk(schema, "") or {}, parser.uploads
 
 
