@@ -146,6 +146,7 @@ def render(ctx: JobContext) -> dict:
         existing = _existing(ctx.job_id, kind)
         if existing is None:
             order = ctx.order
+            assert order is not None  # documents are always an order's
             version = (db.session.execute(select(func.max(Document.version)).where(
                 Document.order_id == order.id, Document.kind == kind)).scalar() or 0) + 1
             pdf = _render_pdf(kind, document_context(order, kind, version, ctx.params.get("data")))

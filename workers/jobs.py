@@ -107,7 +107,7 @@ def _claim(job_id: int) -> JobContext | str:
 def _finish(job_id: int, result) -> str:
     rollback()
     begin_write()
-    job = db.session.get(OutboxJob, job_id)
+    job = db.session.get_one(OutboxJob, job_id)
     if job.status != "running":  # skipped or finished by someone else meanwhile
         rollback()
         return "skipped"
@@ -122,7 +122,7 @@ def _finish(job_id: int, result) -> str:
 def _reject(job_id: int, exc: OperatorInputError) -> bool:
     """Hand the order back to the person whose data was refused; False when the diagram has no way back."""
     begin_write()
-    job = db.session.get(OutboxJob, job_id)
+    job = db.session.get_one(OutboxJob, job_id)
     if job.status != "running":
         rollback()
         return True  # skipped or finished by someone else meanwhile
@@ -142,7 +142,7 @@ def _reject(job_id: int, exc: OperatorInputError) -> bool:
 
 def _record_failure(job_id: int, exc: Exception) -> None:
     begin_write()
-    job = db.session.get(OutboxJob, job_id)
+    job = db.session.get_one(OutboxJob, job_id)
     if isinstance(exc, (OperatorError, OperatorInputError)):
         job.last_error = exc.message
     else:

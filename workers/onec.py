@@ -256,7 +256,7 @@ class Exchange:
             "name": customer.name, "full_name": customer.name, "comment": f"{marker} {contacts}".strip(),
             "phone": customer.phone, "email": customer.email})}
         if section.get("match_by") == "name" and fields.get("name"):
-            lookup = eq(fields["name"], customer.name)
+            lookup: str | None = eq(fields["name"], customer.name)
         else:
             lookup = contains(fields["comment"], marker) if fields.get("comment") else None
         ref, action, _ = self._upsert("counterparty", customer.onec_ref, payload, lookup)
@@ -274,7 +274,7 @@ class Exchange:
             "owner": owner, "name": f"Договор № {order.number} от {signed:%d.%m.%Y}", "number": order.number,
             "date": f"{signed.isoformat()}T00:00:00", "comment": f"[Bespoke {order.number}] {order.kind_label}"})}
         if fields.get("number"):
-            lookup = all_of(eq(fields["owner"], guid(owner)) if fields.get("owner") else None,
+            lookup: str | None = all_of(eq(fields["owner"], guid(owner)) if fields.get("owner") else None,
                             eq(fields["number"], order.number))
         else:
             lookup = contains(fields["comment"], f"[Bespoke {order.number}]") if fields.get("comment") else None
@@ -333,7 +333,7 @@ class Exchange:
         if (_order(order_id).onec_refs or {}).get(name) == ref:
             return
         with self.write():
-            order = db.session.get(Order, order_id)
+            order = db.session.get_one(Order, order_id)
             refs = {**(order.onec_refs or {}), name: ref}  # a new dict: JSON columns see assignment only
             audit.set_field(order, "onec_refs", refs, self.actor, order.id)
 
@@ -380,7 +380,7 @@ class Exchange:
         if amount is None or amount <= 0:
             return None
         with self.write():
-            order = db.session.get(Order, order_id)
+            order = db.session.get_one(Order, order_id)
             if _known(order, ref, number, paid_on, amount, self.actor):
                 return None
             if any(p.number == number for p in order.payments):

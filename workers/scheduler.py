@@ -56,7 +56,7 @@ def wake_timers(now: datetime | None = None, limit: int = 200, on_wake=None) -> 
 
 def _mark_error(instance_id: int, message: str) -> None:
     begin_write()
-    instance = db.session.get(ProcessInstance, instance_id)
+    instance = db.session.get_one(ProcessInstance, instance_id)
     instance.error = message
     instance.next_timer_at = None  # parked until someone fixes it; it must not be retried in a hot loop
     db.session.commit()

@@ -1,6 +1,7 @@
 """Bearer tokens and the decorator every API view goes through."""
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from functools import wraps
 
 from flask import current_app, jsonify, request
@@ -71,7 +72,7 @@ class AfterCommit:
         self.respond = respond
 
 
-def endpoint(*, write: bool = False, roles: set[str] | None = None, public: bool = False):
+def endpoint(*, write: bool = False, roles: AbstractSet[str] | None = None, public: bool = False):
     """Authenticate, check roles, and for writes run the view as one unit of work.
 
     A write view may return `AfterCommit(fn)`: fn builds the response after the commit, so

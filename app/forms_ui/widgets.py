@@ -161,7 +161,7 @@ class Widgets:
         fmt = schema.get("format")
         shown = to_local_input(data, self.tz) if fmt == "date-time" and isinstance(data, str) else text(data)
         other = attrs(value=shown, placeholder=ui.get("ui:placeholder"), maxlength=schema.get("maxLength"), **common)
-        return Markup(f'<input type="{INPUT_TYPES.get(fmt, "text")}"{other}>')
+        return Markup(f'<input type="{INPUT_TYPES.get(fmt or "", "text")}"{other}>')
 
     def select(self, schema: dict, data: Any, common: dict, *, notes: dict | None = None,
                user: bool = False) -> Markup:

@@ -29,7 +29,7 @@ def sla_badge(level: str | None) -> str | None:
     return _(SLA_BADGES[level]) if level in SLA_BADGES else level
 
 
-def headed_lanes(user: User) -> set[str]:
+def headed_lanes(user: User) -> set[str | None]:
     """Lanes of the departments the user heads."""
     return set(db.session.execute(select(Department.role_code).where(Department.head_id == user.id)).scalars())
 
@@ -61,7 +61,7 @@ def _filtered(query, args):
 
 
 def _count(query) -> int:
-    return db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    return db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
 def colleagues(lanes: set[str]) -> dict[str, list[User]]:

@@ -90,4 +90,4 @@ def order_history(order: Order) -> tuple[list[StageSpan], list[AuditEvent]]:
         closed = ended or (now if order.status == "active" else event.at)
         spans.append(StageSpan(event.new_value or "—", event.at, ended, event.actor_label,
                                duration_text(closed - event.at)))
-    return spans, events
+    return spans, list(events)

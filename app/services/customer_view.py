@@ -189,7 +189,7 @@ def view(order: Order) -> CustomerView:
     tasks = _order_tasks(order)
     open_tasks = [t for t in tasks if t.state == "open"]
     staff_open = [t for t in open_tasks if t.lane != CUSTOMER_LANE]
-    now_task = (open_tasks or [None])[0]
+    now_task = open_tasks[0] if open_tasks else None
     current = current_milestone(order, tasks)
     if order.status == OrderStatus.CANCELLED:
         now_text = _("Заказ отменён.") + (f" {order.cancel_reason}" if order.cancel_reason else "")

@@ -136,7 +136,7 @@ def format_money(value: Any, currency: bool = True) -> str:
     amount = exact_decimal(value).quantize(KOPECK, rounding=ROUND_HALF_UP)
     sign = "-" if amount < 0 else ""
     integer, fraction = f"{abs(amount):.2f}".split(".")
-    groups = []
+    groups: list[str] = []
     while integer:
         groups.insert(0, integer[-3:])
         integer = integer[:-3]

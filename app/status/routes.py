@@ -139,6 +139,7 @@ def complete(token: str, task_id: int):
     if task.state != "open":
         flash(_("Этот шаг уже выполнен — спасибо!"), "info")
         return redirect(url_for("status.page", token=token))
+    assert order.instance is not None  # an open task belongs to a running process
     forms = steps.definition_forms(order.instance.definition)
     schema = forms.get(task.form_schema or "", {})
     try:
@@ -148,8 +149,8 @@ def complete(token: str, task_id: int):
         flash(_("Этот шаг уже выполнен — спасибо!"), "info")
         return redirect(url_for("status.page", token=token))
     if errors:
-        order = db.session.get(Order, order.id)
-        task = db.session.get(HumanTask, task_id)
+        order = db.session.get_one(Order, order.id)
+        task = db.session.get_one(HumanTask, task_id)
         return _page(token, order, forms={task_id: _form_html(token, task, data, errors)}, status=422)
     flash(_("Спасибо! Ваш ответ получен."), "success")
     return redirect(url_for("status.page", token=token))
@@ -166,7 +167,7 @@ def approve_contract(token: str):
         customer_view.approve_contract(order, request.form.get("version", type=int) or 0)
     except (ValidationError, Conflict) as exc:  # a stale edition (422), or approval no longer matters (409)
         outbox.rollback()
-        return _page(token, db.session.get(Order, order.id), errors={"contract": exc.message}, status=exc.status)
+        return _page(token, db.session.get_one(Order, order.id), errors={"contract": exc.message}, status=exc.status)
     outbox.commit()
     flash(_("Спасибо! Договор согласован, менеджер получил уведомление."), "success")
     return redirect(url_for("status.page", token=token) + "#documents")

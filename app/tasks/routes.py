@@ -83,7 +83,8 @@ def person_notes(schema: dict, data: dict) -> dict[str, str]:
             .order_by(at_col)).all()
         booked: dict[str, list[str]] = {}
         for login, at in rows:
-            booked.setdefault(login, []).append(at.astimezone(company_tz()).strftime("%H:%M"))
+            if at is not None:
+                booked.setdefault(login, []).append(at.astimezone(company_tz()).strftime("%H:%M"))
         for login in _people(role):
             notes[login] = _visits_label(booked.get(login, []))
     return notes
@@ -95,7 +96,7 @@ def _people(role: str) -> list[str]:
 
 
 def attachment_ids(schema: dict, data: dict) -> list[int]:
-    ids = []
+    ids: list[int] = []
     for name, node in (schema.get("properties") or {}).items():
         if node.get("type") == "array" and (node.get("items") or {}).get("format") == "attachment":
             ids.extend(int(v) for v in data.get(name) or [] if str(v).isdigit())
