@@ -3,12 +3,14 @@ comes back when they post it (app/forms_ui)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from app import create_app
 from app.forms_ui import FormExtras, parse_form, render_form
+from app.i18n import when
 
 SCHEMA = {
     "type": "object",
@@ -57,9 +59,9 @@ UI = {
 @pytest.fixture
 def form_app(tmp_path):
     """An app in a given company time zone, in a request: the renderer needs nothing else."""
-    def make(timezone: str = "Europe/Moscow"):
+    def make(zone: str = "Europe/Moscow"):
         app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test",
-                          "INSTANCE_PATH": str(tmp_path), "TIMEZONE": timezone})
+                          "INSTANCE_PATH": str(tmp_path), "TIMEZONE": zone})
         context = app.test_request_context()
         context.push()
         contexts.append(context)
@@ -217,16 +219,18 @@ def test_money_is_read_as_typed_to_the_kopeck(form_app, typed, amount, shown):
     assert f'value="{shown}"' in field(html, "f-price")
 
 
-@pytest.mark.parametrize("timezone, local", [
+@pytest.mark.parametrize("zone, local", [
     ("Europe/Moscow", "2026-12-01T10:30"),
     ("Asia/Yekaterinburg", "2026-12-01T12:30"),
     ("Asia/Vladivostok", "2026-12-01T17:30"),
 ])
-def test_date_times_are_typed_and_shown_in_the_company_zone(form_app, timezone, local):
-    form_app(timezone)
+def test_date_times_are_typed_and_shown_in_the_company_zone(form_app, zone, local):
+    form_app(zone)
     stored = "2026-12-01T07:30+00:00"
     html = str(render_form(SCHEMA, UI, {"visit_at": stored}))
     assert f'<input type="datetime-local" value="{local}" name="visit_at"' in html
+    # The page around the form shows the same time as the form.
+    assert when(datetime(2026, 12, 1, 7, 30, tzinfo=timezone.utc)).endswith(local[-5:])
     data, _ = parse_form(SCHEMA, MultiDict([("visit_at", local)]), MultiDict())
     assert data == {"visit_at": stored}
     # A plain date has no zone: it is shown and read back as the day it names.

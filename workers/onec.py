@@ -58,7 +58,6 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, ContextManager
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -69,6 +68,7 @@ from app.extensions import db
 from app.models import Customer, HumanTask, Order, OrderStatus, Payment
 from app.models import Document as OrderDocument
 from app.services import audit
+from app.services.calendar import company_tz
 from app.services.dates import to_date
 from app.services.money import ZERO, exact_decimal, json_amount, to_money
 from app.services.outbox import write_unit
@@ -451,7 +451,7 @@ def _local(moment: datetime | None) -> datetime:
     moment = moment or datetime.now(timezone.utc)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(ZoneInfo(current_app.config.get("TIMEZONE") or "Europe/Moscow")).replace(tzinfo=None)
+    return moment.astimezone(company_tz()).replace(tzinfo=None)
 
 
 def _contract_date(order: Order) -> date:
