@@ -41,6 +41,7 @@ test: install-test lint test-sqlite test-postgres
 
 lint:
 	$(VENV)/bin/ruff check app workers tests bench scripts
+	$(VENV)/bin/mypy
 
 test-sqlite:
 	$(PY) -m pytest -q

@@ -156,7 +156,7 @@ def advance(order: Order, stop_at: str, rng: random.Random, variant: dict) -> No
         begin_write()
         complete_task(task.id, STAGE_INPUT[task.bpmn_id](rng, variant), actor_for(task))
         commit()
-        order = db.session.get(Order, order.id)
+        order = db.session.get_one(Order, order.id)
 
 
 def create_demo_people() -> None:
@@ -228,7 +228,7 @@ def load_demo(count: int = 50, seed: int = 42) -> str:
             from app.engine.steps import cancel_order
 
             begin_write()
-            cancel_order(db.session.get(Order, order.id), "Заказчик передумал", staff)
+            cancel_order(db.session.get_one(Order, order.id), "Заказчик передумал", staff)
             commit()
     users = ", ".join(login for login, *_ in DEMO_USERS)
     return (f"Demo data loaded: {count} orders. Logins (password '{DEMO_PASSWORD}'): {users}; "

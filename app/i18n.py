@@ -74,7 +74,8 @@ def template_gettext(context, message: str, **variables) -> str:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "ru")
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Moscow")
+    # Times on pages are the company's (TIMEZONE), like the times typed into its forms.
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("TIMEZONE") or "Europe/Moscow")
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["gettext"] = template_gettext  # `_` in templates resolves to it
     app.jinja_env.filters.update(money=money, when=when, number=number)

@@ -45,7 +45,7 @@ def heads_lane(user: User, lane: str) -> bool:
                                                           Department.role_code == lane)).first() is not None
 
 
-def headed_lanes(user: User) -> set[str]:
+def headed_lanes(user: User) -> set[str | None]:
     """Lanes of the departments the user heads."""
     return set(db.session.execute(select(Department.role_code).where(Department.head_id == user.id)).scalars())
 

@@ -14,9 +14,9 @@ from werkzeug.datastructures import MultiDict
 
 from app.demo import STAGE_INPUT
 from app.extensions import db
+from app.forms_ui import parse_form, render_form
 from app.models import Attachment, HumanTask, Order
 from app.services.calendar import BusinessCalendar
-from app.tasks.form_render import parse_form, render_form
 from tests.support.api import Api
 from tests.support.web import signed_in
 from tests.test_tasks_api import EVERY_TASK

@@ -16,6 +16,7 @@ import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parseaddr
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -77,7 +78,7 @@ class MailReceiver:
     def __init__(self, app: Flask, host: str, port: int, *, data_size_limit: int = 40 * 1024 * 1024) -> None:
         self.mailbox = OrdersMailbox(app)
         self.host, self.port, self.data_size_limit = host, port, data_size_limit
-        self.controller = None
+        self.controller: Any = None  # aiosmtpd's Controller while running
 
     def start(self) -> MailReceiver:
         from aiosmtpd.controller import Controller
@@ -107,7 +108,8 @@ def mail_receiver_command() -> None:
     config = current_app.config
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with MailReceiver(current_app._get_current_object(), config["INBOUND_SMTP_HOST"],
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's app, for the thread
+    with MailReceiver(app, config["INBOUND_SMTP_HOST"],
                       int(config["INBOUND_SMTP_PORT"])):
         click.echo(f"mail-receiver: {config['ORDERS_ADDRESS']} on "
                    f"{config['INBOUND_SMTP_HOST']}:{config['INBOUND_SMTP_PORT']} (Ctrl+C stops)")

@@ -9,6 +9,7 @@ the database lets exactly one run happen.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from redis import Redis
@@ -80,7 +81,7 @@ class Relay:
         return enqueue(sorted((job_id, attempts) for job_id, attempts in taken))
 
 
-def _lost(connection: Redis, queued: list, now: datetime) -> list[tuple[int, int]]:
+def _lost(connection: Redis, queued: Sequence, now: datetime) -> list[tuple[int, int]]:
     """The queued rows Redis no longer holds for a worker to take (or whose worker died before its claim)."""
     if not queued:
         return []

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.i18n import N_
 from app.models import ORDER_KINDS, Order, Partner, PartnerCommission, User
 from app.services.audit import record, set_field
+from app.services.money import decimal_from_text
 from app.services.outbox import commit, rollback
 from app.services.reference import create_user
 from app.web import action, allowed
@@ -64,7 +65,7 @@ def _percent(raw: str) -> tuple[Decimal | None, str | None]:
     text = raw.strip().removesuffix("%").strip()
     if not PERCENT.fullmatch(text):
         return None, _("Введите число от 0 до 100, не больше двух знаков после запятой, например 12,5")
-    value = Decimal(text.replace(",", ".")).quantize(Decimal("0.01"))
+    value = decimal_from_text(text).quantize(Decimal("0.01"))
     if value > 100:
         return None, _("Процент не может быть больше 100")
     return value, None

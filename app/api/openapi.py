@@ -1,6 +1,8 @@
 """The OpenAPI document of /api/v1 (a test checks it against the real routes; schemathesis against the served app)."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import jsonify
 
 from app import policy
@@ -21,7 +23,7 @@ def _op(summary: str, responses: dict, *, body: str | None = None, files: str | 
     Every operation may answer 400 (NUL in the address, JSON nested too deeply); every authenticated one 401 (no
     or bad token); one with a body or parameters 422 for an invalid field.
     """
-    answers = {}
+    answers: dict[str, dict] = {}
     for code, answer in responses.items():
         if code >= 400:
             answers[str(code)] = {"description": answer, **_json(ref("Error"))}
@@ -38,7 +40,7 @@ def _op(summary: str, responses: dict, *, body: str | None = None, files: str | 
     if body:
         answers.setdefault("413", {"description": "the request is larger than the server takes",
                                    **_json(ref("Error"))})
-    op = {"summary": summary, "tags": [tag], "responses": answers}
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": answers}
     if body:
         op["requestBody"] = {"required": True, **_json(ref(body))}
     if files:

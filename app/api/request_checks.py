@@ -107,7 +107,7 @@ MULTIPLE_PARTS = ("dmn", "forms")
 
 def current_operation() -> dict | None:
     rule = request.url_rule
-    if rule is None or not rule.rule.startswith(bp.url_prefix):
+    if rule is None or not bp.url_prefix or not rule.rule.startswith(bp.url_prefix):
         return None
     path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule[len(bp.url_prefix):])
     return PATHS.get(path, {}).get(request.method.lower())

@@ -133,7 +133,7 @@ def column_length(attribute) -> int | None:
 
 def column_text(attribute, *, allow_null: bool | None = None) -> dict:
     """A string as long as its column allows (TEXT: unbounded), null where the column is nullable."""
-    schema = {"type": "string"}
+    schema: dict = {"type": "string"}
     if column_length(attribute):
         schema["maxLength"] = column_length(attribute)
     null = attribute.property.columns[0].nullable if allow_null is None else allow_null

@@ -14,7 +14,7 @@ from app.models import LoginAttempt, User
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
-LOGIN_LENGTH = LoginAttempt.__table__.c.login.type.length
+LOGIN_LENGTH: int = LoginAttempt.__table__.c.login.type.length  # type: ignore[attr-defined]  # a String(n)
 
 
 def locked_for(login: str, now: datetime | None = None) -> int:
@@ -44,6 +44,6 @@ def sign_in(login: str, password: str, ip: str) -> User:
     ok = user is not None and user.active and user.check_password(password)
     db.session.add(LoginAttempt(login=login[:LOGIN_LENGTH], ip=(ip or "")[:64], success=ok))
     db.session.commit()
-    if not ok:
+    if not ok or user is None:
         raise Unauthorized(_("Неверный логин или пароль"))
     return user

@@ -186,7 +186,7 @@ def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], f
                         problems.append({"file": bpmn_name, **element, "problem": f"user task has no {prop}"})
                     continue
                 form, error = _load_form(filename, form_files, validate_schema=prop == FORM_PROPERTY)
-                if error:
+                if error or form is None:
                     problems.append({"file": bpmn_name, **element, "problem": error})
                 else:
                     forms[filename] = form

@@ -49,7 +49,7 @@ GUARDS = {
     "_apply_": lambda f, *a, **kw: f(*a, **kw),
     "datetime": datetime, "date": date, "timedelta": timedelta, "timezone": timezone, "Decimal": Decimal,
 }
-_INPLACE = {
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "+=": lambda x, y: x + y, "-=": lambda x, y: x - y, "*=": lambda x, y: x * y,
     "/=": lambda x, y: x / y, "//=": lambda x, y: x // y, "%=": lambda x, y: x % y,
 }
@@ -92,7 +92,8 @@ def evaluate(expression: str, names: dict[str, Any]) -> Any:
 def free_names(expression: str) -> set[str]:
     """The names an expression reads but does not bind itself (a comprehension's or a lambda's own names)."""
     tree = ast.parse(expression.strip(), mode="eval")
-    read, bound = set(), set()
+    read: set[str] = set()
+    bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)

@@ -265,6 +265,7 @@ def deliver_message(order: Order, name: str, payload: dict, actor, *, source: st
                            f"is not accepted", stage=order.stage, message_name=name)
 
     view = _step(instance, act, actor)
+    assert view is not None  # act never declines: it raises Conflict
     audit.record(order.id, "message", actor, field=name, new=_short(payload))
     orders.apply_process_data(order, view.message_data, actor, source=source)
     return view
@@ -293,10 +294,11 @@ def _short(payload: dict) -> str:
 def complete_service_job(job: OutboxJob, result) -> bool:
     """Finish the job's service task; a second completion (or a cancelled task) is a no-op."""
     instance = db.session.get(ProcessInstance, job.instance_id)
-    if instance is None:
+    if instance is None or job.task_guid is None:
         return False
     eng = engine()
-    return _step(instance, lambda wf: eng.complete_service_task(wf, job.task_guid, result),
+    guid = job.task_guid
+    return _step(instance, lambda wf: eng.complete_service_task(wf, guid, result),
                  f"job:{job.operator}") is not None
 
 
@@ -325,10 +327,10 @@ def reject_service_job(job: OutboxJob, message: str) -> dict | None:
 def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[int, datetime]]:
     """(instance id, due time) of instances whose earliest timer is due — an indexed range scan."""
     now = now or clock.now()
-    return [tuple(row) for row in db.session.execute(
+    return [(instance_id, due) for instance_id, due in db.session.execute(
         select(ProcessInstance.id, ProcessInstance.next_timer_at).where(
             ProcessInstance.next_timer_at.is_not(None), ProcessInstance.next_timer_at <= now)
-        .order_by(ProcessInstance.next_timer_at).limit(limit))]
+        .order_by(ProcessInstance.next_timer_at).limit(limit)) if due is not None]
 
 
 def wake_instance(instance_id: int, now: datetime | None = None) -> bool:

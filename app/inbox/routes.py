@@ -48,7 +48,7 @@ def _filtered(query, args):
 
 
 def _count(query) -> int:
-    return db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    return db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
 def colleagues(lanes: set[str]) -> dict[str, list[User]]:

@@ -2,11 +2,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, DateTime, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app import clock
+from app.extensions import db
+
+if TYPE_CHECKING:  # db.Model is made at run time; the type checker needs a class it can see
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Model(DeclarativeBase):
+        """Every table's base (`db.Model`): declarative, typed by its `Mapped[...]` columns."""
+else:
+    Model = db.Model
 
 
 def utcnow() -> datetime:

@@ -4,11 +4,10 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.base import JSONType, Model, UTCDateTime, utcnow
 
 
-class QuarantinedMail(db.Model):
+class QuarantinedMail(Model):
     """A received message that failed the sender or authentication check; its InboundMessage says "quarantined"."""
 
     __tablename__ = "mail_quarantine"

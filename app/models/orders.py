@@ -5,12 +5,15 @@ import secrets
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
-from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.base import JSONType, Model, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.process import ProcessInstance
 
 Money = Numeric(14, 2)
 
@@ -44,7 +47,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Customer(db.Model):
+class Customer(Model):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -60,7 +63,7 @@ class Customer(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Partner(db.Model):
+class Partner(Model):
     """A point of sale or a sales agent."""
 
     __tablename__ = "partners"
@@ -73,7 +76,7 @@ class Partner(db.Model):
     commissions = relationship("PartnerCommission", cascade="all, delete-orphan", lazy="selectin")
 
 
-class PartnerCommission(db.Model):
+class PartnerCommission(Model):
     """A partner's commission for one order kind, overriding the partner's general percentage."""
 
     __tablename__ = "partner_commissions"
@@ -84,7 +87,7 @@ class PartnerCommission(db.Model):
     pct: Mapped[Decimal] = mapped_column(Numeric(5, 2))
 
 
-class OrderCounter(db.Model):
+class OrderCounter(Model):
     """Per-year sequence behind human order numbers like 2026-00042."""
 
     __tablename__ = "order_counters"
@@ -92,7 +95,7 @@ class OrderCounter(db.Model):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Order(db.Model):
+class Order(Model):
     __tablename__ = "orders"
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True, index=True)
@@ -128,6 +131,8 @@ class Order(db.Model):
     components = relationship("Component", order_by="Component.position", cascade="all, delete-orphan")
     payments = relationship("Payment", order_by="Payment.id", cascade="all, delete-orphan")
     documents = relationship("Document", order_by="Document.id")
+    if TYPE_CHECKING:  # made by the backref of ProcessInstance.order
+        instance: ProcessInstance | None
 
     @property
     def paid(self) -> Decimal:
@@ -144,7 +149,7 @@ class Order(db.Model):
         return ORDER_KINDS.get(self.kind, (self.kind,))[0]
 
 
-class Component(db.Model):
+class Component(Model):
     """A material or part the order needs; procurement tracks its status."""
 
     __tablename__ = "components"
@@ -158,7 +163,7 @@ class Component(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="needed")
 
 
-class Payment(db.Model):
+class Payment(Model):
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("order_id", "number", name="uq_payments_order_number"),
                       UniqueConstraint("source", "external_id", name="uq_payments_external"))
@@ -175,7 +180,7 @@ class Payment(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Note(db.Model):
+class Note(Model):
     __tablename__ = "notes"
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -186,7 +191,7 @@ class Note(db.Model):
     author = relationship("User")
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """A file or a link attached to an order (photos, drawings, scans)."""
 
     __tablename__ = "attachments"
@@ -201,7 +206,7 @@ class Attachment(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Feedback(db.Model):
+class Feedback(Model):
     __tablename__ = "feedback"
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -211,7 +216,7 @@ class Feedback(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Claim(db.Model):
+class Claim(Model):
     __tablename__ = "claims"
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -225,7 +230,7 @@ class Claim(db.Model):
     resolved_at = mapped_column(UTCDateTime, nullable=True)
 
 
-class Document(db.Model):
+class Document(Model):
     """A rendered PDF; re-rendering adds a version, earlier ones stay."""
 
     __tablename__ = "documents"
@@ -243,7 +248,7 @@ class Document(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Notification(db.Model):
+class Notification(Model):
     """Every message sent (or attempted) about an order."""
 
     __tablename__ = "notifications"
@@ -272,7 +277,7 @@ class Notification(db.Model):
     extra = mapped_column(JSONType, nullable=True)
 
 
-class NotificationTemplate(db.Model):
+class NotificationTemplate(Model):
     """An admin's wording of one event's message in one language (overrides the built-in text)."""
 
     __tablename__ = "notification_templates"
@@ -287,7 +292,7 @@ class NotificationTemplate(db.Model):
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class InboundMessage(db.Model):
+class InboundMessage(Model):
     """An e-mail received at the orders address, kept once per Message-ID with what became of it."""
 
     __tablename__ = "inbound_messages"

@@ -7,10 +7,10 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.base import JSONType, Model, UTCDateTime, utcnow
 
 
-class ProcessDefinition(db.Model):
+class ProcessDefinition(Model):
     """An immutable, numbered deployment of a BPMN process with its DMN and forms."""
 
     __tablename__ = "process_definitions"
@@ -32,7 +32,7 @@ class ProcessDefinition(db.Model):
     deployed_by = relationship("User")
 
 
-class ProcessInstance(db.Model):
+class ProcessInstance(Model):
     """One order's workflow state, serialized without its spec."""
 
     __tablename__ = "process_instances"
@@ -53,7 +53,7 @@ class ProcessInstance(db.Model):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
-class HumanTask(db.Model):
+class HumanTask(Model):
     """Projection of a user task: what the inbox lists and the forms act on."""
 
     __tablename__ = "human_tasks"
@@ -82,7 +82,7 @@ class HumanTask(db.Model):
     completed_by = relationship("User", foreign_keys=[completed_by_id])
 
 
-class OutboxJob(db.Model):
+class OutboxJob(Model):
     """A background job written in the same transaction as the step that asked for it."""
 
     __tablename__ = "outbox_jobs"
@@ -112,7 +112,7 @@ class OutboxJob(db.Model):
     order = relationship("Order")
 
 
-class Escalation(db.Model):
+class Escalation(Model):
     """An SLA level reached by an open task: warning (75 %), head (100 %), director (200 %)."""
 
     __tablename__ = "escalations"

@@ -4,11 +4,10 @@ from __future__ import annotations
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import Model, UTCDateTime, utcnow
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     __tablename__ = "login_attempts"
     __table_args__ = (Index("ix_login_attempts_login_at", "login", "at"),)
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import Model, UTCDateTime, utcnow
 
 
-class SavedFilter(db.Model):
+class SavedFilter(Model):
     __tablename__ = "saved_filters"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.base import JSONType, Model, UTCDateTime, utcnow
 
 _hasher = PasswordHasher()
 
@@ -42,7 +42,7 @@ user_roles = Table(
 )
 
 
-class Role(db.Model):
+class Role(Model):
     __tablename__ = "roles"
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -50,7 +50,7 @@ class Role(db.Model):
     is_lane: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Department(db.Model):
+class Department(Model):
     """A department works one lane; its head gets the lane's escalations."""
 
     __tablename__ = "departments"
@@ -64,7 +64,7 @@ class Department(db.Model):
     head = relationship("User", foreign_keys=[head_id], post_update=True)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(80), unique=True, index=True)

@@ -47,12 +47,12 @@ def deliver(ctx: JobContext, transport: Transport) -> dict:
             return _result(note, again=True)
         in_doubt = note.status == "sending" and not resend
         note.status, note.provider, note.delivery_job_id = "sending", transport.name, ctx.job_id
-    note = db.session.get(Notification, notification_id)
+    note = db.session.get_one(Notification, notification_id)
     try:
         receipt = transport.lookup(note) if in_doubt else transport.send(note)
     except OperatorError as exc:
         with ctx.write():  # refused by the gateway: nothing went out, a retry may send it
-            row = db.session.get(Notification, notification_id)
+            row = db.session.get_one(Notification, notification_id)
             row.status, row.error = "failed", exc.message
         raise
     # Anything else (a timeout after the request left) leaves the row "sending": in doubt.
@@ -62,10 +62,10 @@ def deliver(ctx: JobContext, transport: Transport) -> dict:
             "отправки, а шлюз не умеет проверять по нашему номеру. «Повторить» отправит его ещё раз, "
             "«Пропустить» — отметит как отправленное.", permanent=True)
     with ctx.write():
-        row = db.session.get(Notification, notification_id)
+        row = db.session.get_one(Notification, notification_id)
         row.status, row.error, row.sent_at = "sent", None, utcnow()
         row.provider_ref, row.segments = receipt.provider_ref, receipt.segments
-    return _result(db.session.get(Notification, notification_id), **receipt.details)
+    return _result(db.session.get_one(Notification, notification_id), **receipt.details)
 
 
 def _result(note: Notification, **extra) -> dict:

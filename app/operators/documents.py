@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from app.models import Claim, Document, HumanTask, Order
 from app.operators.registry import JobContext, OperatorError
 from app.services.calendar import company_tz
 from app.services.documents import DOCUMENT_KINDS, format_money, render_pdf
+from app.services.money import exact_decimal
 
 SUFFIX = {"contract": "Д", "invoice": "С", "act": "А", "claim_report": "П"}
 
@@ -102,8 +103,8 @@ def _amount(value) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
+        return exact_decimal(value)
+    except ValueError:
         return None
 
 
@@ -148,6 +149,7 @@ def render(ctx: JobContext) -> dict:
         existing = _existing(ctx.job_id, kind)
         if existing is None:
             order = ctx.order
+            assert order is not None  # documents are always an order's
             version = (db.session.execute(select(func.max(Document.version)).where(
                 Document.order_id == order.id, Document.kind == kind)).scalar() or 0) + 1
             pdf = _render_pdf(kind, document_context(order, kind, version, ctx.params.get("data")))

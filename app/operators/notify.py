@@ -18,7 +18,9 @@ def send(ctx: JobContext) -> dict:
     with ctx.write():
         written = list(db.session.execute(select(Notification).where(Notification.job_id == ctx.job_id)).scalars())
         if not written:
-            written = queue_notifications(event, to, ctx.order, ctx.params, job_id=ctx.job_id)
+            order = ctx.order
+            assert order is not None  # the diagram's notifications are always about an order
+            written = queue_notifications(event, to, order, ctx.params, job_id=ctx.job_id)
         summary = {"event": event, "to": to, "queued": len(written),
                    "channels": sorted({n.channel for n in written})}
     return summary

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, ContextManager
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -43,7 +42,9 @@ from app.operators.onec_client import EMPTY_REF, OneC, all_of, contains, eq, gui
 from app.operators.onec_mapping import load_mapping, mapped
 from app.operators.registry import JobContext, OperatorError
 from app.services import audit
-from app.services.money import ZERO, json_amount, to_money
+from app.services.calendar import company_tz
+from app.services.dates import to_date
+from app.services.money import ZERO, exact_decimal, json_amount, to_money
 from app.usecases.uow import discard, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class Exchange:
             "name": customer.name, "full_name": customer.name, "comment": f"{marker} {contacts}".strip(),
             "phone": customer.phone, "email": customer.email})}
         if section.get("match_by") == "name" and fields.get("name"):
-            lookup = eq(fields["name"], customer.name)
+            lookup: str | None = eq(fields["name"], customer.name)
         else:
             lookup = contains(fields["comment"], marker) if fields.get("comment") else None
         ref, action, _ = self._upsert("counterparty", customer.onec_ref, payload, lookup)
@@ -179,7 +180,7 @@ class Exchange:
             "owner": owner, "name": f"Договор № {order.number} от {signed:%d.%m.%Y}", "number": order.number,
             "date": f"{signed.isoformat()}T00:00:00", "comment": f"[Bespoke {order.number}] {order.kind_label}"})}
         if fields.get("number"):
-            lookup = all_of(eq(fields["owner"], guid(owner)) if fields.get("owner") else None,
+            lookup: str | None = all_of(eq(fields["owner"], guid(owner)) if fields.get("owner") else None,
                             eq(fields["number"], order.number))
         else:
             lookup = contains(fields["comment"], f"[Bespoke {order.number}]") if fields.get("comment") else None
@@ -238,7 +239,7 @@ class Exchange:
         if (_order(order_id).onec_refs or {}).get(name) == ref:
             return
         with self.write():
-            order = db.session.get(Order, order_id)
+            order = db.session.get_one(Order, order_id)
             refs = {**(order.onec_refs or {}), name: ref}  # a new dict: JSON columns see assignment only
             audit.set_field(order, "onec_refs", refs, self.actor, order.id)
 
@@ -281,11 +282,11 @@ class Exchange:
         fields = self.mapping["payments"]["fields"]
         ref = _ref_of(doc, source["entity"])
         number = str(doc.get(fields["number"]) or "").strip() or ref[:8]
-        paid_on, amount = _date(doc.get(fields["date"])), to_money(doc.get(fields["amount"]))
+        paid_on, amount = to_date(doc.get(fields["date"])) or clock.today(), to_money(doc.get(fields["amount"]))
         if amount is None or amount <= 0:
             return None
         with self.write():
-            order = db.session.get(Order, order_id)
+            order = db.session.get_one(Order, order_id)
             if _known(order, ref, number, paid_on, amount, self.actor):
                 return None
             if any(p.number == number for p in order.payments):
@@ -356,7 +357,7 @@ def _local(moment: datetime | None) -> datetime:
     moment = moment or clock.now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(ZoneInfo(current_app.config.get("TIMEZONE") or "Europe/Moscow")).replace(tzinfo=None)
+    return moment.astimezone(company_tz()).replace(tzinfo=None)
 
 
 def _contract_date(order: Order) -> date:
@@ -365,17 +366,6 @@ def _contract_date(order: Order) -> date:
         select(OrderDocument.created_at).where(OrderDocument.order_id == order.id, OrderDocument.kind == "contract")
         .order_by(OrderDocument.id).limit(1)).scalar_one_or_none()
     return _local(rendered or order.created_at).date()
-
-
-def _date(value: Any) -> date:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return clock.today()
-
-
-def _decimal(number: Any) -> Decimal:
-    return Decimal(repr(number)) if isinstance(number, float) else Decimal(str(number))
 
 
 def _differs(current: dict, payload: dict) -> bool:
@@ -395,7 +385,7 @@ def _differs(current: dict, payload: dict) -> bool:
 def _same(have: Any, wanted: Any) -> bool:
     if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):
         try:
-            return _decimal(have) == _decimal(wanted)  # exactly: 1C keeps kopecks as sent
+            return exact_decimal(have) == exact_decimal(wanted)  # exactly: 1C keeps kopecks as sent
         except (InvalidOperation, TypeError, ValueError):
             return False
     if isinstance(wanted, str) and isinstance(have, str):

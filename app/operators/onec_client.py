@@ -71,7 +71,7 @@ class OneC:
         self.timeout = timeout
         self.session = requests.Session()
         # requests would encode a str login as Latin-1; 1C reads Basic credentials as UTF-8.
-        self.session.auth = (user.encode("utf-8"), password.encode("utf-8"))
+        self.session.auth = (user.encode("utf-8"), password.encode("utf-8"))  # type: ignore[assignment]
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
 
     def __enter__(self) -> OneC:

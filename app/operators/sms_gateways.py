@@ -119,7 +119,7 @@ def _code(value) -> int | None:
 # -- SMS.ru -----------------------------------------------------------------------------------------------
 
 # status_code → (cause, permanent). Unknown codes are temporary: retried, then an incident with the code.
-SMSRU_ERRORS: dict[int, tuple[str, bool]] = {
+SMSRU_ERRORS: dict[int | None, tuple[str, bool]] = {
     200: ("неверный ключ API (api_id)", True),
     201: ("нет денег на счёте", False),
     202: ("неверный номер получателя или на него нет маршрута", True),
@@ -168,7 +168,7 @@ class SmsRuTransport(_HttpGateway):
         return None
 
     def _entry(self, body: dict, phone: str) -> dict:
-        sms = body.get("sms") if isinstance(body.get("sms"), dict) else {}
+        sms = body["sms"] if isinstance(body.get("sms"), dict) else {}
         entry = sms.get(phone) or (next(iter(sms.values())) if len(sms) == 1 else None)
         if not isinstance(entry, dict):
             raise UnclearAnswer(f"SMS.ru: в ответе нет статуса для номера {phone}; ушло ли сообщение — неизвестно.")
@@ -184,7 +184,7 @@ class SmsRuTransport(_HttpGateway):
 # -- SMSC.ru ----------------------------------------------------------------------------------------------
 
 # error_code → (cause, permanent), the same for send.php and status.php.
-SMSC_ERRORS: dict[int, tuple[str, bool]] = {
+SMSC_ERRORS: dict[int | None, tuple[str, bool]] = {
     1: ("ошибка в параметрах запроса", True),
     2: ("неверный логин или пароль (ключ API)", True),
     3: ("нет денег на счёте", False),
@@ -284,7 +284,7 @@ class SmsAeroTransport(_HttpGateway):
         body = self.answer(response)
         if not body.get("success"):
             raise self.error(body, response.status_code, data["sign"])
-        sent = body.get("data") if isinstance(body.get("data"), dict) else {}
+        sent = body["data"] if isinstance(body.get("data"), dict) else {}
         if not sent.get("id"):
             raise UnclearAnswer(f"SMS Aero: успех без номера сообщения («{response.text[:200]}»); "
                                 "ушло ли сообщение — неизвестно.")
@@ -300,7 +300,7 @@ class SmsAeroTransport(_HttpGateway):
     def error(self, body: dict, http_status: int, sign: str) -> OperatorError:
         """SMS Aero answers in words, not codes: sort by the fields it complains about and the message."""
         message = str(body.get("message") or "без пояснения")
-        fields = body.get("data") if isinstance(body.get("data"), dict) else {}
+        fields = body["data"] if isinstance(body.get("data"), dict) else {}
         said = f"{message} {fields}".lower()
         detail = f" (HTTP {http_status}: «{message}»{f' {fields}' if fields else ''})."
         if any(word in said for word in ("money", "funds", "balance", "credits")):

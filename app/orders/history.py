@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -12,6 +11,8 @@ from app import clock
 from app.extensions import db
 from app.i18n import N_, money, when
 from app.models import AuditEvent, Order
+from app.services.dates import parse_date, parse_datetime
+from app.services.money import exact_decimal
 
 KIND_LABELS = {"field": N_("Изменение поля"), "stage": N_("Этап"), "status": N_("Статус"), "task": N_("Задача"),
                "message": N_("Сообщение"), "job": N_("Фоновая операция"), "deploy": N_("Версия процесса")}
@@ -71,9 +72,9 @@ def value(raw: str | None, field: str | None = None) -> str:
         return "—"
     try:
         if field in MONEY_FIELDS:
-            return money(Decimal(raw))
+            return money(exact_decimal(raw))
         if field in TIME_FIELDS:
-            return when(datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw))
+            return when(parse_datetime(raw) if "T" in raw else parse_date(raw))
     except (ValueError, ArithmeticError):
         pass
     return _(VALUE_LABELS[raw]) if raw in VALUE_LABELS else raw
@@ -90,4 +91,4 @@ def order_history(order: Order) -> tuple[list[StageSpan], list[AuditEvent]]:
         closed = ended or (now if order.status == "active" else event.at)
         spans.append(StageSpan(event.new_value or "—", event.at, ended, event.actor_label,
                                duration_text(closed - event.at)))
-    return spans, events
+    return spans, list(events)

@@ -1,6 +1,8 @@
 """The Notifications tab and the SLA escalations block: what was sent about an order and who was chased."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -36,13 +38,13 @@ def level_label(level: str) -> str:
     return _(LEVEL_LABELS[level]) if level in LEVEL_LABELS else level
 
 
-def order_notifications(order: Order) -> list[Notification]:
+def order_notifications(order: Order) -> Sequence[Notification]:
     """Newest first: the question asked is usually 'did the last message reach them?'."""
     return db.session.execute(select(Notification).where(Notification.order_id == order.id)
                               .order_by(Notification.created_at.desc(), Notification.id.desc())).scalars().all()
 
 
-def order_escalations(order: Order) -> list[Escalation]:
+def order_escalations(order: Order) -> Sequence[Escalation]:
     return db.session.execute(select(Escalation).where(Escalation.order_id == order.id)
                               .order_by(Escalation.fired_at, Escalation.id)).scalars().all()
 

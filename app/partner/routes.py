@@ -24,6 +24,7 @@ from app.partner import bp
 from app.policy import is_partner, visible_orders
 from app.services.calendar import company_tz
 from app.services.customer_view import DOCUMENT_LABELS, latest_documents
+from app.services.dates import parse_date
 from app.services.inputs import int_arg
 from app.services.order_search import matches_text, sorted_by
 from app.services.settlements import TOTALS, settle, statement, statement_pdf, statement_xlsx
@@ -83,7 +84,7 @@ def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date |
             bounds.append(None)
         else:
             try:
-                bounds.append(date.fromisoformat(raw.strip()))
+                bounds.append(parse_date(raw.strip()))
             except ValueError:
                 raise ValueError(name) from None
     if bounds[0] and bounds[1] and bounds[0] > bounds[1]:

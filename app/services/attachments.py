@@ -77,7 +77,7 @@ def image_types() -> tuple[str, ...]:
 def decodes_as(content: bytes, kind: str) -> bool:
     """Whether Pillow decodes the bytes, whole, as an image of that type (a header alone proves nothing)."""
     fmt = IMAGE_FORMATS.get(kind)
-    if kind not in image_types():
+    if fmt is None or kind not in image_types():
         return False
     try:
         with warnings.catch_warnings():

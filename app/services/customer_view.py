@@ -184,7 +184,7 @@ def view(order: Order) -> CustomerView:
     bindings = order_bindings(order)
     open_tasks = [t for t in tasks if t.state == "open"]
     staff_open = [t for t in open_tasks if t.lane != CUSTOMER_LANE]
-    now_task = (open_tasks or [None])[0]
+    now_task = open_tasks[0] if open_tasks else None
     current = current_milestone(order, tasks, bindings)
     customer_text = bindings.value(now_task.bpmn_id, CUSTOMER_TEXT) if now_task is not None else None
     if order.status == OrderStatus.CANCELLED:

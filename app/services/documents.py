@@ -34,12 +34,15 @@ shared fragments in ``_macros.html``, styles in ``print.css``). Templates additi
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, Undefined, select_autoescape
 from num2words import num2words
+
+from app.services.dates import to_date
+from app.services.money import exact_decimal
 
 TEMPLATES_DIR: Path = Path(__file__).resolve().parents[2] / "templates" / "documents"
 
@@ -83,16 +86,6 @@ _MONTHS_GENITIVE = (
 )
 
 
-def _to_decimal(value: Any) -> Decimal:
-    """Convert an int/str/float/Decimal to Decimal (floats via str to avoid binary noise)."""
-    if isinstance(value, Decimal):
-        return value
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
-
-
 def _is_blank(value: Any) -> bool:
     """True for None, Jinja undefined values and empty/whitespace strings."""
     if value is None or isinstance(value, Undefined):
@@ -114,7 +107,7 @@ def plural_ru(n: int, one: str, few: str, many: str) -> str:
 
 def amount_in_words(amount: Decimal) -> str:
     """Spell a ruble amount in Russian: 'Сто двадцать пять тысяч четыреста рублей 50 копеек'."""
-    value = _to_decimal(amount).quantize(KOPECK, rounding=ROUND_HALF_UP)
+    value = exact_decimal(amount).quantize(KOPECK, rounding=ROUND_HALF_UP)
     if value < 0:
         raise ValueError("amount must not be negative")
     rubles = int(value)
@@ -129,8 +122,8 @@ def amount_in_words(amount: Decimal) -> str:
 
 def vat_included(amount: Decimal, rate: Decimal) -> Decimal:
     """VAT contained in a gross amount: amount * rate / (100 + rate), rounded half-up to kopecks."""
-    amount_d = _to_decimal(amount)
-    rate_d = _to_decimal(rate)
+    amount_d = exact_decimal(amount)
+    rate_d = exact_decimal(rate)
     if rate_d == 0:
         return Decimal("0.00")
     return (amount_d * rate_d / (100 + rate_d)).quantize(KOPECK, rounding=ROUND_HALF_UP)
@@ -140,10 +133,10 @@ def format_money(value: Any, currency: bool = True) -> str:
     """Format 125400.5 as '125 400,50 ₽' (no-break space thousands separator); blank → dash."""
     if _is_blank(value):
         return DASH
-    amount = _to_decimal(value).quantize(KOPECK, rounding=ROUND_HALF_UP)
+    amount = exact_decimal(value).quantize(KOPECK, rounding=ROUND_HALF_UP)
     sign = "-" if amount < 0 else ""
     integer, fraction = f"{abs(amount):.2f}".split(".")
-    groups = []
+    groups: list[str] = []
     while integer:
         groups.insert(0, integer[-3:])
         integer = integer[:-3]
@@ -158,10 +151,10 @@ def format_ru_date(value: Any) -> str:
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value[:10])
-        except ValueError:
+        day = to_date(value)
+        if day is None:
             return value
+        value = day
     if not isinstance(value, date):
         return str(value)
     return f"{value.day} {_MONTHS_GENITIVE[value.month - 1]} {value.year}{NBSP}г."
@@ -172,7 +165,7 @@ def format_quantity(value: Any) -> str:
     if _is_blank(value):
         return DASH
     try:
-        number = _to_decimal(value)
+        number = exact_decimal(value)
     except ValueError:
         return str(value)
     if number == number.to_integral_value():
@@ -182,7 +175,7 @@ def format_quantity(value: Any) -> str:
 
 def _words_filter(value: Any) -> str:
     """Jinja filter wrapper around amount_in_words that tolerates blanks."""
-    return DASH if _is_blank(value) else amount_in_words(_to_decimal(value))
+    return DASH if _is_blank(value) else amount_in_words(exact_decimal(value))
 
 
 def _dash(value: Any) -> Any:
@@ -197,7 +190,7 @@ def _vat_rate_label(rate: Any) -> str:
 
 def _vat_filter(amount: Any, rate: Any) -> Decimal | None:
     """VAT contained in any amount a template prints (a blank amount has no VAT to show)."""
-    return None if _is_blank(amount) else vat_included(_to_decimal(amount), _to_decimal(rate or 0))
+    return None if _is_blank(amount) else vat_included(exact_decimal(amount), exact_decimal(rate or 0))
 
 
 def initials(name: Any) -> Any:
@@ -253,13 +246,13 @@ env.filters["payment_method"] = _payment_method
 
 def _amount(value: Any) -> Decimal | None:
     """A money value as Decimal; a missing one stays None (an unknown price is not a zero price)."""
-    return None if _is_blank(value) else _to_decimal(value)
+    return None if _is_blank(value) else exact_decimal(value)
 
 
 def _paid(context: dict[str, Any]) -> Decimal:
     """What the customer has paid so far: the sum of the recorded payments."""
     payments = context.get("payments") or []
-    return sum((_to_decimal(p.get("amount") or 0) for p in payments), Decimal("0.00"))
+    return sum((exact_decimal(p.get("amount") or 0) for p in payments), Decimal("0.00"))
 
 
 def _invoice_mode(price: Decimal | None, prepayment: Decimal | None, paid: Decimal) -> str:
@@ -279,7 +272,7 @@ def _minus(a: Decimal | None, b: Decimal | None) -> Decimal | None:
 def _totals(kind: str, context: dict[str, Any]) -> dict[str, Any]:
     """Every sum the documents print, computed once: price, VAT, prepayment, paid, discount, balance, amount due."""
     order = context.get("order") or {}
-    rate = _to_decimal(context.get("vat_rate") or 0)
+    rate = exact_decimal(context.get("vat_rate") or 0)
     price, prepayment = _amount(order.get("price")), _amount(order.get("prepayment"))
     discount = _amount((context.get("claim") or {}).get("discount_amount"))
     paid = _paid(context)

@@ -9,22 +9,16 @@ Deploy refuses a form whose rules do not compile or read names the form does not
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from app import clock
 from app.engine.scripting import IN_SCOPE, RefusedScript, compile_expression, evaluate, free_names
 from app.models import Order
 from app.services.calendar import working_time
+from app.services.dates import parse_date, parse_datetime
 from app.services.money import MoneyError, parse_money
 
 log = logging.getLogger(__name__)
-
-
-def parse_datetime(value: str) -> datetime:
-    """ISO date-time text as an aware datetime; one without an offset is UTC, as the order row reads it."""
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def rule_helpers(order: Order | None) -> dict[str, Callable[..., Any]]:
@@ -52,7 +46,7 @@ def _typed(schema: dict, value: Any) -> Any:
     if fmt == "money" and isinstance(value, (int, float, str)):
         return parse_money(value)
     if fmt == "date" and isinstance(value, str):
-        return date.fromisoformat(value)
+        return parse_date(value)
     if fmt == "date-time" and isinstance(value, str):
         return parse_datetime(value)
     return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -16,9 +16,10 @@ from app import clock
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Order, Role, User
-from app.services.form_rules import parse_datetime, rule_errors
+from app.services.dates import parse_date, parse_datetime
+from app.services.form_rules import rule_errors
 from app.services.inputs import NOT_A_NUMBER, form_strings
-from app.services.money import MoneyError, parse_money
+from app.services.money import MoneyError, exact_decimal, parse_money
 
 FORMAT_CHECKER = FormatChecker()
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{7,20}$")
@@ -58,7 +59,7 @@ def _is_date(value: Any) -> bool:
     if not isinstance(value, str):
         return True
     try:
-        day = date.fromisoformat(value)
+        day = parse_date(value)
     except ValueError:
         return False
     return _within_window(day)
@@ -80,16 +81,12 @@ def _is_attachment(value: Any) -> bool:
     return not isinstance(value, str) or value.isdigit()
 
 
-def _exact(number: Any) -> Decimal:
-    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
-
-
 def _multiple_of(validator, step, instance, schema):
     """`multipleOf` on the decimal value (0.29 is a multiple of 0.01), not on the binary float."""
     if not validator.is_type(instance, "number"):
         return
     try:
-        exact = _exact(instance) % _exact(step) == 0
+        exact = exact_decimal(instance) % exact_decimal(step) == 0
     except (InvalidOperation, ValueError):
         exact = False  # NaN, infinities, magnitudes beyond any sense
     if not exact:

@@ -369,7 +369,8 @@ def plain_text(message: EmailMessage) -> str:
     try:
         content = body.get_content()
     except (LookupError, ValueError):  # an unknown charset: read what can be read
-        content = (body.get_payload(decode=True) or b"").decode("utf-8", "replace")
+        payload = body.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     if not isinstance(content, str):
         return ""
     return _HtmlText.convert(content) if body.get_content_type() == "text/html" else content

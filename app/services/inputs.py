@@ -222,7 +222,7 @@ def form_strings(schema: dict, data: Any, path: str = "") -> tuple[Any, dict[str
             problems.update(inner)
         return cleaned, problems
     if isinstance(data, list):
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        items = schema["items"] if isinstance(schema.get("items"), dict) else {}
         cleaned_items = []
         for i, value in enumerate(data):
             item, inner = form_strings(items, value, f"{path}.{i}" if path else str(i))

@@ -30,6 +30,17 @@ def decimal_from_text(text: str) -> Decimal:
     return Decimal(plain)
 
 
+def exact_decimal(number: Any) -> Decimal:
+    """A JSON number, Decimal or plain numeric text as the Decimal it spells: a float by its shortest repr
+    (0.29, not 0.28999…), never rounded; ValueError for anything else."""
+    if isinstance(number, Decimal):
+        return number
+    try:
+        return Decimal(repr(number)) if isinstance(number, float) else Decimal(str(number))
+    except InvalidOperation:
+        raise ValueError(f"not a number: {number!r}") from None
+
+
 def parse_money(value: Any) -> Decimal:
     """Exactly the amount given, or MoneyError: a finite number with at most two decimals, below LIMIT."""
     if isinstance(value, bool) or value is None:
@@ -39,10 +50,8 @@ def parse_money(value: Any) -> Decimal:
             amount = decimal_from_text(value)
         except ValueError:
             raise MoneyError("Введите сумму числом, например 1234,56") from None
-    elif isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, (int, float)):
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    elif isinstance(value, (int, float, Decimal)):
+        amount = exact_decimal(value)
     else:
         raise MoneyError("Введите сумму числом, например 1234,56")
     if not amount.is_finite():
@@ -59,12 +68,8 @@ def to_money(value: Any) -> Decimal | None:
     if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        if isinstance(value, str):
-            amount = decimal_from_text(value)
-        else:
-            amount = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float)
-                                                                      else value)
-    except (InvalidOperation, ValueError, TypeError):
+        amount = decimal_from_text(value) if isinstance(value, str) else exact_decimal(value)
+    except ValueError:
         return None
     if not amount.is_finite() or abs(amount) >= LIMIT:
         return None

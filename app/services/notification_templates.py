@@ -5,8 +5,6 @@ they are rendered in Jinja's sandbox. `app.services.notifications` decides who i
 """
 from __future__ import annotations
 
-from datetime import datetime
-
 from babel.dates import format_datetime, get_timezone
 from flask import current_app
 from jinja2 import TemplateError, pass_context
@@ -18,6 +16,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.i18n import N_
 from app.models import NotificationTemplate, Order
+from app.services.dates import parse_datetime
 from app.services.status_links import status_url
 
 # Admins edit templates, so they are rendered in Jinja's sandbox (no attribute escapes).
@@ -149,7 +148,7 @@ def _local_time(context, value) -> str:
     if not value:
         return "—"
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        value = parse_datetime(value)
     return format_datetime(value, "d MMMM yyyy, HH:mm",
                            tzinfo=get_timezone(current_app.config.get("TIMEZONE", "Europe/Moscow")),
                            locale=context.get("locale") or "ru")

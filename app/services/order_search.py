@@ -1,13 +1,12 @@
 """Filtering and sorting orders from query-string arguments: one implementation for the API and the UI."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import or_, select
 
 from app.errors import ValidationError
 from app.models import Customer, HumanTask, Order, Partner, User
 from app.policy import visible_orders
+from app.services.dates import parse_datetime
 from app.services.inputs import like_pattern
 
 SORTS = {
@@ -21,10 +20,9 @@ def _date(args, name: str):
     if not raw:
         return None
     try:
-        parsed = datetime.fromisoformat(raw)
+        return parse_datetime(raw)
     except ValueError as exc:
         raise ValidationError(f"'{name}' must be an ISO date", fields={name: "ISO date expected"}) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def search_orders(user: User, args):

@@ -1,8 +1,8 @@
 """Order intake and keeping the order row in step with what the process decided."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 from typing import Any, Callable
 
 from sqlalchemy import select
@@ -25,8 +25,9 @@ from app.models import (
     User,
 )
 from app.services import audit
+from app.services.dates import to_date, to_datetime
 from app.services.inputs import FREE_TEXT_MAX, MAX_ID, clean_text, take_text
-from app.services.money import MoneyError, parse_money, to_money
+from app.services.money import MoneyError, exact_decimal, parse_money, to_money
 from app.services.phones import normalize_phone
 
 
@@ -153,25 +154,6 @@ def get_order(number: str) -> Order:
 
 # -- process data → order row ---------------------------------------------------------------------
 
-def _date(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def _datetime(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _user(value: Any) -> User | None:
     if not value:
         return None
@@ -201,11 +183,11 @@ ORDER_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "price": ("price", to_money),
     "prepayment": ("prepayment", to_money),
     "payment_type": ("payment_type", lambda v: v if isinstance(v, str) and v in PAYMENT_TYPES else None),
-    "promised_date": ("promised_date", _date),
+    "promised_date": ("promised_date", to_date),
     "measurer": ("measurer", _user),
-    "visit_at": ("visit_at", _datetime),
+    "visit_at": ("visit_at", to_datetime),
     "crew": ("crew", _user),
-    "delivery_at": ("delivery_at", _datetime),
+    "delivery_at": ("delivery_at", to_datetime),
     "cancellation": ("cancel_reason", _cancel_reason),
 }
 
@@ -219,8 +201,8 @@ def _sync_components(order: Order, items: list, actor) -> None:
             continue
         name = _column(item["name"], f"components.{i}.name", 300)
         try:
-            qty = Decimal(str(item.get("quantity") or 1))
-        except InvalidOperation:
+            qty = exact_decimal(item.get("quantity") or 1)
+        except ValueError:
             qty = Decimal("NaN")
         if not qty.is_finite() or not Decimal(0) <= qty < Decimal(10) ** 9:
             raise ValidationError(f"components.{i}.quantity: not a quantity",
@@ -250,7 +232,7 @@ def _record_payment(order: Order, payment: dict, actor, source: str) -> None:
                               fields={"payment.amount": "Сумма должна быть больше нуля"})
     if any(p.number == number for p in order.payments):
         return
-    row = Payment(number=number, paid_on=_date(payment.get("date")) or clock.today(), amount=amount,
+    row = Payment(number=number, paid_on=to_date(payment.get("date")) or clock.today(), amount=amount,
                   method=_column(payment.get("method"), "payment.method", 20) or None,
                   received_by=_column(payment.get("received_by"), "payment.received_by", 20) or "company",
                   source=source, recorded_by_id=actor.id if isinstance(actor, User) else None)

@@ -51,7 +51,7 @@ def status_url(order: Order) -> str:
 def order_for_token(token: str) -> Order:
     found = order_id_for_token(token)
     order = db.session.get(Order, found[0]) if found else None
-    if order is None or not order.status_key or not hmac.compare_digest(order.status_key, found[1]):
+    if found is None or order is None or not order.status_key or not hmac.compare_digest(order.status_key, found[1]):
         raise NotFound("Not found")
     return order
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.engine import steps
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db, limiter
+from app.forms_ui import FormExtras, render_form
 from app.i18n import LOCALES
 from app.models import Attachment, Document, HumanTask, Order
 from app.services import customer_view, outbox
@@ -21,7 +22,6 @@ from app.services.forms import prepare_schema
 from app.services.inputs import clean_text
 from app.services.status_links import order_for_token
 from app.status import bp
-from app.tasks.form_render import FormExtras, render_form
 from app.tasks.routes import attachment_ids, submit_form
 from app.web import allowed
 
@@ -143,6 +143,7 @@ def complete(token: str, task_id: int):
     if task.state != "open":
         flash(_("Этот шаг уже выполнен — спасибо!"), "info")
         return redirect(url_for("status.page", token=token))
+    assert order.instance is not None  # an open task belongs to a running process
     forms = steps.definition_forms(order.instance.definition)
     schema = forms.get(task.form_schema or "", {})
     try:
@@ -152,8 +153,8 @@ def complete(token: str, task_id: int):
         flash(_("Этот шаг уже выполнен — спасибо!"), "info")
         return redirect(url_for("status.page", token=token))
     if errors:
-        order = db.session.get(Order, order.id)
-        task = db.session.get(HumanTask, task_id)
+        order = db.session.get_one(Order, order.id)
+        task = db.session.get_one(HumanTask, task_id)
         return _page(token, order, forms={task_id: _form_html(token, task, data, errors)}, status=422)
     flash(_("Спасибо! Ваш ответ получен."), "success")
     return redirect(url_for("status.page", token=token))
@@ -171,7 +172,7 @@ def approve_contract(token: str):
         customer_view.approve_contract(order, request.form.get("version", type=int) or 0)
     except (ValidationError, Conflict) as exc:  # a stale edition (422), or approval no longer matters (409)
         outbox.rollback()
-        return _page(token, db.session.get(Order, order.id), errors={"contract": exc.message}, status=exc.status)
+        return _page(token, db.session.get_one(Order, order.id), errors={"contract": exc.message}, status=exc.status)
     outbox.commit()
     flash(_("Спасибо! Договор согласован, менеджер получил уведомление."), "success")
     return redirect(url_for("status.page", token=token) + "#documents")

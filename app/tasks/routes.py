@@ -15,13 +15,15 @@ from app.engine.bindings import VISIT
 from app.engine.lookup import order_tasks
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import begin_write, db
+from app.forms_ui import FormExtras, parse_form, render_form, set_path
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
 from app.services import outbox
 from app.services.attachments import allowed_for, file_path, save_upload, send_attachment
+from app.services.calendar import company_tz
+from app.services.dates import to_datetime
 from app.services.documents import plural_ru
 from app.services.forms import prepare_schema, validate_form
 from app.tasks import bp
-from app.tasks.form_render import LOCAL_TZ, FormExtras, parse_form, render_form, set_path
 from app.web import allowed, sla_state
 
 # Whose calendar a person picker shows: the order columns that book a person for a time.
@@ -54,14 +56,12 @@ def _visits_label(times: list[str]) -> str:
 
 
 def _day_of(data: dict) -> datetime:
-    """The day the picker's bookings are shown for: the form's chosen date-time, else today (Moscow)."""
+    """The day the picker's bookings are shown for: the form's chosen date-time, else today (company's zone)."""
     for value in data.values():
-        if isinstance(value, str) and "T" in value:
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(LOCAL_TZ)
-            except ValueError:
-                continue
-    return clock.now(LOCAL_TZ)
+        moment = to_datetime(value) if isinstance(value, str) and "T" in value else None
+        if moment is not None:
+            return moment.astimezone(company_tz())
+    return clock.now(company_tz())
 
 
 def person_notes(schema: dict, data: dict) -> dict[str, str]:
@@ -69,7 +69,7 @@ def person_notes(schema: dict, data: dict) -> dict[str, str]:
     roles = {node["x-choices"].split(":", 1)[1] for node in (schema.get("properties") or {}).values()
              if isinstance(node.get("x-choices"), str) and node["x-choices"].startswith("role:")}
     day = _day_of(data)
-    start = datetime.combine(day.date(), time.min, LOCAL_TZ).astimezone(timezone.utc)
+    start = datetime.combine(day.date(), time.min, company_tz()).astimezone(timezone.utc)
     notes: dict[str, str] = {}
     for role in roles & BOOKINGS.keys():
         person_col, at_col = BOOKINGS[role]
@@ -79,7 +79,8 @@ def person_notes(schema: dict, data: dict) -> dict[str, str]:
             .order_by(at_col)).all()
         booked: dict[str, list[str]] = {}
         for login, at in rows:
-            booked.setdefault(login, []).append(at.astimezone(LOCAL_TZ).strftime("%H:%M"))
+            if at is not None:
+                booked.setdefault(login, []).append(at.astimezone(company_tz()).strftime("%H:%M"))
         for login in _people(role):
             notes[login] = _visits_label(booked.get(login, []))
     return notes
@@ -91,7 +92,7 @@ def _people(role: str) -> list[str]:
 
 
 def attachment_ids(schema: dict, data: dict) -> list[int]:
-    ids = []
+    ids: list[int] = []
     for name, node in (schema.get("properties") or {}).items():
         if node.get("type") == "array" and (node.get("items") or {}).get("format") == "attachment":
             ids.extend(int(v) for v in data.get(name) or [] if str(v).isdigit())

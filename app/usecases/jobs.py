@@ -88,7 +88,7 @@ def _claim(job_id: int) -> JobContext | str:
 
 def _finish(job_id: int, result) -> str:
     with unit_of_work(fresh=True):
-        job = db.session.get(OutboxJob, job_id)
+        job = db.session.get_one(OutboxJob, job_id)
         if job.status != "running":  # skipped or finished by someone else meanwhile
             return "skipped"
         job.status, job.result, job.last_error = "done", result, None
@@ -102,7 +102,7 @@ def _reject(job_id: int, exc: OperatorInputError) -> bool:
     """Hand the order back to the person whose data was refused; False when the diagram has no way back."""
     try:
         with unit_of_work(fresh=True):
-            job = db.session.get(OutboxJob, job_id)
+            job = db.session.get_one(OutboxJob, job_id)
             if job.status != "running":
                 return True  # skipped or finished by someone else meanwhile
             payload = reject_service_job(job, exc.message)
@@ -121,7 +121,7 @@ def _reject(job_id: int, exc: OperatorInputError) -> bool:
 
 def _record_failure(job_id: int, exc: Exception) -> None:
     with unit_of_work(fresh=True):
-        job = db.session.get(OutboxJob, job_id)
+        job = db.session.get_one(OutboxJob, job_id)
         if isinstance(exc, (OperatorError, OperatorInputError)):
             job.last_error = exc.message
         else:

@@ -57,7 +57,7 @@ def wake_timers(now: datetime | None = None, limit: int = 200,
 
 def _mark_error(instance_id: int, message: str) -> None:
     with unit_of_work():
-        instance = db.session.get(ProcessInstance, instance_id)
+        instance = db.session.get_one(ProcessInstance, instance_id)
         instance.error = message
         instance.next_timer_at = None  # parked until someone fixes it; it must not be retried in a hot loop
 
