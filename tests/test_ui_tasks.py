@@ -261,6 +261,24 @@ def test_a_photo_is_stored_and_a_fake_image_refused(ui, tmp_path):
     assert ui.browser("partner_mega").get(f"/attachments/{attachment.id}").status_code == 403
 
 
+def test_a_submission_that_fails_after_its_upload_leaves_no_file_on_the_order(ui):
+    """One submission, one unit of work: the photo is kept only with a completed task or a refused form."""
+    from io import BytesIO
+
+    number, task = ui.order_at("measurement", ["new_order", "plan_measurement"])
+    measured = {"dimensions.width_mm": "1800", "dimensions.height_mm": "2400", "dimensions.depth_mm": "600",
+                "composition": "Корпус ЛДСП", "mounting_notes": "Неровный пол", "measurement_result": "done"}
+    ui.page(task)  # the measurer has the form open …
+    ui.api.walk(number, ["measurement"])  # … while the visit is recorded from another device
+    late = ui.submit(task, {**measured, "photos": (BytesIO(tiny_png()), "поздний снимок.png", "image/png")})
+
+    assert late.status_code == 409
+    with ui.app.app_context():
+        assert db.session.execute(select(Attachment)).first() is None
+    card = ui.browser("sales").get(f"/orders/{number}?tab=notes").get_data(as_text=True)
+    assert "поздний снимок.png" not in card
+
+
 def next_working_day() -> datetime:
     """Midnight (Moscow) of the first working day after today on the business calendar."""
     calendar = BusinessCalendar(tz=MOSCOW)

@@ -16,12 +16,14 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app, has_app_context
 
-from app.engine.steps import complete_service_job, reject_service_job
 from app.errors import OperatorInputError
 from app.extensions import begin_write, db
 from app.models import OutboxJob
 from app.services import audit
-from app.services.outbox import commit, rollback, wake_scheduler
+from app.usecases.process import complete_service_job, reject_service_job
+from app.usecases.uow import _commit as commit  # the job loop's own commits move to unit_of_work with app.usecases.jobs
+from app.usecases.uow import discard as rollback
+from app.usecases.uow import wake_scheduler
 from workers.lease import first_lease, lease_kept
 from workers.registry import OPERATORS, JobContext, OperatorError, operator
 

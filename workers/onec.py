@@ -56,6 +56,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 from zoneinfo import ZoneInfo
@@ -63,14 +64,14 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
-from app.engine.steps import deliver_message
 from app.errors import Conflict
 from app.extensions import db
 from app.models import Customer, HumanTask, Order, OrderStatus, Payment
 from app.models import Document as OrderDocument
 from app.services import audit
 from app.services.money import ZERO, json_amount, to_money
-from app.services.outbox import write_unit
+from app.usecases.messages import deliver_message
+from app.usecases.uow import discard, unit_of_work
 from workers.onec_client import EMPTY_REF, OneC, all_of, contains, eq, guid
 from workers.registry import JobContext, OperatorError
 
@@ -158,14 +159,12 @@ def pull_payments(order_id: int | None = None) -> dict:
     """
     if not current_app.config.get("ONEC_URL"):
         return {"status": "not_configured", "checked": 0, "recorded": [], "errors": {}}
-    from app.services.outbox import rollback
-
-    rollback()
+    discard()
     order_ids = [order_id] if order_id is not None else orders_waiting_for_payment()
     summary: dict[str, Any] = {"status": "ok", "checked": 0, "recorded": [], "errors": {}}
     try:
         with connect() as onec:
-            exchange = Exchange(onec, load_mapping(), write_unit, "1c")
+            exchange = Exchange(onec, load_mapping(), partial(unit_of_work, fresh=True), "1c")
             for oid in order_ids:
                 summary["checked"] += 1
                 try:

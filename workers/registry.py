@@ -43,9 +43,9 @@ class JobContext:
 
     def write(self):
         """A short unit of work: commit on success, roll back on error; jobs it wrote go out after."""
-        from app.services.outbox import write_unit
+        from app.usecases.uow import unit_of_work
 
-        return write_unit()
+        return unit_of_work(fresh=True)
 
 
 @dataclass(frozen=True)

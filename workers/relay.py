@@ -17,7 +17,8 @@ from sqlalchemy import and_, func, or_, select, update
 
 from app.extensions import begin_write, db
 from app.models import OutboxJob
-from app.services.outbox import enqueue, rq_job_id
+from app.services.outbox import rq_job_id
+from app.usecases.uow import enqueue
 from workers.queue import get_queue
 
 # A queued row whose rq job was taken (status "started") yet never claimed: the worker died in between.

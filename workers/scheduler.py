@@ -14,11 +14,13 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from app.engine.steps import due_instances, wake_instance
 from app.errors import BespokeError
 from app.extensions import begin_write, db
 from app.models import ProcessInstance
-from app.services.outbox import commit, rollback, wake_channel
+from app.services.outbox import wake_channel
+from app.usecases.process import due_instances, wake_instance
+from app.usecases.uow import _commit as commit  # the scheduler's commits move to unit_of_work with app.usecases.timers
+from app.usecases.uow import discard as rollback
 from workers.lease import heartbeat_seconds
 from workers.queue import get_queue
 from workers.relay import Relay, next_due

@@ -10,7 +10,6 @@ from app.admin import bp
 from app.errors import BespokeError, ValidationError
 from app.extensions import db
 from app.models import NotificationTemplate, Order, OutboxJob
-from app.services.incidents import list_incidents, retry_incident, skip_incident
 from app.services.inputs import parse_json
 from app.services.notifications import (
     DEFAULTS,
@@ -20,6 +19,8 @@ from app.services.notifications import (
     preview,
     template_for,
 )
+from app.usecases.incidents import list_incidents, retry_incident, skip_incident
+from app.usecases.uow import discard, unit_of_work
 from app.web import action
 
 VIEWERS, ADMINS = {"admin", "director"}, {"admin"}
@@ -63,8 +64,6 @@ def retry(job_id: int):
 @login_required
 def skip(job_id: int):
     """Not through @action: a refused form is shown again with what was typed, not flashed away."""
-    from app.services.outbox import commit, rollback
-
     _require(ADMINS)
     reason, raw = request.form.get("reason", ""), request.form.get("result", "").strip()
     errors = {}
@@ -78,17 +77,14 @@ def skip(job_id: int):
     if not errors:
         try:
             skip_incident(job_id, current_user, result, reason)
-            commit()
             flash(_("Задание %(id)d пропущено, процесс продолжен", id=job_id), "success")
             return redirect(url_for("admin.incidents"))
         except ValidationError as exc:
-            rollback()
             errors.update(exc.fields or {"reason": exc.message})
         except BespokeError as exc:  # retried or skipped meanwhile by someone else: say so, as retry does
-            rollback()
             flash(exc.message, "error")
             return redirect(url_for("admin.incidents"))
-    rollback()
+    discard()
     return render_template("admin/incidents.html", jobs=list_incidents(), can_act=True, skip_errors={job_id: errors},
                            skip_form={job_id: {"reason": reason, "result": raw}}), 422
 
@@ -158,8 +154,6 @@ def preview_notification(event: str, locale: str):
 @bp.post("/notifications/<event>/<locale>")
 @login_required
 def save_notification(event: str, locale: str):
-    from app.services.outbox import commit, rollback
-
     _require(ADMINS)
     _event(event, locale)
     draft = _draft()
@@ -174,16 +168,16 @@ def save_notification(event: str, locale: str):
         except ValidationError as exc:
             errors["template"] = exc.message
     if errors:
-        rollback()
+        discard()
         return _edit_page(event, locale, draft, errors, 422)
-    row = db.session.execute(select(NotificationTemplate).where(
-        NotificationTemplate.event == event, NotificationTemplate.locale == locale)).scalar_one_or_none()
-    if row is None:
-        row = NotificationTemplate(event=event, locale=locale)
-        db.session.add(row)
-    row.subject, row.text, row.html, row.updated_by_id = draft["subject"], draft["text"], draft["html"] or None, \
-        current_user.id
-    commit()
+    with unit_of_work():
+        row = db.session.execute(select(NotificationTemplate).where(
+            NotificationTemplate.event == event, NotificationTemplate.locale == locale)).scalar_one_or_none()
+        if row is None:
+            row = NotificationTemplate(event=event, locale=locale)
+            db.session.add(row)
+        row.subject, row.text, row.html, row.updated_by_id = draft["subject"], draft["text"], draft["html"] or None, \
+            current_user.id
     flash(_("Шаблон сохранён: следующие уведомления уйдут с новым текстом"), "success")
     return redirect(url_for("admin.edit_notification", event=event, locale=locale))
 

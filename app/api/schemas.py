@@ -7,7 +7,6 @@ from decimal import Decimal
 from flask import url_for
 from sqlalchemy import select
 
-from app.engine.steps import definition_forms
 from app.extensions import db
 from app.models import (
     CHANNELS,
@@ -29,6 +28,7 @@ from app.models import (
 from app.services.forms import prepare_schema
 from app.services.notifications import status_url
 from app.services.settlements import TOTALS
+from app.usecases.process import definition_forms
 
 
 def _iso(value):

@@ -8,13 +8,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from app.engine import steps
 from app.extensions import db
 from app.i18n import N_
 from app.inbox import bp
 from app.models import ORDER_KINDS, Customer, Department, HumanTask, Order, Partner, Role, User
 from app.services.access import SEE_ALL_TASKS, is_partner, visible_tasks
 from app.services.order_search import matches_text
+from app.usecases import tasks as task_cases
 from app.web import action, sla_state
 
 TABS = ("mine", "queue", "team")
@@ -114,7 +114,7 @@ def next_task():
 @login_required
 @action
 def claim(task_id: int):
-    task = steps.claim_task(task_id, current_user._get_current_object())
+    task = task_cases.claim_task(task_id, current_user._get_current_object())
     flash(_("Задача «%(name)s» по заказу %(number)s взята в работу", name=task.name, number=task.order.number),
           "success")
     return redirect(request.form.get("next") or url_for("inbox.index", tab="mine"))
@@ -124,7 +124,7 @@ def claim(task_id: int):
 @login_required
 @action
 def unclaim(task_id: int):
-    steps.unclaim_task(task_id, current_user._get_current_object())
+    task_cases.unclaim_task(task_id, current_user._get_current_object())
     flash(_("Задача возвращена в очередь"), "success")
     return redirect(request.form.get("next") or url_for("inbox.index"))
 
@@ -133,6 +133,6 @@ def unclaim(task_id: int):
 @login_required
 @action
 def assign(task_id: int):
-    task = steps.assign_task(task_id, request.form.get("user", ""), current_user._get_current_object())
+    task = task_cases.assign_task(task_id, request.form.get("user", ""), current_user._get_current_object())
     flash(_("Задача назначена: %(who)s", who=task.assignee.name), "success")
     return redirect(request.form.get("next") or url_for("inbox.index", tab="team"))

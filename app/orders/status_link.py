@@ -8,11 +8,11 @@ from flask_login import current_user, login_required
 from app.errors import Forbidden
 from app.i18n import N_
 from app.orders import bp
-from app.orders.routes import load_order
 from app.services import status_links
+from app.services.orders import visible_order
 from app.web import action
 
-LINK_KEEPERS = frozenset({"sales", "dispatch", "director", "admin"})
+LINK_KEEPERS = status_links.LINK_KEEPERS
 
 
 def may_manage_link(user) -> bool:
@@ -30,7 +30,7 @@ def status_link(number: str, what: str):
     user = current_user._get_current_object()
     if not may_manage_link(user):
         raise Forbidden(_("Ссылкой заказчика управляют продажи, диспетчеры и руководство"))
-    order = load_order(number)
+    order = visible_order(user, number)
     (status_links.reissue if what == "reissue" else status_links.revoke)(order, user)
     flash(_(DONE[what]), "success")
     return redirect(url_for("orders.card", number=number) + "#status-link")

@@ -179,3 +179,12 @@ def _kinds(allowed: tuple[str, ...]) -> str:
     labels = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/heic": "HEIC",
               "application/pdf": "PDF", "image/vnd.dwg": "DWG", "application/acad": "DWG"}
     return ", ".join(dict.fromkeys(labels.get(t, t) for t in allowed))
+
+
+def attachment_ids(schema: dict, data: dict) -> list[int]:
+    """The attachment ids a form's data holds in its file fields."""
+    ids = []
+    for name, node in (schema.get("properties") or {}).items():
+        if node.get("type") == "array" and (node.get("items") or {}).get("format") == "attachment":
+            ids.extend(int(v) for v in data.get(name) or [] if str(v).isdigit())
+    return ids

@@ -6,10 +6,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
 import phonenumbers
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.errors import NotFound, ValidationError
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     CHANNELS,
     ORDER_KINDS,
@@ -25,8 +27,12 @@ from app.models import (
     User,
 )
 from app.services import audit
+from app.services.access import visible_orders
 from app.services.inputs import FREE_TEXT_MAX, MAX_ID, clean_text, take_text
 from app.services.money import MoneyError, parse_money, to_money
+
+# What an order's status is called on its pages.
+STATUS_LABELS = {"active": N_("в работе"), "completed": N_("выполнен"), "cancelled": N_("отменён")}
 
 
 def normalize_phone(raw: str | None, region: str = "RU") -> str | None:
@@ -154,6 +160,14 @@ def process_start_data(order: Order) -> dict:
         "address": order.address, "description": order.description,
         "partner": order.partner.code if order.partner else None,
     }
+
+
+def visible_order(user: User, number: str) -> Order:
+    """The order with this number if the user may see it, else the same 404 as for a missing one."""
+    order = db.session.execute(visible_orders(user).where(Order.number == number)).scalar_one_or_none()
+    if order is None:
+        raise NotFound(gettext("Заказ %(number)s не найден", number=number))
+    return order
 
 
 def get_order(number: str) -> Order:

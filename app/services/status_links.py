@@ -16,6 +16,9 @@ from app.models.orders import new_status_key
 from app.services import audit
 from app.services.notifications import order_id_for_token
 
+# Who issues and revokes a customer's link (the order card and the API).
+LINK_KEEPERS = frozenset({"sales", "dispatch", "director", "admin"})
+
 
 def order_for_token(token: str) -> Order:
     found = order_id_for_token(token)

@@ -48,6 +48,20 @@ def unit_of_work(*, fresh: bool = False) -> Iterator[None]:
     _commit()
 
 
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """Part of a unit of work that an exception undoes alone, with the outbox jobs and timers it asked for."""
+    jobs = list(db.session.info.get("new_jobs", []))
+    timer_at = db.session.info.get("timer_at")
+    try:
+        with db.session.begin_nested():
+            yield
+    except BaseException:
+        db.session.info["new_jobs"] = jobs
+        db.session.info["timer_at"] = timer_at
+        raise
+
+
 def in_unit_of_work() -> bool:
     return _open.get()
 
@@ -62,7 +76,11 @@ def discard() -> None:
 def _commit() -> None:
     job_ids = db.session.info.pop("new_jobs", [])
     timer_at = db.session.info.pop("timer_at", None)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except BaseException:  # e.g. a stale version counter found while flushing: nothing of the unit stays
+        db.session.rollback()
+        raise
     dispatch(job_ids)
     if timer_at is not None:
         wake_scheduler(timer_at)

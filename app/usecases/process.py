@@ -1,14 +1,18 @@
-"""Domain functions that move a process: each stages one step (load → run → save → project)."""
+"""Moving an order's process one step: load → act → run → save, then project the tasks and the order.
+
+The engine adapter (`app.engine`) knows workflows only; this module ties them to orders, tasks and people.
+It stages, the caller's unit of work commits.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Callable
 
-from flask import current_app
 from sqlalchemy import select, update
 
-from app.engine.runtime import INPUT_ERROR_VARIABLE, ProcessEngine, StepView, TaskView
-from app.errors import Conflict, Forbidden, NotFound, ValidationError
+from app.engine import engine
+from app.engine.runtime import INPUT_ERROR_VARIABLE, StepView, TaskView
+from app.errors import Conflict
 from app.extensions import db
 from app.models import (
     Escalation,
@@ -20,13 +24,8 @@ from app.models import (
     ProcessInstance,
     User,
 )
-from app.services import access, audit, orders
-from app.services.forms import validate_form
+from app.services import audit, orders
 from app.services.outbox import add_job
-
-
-def engine() -> ProcessEngine:
-    return current_app.extensions["bespoke.engine"]
 
 
 def newest_definition(process_id: str = "order_lifecycle") -> ProcessDefinition:
@@ -150,7 +149,7 @@ def _project_order(order: Order, view: StepView, actor) -> None:
             order.completed_at = datetime.now(timezone.utc)
 
 
-def _step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
+def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
           refresh_timers: bool = False) -> StepView | None:
     """Load, act, run, save. An `act` that returns False changed nothing: nothing is saved."""
     eng = engine()
@@ -162,133 +161,7 @@ def _step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None 
     return view
 
 
-# -- human tasks ------------------------------------------------------------------------------------
-
-def get_task(task_id: int) -> HumanTask:
-    task = db.session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound(f"Task {task_id} does not exist")
-    return task
-
-
-def ensure_can_act(task: HumanTask, user: User) -> None:
-    access.ensure(user, "complete", task.order, task)
-
-
-def _ensure_open(task: HumanTask) -> None:
-    if task.state != "open":
-        who = f" by {task.completed_by.login}" if task.completed_by else ""
-        raise Conflict(f"Task '{task.name}' of order {task.order.number} is no longer open: "
-                       f"{task.state}{who}", state=task.state)
-
-
-def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
-    """Validate and submit a user task's form; the process moves on in the same unit of work."""
-    task = get_task(task_id)
-    _ensure_open(task)
-    ensure_can_act(task, actor)
-    instance = task.order.instance
-    schema = definition_forms(instance.definition).get(task.form_schema or "", {})
-    clean = validate_form(schema, data, order=task.order)
-    eng = engine()
-
-    def act(workflow):
-        spiff_task = eng.user_task(workflow, task.task_guid)
-        if spiff_task is None or eng.state_of(spiff_task) != "READY":
-            raise Conflict(f"Task '{task.name}' is no longer waiting for input")
-        problem = eng.task_check(spiff_task, clean)
-        if problem:
-            raise ValidationError(problem, fields={"_task": problem})
-        eng.complete_user_task(spiff_task, clean)
-
-    if task.assignee_id is None:
-        task.assignee = actor
-    _step(instance, act, actor, acted=task.task_guid)
-    task.data = {**(task.data or {}), **clean}  # what was submitted: the task's record and later context
-    orders.apply_process_data(task.order, clean, actor)
-    return task
-
-
-def claim_task(task_id: int, actor: User) -> HumanTask:
-    task = get_task(task_id)
-    _ensure_open(task)
-    ensure_can_act(task, actor)
-    if task.assignee_id != actor.id:
-        task.assignee = actor
-        audit.record(task.order_id, "task", actor, field="assignee", old=None, new=actor.login,
-                     entity="task", entity_id=task.id)
-    return task
-
-
-def unclaim_task(task_id: int, actor: User) -> HumanTask:
-    task = get_task(task_id)
-    _ensure_open(task)
-    if task.assignee_id != actor.id and not access.heads_lane(actor, task.lane):
-        raise Forbidden("Only the assignee or the department head can release this task")
-    if task.assignee_id is not None:
-        audit.record(task.order_id, "task", actor, field="assignee", old=task.assignee.login, new=None,
-                     entity="task", entity_id=task.id)
-        task.assignee = None
-    return task
-
-
-def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
-    task = get_task(task_id)
-    _ensure_open(task)
-    access.ensure(actor, "assign", task.order, task)
-    user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
-    if user is None or not user.active:
-        raise ValidationError(f"No active user '{login}'", fields={"user": "unknown user"})
-    if task.lane not in user.role_codes:
-        raise ValidationError(f"{login} does not work the '{task.lane}' lane", fields={"user": "wrong role"})
-    old = task.assignee.login if task.assignee else None
-    task.assignee = user
-    audit.record(task.order_id, "task", actor, field="assignee", old=old, new=user.login,
-                 entity="task", entity_id=task.id)
-    return task
-
-
-# -- messages, service jobs, timers ------------------------------------------------------------------
-
-def deliver_message(order: Order, name: str, payload: dict, actor, *, source: str = "api") -> StepView:
-    """Deliver a named message to the order's process, or refuse clearly when it is not waiting for it."""
-    if name == "cancel" and isinstance(actor, User):  # POST /api/v1/messages/cancel too: the one cancel rule
-        access.ensure(actor, "cancel", order)
-    instance = order.instance
-    if instance is None or instance.status != "running":
-        raise Conflict(f"Order {order.number} has no running process", stage=order.stage)
-    eng = engine()
-
-    def act(workflow):
-        if not eng.send_message(workflow, name, payload):
-            raise Conflict(f"Order {order.number} is at stage '{order.stage}', where message '{name}' "
-                           f"is not accepted", stage=order.stage, message_name=name)
-
-    view = _step(instance, act, actor)
-    audit.record(order.id, "message", actor, field=name, new=_short(payload))
-    orders.apply_process_data(order, view.message_data, actor, source=source)
-    return view
-
-
-def cancel_order(order: Order, reason: str, actor) -> StepView:
-    """Cancel with a required reason; refused with the stage named where the diagram does not allow it."""
-    if isinstance(actor, User):  # who, before what: a refused user hears that, not that the reason is missing
-        access.ensure(actor, "cancel", order)
-    reason = (reason or "").strip()
-    if len(reason) < 3:
-        raise ValidationError("Укажите причину отмены", fields={"reason": "Укажите причину отмены"})
-    try:
-        return deliver_message(order, "cancel", {"reason": reason}, actor)
-    except Conflict as exc:
-        raise Conflict(f"Заказ {order.number} на этапе «{order.stage}»: отмена невозможна (отменить можно новый "
-                       f"заказ, на замере, на подготовке договора или в ожидании решения банка)",
-                       stage=order.stage) from exc
-
-
-def _short(payload: dict) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in (payload or {}).items())
-    return text[:500]
-
+# -- service jobs and timers --------------------------------------------------------------------------
 
 def complete_service_job(job: OutboxJob, result) -> bool:
     """Finish the job's service task; a second completion (or a cancelled task) is a no-op."""
@@ -296,7 +169,7 @@ def complete_service_job(job: OutboxJob, result) -> bool:
     if instance is None:
         return False
     eng = engine()
-    return _step(instance, lambda wf: eng.complete_service_task(wf, job.task_guid, result),
+    return step(instance, lambda wf: eng.complete_service_task(wf, job.task_guid, result),
                  f"job:{job.operator}") is not None
 
 
@@ -318,7 +191,7 @@ def reject_service_job(job: OutboxJob, message: str) -> dict | None:
             return False
         caught.update(payload)
 
-    _step(instance, act, f"job:{job.operator}")
+    step(instance, act, f"job:{job.operator}")
     return caught or None
 
 
@@ -337,5 +210,5 @@ def wake_instance(instance_id: int, now: datetime | None = None) -> bool:
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None or instance.next_timer_at is None or instance.next_timer_at > now:
         return False
-    _step(instance, lambda wf: None, "timer", refresh_timers=True)
+    step(instance, lambda wf: None, "timer", refresh_timers=True)
     return True
