@@ -5,6 +5,7 @@ import re
 import struct
 import zlib
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -277,6 +278,7 @@ def test_a_submission_that_fails_after_its_upload_leaves_no_file_on_the_order(ui
         assert db.session.execute(select(Attachment)).first() is None
     card = ui.browser("sales").get(f"/orders/{number}?tab=notes").get_data(as_text=True)
     assert "поздний снимок.png" not in card
+    assert not any(path.is_file() for path in (Path(ui.app.config["UPLOADS_DIR"]) / number).rglob("*"))
 
 
 def next_working_day() -> datetime:

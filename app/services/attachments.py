@@ -139,6 +139,7 @@ def save_upload(order: Order, file_storage, author: User | None, *, field: str =
     target = Path(current_app.config["UPLOADS_DIR"]) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
+    db.session.info.setdefault("stored_files", []).append(target)  # removed again if the unit of work rolls back
     attachment = Attachment(order_id=order.id, author_id=author.id if author else None, filename=name,
                             content_type=kind, size=len(content), storage_path=relative)
     db.session.add(attachment)
