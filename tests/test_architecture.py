@@ -91,3 +91,16 @@ def test_the_engine_steps_live_with_the_use_cases():
     assert not (APP / "engine" / "steps.py").exists()
     assert all(not _within(module, "app.engine.steps") for path in _sources(ROOT / "app") + _sources(ROOT / "workers")
                for module in _imports(path))
+
+
+def test_an_order_is_born_in_one_place():
+    """The API, the order form, the partner portal, inbound mail and the demo all go through place_order."""
+    births = {"create_order", "start_order_process"}
+    callers = set()
+    for path in _sources(APP):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name in births:
+                    callers.add(str(path.relative_to(ROOT)))
+    assert callers == {"app/usecases/orders.py"}
