@@ -41,7 +41,7 @@ def instrument() -> None:
     """Time the phases of a step (bench-only wrappers around the engine's functions)."""
     from app.api import auth
     from app.engine import runtime
-    from app.usecases import process, tasks
+    from app.usecases import process, tasks, uow
 
     def wrap(owner, name: str, label: str) -> None:
         original = getattr(owner, name)
@@ -62,7 +62,7 @@ def instrument() -> None:
     wrap(runtime.ProcessEngine, "dump", "serialize workflow")
     wrap(process, "_project_tasks", "task projection (human_tasks rows)")
     wrap(tasks, "complete_task", "whole domain step (validate … projections)")
-    wrap(auth, "commit", "commit + push jobs to Redis")
+    wrap(uow, "_commit", "commit + push jobs to Redis")
 
 
 class Bench:
