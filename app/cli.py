@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from app.engine.deploy import deploy, read_directory
 from app.errors import BespokeError
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import User
-from app.services.outbox import commit, rollback
 from app.services.reference import create_user, ensure_reference_data
+from app.usecases.uow import unit_of_work
 
 
 def init_app(app: Flask) -> None:
@@ -26,20 +26,18 @@ def init_app(app: Flask) -> None:
 @click.option("--forms", "forms_dir", default=None, help="Folder with the form JSON files")
 def deploy_command(processes_dir: str | None, forms_dir: str | None) -> None:
     """Deploy every diagram in processes/ as a new version when its content changed."""
-    begin_write()
-    ensure_reference_data()
-    for name, bpmn, dmn, forms in read_directory(processes_dir or current_app.config["PROCESSES_DIR"],
-                                                 forms_dir or current_app.config["FORMS_DIR"]):
-        try:
-            definition, created = deploy(bpmn, name, dmn, forms, None, comment=f"flask deploy {name}")
-        except BespokeError as exc:
-            rollback()
-            for problem in exc.details.get("problems", []):
-                click.echo(f"  {problem.get('file')}: {problem.get('element') or ''} {problem['problem']}", err=True)
-            raise click.ClickException(exc.message) from exc
-        state = "deployed" if created else "unchanged,"
-        click.echo(f"{name}: {state} {definition.process_id} v{definition.version}")
-    commit()
+    try:
+        with unit_of_work():
+            ensure_reference_data()
+            for name, bpmn, dmn, forms in read_directory(processes_dir or current_app.config["PROCESSES_DIR"],
+                                                         forms_dir or current_app.config["FORMS_DIR"]):
+                definition, created = deploy(bpmn, name, dmn, forms, None, comment=f"flask deploy {name}")
+                state = "deployed" if created else "unchanged,"
+                click.echo(f"{name}: {state} {definition.process_id} v{definition.version}")
+    except BespokeError as exc:  # nothing of this deploy is kept
+        for problem in exc.details.get("problems", []):
+            click.echo(f"  {problem.get('file')}: {problem.get('element') or ''} {problem['problem']}", err=True)
+        raise click.ClickException(exc.message) from exc
 
 
 @click.command("demo")
@@ -67,13 +65,12 @@ def demo_command(orders: int) -> None:
 @click.password_option()
 def create_user_command(login, name, roles, email, department, password) -> None:
     """Create a user with roles."""
-    begin_write()
-    ensure_reference_data()
-    if db.session.execute(select(User).where(User.login == login)).first():
-        raise click.ClickException(f"User '{login}' already exists")
-    try:
-        create_user(login, name, password, list(roles), email=email, department=department)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    commit()
+    with unit_of_work():
+        ensure_reference_data()
+        if db.session.execute(select(User).where(User.login == login)).first():
+            raise click.ClickException(f"User '{login}' already exists")
+        try:
+            create_user(login, name, password, list(roles), email=email, department=department)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
     click.echo(f"created {login} ({', '.join(roles)})")

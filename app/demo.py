@@ -16,13 +16,14 @@ from flask import has_app_context
 from sqlalchemy import select
 
 from app import clock
-from app.engine.steps import complete_task, start_order_process
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import Department, HumanTask, Order, Partner, PartnerCommission, User
-from app.services import orders as order_service
 from app.services.calendar import BusinessCalendar, business_calendar
-from app.services.outbox import commit
 from app.services.reference import create_user, ensure_reference_data
+from app.usecases.messages import cancel_order
+from app.usecases.orders import place_order
+from app.usecases.tasks import complete_task
+from app.usecases.uow import unit_of_work
 
 DEMO_PASSWORD = "demo"
 DEMO_USERS = [
@@ -153,9 +154,7 @@ def advance(order: Order, stop_at: str, rng: random.Random, variant: dict) -> No
             return
         if task.bpmn_id == "design":
             variant = {**variant, "contract_outcome": None}
-        begin_write()
         complete_task(task.id, STAGE_INPUT[task.bpmn_id](rng, variant), actor_for(task))
-        commit()
         order = db.session.get_one(Order, order.id)
 
 
@@ -191,29 +190,23 @@ def _demo_hash() -> str:
 
 def load_demo(count: int = 50, seed: int = 42) -> str:
     rng = random.Random(seed)
-    begin_write()
-    create_demo_people()
-    commit()
+    with unit_of_work():
+        create_demo_people()
 
     staff = db.session.execute(select(User).where(User.login == "sales")).scalar_one()
     partners = db.session.execute(select(Partner).order_by(Partner.id)).scalars().all()
-    begin_write()  # the point of sale earns more on kitchens: a per-kind override of its 10 %
-    db.session.add(PartnerCommission(partner_id=partners[0].id, kind="kitchen", pct=Decimal("12")))
-    commit()
+    with unit_of_work():  # the point of sale earns more on kitchens: a per-kind override of its 10 %
+        db.session.add(PartnerCommission(partner_id=partners[0].id, kind="kitchen", pct=Decimal("12")))
     for i in range(count):
         target = TARGETS[i % len(TARGETS)]
         name, phone = CUSTOMERS[i % len(CUSTOMERS)]
         partner = partners[i % 2] if i % 3 == 0 else None
-        begin_write()
-        clean = order_service.validate_intake({
+        order = place_order({
             "kind": KINDS[i % len(KINDS)], "channel": "partner" if partner else rng.choice(["web", "phone", "email"]),
             "customer": {"name": name, "phone": phone, "email": f"client{i % len(CUSTOMERS)}@mail.example"},
             "address": f"г. Москва, {STREETS[i % len(STREETS)]}", "partner": partner.code if partner else None,
             "description": "Встроенный шкаф-купе в нишу прихожей, 2 двери, зеркало" if i % 2 else
-            "Кухонный гарнитур, угловой, 3,2 м, столешница из кварца"})
-        order = order_service.create_order(clean, staff)
-        start_order_process(order, staff)
-        commit()
+            "Кухонный гарнитур, угловой, 3,2 м, столешница из кварца"}, staff)
         variant = {"payment_type": ["cash", "cashless", "credit"][i % 3], "claim": target == "claim_review",
                    "measurer": "measurer" if i % 2 else "measurer2", "crew": "installer" if i % 2 else "installer2",
                    # some customers pay the deposit at the point of sale: the partner owes it to the company
@@ -225,11 +218,7 @@ def load_demo(count: int = 50, seed: int = 42) -> str:
         stop = {"done": "__end__", "cancel": "measurement"}.get(target, target)
         advance(order, stop, rng, variant)
         if target == "cancel":
-            from app.engine.steps import cancel_order
-
-            begin_write()
             cancel_order(db.session.get_one(Order, order.id), "Заказчик передумал", staff)
-            commit()
     users = ", ".join(login for login, *_ in DEMO_USERS)
     return (f"Demo data loaded: {count} orders. Logins (password '{DEMO_PASSWORD}'): {users}; "
             f"heads: {', '.join(HEADS.values())}; partners: {', '.join(p[4] for p in PARTNERS)}")

@@ -1,17 +1,18 @@
-"""What every browser page shares: writers take the lock first, domain errors become flashes or pages."""
+"""What every browser page shares: writers take the lock first, an action is one unit of work, domain errors become
+flashes or pages, the status pages are rate-limited."""
 from __future__ import annotations
 
 from datetime import datetime
 from functools import wraps
 
-from flask import Flask, current_app, flash, redirect, render_template, request
+from flask import Flask, Response, current_app, flash, redirect, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock, policy
 from app.errors import BespokeError
-from app.extensions import begin_write
-from app.services.outbox import commit, rollback
+from app.extensions import begin_write, limiter
+from app.usecases.uow import unit_of_work
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -61,14 +62,11 @@ def action(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         try:
-            response = view(*args, **kwargs)
-            commit()
-            return response
+            with unit_of_work():
+                return view(*args, **kwargs)
         except StaleDataError:
-            rollback()
             flash("Заказ только что изменил другой сотрудник — обновите страницу и повторите.", "error")
         except BespokeError as exc:
-            rollback()
             if exc.status == 422:
                 raise
             flash(exc.message, "error")
@@ -91,3 +89,24 @@ def sla_state(due_at: datetime | None, created_at: datetime | None, now: datetim
 
 def render_error(status: int, message: str):
     return render_template("error.html", status=status, message=message), status
+
+
+# -- the customer's status pages (the page and its API) ----------------------------------------------------
+
+def _rate_limit() -> str:
+    return current_app.config["STATUS_RATE_LIMIT"]
+
+
+def _miss_limit() -> str:
+    return current_app.config["STATUS_MISS_LIMIT"]
+
+
+def _missed(response: Response) -> bool:
+    return response.status_code == 404
+
+
+def limited(view):
+    """Per address, over every status route (pages, files, the API): requests, and a much smaller allowance of
+    failed lookups — once that is spent, the address gets 429 even for a good link until the window passes."""
+    return limiter.shared_limit(_rate_limit, scope="status")(
+        limiter.shared_limit(_miss_limit, scope="status-miss", deduct_when=_missed)(view))

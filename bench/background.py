@@ -90,7 +90,7 @@ def lateness(app, orders: int) -> dict:
         time.sleep(0.1)
     stop.set()
     with app.app_context():  # wake the loop so it sees the stop flag
-        from app.services.outbox import wake_scheduler
+        from app.usecases.uow import wake_scheduler
         wake_scheduler(datetime.now(timezone.utc))
     thread.join(40)
     return {"fired": len(late), "expected": 2 * orders, "p50": pct(late, 50), "p99": pct(late, 99),

@@ -25,7 +25,7 @@ from sqlalchemy import select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.demo import STAGE_INPUT  # noqa: E402
-from app.engine.steps import engine  # noqa: E402
+from app.engine import engine  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import OutboxJob, ProcessInstance  # noqa: E402
 from app.usecases.jobs import execute_job  # noqa: E402
@@ -40,7 +40,8 @@ RECORDING = [False]  # phases are recorded only inside timed requests, not while
 def instrument() -> None:
     """Time the phases of a step (bench-only wrappers around the engine's functions)."""
     from app.api import auth
-    from app.engine import runtime, steps
+    from app.engine import runtime
+    from app.usecases import process, tasks, uow
 
     def wrap(owner, name: str, label: str) -> None:
         original = getattr(owner, name)
@@ -59,9 +60,9 @@ def instrument() -> None:
     wrap(runtime.ProcessEngine, "load", "load workflow (JSON → Spiff objects)")
     wrap(runtime.ProcessEngine, "run", "engine steps (Spiff)")
     wrap(runtime.ProcessEngine, "dump", "serialize workflow")
-    wrap(steps, "_project_tasks", "task projection (human_tasks rows)")
-    wrap(steps, "complete_task", "whole domain step (validate … projections)")
-    wrap(auth, "commit", "commit + push jobs to Redis")
+    wrap(process, "_project_tasks", "task projection (human_tasks rows)")
+    wrap(tasks, "complete_task", "whole domain step (validate … projections)")
+    wrap(uow, "_commit", "commit + push jobs to Redis")
 
 
 class Bench:

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Notification, OutboxJob
-from app.services.outbox import wake_scheduler
 from app.usecases.jobs import execute_job
+from app.usecases.uow import wake_scheduler
 from tests.support.api import Api
 from tests.support.fake_sms import FakeSmsGateway
 from tests.support.services import RedisServer

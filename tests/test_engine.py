@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import select
 
-from app.engine.steps import engine
+from app.engine import engine
 from app.extensions import db
 from app.models import Document, HumanTask, Order, OutboxJob, ProcessInstance
 from app.services.calendar import BusinessCalendar

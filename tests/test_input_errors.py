@@ -8,11 +8,11 @@ import time
 from sqlalchemy import select
 
 from app.engine.deploy import deploy, read_directory
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import OutboxJob
 from app.services.documents import format_money
-from app.services.outbox import commit
 from app.usecases.jobs import execute_job
+from app.usecases.uow import unit_of_work
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.web import signed_in
 from tests.support.workers import run_burst
@@ -24,14 +24,13 @@ REASON = f"предоплата {format_money(60000)} больше стоимо�
 def deploy_forms_without_rules(app) -> None:
     """A new version whose forms have no cross-field rules: the platform must not rely on forms alone."""
     with app.app_context():
-        begin_write()
-        for name, bpmn, dmn, forms in read_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"]):
-            bare = {}
-            for form in ("prepare_contract.schema.json", "claim_review.schema.json"):
-                schema = json.loads(forms[form])
-                bare[form] = json.dumps({k: v for k, v in schema.items() if not k.startswith("x-")}).encode()
-            deploy(bpmn, name, dmn, {**forms, **bare}, None)
-        commit()
+        with unit_of_work():
+            for name, bpmn, dmn, forms in read_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"]):
+                bare = {}
+                for form in ("prepare_contract.schema.json", "claim_review.schema.json"):
+                    schema = json.loads(forms[form])
+                    bare[form] = json.dumps({k: v for k, v in schema.items() if not k.startswith("x-")}).encode()
+                deploy(bpmn, name, dmn, {**forms, **bare}, None)
 
 
 def jobs(app, operator: str) -> list[OutboxJob]:
@@ -135,10 +134,9 @@ def test_a_refusal_no_boundary_event_catches_is_an_incident_at_once(api):
     with api.app.app_context():
         from app.models import Order
 
-        begin_write()
-        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        order.prepayment = order.price + 1
-        commit()
+        with unit_of_work():
+            order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+            order.prepayment = order.price + 1
     api.step(number, "installation")
     [act] = [j for j in jobs(api.app, "documents.render") if j.bpmn_id == "render_act"]
     assert (act.status, act.attempts) == ("incident", 1)  # not retried: the same data fails the same way

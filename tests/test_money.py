@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.errors import ValidationError
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import Order, Payment, User
 from app.services import orders as order_service
 from app.services.documents import amount_in_words
 from app.services.forms import validate_form
-from app.services.outbox import commit
+from app.usecases.uow import unit_of_work
 from tests.support.api import Api
 from tests.support.fake_onec import FakeOneC
 from tests.test_documents import download, money_text, needs_pdftotext, pdf_text
@@ -68,13 +68,12 @@ def test_every_amount_with_kopecks_passes_the_payment_form_and_is_stored_exactly
         sent = json.loads(json.dumps({"amount": float(amount)}))["amount"]  # a JSON number, as the API gets it
         document = f"ПП-{next(documents)}"
         with api.app.app_context():
-            begin_write()
-            order, accountant = order_row(number), db.session.execute(
-                select(User).where(User.login == "accountant")).scalar_one()
-            clean = validate_form(schema, {"payment": {"number": document, "date": date.today().isoformat(),
-                                                       "amount": sent}}, order=order)
-            order_service.apply_process_data(order, clean, accountant)
-            commit()
+            with unit_of_work():
+                order, accountant = order_row(number), db.session.execute(
+                    select(User).where(User.login == "accountant")).scalar_one()
+                clean = validate_form(schema, {"payment": {"number": document, "date": date.today().isoformat(),
+                                                           "amount": sent}}, order=order)
+                order_service.apply_process_data(order, clean, accountant)
             db.session.expire_all()
             stored = db.session.execute(select(Payment.amount).where(Payment.number == document)).scalar_one()
         assert stored == amount and str(stored) == f"{amount:.2f}"

@@ -7,13 +7,13 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import Customer, Order, OutboxJob, Payment
 from app.operators.onec import pull_payments
 from app.operators.onec_client import OneC, eq
 from app.operators.registry import OperatorError
-from app.services.outbox import commit
 from app.usecases.jobs import execute_job
+from app.usecases.uow import unit_of_work
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.fake_onec import FakeOneC
 
@@ -57,10 +57,9 @@ def sync_jobs(app, number: str) -> list[OutboxJob]:
 def rerun_after_crash(app, job_id: int) -> str:
     """As if the worker died after the side effects: the lease ran out and the relay hands the job out again."""
     with app.app_context():
-        begin_write()
-        job = db.session.get(OutboxJob, job_id)
-        job.status, job.lease_until = "running", datetime.now(timezone.utc) - timedelta(minutes=1)
-        commit()
+        with unit_of_work():
+            job = db.session.get(OutboxJob, job_id)
+            job.status, job.lease_until = "running", datetime.now(timezone.utc) - timedelta(minutes=1)
         return execute_job(job_id)
 
 
@@ -178,10 +177,9 @@ def test_a_changed_order_is_patched_not_created_again(make_app, onec):
     api.step(number, "payment")
     [job] = sync_jobs(app, number)
     with app.app_context():
-        begin_write()
-        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        order.description = "Шкаф-купе в нишу, три двери"
-        commit()
+        with unit_of_work():
+            order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+            order.description = "Шкаф-купе в нишу, три двери"
     assert rerun_after_crash(app, job.id) == "done"
     [document] = onec.all(ORDERS)
     assert document["Товары"][0]["Содержание"].endswith("три двери") and document["Posted"] is True

@@ -14,11 +14,11 @@ from babel.dates import format_date
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import Attachment, Document, HumanTask, Order, Payment, User
 from app.services.notes import add_note
-from app.services.outbox import commit
 from app.services.status_links import status_url
+from app.usecases.uow import unit_of_work
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.web import csrf_of, sign_in, signed_in
 
@@ -48,16 +48,15 @@ def make_order(api: Api, kind: str = "wardrobe", partner: str | None = "mega", *
     """An order (brought by `partner`), optionally priced, paid (amount, receiver) and backdated."""
     number = api.create_order(kind, partner=partner) if partner else api.create_order(kind)
     with api.app.app_context():
-        begin_write()
-        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        if price is not None:
-            order.price = Decimal(price)
-        for i, (amount, receiver) in enumerate(payments, 1):
-            db.session.add(Payment(order_id=order.id, number=f"П-{i}", paid_on=date(2026, 11, 20),
-                                   amount=Decimal(amount), received_by=receiver))
-        if days_ago:
-            order.created_at = datetime.now(timezone.utc) - timedelta(days=days_ago)
-        commit()
+        with unit_of_work():
+            order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+            if price is not None:
+                order.price = Decimal(price)
+            for i, (amount, receiver) in enumerate(payments, 1):
+                db.session.add(Payment(order_id=order.id, number=f"П-{i}", paid_on=date(2026, 11, 20),
+                                       amount=Decimal(amount), received_by=receiver))
+            if days_ago:
+                order.created_at = datetime.now(timezone.utc) - timedelta(days=days_ago)
     return number
 
 
@@ -68,21 +67,19 @@ def order_id(app, number: str) -> int:
 
 def add_document(app, number: str, kind: str = "contract", version: int = 1) -> int:
     with app.app_context():
-        begin_write()
-        document = Document(order_id=order_id(app, number), kind=kind, version=version,
-                            filename=f"{number}-{kind}-v{version}.pdf", content=b"%PDF-1.4 " + number.encode())
-        db.session.add(document)
-        commit()
+        with unit_of_work():
+            document = Document(order_id=order_id(app, number), kind=kind, version=version,
+                                filename=f"{number}-{kind}-v{version}.pdf", content=b"%PDF-1.4 " + number.encode())
+            db.session.add(document)
         return document.id
 
 
 def note(app, number: str, text: str, *, internal: bool) -> None:
     with app.app_context():
-        begin_write()
-        order = db.session.get(Order, order_id(app, number))
-        add_note(order, text, db.session.execute(select(User).where(User.login == "sales")).scalar_one(),
-                 internal=internal)
-        commit()
+        with unit_of_work():
+            order = db.session.get(Order, order_id(app, number))
+            add_note(order, text, db.session.execute(select(User).where(User.login == "sales")).scalar_one(),
+                     internal=internal)
 
 
 def without_csrf(response) -> str:
@@ -229,15 +226,14 @@ def test_the_card_shows_the_settlement_public_notes_and_nothing_internal(ui):
     number = make_order(api, "wardrobe")
     api.walk(number, HAPPY_CASH[:2])  # confirmed and a measurement booked
     with app.app_context():
-        begin_write()
-        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        order.price = Decimal("100000")
-        db.session.add_all([Payment(order_id=order.id, number="П-1", paid_on=date(2026, 11, 20),
-                                    amount=Decimal("30000"), received_by="partner"),
-                            Payment(order_id=order.id, number="П-2", paid_on=date(2026, 11, 21),
-                                    amount=Decimal("20000"), received_by="company")])
-        measurer = order.measurer.name
-        commit()
+        with unit_of_work():
+            order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+            order.price = Decimal("100000")
+            db.session.add_all([Payment(order_id=order.id, number="П-1", paid_on=date(2026, 11, 20),
+                                        amount=Decimal("30000"), received_by="partner"),
+                                Payment(order_id=order.id, number="П-2", paid_on=date(2026, 11, 21),
+                                        amount=Decimal("20000"), received_by="company")])
+            measurer = order.measurer.name
     note(app, number, "Замерщик приедет с образцами фасадов", internal=False)
     note(app, number, "Клиент сложный, торговаться не будем @dispatch", internal=True)
     old_contract = add_document(app, number, "contract", 1)
@@ -367,10 +363,9 @@ def test_another_partner_finds_no_trace_of_the_order_anywhere(ui):
     document = add_document(app, mega)
     task_id = api.open_task(mega)["id"]
     with app.app_context():
-        begin_write()
-        attachment = Attachment(order_id=order_id(app, mega), filename="эскиз.pdf", url="https://example.com/x.pdf")
-        db.session.add(attachment)
-        commit()
+        with unit_of_work():
+            attachment = Attachment(order_id=order_id(app, mega), filename="эскиз.pdf", url="https://example.com/x.pdf")
+            db.session.add(attachment)
         attachment_id = attachment.id
     agent = signed_in(app, "partner_agent")
     wide = "from=2000-01-01&to=2100-01-01"

@@ -8,11 +8,11 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.clock import now, today
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import Order, Partner, PartnerCommission, Payment
 from app.services.calendar import company_tz
-from app.services.outbox import commit
 from app.services.settlements import commission_pct, settle, statement
+from app.usecases.uow import unit_of_work
 
 
 def _statement(partner: Partner, days: int = 0):
@@ -25,13 +25,12 @@ def _order(api, kind: str, price: str, payments: list[tuple[str, str]], *, statu
     """An order brought by the point of sale, priced, with payments (amount, who received it)."""
     number = api.create_order(kind, partner="mega")
     with api.app.app_context():
-        begin_write()
-        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        order.price, order.status = Decimal(price), status
-        for i, (amount, receiver) in enumerate(payments, 1):
-            db.session.add(Payment(order_id=order.id, number=f"П-{i}", paid_on=date(2026, 11, 20),
-                                   amount=Decimal(amount), received_by=receiver))
-        commit()
+        with unit_of_work():
+            order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+            order.price, order.status = Decimal(price), status
+            for i, (amount, receiver) in enumerate(payments, 1):
+                db.session.add(Payment(order_id=order.id, number=f"П-{i}", paid_on=date(2026, 11, 20),
+                                       amount=Decimal(amount), received_by=receiver))
     return number
 
 
@@ -42,9 +41,8 @@ def _partner(app) -> Partner:
 def test_settlement_figures_match_the_hand_computed_ones(api):
     app = api.app
     with app.app_context():
-        begin_write()
-        db.session.add(PartnerCommission(partner_id=_partner(app).id, kind="kitchen", pct=Decimal("12.5")))
-        commit()
+        with unit_of_work():
+            db.session.add(PartnerCommission(partner_id=_partner(app).id, kind="kitchen", pct=Decimal("12.5")))
     # Wardrobe at the partner's 10 %: 100 000 ₽, 30 000 taken at the point of sale, 20 000 paid to us.
     wardrobe = _order(api, "wardrobe", "100000", [("30000", "partner"), ("20000", "company")])
     # Kitchen with the 12.5 % override: 250 000 ₽, paid in full to the company in two parts.
@@ -77,10 +75,9 @@ def test_a_statement_holds_only_that_partners_orders_of_the_period(api):
     foreign = api.create_order("kitchen", partner="agent_ivanov")
     direct = api.create_order("kitchen")
     with api.app.app_context():
-        begin_write()
-        old = db.session.execute(select(Order).where(Order.number == ours)).scalar_one()
-        old.created_at = now() - timedelta(days=40)
-        commit()
+        with unit_of_work():
+            old = db.session.execute(select(Order).where(Order.number == ours)).scalar_one()
+            old.created_at = now() - timedelta(days=40)
         partner = _partner(api.app)
         assert [r.number for r in _statement(partner, days=60).rows] == [ours]
         assert _statement(partner, days=7).rows == []

@@ -5,6 +5,7 @@ import re
 import struct
 import zlib
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -257,6 +258,25 @@ def test_a_photo_is_stored_and_a_fake_image_refused(ui, tmp_path):
     image = ui.browser("measurer").get(f"/attachments/{attachment.id}")
     assert image.status_code == 200 and image.data == tiny_png() and image.mimetype == "image/png"
     assert ui.browser("partner_mega").get(f"/attachments/{attachment.id}").status_code == 403
+
+
+def test_a_submission_that_fails_after_its_upload_leaves_no_file_on_the_order(ui):
+    """One submission, one unit of work: the photo is kept only with a completed task or a refused form."""
+    from io import BytesIO
+
+    number, task = ui.order_at("measurement", ["new_order", "plan_measurement"])
+    measured = {"dimensions.width_mm": "1800", "dimensions.height_mm": "2400", "dimensions.depth_mm": "600",
+                "composition": "Корпус ЛДСП", "mounting_notes": "Неровный пол", "measurement_result": "done"}
+    ui.page(task)  # the measurer has the form open …
+    ui.api.walk(number, ["measurement"])  # … while the visit is recorded from another device
+    late = ui.submit(task, {**measured, "photos": (BytesIO(tiny_png()), "поздний снимок.png", "image/png")})
+
+    assert late.status_code == 409
+    with ui.app.app_context():
+        assert db.session.execute(select(Attachment)).first() is None
+    card = ui.browser("sales").get(f"/orders/{number}?tab=notes").get_data(as_text=True)
+    assert "поздний снимок.png" not in card
+    assert not any(path.is_file() for path in (Path(ui.app.config["UPLOADS_DIR"]) / number).rglob("*"))
 
 
 def next_working_day() -> datetime:

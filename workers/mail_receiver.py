@@ -1,4 +1,4 @@
-"""The SMTP receiver for the orders address: each message that arrives goes to inbound_mail.receive().
+"""The SMTP receiver for the orders address: each message that arrives goes to app.usecases.mail.receive().
 
 It answers the sending server only after the message is stored (250), so a crash in between makes
 the sender retry rather than lose the mail; a failure of ours is a 451 (try later), a message that
@@ -62,7 +62,7 @@ class OrdersMailbox:
 
     def _receive(self, raw: bytes, recipients: list[str]) -> tuple[str, str | None]:
         """On the worker thread: the app context opens and closes the database session around one message."""
-        from app.services.inbound_mail import receive
+        from app.usecases.mail import receive
 
         with self.app.app_context():
             row = receive(raw, envelope_to=recipients)

@@ -16,7 +16,8 @@ from app.i18n import N_
 from app.models import QuarantinedMail
 from app.policy import can
 from app.services.attachments import display_name
-from app.services.inbound_mail import MAX_TEXT, accept_held, drop_held, held_count, plain_text, trim_quoted
+from app.services.inbound_mail import MAX_TEXT, held_count, plain_text, trim_quoted
+from app.usecases.mail import accept_held, drop_held
 from app.web import action, allowed
 
 INTENTS = {"note": N_("Примечание к заказу"), "order": N_("Новый заказ")}

@@ -18,8 +18,8 @@ from app.i18n import N_
 from app.models import ORDER_KINDS, Order, Partner, PartnerCommission, User
 from app.services.audit import record, set_field
 from app.services.money import decimal_from_text
-from app.services.outbox import commit, rollback
 from app.services.reference import create_user
+from app.usecases.uow import discard, unit_of_work
 from app.web import action, allowed
 
 PARTNER_KINDS = {"point_of_sale": N_("Точка продаж"), "agent": N_("Агент")}
@@ -141,13 +141,13 @@ def _save_partner(partner: Partner | None):
     if not errors:
         target = partner or Partner()
         try:
-            _apply_partner(target, clean)
-            commit()
+            with unit_of_work():
+                _apply_partner(target, clean)
             flash(_("Партнёр сохранён"), "success")
             return redirect(url_for("admin.edit_partner", partner_id=target.id))
         except IntegrityError:
             errors["code"] = _("Код %(code)s уже занят другим партнёром", code=form["code"])
-    rollback()
+    discard()
     return _partner_page(partner, form, errors, 422)
 
 
@@ -207,17 +207,17 @@ def add_partner_account(partner_id: int):
         errors["password"] = _("Пароль — не короче %(count)d знаков", count=MIN_PASSWORD)
     if not errors:
         try:
-            user = create_user(typed["login"], typed["name"], password, ["partner"], email=typed["email"] or None)
-            user.partner_id = partner.id
-            record(None, "field", current_user, field="account", new=user.login, entity="partner",
-                   entity_id=partner.id)
-            commit()
+            with unit_of_work():
+                user = create_user(typed["login"], typed["name"], password, ["partner"], email=typed["email"] or None)
+                user.partner_id = partner.id
+                record(None, "field", current_user, field="account", new=user.login, entity="partner",
+                       entity_id=partner.id)
             flash(_("Учётная запись %(login)s создана: передайте партнёру логин и пароль", login=user.login),
                   "success")
             return redirect(url_for("admin.edit_partner", partner_id=partner.id))
         except IntegrityError:  # the same login taken a moment ago
             errors["login"] = _("Логин %(login)s уже занят", login=typed["login"])
-    rollback()
+    discard()
     return _partner_page(partner, _partner_form(partner), {}, 422, typed, errors)
 
 

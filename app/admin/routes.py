@@ -11,7 +11,6 @@ from app.admin import bp
 from app.errors import BespokeError, ValidationError
 from app.extensions import db
 from app.models import NotificationTemplate, Order, OutboxJob
-from app.services.incidents import list_incidents, retry_incident, skip_incident
 from app.services.inputs import parse_json
 from app.services.notification_templates import (
     DEFAULTS,
@@ -21,6 +20,8 @@ from app.services.notification_templates import (
     preview,
     template_for,
 )
+from app.usecases.incidents import list_incidents, retry_incident, skip_incident
+from app.usecases.uow import discard, unit_of_work
 from app.web import action, allowed
 
 VARIABLES = ["order.number", "order.customer.name", "order.kind_label", "order.address", "order.visit_at | local_time",
@@ -56,8 +57,6 @@ def retry(job_id: int):
 @allowed("incidents.resolve")
 def skip(job_id: int):
     """Not through @action: a refused form is shown again with what was typed, not flashed away."""
-    from app.services.outbox import commit, rollback
-
     reason, raw = request.form.get("reason", ""), request.form.get("result", "").strip()
     errors = {}
     result = None
@@ -70,17 +69,14 @@ def skip(job_id: int):
     if not errors:
         try:
             skip_incident(job_id, current_user, result, reason)
-            commit()
             flash(_("Задание %(id)d пропущено, процесс продолжен", id=job_id), "success")
             return redirect(url_for("admin.incidents"))
         except ValidationError as exc:
-            rollback()
             errors.update(exc.fields or {"reason": exc.message})
         except BespokeError as exc:  # retried or skipped meanwhile by someone else: say so, as retry does
-            rollback()
             flash(exc.message, "error")
             return redirect(url_for("admin.incidents"))
-    rollback()
+    discard()
     return render_template("admin/incidents.html", jobs=list_incidents(), can_act=True, skip_errors={job_id: errors},
                            skip_form={job_id: {"reason": reason, "result": raw}}), 422
 
@@ -147,8 +143,6 @@ def preview_notification(event: str, locale: str):
 @bp.post("/notifications/<event>/<locale>")
 @allowed("notifications.edit")
 def save_notification(event: str, locale: str):
-    from app.services.outbox import commit, rollback
-
     _event(event, locale)
     draft = _draft()
     errors = _check(draft)
@@ -162,16 +156,16 @@ def save_notification(event: str, locale: str):
         except ValidationError as exc:
             errors["template"] = exc.message
     if errors:
-        rollback()
+        discard()
         return _edit_page(event, locale, draft, errors, 422)
-    row = db.session.execute(select(NotificationTemplate).where(
-        NotificationTemplate.event == event, NotificationTemplate.locale == locale)).scalar_one_or_none()
-    if row is None:
-        row = NotificationTemplate(event=event, locale=locale)
-        db.session.add(row)
-    row.subject, row.text, row.html, row.updated_by_id = draft["subject"], draft["text"], draft["html"] or None, \
-        current_user.id
-    commit()
+    with unit_of_work():
+        row = db.session.execute(select(NotificationTemplate).where(
+            NotificationTemplate.event == event, NotificationTemplate.locale == locale)).scalar_one_or_none()
+        if row is None:
+            row = NotificationTemplate(event=event, locale=locale)
+            db.session.add(row)
+        row.subject, row.text, row.html, row.updated_by_id = draft["subject"], draft["text"], draft["html"] or None, \
+            current_user.id
     flash(_("Шаблон сохранён: следующие уведомления уйдут с новым текстом"), "success")
     return redirect(url_for("admin.edit_notification", event=event, locale=locale))
 

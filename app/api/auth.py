@@ -1,6 +1,7 @@
 """Bearer tokens and the decorator every API view goes through."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import wraps
 
 from flask import current_app, jsonify, request
@@ -10,12 +11,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app import policy
 from app.api import bp
-from app.auth.signin import sign_in
 from app.errors import BespokeError, Conflict, Unauthorized, ValidationError
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import User
 from app.services.inputs import parse_json
-from app.services.outbox import commit, rollback
+from app.usecases.signin import sign_in
+from app.usecases.uow import discard, unit_of_work
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -85,26 +86,23 @@ def endpoint(action: str, *, write: bool = False):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if write:
-                begin_write()
             try:
-                user = None if public else authenticate()
-                if user is not None:
-                    policy.ensure(user, action)
-                result = view(user, *args, **kwargs)
-                if write:
-                    commit()
+                with unit_of_work() if write else nullcontext():
+                    user = None if public else authenticate()
+                    if user is not None:
+                        policy.ensure(user, action)
+                    result = view(user, *args, **kwargs)
                 return result.respond() if isinstance(result, AfterCommit) else result
             except StaleDataError as exc:
-                rollback()
+                discard()
                 raise Conflict("Someone else changed this order at the same moment; reload and try again") from exc
             except OperationalError as exc:
-                rollback()
+                discard()
                 if "locked" in str(exc).lower():
                     raise Conflict("The database is busy; try again") from exc
                 raise
             except BespokeError:
-                rollback()
+                discard()
                 raise
 
         wrapper.policy_actions = (action, action)

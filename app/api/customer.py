@@ -8,14 +8,14 @@ from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.orders import load_order
 from app.api.schemas import _iso, _money, task_detail_json
-from app.engine import steps
 from app.errors import NotFound
 from app.extensions import db
 from app.models import HumanTask, Order
 from app.services import customer_view, status_links
 from app.services.inputs import body_object
 from app.services.status_links import order_for_token, status_url
-from app.status.routes import limited
+from app.usecases import tasks as task_cases
+from app.web import limited
 
 
 def _customer_tasks(order: Order) -> list[HumanTask]:
@@ -57,7 +57,7 @@ def customer_complete(_user, token, task_id):
     task = next((t for t in _customer_tasks(order) if t.id == task_id), None)
     if task is None:
         raise NotFound("Not found")
-    steps.complete_task(task.id, body_object(json_body(), "data"), customer_view.customer_account())
+    task_cases.complete_task(task.id, body_object(json_body(), "data"), customer_view.customer_account())
     return AfterCommit(lambda: jsonify({"number": order.number, "stage": db.session.get(Order, order.id).stage}))
 
 

@@ -8,8 +8,8 @@ from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import _iso
 from app.extensions import db
 from app.models import OutboxJob
-from app.services.incidents import list_incidents, retry_incident, skip_incident
 from app.services.inputs import FREE_TEXT_MAX, body_text
+from app.usecases.incidents import list_incidents, retry_incident, skip_incident
 
 
 def incident_json(job: OutboxJob) -> dict:

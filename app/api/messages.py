@@ -6,12 +6,12 @@ from flask import jsonify
 from app import policy
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
-from app.engine.steps import deliver_message
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Order
 from app.services import orders as order_service
 from app.services.inputs import body_object, body_text
+from app.usecases.messages import deliver_message
 
 
 @bp.post("/messages/<name>")

@@ -8,15 +8,14 @@ from app import policy
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import _iso, order_json, order_summary_json
-from app.engine.steps import cancel_order as cancel_order_step
-from app.engine.steps import start_order_process
 from app.errors import NotFound
 from app.extensions import db
 from app.models import AuditEvent, Document, Notification, Order, User
-from app.services import orders as order_service
 from app.services.inputs import FREE_TEXT_MAX, body_text, int_arg
 from app.services.order_search import search_orders, sorted_by
 from app.services.status_links import status_url
+from app.usecases.messages import cancel_order as cancel_order_step
+from app.usecases.orders import place_order
 
 MAX_PER_PAGE = 200
 PUBLIC_HISTORY = ("stage", "status", "field")  # what a partner may read: not tasks, jobs or messages
@@ -37,10 +36,7 @@ def create_order(user):
     if not policy.is_staff(user):
         policy.ensure(user, "partner.portal")  # a partner's account with its partner
         payload = {**payload, "partner": user.partner.code, "channel": "partner"}
-    clean = order_service.validate_intake(payload)
-    order = order_service.create_order(clean, user)
-    start_order_process(order, user)
-    order_id = order.id
+    order_id = place_order(payload, user).id
 
     def respond():
         order = db.session.get(Order, order_id)

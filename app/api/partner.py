@@ -7,9 +7,8 @@ from app.api import bp
 from app.api.auth import endpoint
 from app.api.schemas import _iso, _money
 from app.errors import ValidationError
-from app.partner.routes import parse_period, this_month
 from app.services.calendar import company_tz
-from app.services.settlements import TOTALS, statement
+from app.services.settlements import TOTALS, parse_period, statement, this_month
 
 PROBLEMS = {"from": ("from", "'from' must be a date, YYYY-MM-DD"), "to": ("to", "'to' must be a date, YYYY-MM-DD"),
             "period": ("from", "'from' is after 'to'")}

@@ -8,7 +8,6 @@ from flask import url_for
 from sqlalchemy import select
 
 from app import clock
-from app.engine.steps import definition_forms
 from app.extensions import db
 from app.models import (
     CHANNELS,
@@ -30,6 +29,7 @@ from app.models import (
 from app.services.forms import prepare_schema
 from app.services.settlements import TOTALS
 from app.services.status_links import status_url
+from app.usecases.process import definition_forms
 
 
 def _iso(value):

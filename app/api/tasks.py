@@ -8,15 +8,15 @@ from app import clock, policy
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import task_detail_json, task_json
-from app.engine import steps
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import HumanTask, Order, User
 from app.services.inputs import body_object, body_text
+from app.usecases import tasks as task_cases
 
 
 def load_task(user: User, task_id: int) -> HumanTask:
-    task = steps.get_task(task_id)
+    task = task_cases.get_task(task_id)
     policy.ensure(user, "tasks.view", task.order, task)
     return task
 
@@ -53,27 +53,27 @@ def get_task(user, task_id):
 @bp.post("/tasks/<int:task_id>/claim")
 @endpoint("tasks.claim", write=True)
 def claim(user, task_id):
-    return jsonify(task_json(steps.claim_task(task_id, user)))
+    return jsonify(task_json(task_cases.claim_task(task_id, user)))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
 @endpoint("tasks.unclaim", write=True)
 def unclaim(user, task_id):
-    return jsonify(task_json(steps.unclaim_task(task_id, user)))
+    return jsonify(task_json(task_cases.unclaim_task(task_id, user)))
 
 
 @bp.post("/tasks/<int:task_id>/assign")
 @endpoint("tasks.assign", write=True)
 def assign(user, task_id):
     login = body_text(json_body(), "user", max_length=80)
-    return jsonify(task_json(steps.assign_task(task_id, login, user)))
+    return jsonify(task_json(task_cases.assign_task(task_id, login, user)))
 
 
 @bp.post("/tasks/<int:task_id>/complete")
 @endpoint("tasks.complete", write=True)
 def complete(user, task_id):
     body = json_body()
-    task_id = steps.complete_task(task_id, body_object(body, "data"), user).id
+    task_id = task_cases.complete_task(task_id, body_object(body, "data"), user).id
 
     def respond():
         task = db.session.get(HumanTask, task_id)

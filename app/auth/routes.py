@@ -8,12 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.auth import bp
-from app.auth.signin import sign_in
 from app.errors import TooManyRequests, Unauthorized
-from app.extensions import db
 from app.i18n import LOCALES
 from app.policy import is_partner
 from app.services.phones import normalize_phone
+from app.usecases.signin import sign_in
+from app.usecases.uow import discard, unit_of_work
 from app.web import allowed
 
 MIN_PASSWORD = 8
@@ -70,8 +70,8 @@ def change_password():
         elif new != repeat:
             errors["repeat"] = _("Пароли не совпадают")
         if not errors:
-            current_user.set_password(new)
-            db.session.commit()
+            with unit_of_work():
+                current_user.set_password(new)
             login_user(current_user._get_current_object())  # re-issue the session for the new password
             flash(_("Пароль изменён"), "success")
             return redirect(url_for("inbox.index"))
@@ -110,11 +110,11 @@ def notification_settings():
     phone_raw = request.form.get("phone", "").strip()
     errors, phone = _checked_notify(channels, phone_raw)
     if errors:
-        db.session.rollback()
+        discard()
         return _settings_page(notify={"channels": channels, "phone": phone_raw}, notify_errors=errors), 422
-    user = current_user._get_current_object()
-    user.notify_channels, user.phone = channels, phone
-    db.session.commit()
+    with unit_of_work():
+        user = current_user._get_current_object()
+        user.notify_channels, user.phone = channels, phone
     flash(_("Настройки уведомлений сохранены"), "success")
     return redirect(url_for("auth.change_password") + "#notifications")
 
@@ -126,6 +126,6 @@ def language():
     if locale in LOCALES:
         session["locale"] = locale
         if current_user.is_authenticated:
-            current_user.locale = locale
-            db.session.commit()
+            with unit_of_work():
+                current_user.locale = locale
     return redirect(_safe_next(request.form.get("next")))

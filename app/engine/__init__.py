@@ -1,11 +1,16 @@
 """The only package that imports SpiffWorkflow; the rest of the app calls its domain functions."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
 
 from app.engine.runtime import ProcessEngine
 from app.engine.specs import AsyncServiceTask
 from app.services.calendar import BusinessCalendar, sla_deadline
+
+
+def engine() -> ProcessEngine:
+    """The app's engine, built once by `init_app`."""
+    return current_app.extensions["bespoke.engine"]
 
 
 def init_app(app: Flask) -> None:

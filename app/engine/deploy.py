@@ -6,9 +6,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.engine import bindings as b
+from app.engine import engine
 from app.engine.bindings import BindingRule
 from app.engine.definitions import parse_definition
-from app.engine.steps import engine
 from app.extensions import db
 from app.models import LANE_ROLES, ProcessDefinition, User
 from app.services import audit

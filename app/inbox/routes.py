@@ -7,13 +7,13 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import clock
-from app.engine import steps
 from app.extensions import db
 from app.i18n import N_
 from app.inbox import bp
 from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, Role, User
 from app.policy import headed_lanes, is_partner, sees_every_task, task_scope
 from app.services.order_search import matches_text
+from app.usecases import tasks as task_cases
 from app.web import action, allowed, sla_state
 
 TABS = ("mine", "queue", "team")
@@ -101,7 +101,7 @@ def next_task():
 @allowed("tasks.claim")
 @action
 def claim(task_id: int):
-    task = steps.claim_task(task_id, current_user._get_current_object())
+    task = task_cases.claim_task(task_id, current_user._get_current_object())
     flash(_("Задача «%(name)s» по заказу %(number)s взята в работу", name=task.name, number=task.order.number),
           "success")
     return redirect(request.form.get("next") or url_for("inbox.index", tab="mine"))
@@ -111,7 +111,7 @@ def claim(task_id: int):
 @allowed("tasks.unclaim")
 @action
 def unclaim(task_id: int):
-    steps.unclaim_task(task_id, current_user._get_current_object())
+    task_cases.unclaim_task(task_id, current_user._get_current_object())
     flash(_("Задача возвращена в очередь"), "success")
     return redirect(request.form.get("next") or url_for("inbox.index"))
 
@@ -120,6 +120,6 @@ def unclaim(task_id: int):
 @allowed("tasks.assign")
 @action
 def assign(task_id: int):
-    task = steps.assign_task(task_id, request.form.get("user", ""), current_user._get_current_object())
+    task = task_cases.assign_task(task_id, request.form.get("user", ""), current_user._get_current_object())
     flash(_("Задача назначена: %(who)s", who=task.assignee.name), "success")
     return redirect(request.form.get("next") or url_for("inbox.index", tab="team"))

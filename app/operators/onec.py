@@ -33,7 +33,6 @@ from sqlalchemy import select
 from app import clock
 from app.engine.bindings import RECORDS
 from app.engine.lookup import bound_tasks, order_tasks
-from app.engine.steps import deliver_message
 from app.errors import Conflict
 from app.extensions import db
 from app.models import Customer, HumanTask, Order, OrderStatus, Payment
@@ -45,6 +44,7 @@ from app.services import audit
 from app.services.calendar import company_tz
 from app.services.dates import to_date
 from app.services.money import ZERO, exact_decimal, json_amount, to_money
+from app.usecases.messages import deliver_message
 from app.usecases.uow import discard, unit_of_work
 
 log = logging.getLogger(__name__)

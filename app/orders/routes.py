@@ -10,7 +10,6 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import policy
-from app.engine import steps
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.i18n import N_
@@ -28,16 +27,19 @@ from app.models import (
     SavedFilter,
     User,
 )
-from app.orders import bp, history
+from app.orders import bp
 from app.orders import sent_messages as notices
-from app.orders.bulk import BULK_ACTIONS, run_bulk
+from app.services import order_history as history
 from app.services import orders as order_service
 from app.services.attachments import save_upload
 from app.services.inputs import int_arg
 from app.services.notes import add_note
 from app.services.notifications import notify
 from app.services.order_search import search_orders, sorted_by
-from app.services.outbox import commit, rollback
+from app.services.orders import STATUS_LABELS
+from app.usecases import messages
+from app.usecases.bulk import BULK_ACTIONS, run_bulk
+from app.usecases.orders import place_order_from_form
 from app.web import action, allowed, sla_state
 
 PER_PAGE = 50
@@ -48,7 +50,6 @@ COLUMNS = {
     "price": N_("Стоимость"), "promised": N_("Готовность"), "sla": N_("Срок этапа"),
 }
 DEFAULT_COLUMNS = ["number", "created", "kind", "customer", "stage", "assignee", "sla", "price"]
-STATUS_LABELS = {"active": N_("в работе"), "completed": N_("выполнен"), "cancelled": N_("отменён")}
 TABS = {"data": N_("Данные"), "tasks": N_("Задачи"), "notes": N_("Вложения и примечания"), "payments": N_("Платежи"),
         "components": N_("Комплектующие"), "documents": N_("Документы"), "notifications": N_("Уведомления"),
         "history": N_("История")}
@@ -60,10 +61,7 @@ def _user() -> User:
 
 
 def load_order(number: str) -> Order:
-    order = db.session.execute(policy.visible_orders(_user()).where(Order.number == number)).scalar_one_or_none()
-    if order is None:
-        raise NotFound(_("Заказ %(number)s не найден", number=number))
-    return order
+    return order_service.visible_order(_user(), number)
 
 
 def _staff_order(number: str) -> Order:
@@ -251,7 +249,7 @@ def add_attachment(number: str):
 def cancel(number: str):
     order = load_order(number)
     try:
-        steps.cancel_order(order, request.form.get("reason", ""), _user())
+        messages.cancel_order(order, request.form.get("reason", ""), _user())
     except ValidationError as exc:
         raise Conflict(exc.message) from exc
     flash(_("Заказ %(number)s отменён", number=order.number), "success")
@@ -268,32 +266,16 @@ def new():
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = request.form.to_dict()
-        number, errors = take_order(values, user)
-        if number:
-            flash(_("Заказ %(number)s принят", number=number), "success")
-            return redirect(url_for("orders.card", number=number))
+        try:
+            order = place_order_from_form(values, user)
+        except ValidationError as exc:
+            errors = exc.fields or {"_form": exc.message}
+        else:
+            flash(_("Заказ %(number)s принят", number=order.number), "success")
+            return redirect(url_for("orders.card", number=order.number))
     partners = db.session.execute(select(Partner).order_by(Partner.name)).scalars().all()
     return render_template("orders/new.html", values=values, errors=errors, kinds=ORDER_KINDS, channels=CHANNELS,
                            partners=partners), (422 if errors else 200)
-
-
-def take_order(values: dict, user: User, **fixed) -> tuple[str | None, dict[str, str]]:
-    """An order from the new-order form (fields named like `customer.phone`; `fixed` overrides what was
-    posted): (its number, {}) once committed, or (None, a message per field) with nothing saved."""
-    payload = {"kind": values.get("kind"), "channel": values.get("channel") or "phone",
-               "customer": {"name": values.get("customer.name", ""), "phone": values.get("customer.phone", ""),
-                            "email": values.get("customer.email", "")},
-               "address": values.get("address", ""), "description": values.get("description", ""),
-               "partner": values.get("partner") or None, **fixed}
-    try:
-        order = order_service.create_order(order_service.validate_intake(payload), user)
-        steps.start_order_process(order, user)
-        number = order.number
-        commit()
-    except ValidationError as exc:
-        rollback()
-        return None, exc.fields or {"_form": exc.message}
-    return number, {}
 
 
 @bp.get("/orders/customers")

@@ -8,8 +8,8 @@ from flask_login import current_user
 from app import policy
 from app.i18n import N_
 from app.orders import bp
-from app.orders.routes import load_order
 from app.services import status_links
+from app.services.orders import visible_order
 from app.web import action, allowed
 
 
@@ -26,7 +26,7 @@ DONE = {"reissue": N_("Выпущена новая ссылка; прежняя 
 @action
 def status_link(number: str, what: str):
     user = current_user._get_current_object()
-    order = load_order(number)
+    order = visible_order(user, number)
     (status_links.reissue if what == "reissue" else status_links.revoke)(order, user)
     flash(_(DONE[what]), "success")
     return redirect(url_for("orders.card", number=number) + "#status-link")

@@ -14,21 +14,29 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import ORDER_KINDS, Document, Note, Order, User
-from app.orders.history import order_history
-from app.orders.routes import STATUS_LABELS, take_order
 from app.partner import bp
 from app.policy import is_partner, visible_orders
 from app.services.calendar import company_tz
 from app.services.customer_view import DOCUMENT_LABELS, latest_documents
-from app.services.dates import parse_date
 from app.services.inputs import int_arg
+from app.services.order_history import order_history
 from app.services.order_search import matches_text, sorted_by
-from app.services.settlements import TOTALS, settle, statement, statement_pdf, statement_xlsx
+from app.services.orders import STATUS_LABELS
+from app.services.settlements import (
+    TOTALS,
+    local_today,
+    parse_period,
+    settle,
+    statement,
+    statement_pdf,
+    statement_xlsx,
+    this_month,
+)
 from app.services.status_links import status_url
+from app.usecases.orders import place_order_from_form
 from app.web import allowed
 
 PER_PAGE = 25
@@ -59,38 +67,6 @@ def _load(user: User, number: str) -> Order:
 
 
 # -- periods -------------------------------------------------------------------------------------------
-
-def local_today() -> date:
-    return clock.today()
-
-
-def this_month() -> tuple[date, date]:
-    today = local_today()
-    first = today.replace(day=1)
-    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-
-
-def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date | None, date | None]
-                 ) -> tuple[date | None, date | None]:
-    """Dates from the query string (YYYY-MM-DD): absent → the default, empty → open-ended.
-
-    Raises ValueError naming the bad parameter ("from" or "to"), or "period" when it runs backwards.
-    """
-    bounds = []
-    for name, raw, fallback in (("from", raw_from, default[0]), ("to", raw_to, default[1])):
-        if raw is None:
-            bounds.append(fallback)
-        elif not raw.strip():
-            bounds.append(None)
-        else:
-            try:
-                bounds.append(parse_date(raw.strip()))
-            except ValueError:
-                raise ValueError(name) from None
-    if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
-        raise ValueError("period")
-    return bounds[0], bounds[1]
-
 
 def _period_error(problem: str, args) -> str:
     if problem == "period":
@@ -183,8 +159,11 @@ def new_order():
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = request.form.to_dict()
-        number, errors = take_order(values, user, channel="partner", partner=user.partner.code)
-        if number:
+        try:
+            number = place_order_from_form(values, user, channel="partner", partner=user.partner.code).number
+        except ValidationError as exc:
+            errors = exc.fields or {"_form": exc.message}
+        else:
             link = status_url(_load(user, number))
             flash(_("Заказ %(number)s принят. Ссылка для заказчика: %(link)s", number=number, link=link)
                   if link else _("Заказ %(number)s принят", number=number), "success")

@@ -139,6 +139,7 @@ def save_upload(order: Order, file_storage, author: User | None, *, field: str =
     target = Path(current_app.config["UPLOADS_DIR"]) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
+    db.session.info.setdefault("stored_files", []).append(target)  # removed again if the unit of work rolls back
     attachment = Attachment(order_id=order.id, author_id=author.id if author else None, filename=name,
                             content_type=kind, size=len(content), storage_path=relative)
     db.session.add(attachment)
@@ -179,3 +180,12 @@ def _kinds(allowed: tuple[str, ...]) -> str:
     labels = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/heic": "HEIC",
               "application/pdf": "PDF", "image/vnd.dwg": "DWG", "application/acad": "DWG"}
     return ", ".join(dict.fromkeys(labels.get(t, t) for t in allowed))
+
+
+def attachment_ids(schema: dict, data: dict) -> list[int]:
+    """The attachment ids a form's data holds in its file fields."""
+    ids: list[int] = []
+    for name, node in (schema.get("properties") or {}).items():
+        if node.get("type") == "array" and (node.get("items") or {}).get("format") == "attachment":
+            ids.extend(int(v) for v in data.get(name) or [] if str(v).isdigit())
+    return ids

@@ -5,11 +5,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Callable
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     CHANNELS,
     ORDER_KINDS,
@@ -24,11 +26,15 @@ from app.models import (
     Payment,
     User,
 )
+from app.policy import visible_orders
 from app.services import audit
 from app.services.dates import to_date, to_datetime
 from app.services.inputs import FREE_TEXT_MAX, MAX_ID, clean_text, take_text
 from app.services.money import MoneyError, exact_decimal, parse_money, to_money
 from app.services.phones import normalize_phone
+
+# What an order's status is called on its pages.
+STATUS_LABELS = {"active": N_("в работе"), "completed": N_("выполнен"), "cancelled": N_("отменён")}
 
 
 def next_number(today: date | None = None) -> str:
@@ -143,6 +149,14 @@ def process_start_data(order: Order) -> dict:
         "address": order.address, "description": order.description,
         "partner": order.partner.code if order.partner else None,
     }
+
+
+def visible_order(user: User, number: str) -> Order:
+    """The order with this number if the user may see it, else the same 404 as for a missing one."""
+    order = db.session.execute(visible_orders(user).where(Order.number == number)).scalar_one_or_none()
+    if order is None:
+        raise NotFound(gettext("Заказ %(number)s не найден", number=number))
+    return order
 
 
 def get_order(number: str) -> Order:

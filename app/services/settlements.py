@@ -9,7 +9,7 @@ already taken still has to be settled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Order, OrderStatus, Partner
+from app.services.calendar import company_tz
 from app.services.money import ZERO, to_money
 
 
@@ -136,3 +137,37 @@ def statement_xlsx(st: Statement) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# -- periods -------------------------------------------------------------------------------------------
+
+def local_today() -> date:
+    return datetime.now(company_tz()).date()
+
+
+def this_month() -> tuple[date, date]:
+    today = local_today()
+    first = today.replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date | None, date | None]
+                 ) -> tuple[date | None, date | None]:
+    """Dates from the query string (YYYY-MM-DD): absent → the default, empty → open-ended.
+
+    Raises ValueError naming the bad parameter ("from" or "to"), or "period" when it runs backwards.
+    """
+    bounds = []
+    for name, raw, fallback in (("from", raw_from, default[0]), ("to", raw_to, default[1])):
+        if raw is None:
+            bounds.append(fallback)
+        elif not raw.strip():
+            bounds.append(None)
+        else:
+            try:
+                bounds.append(date.fromisoformat(raw.strip()))
+            except ValueError:
+                raise ValueError(name) from None
+    if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
+        raise ValueError("period")
+    return bounds[0], bounds[1]

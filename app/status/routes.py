@@ -6,46 +6,27 @@ enumerated. Requests are rate-limited per address as well.
 """
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.engine import steps
 from app.errors import Conflict, NotFound, ValidationError
-from app.extensions import db, limiter
-from app.forms_ui import FormExtras, render_form
+from app.extensions import db
+from app.forms_ui import FormExtras, parse_form, render_form
 from app.i18n import LOCALES
 from app.models import Attachment, Document, HumanTask, Order
-from app.services import customer_view, outbox
-from app.services.attachments import file_path, send_attachment
+from app.services import customer_view
+from app.services.attachments import attachment_ids, file_path, send_attachment
 from app.services.forms import prepare_schema
 from app.services.inputs import clean_text
 from app.services.status_links import order_for_token
 from app.status import bp
-from app.tasks.routes import attachment_ids, submit_form
-from app.web import allowed
+from app.usecases import customer, process
+from app.usecases import tasks as task_cases
+from app.web import allowed, limited
 
 QUESTION_MAX = 2000
 CHANNEL_CHOICES = ("sms", "email")
-
-
-def _rate_limit() -> str:
-    return current_app.config["STATUS_RATE_LIMIT"]
-
-
-def _miss_limit() -> str:
-    return current_app.config["STATUS_MISS_LIMIT"]
-
-
-def _missed(response: Response) -> bool:
-    return response.status_code == 404
-
-
-def limited(view):
-    """Per address, over every status route (pages, files, the API): requests, and a much smaller allowance of
-    failed lookups — once that is spent, the address gets 429 even for a good link until the window passes."""
-    return limiter.shared_limit(_rate_limit, scope="status")(
-        limiter.shared_limit(_miss_limit, scope="status-miss", deduct_when=_missed)(view))
 
 
 @bp.before_request
@@ -81,7 +62,7 @@ def _customer_task(order: Order, task_id: int) -> HumanTask:
 
 
 def _form_html(token: str, task: HumanTask, data: dict, errors: dict) -> str:
-    forms = steps.definition_forms(task.order.instance.definition)
+    forms = process.definition_forms(task.order.instance.definition)
     schema = prepare_schema(forms.get(task.form_schema or "", {}))
     ids = attachment_ids(schema, data)
     names = {str(a.id): a.filename for a in db.session.execute(
@@ -127,8 +108,7 @@ def question(token: str):
         error = _("Напишите вопрос — хотя бы несколько слов")
     if error:
         return _page(token, order, errors={"question": error}, question=text, status=422)
-    customer_view.ask(order, text)
-    outbox.commit()
+    customer.ask_question(order, text)
     flash(_("Вопрос отправлен менеджеру. Ответ придёт по SMS или e-mail и появится на этой странице."), "success")
     return redirect(url_for("status.page", token=token) + "#questions")
 
@@ -139,17 +119,16 @@ def question(token: str):
 def complete(token: str, task_id: int):
     order = order_for_token(token)
     task = _customer_task(order, task_id)
-    customer = customer_view.customer_account()
     if task.state != "open":
         flash(_("Этот шаг уже выполнен — спасибо!"), "info")
         return redirect(url_for("status.page", token=token))
     assert order.instance is not None  # an open task belongs to a running process
-    forms = steps.definition_forms(order.instance.definition)
+    forms = process.definition_forms(order.instance.definition)
     schema = forms.get(task.form_schema or "", {})
+    data, uploads = parse_form(schema, request.form, request.files)
     try:
-        data, errors = submit_form(task, schema, request.form, request.files, customer)
+        errors = task_cases.complete_task_with_files(task.id, data, uploads, customer_view.customer_account())
     except Conflict:  # sent twice (a double tap, two devices): the first one counted
-        outbox.rollback()
         flash(_("Этот шаг уже выполнен — спасибо!"), "info")
         return redirect(url_for("status.page", token=token))
     if errors:
@@ -169,11 +148,9 @@ def approve_contract(token: str):
         return _page(token, order, errors={"contract": _("Отметьте, что прочитали договор и согласны с ним")},
                      status=422)
     try:
-        customer_view.approve_contract(order, request.form.get("version", type=int) or 0)
+        customer.approve_contract(order, request.form.get("version", type=int) or 0)
     except (ValidationError, Conflict) as exc:  # a stale edition (422), or approval no longer matters (409)
-        outbox.rollback()
         return _page(token, db.session.get_one(Order, order.id), errors={"contract": exc.message}, status=exc.status)
-    outbox.commit()
     flash(_("Спасибо! Договор согласован, менеджер получил уведомление."), "success")
     return redirect(url_for("status.page", token=token) + "#documents")
 
@@ -186,10 +163,8 @@ def channels(token: str):
     chosen = [c for c in request.form.getlist("channel") if c in CHANNEL_CHOICES]
     if not chosen:
         return _page(token, order, errors={"channels": _("Оставьте хотя бы один способ связи")}, status=422)
-    order.customer.notify_channels = chosen
-    if request.form.get("locale") in LOCALES:
-        order.customer.locale = request.form["locale"]
-    outbox.commit()
+    customer.choose_channels(order, chosen, request.form.get("locale") if request.form.get("locale") in LOCALES
+                             else None)
     flash(_("Настройки уведомлений сохранены"), "success")
     return redirect(url_for("status.page", token=token) + "#channels")
 

@@ -10,20 +10,20 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app import clock, policy
-from app.engine import steps
 from app.engine.bindings import VISIT
 from app.engine.lookup import order_tasks
-from app.errors import Forbidden, NotFound, ValidationError
-from app.extensions import begin_write, db
-from app.forms_ui import FormExtras, parse_form, render_form, set_path
+from app.errors import Forbidden, NotFound
+from app.extensions import db
+from app.forms_ui import FormExtras, parse_form, render_form
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
-from app.services import outbox
-from app.services.attachments import allowed_for, file_path, save_upload, send_attachment
+from app.services.attachments import attachment_ids, file_path, send_attachment
 from app.services.calendar import company_tz
 from app.services.dates import to_datetime
 from app.services.documents import plural_ru
-from app.services.forms import prepare_schema, validate_form
+from app.services.forms import prepare_schema
 from app.tasks import bp
+from app.usecases import process
+from app.usecases import tasks as task_cases
 from app.web import allowed, sla_state
 
 # Whose calendar a person picker shows: the order columns that book a person for a time.
@@ -32,13 +32,13 @@ MEASURED = ("dimensions", "composition", "mounting_notes")
 
 
 def _load(task_id: int, user: User) -> HumanTask:
-    task = steps.get_task(task_id)
+    task = task_cases.get_task(task_id)
     policy.ensure(user, "tasks.view", task.order, task)
     return task
 
 
 def _schemas(task: HumanTask) -> tuple[dict, dict]:
-    forms = steps.definition_forms(task.order.instance.definition)
+    forms = process.definition_forms(task.order.instance.definition)
     return forms.get(task.form_schema or "", {}), forms.get(task.form_ui_schema or "", {})
 
 
@@ -91,14 +91,6 @@ def _people(role: str) -> list[str]:
                                    .where(Role.code == role, User.active.is_(True))).scalars())
 
 
-def attachment_ids(schema: dict, data: dict) -> list[int]:
-    ids: list[int] = []
-    for name, node in (schema.get("properties") or {}).items():
-        if node.get("type") == "array" and (node.get("items") or {}).get("format") == "attachment":
-            ids.extend(int(v) for v in data.get(name) or [] if str(v).isdigit())
-    return ids
-
-
 def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults: bool, status: int = 200):
     schema, ui = _schemas(task)
     prepared = prepare_schema(schema)
@@ -143,47 +135,14 @@ def show(task_id: int):
 def submit(task_id: int):
     user = current_user._get_current_object()
     task = _load(task_id, user)
-    steps.ensure_can_act(task, user)  # before any file is written
+    task_cases.ensure_can_act(task, user)  # before any file is written
     schema, _ui = _schemas(task)
-    data, errors = submit_form(task, schema, request.form, request.files, user)
+    data, uploads = parse_form(schema, request.form, request.files)
+    errors = task_cases.complete_task_with_files(task.id, data, uploads, user)
     if errors:
-        return _page(steps.get_task(task_id), user, data, errors, use_defaults=False, status=422)
+        return _page(task_cases.get_task(task_id), user, data, errors, use_defaults=False, status=422)
     flash(_("Задача выполнена"), "success")
     return redirect(url_for("inbox.next_task"))
-
-
-def submit_form(task: HumanTask, schema: dict, form, files, actor: User) -> tuple[dict, dict[str, str]]:
-    """Save the form's files, then complete the task with the data; (data, errors), errors empty on success.
-
-    Files are committed before the form is checked, so a refused form keeps them (the page shows them again).
-    """
-    data, uploads = parse_form(schema, form, files)
-    errors: dict[str, str] = {}
-    for upload in uploads:
-        try:
-            attachment = save_upload(task.order, upload.file, actor, field=upload.path,
-                                     allowed=allowed_for(upload.accept))
-        except ValidationError as exc:
-            errors.update({k: v for k, v in exc.fields.items() if k not in errors})
-            continue
-        db.session.flush()
-        set_path(data, upload.path, str(attachment.id))
-    if uploads:
-        outbox.commit()
-        begin_write()
-    try:
-        if errors:
-            validate_form(schema, data, order=task.order)  # show the form's own errors alongside the files'
-            raise ValidationError(_("Проверьте заполнение формы"), fields=errors)
-        steps.complete_task(task.id, data, actor)
-        outbox.commit()
-    except ValidationError as exc:
-        outbox.rollback()
-        merged = {**exc.fields, **errors}
-        if "_task" not in merged and "_form" not in merged and not merged:
-            merged["_form"] = exc.message
-        return data, merged
-    return data, {}
 
 
 @bp.get("/attachments/<int:attachment_id>")

@@ -17,13 +17,13 @@ from datetime import timedelta
 from flask import current_app
 
 from app import clock
-from app.engine.steps import complete_service_job, reject_service_job
 from app.errors import OperatorInputError
 from app.extensions import db
 from app.models import OutboxJob
 from app.operators.lease import first_lease, lease_kept
 from app.operators.registry import OPERATORS, JobContext, OperatorError, operator
 from app.services import audit
+from app.usecases.process import complete_service_job, reject_service_job
 from app.usecases.uow import unit_of_work, wake_scheduler
 
 log = logging.getLogger(__name__)

@@ -18,13 +18,13 @@ from typing import Callable
 from sqlalchemy import func, select
 
 from app import clock
-from app.engine.steps import due_instances, wake_instance
 from app.errors import BespokeError
 from app.extensions import db
 from app.models import Escalation, HumanTask, ProcessInstance
 from app.operators.registry import JobContext
 from app.services import audit
 from app.services.notifications import queue_notifications, recipients
+from app.usecases.process import due_instances, wake_instance
 from app.usecases.uow import discard, unit_of_work
 
 log = logging.getLogger(__name__)

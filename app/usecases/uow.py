@@ -6,7 +6,8 @@
 commits on leaving the block (rolls back on an exception) and then dispatches the jobs it wrote — run
 inline (JOBS_INLINE, tests and the demo) or pushed to rq — and wakes the scheduler when the step set a
 timer nearer than the one it sleeps towards. A unit of work opened inside another one joins it: only
-the outermost commits, so a use case may call another use case.
+the outermost commits, so a use case may call another use case. A unit of work that rolls back also
+removes the uploaded files it stored, so a failed request leaves no file without its row.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from pathlib import Path
 from typing import Iterator
 
 from flask import current_app
@@ -50,6 +52,24 @@ def unit_of_work(*, fresh: bool = False) -> Iterator[None]:
     _commit()
 
 
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """Part of a unit of work that an exception undoes alone, with the outbox jobs and timers it asked for."""
+    jobs = list(db.session.info.get("new_jobs", []))
+    timer_at = db.session.info.get("timer_at")
+    files = len(db.session.info.get("stored_files", []))
+    try:
+        with db.session.begin_nested():
+            yield
+    except BaseException:
+        db.session.info["new_jobs"] = jobs
+        db.session.info["timer_at"] = timer_at
+        stored = db.session.info.get("stored_files", [])
+        _remove(stored[files:])
+        del stored[files:]
+        raise
+
+
 def in_unit_of_work() -> bool:
     return _open.get()
 
@@ -58,13 +78,25 @@ def discard() -> None:
     """Roll back what the session holds (a read that is over, or a unit of work that failed)."""
     db.session.info.pop("new_jobs", None)
     db.session.info.pop("timer_at", None)
+    _remove(db.session.info.pop("stored_files", []))
     db.session.rollback()
+
+
+def _remove(files: list[Path]) -> None:
+    """Files stored for rows that were rolled back (app.services.attachments.save_upload lists them)."""
+    for path in files:
+        path.unlink(missing_ok=True)
 
 
 def _commit() -> None:
     job_ids = db.session.info.pop("new_jobs", [])
     timer_at = db.session.info.pop("timer_at", None)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except BaseException:  # e.g. a stale version counter found while flushing: nothing of the unit stays
+        discard()
+        raise
+    db.session.info.pop("stored_files", None)
     dispatch(job_ids)
     if timer_at is not None:
         wake_scheduler(timer_at)

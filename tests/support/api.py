@@ -8,9 +8,9 @@ from sqlalchemy import text
 from app.api.auth import issue_token
 from app.demo import STAGE_INPUT, create_demo_people
 from app.engine.deploy import deploy, read_directory
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.models import User
-from app.services.outbox import commit
+from app.usecases.uow import unit_of_work
 from tests.support.snapshot import Snapshot
 
 LANE_USER = {"customer": None}
@@ -31,10 +31,9 @@ def truncate_all(db) -> None:
 
 def deploy_processes(app) -> None:
     with app.app_context():
-        begin_write()
-        for name, bpmn, dmn, forms in read_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"]):
-            deploy(bpmn, name, dmn, forms, None)
-        commit()
+        with unit_of_work():
+            for name, bpmn, dmn, forms in read_directory(app.config["PROCESSES_DIR"], app.config["FORMS_DIR"]):
+                deploy(bpmn, name, dmn, forms, None)
 
 
 def seed(app) -> None:
@@ -55,9 +54,8 @@ def seed(app) -> None:
 
 def seed_for_real(app) -> None:
     with app.app_context():
-        begin_write()
-        create_demo_people()
-        commit()
+        with unit_of_work():
+            create_demo_people()
     deploy_processes(app)
 
 

@@ -1,15 +1,19 @@
-"""Domain functions that move a process: each stages one step (load → run → save → project)."""
+"""Moving an order's process one step: load → act → run → save, then project the tasks and the order.
+
+The engine adapter (`app.engine`) knows workflows only; this module ties them to orders, tasks and people.
+It stages, the caller's unit of work commits.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Callable
 
-from flask import current_app
 from sqlalchemy import select, update
 
-from app import clock, policy
-from app.engine.runtime import INPUT_ERROR_VARIABLE, ProcessEngine, StepView, TaskView
-from app.errors import Conflict, NotFound, ValidationError
+from app import clock
+from app.engine import engine
+from app.engine.runtime import INPUT_ERROR_VARIABLE, StepView, TaskView
+from app.errors import Conflict
 from app.extensions import db
 from app.models import (
     Escalation,
@@ -22,12 +26,7 @@ from app.models import (
     User,
 )
 from app.services import audit, orders
-from app.services.forms import validate_form
 from app.services.outbox import add_job
-
-
-def engine() -> ProcessEngine:
-    return current_app.extensions["bespoke.engine"]
 
 
 def newest_definition(process_id: str = "order_lifecycle") -> ProcessDefinition:
@@ -151,7 +150,7 @@ def _project_order(order: Order, view: StepView, actor) -> None:
             order.completed_at = clock.now()
 
 
-def _step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
+def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
           refresh_timers: bool = False) -> StepView | None:
     """Load, act, run, save. An `act` that returns False changed nothing: nothing is saved."""
     eng = engine()
@@ -163,133 +162,7 @@ def _step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None 
     return view
 
 
-# -- human tasks ------------------------------------------------------------------------------------
-
-def get_task(task_id: int) -> HumanTask:
-    task = db.session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound(f"Task {task_id} does not exist")
-    return task
-
-
-def ensure_can_act(task: HumanTask, user: User) -> None:
-    policy.ensure(user, "tasks.complete", task.order, task)
-
-
-def _ensure_open(task: HumanTask) -> None:
-    if task.state != "open":
-        who = f" by {task.completed_by.login}" if task.completed_by else ""
-        raise Conflict(f"Task '{task.name}' of order {task.order.number} is no longer open: "
-                       f"{task.state}{who}", state=task.state)
-
-
-def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
-    """Validate and submit a user task's form; the process moves on in the same unit of work."""
-    task = get_task(task_id)
-    _ensure_open(task)
-    ensure_can_act(task, actor)
-    instance = task.order.instance
-    schema = definition_forms(instance.definition).get(task.form_schema or "", {})
-    clean = validate_form(schema, data, order=task.order)
-    eng = engine()
-
-    def act(workflow):
-        spiff_task = eng.user_task(workflow, task.task_guid)
-        if spiff_task is None or eng.state_of(spiff_task) != "READY":
-            raise Conflict(f"Task '{task.name}' is no longer waiting for input")
-        problem = eng.task_check(spiff_task, clean)
-        if problem:
-            raise ValidationError(problem, fields={"_task": problem})
-        eng.complete_user_task(spiff_task, clean)
-
-    if task.assignee_id is None:
-        task.assignee = actor
-    _step(instance, act, actor, acted=task.task_guid)
-    task.data = {**(task.data or {}), **clean}  # what was submitted: the task's record and later context
-    orders.apply_process_data(task.order, clean, actor)
-    return task
-
-
-def claim_task(task_id: int, actor: User) -> HumanTask:
-    task = get_task(task_id)
-    _ensure_open(task)
-    ensure_can_act(task, actor)
-    if task.assignee_id != actor.id:
-        task.assignee = actor
-        audit.record(task.order_id, "task", actor, field="assignee", old=None, new=actor.login,
-                     entity="task", entity_id=task.id)
-    return task
-
-
-def unclaim_task(task_id: int, actor: User) -> HumanTask:
-    task = get_task(task_id)
-    _ensure_open(task)
-    policy.ensure(actor, "tasks.unclaim", task.order, task)
-    if task.assignee_id is not None:
-        audit.record(task.order_id, "task", actor, field="assignee", old=task.assignee.login, new=None,
-                     entity="task", entity_id=task.id)
-        task.assignee = None
-    return task
-
-
-def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
-    task = get_task(task_id)
-    _ensure_open(task)
-    policy.ensure(actor, "tasks.assign", task.order, task)
-    user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
-    if user is None or not user.active:
-        raise ValidationError(f"No active user '{login}'", fields={"user": "unknown user"})
-    if task.lane not in user.role_codes:
-        raise ValidationError(f"{login} does not work the '{task.lane}' lane", fields={"user": "wrong role"})
-    old = task.assignee.login if task.assignee else None
-    task.assignee = user
-    audit.record(task.order_id, "task", actor, field="assignee", old=old, new=user.login,
-                 entity="task", entity_id=task.id)
-    return task
-
-
-# -- messages, service jobs, timers ------------------------------------------------------------------
-
-def deliver_message(order: Order, name: str, payload: dict, actor, *, source: str = "api") -> StepView:
-    """Deliver a named message to the order's process, or refuse clearly when it is not waiting for it."""
-    if name == "cancel" and isinstance(actor, User):  # POST /api/v1/messages/cancel too: the one cancel rule
-        policy.ensure(actor, "orders.cancel", order)
-    instance = order.instance
-    if instance is None or instance.status != "running":
-        raise Conflict(f"Order {order.number} has no running process", stage=order.stage)
-    eng = engine()
-
-    def act(workflow):
-        if not eng.send_message(workflow, name, payload):
-            raise Conflict(f"Order {order.number} is at stage '{order.stage}', where message '{name}' "
-                           f"is not accepted", stage=order.stage, message_name=name)
-
-    view = _step(instance, act, actor)
-    assert view is not None  # act never declines: it raises Conflict
-    audit.record(order.id, "message", actor, field=name, new=_short(payload))
-    orders.apply_process_data(order, view.message_data, actor, source=source)
-    return view
-
-
-def cancel_order(order: Order, reason: str, actor) -> StepView:
-    """Cancel with a required reason; refused with the stage named where the diagram does not allow it."""
-    if isinstance(actor, User):  # who, before what: a refused user hears that, not that the reason is missing
-        policy.ensure(actor, "orders.cancel", order)
-    reason = (reason or "").strip()
-    if len(reason) < 3:
-        raise ValidationError("Укажите причину отмены", fields={"reason": "Укажите причину отмены"})
-    try:
-        return deliver_message(order, "cancel", {"reason": reason}, actor)
-    except Conflict as exc:
-        raise Conflict(f"Заказ {order.number} на этапе «{order.stage}»: отмена невозможна (отменить можно новый "
-                       f"заказ, на замере, на подготовке договора или в ожидании решения банка)",
-                       stage=order.stage) from exc
-
-
-def _short(payload: dict) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in (payload or {}).items())
-    return text[:500]
-
+# -- service jobs and timers --------------------------------------------------------------------------
 
 def complete_service_job(job: OutboxJob, result) -> bool:
     """Finish the job's service task; a second completion (or a cancelled task) is a no-op."""
@@ -298,7 +171,7 @@ def complete_service_job(job: OutboxJob, result) -> bool:
         return False
     eng = engine()
     guid = job.task_guid
-    return _step(instance, lambda wf: eng.complete_service_task(wf, guid, result),
+    return step(instance, lambda wf: eng.complete_service_task(wf, guid, result),
                  f"job:{job.operator}") is not None
 
 
@@ -320,7 +193,7 @@ def reject_service_job(job: OutboxJob, message: str) -> dict | None:
             return False
         caught.update(payload)
 
-    _step(instance, act, f"job:{job.operator}")
+    step(instance, act, f"job:{job.operator}")
     return caught or None
 
 
@@ -339,5 +212,5 @@ def wake_instance(instance_id: int, now: datetime | None = None) -> bool:
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None or instance.next_timer_at is None or instance.next_timer_at > now:
         return False
-    _step(instance, lambda wf: None, "timer", refresh_timers=True)
+    step(instance, lambda wf: None, "timer", refresh_timers=True)
     return True

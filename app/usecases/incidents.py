@@ -1,14 +1,15 @@
-"""Incidents: jobs out of attempts (or refused for good), and what an admin may do about them."""
+"""Incidents: jobs out of attempts (or refused for good), and what an admin may do about them (retry, skip)."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from app import clock
-from app.engine.steps import complete_service_job
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.models import Notification, OutboxJob, User
 from app.services import audit
+from app.usecases.process import complete_service_job
+from app.usecases.uow import unit_of_work
 
 
 def list_incidents(limit: int = 200) -> list[OutboxJob]:
@@ -26,8 +27,9 @@ def _incident(job_id: int) -> OutboxJob:
     return job
 
 
+@unit_of_work()
 def retry_incident(job_id: int, user: User) -> OutboxJob:
-    """Give the job a fresh set of attempts; it goes out after the caller's commit."""
+    """Give the job a fresh set of attempts; it goes out after the commit."""
     job = _incident(job_id)
     job.status, job.attempts, job.run_after, job.lease_until = "queued", 0, clock.now(), None
     job.resolved_by_id = user.id
@@ -43,6 +45,7 @@ def retry_incident(job_id: int, user: User) -> OutboxJob:
     return job
 
 
+@unit_of_work()
 def skip_incident(job_id: int, user: User, result: dict | None, reason: str) -> OutboxJob:
     """Finish the job by hand with the given result, so the order moves on without it."""
     reason = (reason or "").strip()

@@ -1,4 +1,5 @@
-"""The History tab: a stage timeline with durations and a readable change log."""
+"""An order's history (the card's History tab, the partner portal): a stage timeline with durations and a readable
+change log."""
 from __future__ import annotations
 
 from dataclasses import dataclass

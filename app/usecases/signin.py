@@ -11,6 +11,7 @@ from app import clock
 from app.errors import TooManyRequests, Unauthorized
 from app.extensions import db
 from app.models import LoginAttempt, User
+from app.usecases.uow import unit_of_work
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
@@ -34,16 +35,17 @@ def sign_in(login: str, password: str, ip: str) -> User:
     """The user whose password this is; TooManyRequests while the login is locked (the password is not even
     checked), Unauthorized for a wrong one.
 
-    The attempt is committed here: a refused one must count although the caller goes on to answer with an error.
+    The attempt is its own unit of work: a refused one must count although the caller goes on to answer with an
+    error.
     """
     wait = locked_for(login)
     if wait:
         raise TooManyRequests(_("Слишком много неудачных попыток входа. Попробуйте через %(minutes)d мин.",
                                 minutes=math.ceil(wait / 60)), retry_after=wait)
-    user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
-    ok = user is not None and user.active and user.check_password(password)
-    db.session.add(LoginAttempt(login=login[:LOGIN_LENGTH], ip=(ip or "")[:64], success=ok))
-    db.session.commit()
+    with unit_of_work():
+        user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
+        ok = user is not None and user.active and user.check_password(password)
+        db.session.add(LoginAttempt(login=login[:LOGIN_LENGTH], ip=(ip or "")[:64], success=ok))
     if not ok or user is None:
         raise Unauthorized(_("Неверный логин или пароль"))
     return user

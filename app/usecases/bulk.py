@@ -7,15 +7,16 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.engine import steps
 from app.engine.bindings import ENTRY
 from app.engine.lookup import order_tasks
 from app.errors import BespokeError
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.i18n import N_
 from app.models import HumanTask, Order, User
 from app.policy import visible_orders
-from app.services.outbox import commit, rollback
+from app.usecases import messages
+from app.usecases import tasks as task_cases
+from app.usecases.uow import unit_of_work
 
 BULK_ACTIONS = {"confirm": N_("Подтвердить"), "assign": N_("Назначить"), "cancel": N_("Отменить с причиной")}
 
@@ -39,32 +40,28 @@ def _one(action: str, order: Order, user: User, reason: str, assignee: str) -> s
         task = _open_task(order, ENTRY)
         if task is None:
             raise BespokeError(_("нет открытой задачи «Новый заказ» (этап «%(stage)s»)", stage=order.stage))
-        steps.complete_task(task.id, {"decision": "confirm"}, user)
+        task_cases.complete_task(task.id, {"decision": "confirm"}, user)
         return _("подтверждён")
     if action == "assign":
         task = _open_task(order)
         if task is None:
             raise BespokeError(_("нет открытых задач"))
-        steps.assign_task(task.id, assignee, user)
+        task_cases.assign_task(task.id, assignee, user)
         return _("задача «%(name)s» назначена: %(who)s", name=task.name, who=assignee)
-    steps.cancel_order(order, reason, user)
+    messages.cancel_order(order, reason, user)
     return _("отменён")
 
 
 def run_bulk(action: str, numbers: list[str], user: User, *, reason: str = "", assignee: str = "") -> list[BulkResult]:
     results = []
     for number in dict.fromkeys(numbers):
-        begin_write()
-        order = db.session.execute(visible_orders(user).where(Order.number == number)).scalar_one_or_none()
-        if order is None:
-            rollback()
-            results.append(BulkResult(number, False, _("заказ не найден")))
-            continue
         try:
-            message = _one(action, order, user, reason, assignee)
-            commit()
+            with unit_of_work():
+                order = db.session.execute(visible_orders(user).where(Order.number == number)).scalar_one_or_none()
+                if order is None:
+                    raise BespokeError(_("заказ не найден"))
+                message = _one(action, order, user, reason, assignee)
             results.append(BulkResult(number, True, message))
         except BespokeError as exc:
-            rollback()
             results.append(BulkResult(number, False, exc.message))
     return results

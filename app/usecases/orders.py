@@ -1,0 +1,26 @@
+"""Placing an order: the one way an order is born — from the API, the order form, the partner portal, an e-mail
+or the demo — checked, staged with its customer and its process started, in one unit of work."""
+from __future__ import annotations
+
+from app.models import Order, User
+from app.services import orders as order_service
+from app.usecases.process import start_order_process
+from app.usecases.uow import unit_of_work
+
+
+@unit_of_work()
+def place_order(payload: dict, actor: User | None) -> Order:
+    """A new order from an intake payload (the API's JSON shape); ValidationError per field, nothing saved."""
+    order = order_service.create_order(order_service.validate_intake(payload), actor)
+    start_order_process(order, actor)
+    return order
+
+
+def place_order_from_form(values: dict, actor: User, **fixed) -> Order:
+    """An order from the new-order form (fields named like `customer.phone`); `fixed` overrides what was posted."""
+    payload = {"kind": values.get("kind"), "channel": values.get("channel") or "phone",
+               "customer": {"name": values.get("customer.name", ""), "phone": values.get("customer.phone", ""),
+                            "email": values.get("customer.email", "")},
+               "address": values.get("address", ""), "description": values.get("description", ""),
+               "partner": values.get("partner") or None, **fixed}
+    return place_order(payload, actor)
