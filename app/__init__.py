@@ -44,7 +44,9 @@ def create_app(config: dict | None = None) -> Flask:
         return user if user is not None and user.session_stamp == stamp else None
 
     errors.init_app(app)
-    engine.init_app(app)
+    from app.operators.registry import DETACHED
+
+    engine.init_app(app, _diagram_functions(app), DETACHED)
     i18n.init_app(app)
     assets.init_app(app)
     web.init_app(app)
@@ -84,3 +86,20 @@ def create_app(config: dict | None = None) -> Flask:
 
     init_cli(app)
     return app
+
+
+def _diagram_functions(app: Flask) -> dict:
+    """What the lifecycle's scripts call: `sla_due(hours, fraction)` and `setting(name)`."""
+    from app.services.calendar import BusinessCalendar, sla_deadline
+
+    settings = {"FEEDBACK_TIMEOUT": app.config["FEEDBACK_TIMEOUT"]}
+    config = {**app.config, "_calendar": BusinessCalendar.from_config(app.config)}
+
+    def sla_due(hours: float, fraction: float = 1.0) -> str:
+        """Deadline for `fraction` of a stage's SLA (`hours` working hours), as ISO text for a timer."""
+        return sla_deadline(config, hours, fraction).isoformat()
+
+    def setting(name: str) -> str:
+        return settings[name]
+
+    return {"sla_due": sla_due, "setting": setting}

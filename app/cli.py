@@ -6,11 +6,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.engine.deploy import deploy, read_directory
 from app.errors import BespokeError
 from app.extensions import db
 from app.models import User
 from app.services.reference import create_user, ensure_reference_data
+from app.usecases.deploy import deploy, read_directory
 from app.usecases.uow import unit_of_work
 
 

@@ -41,6 +41,9 @@ class Config:
         self.STATUS_RATE_LIMIT = os.environ.get("STATUS_RATE_LIMIT", "60 per minute")
         self.STATUS_MISS_LIMIT = os.environ.get("STATUS_MISS_LIMIT", "20 per hour")
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        # Said outright: the limiter is one object for every app in the process, and an app created without the
+        # setting would inherit the previous app's choice (a test app that switched it off left it off).
+        self.RATELIMIT_ENABLED = True
         self.RATELIMIT_SWALLOW_ERRORS = True  # the limiter's store down must not take the page down
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_HEADERS_ENABLED = True

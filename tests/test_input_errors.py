@@ -7,10 +7,10 @@ import time
 
 from sqlalchemy import select
 
-from app.engine.deploy import deploy, read_directory
 from app.extensions import db
 from app.models import OutboxJob
 from app.services.documents import format_money
+from app.usecases.deploy import deploy, read_directory
 from app.usecases.jobs import execute_job
 from app.usecases.uow import unit_of_work
 from tests.support.api import HAPPY_CASH, Api

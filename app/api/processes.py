@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from app.api import bp
 from app.api.auth import endpoint, json_body
 from app.api.schemas import _iso
-from app.engine.deploy import deploy
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ProcessDefinition, ProcessInstance
 from app.services.inputs import body_object, body_text
+from app.usecases.deploy import deploy
 
 
 def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:

@@ -1,11 +1,17 @@
-"""The only package that imports SpiffWorkflow; the rest of the app calls its domain functions."""
+"""The engine adapter: the only package that imports SpiffWorkflow.
+
+It parses and validates diagrams, runs, dumps and loads workflows and describes what a step left
+waiting (tasks, service calls, timers, milestones). It knows nothing of orders, users or HTTP: the use
+cases (`app/usecases/process.py`) load an instance, let the adapter run it and project the result.
+"""
 from __future__ import annotations
+
+from typing import Callable, Iterable
 
 from flask import Flask, current_app
 
 from app.engine.runtime import ProcessEngine
 from app.engine.specs import AsyncServiceTask
-from app.services.calendar import BusinessCalendar, sla_deadline
 
 
 def engine() -> ProcessEngine:
@@ -13,19 +19,11 @@ def engine() -> ProcessEngine:
     return current_app.extensions["bespoke.engine"]
 
 
-def init_app(app: Flask) -> None:
-    """Build the parser/serializer/script engine once and keep it in app.extensions."""
-    settings = {"FEEDBACK_TIMEOUT": app.config["FEEDBACK_TIMEOUT"]}
-    config = {**app.config, "_calendar": BusinessCalendar.from_config(app.config)}
+def init_app(app: Flask, functions: dict[str, Callable], detached: Iterable[str]) -> None:
+    """Build the parser/serializer/script engine once and keep it in app.extensions.
 
-    def sla_due(hours: float, fraction: float = 1.0) -> str:
-        """Deadline for `fraction` of a stage's SLA (`hours` working hours), as ISO text for a timer."""
-        return sla_deadline(config, hours, fraction).isoformat()
-
-    def setting(name: str) -> str:
-        return settings[name]
-
-    app.extensions["bespoke.engine"] = ProcessEngine({"sla_due": sla_due, "setting": setting})
-    from app.operators.registry import DETACHED
-
-    AsyncServiceTask.detached_operators = DETACHED
+    `functions` are what diagram scripts may call besides the sandbox's built-ins; `detached` names the
+    operators whose result no process waits for (their service task moves on at once).
+    """
+    app.extensions["bespoke.engine"] = ProcessEngine(functions)
+    AsyncServiceTask.detached_operators = frozenset(detached)

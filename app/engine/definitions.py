@@ -5,7 +5,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -131,7 +131,8 @@ def version_bindings(spec, subprocess_specs) -> Bindings:
 
 def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
                      *, roles: set[str], operators: set[str], serializer,
-                     bindings: Iterable[BindingRule] = ()) -> ParsedDefinition:
+                     bindings: Iterable[BindingRule] = (),
+                     form_check: Callable[[dict], list[str]] | None = None) -> ParsedDefinition:
     """Parse and validate; raise DeployError listing every problem, or return the parsed definition."""
     problems: list[dict] = []
     bpmn_tree = safe_xml(bpmn, bpmn_name)
@@ -185,7 +186,7 @@ def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], f
                     if prop == FORM_PROPERTY:
                         problems.append({"file": bpmn_name, **element, "problem": f"user task has no {prop}"})
                     continue
-                form, error = _load_form(filename, form_files, validate_schema=prop == FORM_PROPERTY)
+                form, error = _load_form(filename, form_files, prop == FORM_PROPERTY, form_check)
                 if error or form is None:
                     problems.append({"file": bpmn_name, **element, "problem": error})
                 else:
@@ -215,7 +216,8 @@ def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], f
     )
 
 
-def _load_form(filename: str, form_files: dict[str, bytes], validate_schema: bool) -> tuple[dict | None, str | None]:
+def _load_form(filename: str, form_files: dict[str, bytes], validate_schema: bool,
+               form_check: Callable[[dict], list[str]] | None) -> tuple[dict | None, str | None]:
     content = form_files.get(filename)
     if content is None:
         return None, f"form file '{filename}' is missing"
@@ -224,24 +226,23 @@ def _load_form(filename: str, form_files: dict[str, bytes], validate_schema: boo
     except ValueError as exc:
         return None, f"form file '{filename}' is not valid JSON: {exc}"
     if validate_schema:
-        problem = _form_problem(json.dumps(form, sort_keys=True))
+        problem = _form_problem(json.dumps(form, sort_keys=True), form_check)
         if problem:
             return None, f"form file '{filename}'{problem}"
     return form, None
 
 
 @functools.lru_cache(maxsize=512)
-def _form_problem(canonical: str) -> str | None:
-    """What is wrong with a form's schema or its x-rules; remembered by content, since checking a schema against
-    the metaschema costs ~20 ms and every deploy (every test, too) checks the same unchanged forms."""
+def _form_problem(canonical: str, form_check: Callable[[dict], list[str]] | None) -> str | None:
+    """What is wrong with a form's schema or its rules (`form_check`, the app's x-rules check); remembered by
+    content, since checking a schema against the metaschema costs ~20 ms and every deploy (every test, too)
+    checks the same unchanged forms."""
     form = json.loads(canonical)
     try:
         Draft202012Validator.check_schema(form)
     except SchemaError as exc:
         return f" is not a valid JSON Schema: {exc.message}"
-    from app.services.form_rules import rule_problems  # the rules build on this package's sandbox
-
-    problems = rule_problems(form)
+    problems = form_check(form) if form_check is not None else []
     return f": x-rules: {'; '.join(problems)}" if problems else None
 
 

@@ -15,15 +15,20 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer
 from app.clock import now
 
 
+def _fired(my_task, due: datetime) -> bool:
+    """Once the app's clock has passed `due`, the timer has fired (and stays fired)."""
+    if due < now():
+        my_task._set_internal_data(event_fired=True)
+    return my_task._get_internal_data("event_fired", False)
+
+
 class TimeDateEventDefinition(timer.TimeDateEventDefinition):
     def has_fired(self, my_task):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
             my_task._set_internal_data(event_value=event_value)
-        if self.parse_time_or_duration(event_value) < now():
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+        return _fired(my_task, self.parse_time_or_duration(event_value))
 
 
 class DurationTimerEventDefinition(timer.DurationTimerEventDefinition):
@@ -35,9 +40,7 @@ class DurationTimerEventDefinition(timer.DurationTimerEventDefinition):
             duration = self.get_timedelta_from_start(self.parse_iso_duration(expression), start)
             event_value = (start + duration).isoformat()
             my_task._set_internal_data(event_value=event_value)
-        if self.get_datetime(event_value) < now():
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+        return _fired(my_task, self.get_datetime(event_value))
 
 
 class CycleTimerEventDefinition(timer.CycleTimerEventDefinition):

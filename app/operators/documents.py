@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.engine.bindings import RECORDS
-from app.engine.lookup import order_tasks
 from app.errors import OperatorInputError
 from app.extensions import db
 from app.models import Claim, Document, HumanTask, Order
 from app.operators.registry import JobContext, OperatorError
+from app.services.bindings import order_tasks
 from app.services.calendar import company_tz
 from app.services.documents import DOCUMENT_KINDS, format_money, render_pdf
 from app.services.money import exact_decimal

@@ -24,7 +24,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any, Callable, ContextManager
 
 from flask import current_app
@@ -32,24 +32,22 @@ from sqlalchemy import select
 
 from app import clock
 from app.engine.bindings import RECORDS
-from app.engine.lookup import bound_tasks, order_tasks
-from app.errors import Conflict
 from app.extensions import db
-from app.models import Customer, HumanTask, Order, OrderStatus, Payment
+from app.models import Customer, HumanTask, Order, OrderStatus
 from app.models import Document as OrderDocument
 from app.operators.onec_client import EMPTY_REF, OneC, all_of, contains, eq, guid
 from app.operators.onec_mapping import load_mapping, mapped
 from app.operators.registry import JobContext, OperatorError
 from app.services import audit
+from app.services.bindings import bound_tasks
 from app.services.calendar import company_tz
 from app.services.dates import to_date
 from app.services.money import ZERO, exact_decimal, json_amount, to_money
-from app.usecases.messages import deliver_message
+from app.usecases.payments import take_payment_row
 from app.usecases.uow import discard, unit_of_work
 
 log = logging.getLogger(__name__)
 
-PAYMENT_MESSAGE = "payment_received"  # the message the boundary event of the task recording payments catches
 STEPS = {
     "counterparty": ("counterparty",),
     "contract": ("counterparty", "contract"),
@@ -285,25 +283,8 @@ class Exchange:
         paid_on, amount = to_date(doc.get(fields["date"])) or clock.today(), to_money(doc.get(fields["amount"]))
         if amount is None or amount <= 0:
             return None
-        with self.write():
-            order = db.session.get_one(Order, order_id)
-            if _known(order, ref, number, paid_on, amount, self.actor):
-                return None
-            if any(p.number == number for p in order.payments):
-                number = f"{number}/{ref[:8]}"  # e.g. a bank and a cash document numbered alike
-            order.payments.append(Payment(number=number, paid_on=paid_on, amount=amount, method=source.get("method"),
-                                          received_by="company", source="1c", external_id=ref))
-            audit.record(order.id, "field", self.actor, field="payment", old=None,
-                         new=f"№{number} от {paid_on} на {amount} ₽ (1С)", entity="payment")
-            db.session.flush()
-            if _waits_for_payment(order):
-                payload = {"number": number, "date": paid_on.isoformat(), "amount": json_amount(amount),
-                           "method": source.get("method"), "received_by": "company"}
-                try:
-                    deliver_message(order, PAYMENT_MESSAGE, payload, self.actor, source="1c")
-                except Conflict as exc:  # moved on meanwhile: the money is still recorded
-                    log.info("1C payment %s for %s recorded without a message: %s", number, order.number, exc)
-        return number
+        return take_payment_row(order_id, ref=ref, number=number, paid_on=paid_on, amount=amount,
+                                method=source.get("method"), source="1c", actor=self.actor, label="1С")
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -325,26 +306,6 @@ def _ref_of(entity: dict, name: str) -> str:
     if not ref or ref == EMPTY_REF:
         raise OperatorError(f"1С: ответ «{name}» без Ref_Key", permanent=False)
     return str(ref)
-
-
-def _known(order: Order, ref: str, number: str, paid_on: date, amount: Decimal, actor: str) -> bool:
-    """Recorded before — or typed in by hand from the same bank statement, which we then link to 1C."""
-    if db.session.execute(select(Payment.id).where(Payment.external_id == ref)).first() is not None:
-        return True
-    for payment in order.payments:
-        if payment.external_id is None and payment.source != "1c" and (
-                payment.number == number or (payment.paid_on == paid_on and payment.amount == amount)):
-            payment.external_id = ref
-            audit.record(order.id, "field", actor, field="payment", old=f"№{payment.number}",
-                         new=f"№{payment.number} = 1С {number}", entity="payment", entity_id=payment.id)
-            return True
-    return False
-
-
-def _waits_for_payment(order: Order) -> bool:
-    return order.status == OrderStatus.ACTIVE and db.session.execute(
-        select(HumanTask.id).where(order_tasks(order, RECORDS, "payment"), HumanTask.state == "open")
-    ).first() is not None
 
 
 def _item_text(order: Order) -> str:

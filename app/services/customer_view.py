@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from app.engine.bindings import CUSTOMER_TEXT, MILESTONE, RATING, Bindings
-from app.engine.lookup import order_bindings
 from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.i18n import N_
 from app.models import AuditEvent, Claim, Document, HumanTask, Note, Order, OrderStatus, User
 from app.models.users import Department
+from app.services.bindings import order_bindings
 from app.services.notifications import notify
 
 CUSTOMER_LANE = "customer"

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from app import clock, policy
 from app.engine.bindings import VISIT
-from app.engine.lookup import order_tasks
 from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.forms_ui import FormExtras, parse_form, render_form
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
 from app.services.attachments import attachment_ids, file_path, send_attachment
+from app.services.bindings import order_tasks
 from app.services.calendar import company_tz
 from app.services.dates import to_datetime
 from app.services.documents import plural_ru

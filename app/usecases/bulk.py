@@ -8,12 +8,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.engine.bindings import ENTRY
-from app.engine.lookup import order_tasks
 from app.errors import BespokeError
 from app.extensions import db
 from app.i18n import N_
 from app.models import HumanTask, Order, User
 from app.policy import visible_orders
+from app.services.bindings import order_tasks
 from app.usecases import messages
 from app.usecases import tasks as task_cases
 from app.usecases.uow import unit_of_work

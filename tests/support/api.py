@@ -7,9 +7,9 @@ from sqlalchemy import text
 
 from app.api.auth import issue_token
 from app.demo import STAGE_INPUT, create_demo_people
-from app.engine.deploy import deploy, read_directory
 from app.extensions import db
 from app.models import User
+from app.usecases.deploy import deploy, read_directory
 from app.usecases.uow import unit_of_work
 from tests.support.snapshot import Snapshot
 

@@ -12,6 +12,7 @@ from app.engine.definitions import parse_definition
 from app.extensions import db
 from app.models import LANE_ROLES, ProcessDefinition, User
 from app.services import audit
+from app.services.form_rules import rule_problems
 
 
 def binding_rules() -> tuple[BindingRule, ...]:
@@ -40,7 +41,7 @@ def deploy(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files:
     eng = engine()
     parsed = parse_definition(bpmn, bpmn_name, dmn_files, form_files, roles=set(LANE_ROLES),
                               operators=set(OPERATOR_NAMES), serializer=eng.serializer,
-                              bindings=binding_rules())
+                              bindings=binding_rules(), form_check=rule_problems)
     newest = db.session.execute(
         select(ProcessDefinition).where(ProcessDefinition.process_id == parsed.process_id)
         .order_by(ProcessDefinition.version.desc()).limit(1).with_for_update()
