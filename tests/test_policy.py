@@ -118,7 +118,8 @@ def walk_app(_schema, redis_server, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("walk")
     app = create_app({"SQLALCHEMY_DATABASE_URI": _schema, "TESTING": True, "JOBS_INLINE": True,
                       "REDIS_URL": redis_server.url, "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False,
-                      "UPLOADS_DIR": str(tmp / "uploads"), "INSTANCE_PATH": str(tmp), "RATELIMIT_ENABLED": False})
+                      "UPLOADS_DIR": str(tmp / "uploads"), "INSTANCE_PATH": str(tmp),
+                      "STATUS_RATE_LIMIT": "100000 per minute", "STATUS_MISS_LIMIT": "100000 per hour"})
     with app.app_context():
         truncate_all(db)
     seed(app)
