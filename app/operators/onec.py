@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import InvalidOperation
+from functools import partial
 from typing import Any, Callable, ContextManager
 
 from flask import current_app
@@ -97,7 +98,7 @@ def pull_payments(order_id: int | None = None) -> dict:
     summary: dict[str, Any] = {"status": "ok", "checked": 0, "recorded": [], "errors": {}}
     try:
         with connect() as onec:
-            exchange = Exchange(onec, load_mapping(), _fresh_unit, "1c")
+            exchange = Exchange(onec, load_mapping(), partial(unit_of_work, fresh=True), "1c")
             for oid in order_ids:
                 summary["checked"] += 1
                 try:
@@ -112,10 +113,6 @@ def pull_payments(order_id: int | None = None) -> dict:
         summary["status"] = "errors"
         log.warning("1C payments pull: %s", summary["errors"])
     return summary
-
-
-def _fresh_unit() -> ContextManager[None]:
-    return unit_of_work(fresh=True)
 
 
 def orders_waiting_for_payment() -> list[int]:

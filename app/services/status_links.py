@@ -47,8 +47,6 @@ def status_url(order: Order) -> str:
     token = status_token(order)
     return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/s/{token}" if token else ""
 
-# Who issues and revokes a customer's link (the order card and the API).
-LINK_KEEPERS = frozenset({"sales", "dispatch", "director", "admin"})
 
 
 def order_for_token(token: str) -> Order:

@@ -70,10 +70,6 @@ def savepoint() -> Iterator[None]:
         raise
 
 
-def in_unit_of_work() -> bool:
-    return _open.get()
-
-
 def discard() -> None:
     """Roll back what the session holds (a read that is over, or a unit of work that failed)."""
     db.session.info.pop("new_jobs", None)
