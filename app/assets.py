@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 VENDOR = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
 }
+# Public folder -> a package's distribution folder, served whole (the stylesheets load their fonts relatively).
+VENDOR_DIRS = {
+    "bpmn-js": "bpmn-js/dist",  # the modeler and viewers (bpmn.io licence: the watermark stays visible)
+    "dmn-js": "dmn-js/dist",  # the DMN decision-table editor
+}
 
 
 def init_app(app: Flask) -> None:
@@ -21,7 +26,20 @@ def init_app(app: Flask) -> None:
         path = VENDOR.get(name)
         if path is None:
             abort(404)
-        full = ROOT / "node_modules" / path
-        if not full.exists():
-            abort(404, description=f"{name} is missing: run `npm install` (make install does)")
-        return send_from_directory(full.parent, full.name, max_age=86400)
+        return _send(ROOT / "node_modules" / path, name)
+
+    @app.get("/vendor/<package>/<path:name>")
+    @allowed("public")
+    def vendor_dir(package: str, name: str):
+        folder = VENDOR_DIRS.get(package)
+        if folder is None:
+            abort(404)
+        return _send(ROOT / "node_modules" / folder / name, f"{package}/{name}", root=ROOT / "node_modules" / folder)
+
+
+def _send(full: Path, name: str, root: Path | None = None):
+    if root is not None and not full.resolve().is_relative_to(root.resolve()):
+        abort(404)
+    if not full.is_file():
+        abort(404, description=f"{name} is missing: run `npm install` (make install does)")
+    return send_from_directory(full.parent, full.name, max_age=86400)

@@ -10,7 +10,7 @@ from app.errors import BespokeError
 from app.extensions import db
 from app.models import User
 from app.services.reference import create_user, ensure_reference_data
-from app.usecases.deploy import deploy, read_directory
+from app.usecases.deploy import AnalystVersionKept, deploy, read_directory
 from app.usecases.uow import unit_of_work
 
 
@@ -24,14 +24,24 @@ def init_app(app: Flask) -> None:
 @with_appcontext
 @click.option("--processes", "processes_dir", default=None, help="Folder with *.bpmn and *.dmn")
 @click.option("--forms", "forms_dir", default=None, help="Folder with the form JSON files")
-def deploy_command(processes_dir: str | None, forms_dir: str | None) -> None:
-    """Deploy every diagram in processes/ as a new version when its content changed."""
+@click.option("--force", is_flag=True, help="Replace a version published from the studio or the API")
+def deploy_command(processes_dir: str | None, forms_dir: str | None, force: bool) -> None:
+    """Deploy every diagram in processes/ as a new version when its content is new.
+
+    Content already deployed (any version) is left alone, and a version an analyst published from the studio or
+    the API stays the one new orders get unless --force.
+    """
     try:
         with unit_of_work():
             ensure_reference_data()
             for name, bpmn, dmn, forms in read_directory(processes_dir or current_app.config["PROCESSES_DIR"],
                                                          forms_dir or current_app.config["FORMS_DIR"]):
-                definition, created = deploy(bpmn, name, dmn, forms, None, comment=f"flask deploy {name}")
+                try:  # refused before anything is staged
+                    definition, created = deploy(bpmn, name, dmn, forms, None, comment=f"flask deploy {name}",
+                                                 source="repository", force=force)
+                except AnalystVersionKept as kept:
+                    click.echo(f"{name}: kept {kept.message}")
+                    continue
                 state = "deployed" if created else "unchanged,"
                 click.echo(f"{name}: {state} {definition.process_id} v{definition.version}")
     except BespokeError as exc:  # nothing of this deploy is kept

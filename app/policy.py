@@ -25,8 +25,8 @@ STAFF = frozenset({"sales", "dispatch", "measurer", "designer", "accountant", "p
 MANAGEMENT = frozenset({"director", "admin"})  # see every task, every incident, every partner
 ADMINS = frozenset({"admin"})
 ORDER_DESK = frozenset({"sales", "dispatch", "director", "admin"})  # take, cancel, keep the customer's link
-PROCESS_READERS = frozenset({"analyst", "admin", "director"})  # versions and running counts, not for partners
-PROCESS_DEPLOYERS = frozenset({"analyst", "admin"})
+PROCESS_READERS = frozenset({"analyst", "admin", "director"})  # an order's process drawn with its progress
+PROCESS_DEPLOYERS = frozenset({"analyst", "admin"})  # the studio: drafts, validation, versions, deploy
 PARTNERS = frozenset({"partner"})
 CUSTOMERS = frozenset({"customer"})  # the account behind every status link: it completes the customer's tasks
 PUBLIC, SIGNED_IN = "public", "signed in"  # anyone at all; any active account, whatever its roles
@@ -139,8 +139,15 @@ RULES: dict[str, Rule] = {
     "partner.portal": Rule(PARTNERS, N_("Кабинет партнёра открыт только точкам продаж и агентам"),
                            _partner_account),
     # the process and administration
-    "processes.view": Rule(PROCESS_READERS, N_("Версии процесса видят аналитики, администраторы и директор")),
+    "processes.view": Rule(PROCESS_DEPLOYERS, N_("Процессы и их версии видят аналитики и администраторы")),
     "processes.deploy": Rule(PROCESS_DEPLOYERS, N_("Процесс публикуют аналитики и администраторы")),
+    "processes.activate": Rule(ADMINS, N_("Версию для новых заказов выбирают администраторы")),
+    "processes.migrate": Rule(ADMINS, N_("Переносят заказы между версиями администраторы")),
+    "studio.view": Rule(PROCESS_DEPLOYERS, N_("Студия процессов открыта аналитикам и администраторам")),
+    "studio.edit": Rule(PROCESS_DEPLOYERS, N_("Черновики процесса правят аналитики и администраторы")),
+    "instances.view": Rule(PROCESS_READERS, N_("Ход процесса на схеме видят аналитики, администраторы и директор")),
+    "instances.admin": Rule(ADMINS, N_("Вмешиваться в ход процесса могут администраторы")),
+    "users.admin": Rule(ADMINS, N_("Пользователей и роли ведут администраторы")),
     "incidents.view": Rule(MANAGEMENT, N_("Инциденты видят директор и администраторы")),
     "incidents.resolve": Rule(ADMINS, N_("Инциденты разбирают администраторы")),
     "partners.view": Rule(MANAGEMENT, N_("Партнёров видят директор и администраторы")),

@@ -22,7 +22,16 @@ from app.models.orders import (
     PartnerCommission,
     Payment,
 )
-from app.models.process import Escalation, HumanTask, OutboxJob, ProcessDefinition, ProcessInstance
+from app.models.process import (
+    Escalation,
+    HumanTask,
+    OutboxJob,
+    ProcessDefinition,
+    ProcessDraft,
+    ProcessInstance,
+    ProcessMigration,
+    ProcessMigrationItem,
+)
 from app.models.security import LoginAttempt
 from app.models.ui import SavedFilter
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User
@@ -32,5 +41,6 @@ __all__ = [
     "Escalation", "Feedback", "HumanTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
-    "ProcessInstance", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "User",
+    "ProcessDraft", "ProcessInstance", "ProcessMigration",
+    "ProcessMigrationItem", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "User",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.extensions import db
@@ -28,8 +28,65 @@ class ProcessDefinition(Model):
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     deployed_at = mapped_column(UTCDateTime, default=utcnow)
     comment: Mapped[str] = mapped_column(String(500), default="")
+    # Where it came from: "repository" (flask deploy), "studio" (published in the browser), "api".
+    source: Mapped[str] = mapped_column(String(20), default="api", server_default="api")
+    # The one version of its process that new instances get (one per process_id; a rollback moves it).
+    active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
 
     deployed_by = relationship("User")
+
+
+class ProcessDraft(Model):
+    """An analyst's unpublished work on a process: the diagram, its DMN and forms, and what validation said."""
+
+    __tablename__ = "process_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), unique=True)
+    base_version: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the version it was opened from
+    bpmn_xml: Mapped[str] = mapped_column(Text, default="")
+    dmn_files = mapped_column(JSONType, default=dict)  # file name -> XML text
+    forms = mapped_column(JSONType, default=dict)  # file name -> parsed JSON
+    problems = mapped_column(JSONType, default=list)  # the last validation: [{element_id, message, severity}]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    updated_by = relationship("User")
+
+
+class ProcessMigration(Model):
+    """Moving running instances from one version to another: a dry run or a background job, order by order."""
+
+    __tablename__ = "process_migrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    from_version: Mapped[int] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    selection = mapped_column(JSONType, default=dict)  # {"orders": [...]} | {"stage": "..."} | {} (all)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, running, done
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    moved: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow)
+    finished_at = mapped_column(UTCDateTime, nullable=True)
+
+    requested_by = relationship("User")
+    items = relationship("ProcessMigrationItem", back_populates="migration", order_by="ProcessMigrationItem.id",
+                         cascade="all, delete-orphan")
+
+
+class ProcessMigrationItem(Model):
+    """One order of a migration: pending, moved, or failed (it stays on the old version) with the reason."""
+
+    __tablename__ = "process_migration_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    migration_id: Mapped[int] = mapped_column(ForeignKey("process_migrations.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending, moved, failed
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    migration = relationship(ProcessMigration, back_populates="items")
+    order = relationship("Order")
 
 
 class ProcessInstance(Model):
@@ -40,7 +97,7 @@ class ProcessInstance(Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
     state: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running, completed, error
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running, completed, error, suspended
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

@@ -9,6 +9,7 @@ from app.engine import bindings as b
 from app.engine import engine
 from app.engine.bindings import BindingRule
 from app.engine.definitions import parse_definition
+from app.errors import Conflict, DeployError, NotFound
 from app.extensions import db
 from app.models import LANE_ROLES, ProcessDefinition, User
 from app.services import audit
@@ -33,31 +34,107 @@ def binding_rules() -> tuple[BindingRule, ...]:
     )
 
 
-def deploy(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
-           actor: User | None, comment: str = "") -> tuple[ProcessDefinition, bool]:
-    """Stage a new version, or return the newest one unchanged when the content is the same."""
+SOURCES = ("repository", "studio", "api")  # flask deploy, published in the browser, uploaded through the API
+
+
+class AnalystVersionKept(Conflict):
+    """The repository's copy would supersede a version an analyst published: refused unless forced."""
+
+
+def _parse(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes]):
     from app.operators.registry import OPERATOR_NAMES
 
+    return parse_definition(bpmn, bpmn_name, dmn_files, form_files, roles=set(LANE_ROLES),
+                            operators=set(OPERATOR_NAMES), serializer=engine().serializer,
+                            bindings=binding_rules(), form_check=rule_problems)
+
+
+def validate(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
+             form_files: dict[str, bytes]) -> list[dict]:
+    """What deploying this would say, without deploying: [{element_id, name, message, severity, file}].
+
+    The same checks as `deploy` (the studio's live validation, `POST /processes/{id}/validate`); "error" problems
+    refuse a deploy, "warning" ones do not.
+    """
+    try:
+        _parse(bpmn, bpmn_name, dmn_files, form_files)
+    except DeployError as exc:
+        return [{"element_id": p.get("element"), "name": p.get("name"), "message": p["problem"],
+                 "severity": p.get("severity", "error"), "file": p.get("file")}
+                for p in exc.details.get("problems", [])]
+    return []
+
+
+def deploy(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
+           actor: User | None, comment: str = "", *, source: str = "api",
+           force: bool = False) -> tuple[ProcessDefinition, bool]:
+    """Stage a new version that new instances get; (version, False) when one with the same content exists.
+
+    Content already deployed is never numbered again (a rollback is `activate`, not a re-upload). The
+    repository's copy (`source="repository"`) does not replace a version published from the studio or the API
+    unless `force`: `flask deploy` in every `make run` must not undo an analyst's work.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown deploy source {source!r}")
     eng = engine()
-    parsed = parse_definition(bpmn, bpmn_name, dmn_files, form_files, roles=set(LANE_ROLES),
-                              operators=set(OPERATOR_NAMES), serializer=eng.serializer,
-                              bindings=binding_rules(), form_check=rule_problems)
-    newest = db.session.execute(
+    parsed = _parse(bpmn, bpmn_name, dmn_files, form_files)
+    versions = db.session.execute(
         select(ProcessDefinition).where(ProcessDefinition.process_id == parsed.process_id)
-        .order_by(ProcessDefinition.version.desc()).limit(1).with_for_update()
-    ).scalar_one_or_none()
-    if newest is not None and newest.checksum == parsed.checksum:
-        return newest, False
+        .order_by(ProcessDefinition.version.desc()).with_for_update()
+    ).scalars().all()
+    same = next((v for v in versions if v.checksum == parsed.checksum), None)
+    if same is not None:
+        return same, False
+    current = active_version(versions)
+    if source == "repository" and not force and current is not None and current.source != "repository":
+        raise AnalystVersionKept(
+            f"{parsed.process_id} v{current.version} was published from the {current.source}; "
+            f"the repository's {bpmn_name} replaces it only with --force",
+            process_id=parsed.process_id, version=current.version)
     definition = ProcessDefinition(
-        process_id=parsed.process_id, name=parsed.name, version=(newest.version + 1) if newest else 1,
+        process_id=parsed.process_id, name=parsed.name, version=(versions[0].version + 1) if versions else 1,
         checksum=parsed.checksum, bpmn_xml=parsed.bpmn_xml, dmn_files=parsed.dmn_files, forms=parsed.forms,
-        spec_json=eng.spec_json(parsed.spec_dict), deployed_by=actor, comment=comment,
+        spec_json=eng.spec_json(parsed.spec_dict), deployed_by=actor, comment=comment, source=source,
     )
     db.session.add(definition)
+    _make_active(definition, current)
     db.session.flush()
     audit.record(None, "deploy", actor, entity="process", entity_id=definition.id, field=parsed.process_id,
-                 old=f"v{newest.version}" if newest else None, new=f"v{definition.version}")
+                 old=f"v{current.version}" if current else None, new=f"v{definition.version}")
     return definition, True
+
+
+def active_version(versions) -> ProcessDefinition | None:
+    """The version new instances get among `versions` (the newest if none is marked, as before versions had a flag)."""
+    marked = [v for v in versions if v.active]
+    if marked:
+        return marked[0]
+    return max(versions, key=lambda v: v.version, default=None)
+
+
+def _make_active(definition: ProcessDefinition, current: ProcessDefinition | None) -> None:
+    if current is not None and current is not definition:
+        current.active = False
+        db.session.flush()
+    definition.active = True
+
+
+def activate(process_id: str, version: int, actor: User | None) -> ProcessDefinition:
+    """Roll back or forward: make an existing version the one new instances get (no new number; audited)."""
+    versions = db.session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.process_id == process_id).with_for_update()
+    ).scalars().all()
+    target = next((v for v in versions if v.version == version), None)
+    if target is None:
+        raise NotFound(f"Process '{process_id}' has no version {version}")
+    current = active_version(versions)
+    if current is target and target.active:
+        return target
+    _make_active(target, current)
+    db.session.flush()
+    audit.record(None, "activate", actor, entity="process", entity_id=target.id, field=process_id,
+                 old=f"v{current.version}" if current else None, new=f"v{target.version}")
+    return target
 
 
 def read_directory(processes_dir: str | Path, forms_dir: str | Path) -> list[tuple[str, bytes, dict, dict]]:

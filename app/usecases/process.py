@@ -29,10 +29,11 @@ from app.services import audit, orders
 from app.services.outbox import add_job
 
 
-def newest_definition(process_id: str = "order_lifecycle") -> ProcessDefinition:
+def active_definition(process_id: str = "order_lifecycle") -> ProcessDefinition:
+    """The version new instances of the process get (`app.usecases.deploy.activate` moves it)."""
     definition = db.session.execute(
         select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
+        .order_by(ProcessDefinition.active.desc(), ProcessDefinition.version.desc()).limit(1)
     ).scalar_one_or_none()
     if definition is None:
         raise Conflict(f"Process '{process_id}' is not deployed; run `flask deploy`")
@@ -50,7 +51,7 @@ def definition_forms(definition: ProcessDefinition) -> dict:
 
 def start_order_process(order: Order, actor: User | None) -> ProcessInstance:
     """Start the newest version of the lifecycle for a freshly staged order."""
-    definition = newest_definition()
+    definition = active_definition()
     eng = engine()
     workflow = eng.new_workflow(_specs(definition), orders.process_start_data(order))
     instance = ProcessInstance(order=order, definition=definition)
