@@ -136,7 +136,7 @@
     if (WIDGETS[kind]) uiOf(key)["ui:widget"] = WIDGETS[kind];
     setOrder([...keys, key]);
     open.add(key);
-    $("new-title").value = ""; $("new-key").value = "";
+    $("new-title").value = ""; $("new-key").value = ""; $("new-key").placeholder = "call_result";
     changed(true);
     const added = document.querySelector(`[data-key="${key}"] input[data-prop="title"]`);
     if (added) added.focus();
@@ -194,6 +194,7 @@
     parts.push(el("div", { class: "row3" },
       input("Название", node.title, edit((v) => {
         setOrDelete(node, "title", v);
+        state.sideStale = true;
         const shown = document.querySelector(`[data-key="${key}"] .field-toggle strong`);
         if (shown) shown.textContent = v || key;
       }), { "data-prop": "title" }),
@@ -259,6 +260,7 @@
       input("Подпись", node["x-enumNames"][i], (v, committed) => {
         const autoValue = node.enum[i] === "" || node.enum[i] === slug(node["x-enumNames"][i] || "");
         node["x-enumNames"][i] = v;
+        state.sideStale = true;
         if (autoValue) {
           node.enum[i] = slug(v);
           const valueInput = document.querySelector(`[data-key="${key}"] [data-option="${i}"] input[data-prop="value"]`);
@@ -266,7 +268,7 @@
         }
         changed(committed && false);
       }, { "data-prop": "label" }),
-      input("Значение", value, (v) => { node.enum[i] = v; changed(false); }, { "data-prop": "value" }),
+      input("Значение", value, (v) => { node.enum[i] = v; state.sideStale = true; changed(false); }, { "data-prop": "value" }),
       el("button", { type: "button", class: "small", title: "Убрать вариант", "aria-label": "Убрать вариант", text: "✕",
         onclick: () => { node.enum.splice(i, 1); node["x-enumNames"].splice(i, 1); changed(true); } })));
     const widget = ui["ui:widget"] === "radio" ? "radio" : ui["ui:widget"] === "outcome" ? "outcome" : "select";
@@ -385,17 +387,25 @@
       problemList(mine));
   }
 
+  function renderSide() {
+    const keys = order();
+    $("condition-list").replaceChildren(...(Array.isArray(state.schema.allOf) ? state.schema.allOf : []).map((p, i) => conditionItem(p, i, keys)));
+    $("rule-list").replaceChildren(...(Array.isArray(state.schema["x-rules"]) ? state.schema["x-rules"] : []).map((r, i) => ruleItem(r, i)));
+    state.sideStale = false;
+  }
+
   function render() {
     $("form-title").value = state.schema.title || "";
     $("form-description").value = state.schema.description || "";
     const keys = order();
     $("field-list").replaceChildren(...keys.map((k, i) => fieldItem(k, i, keys.length)));
     if (!keys.length) $("field-list").append(el("li", { class: "muted empty", text: "Полей пока нет — добавьте первое ниже." }));
-    $("condition-list").replaceChildren(...(Array.isArray(state.schema.allOf) ? state.schema.allOf : []).map((p, i) => conditionItem(p, i, keys)));
-    $("rule-list").replaceChildren(...(Array.isArray(state.schema["x-rules"]) ? state.schema["x-rules"] : []).map((r, i) => ruleItem(r, i)));
-    const placed = (p) => (p.field && props()[p.field]) || Number.isInteger(p.condition) || Number.isInteger(p.rule);
-    $("form-problems").replaceChildren(...state.problems.filter((p) => !placed(p)).map((p) => el("li", { class: "error", text: p.message })));
+    renderSide();
+    renderGeneral();
   }
+  const placed = (p) => (p.field && props()[p.field]) || Number.isInteger(p.condition) || Number.isInteger(p.rule);
+  const renderGeneral = () => $("form-problems").replaceChildren(
+    ...state.problems.filter((p) => !placed(p)).map((p) => el("li", { class: "error", text: p.message })));
 
   // -- JSON tabs ------------------------------------------------------------------------------------------------
   const tabs = { build: "panel-build", schema: "panel-schema", ui: "panel-ui" };
@@ -454,15 +464,14 @@
       if (!ok) { status("preview-state", answer.message || "ошибка"); return; }
       $("preview").innerHTML = answer.html;
       state.problems = answer.problems || [];
-      if (!$("panel-build").hidden && !document.activeElement.closest("#panel-build")) render();
-      else if (!$("panel-build").hidden) renderProblemsOnly();
+      // Only the problem marks move: rebuilding the list would steal the focus or the field being dragged.
+      if (!$("panel-build").hidden) renderProblemsOnly();
       status("preview-state", values ? (Object.keys(answer.errors || {}).length ? "проверка: есть ошибки" : "проверка: форма принята")
         : (state.problems.length ? `ошибок в форме: ${state.problems.length}` : "обновлено"));
     } catch (error) {
       status("preview-state", `нет связи с сервером: ${error.message}`);
     }
   }
-  // While a field is being typed into, rebuilding the list would steal the focus: only the problem marks move.
   function renderProblemsOnly() {
     document.querySelectorAll("#panel-build ul.problems").forEach((list) => { if (list.id !== "form-problems") list.remove(); });
     document.querySelectorAll("#field-list > li[data-key]").forEach((item) => {
@@ -476,8 +485,7 @@
       item.classList.toggle("invalid", mine.length > 0);
       if (mine.length) item.append(problemList(mine));
     });
-    const placed = (p) => (p.field && props()[p.field]) || Number.isInteger(p.condition) || Number.isInteger(p.rule);
-    $("form-problems").replaceChildren(...state.problems.filter((p) => !placed(p)).map((p) => el("li", { class: "error", text: p.message })));
+    renderGeneral();
   }
 
   function changed(rebuild) {
@@ -496,6 +504,8 @@
       if (!ok) { status("save-state", `Не сохранено: ${answer.message || "ошибка"}`); return; }
       state.dirty = false;
       state.problems = answer.problems || [];
+      const fresh = $("new-form-badge");
+      if (fresh) fresh.remove();
       if (!$("panel-build").hidden) render();
       const count = state.problems.length;
       status("save-state", count ? `Сохранено в черновик, ошибок в форме: ${count}` : "Сохранено в черновик");
@@ -523,9 +533,9 @@
   Object.keys(tabs).forEach((tab) => $(`tab-${tab}`).addEventListener("click", () => showTab(tab)));
   $("json-schema").addEventListener("input", () => jsonEdited("schema"));
   $("json-ui").addEventListener("input", () => jsonEdited("ui"));
-  document.addEventListener("focusout", (e) => {
-    // Leaving a field's input: now the list may be rebuilt with the titles and marks typed.
-    if (e.target.closest && e.target.closest("#panel-build") && !(e.relatedTarget && e.relatedTarget.closest && e.relatedTarget.closest("#panel-build"))) render();
+  $("field-list").addEventListener("focusout", () => {
+    // Conditions and rules name fields by title and values by label: redrawn once those are typed.
+    if (state.sideStale) renderSide();
   });
   $("preview").addEventListener("submit", (e) => {
     e.preventDefault();
