@@ -2,6 +2,7 @@
 page's renderer, problems named by field or rule, and the form carried into the version the draft becomes."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -184,3 +185,13 @@ def test_publishing_the_draft_carries_the_form_into_the_new_version(studio):
         published = db.session.execute(select(ProcessDefinition).where(ProcessDefinition.version == 2)).scalar_one()
         assert published.forms["call_customer.schema.json"] == schema
         assert published.forms["call_customer.uischema.json"] == ui
+
+
+def test_the_editor_speaks_the_users_language_down_to_its_script(studio):
+    app, analyst = studio
+    assert analyst.post("/language", data={"locale": "en", "next": CALL}).status_code == 302
+    page = analyst.get(CALL).get_data(as_text=True)
+    assert "Save to draft" in page and "Conditionally required fields" in page
+    boot = json.loads(re.search(r'<script type="application/json" id="form-studio-data">(.*?)</script>', page,
+                                re.S).group(1))
+    assert boot["words"]["Многострочный текст"] == "Multi-line text"  # the editor script's words, translated

@@ -19,6 +19,7 @@ from app.models import ProcessDefinition, ProcessDraft
 from app.services.form_design import form_problems
 from app.services.forms import prepare_schema, validate_form
 from app.studio import bp
+from app.studio.form_words import EDITOR_WORDS
 from app.usecases.drafts import FORM_SUFFIX, draft_of, form_users, is_form_name, remove_form, save_form, ui_schema_name
 from app.usecases.uow import unit_of_work
 from app.web import allowed
@@ -125,7 +126,7 @@ def form_editor(process_id: str, name: str):
         "studio/form_editor.html", process_id=process_id, name=name, ui_name=ui_schema_name(name), exists=exists,
         schema=schema, ui=ui, users=users, preview=preview, problems=form_problems(schema, ui),
         draft_problems=_related(current.problems if isinstance(current, ProcessDraft) else [], name, users),
-        is_draft=is_draft)
+        is_draft=is_draft, words={word: _(word) for word in EDITOR_WORDS})
 
 
 @bp.post("/<process_id>/forms/<name>/preview")

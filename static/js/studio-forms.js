@@ -4,14 +4,17 @@
   const $ = (id) => document.getElementById(id);
   const boot = JSON.parse($("form-studio-data").textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // The page's words in the user's language (app/studio/forms.py EDITOR_WORDS); «{name}» takes a value.
+  const t = (text, values = {}) => Object.entries(values).reduce(
+    (out, [name, value]) => out.replaceAll(`{${name}}`, String(value)), (boot.words || {})[text] || text);
   const state = { schema: boot.schema, ui: boot.ui || {}, problems: boot.problems || [], dirty: false, jsonBroken: null };
   const open = new Set();
 
   const KINDS = [
-    ["text", "Строка"], ["textarea", "Многострочный текст"], ["integer", "Целое число"], ["number", "Число"],
-    ["money", "Сумма, ₽"], ["date", "Дата"], ["datetime", "Дата и время"], ["boolean", "Да / нет"],
-    ["enum", "Выбор из списка"], ["phone", "Телефон"], ["email", "E-mail"], ["files", "Файлы"],
-    ["user", "Сотрудник с ролью"],
+    ["text", t("Строка")], ["textarea", t("Многострочный текст")], ["integer", t("Целое число")], ["number", t("Число")],
+    ["money", t("Сумма, ₽")], ["date", t("Дата")], ["datetime", t("Дата и время")], ["boolean", t("Да / нет")],
+    ["enum", t("Выбор из списка")], ["phone", t("Телефон")], ["email", "E-mail"], ["files", t("Файлы")],
+    ["user", t("Сотрудник с ролью")],
   ];
   const WIDGETS = { textarea: "textarea", files: "file", user: "user", boolean: "radio" };  // a yes/no asked, not a tick that always answers
   const ROLES = ["sales", "dispatch", "measurer", "designer", "accountant", "procurement", "production",
@@ -125,11 +128,12 @@
     const title = $("new-title").value.trim();
     const key = $("new-key").value.trim() || slug(title);
     const kind = $("new-kind").value;
-    const problem = !key ? "Введите название или ключ поля"
-      : !/^[a-z][a-z0-9_]*$/.test(key) ? `Ключ «${key}»: латинские строчные буквы, цифры и «_», с буквы`
-        : props()[key] ? `Поле «${key}» уже есть` : "";
+    const badKey = key && !/^[a-z][a-z0-9_]*$/.test(key);
+    const problem = !key ? t("Введите название или ключ поля")
+      : badKey ? t("Ключ «{key}»: латинские строчные буквы, цифры и «_», с буквы", { key })
+        : props()[key] ? t("Поле «{key}» уже есть", { key }) : "";
     $("new-field-error").textContent = problem;
-    if (problem) { $(problem.includes("Ключ") || props()[key] ? "new-key" : "new-title").focus(); return; }
+    if (problem) { $(key && (badKey || props()[key]) ? "new-key" : "new-title").focus(); return; }
     const keys = order();
     props()[key] = fresh(kind);
     if (title) props()[key].title = title;
@@ -203,7 +207,7 @@
         if (!/^[a-z][a-z0-9_]*$/.test(v) || props()[v]) { render(); return; }
         renameKey(key, v); changed(true);
       }, { "data-prop": "key", pattern: "[a-z][a-z0-9_]*" }),
-      select("Тип", kind, KINDS.concat(KINDS.some(([k]) => k === kind) ? [] : [[kind, kind === "object" ? "Группа полей" : kind === "table" ? "Таблица" : "Другое"]]),
+      select("Тип", kind, KINDS.concat(KINDS.some(([k]) => k === kind) ? [] : [[kind, kind === "object" ? t("Группа полей") : kind === "table" ? t("Таблица") : t("Другое")]]),
         (v) => { setKind(key, v); changed(true); }, { "data-prop": "kind" })));
     parts.push(el("label", { class: "check" }, el("input", {
       type: "checkbox", "data-prop": "required", checked: required().includes(key),
@@ -211,7 +215,7 @@
         state.schema.required = required().filter((k) => k !== key).concat(e.target.checked ? [key] : []);
         changed(true);
       },
-    }), " Обязательное"));
+    }), " " + t("Обязательное")));
     parts.push(input("Подсказка", node.description, edit((v) => setOrDelete(node, "description", v)), { "data-prop": "description" }));
     if (["text", "textarea", "phone", "email", "integer", "number", "money"].includes(kind)) {
       parts.push(input("Текст-заглушка", ui["ui:placeholder"], edit((v) => setOrDelete(ui, "ui:placeholder", v)), { "data-prop": "placeholder" }));
@@ -234,10 +238,10 @@
     }
     if (kind === "boolean") {
       parts.push(select("Вид", ui["ui:widget"] === "radio" ? "radio" : "checkbox",
-        [["checkbox", "Флажок"], ["radio", "Кнопки «Да» / «Нет»"]],
+        [["checkbox", t("Флажок")], ["radio", t("Кнопки «Да» / «Нет»")]],
         (v) => { setOrDelete(ui, "ui:widget", v === "radio" ? "radio" : undefined); changed(true); }, { "data-prop": "widget" }));
       parts.push(select("По умолчанию", node.default === undefined ? "" : String(node.default),
-        [["", "—"], ["true", "Да"], ["false", "Нет"]],
+        [["", "—"], ["true", t("Да")], ["false", t("Нет")]],
         (v) => { setOrDelete(node, "default", v === "" ? undefined : v === "true"); changed(false); }, { "data-prop": "default" }));
     }
     if (kind === "enum") parts.push(enumEditor(key, node, ui));
@@ -249,7 +253,7 @@
       parts.push(select("Роль", role, ROLES.map((r) => [r, r]), (v) => { node["x-choices"] = `role:${v}`; changed(false); }, { "data-prop": "role" }));
     }
     if (kind === "object" || kind === "table" || kind === "other") {
-      parts.push(el("p", { class: "muted small", text: "Составное поле: его внутренние поля правятся во вкладке «JSON формы»." }));
+      parts.push(el("p", { class: "muted small", text: t("Составное поле: его внутренние поля правятся во вкладке «JSON формы».") }));
     }
     return parts;
   }
@@ -269,17 +273,17 @@
         changed(committed && false);
       }, { "data-prop": "label" }),
       input("Значение", value, (v) => { node.enum[i] = v; state.sideStale = true; changed(false); }, { "data-prop": "value" }),
-      el("button", { type: "button", class: "small", title: "Убрать вариант", "aria-label": "Убрать вариант", text: "✕",
+      el("button", { type: "button", class: "small", title: t("Убрать вариант"), "aria-label": t("Убрать вариант"), text: "✕",
         onclick: () => { node.enum.splice(i, 1); node["x-enumNames"].splice(i, 1); changed(true); } })));
     const widget = ui["ui:widget"] === "radio" ? "radio" : ui["ui:widget"] === "outcome" ? "outcome" : "select";
     return el("div", { class: "enum-editor" },
-      el("h4", { text: "Варианты" }),
+      el("h4", { text: t("Варианты") }),
       el("ol", { class: "options" }, rows),
-      el("button", { type: "button", class: "small", "data-add-option": key, text: "+ Вариант",
+      el("button", { type: "button", class: "small", "data-add-option": key, text: t("+ Вариант"),
         onclick: () => { node.enum.push(""); node["x-enumNames"].push(""); changed(true);
           const inputs = document.querySelectorAll(`[data-key="${key}"] [data-option] input[data-prop="label"]`);
           if (inputs.length) inputs[inputs.length - 1].focus(); } }),
-      select("Вид", widget, [["select", "Выпадающий список"], ["radio", "Переключатели"], ["outcome", "Кнопки завершения задачи"]],
+      select("Вид", widget, [["select", t("Выпадающий список")], ["radio", t("Переключатели")], ["outcome", t("Кнопки завершения задачи")]],
         (v) => { setOrDelete(ui, "ui:widget", v === "select" ? undefined : v); changed(true); }, { "data-prop": "widget" }));
   }
 
@@ -288,7 +292,7 @@
     const node = props()[key];
     const ui = uiOf(key);
     const kind = kindOf(node, ui);
-    const kindName = (KINDS.find(([k]) => k === kind) || [kind, kind === "object" ? "Группа полей" : kind === "table" ? "Таблица" : "Другое"])[1];
+    const kindName = (KINDS.find(([k]) => k === kind) || [kind, kind === "object" ? t("Группа полей") : kind === "table" ? t("Таблица") : t("Другое")])[1];
     const mine = problemsFor((p) => p.field === key);
     const item = el("li", { class: `field-item${mine.length ? " invalid" : ""}`, "data-key": key, draggable: "true",
       ondragstart: (e) => { dragged = key; e.dataTransfer.effectAllowed = "move"; e.dataTransfer.setData("text/plain", key); item.classList.add("dragging"); },
@@ -306,16 +310,16 @@
         changed(true);
       } });
     const head = el("div", { class: "field-head" },
-      el("span", { class: "handle", "aria-hidden": "true", title: "Перетащите", text: "⠿" }),
+      el("span", { class: "handle", "aria-hidden": "true", title: t("Перетащите"), text: "⠿" }),
       el("button", { type: "button", class: "link field-toggle", "aria-expanded": String(open.has(key)),
         onclick: () => { if (open.has(key)) open.delete(key); else open.add(key); render(); } },
       el("strong", { text: node.title || key }), " ", el("code", { class: "muted small", text: key })),
       el("span", { class: "badge", text: kindName }),
-      required().includes(key) ? el("span", { class: "req", title: "Обязательное", text: "*" }) : "",
+      required().includes(key) ? el("span", { class: "req", title: t("Обязательное"), text: "*" }) : "",
       el("span", { class: "spacer" }),
-      el("button", { type: "button", class: "small", "data-move": "-1", "aria-label": `Выше: ${node.title || key}`, title: "Выше", text: "↑", disabled: index === 0, onclick: () => move(key, -1) }),
-      el("button", { type: "button", class: "small", "data-move": "1", "aria-label": `Ниже: ${node.title || key}`, title: "Ниже", text: "↓", disabled: index === count - 1, onclick: () => move(key, 1) }),
-      el("button", { type: "button", class: "small danger", "data-remove": key, "aria-label": `Удалить поле ${node.title || key}`, title: "Удалить поле", text: "✕",
+      el("button", { type: "button", class: "small", "data-move": "-1", "aria-label": t("Выше: {field}", { field: node.title || key }), title: t("Выше"), text: "↑", disabled: index === 0, onclick: () => move(key, -1) }),
+      el("button", { type: "button", class: "small", "data-move": "1", "aria-label": t("Ниже: {field}", { field: node.title || key }), title: t("Ниже"), text: "↓", disabled: index === count - 1, onclick: () => move(key, 1) }),
+      el("button", { type: "button", class: "small danger", "data-remove": key, "aria-label": t("Удалить поле {field}", { field: node.title || key }), title: t("Удалить поле"), text: "✕",
         onclick: () => { removeField(key); changed(true); } }));
     item.append(head);
     if (mine.length) item.append(problemList(mine));
@@ -326,19 +330,19 @@
   function conditionItem(part, index, keys) {
     const cond = parseCondition(part);
     const mine = problemsFor((p) => p.condition === index);
-    const remove = el("button", { type: "button", class: "small danger", text: "✕", title: "Убрать условие", "aria-label": "Убрать условие",
+    const remove = el("button", { type: "button", class: "small danger", text: "✕", title: t("Убрать условие"), "aria-label": t("Убрать условие"),
       onclick: () => { state.schema.allOf.splice(index, 1); if (!state.schema.allOf.length) delete state.schema.allOf; changed(true); } });
     if (!cond) {
       return el("li", { class: "rule other" }, el("code", { class: "small", text: JSON.stringify(part) }),
-        el("p", { class: "muted small", text: "Условие другого вида — правьте во вкладке «JSON формы»." }), problemList(mine), remove);
+        el("p", { class: "muted small", text: t("Условие другого вида — правьте во вкладке «JSON формы».") }), problemList(mine), remove);
     }
     const node = props()[cond.field] || {};
     const choices = Array.isArray(node.enum) ? node.enum.map((v, i) => [String(v), (node["x-enumNames"] || [])[i] || String(v)])
-      : node.type === "boolean" ? [["true", "Да"], ["false", "Нет"]] : null;
+      : node.type === "boolean" ? [["true", t("Да")], ["false", t("Нет")]] : null;
     const setValue = (raw) => { part.if = conditionIf(cond.field, typedValue(node, raw)); changed(false); };
     const valueField = choices ? select("равно", String(cond.value), choices, setValue, { "data-prop": "if-value" })
       : input("равно", cond.value, (v) => setValue(v), { "data-prop": "if-value" });
-    const then = el("fieldset", { class: "then" }, el("legend", { text: "то обязательны" }),
+    const then = el("fieldset", { class: "then" }, el("legend", { text: t("то обязательны") }),
       keys.filter((k) => k !== cond.field).map((k) => el("label", { class: "check inline-check" }, el("input", {
         type: "checkbox", value: k, checked: cond.then.includes(k),
         onchange: (e) => { part.then.required = cond.then.filter((x) => x !== k).concat(e.target.checked ? [k] : []); changed(true); },
@@ -356,7 +360,7 @@
   function addCondition() {
     const keys = order();
     const field = keys.find((k) => Array.isArray(props()[k].enum) || props()[k].type === "boolean") || keys[0];
-    if (!field) { $("new-field-error").textContent = "Сначала добавьте поля"; return; }
+    if (!field) { $("new-field-error").textContent = t("Сначала добавьте поля"); return; }
     const node = props()[field];
     const value = Array.isArray(node.enum) ? (node.enum[0] ?? "") : node.type === "boolean" ? true : "";
     state.schema.allOf = (state.schema.allOf || []).concat([{ if: conditionIf(field, value), then: { required: [] } }]);
@@ -382,7 +386,7 @@
       el("div", { class: "row3" },
         select("У поля", rule.field, [["", "—"], ...paths], (v) => { rule.field = v; changed(false); }, { "data-prop": "rule-field" }),
         input("Сообщение", rule.message, (v) => { rule.message = v; changed(false); }, { "data-prop": "rule-message" }),
-        el("div", { class: "field end" }, el("button", { type: "button", class: "small danger", text: "✕", title: "Убрать правило", "aria-label": "Убрать правило",
+        el("div", { class: "field end" }, el("button", { type: "button", class: "small danger", text: "✕", title: t("Убрать правило"), "aria-label": t("Убрать правило"),
           onclick: () => { state.schema["x-rules"].splice(index, 1); if (!state.schema["x-rules"].length) delete state.schema["x-rules"]; changed(true); } }))),
       problemList(mine));
   }
@@ -399,7 +403,7 @@
     $("form-description").value = state.schema.description || "";
     const keys = order();
     $("field-list").replaceChildren(...keys.map((k, i) => fieldItem(k, i, keys.length)));
-    if (!keys.length) $("field-list").append(el("li", { class: "muted empty", text: "Полей пока нет — добавьте первое ниже." }));
+    if (!keys.length) $("field-list").append(el("li", { class: "muted empty", text: t("Полей пока нет — добавьте первое ниже.") }));
     renderSide();
     renderGeneral();
   }
@@ -411,7 +415,7 @@
   const tabs = { build: "panel-build", schema: "panel-schema", ui: "panel-ui" };
   function showTab(name) {
     if (state.jsonBroken && name !== state.jsonBroken) {
-      $(`json-${state.jsonBroken}-error`).textContent += " — исправьте JSON, прежде чем уходить с вкладки";
+      $(`json-${state.jsonBroken}-error`).textContent += " — " + t("исправьте JSON, прежде чем уходить с вкладки");
       return;
     }
     Object.entries(tabs).forEach(([tab, panel]) => {
@@ -426,7 +430,7 @@
     const text = $(`json-${which}`).value;
     try {
       const value = JSON.parse(text);
-      if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("нужен JSON-объект { … }");
+      if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error(t("нужен JSON-объект { … }"));
       if (which === "schema") state.schema = value; else state.ui = value;
       $(`json-${which}-error`).textContent = "";
       state.jsonBroken = null;
@@ -434,8 +438,8 @@
     } catch (error) {
       state.jsonBroken = which;
       state.dirty = true;
-      $(`json-${which}-error`).textContent = `JSON с ошибкой: ${error.message}. Текст сохранён здесь — исправьте его; сохранить форму можно, когда JSON верный.`;
-      status("save-state", "Не сохранено: JSON с ошибкой");
+      $(`json-${which}-error`).textContent = t("JSON с ошибкой: {reason}. Текст сохранён здесь — исправьте его; сохранить форму можно, когда JSON верный.", { reason: error.message });
+      status("save-state", t("Не сохранено: JSON с ошибкой"));
     }
   }
 
@@ -457,19 +461,19 @@
   }
   async function refreshPreview(values) {
     const seq = ++previewSeq;
-    status("preview-state", "обновляется…");
+    status("preview-state", t("обновляется…"));
     try {
       const { ok, answer } = await post(boot.preview_url, { schema: state.schema, ui_schema: state.ui, values });
       if (seq !== previewSeq) return;  // a newer change is on its way
-      if (!ok) { status("preview-state", answer.message || "ошибка"); return; }
+      if (!ok) { status("preview-state", answer.message || t("ошибка")); return; }
       $("preview").innerHTML = answer.html;
       state.problems = answer.problems || [];
       // Only the problem marks move: rebuilding the list would steal the focus or the field being dragged.
       if (!$("panel-build").hidden) renderProblemsOnly();
-      status("preview-state", values ? (Object.keys(answer.errors || {}).length ? "проверка: есть ошибки" : "проверка: форма принята")
-        : (state.problems.length ? `ошибок в форме: ${state.problems.length}` : "обновлено"));
+      status("preview-state", values ? (Object.keys(answer.errors || {}).length ? t("проверка: есть ошибки") : t("проверка: форма принята"))
+        : (state.problems.length ? t("ошибок в форме: {count}", { count: state.problems.length }) : t("обновлено")));
     } catch (error) {
-      status("preview-state", `нет связи с сервером: ${error.message}`);
+      status("preview-state", t("нет связи с сервером: {reason}", { reason: error.message }));
     }
   }
   function renderProblemsOnly() {
@@ -490,31 +494,31 @@
 
   function changed(rebuild) {
     state.dirty = true;
-    status("save-state", "Есть несохранённые изменения");
+    status("save-state", t("Есть несохранённые изменения"));
     if (rebuild) render();
     schedulePreview();
   }
 
   async function save() {
     if (!boot.save_url) return;
-    if (state.jsonBroken) { showTab(state.jsonBroken); status("save-state", "Не сохранено: исправьте JSON"); return; }
-    status("save-state", "Сохраняется…");
+    if (state.jsonBroken) { showTab(state.jsonBroken); status("save-state", t("Не сохранено: исправьте JSON")); return; }
+    status("save-state", t("Сохраняется…"));
     try {
       const { ok, answer } = await post(boot.save_url, { schema: state.schema, ui_schema: state.ui });
-      if (!ok) { status("save-state", `Не сохранено: ${answer.message || "ошибка"}`); return; }
+      if (!ok) { status("save-state", t("Не сохранено: {reason}", { reason: answer.message || t("ошибка") })); return; }
       state.dirty = false;
       state.problems = answer.problems || [];
       const fresh = $("new-form-badge");
       if (fresh) fresh.remove();
       if (!$("panel-build").hidden) render();
       const count = state.problems.length;
-      status("save-state", count ? `Сохранено в черновик, ошибок в форме: ${count}` : "Сохранено в черновик");
+      status("save-state", count ? t("Сохранено в черновик, ошибок в форме: {count}", { count }) : t("Сохранено в черновик"));
       const drafts = answer.draft_problems || [];
       $("draft-problems-box").hidden = !drafts.length;
       $("draft-problems").replaceChildren(...drafts.map((p) => el("li", { class: p.severity || "error" },
         el("strong", { text: p.name || p.element_id || p.file || "" }), p.element_id ? el("code", { text: ` ${p.element_id}` }) : "", `: ${p.message}`)));
     } catch (error) {
-      status("save-state", `Не сохранено: нет связи с сервером (${error.message}). Ничего не потеряно — повторите.`);
+      status("save-state", t("Не сохранено: нет связи с сервером ({reason}). Ничего не потеряно — повторите.", { reason: error.message }));
     }
   }
 
