@@ -195,3 +195,18 @@ def test_the_editor_speaks_the_users_language_down_to_its_script(studio):
     boot = json.loads(re.search(r'<script type="application/json" id="form-studio-data">(.*?)</script>', page,
                                 re.S).group(1))
     assert boot["words"]["Многострочный текст"] == "Multi-line text"  # the editor script's words, translated
+
+
+def test_a_form_taken_out_of_the_draft_becomes_a_problem_of_the_task_that_used_it(studio):
+    app, analyst = studio
+    listing = analyst.get(FORMS).get_data(as_text=True)
+    assert 'id="form-plan_measurement.schema.json"' in listing
+    removed = analyst.post(f"{FORMS}/plan_measurement.schema.json/remove", follow_redirects=True)
+    assert "Форма plan_measurement.schema.json убрана из черновика" in removed.get_data(as_text=True)
+    stored = draft(app)
+    assert "plan_measurement.schema.json" not in stored.forms and "plan_measurement.uischema.json" not in stored.forms
+    assert any(p["name"] == "Планирование выезда на замер" and "'plan_measurement.schema.json' is missing"
+               in p["message"] for p in stored.problems)
+    row = re.search(r'<tr id="form-plan_measurement\.schema\.json">.*?</tr>', analyst.get(FORMS).get_data(as_text=True),
+                    re.S).group(0)
+    assert "файла нет" in row  # still named by its task, its file gone
