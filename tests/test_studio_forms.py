@@ -99,6 +99,7 @@ def test_an_invalid_form_is_kept_with_problems_named_by_field_and_by_the_task_us
     app, analyst = studio
     schema, ui = call_customer()
     schema["properties"]["attempts"] = {"type": "integer", "title": "Попыток", "minimum": "три"}
+    schema["properties"]["comment"]["pattern"] = "(["  # not a regular expression: the deploy refuses it too
     schema["required"].append("missing_field")
     url = f"{FORMS}/plan_measurement.schema.json"  # the form of «Планирование выезда на замер»
     saved = analyst.post(url, json={"schema": schema, "ui_schema": ui})
@@ -106,6 +107,7 @@ def test_an_invalid_form_is_kept_with_problems_named_by_field_and_by_the_task_us
     answer = saved.get_json()
     by_field = {p["field"]: p["message"] for p in answer["problems"] if p["field"]}
     assert "minimum" in by_field["attempts"] and "'три' is not of type 'number'" in by_field["attempts"]
+    assert "pattern" in by_field["comment"] and "regex" in by_field["comment"]
     assert any("missing_field" in p["message"] for p in answer["problems"] if not p["field"])
     assert [p["name"] for p in answer["draft_problems"]] == ["Планирование выезда на замер"]
     assert "plan_measurement.schema.json" in answer["draft_problems"][0]["message"]

@@ -14,7 +14,8 @@ from jsonschema import Draft202012Validator
 
 from app.services.form_rules import RULE_HELPERS, rule_problems
 
-_META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+# As `check_schema` (the deploy's check) validates: the metaschema with its formats (a `pattern` must be a regex).
+_META = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _problem(message: str, *, field: str | None = None, condition: int | None = None,

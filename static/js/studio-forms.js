@@ -204,7 +204,11 @@
       }), { "data-prop": "title" }),
       input("Ключ", key, (v, committed) => {
         if (!committed || v === key) return;
-        if (!/^[a-z][a-z0-9_]*$/.test(v) || props()[v]) { render(); return; }
+        const problem = !/^[a-z][a-z0-9_]*$/.test(v) ? t("Ключ «{key}»: латинские строчные буквы, цифры и «_», с буквы", { key: v })
+          : props()[v] ? t("Поле «{key}» уже есть", { key: v }) : "";
+        const box = document.querySelector(`[data-key="${key}"] input[data-prop="key"]`).closest(".field");
+        box.querySelectorAll("p.error").forEach((p) => p.remove());
+        if (problem) { box.append(el("p", { class: "error", role: "alert", text: problem })); return; }  // the typed key stays to be corrected
         renameKey(key, v); changed(true);
       }, { "data-prop": "key", pattern: "[a-z][a-z0-9_]*" }),
       select("Тип", kind, KINDS.concat(KINDS.some(([k]) => k === kind) ? [] : [[kind, kind === "object" ? t("Группа полей") : kind === "table" ? t("Таблица") : t("Другое")]]),

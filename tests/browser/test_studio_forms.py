@@ -150,11 +150,20 @@ def test_a_problem_is_shown_next_to_its_rule_and_unsaved_changes_are_guarded(bro
     sign_in(page, base)
     page.goto(f"{base}/studio/order_lifecycle/forms/call_customer.schema.json")
     _add_field(page, "Итог звонка", "call_result", "text")
+    key = _field(page, "call_result").locator('input[data-prop="key"]')
+    key.fill("Итог")
+    key.press("Tab")
+    expect(_field(page, "call_result")).to_contain_text("Ключ «Итог»: латинские строчные буквы")
+    assert key.input_value() == "Итог"  # kept as typed, to be corrected
+    key.fill("result")
+    key.press("Tab")
+    expect(_field(page, "result")).to_be_visible()
     page.click("#add-rule")
     rule = page.locator('#rule-list > li[data-rule="0"]')
     rule.locator('input[data-prop="rule-if"]').fill("__import__('os')")
     rule.locator('input[data-prop="rule-message"]').fill("Нельзя")
     expect(rule.locator("ul.problems")).to_contain_text("does not compile")
+    assert rule.locator('select[data-prop="rule-field"]').input_value() == "result"  # the renamed key
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
     page.click("text=Все формы")  # leaving with unsaved changes asks first; dismissed, the page stays
