@@ -212,3 +212,9 @@ def test_a_form_taken_out_of_the_draft_becomes_a_problem_of_the_task_that_used_i
     row = re.search(r'<tr id="form-plan_measurement\.schema\.json">.*?</tr>', analyst.get(FORMS).get_data(as_text=True),
                     re.S).group(0)
     assert "файла нет" in row  # still named by its task, its file gone
+
+
+def test_the_studio_leads_to_each_processs_forms(studio):
+    _app, analyst = studio
+    index = analyst.get("/studio/").get_data(as_text=True)
+    assert f'href="{FORMS}"' in index
