@@ -25,7 +25,13 @@
 
   const props = () => (state.schema.properties = state.schema.properties || {});
   const uiOf = (key) => (state.ui[key] = state.ui[key] || {});
-  const required = () => (Array.isArray(state.schema.required) ? state.schema.required : (state.schema.required = []));
+  // Reading never adds keys: a form opened and saved unchanged is saved as it was.
+  const setUi = (key, prop, value) => {
+    const ui = uiOf(key);
+    if (value === undefined || value === "") delete ui[prop]; else ui[prop] = value;
+    if (!Object.keys(ui).length) delete state.ui[key];
+  };
+  const required = () => (Array.isArray(state.schema.required) ? state.schema.required : []);
   const slug = (text) => [...text.toLowerCase()].map((c) => TRANSLIT[c] ?? c).join("")
     .replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").replace(/^(\d)/, "f_$1").slice(0, 40);
   const el = (tag, attrs = {}, ...children) => {
@@ -93,9 +99,7 @@
     ["title", "description"].forEach((k) => { if (old[k] !== undefined) node[k] = old[k]; });
     if (kind === "enum" && Array.isArray(old.enum)) { node.enum = old.enum; node["x-enumNames"] = old["x-enumNames"] || []; }
     props()[key] = node;
-    const ui = uiOf(key);
-    delete ui["ui:widget"];
-    if (WIDGETS[kind]) ui["ui:widget"] = WIDGETS[kind];
+    setUi(key, "ui:widget", WIDGETS[kind]);
   }
 
   // -- renaming a key everywhere it is named ---------------------------------------------------------------
@@ -222,7 +226,7 @@
     }), " " + t("Обязательное")));
     parts.push(input("Подсказка", node.description, edit((v) => setOrDelete(node, "description", v)), { "data-prop": "description" }));
     if (["text", "textarea", "phone", "email", "integer", "number", "money"].includes(kind)) {
-      parts.push(input("Текст-заглушка", ui["ui:placeholder"], edit((v) => setOrDelete(ui, "ui:placeholder", v)), { "data-prop": "placeholder" }));
+      parts.push(input("Текст-заглушка", ui["ui:placeholder"], edit((v) => setUi(key, "ui:placeholder", v)), { "data-prop": "placeholder" }));
     }
     if (["integer", "number", "money"].includes(kind)) {
       parts.push(el("div", { class: "row3" },
@@ -243,7 +247,7 @@
     if (kind === "boolean") {
       parts.push(select("Вид", ui["ui:widget"] === "radio" ? "radio" : "checkbox",
         [["checkbox", t("Флажок")], ["radio", t("Кнопки «Да» / «Нет»")]],
-        (v) => { setOrDelete(ui, "ui:widget", v === "radio" ? "radio" : undefined); changed(true); }, { "data-prop": "widget" }));
+        (v) => { setUi(key, "ui:widget", v === "radio" ? "radio" : undefined); changed(true); }, { "data-prop": "widget" }));
       parts.push(select("По умолчанию", node.default === undefined ? "" : String(node.default),
         [["", "—"], ["true", t("Да")], ["false", t("Нет")]],
         (v) => { setOrDelete(node, "default", v === "" ? undefined : v === "true"); changed(false); }, { "data-prop": "default" }));
@@ -263,11 +267,15 @@
   }
 
   function enumEditor(key, node, ui) {
-    node["x-enumNames"] = Array.isArray(node["x-enumNames"]) ? node["x-enumNames"] : [];
+    const labels = () => {  // labels are written only when one is typed: a form without them keeps none
+      if (!Array.isArray(node["x-enumNames"])) node["x-enumNames"] = node.enum.map(String);
+      return node["x-enumNames"];
+    };
+    const shown = Array.isArray(node["x-enumNames"]) ? node["x-enumNames"] : node.enum.map(String);
     const rows = node.enum.map((value, i) => el("li", { class: "option", "data-option": i },
-      input("Подпись", node["x-enumNames"][i], (v, committed) => {
-        const autoValue = node.enum[i] === "" || node.enum[i] === slug(node["x-enumNames"][i] || "");
-        node["x-enumNames"][i] = v;
+      input("Подпись", shown[i], (v, committed) => {
+        const autoValue = node.enum[i] === "" || node.enum[i] === slug(labels()[i] || "");
+        labels()[i] = v;
         state.sideStale = true;
         if (autoValue) {
           node.enum[i] = slug(v);
@@ -278,23 +286,23 @@
       }, { "data-prop": "label" }),
       input("Значение", value, (v) => { node.enum[i] = v; state.sideStale = true; changed(false); }, { "data-prop": "value" }),
       el("button", { type: "button", class: "small", title: t("Убрать вариант"), "aria-label": t("Убрать вариант"), text: "✕",
-        onclick: () => { node.enum.splice(i, 1); node["x-enumNames"].splice(i, 1); changed(true); } })));
+        onclick: () => { node.enum.splice(i, 1); labels().splice(i, 1); changed(true); } })));
     const widget = ui["ui:widget"] === "radio" ? "radio" : ui["ui:widget"] === "outcome" ? "outcome" : "select";
     return el("div", { class: "enum-editor" },
       el("h4", { text: t("Варианты") }),
       el("ol", { class: "options" }, rows),
       el("button", { type: "button", class: "small", "data-add-option": key, text: t("+ Вариант"),
-        onclick: () => { node.enum.push(""); node["x-enumNames"].push(""); changed(true);
+        onclick: () => { labels().push(""); node.enum.push(""); changed(true);
           const inputs = document.querySelectorAll(`[data-key="${key}"] [data-option] input[data-prop="label"]`);
           if (inputs.length) inputs[inputs.length - 1].focus(); } }),
       select("Вид", widget, [["select", t("Выпадающий список")], ["radio", t("Переключатели")], ["outcome", t("Кнопки завершения задачи")]],
-        (v) => { setOrDelete(ui, "ui:widget", v === "select" ? undefined : v); changed(true); }, { "data-prop": "widget" }));
+        (v) => { setUi(key, "ui:widget", v === "select" ? undefined : v); changed(true); }, { "data-prop": "widget" }));
   }
 
   let dragged = null;
   function fieldItem(key, index, count) {
     const node = props()[key];
-    const ui = uiOf(key);
+    const ui = state.ui[key] || {};
     const kind = kindOf(node, ui);
     const kindName = (KINDS.find(([k]) => k === kind) || [kind, kind === "object" ? t("Группа полей") : kind === "table" ? t("Таблица") : t("Другое")])[1];
     const mine = problemsFor((p) => p.field === key);

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from app.extensions import db
 from app.models import ProcessDraft
 from tests.browser.conftest import DESKTOP
 
+ROOT = Path(__file__).resolve().parent.parent.parent
 CALL_RESULTS = [("confirmed", "Подтвердил заказ"), ("call_back", "Перезвонить"), ("refused", "Отказ")]
 
 
@@ -170,4 +172,23 @@ def test_a_problem_is_shown_next_to_its_rule_and_unsaved_changes_are_guarded(bro
     page.wait_for_timeout(300)
     assert dialogs == ["beforeunload"]
     assert "/forms/call_customer.schema.json" in page.url
+    context.close()
+
+
+def test_a_form_opened_and_saved_unchanged_is_saved_as_it_was(browser, live_server):
+    app, base = live_server
+    context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
+    page = context.new_page()
+    sign_in(page, base)
+    page.goto(f"{base}/studio/order_lifecycle/forms/measurement.schema.json")
+    _field(page, "measurement_result").locator(".field-toggle").click()  # looked at, not changed
+    expect(_field(page, "measurement_result").locator('[data-option="1"] input[data-prop="label"]')).to_have_value(
+        "Заказчик отсутствовал")
+    page.click("#save-form")
+    expect(page.locator("#save-state")).to_have_text("Сохранено в черновик")
+    with app.app_context():
+        draft = db.session.execute(select(ProcessDraft)).scalar_one()
+        saved = {name: draft.forms[name] for name in ("measurement.schema.json", "measurement.uischema.json")}
+    originals = {name: json.loads((ROOT / "forms" / name).read_text(encoding="utf-8")) for name in saved}
+    assert saved == originals
     context.close()
