@@ -40,14 +40,17 @@ def _preview_labels(page: Page, field: str) -> list[str]:
     return page.locator(f'#preview select[name="{field}"] option').all_inner_texts()
 
 
-def build_call_customer_form(page: Page, base: str, process_id: str = "order_lifecycle",
-                             name: str = "call_customer.schema.json") -> None:
+def build_call_customer_form(page: Page, process_id: str = "order_lifecycle", name: str = "call_customer.schema.json",
+                             base: str | None = None) -> None:
     """In a signed-in analyst's page: build «Звонок заказчику» through the editor's UI and save it into the draft.
+
+    `base` is the server's address, by default that of the page's current address (it must be on the app).
 
     Fields «Дозвонились» (yes/no, required), «Итог звонка» (a choice of «Подтвердил заказ», «Перезвонить», «Отказ»,
     required) and «Комментарий» (multi-line, required when the result is «Отказ»); built in another order and
     moved into place by dragging and by the arrow buttons.
     """
+    base = base or re.match(r"https?://[^/]+", page.url).group(0)
     page.goto(f"{base}/studio/{process_id}/forms/{name}")
     page.fill("#form-title", "Звонок заказчику")
     _add_field(page, "Комментарий", "comment", "textarea")
@@ -91,7 +94,7 @@ def test_the_analyst_builds_the_call_form_with_a_live_preview_and_saves_it_into_
     context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
     page = context.new_page()
     sign_in(page, base)
-    build_call_customer_form(page, base)
+    build_call_customer_form(page, "order_lifecycle", "call_customer.schema.json")
 
     # The preview is the task page's form: the choice with its three labels, the fields in the order set.
     assert _preview_labels(page, "call_result") == ["— выберите —"] + [label for _, label in CALL_RESULTS]
