@@ -98,6 +98,9 @@ def test_a_login_taken_in_any_case_is_refused_beside_the_field_and_what_was_type
     for typed in ('value="SALES"', 'value="Пётр Петров"', 'value="12"', 'value="nope"'):
         assert typed in page
     assert re.search(r'value="dispatch" checked', page) and not re.search(r'value="director" checked', page)
+    blank = admin.post("/admin/users/new", data=new_user_form(token, name="\u200b \u200b", partner_id="9" * 20))
+    assert blank.status_code == 422 and "Укажите имя" in blank.data.decode()
+    assert "Такого партнёра нет" in blank.data.decode()  # an id past int4 is no partner, on PostgreSQL too
     with web.app_context():
         assert db.session.execute(select(User).where(User.name == "Пётр Петров")).first() is None
     assert audit(web) == []

@@ -17,11 +17,12 @@ from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import ROLES, Department, Partner, Role, User
 from app.services.audit import record
+from app.services.inputs import take_text
 from app.services.phones import PhoneError, normalize_phone
 from app.services.reference import create_user
 from app.usecases.uow import unit_of_work
 
-LOGIN = re.compile(r"[^\s]{1,80}")
+LOGIN = re.compile(r"\S{1,80}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD = 8
 # No 0/O, 1/l/I: a generated password is read off the screen and typed in by someone else.
@@ -71,21 +72,18 @@ def _account(user_id: int) -> User:
 def _checked(form: AccountForm, user: User | None, actor: User) -> Clean:
     """The clean values, or ValidationError with a message per refused field."""
     errors: dict[str, str] = {}
-    if not form.login:
-        errors["login"] = _("Укажите логин")
-    elif not LOGIN.fullmatch(form.login):
+    login = take_text(errors, "login", form.login, max_length=80, required=_("Укажите логин"))
+    if login and not LOGIN.fullmatch(login):
         errors["login"] = _("Логин — без пробелов, не длиннее 80 знаков")
-    else:
-        taken = select(User.id).where(func.lower(User.login) == form.login.lower())
+    elif login:
+        taken = select(User.id).where(func.lower(User.login) == login.lower())
         if user is not None:
             taken = taken.where(User.id != user.id)
         if db.session.execute(taken).first() is not None:
-            errors["login"] = _("Логин %(login)s уже занят", login=form.login)
-    if not form.name:
-        errors["name"] = _("Укажите имя")
-    elif len(form.name) > 160:
-        errors["name"] = _("Имя — не длиннее 160 знаков")
-    if form.email and (len(form.email) > 200 or not EMAIL.fullmatch(form.email)):
+            errors["login"] = _("Логин %(login)s уже занят", login=login)
+    name = take_text(errors, "name", form.name, max_length=160, required=_("Укажите имя"))
+    email = take_text(errors, "email", form.email, max_length=200)
+    if email and not EMAIL.fullmatch(email):
         errors["email"] = _("Проверьте e-mail: например, name@example.com")
     phone = None
     try:
@@ -104,7 +102,8 @@ def _checked(form: AccountForm, user: User | None, actor: User) -> Clean:
         errors["heads"] = _("Такого отдела нет: %(codes)s", codes=", ".join(sorted(set(form.heads) - departments)))
     partner_id = None
     if form.partner_id:
-        partner_id = int(form.partner_id) if form.partner_id.isdigit() else None
+        # ids past int4 are no partner, and must not reach PostgreSQL as one
+        partner_id = int(form.partner_id) if form.partner_id.isdigit() and len(form.partner_id) < 10 else None
         if partner_id is None or db.session.get(Partner, partner_id) is None:
             errors["partner_id"] = _("Такого партнёра нет")
     if "partner" in roles and not form.partner_id and "partner_id" not in errors:
@@ -113,7 +112,7 @@ def _checked(form: AccountForm, user: User | None, actor: User) -> Clean:
         errors["partner_id"] = _("Партнёра можно указать только учётной записи с ролью «Партнёр»")
     if errors:
         raise ValidationError(_("Пользователь не сохранён — проверьте отмеченные поля"), fields=errors)
-    return Clean(login=form.login, name=form.name, email=form.email or None, phone=phone, roles=roles,
+    return Clean(login=login, name=name, email=email or None, phone=phone, roles=roles,
                  heads=sorted(set(form.heads)), partner_id=partner_id)
 
 
