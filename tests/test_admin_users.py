@@ -177,6 +177,8 @@ def test_an_edit_changes_roles_and_heads_and_logs_each_field_old_to_new(web):
                           ("roles", "measurer", "measurer, quality", "admin"),
                           ("heads", None, "measurer", "admin")]
     assert audit(web, "department") == [("head", "head_measurer", "measurer", "admin")]
+    history = re.search(r'<section class="card user-history">(.*?)</section>', saved.data.decode(), re.S).group(1)
+    assert re.search(r"Роли</td>\s*<td[^>]*><span class=\"old\">measurer</span> → measurer, quality", history)
     # Filters: by role, and by a phone's digits or a name in any case
     assert f'<tr id="user-{measurer}">' in admin.get("/admin/users?role=quality").data.decode()
     assert f'<tr id="user-{measurer}">' not in admin.get("/admin/users?role=sales").data.decode()

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from app.admin import bp
 from app.errors import BespokeError, ValidationError
 from app.extensions import db
-from app.models import ROLES, Department, Partner, User
+from app.i18n import N_
+from app.models import ROLES, AuditEvent, Department, Partner, User
 from app.usecases.uow import discard
 from app.usecases.users import (
     SYSTEM_LOGINS,
@@ -25,6 +26,10 @@ from app.usecases.users import (
 from app.web import allowed
 
 STATES = ("active", "inactive", "all")
+FIELD_LABELS = {"account": N_("Учётная запись создана"), "login": N_("Логин"), "name": N_("Имя"), "email": N_("E-mail"),
+                "phone": N_("Телефон"), "roles": N_("Роли"), "heads": N_("Руководит"), "partner_id": N_("Партнёр"),
+                "active": N_("Вход"), "password": N_("Пароль сброшен")}
+HISTORY_LENGTH = 50
 ASSIGNABLE = [code for code in ROLES if code != "customer"]  # the customer role is the status link's account's
 
 
@@ -51,6 +56,15 @@ def _role_label(code: str) -> str:
     return ru if str(get_locale()) == "ru" else en
 
 
+def _history(user: User | None) -> list[AuditEvent]:
+    """The account's changes, newest first: who changed which field from what to what."""
+    if user is None:
+        return []
+    return list(db.session.execute(select(AuditEvent).where(AuditEvent.entity == "user",
+                                                            AuditEvent.entity_id == str(user.id))
+                                   .order_by(AuditEvent.id.desc()).limit(HISTORY_LENGTH)).scalars())
+
+
 def _page(user: User | None, form: AccountForm, errors: dict, status: int = 200, password: str | None = None):
     """The account form; `password`, when given, is the new one shown this once (never stored, never cached)."""
     partners = db.session.execute(select(Partner).order_by(Partner.name)).scalars().all()
@@ -58,7 +72,7 @@ def _page(user: User | None, form: AccountForm, errors: dict, status: int = 200,
     response = make_response(render_template(
         "admin/user_edit.html", user=user, form=form, errors=errors, password=password,
         roles=[(code, _role_label(code)) for code in ASSIGNABLE], departments=_departments(), partners=partners,
-        system=system, itself=itself), status)
+        system=system, itself=itself, history=_history(user), field_labels=FIELD_LABELS), status)
     if password:
         response.headers["Cache-Control"] = "no-store"
     return response
