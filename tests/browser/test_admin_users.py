@@ -42,6 +42,9 @@ def test_an_admin_creates_a_user_resets_the_password_and_deactivates_the_account
     page.click('button:has-text("Отключить")')
     page.wait_for_selector("text=Учётная запись orlova отключена")
     assert page.is_visible('button:has-text("Включить")')
+    history = page.inner_text(".user-history")
+    assert "Пароль сброшен" in history and "Менеджер по продажам" not in history and "dispatch, sales" in history
+    screenshot(page, "admin-user-deactivated")
     assert sign_in(app.test_client(), "orlova", second).status_code == 401
 
     page.goto(f"{base}/admin/users?state=all&q=орлова")
