@@ -78,12 +78,13 @@ def picture(workflow: BpmnWorkflow) -> Picture:
     for task in ProcessEngine.tasks(workflow):
         bpmn_id = _bpmn_id(task)
         state = STATE_OF.get(task.state)
-        if bpmn_id is None or state is None:
-            continue
+        boundary = isinstance(task.task_spec, BoundaryEvent)
+        if bpmn_id is None or state is None or (boundary and state == "cancelled"):
+            continue  # a boundary event whose activity finished first was never going to fire: nothing to show
         known = result.elements.get(bpmn_id)
         if known is None or PRECEDENCE.index(state) < PRECEDENCE.index(known):
             result.elements[bpmn_id] = state
-        if task.state & REACHED:
+        if task.state & REACHED and not boundary:  # a boundary event has no incoming flow
             source = _named_source(task)
             if source is not None and source != bpmn_id:
                 flows.add((source, bpmn_id))

@@ -8,6 +8,7 @@ results of jobs that finish meanwhile stay on their jobs and `resume` applies th
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -26,6 +27,7 @@ from app.usecases.uow import unit_of_work
 
 REASON_MAX = 500
 FAILED_JOBS = ("incident",)
+FAILED_ELEMENT = re.compile(r"\(([A-Za-z_][\w.-]*)\): ")  # how app.engine.runtime names the element that failed
 
 
 @dataclass
@@ -59,9 +61,8 @@ def instance_view(order: Order, history: int = 30) -> InstanceView:
         if job.status in FAILED_JOBS and job.bpmn_id:
             shown.elements[job.bpmn_id] = "error"
     if instance.error:  # a step the scheduler could not run names its element: "Name (bpmn_id): …"
-        for bpmn_id, state in list(shown.elements.items()):
-            if f"({bpmn_id})" in instance.error and state != "done":
-                shown.elements[bpmn_id] = "error"
+        for bpmn_id in FAILED_ELEMENT.findall(instance.error):
+            shown.elements[bpmn_id] = "error"
     tasks = list(db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id,
                                                             HumanTask.state == "open").order_by(HumanTask.id)
                                     ).scalars())
