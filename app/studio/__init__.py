@@ -3,5 +3,7 @@ from flask import Blueprint
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
-from app.studio import routes  # noqa: E402,F401
-from app.studio import instances  # noqa: E402,F401
+from app.studio import (  # noqa: E402,F401
+    instances,
+    routes,
+)

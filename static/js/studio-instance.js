@@ -30,23 +30,29 @@
           taken[element.source.id + ">" + element.target.id];
       }).forEach(function (connection) { canvas.addMarker(connection.id, "st-flow"); });
       holder.dataset.marked = String(marked);
-      holder.dataset.ready = "true";  // the browser test waits for this
-      var active = Object.keys(state.elements).filter(function (id) {
-        return state.elements[id] === "active" || state.elements[id] === "error";
-      }).map(function (id) { return registry.get(id); }).filter(Boolean);
+      // The whole lifecycle is too large to read at "fit": open at reading scale on the step that needs eyes
+      // (a failed one first, else an active one); «Вся схема» shows everything.
+      var current = ["error", "active"].map(function (wanted) {
+        return Object.keys(state.elements).filter(function (id) { return state.elements[id] === wanted; })
+          .map(function (id) { return registry.get(id); }).filter(Boolean)[0];
+      }).filter(Boolean)[0];
+      function focus() {
+        canvas.zoom(0.9);
+        var box = canvas.viewbox();
+        canvas.viewbox({ x: current.x + current.width / 2 - box.width / 2,
+                         y: current.y + current.height / 2 - box.height / 2, width: box.width, height: box.height });
+      }
       var fit = document.getElementById("instance-fit");
       if (fit) fit.addEventListener("click", function () { canvas.zoom("fit-viewport", "auto"); });
-      var focus = document.getElementById("instance-focus");
-      if (focus && active.length) {
-        focus.hidden = false;
-        focus.addEventListener("click", function () {
-          var first = active[0];
-          canvas.zoom(1.0);
-          var box = canvas.viewbox();
-          canvas.viewbox({ x: first.x + first.width / 2 - box.width / 2, y: first.y + first.height / 2 - box.height / 2,
-                           width: box.width, height: box.height });
-        });
+      var button = document.getElementById("instance-focus");
+      if (current) {
+        focus();
+        if (button) {
+          button.hidden = false;
+          button.addEventListener("click", focus);
+        }
       }
+      holder.dataset.ready = "true";  // the browser test waits for this
     }).catch(function (error) {
       holder.dataset.ready = "error";
       holder.textContent = (holder.dataset.failed || "") + " " + error.message;
