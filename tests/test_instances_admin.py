@@ -265,3 +265,20 @@ def test_a_step_that_failed_on_a_timer_is_shown_and_a_retry_that_fails_again_say
     assert flashed and "(new_order_escalate)" in unescape(flashed.group(1))  # why the retry failed, said at once
     assert instance_of(app, number).error == instance.error
     assert [e for e in events(app, number, "process") if e.field == "retry"] == []
+
+
+def test_the_customer_answering_a_suspended_order_keeps_the_answer(scene):
+    app, api = scene
+    number = api.create_order()
+    api.walk(number, HAPPY_CASH)
+    task = api.open_task(number)
+    assert task["bpmn_id"] == "feedback"
+    signed_in(app, "admin").post(f"/studio/orders/{number}/suspend", data={"reason": "Разбираем оплату"})
+    token = api.order(number)["status_url"].rsplit("/", 1)[1]
+    answer = app.test_client().post(f"/s/{token}/tasks/{task['id']}", data={
+        "feedback_kind": "rating", "rating": "5", "feedback_comment": "Мастер приехал вовремя"},
+        content_type="multipart/form-data")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 409 and "приостановлен" in text and "Мастер приехал вовремя" in text
+    assert "Разбираем оплату" not in text  # the admin's reason is internal
+    assert api.open_task(number)["id"] == task["id"]
