@@ -282,3 +282,41 @@ def test_the_customer_answering_a_suspended_order_keeps_the_answer(scene):
     assert answer.status_code == 409 and "приостановлен" in text and "Мастер приехал вовремя" in text
     assert "Разбираем оплату" not in text  # the admin's reason is internal
     assert api.open_task(number)["id"] == task["id"]
+
+
+def test_the_process_api_shows_the_diagram_state_and_takes_the_admins_actions(scene):
+    app, api = scene
+    number = api.create_order()
+    api.walk(number, ["new_order"])
+    shown = api.get(f"/orders/{number}/process", as_="director")
+    assert shown.status_code == 200
+    body = shown.get_json()
+    assert (body["status"], body["version"], body["messages"]) == ("running", 1, ["cancel"])
+    assert body["elements"]["new_order"] == "done" and body["elements"]["plan_measurement"] == "active"
+    assert ["new_order", "gw_new_order"] in body["flows"]
+    assert {t["bpmn_id"] for t in body["timers"]} == {"plan_measurement_sla_warn", "plan_measurement_sla",
+                                                      "plan_measurement_sla_director"}
+    assert api.get(f"/orders/{number}/process", as_="sales").status_code == 403
+    assert api.post(f"/orders/{number}/process/suspend", {"reason": "x"}, as_="analyst").status_code == 403
+    assert api.post(f"/orders/{number}/process/suspend", {"reason": "x"}, as_="director").status_code == 403
+
+    no_reason = api.post(f"/orders/{number}/process/suspend", {})
+    assert no_reason.status_code == 422 and "reason" in no_reason.get_json()["fields"]
+    suspended = api.post(f"/orders/{number}/process/suspend", {"reason": "Проверка платежа"})
+    assert suspended.status_code == 200
+    assert (suspended.get_json()["status"], suspended.get_json()["suspended_reason"]) == ("suspended",
+                                                                                          "Проверка платежа")
+    assert api.post(f"/orders/{number}/process/suspend", {"reason": "ещё раз"}).status_code == 409
+    task = api.open_task(number)
+    assert api.complete(task, {"measurer": "measurer"}).status_code == 409
+    resumed = api.post(f"/orders/{number}/process/resume", {"reason": "Платёж найден"})
+    assert resumed.status_code == 200 and resumed.get_json()["status"] == "running"
+    nothing = api.post(f"/orders/{number}/process/retry", {"reason": "на всякий случай"})
+    assert nothing.status_code == 409 and "повторять нечего" in nothing.get_json()["message"]
+    assert api.post(f"/orders/{number}/process/skip", {"reason": "x", "job_id": 999999}).status_code == 422
+    wrong = api.post(f"/orders/{number}/process/message", {"reason": "x", "message": "bank_decision"})
+    assert wrong.status_code == 409
+    sent = api.post(f"/orders/{number}/process/message", {"reason": "Звонок", "message": "cancel",
+                                                         "payload": {"reason": "Заказчик отказался"}})
+    assert sent.status_code == 200 and sent.get_json()["status"] == "completed"
+    assert [e.actor_label for e in events(app, number, "process")] == ["admin", "admin"]

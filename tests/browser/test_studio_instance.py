@@ -28,7 +28,7 @@ def test_the_admin_sees_the_order_on_its_diagram_suspends_and_resumes_it(browser
     page.wait_for_url(f"{base}/studio/orders/{number}")
     page.wait_for_selector('#instance-diagram[data-ready="true"]', timeout=20000)
     assert errors == []
-    # The viewer drew the version and marked it: the measurement visit active, what came before done, its timers waiting.
+    # The viewer drew the version and marked it: the visit active, what came before done, its timers waiting.
     assert page.locator('.djs-element.st-active[data-element-id="measurement"]').count() == 1
     assert page.locator('.djs-element.st-done[data-element-id="new_order"]').count() == 1
     assert page.locator('.djs-element.st-waiting[data-element-id="measurement_sla"]').count() == 1
