@@ -110,6 +110,8 @@ def test_a_suspended_order_does_not_move_until_it_is_resumed(scene):
     assert api.post(f"/tasks/{task['id']}/claim", as_="measurer").status_code == 409
     message = api.post("/messages/cancel", {"order_number": number, "payload": {"reason": "x"}}, as_="sales")
     assert message.status_code == 409 and "приостановлен" in message.get_json()["message"]
+    cancel = api.post(f"/orders/{number}/cancel", {"reason": "Заказчик передумал"}, as_="sales")
+    assert cancel.status_code == 409 and "приостановлен" in cancel.get_json()["message"]
 
     # The measurer's form comes back with the reason flashed and what was typed still there.
     form = signed_in(app, "measurer").post(f"/tasks/{task['id']}", data={

@@ -49,6 +49,8 @@ def cancel_order(order: Order, reason: str, actor) -> StepView:
     try:
         return deliver_message(order, "cancel", {"reason": reason}, actor)
     except Conflict as exc:
+        if exc.details.get("instance_status") == process.SUSPENDED:
+            raise  # the order stands still: that is the reason, not its stage
         raise Conflict(f"Заказ {order.number} на этапе «{order.stage}»: отмена невозможна (отменить можно новый "
                        f"заказ, на замере, на подготовке договора или в ожидании решения банка)",
                        stage=order.stage) from exc
