@@ -30,7 +30,9 @@ PARTNER_EXAMPLES = 4
 SEED = 20261201
 # Operations that change the order they name run on an order of their own, so the others keep theirs.
 DESTRUCTIVE = {("POST", "/orders/{number}/cancel"), ("POST", "/orders/{number}/status-link"),
-               ("DELETE", "/orders/{number}/status-link")}
+               ("DELETE", "/orders/{number}/status-link"),
+               *{("POST", f"/orders/{{number}}/process/{name}") for name in
+                 ("suspend", "resume", "retry", "skip", "message")}}
 
 
 @dataclass

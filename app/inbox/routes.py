@@ -10,7 +10,7 @@ from app import clock
 from app.extensions import db
 from app.i18n import N_
 from app.inbox import bp
-from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, Role, User
+from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, ProcessInstance, Role, User
 from app.policy import headed_lanes, is_partner, sees_every_task, task_scope
 from app.services.order_search import matches_text
 from app.usecases import tasks as task_cases
@@ -74,10 +74,14 @@ def index():
                                .limit(300)).scalars().all()
     now = clock.now()
     rows = [(t, sla_state(t.due_at, t.created_at, now)) for t in tasks]
+    suspended = set(db.session.execute(select(ProcessInstance.order_id).where(
+        ProcessInstance.order_id.in_({t.order_id for t in tasks} or {0}), ProcessInstance.status == "suspended")
+    ).scalars())  # their tasks wait: marked «приостановлен» (one query for the page)
     stages = sorted(set(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open")).scalars()))
     context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,
                    partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
-                   heads=heads, team=colleagues(heads) if heads else {}, now=now, sla_badge=sla_badge)
+                   heads=heads, team=colleagues(heads) if heads else {}, now=now, sla_badge=sla_badge,
+                   suspended=suspended)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "inbox-list":
         return render_template("inbox/_list.html", **context)
     return render_template("inbox/index.html", **context)

@@ -16,7 +16,8 @@ from app.services.dates import parse_date, parse_datetime
 from app.services.money import exact_decimal
 
 KIND_LABELS = {"field": N_("Изменение поля"), "stage": N_("Этап"), "status": N_("Статус"), "task": N_("Задача"),
-               "message": N_("Сообщение"), "job": N_("Фоновая операция"), "deploy": N_("Версия процесса")}
+               "message": N_("Сообщение"), "job": N_("Фоновая операция"), "deploy": N_("Версия процесса"),
+               "process": N_("Процесс")}
 FIELD_LABELS = {
     "price": N_("Стоимость"), "prepayment": N_("Предоплата"), "payment_type": N_("Форма оплаты"),
     "promised_date": N_("Обещанная дата"), "measurer": N_("Замерщик"), "visit_at": N_("Дата замера"),
@@ -28,7 +29,8 @@ FIELD_LABELS = {
 }
 VALUE_LABELS = {"open": N_("открыта"), "completed": N_("выполнена"), "cancelled": N_("отменена"),
                 "active": N_("в работе"), "cash": N_("наличные"), "cashless": N_("безналичный расчёт"),
-                "credit": N_("кредит")}
+                "credit": N_("кредит"), "suspended": N_("приостановлен"), "running": N_("выполняется"),
+                "incident": N_("инцидент"), "retry": N_("повтор"), "skipped": N_("пропущено")}
 
 
 @dataclass

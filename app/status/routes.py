@@ -128,7 +128,12 @@ def complete(token: str, task_id: int):
     data, uploads = parse_form(schema, request.form, request.files)
     try:
         errors = task_cases.complete_task_with_files(task.id, data, uploads, customer_view.customer_account())
-    except Conflict:  # sent twice (a double tap, two devices): the first one counted
+    except Conflict as exc:
+        if exc.details.get("instance_status") == "suspended":  # an admin paused the order: keep the answer typed
+            flash(_("Заказ временно приостановлен — отправьте ответ чуть позже, он сохранён в форме."), "error")
+            order, task = db.session.get_one(Order, order.id), db.session.get_one(HumanTask, task_id)
+            return _page(token, order, forms={task_id: _form_html(token, task, data, {})}, status=409)
+        # sent twice (a double tap, two devices): the first one counted
         flash(_("Этот шаг уже выполнен — спасибо!"), "info")
         return redirect(url_for("status.page", token=token))
     if errors:

@@ -3,4 +3,8 @@ from flask import Blueprint
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
-from app.studio import forms, routes  # noqa: E402,F401
+from app.studio import (  # noqa: E402,F401
+    forms,
+    instances,
+    routes,
+)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import clock, policy
 from app.engine.bindings import VISIT
-from app.errors import Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
 from app.forms_ui import FormExtras, parse_form, render_form
 from app.models import Attachment, Claim, HumanTask, Note, Order, OrderStatus, Role, User
@@ -138,7 +138,13 @@ def submit(task_id: int):
     task_cases.ensure_can_act(task, user)  # before any file is written
     schema, _ui = _schemas(task)
     data, uploads = parse_form(schema, request.form, request.files)
-    errors = task_cases.complete_task_with_files(task.id, data, uploads, user)
+    try:
+        errors = task_cases.complete_task_with_files(task.id, data, uploads, user)
+    except Conflict as exc:
+        if exc.details.get("instance_status") != "suspended":
+            raise
+        flash(exc.message, "error")  # the process stands still: say why, and keep what was typed for later
+        return _page(task_cases.get_task(task_id), user, data, {}, use_defaults=False, status=409)
     if errors:
         return _page(task_cases.get_task(task_id), user, data, errors, use_defaults=False, status=422)
     flash(_("Задача выполнена"), "success")

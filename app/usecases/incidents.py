@@ -28,8 +28,8 @@ def _incident(job_id: int) -> OutboxJob:
 
 
 @unit_of_work()
-def retry_incident(job_id: int, user: User) -> OutboxJob:
-    """Give the job a fresh set of attempts; it goes out after the commit."""
+def retry_incident(job_id: int, user: User, reason: str | None = None) -> OutboxJob:
+    """Give the job a fresh set of attempts; it goes out after the commit (`reason`: why, kept in the history)."""
     job = _incident(job_id)
     job.status, job.attempts, job.run_after, job.lease_until = "queued", 0, clock.now(), None
     job.resolved_by_id = user.id
@@ -40,7 +40,7 @@ def retry_incident(job_id: int, user: User) -> OutboxJob:
         if note is not None and note.status != "sent":
             note.status, note.error = "queued", None
     audit.record(job.order_id, "job", user, field=job.operator, old="incident", new="retry", entity="job",
-                 entity_id=job.id)
+                 entity_id=job.id, details={"reason": reason} if reason else None)
     db.session.info.setdefault("new_jobs", []).append(job.id)
     return job
 

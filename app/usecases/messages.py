@@ -12,12 +12,16 @@ from app.usecases.uow import unit_of_work
 
 
 @unit_of_work()
-def deliver_message(order: Order, name: str, payload: dict, actor, *, source: str = "api") -> StepView:
-    """Deliver a named message to the order's process, or refuse clearly when it is not waiting for it."""
+def deliver_message(order: Order, name: str, payload: dict, actor, *, source: str = "api",
+                    reason: str | None = None) -> StepView:
+    """Deliver a named message to the order's process, or refuse clearly when it is not waiting for it.
+
+    `reason`: why an admin sent it by hand, kept with the message in the order's history.
+    """
     if name == "cancel" and isinstance(actor, User):  # POST /api/v1/messages/cancel too: the one cancel rule
         policy.ensure(actor, "orders.cancel", order)
     instance = order.instance
-    if instance is None or instance.status != "running":
+    if instance is None or instance.status not in ("running", process.SUSPENDED):  # suspended: step says why
         raise Conflict(f"Order {order.number} has no running process", stage=order.stage)
     eng = engine()
 
@@ -28,7 +32,8 @@ def deliver_message(order: Order, name: str, payload: dict, actor, *, source: st
 
     view = process.step(instance, act, actor)
     assert view is not None  # act never declines: it raises Conflict
-    audit.record(order.id, "message", actor, field=name, new=_short(payload))
+    audit.record(order.id, "message", actor, field=name, new=_short(payload),
+                 details={"reason": reason} if reason else None)
     orders.apply_process_data(order, view.message_data, actor, source=source)
     return view
 
@@ -44,6 +49,8 @@ def cancel_order(order: Order, reason: str, actor) -> StepView:
     try:
         return deliver_message(order, "cancel", {"reason": reason}, actor)
     except Conflict as exc:
+        if exc.details.get("instance_status") == process.SUSPENDED:
+            raise  # the order stands still: that is the reason, not its stage
         raise Conflict(f"Заказ {order.number} на этапе «{order.stage}»: отмена невозможна (отменить можно новый "
                        f"заказ, на замере, на подготовке договора или в ожидании решения банка)",
                        stage=order.stage) from exc

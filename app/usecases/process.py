@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from app import clock
@@ -16,6 +17,7 @@ from app.engine.runtime import INPUT_ERROR_VARIABLE, StepView, TaskView
 from app.errors import Conflict
 from app.extensions import db
 from app.models import (
+    AuditEvent,
     Escalation,
     HumanTask,
     Order,
@@ -63,6 +65,37 @@ def start_order_process(order: Order, actor: User | None) -> ProcessInstance:
 
 def _load(instance: ProcessInstance):
     return engine().load(_specs(instance.definition), instance.state)
+
+
+def workflow_of(instance: ProcessInstance):
+    """The instance's workflow, loaded to be looked at (`app.engine.inspect`) or acted on through `step`."""
+    return _load(instance)
+
+
+SUSPENDED = "suspended"
+
+
+def suspension_reason(instance: ProcessInstance) -> str | None:
+    """Why an admin suspended the instance (the reason given with its last suspension)."""
+    event = db.session.execute(select(AuditEvent).where(
+        AuditEvent.order_id == instance.order_id, AuditEvent.kind == "process", AuditEvent.field == "status",
+        AuditEvent.new_value == SUSPENDED).order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
+    return (event.details or {}).get("reason") if event is not None else None
+
+
+def ensure_moves(instance: ProcessInstance | None) -> None:
+    """The one rule of suspension: a suspended instance does not move — no task, message, timer or result.
+
+    Every step goes through here (`step`), and so do claiming and assigning its tasks (`app.usecases.tasks`).
+    """
+    if instance is None or instance.status != SUSPENDED:
+        return
+    reason = suspension_reason(instance)
+    message = _("Процесс заказа %(number)s приостановлен администратором", number=instance.order.number)
+    if reason:
+        message += _(" (причина: %(reason)s)", reason=reason)
+    raise Conflict(message + _(": задачи, сообщения и таймеры ждут, пока его возобновят"),
+                   instance_status=SUSPENDED)
 
 
 def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: str | None = None) -> None:
@@ -153,7 +186,11 @@ def _project_order(order: Order, view: StepView, actor) -> None:
 
 def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
           refresh_timers: bool = False) -> StepView | None:
-    """Load, act, run, save. An `act` that returns False changed nothing: nothing is saved."""
+    """Load, act, run, save. An `act` that returns False changed nothing: nothing is saved.
+
+    A suspended instance is refused here, whatever asked (`ensure_moves`).
+    """
+    ensure_moves(instance)
     eng = engine()
     workflow = _load(instance)
     if act(workflow) is False:
@@ -166,9 +203,13 @@ def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None =
 # -- service jobs and timers --------------------------------------------------------------------------
 
 def complete_service_job(job: OutboxJob, result) -> bool:
-    """Finish the job's service task; a second completion (or a cancelled task) is a no-op."""
+    """Finish the job's service task; a second completion (or a cancelled task) is a no-op.
+
+    While the instance is suspended the result stays on the job (done or skipped) and resuming applies it
+    (`app.usecases.instances.resume`): the operator's work is not lost and not done twice.
+    """
     instance = db.session.get(ProcessInstance, job.instance_id)
-    if instance is None or job.task_guid is None:
+    if instance is None or job.task_guid is None or instance.status == SUSPENDED:
         return False
     eng = engine()
     guid = job.task_guid

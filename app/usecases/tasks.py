@@ -33,6 +33,7 @@ def _ensure_open(task: HumanTask) -> None:
         who = f" by {task.completed_by.login}" if task.completed_by else ""
         raise Conflict(f"Task '{task.name}' of order {task.order.number} is no longer open: "
                        f"{task.state}{who}", state=task.state)
+    process.ensure_moves(task.order.instance)  # nobody takes or does a task of a suspended process
 
 
 @unit_of_work()

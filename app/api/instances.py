@@ -1,0 +1,126 @@
+"""An order's process for integrations: its state on the diagram, and the admin's actions (suspend, resume, retry,
+skip, send a message), each with a reason kept in the order's history."""
+from __future__ import annotations
+
+from flask import jsonify
+
+from app.api import bp
+from app.api.auth import AfterCommit, endpoint, json_body
+from app.api.openapi import NUMBER, PATHS, _op
+from app.api.schemas import COMPONENTS, ID, STAMP, nullable, obj
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import Order, User
+from app.services import orders as order_service
+from app.services.inputs import FREE_TEXT_MAX, body_object, body_text
+from app.usecases import instances
+
+ACTIONS = ("suspend", "resume", "retry", "skip", "message")
+
+
+def process_json(order: Order) -> dict:
+    view = instances.instance_view(order, history=0)
+    instance, definition = view.instance, view.instance.definition
+    return {
+        "order_number": order.number, "process_id": definition.process_id, "version": definition.version,
+        "status": instance.status, "error": instance.error, "suspended_reason": view.suspended_reason,
+        "elements": view.picture.elements, "flows": [list(pair) for pair in view.picture.flows],
+        "timers": [{"bpmn_id": t.bpmn_id, "name": t.name, "attached_to": t.attached_to,
+                    "due_at": t.due_at.isoformat() if t.due_at else None} for t in view.picture.timers],
+        "messages": sorted({m.name for m in view.picture.messages}),
+        "incidents": [{"job_id": job.id, "operator": job.operator, "bpmn_id": job.bpmn_id, "error": job.last_error}
+                      for job in view.incidents],
+    }
+
+
+def _job_id(body: dict) -> int | None:
+    value = body.get("job_id")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("job_id must be a positive integer", fields={"job_id": "a positive integer"})
+    return value
+
+
+def _act(name: str, order: Order, user: User, body: dict) -> None:
+    reason = body_text(body, "reason", max_length=FREE_TEXT_MAX, multiline=True)
+    if name == "suspend":
+        instances.suspend(order, user, reason)
+    elif name == "resume":
+        instances.resume(order, user, reason)
+    elif name == "retry":
+        instances.retry(order, user, reason, _job_id(body))
+    elif name == "skip":
+        result = body.get("result")
+        if result is not None and not isinstance(result, dict):
+            raise ValidationError("result must be a JSON object", fields={"result": "an object"})
+        instances.skip(order, user, reason, _job_id(body), result)
+    else:
+        message = body_text(body, "message", max_length=100, required="required")
+        instances.send_message(order, user, message, body_object(body, "payload"), reason)
+
+
+@bp.get("/orders/<number>/process")
+@endpoint("instances.view")
+def order_process(user, number):
+    return jsonify(process_json(order_service.get_order(number)))
+
+
+def _rules(view):
+    for name in reversed(ACTIONS):
+        view = bp.post(f"/orders/<number>/process/{name}", defaults={"name": name})(view)
+    return view
+
+
+@_rules
+@endpoint("instances.admin", write=True)
+def order_process_action(user, number, name):
+    order = order_service.get_order(number)
+    _act(name, order, user, json_body())
+    order_id = order.id
+    return AfterCommit(lambda: jsonify(process_json(db.session.get_one(Order, order_id))))
+
+
+COMPONENTS.update({
+    "OrderProcess": obj({
+        "order_number": {"type": "string"}, "process_id": {"type": "string"}, "version": {"type": "integer"},
+        "status": {"enum": ["running", "suspended", "completed", "error"]}, "error": nullable({"type": "string"}),
+        "suspended_reason": nullable({"type": "string"}),
+        "elements": {"type": "object", "description": "BPMN id → done | active | waiting | error | cancelled",
+                     "additionalProperties": {"enum": ["done", "active", "waiting", "error", "cancelled"]}},
+        "flows": {"type": "array", "description": "sequence flows taken, as [source id, target id]",
+                  "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}},
+        "timers": {"type": "array", "items": obj({"bpmn_id": {"type": "string"}, "name": {"type": "string"},
+                                                  "attached_to": nullable({"type": "string"}),
+                                                  "due_at": nullable(STAMP)})},
+        "messages": {"type": "array", "items": {"type": "string"}, "description": "messages it waits for now"},
+        "incidents": {"type": "array", "items": obj({"job_id": ID, "operator": {"type": "string"},
+                                                     "bpmn_id": nullable({"type": "string"}),
+                                                     "error": nullable({"type": "string"})})},
+    }),
+    "ProcessAction": {"type": "object", "required": ["reason"], "additionalProperties": True, "properties": {
+        "reason": {"type": "string", "minLength": 1, "maxLength": FREE_TEXT_MAX, "pattern": r"\S",
+                   "description": "why; kept in the order's history with who did it"},
+        "job_id": {**ID, "description": "retry / skip: the order's incident job (retry without it: the step that "
+                                        "left the instance in error)"},
+        "result": {"type": "object", "description": "skip: the service task's result"},
+        "message": {"type": "string", "maxLength": 100, "description": "message: its name (one it waits for)"},
+        "payload": {"type": "object", "description": "message: its data"}}},
+})
+_ACTION_TEXT = {
+    "suspend": "Suspend the order's process: its tasks, messages and timers wait; results of jobs that finish "
+               "meanwhile are applied on resume",
+    "resume": "Resume a suspended process; timers that fell due fire on the scheduler's next pass",
+    "retry": "Run a failed step again (an incident job of the order, or the step that left it in error)",
+    "skip": "Complete a failed service task by hand with an optional result; the process goes on",
+    "message": "Send the process one of the messages it waits for, with a payload",
+}
+PATHS["/orders/{number}/process"] = {"get": _op(
+    "The order's process on its diagram: element states, flows taken, timers, messages awaited, incidents",
+    {200: ("process", "OrderProcess"), 403: "analysts, admins and the director", 404: "no such order or process"},
+    params=[NUMBER], tag="processes")}
+for _name, _text in _ACTION_TEXT.items():
+    PATHS[f"/orders/{{number}}/process/{_name}"] = {"post": _op(
+        _text, {200: ("the process after the action", "OrderProcess"), 403: "admins only",
+                404: "no such order or process", 409: "not possible in the process's present state"},
+        body="ProcessAction", params=[NUMBER], tag="processes")}
