@@ -103,7 +103,7 @@
     const count = document.getElementById("problem-count");
     list.innerHTML = "";
     const warnings = problems.length - errors;
-    count.textContent = problems.length ? `${errors} ${T.errors} · ${warnings} ${T.warnings}` : "0";
+    count.textContent = problems.length ? `${T.errors}: ${errors} · ${T.warnings}: ${warnings}` : "0";
     count.className = "badge " + (errors ? "overdue" : warnings ? "at-risk" : "ok");
     if (!problems.length) {
       const ok = document.createElement("li");
