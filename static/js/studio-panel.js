@@ -286,6 +286,7 @@
           const created = modeling.createShape(shape, { x: element.x + 18 + i * 32, y: element.y + element.height }, element, { attach: true });
           setProperty(created, "sla_level", spec.level);
         });
+        render(); // the task itself did not change: show its new timers
       } });
       return section(T.slaPresent, list, add, h("p", { class: "help", text: T.slaHelp }));
     }

@@ -173,12 +173,24 @@ def test_the_panel_edits_what_the_engine_reads_and_the_sla_table_is_edited_in_dm
     shape(page, "new_order_sla").click()
     assert "Новый заказ" in page.inner_text("#properties-body")
     assert page.locator('#properties-body select[data-key="sla-key"]').input_value() == "new_order"
+    # A user task without SLA timers gets the standard three with one button.
+    page.evaluate("window.bespokeModeler.get('canvas').scrollToElement('feedback', {top: 200, left: 300})")
+    shape(page, "feedback").click()
+    page.click("#properties-body [data-add-sla]")
+    timers = page.evaluate("""() => window.bespokeModeler.get('elementRegistry').get('feedback').attachers
+        .filter((b) => b.businessObject.name && b.businessObject.name.startsWith('SLA'))
+        .map((b) => [b.businessObject.name, b.businessObject.cancelActivity,
+                     b.businessObject.eventDefinitions[0].timeDate.body])""")
+    assert timers == [["SLA 75 %", False, "sla_due(sla['new_order'], 0.75)"], ["SLA 100 %", False, "sla_due(sla['new_order'])"],
+                      ["SLA 200 %", False, "sla_due(sla['new_order'], 2)"]]
+    assert page.locator("#properties-body [data-add-sla]").count() == 0
     save(page)
     with app.app_context():
         from app.models import ProcessDraft
 
         bpmn = db.session.execute(select(ProcessDraft.bpmn_xml)).scalar_one()
     assert '<spiffworkflow:retry retries="7" backoff_base="2"' in bpmn
+    assert bpmn.count('attachedToRef="feedback"') == 4 and '<spiffworkflow:property name="sla_level" value="director"' in bpmn
 
     page.click('a:has-text("DMN: sla.dmn")')
     page.wait_for_selector(".tjs-table")
