@@ -123,7 +123,7 @@
     // -- sections by element kind ---------------------------------------------------------------------------------
     function general(element) {
       const bo = element.businessObject;
-      return section(T.name,
+      return section(T.element,
         field(T.id, text("id", bo.id, (id) => { if (id && id !== bo.id) modeling.updateProperties(element, { id }); })),
         field(T.name, text("name", bo.name, (name) => modeling.updateProperties(element, { name: name || undefined }))),
         h("p", { class: "muted small", text: `${T.type}: ${bo.$type.replace("bpmn:", "")}` }));

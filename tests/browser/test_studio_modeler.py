@@ -181,7 +181,8 @@ def test_the_panel_edits_what_the_engine_reads_and_the_sla_table_is_edited_in_dm
         .filter((b) => b.businessObject.name && b.businessObject.name.startsWith('SLA'))
         .map((b) => [b.businessObject.name, b.businessObject.cancelActivity,
                      b.businessObject.eventDefinitions[0].timeDate.body])""")
-    assert timers == [["SLA 75 %", False, "sla_due(sla['new_order'], 0.75)"], ["SLA 100 %", False, "sla_due(sla['new_order'])"],
+    assert timers == [["SLA 75 %", False, "sla_due(sla['new_order'], 0.75)"],
+                      ["SLA 100 %", False, "sla_due(sla['new_order'])"],
                       ["SLA 200 %", False, "sla_due(sla['new_order'], 2)"]]
     assert page.locator("#properties-body [data-add-sla]").count() == 0
     save(page)
@@ -190,7 +191,22 @@ def test_the_panel_edits_what_the_engine_reads_and_the_sla_table_is_edited_in_dm
 
         bpmn = db.session.execute(select(ProcessDraft.bpmn_xml)).scalar_one()
     assert '<spiffworkflow:retry retries="7" backoff_base="2"' in bpmn
-    assert bpmn.count('attachedToRef="feedback"') == 4 and '<spiffworkflow:property name="sla_level" value="director"' in bpmn
+    assert bpmn.count('attachedToRef="feedback"') == 4
+    assert '<spiffworkflow:property name="sla_level" value="director"' in bpmn
+
+    # A user task's panel: its lane, form, SLA timers and bindings.
+    page.evaluate("window.bespokeModeler.get('canvas').scrollToElement('new_order', {top: 200, left: 300})")
+    shape(page, "new_order").click()
+    assert page.locator('#properties-body select[data-key="form"]').input_value() == "new_order.schema.json"
+    assert page.locator('#properties-body select[data-key="binding-bespoke:milestone"]').input_value() == "received"
+    screenshot(page, "studio-panel")
+    # A lane's role is its name; a flow leaving a gateway has its condition.
+    pick = "(id) => window.bespokeModeler.get('selection').select(window.bespokeModeler.get('elementRegistry').get(id))"
+    page.evaluate(pick, "lane_designer")
+    assert page.locator('#properties-body select[data-key="role"]').input_value() == "designer"
+    page.evaluate(pick, "flow_gw_contract__design")
+    condition = page.locator('#properties-body textarea[data-key="condition"]').input_value()
+    assert condition == "contract_outcome == 'to_design'"
 
     page.click('a:has-text("DMN: sla.dmn")')
     page.wait_for_selector(".tjs-table")
