@@ -89,6 +89,7 @@ def test_the_studio_shows_the_active_version_and_the_first_save_starts_the_draft
     assert "Новый заказ (звонок)" in analyst.source()
     download = analyst.client.get(f"/studio/{PROCESS}/draft.bpmn?download=1")
     assert 'filename="order_lifecycle-draft.bpmn"' in download.headers["Content-Disposition"]
+    assert "sandbox" in download.headers["Content-Security-Policy"]  # an analyst's XML never runs as our page
 
 
 def test_an_invalid_diagram_is_kept_as_sent_and_answered_with_its_problems_on_the_elements(web):

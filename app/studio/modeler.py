@@ -38,6 +38,13 @@ def _token(body: dict) -> str | None:
     return token if isinstance(token, str) else None
 
 
+def _xml(text: str) -> Response:
+    """A draft's file as data: an analyst's XML opened in the browser must never run as a page of ours."""
+    response = Response(text, mimetype="application/xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
 def _saved(draft) -> Response:
     problems = drafts.problem_rows(draft.problems or [])
     return jsonify({"problems": problems, "errors": sum(p["severity"] == "error" for p in problems),
@@ -59,7 +66,7 @@ def process(process_id: str):
 def draft_bpmn(process_id: str):
     """The draft's BPMN as it was last saved («Скачать BPMN» with ?download=1)."""
     state = drafts.draft_state(process_id)
-    response = Response(state.bpmn_xml, mimetype="application/xml")
+    response = _xml(state.bpmn_xml)
     if request.args.get("download"):
         suffix = "draft" if state.exists else f"v{state.base_version}"
         response.headers["Content-Disposition"] = f'attachment; filename="{process_id}-{suffix}.bpmn"'
@@ -132,4 +139,4 @@ def decision_source(process_id: str, name: str):
     state = drafts.draft_state(process_id)
     if name not in state.dmn_files:
         raise NotFound(_("В черновике нет таблицы решений «%(name)s»", name=name))
-    return Response(state.dmn_files[name], mimetype="application/xml")
+    return _xml(state.dmn_files[name])
