@@ -173,11 +173,11 @@ def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], f
     forms: dict[str, dict] = {}
     user_tasks: dict[str, str | None] = {}
     for task_spec in _all_specs(spec, subprocess_specs):
-        element = {"id": task_spec.bpmn_id, "name": task_spec.bpmn_name}
+        element = {"element": task_spec.bpmn_id, "name": task_spec.bpmn_name}
         if isinstance(task_spec, UserTask):
             user_tasks[task_spec.bpmn_id] = task_spec.bpmn_name
             if task_spec.lane is None:
-                problems.append({"file": bpmn_name, "element": element["id"], "name": element["name"],
+                problems.append({"file": bpmn_name, **element,
                                  "problem": "user task is not in a lane"})
             props = task_properties(task_spec)
             for prop in (FORM_PROPERTY, UI_PROPERTY):

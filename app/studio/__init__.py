@@ -6,5 +6,6 @@ bp = Blueprint("studio", __name__, url_prefix="/studio")
 from app.studio import (  # noqa: E402,F401
     forms,
     instances,
+    modeler,
     routes,
 )
