@@ -69,8 +69,8 @@ def binding_problems(bindings: Bindings, user_tasks: dict[str, str | None], rule
     problems: list[dict] = []
 
     def problem(element: str | None, binding: str, text: str) -> None:
-        problems.append({"file": filename, "element": element, "name": user_tasks.get(element or ""),
-                         "binding": binding, "problem": text})
+        problems.append({"element_id": element, "name": user_tasks.get(element or ""), "message": text,
+                         "severity": "error", "file": filename, "binding": binding})
 
     for element, declared in sorted(bindings.by_element.items()):
         for name, value in sorted(declared.items()):
