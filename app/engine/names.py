@@ -90,9 +90,10 @@ def _text(node) -> str:
     return (node.text or "").strip()
 
 
-def _definers(tree, forms: dict[str, dict], decisions: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Name → ids of the elements that define it."""
+def _definers(tree, forms: dict[str, dict], decisions: dict[str, set[str]]) -> tuple[dict[str, set[str]], bool]:
+    """(name → ids of the elements that define it, whether every user task's form could be read)."""
     defined: dict[str, set[str]] = defaultdict(set)
+    complete = True
 
     def add(names: Iterable[str], node) -> None:
         where = owner(node)
@@ -102,6 +103,7 @@ def _definers(tree, forms: dict[str, dict], decisions: dict[str, set[str]]) -> d
     for task in tree.xpath("//bpmn:userTask", namespaces=NS):
         filename = next((p.get("value") for p in task.xpath(".//spiffworkflow:property", namespaces=NS)
                          if p.get("name") == FORM_PROPERTY), None)
+        complete &= (filename or "") in forms
         add(form_fields(forms.get(filename or "")), task)
     for script in tree.xpath("//bpmn:scriptTask/bpmn:script|//spiffworkflow:preScript|//spiffworkflow:postScript",
                              namespaces=NS):
@@ -119,7 +121,7 @@ def _definers(tree, forms: dict[str, dict], decisions: dict[str, set[str]]) -> d
         add([item.get("name") or item.get("id")], item)
     for ref in tree.xpath("//bpmn:loopDataOutputRef", namespaces=NS):
         add([_text(ref)], ref)
-    return defined
+    return defined, complete
 
 
 def _readers(tree, decision_inputs: dict[str, list[str]]):
@@ -165,7 +167,7 @@ def decision_names(dmn_trees: dict) -> tuple[dict[str, set[str]], dict[str, list
 def name_problems(tree, filename: str, forms: dict[str, dict], dmn_trees: dict, known: Iterable[str]) -> list[dict]:
     """Every name read that nothing defines (error) or that only later elements define (warning)."""
     results, inputs = decision_names(dmn_trees)
-    defined = _definers(tree, forms, results)
+    defined, forms_complete = _definers(tree, forms, results)
     always = set(known) | {data.get("id") for data in tree.xpath("//bpmn:dataObject", namespaces=NS)}
     diagram = _Diagram(tree)
     problems: list[dict] = []
@@ -179,10 +181,11 @@ def name_problems(tree, filename: str, forms: dict[str, dict], dmn_trees: dict, 
         where = runs_at or element.get("id")
         for name in sorted(read - always):
             definers = defined.get(name, set())
-            if not definers:
+            if not definers:  # with a form unread, that form may define it: a warning until the form is back
                 problems.append(problem(
-                    f"{kind} reads '{name}', which no form field, start datum, script or result defines",
-                    element=element, file=filename, severity=ERROR, variable=name))
+                    f"{kind} reads '{name}', which no form field, start datum, script or result defines"
+                    + ("" if forms_complete else " (unless a form that could not be read does)"),
+                    element=element, file=filename, severity=ERROR if forms_complete else WARNING, variable=name))
             elif not diagram.broken and not any(where in diagram.reachable(d) for d in definers):
                 problems.append(problem(
                     f"{kind} reads '{name}', which only {', '.join(sorted(definers))} define(s), "
