@@ -61,7 +61,7 @@ def flow_problems(tree, filename: str) -> list[dict]:
         if node_id not in incoming:
             problems.append(problem(f"no flow leads to {kind} {node_id}: it can never run", element=node,
                                     file=filename, severity=WARNING))
-        if node_id not in outgoing and kind != "eventBasedGateway":
+        if node_id not in outgoing:
             problems.append(problem(f"no flow leaves {kind} {node_id}: the path ends here without an end event",
                                     element=node, file=filename, severity=WARNING))
     return problems

@@ -1,4 +1,8 @@
-"""Parsing and validating a deployment: BPMN + DMN + forms, safely, with every problem named."""
+"""Parsing and validating a deployment: BPMN + DMN + forms, safely, with every problem named.
+
+`inspect_definition` runs every check in one pass (the raw diagram first: app/engine/checks.py, names.py; then
+SpiffWorkflow's parser) and returns errors and warnings alike; `parse_definition` refuses on any error.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -110,7 +114,7 @@ def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
         try:
             dmn_trees[name] = safe_xml(content, name)
         except UnreadableXML as exc:
-            problems.append({**exc.problem, "unreadable": False})
+            problems.append({key: value for key, value in exc.problem.items() if key != "unreadable"})
     problems += checks.flow_problems(bpmn_tree, bpmn_name)
     problems += checks.lane_problems(bpmn_tree, bpmn_name, roles)
     problems += checks.sandbox_problems(bpmn_tree, bpmn_name)
