@@ -198,3 +198,20 @@ def test_names_a_form_or_a_script_defines():
                                "with ctx() as handle:\n    pass\nok = total > limit")
     assert read == {"sum", "items", "rows", "ctx", "limit"}
     assert {"total", "c", "row", "last", "handle", "ok"} <= bound
+
+
+def test_a_stray_task_and_a_condition_nobody_evaluates_are_warnings_only(api):
+    flow = '<bpmn:sequenceFlow id="flow_new_order__gw_new_order" sourceRef="new_order" targetRef="gw_new_order"'
+    bpmn = changed(flow + "/>", flow + "><bpmn:conditionExpression>decision == 'confirm'</bpmn:conditionExpression>"
+                   "</bpmn:sequenceFlow>")
+    bpmn = changed("</bpmn:process>", '<bpmn:task id="stray" name="Забытая задача"/></bpmn:process>', bpmn)
+    body = api.post(VALIDATE, payload(bpmn), as_="analyst").get_json()
+    assert body["ok"] is True
+    found = sorted((p["element_id"], p["severity"], p["message"].split(":")[0]) for p in body["problems"])
+    assert found == [
+        ("flow_new_order__gw_new_order", "warning",
+         "flow flow_new_order__gw_new_order has a condition but leaves new_order (userTask), not an exclusive or "
+         "inclusive gateway"),
+        ("stray", "warning", "no flow leads to task stray"),
+        ("stray", "warning", "no flow leaves task stray"),
+    ]
