@@ -215,3 +215,23 @@ def test_a_stray_task_and_a_condition_nobody_evaluates_are_warnings_only(api):
         ("stray", "warning", "no flow leads to task stray"),
         ("stray", "warning", "no flow leaves task stray"),
     ]
+
+
+def test_a_decision_no_dmn_defines_is_named_on_its_business_rule_task(api):
+    bpmn = changed("<spiffworkflow:calledDecisionId>sla</spiffworkflow:calledDecisionId>",
+                   "<spiffworkflow:calledDecisionId>sla_hours</spiffworkflow:calledDecisionId>")
+    problems = api.post(VALIDATE, payload(bpmn), as_="analyst").get_json()["problems"]
+    [error] = [p for p in problems if p["severity"] == "error"]  # SpiffWorkflow's own refusal adds nothing
+    assert (error["element_id"], error["name"]) == ("sla_lookup", "Нормативные сроки (SLA)")
+    assert "decision 'sla_hours', which no DMN file defines (defined: sla)" in error["message"]
+    # the timers read `sla`, which the decision would have defined: warnings until it is back
+    assert {p["variable"] for p in problems if p["severity"] == "warning"} == {"sla"}
+
+
+def test_a_binding_on_an_event_names_the_event(api):
+    bpmn = changed('<spiffworkflow:property name="stage" value="Завершён"/>',
+                   '<spiffworkflow:property name="stage" value="Завершён"/>'
+                   '<spiffworkflow:property name="bespoke:rating" value="true"/>')
+    [problem] = api.post(VALIDATE, payload(bpmn), as_="analyst").get_json()["problems"]
+    assert (problem["element_id"], problem["binding"]) == ("order_completed", "bespoke:rating")
+    assert problem["name"] and "belongs on a user task" in problem["message"]

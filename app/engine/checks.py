@@ -140,6 +140,15 @@ def operator_problems(tree, filename: str, operators: set[str]) -> list[dict]:
             if op.get("id") not in operators]
 
 
+def decision_problems(tree, filename: str, dmn_trees: dict) -> list[dict]:
+    """Every business rule task calls a decision one of the DMN files defines."""
+    decisions = {d.get("id") for t in dmn_trees.values() for d in t.xpath("//*[local-name()='decision']")}
+    return [problem(f"business rule task calls decision '{_text(called)}', which no DMN file defines"
+                    f" (defined: {', '.join(sorted(decisions)) or 'none'})", element=owner(called), file=filename)
+            for called in tree.xpath("//bpmn:businessRuleTask//spiffworkflow:calledDecisionId", namespaces=NS)
+            if _text(called) not in decisions]
+
+
 def form_problems(tree, filename: str, form_files: dict[str, bytes],
                   form_check: Callable[[dict], list[str]] | None) -> tuple[list[dict], dict[str, dict]]:
     """(problems, the forms the user tasks use): each user task's form and UI schema, named by the task."""

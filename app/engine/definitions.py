@@ -121,9 +121,10 @@ def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
     for name, tree in dmn_trees.items():
         problems += checks.dmn_sandbox_problems(tree, name)
     problems += checks.operator_problems(bpmn_tree, bpmn_name, operators)
+    problems += checks.decision_problems(bpmn_tree, bpmn_name, dmn_trees)
     form_problems, forms = checks.form_problems(bpmn_tree, bpmn_name, form_files, form_check)
     problems += form_problems
-    problems += binding_problems(*_raw_bindings(bpmn_tree), bindings, bpmn_name)
+    problems += binding_problems(*_raw_bindings(bpmn_tree), bindings, bpmn_name, _element_names(bpmn_tree))
     if known_names is not None:
         problems += name_problems(bpmn_tree, bpmn_name, load_forms(form_files), dmn_trees, known_names)
 
@@ -189,6 +190,10 @@ def _raw_bindings(tree) -> tuple[Bindings, dict[str, str | None]]:
     elements = [n for n in tree.iter() if local(n) in FLOW_NODES and n.get("id")]
     user_tasks = {n.get("id"): n.get("name") for n in elements if local(n) == "userTask"}
     return read_bindings((n.get("id"), element_properties(n)) for n in elements), user_tasks
+
+
+def _element_names(tree) -> dict[str, str | None]:
+    return {n.get("id"): n.get("name") for n in tree.iter() if local(n) in FLOW_NODES and n.get("id")}
 
 
 def executable_process_id(bpmn: bytes) -> str | None:

@@ -91,7 +91,7 @@ def _text(node) -> str:
 
 
 def _definers(tree, forms: dict[str, dict], decisions: dict[str, set[str]]) -> tuple[dict[str, set[str]], bool]:
-    """(name → ids of the elements that define it, whether every user task's form could be read)."""
+    """(name → ids of the elements that define it, whether every user task's form and called decision was found)."""
     defined: dict[str, set[str]] = defaultdict(set)
     complete = True
 
@@ -114,6 +114,7 @@ def _definers(tree, forms: dict[str, dict], decisions: dict[str, set[str]]) -> t
     for operator in tree.xpath("//spiffworkflow:serviceTaskOperator[@resultVariable]", namespaces=NS):
         add([operator.get("resultVariable")], operator)
     for called in tree.xpath("//bpmn:businessRuleTask//spiffworkflow:calledDecisionId", namespaces=NS):
+        complete &= _text(called) in decisions
         add(decisions.get(_text(called), set()), called)
     for variable in tree.xpath("//spiffworkflow:messageVariable", namespaces=NS):
         add([_text(variable)], variable)
@@ -167,7 +168,7 @@ def decision_names(dmn_trees: dict) -> tuple[dict[str, set[str]], dict[str, list
 def name_problems(tree, filename: str, forms: dict[str, dict], dmn_trees: dict, known: Iterable[str]) -> list[dict]:
     """Every name read that nothing defines (error) or that only later elements define (warning)."""
     results, inputs = decision_names(dmn_trees)
-    defined, forms_complete = _definers(tree, forms, results)
+    defined, complete = _definers(tree, forms, results)
     always = set(known) | {data.get("id") for data in tree.xpath("//bpmn:dataObject", namespaces=NS)}
     diagram = _Diagram(tree)
     problems: list[dict] = []
@@ -181,11 +182,11 @@ def name_problems(tree, filename: str, forms: dict[str, dict], dmn_trees: dict, 
         where = runs_at or element.get("id")
         for name in sorted(read - always):
             definers = defined.get(name, set())
-            if not definers:  # with a form unread, that form may define it: a warning until the form is back
+            if not definers:  # with a form or decision missing, it may define it: a warning until it is back
                 problems.append(problem(
                     f"{kind} reads '{name}', which no form field, start datum, script or result defines"
-                    + ("" if forms_complete else " (unless a form that could not be read does)"),
-                    element=element, file=filename, severity=ERROR if forms_complete else WARNING, variable=name))
+                    + ("" if complete else " (unless a form or decision that could not be read does)"),
+                    element=element, file=filename, severity=ERROR if complete else WARNING, variable=name))
             elif not diagram.broken and not any(where in diagram.reachable(d) for d in definers):
                 problems.append(problem(
                     f"{kind} reads '{name}', which only {', '.join(sorted(definers))} define(s), "
