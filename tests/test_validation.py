@@ -235,3 +235,21 @@ def test_a_binding_on_an_event_names_the_event(api):
     [problem] = api.post(VALIDATE, payload(bpmn), as_="analyst").get_json()["problems"]
     assert (problem["element_id"], problem["binding"]) == ("order_completed", "bespoke:rating")
     assert problem["name"] and "belongs on a user task" in problem["message"]
+
+
+@pytest.mark.parametrize("case", ["attached_to_nothing", "id_twice", "schema"])
+def test_what_the_engine_would_silently_drop_or_only_locate_by_line_is_named_by_element(api, case):
+    bpmn, element, needle = {
+        "attached_to_nothing": (changed('attachedToRef="new_order"', 'attachedToRef="new_ordr"'), "new_order_cancel",
+                                "boundary event new_order_cancel is attached to new_ordr, which does not exist"),
+        "id_twice": (changed('<bpmn:endEvent id="order_received_sent"', '<bpmn:endEvent id="gw_intake"'),
+                     "gw_intake", "id gw_intake is used by more than one element"),
+        # SpiffWorkflow's schema check knows only the line: the element written there gets the marker
+        "schema": (changed('<bpmn:endEvent id="order_received_sent" name="Заказчик уведомлён">',
+                           '<bpmn:endEvent id="order_received_sent" name="Заказчик уведомлён"><bpmn:bogus/>'),
+                   "order_received_sent", "bogus"),
+    }[case]
+    body = api.post(VALIDATE, payload(bpmn), as_="analyst").get_json()
+    assert body["ok"] is False
+    [problem] = [p for p in body["problems"] if p["element_id"] == element and p["severity"] == "error"]
+    assert needle in problem["message"], problem

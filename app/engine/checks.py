@@ -33,10 +33,24 @@ def element_properties(node) -> dict[str, str]:
 
 
 def flow_problems(tree, filename: str) -> list[dict]:
-    """Flows to or from nothing (error); elements with no way in or out, conditions nobody evaluates (warning)."""
+    """Flows to or from nothing, boundary events on nothing, ids used twice (error); elements with no way in or
+    out, conditions nobody evaluates (warning)."""
     problems: list[dict] = []
     nodes = {n.get("id"): n for n in tree.iter() if local(n) in NEEDS_BOTH | {"startEvent", "endEvent",
                                                                              "boundaryEvent"} and n.get("id")}
+    seen: set[str] = set()
+    for node in tree.iter(f"{{{NS['bpmn']}}}*"):  # spiffworkflow's `id`s (operators, parameters) name other things
+        node_id = node.get("id")
+        if node_id in seen:
+            problems.append(problem(f"id {node_id} is used by more than one element", element=node, file=filename))
+        elif node_id:
+            seen.add(node_id)
+    for event in tree.xpath("//bpmn:boundaryEvent", namespaces=NS):
+        host = event.get("attachedToRef")
+        if host not in nodes or local(nodes[host]) not in ACTIVITIES:
+            what = "is not a task" if host in nodes else "does not exist"
+            problems.append(problem(f"boundary event {event.get('id')} is attached to {host or 'nothing'}, which "
+                                    f"{what}", element=event, file=filename, missing=host))
     incoming: set[str] = set()
     outgoing: set[str] = set()
     for flow in tree.xpath("//bpmn:sequenceFlow", namespaces=NS):

@@ -19,7 +19,7 @@ from app.engine import checks
 from app.engine.bindings import BindingRule, Bindings, binding_problems, read_bindings
 from app.engine.checks import element_properties
 from app.engine.names import load_forms, name_problems
-from app.engine.problems import FLOW_NODES, NS, errors, local, problem, summary
+from app.engine.problems import FLOW_NODES, NS, errors, local, owner, problem, summary
 from app.engine.specs import BespokeParser
 from app.errors import DeployError
 
@@ -173,16 +173,27 @@ def _spiff_specs(bpmn_tree, bpmn_name: str, dmn_trees: dict, process_id: str, pr
             parser.add_dmn_xml(tree, filename=name)
         return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     except ValidationException as exc:
-        element_id = getattr(exc, "id", None) or None
+        line = getattr(exc, "line_number", None) or None
+        element = _element_at(bpmn_tree, line) if not getattr(exc, "id", None) else None
+        element_id = getattr(exc, "id", None) or (element.get("id") if element is not None else None)
         caused = [p for p in errors(problems) if element_id is None or p["element_id"] == element_id or "missing" in p]
         if not caused:  # else an earlier error (on the element, or a flow to nothing) says it better
-            problems.append({"element_id": element_id, "name": getattr(exc, "name", None) or None,
+            problems.append({"element_id": element_id,
+                             "name": getattr(exc, "name", None) or (element.get("name") if element is not None
+                                                                    else None),
                              "message": str(exc).split("\n")[0], "severity": "error",
-                             "file": exc.file_name or bpmn_name, "line": getattr(exc, "line_number", None) or None})
+                             "file": exc.file_name or bpmn_name, "line": line})
     except (SpiffWorkflowException, etree.LxmlError, KeyError, AttributeError, TypeError) as exc:
         if not errors(problems):  # an earlier error (a flow to nothing, say) is the likelier cause
             problems.append(problem(f"SpiffWorkflow cannot read the diagram: {exc}", file=bpmn_name))
     return None
+
+
+def _element_at(tree, line: int | None):
+    """The BPMN element (flow node, flow, lane) written on this line of the file, if any (the schema check only
+    knows the line)."""
+    node = next((n for n in tree.iter() if line and n.sourceline == line and local(n)), None)
+    return owner(node) if node is not None else None
 
 
 def _raw_bindings(tree) -> tuple[Bindings, dict[str, str | None]]:
