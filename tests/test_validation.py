@@ -137,6 +137,8 @@ def test_validate_refuses_other_roles_and_what_is_not_a_diagram(api):
     [problem] = response.get_json()["problems"]
     assert "malformed XML" in problem["message"] and problem["file"] == "order_lifecycle.bpmn"
     assert api.post(VALIDATE, {"dmn": DMN}, as_="analyst").status_code == 422
+    response = api.post(VALIDATE, payload(DMN["sla.dmn"]), as_="analyst")
+    assert response.status_code == 422 and "not a BPMN diagram" in response.get_json()["problems"][0]["message"]
 
 
 def test_validate_deploys_nothing_and_says_when_the_diagram_is_another_process(api):

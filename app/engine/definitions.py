@@ -108,6 +108,9 @@ def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
         bpmn_tree = safe_xml(bpmn, bpmn_name)
     except UnreadableXML as exc:
         return Inspection([exc.problem])
+    if bpmn_tree.tag != f"{{{NS['bpmn']}}}definitions":
+        return Inspection([problem(f"not a BPMN diagram: the root element is <{local(bpmn_tree) or '?'}>, "
+                                   "not bpmn:definitions", file=bpmn_name, unreadable=True)])
     problems: list[dict] = []
     dmn_trees = {}
     for name, content in sorted(dmn_files.items()):
