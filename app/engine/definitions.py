@@ -26,6 +26,8 @@ from app.errors import DeployError
 
 @dataclass
 class ParsedDefinition:
+    """A version ready to store: its files, serialized spec, checksum and the warnings validation left."""
+
     process_id: str
     name: str
     bpmn_xml: str
@@ -77,8 +79,6 @@ def version_bindings(spec, subprocess_specs) -> Bindings:
     """The `bespoke:` bindings of every element of a version (its process and sub-processes)."""
     return read_bindings((s.bpmn_id, task_properties(s)) for s in _all_specs(spec, subprocess_specs)
                          if getattr(s, "bpmn_id", None))
-
-
 
 
 @dataclass
