@@ -7,6 +7,11 @@ calls. A name is defined by a user task's form field (any branch of its JSON Sch
 result, a service task's `resultVariable`, a message variable, a multi-instance data item, a data object, the start
 data or the script environment (`known`). Defined nowhere → error; defined only by elements that cannot run before
 the reader along the flows → warning.
+
+"Before" is generous — an element counts as running before itself, a boundary event after its task, an event
+sub-process after anything beside it — so a warning is a likely mistake, never a guess. While a user task's form or
+a called decision cannot be read, a name nothing defines is only a warning (that form may define it); while a flow
+goes nowhere, the order is not judged at all.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import json
 from collections import defaultdict, deque
 from typing import Iterable
 
-from app.engine.problems import ERROR, NS, WARNING, local, owner, problem
+from app.engine.problems import ERROR, FLOW_NODES, NS, WARNING, local, owner, problem
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 EXPRESSION_PROPERTIES = ("assignee", "preCompleteCheck")
@@ -64,6 +69,10 @@ class _Diagram:
             self.broken |= flow.get("sourceRef") not in self.nodes or flow.get("targetRef") not in self.nodes
         for event in tree.xpath("//bpmn:boundaryEvent[@attachedToRef]", namespaces=NS):
             self.after[event.get("attachedToRef")].add(event.get("id"))
+        for sub in tree.xpath("//bpmn:subProcess[@triggeredByEvent='true']", namespaces=NS):
+            for sibling in sub.getparent():  # an event sub-process may start while anything beside it runs
+                if local(sibling) in FLOW_NODES and sibling is not sub and sibling.get("id"):
+                    self.after[sibling.get("id")].add(sub.get("id"))
         for sub in tree.xpath("//bpmn:subProcess", namespaces=NS):
             leaving = set(self.after[sub.get("id")])
             for child in sub:
