@@ -36,18 +36,27 @@ def deploy_command(processes_dir: str | None, forms_dir: str | None, force: bool
             ensure_reference_data()
             for name, bpmn, dmn, forms in read_directory(processes_dir or current_app.config["PROCESSES_DIR"],
                                                          forms_dir or current_app.config["FORMS_DIR"]):
+                warnings: list[dict] = []
                 try:  # refused before anything is staged
                     definition, created = deploy(bpmn, name, dmn, forms, None, comment=f"flask deploy {name}",
-                                                 source="repository", force=force)
+                                                 source="repository", force=force, warnings=warnings)
                 except AnalystVersionKept as kept:
                     click.echo(f"{name}: kept {kept.message}")
                     continue
                 state = "deployed" if created else "unchanged,"
                 click.echo(f"{name}: {state} {definition.process_id} v{definition.version}")
+                for problem in warnings:
+                    click.echo(_problem_line(problem), err=True)
     except BespokeError as exc:  # nothing of this deploy is kept
         for problem in exc.details.get("problems", []):
-            click.echo(f"  {problem.get('file')}: {problem.get('element') or ''} {problem['problem']}", err=True)
+            click.echo(_problem_line(problem), err=True)
         raise click.ClickException(exc.message) from exc
+
+
+def _problem_line(problem: dict) -> str:
+    """`  error: file: element_id «name»: message` — the element to open in the modeler first."""
+    element = " ".join(filter(None, [problem.get("element_id"), f"«{problem['name']}»" if problem.get("name") else ""]))
+    return f"  {problem.get('severity', 'error')}: {problem.get('file')}: {element or '-'}: {problem['message']}"
 
 
 @click.command("demo")

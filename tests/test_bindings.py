@@ -192,7 +192,7 @@ def test_a_version_that_loses_a_required_binding_is_refused_naming_it(api, case)
     assert response.status_code == 422, response.get_json()
     body = response.get_json()
     assert body["error"] == "deploy_rejected" and binding in body["message"], body
-    assert any(p.get("binding") == binding.split("=")[0] and p.get("element") is None for p in body["problems"])
+    assert any(p.get("binding") == binding.split("=")[0] and p.get("element_id") is None for p in body["problems"])
     assert newest_version(api) == 1
     number = api.create_order()
     assert api.order(number)["process"]["version"] == 1
@@ -237,5 +237,5 @@ def test_a_malformed_binding_is_refused_naming_the_element(api, case):
     body = response.get_json()
     assert body["message"].startswith(f"Deployment rejected: {element}: ")
     problem = body["problems"][0]  # a misspelt name also loses the binding it meant: a second problem
-    assert problem["element"] == element and problem["binding"] == binding and needle in problem["problem"], problem
+    assert problem["element_id"] == element and problem["binding"] == binding and needle in problem["message"], problem
     assert newest_version(api) == 1

@@ -103,7 +103,7 @@ def test_a_script_task_that_imports_os_is_refused(api):
     bpmn = BPMN.replace("</bpmn:process>", script + "</bpmn:process>", 1)
     response = api.post("/processes", payload(bpmn), as_="analyst")
     assert response.status_code == 422
-    assert any(p.get("element") == "evil" and "import" in p["problem"] for p in response.get_json()["problems"])
+    assert any(p.get("element_id") == "evil" and "import" in p["message"] for p in response.get_json()["problems"])
 
 
 def test_the_sandbox_refuses_escapes_at_run_time_too(app):

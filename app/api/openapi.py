@@ -146,6 +146,14 @@ PATHS = {
                      201: ("new version", "ProcessDeployed"), 403: "analyst/admin only"},
                     body="Deploy", files="DeployFiles", tag="processes"),
     },
+    "/processes/{process_id}/validate": {"post": _op(
+        "Validate a BPMN with its DMN and forms as deploy would, deploying nothing: every error and warning, each on "
+        "its element",
+        {200: ("the problems found; `ok` when none is an error", "ValidationReport"), 403: "analyst/admin only",
+         422: "not a diagram at all (no bpmn, malformed XML, a DOCTYPE): `problems` says why, or a field is "
+              "invalid"},
+        body="Deploy", files="DeployFiles", params=[_path("process_id", {"type": "string", "maxLength": 100})],
+        tag="processes")},
     "/incidents": {"get": _op("Background jobs out of attempts, with the error, the order and the task",
                               {200: ("incidents", "IncidentList"), 403: "admin/director only"}, tag="incidents")},
     "/incidents/{job_id}/retry": {"post": _op(

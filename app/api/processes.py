@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from app.api import bp
 from app.api.auth import endpoint, json_body
 from app.api.schemas import _iso
-from app.errors import ValidationError
+from app.errors import DeployError, ValidationError
 from app.extensions import db
 from app.models import ProcessDefinition, ProcessInstance
 from app.services.inputs import body_object, body_text
-from app.usecases.deploy import deploy
+from app.usecases.deploy import deploy, validate
 
 
 def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
@@ -63,7 +63,19 @@ def _upload() -> tuple[str, bytes, dict, dict, str]:
 @endpoint("processes.deploy", write=True)
 def deploy_process(user):
     name, bpmn, dmn, forms, comment = _upload()
-    definition, created = deploy(bpmn, name, dmn, forms, user, comment=comment)
-    response = jsonify({"created": created, **definition_json(definition)})
+    warnings: list[dict] = []
+    definition, created = deploy(bpmn, name, dmn, forms, user, comment=comment, warnings=warnings)
+    response = jsonify({"created": created, **definition_json(definition), "warnings": warnings})
     response.status_code = 201 if created else 200
     return response
+
+
+@bp.post("/processes/<process_id>/validate")
+@endpoint("processes.deploy")
+def validate_process(user, process_id):
+    """What deploying this upload as `process_id` would say, deploying nothing: every error and warning."""
+    name, bpmn, dmn, forms, _comment = _upload()
+    problems = validate(bpmn, name, dmn, forms, process_id=process_id)
+    if any(p.get("unreadable") for p in problems):
+        raise DeployError(f"{name} is not a BPMN diagram: {problems[0]['message']}", problems=problems)
+    return jsonify({"ok": not any(p["severity"] == "error" for p in problems), "problems": problems})

@@ -218,7 +218,16 @@ def _responses() -> dict:
             "deployed_by": login, "comment": text, "forms": {"type": "array", "items": text},
             "dmn": {"type": "array", "items": text}, "running_instances": nullable({"type": "integer"})}),
         "ProcessList": obj({"items": {"type": "array", "items": ref("Process")}}),
-        "ProcessDeployed": _extends("Process", {"created": {"type": "boolean"}}),
+        "ProcessDeployed": _extends("Process", {"created": {"type": "boolean"}, "warnings": {
+            "type": "array", "items": ref("Problem"), "description": "what validation warned about (not refused)"}}),
+        "Problem": {"type": "object", "required": ["element_id", "name", "message", "severity", "file"],
+                    "additionalProperties": True, "properties": {
+                        "element_id": nullable(text), "name": nullable(text), "message": text,
+                        "severity": {"enum": ["error", "warning"]}, "file": nullable(text)},
+                    "description": "one validation finding, on the BPMN element to fix (none: the whole bundle); "
+                                   "some add `binding`, `variable`, `form`, `operator`, `missing`, `line`"},
+        "ValidationReport": obj({"ok": {"type": "boolean", "description": "no errors (warnings do not count)"},
+                                 "problems": {"type": "array", "items": ref("Problem")}}),
         "Incident": obj({
             "id": ID, "order_number": nullable(text), "operator": column_text(OutboxJob.operator),
             "bpmn_id": column_text(OutboxJob.bpmn_id), "status": text, "attempts": {"type": "integer"},

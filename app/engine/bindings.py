@@ -60,17 +60,19 @@ def read_bindings(properties: Iterable[tuple[str, dict[str, str]]]) -> Bindings:
 
 
 def binding_problems(bindings: Bindings, user_tasks: dict[str, str | None], rules: Iterable[BindingRule],
-                     filename: str) -> list[dict]:
+                     filename: str, names: dict[str, str | None] | None = None) -> list[dict]:
     """Every wrong or missing binding, each naming the binding (and the element, when one is at fault).
 
-    `user_tasks` maps the version's user task ids to their names: bindings belong on user tasks only.
+    `user_tasks` maps the version's user task ids to their names: bindings belong on user tasks only; `names`,
+    every element's name (for a binding misplaced on another element).
     """
+    names = {**(names or {}), **user_tasks}
     by_name = {rule.name: rule for rule in rules}
     problems: list[dict] = []
 
     def problem(element: str | None, binding: str, text: str) -> None:
-        problems.append({"file": filename, "element": element, "name": user_tasks.get(element or ""),
-                         "binding": binding, "problem": text})
+        problems.append({"element_id": element, "name": names.get(element or ""), "message": text,
+                         "severity": "error", "file": filename, "binding": binding})
 
     for element, declared in sorted(bindings.by_element.items()):
         for name, value in sorted(declared.items()):

@@ -1,37 +1,33 @@
-"""Parsing and validating a deployment: BPMN + DMN + forms, safely, with every problem named."""
+"""Parsing and validating a deployment: BPMN + DMN + forms, safely, with every problem named.
+
+`inspect_definition` runs every check in one pass (the raw diagram first: app/engine/checks.py, names.py; then
+SpiffWorkflow's parser) and returns errors and warnings alike; `parse_definition` refuses on any error.
+"""
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
+from app.engine import checks
 from app.engine.bindings import BindingRule, Bindings, binding_problems, read_bindings
-from app.engine.scripting import RefusedScript, compile_expression, compile_script
-from app.engine.specs import AsyncServiceTask, BespokeParser
+from app.engine.checks import element_properties
+from app.engine.names import load_forms, name_problems
+from app.engine.problems import FLOW_NODES, NS, errors, local, owner, problem, summary
+from app.engine.specs import BespokeParser
 from app.errors import DeployError
-
-NS = {
-    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
-    "dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/",
-}
-FORM_PROPERTY = "formJsonSchemaFilename"
-UI_PROPERTY = "formUiSchemaFilename"
-EXPRESSION_PROPERTIES = ("assignee", "preCompleteCheck")
 
 
 @dataclass
 class ParsedDefinition:
+    """A version ready to store: its files, serialized spec, checksum and the warnings validation left."""
+
     process_id: str
     name: str
     bpmn_xml: str
@@ -48,73 +44,29 @@ def task_properties(task_spec) -> dict[str, str]:
     return dict(extensions.get("properties") or {})
 
 
+class UnreadableXML(DeployError):
+    """A file that is not XML we accept (malformed, or with a DOCTYPE): nothing else can be checked in it."""
+
+    def __init__(self, reason: str, filename: str) -> None:
+        found = problem(reason, file=filename, unreadable=True)
+        super().__init__(f"{filename}: {reason}", problems=[found])
+        self.problem = found
+
+
 def safe_xml(content: bytes, filename: str):
-    """Parse untrusted XML: no DTD, no entities, no network."""
+    """Parse untrusted XML: no DTD, no entities, no network; UnreadableXML says why not."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              dtd_validation=False, huge_tree=False, remove_comments=False)
     try:
         tree = etree.fromstring(content, parser=parser)
     except etree.XMLSyntaxError as exc:
-        raise DeployError(f"{filename}: malformed XML: {exc}",
-                          problems=[{"file": filename, "problem": f"malformed XML: {exc}"}]) from exc
-    doctype = tree.getroottree().docinfo.doctype
-    if doctype or tree.getroottree().docinfo.internalDTD is not None:
-        raise DeployError(f"{filename}: DOCTYPE/entity declarations are not allowed",
-                          problems=[{"file": filename, "problem": "DOCTYPE/entity declarations are not allowed"}])
+        raise UnreadableXML(f"malformed XML: {exc}", filename) from exc
+    if tree is None:
+        raise UnreadableXML("malformed XML: the file is empty", filename)
+    docinfo = tree.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise UnreadableXML("DOCTYPE/entity declarations are not allowed", filename)
     return tree
-
-
-def _problem(problems: list, element, problem: str, file: str) -> None:
-    problems.append({"file": file, "element": element.get("id") if element is not None else None,
-                     "name": element.get("name") if element is not None else None, "problem": problem})
-
-
-def _owner(node):
-    """The nearest ancestor (or self) with an id: the BPMN element to blame."""
-    while node is not None and node.get("id") is None:
-        node = node.getparent()
-    return node
-
-
-def _check_expressions(tree, filename: str, problems: list) -> None:
-    def check(nodes, compiler, text_of):
-        for node in nodes:
-            text = text_of(node)
-            if not text or not text.strip():
-                continue
-            try:
-                compiler(text)
-            except (RefusedScript, SyntaxError) as exc:
-                _problem(problems, _owner(node), f"refused by the script sandbox: {exc}", filename)
-
-    text = lambda n: n.text  # noqa: E731
-    check(tree.xpath("//bpmn:conditionExpression", namespaces=NS), compile_expression, text)
-    check(tree.xpath("//bpmn:timeDate|//bpmn:timeDuration|//bpmn:timeCycle", namespaces=NS), compile_expression, text)
-    check(tree.xpath("//bpmn:scriptTask/bpmn:script", namespaces=NS), compile_script, text)
-    check(tree.xpath("//spiffworkflow:preScript|//spiffworkflow:postScript", namespaces=NS), compile_script, text)
-    check(tree.xpath("//spiffworkflow:messagePayload", namespaces=NS), compile_expression, text)
-    check(tree.xpath("//spiffworkflow:parameter[@value]", namespaces=NS), compile_expression, lambda n: n.get("value"))
-    props = " or ".join(f"@name='{p}'" for p in EXPRESSION_PROPERTIES)
-    check(tree.xpath(f"//spiffworkflow:property[{props}]", namespaces=NS), compile_expression, lambda n: n.get("value"))
-
-
-def _check_dmn_expressions(tree, filename: str, problems: list) -> None:
-    for node in tree.xpath("//*[local-name()='inputExpression' or local-name()='outputEntry']/*[local-name()='text']"):
-        if node.text and node.text.strip():
-            try:
-                compile_expression(node.text)
-            except (RefusedScript, SyntaxError) as exc:
-                _problem(problems, _owner(node), f"refused by the script sandbox: {exc}", filename)
-    for node in tree.xpath("//*[local-name()='inputEntry']/*[local-name()='text']"):
-        entry = (node.text or "").strip()
-        if entry and entry != "-":
-            try:
-                compile_expression(entry.replace("?", "v"))
-            except (RefusedScript, SyntaxError):
-                try:
-                    compile_expression(f"v {entry}")
-                except (RefusedScript, SyntaxError) as exc:
-                    _problem(problems, _owner(node), f"refused by the script sandbox: {exc}", filename)
 
 
 def _all_specs(spec, subprocess_specs):
@@ -129,76 +81,65 @@ def version_bindings(spec, subprocess_specs) -> Bindings:
                          if getattr(s, "bpmn_id", None))
 
 
-def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
-                     *, roles: set[str], operators: set[str], serializer,
-                     bindings: Iterable[BindingRule] = (),
-                     form_check: Callable[[dict], list[str]] | None = None) -> ParsedDefinition:
-    """Parse and validate; raise DeployError listing every problem, or return the parsed definition."""
-    problems: list[dict] = []
-    bpmn_tree = safe_xml(bpmn, bpmn_name)
-    dmn_trees = {name: safe_xml(content, name) for name, content in sorted(dmn_files.items())}
+@dataclass
+class Inspection:
+    """Everything validation found; `parsed` is None when an error stopped the version from being built."""
 
-    _check_expressions(bpmn_tree, bpmn_name, problems)
+    problems: list[dict]
+    parsed: ParsedDefinition | None = None
+
+    @property
+    def errors(self) -> list[dict]:
+        return errors(self.problems)
+
+
+def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
+                       *, roles: set[str], operators: set[str], serializer,
+                       bindings: Iterable[BindingRule] = (),
+                       form_check: Callable[[dict], list[str]] | None = None,
+                       known_names: Iterable[str] | None = None) -> Inspection:
+    """Run every check in one pass and collect every problem (errors and warnings), never raising for them.
+
+    `known_names` are the names every script may read without a definition in the diagram (the start data, the
+    script environment); without them the names are not analysed. A bpmn that is not XML at all is one
+    `unreadable` problem and nothing else can be checked.
+    """
+    try:
+        bpmn_tree = safe_xml(bpmn, bpmn_name)
+    except UnreadableXML as exc:
+        return Inspection([exc.problem])
+    if bpmn_tree.tag != f"{{{NS['bpmn']}}}definitions":
+        return Inspection([problem(f"not a BPMN diagram: the root element is <{local(bpmn_tree) or '?'}>, "
+                                   "not bpmn:definitions", file=bpmn_name, unreadable=True)])
+    problems: list[dict] = []
+    dmn_trees = {}
+    for name, content in sorted(dmn_files.items()):
+        try:
+            dmn_trees[name] = safe_xml(content, name)
+        except UnreadableXML as exc:
+            problems.append({key: value for key, value in exc.problem.items() if key != "unreadable"})
+    problems += checks.flow_problems(bpmn_tree, bpmn_name)
+    problems += checks.lane_problems(bpmn_tree, bpmn_name, roles)
+    problems += checks.sandbox_problems(bpmn_tree, bpmn_name)
     for name, tree in dmn_trees.items():
-        _check_dmn_expressions(tree, name, problems)
-    for lane in bpmn_tree.xpath("//bpmn:lane", namespaces=NS):
-        if lane.get("name") not in roles:
-            _problem(problems, lane, f"lane '{lane.get('name')}' is not a known role "
-                     f"(known: {', '.join(sorted(roles))})", bpmn_name)
-    if problems:
-        raise DeployError(_summary(problems), problems=problems)
+        problems += checks.dmn_sandbox_problems(tree, name)
+    problems += checks.operator_problems(bpmn_tree, bpmn_name, operators)
+    problems += checks.decision_problems(bpmn_tree, bpmn_name, dmn_trees)
+    form_problems, forms = checks.form_problems(bpmn_tree, bpmn_name, form_files, form_check)
+    problems += form_problems
+    problems += binding_problems(*_raw_bindings(bpmn_tree), bindings, bpmn_name, _element_names(bpmn_tree))
+    if known_names is not None:
+        problems += name_problems(bpmn_tree, bpmn_name, load_forms(form_files), dmn_trees, known_names)
 
     processes = bpmn_tree.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
     if not processes:
-        raise DeployError(f"{bpmn_name}: no executable bpmn:process", problems=[{"file": bpmn_name,
-                          "problem": "no executable bpmn:process"}])
+        problems.append(problem("no executable bpmn:process in the diagram", file=bpmn_name))
+        return Inspection(problems)
     process_id, process_name = processes[0].get("id"), processes[0].get("name") or processes[0].get("id")
-
-    parser = BespokeParser(validator=VALIDATOR)
-    try:
-        parser.add_bpmn_xml(bpmn_tree, filename=bpmn_name)
-        for name, tree in dmn_trees.items():
-            parser.add_dmn_xml(tree, filename=name)
-        spec = parser.get_spec(process_id)
-        subprocess_specs = parser.get_subprocess_specs(process_id)
-    except ValidationException as exc:
-        problem = {"file": exc.file_name or bpmn_name, "element": getattr(exc, "id", None) or None,
-                   "name": getattr(exc, "name", None) or None, "line": getattr(exc, "line_number", None) or None,
-                   "problem": str(exc).split("\n")[0]}
-        raise DeployError(_summary([problem]), problems=[problem]) from exc
-    except (SpiffWorkflowException, etree.LxmlError) as exc:
-        problem = {"file": bpmn_name, "problem": str(exc)}
-        raise DeployError(_summary([problem]), problems=[problem]) from exc
-
-    forms: dict[str, dict] = {}
-    user_tasks: dict[str, str | None] = {}
-    for task_spec in _all_specs(spec, subprocess_specs):
-        element = {"element": task_spec.bpmn_id, "name": task_spec.bpmn_name}
-        if isinstance(task_spec, UserTask):
-            user_tasks[task_spec.bpmn_id] = task_spec.bpmn_name
-            if task_spec.lane is None:
-                problems.append({"file": bpmn_name, **element,
-                                 "problem": "user task is not in a lane"})
-            props = task_properties(task_spec)
-            for prop in (FORM_PROPERTY, UI_PROPERTY):
-                filename = props.get(prop)
-                if filename is None:
-                    if prop == FORM_PROPERTY:
-                        problems.append({"file": bpmn_name, **element, "problem": f"user task has no {prop}"})
-                    continue
-                form, error = _load_form(filename, form_files, prop == FORM_PROPERTY, form_check)
-                if error or form is None:
-                    problems.append({"file": bpmn_name, **element, "problem": error})
-                else:
-                    forms[filename] = form
-        if isinstance(task_spec, AsyncServiceTask) and task_spec.operation_name not in operators:
-            problems.append({"file": bpmn_name, **element, "problem":
-                             f"unknown service operator '{task_spec.operation_name}' "
-                             f"(registered: {', '.join(sorted(operators))})"})
-    problems += binding_problems(version_bindings(spec, subprocess_specs), user_tasks, bindings, bpmn_name)
-    if problems:
-        raise DeployError(_summary(problems), problems=problems)
-
+    specs = _spiff_specs(bpmn_tree, bpmn_name, dmn_trees, process_id, problems)
+    if specs is None or errors(problems) or len(dmn_trees) < len(dmn_files):
+        return Inspection(problems)
+    spec, subprocess_specs = specs
     spec_dict = {
         "spec": serializer.to_dict(spec),
         "subprocess_specs": {name: serializer.to_dict(s) for name, s in subprocess_specs.items()},
@@ -209,45 +150,71 @@ def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], f
         digest.update(name.encode() + b"\0" + dmn_files[name])
     for name in sorted(forms):
         digest.update(name.encode() + b"\0" + json.dumps(forms[name], sort_keys=True).encode())
-    return ParsedDefinition(
+    return Inspection(problems, ParsedDefinition(
         process_id=process_id, name=process_name, bpmn_xml=bpmn.decode("utf-8"),
         dmn_files={k: v.decode("utf-8") for k, v in dmn_files.items()}, forms=forms,
-        spec_dict=spec_dict, checksum=digest.hexdigest(),
-    )
+        spec_dict=spec_dict, checksum=digest.hexdigest(), problems=problems,
+    ))
 
 
-def _load_form(filename: str, form_files: dict[str, bytes], validate_schema: bool,
-               form_check: Callable[[dict], list[str]] | None) -> tuple[dict | None, str | None]:
-    content = form_files.get(filename)
-    if content is None:
-        return None, f"form file '{filename}' is missing"
+def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
+                     **checks_with) -> ParsedDefinition:
+    """Parse and validate; raise DeployError listing every problem when any is an error, else return the parsed
+    definition (its `problems` are the warnings). Keywords as `inspect_definition`."""
+    inspection = inspect_definition(bpmn, bpmn_name, dmn_files, form_files, **checks_with)
+    if inspection.errors or inspection.parsed is None:
+        raise DeployError(summary(inspection.problems), problems=inspection.problems)
+    return inspection.parsed
+
+
+def _spiff_specs(bpmn_tree, bpmn_name: str, dmn_trees: dict, process_id: str, problems: list[dict]):
+    """SpiffWorkflow's own parse; its refusal becomes a problem on its element unless one is already there."""
+    parser = BespokeParser(validator=VALIDATOR)
     try:
-        form = json.loads(content)
-    except ValueError as exc:
-        return None, f"form file '{filename}' is not valid JSON: {exc}"
-    if validate_schema:
-        problem = _form_problem(json.dumps(form, sort_keys=True), form_check)
-        if problem:
-            return None, f"form file '{filename}'{problem}"
-    return form, None
+        parser.add_bpmn_xml(bpmn_tree, filename=bpmn_name)
+        for name, tree in dmn_trees.items():
+            parser.add_dmn_xml(tree, filename=name)
+        return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    except ValidationException as exc:
+        line = getattr(exc, "line_number", None) or None
+        element = _element_at(bpmn_tree, line) if not getattr(exc, "id", None) else None
+        element_id = getattr(exc, "id", None) or (element.get("id") if element is not None else None)
+        caused = [p for p in errors(problems) if element_id is None or p["element_id"] == element_id or "missing" in p]
+        if not caused:  # else an earlier error (on the element, or a flow to nothing) says it better
+            problems.append({"element_id": element_id,
+                             "name": getattr(exc, "name", None) or (element.get("name") if element is not None
+                                                                    else None),
+                             "message": str(exc).split("\n")[0], "severity": "error",
+                             "file": exc.file_name or bpmn_name, "line": line})
+    except (SpiffWorkflowException, etree.LxmlError, KeyError, AttributeError, TypeError) as exc:
+        if not errors(problems):  # an earlier error (a flow to nothing, say) is the likelier cause
+            problems.append(problem(f"SpiffWorkflow cannot read the diagram: {exc}", file=bpmn_name))
+    return None
 
 
-@functools.lru_cache(maxsize=512)
-def _form_problem(canonical: str, form_check: Callable[[dict], list[str]] | None) -> str | None:
-    """What is wrong with a form's schema or its rules (`form_check`, the app's x-rules check); remembered by
-    content, since checking a schema against the metaschema costs ~20 ms and every deploy (every test, too)
-    checks the same unchanged forms."""
-    form = json.loads(canonical)
+def _element_at(tree, line: int | None):
+    """The BPMN element (flow node, flow, lane) written on this line of the file, if any (the schema check only
+    knows the line)."""
+    node = next((n for n in tree.iter() if line and n.sourceline == line and local(n)), None)
+    return owner(node) if node is not None else None
+
+
+def _raw_bindings(tree) -> tuple[Bindings, dict[str, str | None]]:
+    """The `bespoke:` bindings declared in the XML and the user tasks (id → name) they may sit on."""
+    elements = [n for n in tree.iter() if local(n) in FLOW_NODES and n.get("id")]
+    user_tasks = {n.get("id"): n.get("name") for n in elements if local(n) == "userTask"}
+    return read_bindings((n.get("id"), element_properties(n)) for n in elements), user_tasks
+
+
+def _element_names(tree) -> dict[str, str | None]:
+    return {n.get("id"): n.get("name") for n in tree.iter() if local(n) in FLOW_NODES and n.get("id")}
+
+
+def executable_process_id(bpmn: bytes) -> str | None:
+    """The id of the diagram's executable process, if the bpmn is readable and has one."""
     try:
-        Draft202012Validator.check_schema(form)
-    except SchemaError as exc:
-        return f" is not a valid JSON Schema: {exc.message}"
-    problems = form_check(form) if form_check is not None else []
-    return f": x-rules: {'; '.join(problems)}" if problems else None
-
-
-def _summary(problems: list[dict]) -> str:
-    first = problems[0]
-    where = first.get("element") or first.get("file")
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"Deployment rejected: {where}: {first['problem']}{more}"
+        tree = safe_xml(bpmn, "")
+    except UnreadableXML:
+        return None
+    found = tree.xpath("//bpmn:process[@isExecutable='true']/@id", namespaces=NS)
+    return str(found[0]) if found else None

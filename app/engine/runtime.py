@@ -22,7 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from app.engine.bindings import Bindings
 from app.engine.definitions import task_properties, version_bindings
-from app.engine.scripting import RestrictedEnvironment
+from app.engine.scripting import IN_SCOPE, RestrictedEnvironment
 from app.engine.specs import CALL_KEY, AsyncServiceTask, make_serializer
 from app.errors import ScriptError
 
@@ -126,6 +126,13 @@ class ProcessEngine:
         """A version's bindings (element id → its `bespoke:` properties), read from its spec once."""
         return self.version_cached(definition_id, checksum, "bindings",
                                    lambda: version_bindings(*self.specs(definition_id, checksum, spec_json)))
+
+    @property
+    def names_in_scope(self) -> frozenset[str]:
+        """What a diagram's scripts may read without the diagram defining it: the sandbox's built-ins, the app's
+        functions and what the engine itself puts in task data."""
+        helpers = {name for name in self.script_engine.environment.globals if not name.startswith("_")}
+        return IN_SCOPE | helpers | {INPUT_ERROR_VARIABLE}
 
     def spec_json(self, spec_dict: dict) -> str:
         return json.dumps(spec_dict)

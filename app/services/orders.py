@@ -141,8 +141,13 @@ def create_order(clean: dict, actor: User | None) -> Order:
     return order
 
 
+# What a new order's process starts with (process_start_data's keys): deploy checks diagram scripts against them.
+START_DATA_NAMES = frozenset({"order_number", "order_kind", "channel", "customer", "address", "description",
+                              "partner"})
+
+
 def process_start_data(order: Order) -> dict:
-    """The variables a new order's process starts with."""
+    """The variables a new order's process starts with (START_DATA_NAMES)."""
     return {
         "order_number": order.number, "order_kind": order.kind, "channel": order.channel,
         "customer": {"name": order.customer.name, "phone": order.customer.phone, "email": order.customer.email},

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from app.engine import bindings as b
 from app.engine import engine
 from app.engine.bindings import BindingRule
-from app.engine.definitions import parse_definition
-from app.errors import Conflict, DeployError, NotFound
+from app.engine.definitions import executable_process_id, inspect_definition, parse_definition
+from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import LANE_ROLES, ProcessDefinition, User
 from app.services import audit
@@ -41,43 +41,55 @@ class AnalystVersionKept(Conflict):
     """The repository's copy would supersede a version an analyst published: refused unless forced."""
 
 
-def _parse(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes]):
+def _checks() -> dict:
+    """What the engine adapter checks a bundle against: the app's roles, operators, bindings, form rules and the
+    names every script may read (the order's start data, the script environment)."""
     from app.operators.registry import OPERATOR_NAMES
+    from app.services.orders import START_DATA_NAMES
 
-    return parse_definition(bpmn, bpmn_name, dmn_files, form_files, roles=set(LANE_ROLES),
-                            operators=set(OPERATOR_NAMES), serializer=engine().serializer,
-                            bindings=binding_rules(), form_check=rule_problems)
+    eng = engine()
+    return {"roles": set(LANE_ROLES), "operators": set(OPERATOR_NAMES), "serializer": eng.serializer,
+            "bindings": binding_rules(), "form_check": rule_problems,
+            "known_names": START_DATA_NAMES | eng.names_in_scope}
 
 
-def validate(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
-             form_files: dict[str, bytes]) -> list[dict]:
-    """What deploying this would say, without deploying: [{element_id, name, message, severity, file}].
+def _parse(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes]):
+    return parse_definition(bpmn, bpmn_name, dmn_files, form_files, **_checks())
 
-    The same checks as `deploy` (the studio's live validation, `POST /processes/{id}/validate`); "error" problems
-    refuse a deploy, "warning" ones do not.
+
+def validate(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
+             *, process_id: str | None = None) -> list[dict]:
+    """What deploying this would say, without deploying: [{element_id, name, message, severity, file, …}].
+
+    The same checks as `deploy` (the studio's live validation, `POST /processes/{id}/validate`), all of them in one
+    pass; "error" problems refuse a deploy, "warning" ones do not. A bpmn that is not XML at all gives one problem
+    marked `unreadable`. With `process_id`, a diagram whose executable process is another one is an error.
     """
-    try:
-        _parse(bpmn, bpmn_name, dmn_files, form_files)
-    except DeployError as exc:
-        return [{"element_id": p.get("element"), "name": p.get("name"), "message": p["problem"],
-                 "severity": p.get("severity", "error"), "file": p.get("file")}
-                for p in exc.details.get("problems", [])]
-    return []
+    inspection = inspect_definition(bpmn, bpmn_name, dmn_files, form_files, **_checks())
+    problems = inspection.problems
+    found = executable_process_id(bpmn) if process_id is not None else None
+    if found is not None and found != process_id:
+        problems.append({"element_id": found, "name": None, "severity": "error", "file": bpmn_name,
+                         "message": f"the diagram's executable process is '{found}', not '{process_id}'"})
+    return problems
 
 
 def deploy(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
            actor: User | None, comment: str = "", *, source: str = "api",
-           force: bool = False) -> tuple[ProcessDefinition, bool]:
+           force: bool = False, warnings: list[dict] | None = None) -> tuple[ProcessDefinition, bool]:
     """Stage a new version that new instances get; (version, False) when one with the same content exists.
 
     Content already deployed is never numbered again (a rollback is `activate`, not a re-upload). The
     repository's copy (`source="repository"`) does not replace a version published from the studio or the API
-    unless `force`: `flask deploy` in every `make run` must not undo an analyst's work.
+    unless `force`: `flask deploy` in every `make run` must not undo an analyst's work. Any "error" problem
+    refuses it (DeployError listing them all); the "warning" ones are appended to `warnings` when it is given.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown deploy source {source!r}")
     eng = engine()
     parsed = _parse(bpmn, bpmn_name, dmn_files, form_files)
+    if warnings is not None:
+        warnings.extend(parsed.problems)
     versions = db.session.execute(
         select(ProcessDefinition).where(ProcessDefinition.process_id == parsed.process_id)
         .order_by(ProcessDefinition.version.desc()).with_for_update()

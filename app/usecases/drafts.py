@@ -95,9 +95,7 @@ def draft_state(process_id: str) -> DraftState:
 
 def problem_rows(problems: list[dict]) -> list[dict]:
     """Problems in the one shape the studio shows: {element_id, name, message, severity, file}."""
-    return [{"element_id": p.get("element_id", p.get("element")), "name": p.get("name"),
-             "message": p.get("message", p.get("problem", "")), "severity": p.get("severity", "error"),
-             "file": p.get("file")} for p in problems]
+    return [{key: p.get(key) for key in ("element_id", "name", "message", "severity", "file")} for p in problems]
 
 
 def _ensure_fresh(draft: ProcessDraft | None, actor: User | None, expected: str | None) -> None:
