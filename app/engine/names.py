@@ -20,9 +20,9 @@ import json
 from collections import defaultdict, deque
 from typing import Iterable
 
+from app.engine.checks import FORM_PROPERTY
 from app.engine.problems import ERROR, FLOW_NODES, NS, WARNING, local, owner, problem
 
-FORM_PROPERTY = "formJsonSchemaFilename"
 EXPRESSION_PROPERTIES = ("assignee", "preCompleteCheck")
 _SCHEMA_BRANCHES = ("allOf", "anyOf", "oneOf")
 _SCHEMA_ONE = ("if", "then", "else", "not")

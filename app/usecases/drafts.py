@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app import clock
-from app.engine.definitions import FORM_PROPERTY, NS, UI_PROPERTY, safe_xml
+from app.engine.checks import FORM_PROPERTY, UI_PROPERTY
+from app.engine.definitions import NS, safe_xml
 from app.errors import Conflict, DeployError, NotFound, ValidationError
 from app.extensions import db
 from app.models import ProcessDraft, User
@@ -125,7 +126,7 @@ def save_draft(process_id: str, actor: User | None, *, bpmn: str | None = None,
         draft.dmn_files = {**(draft.dmn_files or {}), **dmn_files}
     if forms is not None:
         draft.forms = {**(draft.forms or {}), **forms}
-    draft.problems = validate(*draft_files(draft))
+    draft.problems = validate(*draft_files(draft), process_id=process_id)
     draft.updated_by = actor
     draft.updated_at = clock.now()
     db.session.flush()
