@@ -84,11 +84,14 @@ def test_migration_refusals_name_the_field(api):
     assert nothing.status_code == 422 and "orders" in nothing.get_json()["fields"]
 
 
-def test_a_worker_moves_the_orders_that_can_move_and_lists_the_one_that_cannot(make_app):
-    app = make_app(JOBS_INLINE=False, RQ_QUEUE=f"bespoke-test-{os.getpid()}-{time.monotonic_ns()}")
+def test_a_worker_moves_the_orders_that_can_move_and_lists_the_one_that_cannot(make_app, clock):
+    app = make_app(JOBS_INLINE=False, RQ_QUEUE=f"bespoke-test-{os.getpid()}-{time.monotonic_ns()}",
+                   SLA_CALENDAR="continuous", SLA_HOUR_SECONDS=3600.0)
     api = Api(app, app.test_client())
+    clock.advance(days=-2)  # the orders were taken two days ago; the worker that moves them lives in real time
     planning, measuring, _fresh = _orders_at_planning_and_measurement(api)
     before = {n: _open_row(app, n) for n in planning}
+    clock.reset()
     deploy_v2(app)
     started = api.post("/processes/order_lifecycle/migrations", {
         "from_version": 1, "to_version": 2, "orders": [*planning, measuring], "dry_run": False})

@@ -50,6 +50,10 @@ def _kind(spec) -> str:
     return type(spec).__name__
 
 
+def _next_ids(spec) -> list[str]:
+    return sorted(o.bpmn_id for o in spec.outputs if getattr(o, "bpmn_id", None))
+
+
 def _aspects(old, new, keys: list[str]) -> list[str]:
     what: list[str] = []
     for key in keys:
@@ -59,6 +63,8 @@ def _aspects(old, new, keys: list[str]) -> list[str]:
             what += [f"свойство {name}" for name in names] or (["свойства"] if old.extensions != new.extensions
                                                                  else [])
             continue
+        if key == "outputs" and _next_ids(old) == _next_ids(new):
+            continue  # only the engine's own joins and splits behind it were renamed
         label = ASPECTS.get(key)
         if label and label not in what:
             what.append(label)

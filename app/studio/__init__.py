@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
-from app.studio import routes  # noqa: E402,F401
+from app.studio import routes, versions  # noqa: E402,F401
