@@ -331,9 +331,8 @@ def _requests() -> dict:
             "version": {"type": "integer", "minimum": 1, "maximum": 10**6}}},
         "Migrate": {
             "type": "object", "required": ["from_version", "to_version"], "additionalProperties": True,
-            "description": "Which orders: `orders` (numbers) or `stage` (the stage they wait at), not both; neither: "
-                           "every order running on from_version. `dry_run` defaults to true.",
-            "not": {"required": ["orders", "stage"]},
+            "description": "Which orders: `orders` (numbers) or `stage` (the stage they wait at), not both (422 naming "
+                           "`stage`); neither: every order running on from_version. `dry_run` defaults to true.",
             "properties": {
                 "from_version": {"type": "integer", "minimum": 1, "maximum": 10**6},
                 "to_version": {"type": "integer", "minimum": 1, "maximum": 10**6},
