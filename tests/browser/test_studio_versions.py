@@ -57,6 +57,8 @@ def test_an_admin_diffs_migrates_and_rolls_back(browser, live_server, screenshot
     # Dry run over every order on v1, then the move.
     page.goto(f"{base}/studio/order_lifecycle/versions")
     page.click("text=Перенести заказы")
+    stages = page.locator('select[name="stage"] option').all_inner_texts()
+    assert stages == ["—", "Замер", "Планирование выезда на замер"]  # where the orders of v1 wait
     page.select_option('select[name="from_version"]', "1")
     page.select_option('select[name="to_version"]', "2")
     page.check('input[name="mode"][value="all"]')
