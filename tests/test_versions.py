@@ -11,7 +11,7 @@ from app.models import AuditEvent, Order, ProcessDefinition
 from app.usecases.deploy import deploy, read_directory
 from app.usecases.uow import unit_of_work
 from app.usecases.versions import compare
-from tests.support.versions import ROOT, deploy_v2, lifecycle_v2
+from tests.support.versions import ROOT, deploy_v2
 from tests.support.web import csrf_of
 from tests.test_policy import session_of
 
@@ -127,7 +127,7 @@ def test_moves_on_the_diagram_are_no_change_but_form_fields_are(api):
         "поле decision: варианты изменены (+postpone)"]}]
 
 
-def test_flask_deploy_twice_changes_nothing_and_keeps_a_studio_version(app, runner):
+def test_flask_deploy_twice_changes_nothing_and_keeps_a_studio_version(app, runner, tmp_path):
     first = runner.invoke(args=["deploy"])
     assert first.exit_code == 0 and "deployed order_lifecycle v1" in first.output
     again = runner.invoke(args=["deploy"])
@@ -135,16 +135,29 @@ def test_flask_deploy_twice_changes_nothing_and_keeps_a_studio_version(app, runn
     with app.app_context():
         assert db.session.execute(select(ProcessDefinition.version)).scalars().all() == [1]
     deploy_v2(app)  # published from the studio
-    # The repository's files now differ from v2 (an edited copy): without --force they do not replace it.
-    edited = ROOT / "processes" / "order_lifecycle.bpmn"
-    bpmn, dmn, forms = lifecycle_v2()
-    assert bpmn != edited.read_bytes()
-    kept = runner.invoke(args=["deploy"])
-    assert kept.exit_code == 0 and "unchanged, order_lifecycle v1" in kept.output  # its content is v1's: no number
-    with app.app_context():
-        rows = db.session.execute(select(ProcessDefinition.version, ProcessDefinition.active)
-                                  .order_by(ProcessDefinition.version)).all()
-    assert [tuple(r) for r in rows] == [(1, False), (2, True)]
+    # The repository's copy changed meanwhile (a new description): it must not replace the analyst's version.
+    edited = tmp_path / "processes"
+    edited.mkdir()
+    (edited / "sla.dmn").write_bytes((ROOT / "processes" / "sla.dmn").read_bytes())
+    (edited / "order_lifecycle.bpmn").write_bytes((ROOT / "processes" / "order_lifecycle.bpmn").read_bytes().replace(
+        "Жизненный цикл заказа изделия".encode(), "Жизненный цикл заказа мебели".encode()))
+    kept = runner.invoke(args=["deploy", "--processes", str(edited)])
+    assert kept.exit_code == 0, kept.output
+    assert "order_lifecycle.bpmn: kept order_lifecycle v2 was published from the studio" in kept.output
+    assert "--force" in kept.output
+
+    def versions() -> list[tuple]:
+        with app.app_context():
+            return [tuple(r) for r in db.session.execute(select(
+                ProcessDefinition.version, ProcessDefinition.active, ProcessDefinition.source)
+                .order_by(ProcessDefinition.version))]
+
+    assert versions() == [(1, False, "repository"), (2, True, "studio")]
+    assert runner.invoke(args=["deploy"]).exit_code == 0  # the unchanged repository copy: still nothing new
+    assert versions() == [(1, False, "repository"), (2, True, "studio")]
+    forced = runner.invoke(args=["deploy", "--processes", str(edited), "--force"])
+    assert forced.exit_code == 0 and "deployed order_lifecycle v3" in forced.output
+    assert versions() == [(1, False, "repository"), (2, False, "studio"), (3, True, "repository")]
 
 
 def test_the_versions_pages_show_for_analysts_and_act_for_admins(api):
