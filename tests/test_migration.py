@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import HumanTask, Order, OutboxJob, ProcessMigration
-from tests.support.api import Api
+from tests.support.api import HAPPY_CASH, Api
 from tests.support.versions import deploy_v2
 from tests.support.workers import run_burst
 
@@ -133,3 +133,25 @@ def test_a_worker_moves_the_orders_that_can_move_and_lists_the_one_that_cannot(m
         assert migration.finished_at is not None
     versions = {v["version"]: v for v in api.get("/processes/order_lifecycle/versions").get_json()["items"]}
     assert (versions[1]["running_instances"], versions[2]["running_instances"]) == (2, 2)
+
+
+def test_an_order_inside_the_claim_sub_process_moves_and_goes_on(api):
+    number = api.create_order()
+    api.walk(number, HAPPY_CASH)
+    api.step(number, "feedback", {"claim": True})
+    assert api.open_task(number)["bpmn_id"] == "claim_review"  # a task of the expanded sub-process
+    deploy_v2(api.app)
+    # v2 no longer has the «Замер» this order went through: its history would not load there.
+    refused = api.post("/processes/order_lifecycle/migrations", {"from_version": 1, "to_version": 2}).get_json()
+    assert refused["items"] == [{"order_number": number, "ok": False, "reason": "пройденный шаг «Замер» "
+                                 "(measurement) отсутствует в v2: историю заказа не загрузить в новой версии"}]
+    assert deploy_v2(api.app, rename_measurement=False) == 3
+    started = api.post("/processes/order_lifecycle/migrations", {
+        "from_version": 1, "to_version": 3, "stage": "Рассмотрение претензии", "dry_run": False})
+    assert started.status_code == 202 and started.get_json()["items"] == [
+        {"order_number": number, "ok": True, "reason": None}]
+    progress = api.get(f"/processes/order_lifecycle/migrations/{started.get_json()['migration_id']}").get_json()
+    assert (progress["status"], progress["moved"]) == ("done", 1)  # JOBS_INLINE: the job ran after the commit
+    assert _version_of(api.app, number) == 3
+    api.step(number, "claim_review", {"claim_resolution": "discount"})
+    assert api.order(number)["status"] in ("active", "completed")

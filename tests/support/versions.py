@@ -40,8 +40,8 @@ CALL_SHAPES = """
 """
 
 
-def lifecycle_v2() -> tuple[bytes, dict[str, bytes], dict[str, bytes]]:
-    """(bpmn, dmn files, form files) of the second version."""
+def lifecycle_v2(rename_measurement: bool = True) -> tuple[bytes, dict[str, bytes], dict[str, bytes]]:
+    """(bpmn, dmn files, form files) of the second version (`rename_measurement=False`: only the task added)."""
     name, bpmn, dmn, forms = read_directory(ROOT / "processes", ROOT / "forms")[0]
     xml = bpmn.decode()
     # The default flow out of «Решение по заказу» now reaches «Звонок заказчику», which goes on to the planning.
@@ -57,6 +57,8 @@ def lifecycle_v2() -> tuple[bytes, dict[str, bytes], dict[str, bytes]]:
                  r'<di:waypoint x="810" y="700"/>\s*<di:waypoint x="865" y="700"/>',
                  r'\1<di:waypoint x="810" y="470"/>', xml)
     xml = xml.replace("    </bpmndi:BPMNPlane>", CALL_SHAPES + "    </bpmndi:BPMNPlane>", 1)
+    if not rename_measurement:
+        return xml.encode(), dmn, {**forms, "call_customer.schema.json": json.dumps(CALL_FORM).encode()}
     # «Замер» under a new id: the task `measurement` no longer exists.
     xml = re.sub(r'(id|sourceRef|targetRef|attachedToRef|bpmnElement)="measurement"', r'\1="measurement_visit"', xml)
     xml = xml.replace("<bpmn:flowNodeRef>measurement</bpmn:flowNodeRef>",
@@ -65,9 +67,9 @@ def lifecycle_v2() -> tuple[bytes, dict[str, bytes], dict[str, bytes]]:
     return xml.encode(), dmn, {**forms, "call_customer.schema.json": json.dumps(CALL_FORM).encode()}
 
 
-def deploy_v2(app, actor=None, source: str = "studio") -> int:
+def deploy_v2(app, actor=None, source: str = "studio", rename_measurement: bool = True) -> int:
     """Publish the second version (it becomes the active one); its number."""
-    bpmn, dmn, forms = lifecycle_v2()
+    bpmn, dmn, forms = lifecycle_v2(rename_measurement)
     with app.app_context():
         with unit_of_work():
             definition, created = deploy(bpmn, "order_lifecycle.bpmn", dmn, forms, actor,
