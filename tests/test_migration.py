@@ -8,8 +8,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import HumanTask, Order, OutboxJob, ProcessMigration
+from app.usecases.deploy import deploy, read_directory
+from app.usecases.uow import unit_of_work
 from tests.support.api import HAPPY_CASH, Api
-from tests.support.versions import deploy_v2
+from tests.support.versions import ROOT, deploy_v2
 from tests.support.workers import run_burst
 
 PLANNING = "Планирование выезда на замер"
@@ -155,3 +157,28 @@ def test_an_order_inside_the_claim_sub_process_moves_and_goes_on(api):
     assert _version_of(api.app, number) == 3
     api.step(number, "claim_review", {"claim_resolution": "discount"})
     assert api.order(number)["status"] in ("active", "completed")
+
+
+def test_an_order_waiting_for_a_job_moves_unless_the_jobs_task_changed(make_app):
+    # No worker runs: the contract's PDFs are being rendered (the service task is STARTED, its job queued).
+    app = make_app(JOBS_INLINE=False, RQ_QUEUE=f"bespoke-test-{os.getpid()}-{time.monotonic_ns()}")
+    api = Api(app, app.test_client())
+    number = api.create_order()
+    api.walk(number, ["new_order", "plan_measurement", "measurement", "prepare_contract"])
+    assert api.open_task(number) is None
+    with app.app_context():
+        assert db.session.execute(select(OutboxJob.status).where(OutboxJob.operator == "documents.render")
+                                  ).scalar_one() == "queued"
+    added_task_only = deploy_v2(app, rename_measurement=False)
+    _name, bpmn, dmn, forms = read_directory(ROOT / "processes", ROOT / "forms")[0]
+    with app.app_context():
+        with unit_of_work():
+            changed, _created = deploy(bpmn.replace(b"value=\"['contract', 'invoice']\"", b"value=\"['contract']\""),
+                                       "order_lifecycle.bpmn", dmn, forms, None)
+            target = changed.version
+    ask = {"from_version": 1, "orders": [number]}
+    ok = api.post("/processes/order_lifecycle/migrations", {**ask, "to_version": added_task_only}).get_json()
+    assert ok["items"] == [{"order_number": number, "ok": True, "reason": None}]
+    refused = api.post("/processes/order_lifecycle/migrations", {**ask, "to_version": target}).get_json()
+    assert refused["items"] == [{"order_number": number, "ok": False, "reason": "задача «Договор и счёт (PDF)» "
+                                 f"(render_contract) выполняется фоновым заданием и изменена в v{target}"}]

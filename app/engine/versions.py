@@ -73,6 +73,13 @@ def _aspects(old, new, keys: list[str]) -> list[str]:
     return what
 
 
+def _changes_of(registry, old, new) -> list[str]:
+    """What a person would call changed between two aligned task specs (nothing for renamed internals)."""
+    before, after = registry.convert(old), registry.convert(new)
+    keys = [key for key, value in before.items() if after.get(key) != value]
+    return ["тип"] if "typename" in keys else _aspects(old, new, keys)
+
+
 def _spec_changes(registry, old_spec, new_spec) -> list[ElementChange]:
     diff = SpecDiff(registry, old_spec, new_spec)
     changes: list[ElementChange] = []
@@ -174,7 +181,9 @@ def migration_problems(registry, workflow: BpmnWorkflow, new: tuple, target: str
                 problems.append(f"пройденный шаг {_where(task)} отсутствует в {target}: историю заказа "
                                 f"не загрузить в новой версии")
         for task in diff.changed:
-            if task.state == TaskState.STARTED:
+            new_spec_of_task = diff.alignment.get(task)
+            if task.state == TaskState.STARTED and new_spec_of_task is not None \
+                    and _changes_of(registry, task.task_spec, new_spec_of_task):
                 problems.append(f"задача {_where(task)} выполняется фоновым заданием и изменена в {target}")
     return list(dict.fromkeys(problems))
 

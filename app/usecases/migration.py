@@ -149,9 +149,9 @@ def _project_moved(instance: ProcessInstance, view) -> None:
         row = rows.get(task.guid)
         if row is None:
             continue
-        if row.lane != task.lane:
-            row.assignee_id = db.session.execute(select(User.id).where(User.login == task.assignee)) \
-                .scalar_one_or_none() if task.assignee else None
+        if row.lane != task.lane:  # a claim made in the old lane does not carry over
+            row.assignee_id = None if not task.assignee else db.session.execute(
+                select(User.id).where(User.login == task.assignee)).scalar_one_or_none()
         row.name, row.stage, row.lane = task.name, task.stage, task.lane
         row.form_schema, row.form_ui_schema = task.form, task.ui_form
         row.due_at = task.due_at
