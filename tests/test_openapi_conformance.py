@@ -65,7 +65,8 @@ def _real_ids(app, numbers: list[str]) -> dict[str, list]:
         documents = db.session.execute(select(Document.id).where(Document.order_id.in_(ids))).scalars().all()
         jobs = db.session.execute(select(OutboxJob.id).where(OutboxJob.status == "incident")).scalars().all()
         return {"number": [o.number for o in orders], "task_id": list(tasks), "document_id": list(documents),
-                "job_id": list(jobs), "token": [o.status_key for o in orders if o.status_key]}
+                "job_id": list(jobs), "token": [o.status_key for o in orders if o.status_key],
+                "process_id": ["order_lifecycle"], "version": [1]}
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def live(_schema, redis_server, tmp_path_factory, request):
 # the engine rejects. Every other operation must accept what the document calls valid.
 SEMANTIC_422 = [("POST", "/orders"), ("POST", "/tasks/{task_id}/assign"), ("POST", "/tasks/{task_id}/complete"),
                 ("POST", "/status/{token}/tasks/{task_id}/complete"), ("POST", "/messages/{name}"),
-                ("POST", "/processes")]
+                ("POST", "/processes"), ("POST", "/processes/{process_id}/migrations")]
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
 
 PARAMETERS = {(method.upper(), path, p["name"]): p["schema"]

@@ -172,14 +172,15 @@ def test_publishing_the_draft_carries_the_form_into_the_new_version(studio):
     assert analyst.post(CALL, json={"schema": schema, "ui_schema": ui}).status_code == 200
     with app.test_request_context():
         stored = db.session.execute(select(ProcessDraft)).scalar_one()
-        # The modeler's part, done here by hand: «Планирование выезда на замер» now uses the new form.
-        stored.bpmn_xml = stored.bpmn_xml.replace('value="plan_measurement.schema.json"',
+        # The modeler's part, done here by hand: «Производство» now uses the new form (no later condition reads
+        # the old form's fields; replacing one that is read is refused by the validation, see test_validation.py).
+        stored.bpmn_xml = stored.bpmn_xml.replace('value="production.schema.json"',
                                                   'value="call_customer.schema.json"') \
-            .replace('value="plan_measurement.uischema.json"', 'value="call_customer.uischema.json"')
+            .replace('value="production.uischema.json"', 'value="call_customer.uischema.json"')
         with unit_of_work():
             pass
     page = analyst.get(CALL).get_data(as_text=True)
-    assert "Планирование выезда на замер" in page  # the task that uses it is named on the editor
+    assert "Производство" in page  # the task that uses it is named on the editor
     with app.test_request_context():
         with unit_of_work():
             version, created = publish_draft("order_lifecycle", None, "звонок заказчику")

@@ -72,6 +72,10 @@ TOKEN = _path("token", {"type": "string", "maxLength": 200})
 DATE = {"type": "string", "format": "date"}
 DAY_OR_STAMP = {"anyOf": [DATE, {"type": "string", "format": "date-time"}], "description": "a date or date-time"}
 PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+BPMN_XML = {"content": {"application/xml": {"schema": {"type": "string"}}}}
+PROCESS_ID = _path("process_id", {"type": "string", "maxLength": 100, "description": "e.g. order_lifecycle"})
+VERSION = _path("version", {"type": "integer", "minimum": 0, "maximum": 10**6})
+MIGRATION_ID = _path("migration_id", ID)
 ORDER_FILTERS = [
     _filter("stage", Order.stage), _filter("status", Order.status),
     _filter("kind", Order.kind), _filter("channel", Order.channel),
@@ -152,8 +156,29 @@ PATHS = {
         {200: ("the problems found; `ok` when none is an error", "ValidationReport"), 403: "analyst/admin only",
          422: "not a diagram at all (no bpmn, malformed XML, a DOCTYPE): `problems` says why, or a field is "
               "invalid"},
-        body="Deploy", files="DeployFiles", params=[_path("process_id", {"type": "string", "maxLength": 100})],
-        tag="processes")},
+        body="Deploy", files="DeployFiles", params=[PROCESS_ID], tag="processes")},
+    "/processes/{process_id}/versions": {"get": _op(
+        "Every version of a process: who deployed it, when, from where, how many instances run on it, the active one",
+        {200: ("versions, newest first", "ProcessVersions"), 403: "analyst/admin only", 404: "no such process"},
+        params=[PROCESS_ID], tag="processes")},
+    "/processes/{process_id}/versions/{version}/bpmn": {"get": _op(
+        "Download a version's BPMN", {200: ("the BPMN XML", BPMN_XML), 403: "analyst/admin only",
+                                      404: "no such process or version"},
+        params=[PROCESS_ID, VERSION], tag="processes")},
+    "/processes/{process_id}/activate": {"post": _op(
+        "Make a version the one new instances get (rollback or forward; no new version; audited)",
+        {200: ("the active version", "ProcessVersion"), 403: "admin only", 404: "no such process or version"},
+        body="Activate", params=[PROCESS_ID], tag="processes")},
+    "/processes/{process_id}/migrations": {"post": _op(
+        "Move running orders from one version to another: a dry run per order, or the move as a background job",
+        {200: ("dry run: per order whether it can move and why not", "MigrationDryRun"),
+         202: ("started: the dry run's answer, the migration and its job", "MigrationStarted"),
+         403: "admin only", 404: "no such process or version"},
+        body="Migrate", params=[PROCESS_ID], tag="processes")},
+    "/processes/{process_id}/migrations/{migration_id}": {"get": _op(
+        "A migration's progress and each order's result", {200: ("progress", "Migration"), 403: "analyst/admin only",
+                                                            404: "no such migration"},
+        params=[PROCESS_ID, MIGRATION_ID], tag="processes")},
     "/incidents": {"get": _op("Background jobs out of attempts, with the error, the order and the task",
                               {200: ("incidents", "IncidentList"), 403: "admin/director only"}, tag="incidents")},
     "/incidents/{job_id}/retry": {"post": _op(

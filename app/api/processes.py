@@ -1,19 +1,21 @@
-"""Process versions: list and deploy (analysts and admins)."""
+"""Process versions: list, deploy, download, diff, make one active, migrate running orders (analysts and admins)."""
 from __future__ import annotations
 
 import json
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from sqlalchemy import func, select
 
 from app.api import bp
 from app.api.auth import endpoint, json_body
 from app.api.schemas import _iso
-from app.errors import DeployError, ValidationError
+from app.errors import DeployError, NotFound, ValidationError
 from app.extensions import db
-from app.models import ProcessDefinition, ProcessInstance
+from app.models import Order, ProcessDefinition, ProcessInstance, ProcessMigration
 from app.services.inputs import body_object, body_text
-from app.usecases.deploy import deploy, validate
+from app.usecases import migration as migrations
+from app.usecases import versions
+from app.usecases.deploy import activate, active_version, deploy, validate
 
 
 def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
@@ -70,6 +72,100 @@ def deploy_process(user):
     return response
 
 
+# -- versions, rollback, migration ------------------------------------------------------------------------------
+
+def version_json(d: ProcessDefinition, running: dict[int, int]) -> dict:
+    return {"version": d.version, "deployed_at": _iso(d.deployed_at),
+            "deployed_by": d.deployed_by.login if d.deployed_by else None, "comment": d.comment,
+            "checksum": d.checksum, "running_instances": running.get(d.version, 0), "active": bool(d.active),
+            "source": d.source}
+
+
+@bp.get("/processes/<process_id>/versions")
+@endpoint("processes.view")
+def process_versions(user, process_id: str):
+    found = versions.versions_of(process_id)
+    running = versions.running_instances(process_id)
+    active = active_version(found)
+    return jsonify({"items": [{**version_json(d, running), "active": d is active} for d in found]})
+
+
+@bp.get("/processes/<process_id>/versions/<int:version>/bpmn")
+@endpoint("processes.view")
+def version_bpmn(user, process_id: str, version: int):
+    definition = versions.version_of(process_id, version)
+    return Response(definition.bpmn_xml, mimetype="application/xml", headers={
+        "Content-Disposition": f'attachment; filename="{process_id}-v{version}.bpmn"'})
+
+
+def _version_number(body: dict, name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**6:
+        raise ValidationError(f"'{name}': ожидается номер версии (целое число от 1)", fields={name: "номер версии"})
+    return value
+
+
+@bp.post("/processes/<process_id>/activate")
+@endpoint("processes.activate", write=True)
+def activate_version(user, process_id: str):
+    number = _version_number(json_body(), "version")
+    versions.version_of(process_id, number)
+    definition = activate(process_id, number, user)
+    running = versions.running_instances(process_id)
+    return jsonify({**version_json(definition, running), "active": True})
+
+
+def migration_selection(body: dict) -> dict:
+    """{"orders": [numbers]} | {"stage": name} | {} (all running) from the body; 422 naming the field otherwise."""
+    orders, stage = body.get("orders"), body.get("stage")
+    if orders is not None and stage is not None:
+        raise ValidationError("Выберите заказы списком или этапом, не тем и другим сразу",
+                              fields={"stage": "нельзя вместе с orders"})
+    if orders is not None:
+        limit = Order.number.type.length
+        if not isinstance(orders, list) or not orders or len(orders) > 5000 or not all(
+                isinstance(n, str) and n.strip() and len(n) <= limit for n in orders):
+            raise ValidationError("'orders': ожидается непустой список номеров заказов",
+                                  fields={"orders": "список номеров заказов"})
+        return {"orders": [n.strip() for n in orders]}
+    if stage is not None:
+        return {"stage": body_text(body, "stage", max_length=120, required="Укажите этап")}
+    return {}
+
+
+def migration_json(m: ProcessMigration) -> dict:
+    return {"id": m.id, "process_id": m.process_id, "from_version": m.from_version, "to_version": m.to_version,
+            "selection": m.selection or {}, "status": m.status, "total": m.total, "moved": m.moved,
+            "failed": m.failed, "pending": m.total - m.moved - m.failed, "created_at": _iso(m.created_at),
+            "finished_at": _iso(m.finished_at),
+            "items": [{"order_number": i.order.number, "state": i.state, "reason": i.reason} for i in m.items]}
+
+
+@bp.post("/processes/<process_id>/migrations")
+@endpoint("processes.migrate", write=True)
+def migrate_orders(user, process_id: str):
+    body = json_body()
+    from_version, to_version = _version_number(body, "from_version"), _version_number(body, "to_version")
+    selection = migration_selection(body)
+    dry = body.get("dry_run", True)
+    if not isinstance(dry, bool):
+        raise ValidationError("'dry_run': ожидается true или false", fields={"dry_run": "true или false"})
+    if dry:
+        return jsonify({"dry_run": True, "items": migrations.dry_run(process_id, from_version, to_version,
+                                                                     selection)})
+    migration, items, job_id = migrations.start_migration(process_id, from_version, to_version, selection, user)
+    response = jsonify({"dry_run": False, "items": items, "migration_id": migration.id, "job_id": job_id})
+    response.status_code = 202
+    return response
+
+
+@bp.get("/processes/<process_id>/migrations/<int:migration_id>")
+@endpoint("processes.view")
+def migration_progress(user, process_id: str, migration_id: int):
+    migration = db.session.get(ProcessMigration, migration_id)
+    if migration is None or migration.process_id != process_id:
+        raise NotFound(f"Перенос {migration_id} не найден", fields={"migration_id": "unknown"})
+    return jsonify(migration_json(migration))
 @bp.post("/processes/<process_id>/validate")
 @endpoint("processes.deploy")
 def validate_process(user, process_id):

@@ -228,6 +228,25 @@ def _responses() -> dict:
                                    "some add `binding`, `variable`, `form`, `operator`, `missing`, `line`"},
         "ValidationReport": obj({"ok": {"type": "boolean", "description": "no errors (warnings do not count)"},
                                  "problems": {"type": "array", "items": ref("Problem")}}),
+        "ProcessVersion": obj({
+            "version": {"type": "integer", "minimum": 1}, "deployed_at": STAMP, "deployed_by": login,
+            "comment": text, "checksum": text, "running_instances": {"type": "integer", "minimum": 0},
+            "active": {"type": "boolean"}, "source": {"enum": ["repository", "studio", "api"]}}),
+        "ProcessVersions": obj({"items": {"type": "array", "items": ref("ProcessVersion")}}),
+        "MigrationCheck": obj({"order_number": text, "ok": {"type": "boolean"}, "reason": nullable(text)}),
+        "MigrationDryRun": obj({"dry_run": {"const": True},
+                                "items": {"type": "array", "items": ref("MigrationCheck")}}),
+        "MigrationStarted": obj({"dry_run": {"const": False},
+                                 "items": {"type": "array", "items": ref("MigrationCheck")},
+                                 "migration_id": ID, "job_id": ID}),
+        "Migration": obj({
+            "id": ID, "process_id": text, "from_version": {"type": "integer"}, "to_version": {"type": "integer"},
+            "selection": ANY_OBJECT, "status": {"enum": ["queued", "running", "done"]},
+            "total": {"type": "integer"}, "moved": {"type": "integer"}, "failed": {"type": "integer"},
+            "pending": {"type": "integer"}, "created_at": STAMP, "finished_at": nullable(STAMP),
+            "items": {"type": "array", "items": obj({"order_number": text,
+                                                     "state": {"enum": ["pending", "moved", "failed"]},
+                                                     "reason": nullable(text)})}}),
         "Incident": obj({
             "id": ID, "order_number": nullable(text), "operator": column_text(OutboxJob.operator),
             "bpmn_id": column_text(OutboxJob.bpmn_id), "status": text, "attempts": {"type": "integer"},
@@ -317,6 +336,20 @@ def _requests() -> dict:
                        "forms": {"type": "object", "additionalProperties": {"type": ["object", "string"]},
                                  "description": "file name → JSON Schema of a form"},
                        "comment": {"type": "string", "maxLength": column_length(ProcessDefinition.comment)}}},
+        "Activate": {"type": "object", "required": ["version"], "additionalProperties": True, "properties": {
+            "version": {"type": "integer", "minimum": 1, "maximum": 10**6}}},
+        "Migrate": {
+            "type": "object", "required": ["from_version", "to_version"], "additionalProperties": True,
+            "description": "Which orders: `orders` (numbers) or `stage` (the stage they wait at), not both (422 naming "
+                           "`stage`); neither: every order running on from_version. `dry_run` defaults to true.",
+            "properties": {
+                "from_version": {"type": "integer", "minimum": 1, "maximum": 10**6},
+                "to_version": {"type": "integer", "minimum": 1, "maximum": 10**6},
+                "orders": {"type": "array", "minItems": 1, "maxItems": 5000,
+                           "items": {"type": "string", "minLength": 1, "maxLength": column_length(Order.number),
+                                     "pattern": r"\S"}},
+                "stage": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": r"\S"},
+                "dry_run": {"type": "boolean"}}},
         "DeployFiles": {"type": "object", "required": ["bpmn"], "additionalProperties": True, "properties": {
             "bpmn": {"type": "string", "format": "binary"},
             "dmn": {"type": "array", "items": {"type": "string", "format": "binary"}},

@@ -62,8 +62,11 @@ OPERATORS: dict[str, OperatorSpec] = {
     "email.send": OperatorSpec("app.operators.email:send", 5, 3, 180),
     "onec.sync": OperatorSpec("app.operators.onec:sync", 6, 4, 300),
     "sla.escalate": OperatorSpec("app.usecases.timers:escalate", 5, 2, 120),
+    # The platform's own jobs, not for diagrams: moving running orders to another version (one order at a time).
+    "process.migrate": OperatorSpec("app.usecases.migration:run_job", 3, 2, 600),
 }
-OPERATOR_NAMES = frozenset(OPERATORS)
+PLATFORM_JOBS = frozenset({"process.migrate"})
+OPERATOR_NAMES = frozenset(OPERATORS) - PLATFORM_JOBS  # what a service task in a diagram may name
 # Operators whose result no diagram reads: their service task completes when the job is written.
 DETACHED = frozenset({"notify", "sla.escalate"})
 _loaded: dict[str, Callable[[JobContext], Any]] = {}

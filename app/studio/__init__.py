@@ -8,4 +8,5 @@ from app.studio import (  # noqa: E402,F401
     instances,
     modeler,
     routes,
+    versions,
 )
