@@ -177,10 +177,12 @@
             setProperty(element, UI_FORM, catalog.ui_forms.includes(ui) ? ui : "");
             return;
           }
-          const stem = (window.prompt(T.newFormName, element.businessObject.id) || "").trim().replace(/\.schema\.json$/, "");
-          if (!/^[A-Za-z][\w-]*$/.test(stem)) { render(); return; }
+          // The form editor's file names: lower-case latin letters, digits and "_" (its UI schema is saved beside it).
+          const stem = (window.prompt(T.newFormName, element.businessObject.id.toLowerCase()) || "").trim()
+            .replace(/\.schema\.json$/, "");
+          if (!/^[a-z][a-z0-9_]{0,80}$/.test(stem)) { render(); return; }
           setProperty(element, FORM, `${stem}.schema.json`);
-          setProperty(element, UI_FORM, "");
+          setProperty(element, UI_FORM, `${stem}.uischema.json`);
           if (await options.beforeLeave()) window.location.assign(formUrl(`${stem}.schema.json`));
         })),
         open,
