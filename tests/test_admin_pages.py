@@ -15,9 +15,20 @@ from sqlalchemy import select
 from app import policy
 from app.demo import load_demo
 from app.extensions import db
-from app.models import ROLES, NotificationTemplate, Order, OutboxJob, Partner, ProcessDefinition, User
+from app.models import (
+    ROLES,
+    NotificationTemplate,
+    Order,
+    OutboxJob,
+    Partner,
+    ProcessDefinition,
+    ProcessMigration,
+    User,
+)
+from app.usecases.migration import start_migration
 from app.usecases.uow import unit_of_work
 from tests.support.api import deploy_processes, truncate_all
+from tests.support.versions import deploy_v2
 
 AREAS = ("/admin", "/studio")
 # Who signs in for a role: a demo account holding that role alone.
@@ -47,6 +58,11 @@ def demo_app(_schema, redis_server, tmp_path_factory):
             db.session.add(NotificationTemplate(event="sla_warning", locale="ru", subject="Срок {{ order.number }}",
                                                 text="Срок этапа по заказу {{ order.number }} подходит",
                                                 updated_by_id=admin.id))
+    deploy_v2(app, rename_measurement=False)  # a second version: a diff with changes, a migration that ran
+    with app.test_request_context():
+        with unit_of_work():
+            admin = db.session.execute(select(User).where(User.login == "admin")).scalar_one()
+            start_migration("order_lifecycle", 1, 2, {"stage": "Планирование выезда на замер"}, admin)
     yield app
     with app.app_context():
         truncate_all(db)
@@ -66,12 +82,13 @@ def parameters(demo_app) -> dict[str, object]:
         job = db.session.execute(select(OutboxJob.id).order_by(OutboxJob.id).limit(1)).scalar()
         return {
             "number": first(select(Order.number).where(Order.status == "active").order_by(Order.id)),
-            "process_id": "order_lifecycle", "version": 1, "from_version": 1, "to_version": 1, "other": 1,
+            "process_id": "order_lifecycle", "version": 1, "from_version": 1, "to_version": 2, "other": 2,
+            "migration_id": first(select(ProcessMigration.id)),
             "user_id": first(select(User.id).where(User.login == "sales")),
             "partner_id": first(select(Partner.id).where(Partner.code == "mega")),
             "event": "sla_warning", "locale": "ru",
-            "form": form, "form_name": form, "name": form.removesuffix(".json").removesuffix(".schema"),
-            "dmn": dmn, "dmn_name": dmn, "job_id": job or 1, "held_id": 1,
+            # `name` is a form file in /forms/<name>, a decision table in /dmn/<name>
+            "name": {"forms": form, "dmn": dmn}, "job_id": job or 1, "held_id": 1,
         }
 
 
@@ -87,7 +104,13 @@ def pages(app) -> list:
 
 
 def url(rule, values: dict) -> str:
-    return re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
+    def value(match) -> str:
+        found = values[match.group(1)]
+        if isinstance(found, dict):  # the same parameter in several pages: chosen by the folder it sits in
+            found = found[rule.rule[:match.start()].rstrip("/").rsplit("/", 1)[-1]]
+        return str(found)
+
+    return re.sub(r"<(?:[^:>]+:)?(\w+)>", value, rule.rule)
 
 
 def allowed_roles(action: str) -> set[str]:

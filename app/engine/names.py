@@ -15,13 +15,13 @@ goes nowhere, the order is not judged at all.
 """
 from __future__ import annotations
 
-import ast
 import json
 from collections import defaultdict, deque
 from typing import Iterable
 
 from app.engine.checks import FORM_PROPERTY
 from app.engine.problems import ERROR, FLOW_NODES, NS, WARNING, local, owner, problem
+from app.engine.scripting import script_names
 
 EXPRESSION_PROPERTIES = ("assignee", "preCompleteCheck")
 _SCHEMA_BRANCHES = ("allOf", "anyOf", "oneOf")
@@ -41,20 +41,6 @@ def form_fields(schema) -> set[str]:
     for branch in (schema.get("dependentSchemas") or {}).values():
         fields |= form_fields(branch)
     return fields
-
-
-def script_names(source: str, mode: str = "exec") -> tuple[set[str], set[str]]:
-    """(names read but not bound by the code itself, names it binds): Store targets, for/with/comprehension
-    targets, function arguments. Raises SyntaxError."""
-    tree = ast.parse(source.strip(), mode=mode)
-    read: set[str] = set()
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-    return read - bound, bound
 
 
 class _Diagram:

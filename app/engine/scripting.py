@@ -89,9 +89,10 @@ def evaluate(expression: str, names: dict[str, Any]) -> Any:
     return eval(compile_expression(expression), {**GUARDS, **names})  # noqa: S307 - restricted code object
 
 
-def free_names(expression: str) -> set[str]:
-    """The names an expression reads but does not bind itself (a comprehension's or a lambda's own names)."""
-    tree = ast.parse(expression.strip(), mode="eval")
+def script_names(source: str, mode: str = "exec") -> tuple[set[str], set[str]]:
+    """(names read but not bound by the code itself, names it binds): Store targets, for/with/comprehension
+    targets, function and lambda arguments. Raises SyntaxError."""
+    tree = ast.parse(source.strip(), mode=mode)
     read: set[str] = set()
     bound: set[str] = set()
     for node in ast.walk(tree):
@@ -99,7 +100,12 @@ def free_names(expression: str) -> set[str]:
             (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
-    return read - bound
+    return read - bound, bound
+
+
+def free_names(expression: str) -> set[str]:
+    """The names an expression reads but does not bind itself (a comprehension's or a lambda's own names)."""
+    return script_names(expression, "eval")[0]
 
 
 IN_SCOPE = frozenset(name for name in {**BUILTINS, **GUARDS} if not name.startswith("_"))

@@ -69,5 +69,22 @@ def screenshot():
     return take
 
 
+def sign_in(page, base: str, login: str, password: str = "demo") -> None:
+    """Sign in through the form, as a person does, and wait to land on the home page."""
+    page.goto(f"{base}/login")
+    page.fill('input[name="login"]', login)
+    page.fill('input[name="password"]', password)
+    page.click('button:has-text("Войти")')
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def signed_in(browser, base: str, login: str, viewport: dict = DESKTOP):
+    """(context, page) of a new desktop browser window signed in as `login`, in Russian."""
+    context = browser.new_context(viewport=viewport, locale="ru-RU")
+    page = context.new_page()
+    sign_in(page, base, login)
+    return context, page
+
+
 def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

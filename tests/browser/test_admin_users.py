@@ -3,18 +3,13 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import DESKTOP, no_horizontal_scroll
+from tests.browser.conftest import no_horizontal_scroll, signed_in
 from tests.support.web import sign_in
 
 
 def test_an_admin_creates_a_user_resets_the_password_and_deactivates_the_account(browser, live_server, screenshot):
     app, base = live_server
-    context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill('input[name="login"]', "admin")
-    page.fill('input[name="password"]', "demo")
-    page.click('button:has-text("Войти")')
+    context, page = signed_in(browser, base, "admin")
     page.click("nav >> text=Пользователи")
     page.wait_for_url(re.compile(r".*/admin/users$"))
     assert "Анна Продажина" in page.inner_text("table")  # the demo users are there to edit too

@@ -10,18 +10,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ProcessDraft
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import DESKTOP, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CALL_RESULTS = [("confirmed", "Подтвердил заказ"), ("call_back", "Перезвонить"), ("refused", "Отказ")]
-
-
-def sign_in(page: Page, base: str, login: str = "analyst") -> None:
-    page.goto(f"{base}/login")
-    page.fill('input[name="login"]', login)
-    page.fill('input[name="password"]', "demo")
-    page.click('button:has-text("Войти")')
-    page.wait_for_url(re.compile(r".*/(inbox|studio).*"))
 
 
 def _add_field(page: Page, title: str, key: str, kind: str) -> None:
@@ -93,7 +85,7 @@ def test_the_analyst_builds_the_call_form_with_a_live_preview_and_saves_it_into_
     app, base = live_server
     context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
     page = context.new_page()
-    sign_in(page, base)
+    sign_in(page, base, "analyst")
     build_call_customer_form(page, "order_lifecycle", "call_customer.schema.json")
 
     # The preview is the task page's form: the choice with its three labels, the fields in the order set.
@@ -152,7 +144,7 @@ def test_a_problem_is_shown_next_to_its_rule_and_unsaved_changes_are_guarded(bro
     app, base = live_server
     context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
     page = context.new_page()
-    sign_in(page, base)
+    sign_in(page, base, "analyst")
     page.goto(f"{base}/studio/order_lifecycle/forms/call_customer.schema.json")
     _add_field(page, "Итог звонка", "call_result", "text")
     key = _field(page, "call_result").locator('input[data-prop="key"]')
@@ -182,7 +174,7 @@ def test_a_form_opened_and_saved_unchanged_is_saved_as_it_was(browser, live_serv
     app, base = live_server
     context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
     page = context.new_page()
-    sign_in(page, base)
+    sign_in(page, base, "analyst")
     page.goto(f"{base}/studio/order_lifecycle/forms/measurement.schema.json")
     _field(page, "measurement_result").locator(".field-toggle").click()  # looked at, not changed
     expect(_field(page, "measurement_result").locator('[data-option="1"] input[data-prop="label"]')).to_have_value(

@@ -1,9 +1,7 @@
 """The admin opens an order's process in the studio: the diagram highlighted where the order stands; suspend, resume."""
 from __future__ import annotations
 
-import re
-
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import DESKTOP, sign_in
 from tests.support.api import Api
 
 
@@ -17,11 +15,7 @@ def test_the_admin_sees_the_order_on_its_diagram_suspends_and_resumes_it(browser
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{base}/login")
-    page.fill('input[name="login"]', "admin")
-    page.fill('input[name="password"]', "demo")
-    page.click('button:has-text("Войти")')
-    page.wait_for_url(re.compile(r".*/(inbox|orders).*"))
+    sign_in(page, base, "admin")
 
     page.goto(f"{base}/orders/{number}")
     page.click("text=Процесс на схеме")

@@ -8,20 +8,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ProcessDefinition
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import signed_in
 
 CALL = "Звонок заказчику"
-
-
-def sign_in(browser, base: str, login: str):
-    context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill('input[name="login"]', login)
-    page.fill('input[name="password"]', "demo")
-    page.click('button:has-text("Войти")')
-    page.wait_for_url(re.compile(r".*/(inbox|studio).*"))
-    return context, page
 
 
 def open_studio(page, base: str) -> None:
@@ -110,7 +99,7 @@ def problem(page, element_id: str):
 
 def test_the_analyst_adds_a_call_task_sees_its_problems_fixes_them_and_deploys_v2(browser, live_server, screenshot):
     app, base = live_server
-    context, page = sign_in(browser, base, "analyst")
+    context, page = signed_in(browser, base, "analyst")
     open_studio(page, base)
     assert "Черновика нет" in page.inner_text("#draft-owner")
     assert page.inner_text("#problem-count") == "0"
@@ -163,7 +152,7 @@ def test_the_analyst_adds_a_call_task_sees_its_problems_fixes_them_and_deploys_v
 
 def test_the_panel_edits_what_the_engine_reads_and_the_sla_table_is_edited_in_dmn_js(browser, live_server, screenshot):
     app, base = live_server
-    context, page = sign_in(browser, base, "analyst")
+    context, page = signed_in(browser, base, "analyst")
     open_studio(page, base)
     # A service task: its operator, parameters and retries as the lifecycle declares them.
     page.evaluate("window.bespokeModeler.get('canvas').scrollToElement('notify_order_received', {top: 200, left: 300})")

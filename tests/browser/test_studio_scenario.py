@@ -11,7 +11,8 @@ import re
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Order, ProcessDefinition
+from app.models import ProcessDefinition
+from tests.browser.conftest import signed_in
 from tests.browser.test_studio_forms import build_call_customer_form
 from tests.browser.test_studio_modeler import (
     CALL,
@@ -22,14 +23,9 @@ from tests.browser.test_studio_modeler import (
     problem,
     save,
     shape,
-    sign_in,
 )
 from tests.support.api import Api
-
-
-def _version_of(app, number: str) -> int:
-    with app.app_context():
-        return db.session.execute(select(Order).where(Order.number == number)).scalar_one().instance.definition.version
+from tests.support.versions import version_of_order
 
 
 def test_the_analyst_deploys_a_call_task_and_the_admin_migrates_and_rolls_back(browser, live_server, screenshot):
@@ -41,7 +37,7 @@ def test_the_analyst_deploys_a_call_task_and_the_admin_migrates_and_rolls_back(b
     fresh = api.create_order()  # still at «Новый заказ»: not selected by the stage
 
     # -- the analyst -----------------------------------------------------------------------------------------------
-    context, page = sign_in(browser, base, "analyst")
+    context, page = signed_in(browser, base, "analyst")
     open_studio(page, base)
     task = add_call_task(page)
     lead_on_to_decision(page, task)
@@ -78,7 +74,7 @@ def test_the_analyst_deploys_a_call_task_and_the_admin_migrates_and_rolls_back(b
         assert v2.forms["call_customer.uischema.json"]["ui:order"][:3] == ["reached", "call_result", "comment"]
 
     # -- the admin ---------------------------------------------------------------------------------------------------
-    context, page = sign_in(browser, base, "admin")
+    context, page = signed_in(browser, base, "admin")
     page.goto(f"{base}/studio/order_lifecycle/versions")
     page.click('button:has-text("Сравнить")')
     page.wait_for_url(re.compile(r".*/diff\?from=1&to=2$"))
@@ -102,7 +98,7 @@ def test_the_analyst_deploys_a_call_task_and_the_admin_migrates_and_rolls_back(b
     page.wait_for_selector("text=Завершён")
     assert "Перенесено: 2" in page.inner_text("#moved")
     screenshot(page, "studio-scenario-migration")
-    assert [_version_of(app, n) for n in [*planning, fresh]] == [2, 2, 1]
+    assert [version_of_order(app, n) for n in [*planning, fresh]] == [2, 2, 1]
 
     page.goto(f"{base}/studio/order_lifecycle/versions")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -111,7 +107,7 @@ def test_the_analyst_deploys_a_call_task_and_the_admin_migrates_and_rolls_back(b
     context.close()
 
     newcomer = api.create_order()
-    assert _version_of(app, newcomer) == 1
+    assert version_of_order(app, newcomer) == 1
     # The migrated orders go on on v2: their open task is still the planning one, and completing it works.
     api.step(planning[0], "plan_measurement")
     assert api.open_task(planning[0])["bpmn_id"] == "measurement"

@@ -3,18 +3,9 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-
-from app.extensions import db
-from app.models import Order
-from tests.browser.conftest import DESKTOP
+from tests.browser.conftest import signed_in
 from tests.support.api import Api
-from tests.support.versions import deploy_v2
-
-
-def _version_of(app, number: str) -> int:
-    with app.app_context():
-        return db.session.execute(select(Order).where(Order.number == number)).scalar_one().instance.definition.version
+from tests.support.versions import deploy_v2, version_of_order
 
 
 def test_an_admin_diffs_migrates_and_rolls_back(browser, live_server, screenshot):
@@ -27,12 +18,7 @@ def test_an_admin_diffs_migrates_and_rolls_back(browser, live_server, screenshot
     api.walk(measuring, ["new_order", "plan_measurement"])
     deploy_v2(app)
 
-    context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill('input[name="login"]', "admin")
-    page.fill('input[name="password"]', "demo")
-    page.click('button:has-text("Войти")')
+    context, page = signed_in(browser, base, "admin")
     page.goto(f"{base}/studio/")
     page.click("#process-order_lifecycle >> text=Версии")
     page.wait_for_url(re.compile(r".*/studio/order_lifecycle/versions$"))
@@ -66,7 +52,7 @@ def test_an_admin_diffs_migrates_and_rolls_back(browser, live_server, screenshot
     dry = page.inner_text("#dry-run")
     assert "можно перенести 2 из 3" in dry
     assert f"{measuring}\tнельзя задача «Замер» (measurement) отсутствует в v2" in dry
-    assert all(_version_of(app, n) == 1 for n in [*planning, measuring])
+    assert all(version_of_order(app, n) == 1 for n in [*planning, measuring])
     screenshot(page, "studio-migration-dry-run")
     page.click('button:has-text("Перенести")')
     page.wait_for_url(re.compile(r".*/studio/migrations/\d+$"))
@@ -75,7 +61,7 @@ def test_an_admin_diffs_migrates_and_rolls_back(browser, live_server, screenshot
     failed = page.inner_text("tr.item-failed")
     assert measuring in failed and "задача «Замер» (measurement) отсутствует в v2" in failed
     screenshot(page, "studio-migration")
-    assert [_version_of(app, n) for n in [*planning, measuring]] == [2, 2, 1]
+    assert [version_of_order(app, n) for n in [*planning, measuring]] == [2, 2, 1]
 
     # Rollback: v1 again for new orders, after a confirmation that names both versions.
     page.goto(f"{base}/studio/order_lifecycle/versions")
@@ -87,5 +73,5 @@ def test_an_admin_diffs_migrates_and_rolls_back(browser, live_server, screenshot
     assert page.inner_text("#version-1 td:nth-child(7)").strip() == "активная"
     screenshot(page, "studio-versions")
     newcomer = api.create_order()
-    assert _version_of(app, newcomer) == 1
+    assert version_of_order(app, newcomer) == 1
     context.close()

@@ -6,6 +6,10 @@ import json
 import re
 from pathlib import Path
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Order
 from app.usecases.deploy import deploy, read_directory
 from app.usecases.uow import unit_of_work
 
@@ -76,3 +80,9 @@ def deploy_v2(app, actor=None, source: str = "studio", rename_measurement: bool 
                                          comment="Звонок заказчику после нового заказа", source=source)
             assert created
             return definition.version
+
+
+def version_of_order(app, number: str) -> int:
+    """The version of the lifecycle the order's process runs on."""
+    with app.app_context():
+        return db.session.execute(select(Order).where(Order.number == number)).scalar_one().instance.definition.version
