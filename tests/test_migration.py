@@ -11,7 +11,7 @@ from app.models import HumanTask, Order, OutboxJob, ProcessMigration
 from app.usecases.deploy import deploy, read_directory
 from app.usecases.uow import unit_of_work
 from tests.support.api import HAPPY_CASH, Api
-from tests.support.versions import ROOT, deploy_v2
+from tests.support.versions import ROOT, deploy_v2, version_of_order
 from tests.support.workers import run_burst
 
 PLANNING = "Планирование выезда на замер"
@@ -23,12 +23,6 @@ def _open_row(app, number: str) -> HumanTask:
             Order.number == number, HumanTask.state == "open")).scalar_one()
         db.session.expunge(row)
         return row
-
-
-def _version_of(app, number: str) -> int:
-    with app.app_context():
-        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        return order.instance.definition.version
 
 
 def _orders_at_planning_and_measurement(api: Api) -> tuple[list[str], str, str]:
@@ -61,7 +55,13 @@ def test_the_dry_run_says_per_order_which_can_move_and_why_not(api):
     assert listed == [{"order_number": fresh, "ok": False, "reason": "заказ не на v2 (на v1)"},
                       {"order_number": "2099-99999", "ok": False, "reason": "заказ не найден"}]
     # A dry run changes nothing: every order still runs on v1.
-    assert {_version_of(api.app, n) for n in [*planning, measuring, fresh]} == {1}
+    assert {version_of_order(api.app, n) for n in [*planning, measuring, fresh]} == {1}
+    # A suspended order does not move at all: the dry run says so instead of promising a move that would fail.
+    assert api.post(f"/orders/{fresh}/process/suspend", {"reason": "проверка"}).status_code == 200
+    suspended = api.post("/processes/order_lifecycle/migrations", {"from_version": 1, "to_version": 2,
+                                                                  "orders": [fresh]}).get_json()["items"]
+    assert suspended == [{"order_number": fresh, "ok": False,
+                          "reason": "процесс заказа приостановлен: возобновите его, чтобы перенести"}]
 
 
 def test_migration_refusals_name_the_field(api):
@@ -114,11 +114,11 @@ def test_a_worker_moves_the_orders_that_can_move_and_lists_the_one_that_cannot(m
         ("done", 3, 2, 1, 0)
     states = {i["order_number"]: (i["state"], i["reason"]) for i in progress["items"]}
     assert states[measuring] == ("failed", "задача «Замер» (measurement) отсутствует в v2")
-    assert _version_of(app, measuring) == 1  # it stays where it was, its task still open
+    assert version_of_order(app, measuring) == 1  # it stays where it was, its task still open
     assert api.open_task(measuring)["bpmn_id"] == "measurement"
 
     for number in planning:
-        assert _version_of(app, number) == 2
+        assert version_of_order(app, number) == 2
         row = _open_row(app, number)
         # The same open task, its SLA deadline kept (the timers were not restarted by the move).
         assert (row.id, row.task_guid, row.bpmn_id) == (before[number].id, before[number].task_guid,
@@ -154,7 +154,7 @@ def test_an_order_inside_the_claim_sub_process_moves_and_goes_on(api):
         {"order_number": number, "ok": True, "reason": None}]
     progress = api.get(f"/processes/order_lifecycle/migrations/{started.get_json()['migration_id']}").get_json()
     assert (progress["status"], progress["moved"]) == ("done", 1)  # JOBS_INLINE: the job ran after the commit
-    assert _version_of(api.app, number) == 3
+    assert version_of_order(api.app, number) == 3
     api.step(number, "claim_review", {"claim_resolution": "discount"})
     assert api.order(number)["status"] in ("active", "completed")
 

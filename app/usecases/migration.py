@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.services import audit
 from app.services.outbox import add_job
-from app.usecases.process import step
+from app.usecases.process import SUSPENDED, step
 from app.usecases.uow import unit_of_work
 from app.usecases.versions import OPEN_STATUSES, version_of, version_specs
 
@@ -71,6 +71,8 @@ def _not_movable(order: Order | None, source: ProcessDefinition) -> str | None:
         return f"заказ не на v{source.version} (на v{instance.definition.version})"
     if instance.status not in OPEN_STATUSES:
         return "процесс заказа уже завершён"
+    if instance.status == SUSPENDED:  # it does not move at all until resumed (`process.ensure_moves`)
+        return "процесс заказа приостановлен: возобновите его, чтобы перенести"
     return None
 
 
@@ -162,7 +164,6 @@ def migrate_order(instance: ProcessInstance, target: ProcessDefinition, actor: U
     eng = engine()
     new = version_specs(target)
     source = instance.definition
-    status = instance.status
     problems: list[str] = []
 
     def act(workflow):
@@ -177,8 +178,6 @@ def migrate_order(instance: ProcessInstance, target: ProcessDefinition, actor: U
     if view is None:
         return "; ".join(problems)
     _project_moved(instance, view)
-    if status == "suspended":  # a suspended order stays suspended on its new version
-        instance.status = status
     audit.record(instance.order_id, "migrate", actor, entity="process", entity_id=instance.id, field="version",
                  old=f"v{source.version}", new=f"v{target.version}", details={"process_id": target.process_id})
     return None
