@@ -206,7 +206,7 @@ def test_a_stray_task_and_a_condition_nobody_evaluates_are_warnings_only(api):
     flow = '<bpmn:sequenceFlow id="flow_new_order__gw_new_order" sourceRef="new_order" targetRef="gw_new_order"'
     bpmn = changed(flow + "/>", flow + "><bpmn:conditionExpression>decision == 'confirm'</bpmn:conditionExpression>"
                    "</bpmn:sequenceFlow>")
-    bpmn = changed("</bpmn:process>", '<bpmn:task id="stray" name="Забытая задача"/></bpmn:process>', bpmn)
+    bpmn = changed("</bpmn:process>", '<bpmn:scriptTask id="stray" name="Забытая задача"/></bpmn:process>', bpmn)
     body = api.post(VALIDATE, payload(bpmn), as_="analyst").get_json()
     assert body["ok"] is True
     found = sorted((p["element_id"], p["severity"], p["message"].split(":")[0]) for p in body["problems"])
@@ -214,9 +214,22 @@ def test_a_stray_task_and_a_condition_nobody_evaluates_are_warnings_only(api):
         ("flow_new_order__gw_new_order", "warning",
          "flow flow_new_order__gw_new_order has a condition but leaves new_order (userTask), not an exclusive or "
          "inclusive gateway"),
-        ("stray", "warning", "no flow leads to task stray"),
-        ("stray", "warning", "no flow leaves task stray"),
+        ("stray", "warning", "no flow leads to scriptTask stray"),
+        ("stray", "warning", "no flow leaves scriptTask stray"),
     ]
+
+
+@pytest.mark.parametrize("kind", ["task", "manualTask"])
+def test_a_task_that_would_wait_for_a_person_without_a_form_is_refused_not_left_stuck(api, kind):
+    """A plain or manual task would sit in the inbox with nothing to complete it: refused on the element."""
+    old = '<bpmn:userTask id="new_order" name="Новый заказ">'
+    bpmn = changed(old, f'<bpmn:{kind} id="new_order" name="Новый заказ">')
+    close = bpmn.index("</bpmn:userTask>", bpmn.index(f'<bpmn:{kind} id="new_order"'))
+    bpmn = bpmn[:close] + f"</bpmn:{kind}>" + bpmn[close + len("</bpmn:userTask>"):]
+    body = api.post(VALIDATE, payload(bpmn), as_="analyst").get_json()
+    assert body["ok"] is False
+    refused = [p for p in body["problems"] if p["element_id"] == "new_order" and p["severity"] == "error"]
+    assert any(f"{kind} new_order would wait for a person" in p["message"] for p in refused), body["problems"]
 
 
 def test_a_decision_no_dmn_defines_is_named_on_its_business_rule_task(api):

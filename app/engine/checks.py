@@ -81,6 +81,14 @@ def flow_problems(tree, filename: str) -> list[dict]:
     return problems
 
 
+def waiting_task_problems(tree, filename: str) -> list[dict]:
+    """Plain and manual tasks wait for a person, but only user tasks can be completed here: refused at deploy
+    rather than accepted and stuck for good (the studio's "append task" makes a plain one)."""
+    return [problem(f"{local(task)} {task.get('id')} would wait for a person, but only user tasks (with a form) can be "
+                    "completed: make it a user task", element=task, file=filename)
+            for task in tree.xpath("//bpmn:task|//bpmn:manualTask", namespaces=NS)]
+
+
 def lane_problems(tree, filename: str, roles: set[str]) -> list[dict]:
     """Lanes are role codes; every user task sits in one (directly or through its sub-process)."""
     problems: list[dict] = []

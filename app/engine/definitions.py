@@ -120,6 +120,7 @@ def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
             problems.append({key: value for key, value in exc.problem.items() if key != "unreadable"})
     problems += checks.flow_problems(bpmn_tree, bpmn_name)
     problems += checks.lane_problems(bpmn_tree, bpmn_name, roles)
+    problems += checks.waiting_task_problems(bpmn_tree, bpmn_name)
     problems += checks.sandbox_problems(bpmn_tree, bpmn_name)
     for name, tree in dmn_trees.items():
         problems += checks.dmn_sandbox_problems(tree, name)
