@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask import render_template
-from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ProcessDefinition, ProcessInstance
+from app.models import ProcessDefinition
 from app.studio import bp
+from app.usecases import versions
+from app.usecases.deploy import active_version
 from app.web import allowed
 
 
@@ -15,12 +16,11 @@ from app.web import allowed
 @allowed("studio.view")
 def index():
     """Every process with its versions: number, who deployed it, when, comment, running instances, the active one."""
-    running = dict(db.session.execute(select(ProcessInstance.definition_id, func.count())
-                                      .where(ProcessInstance.status.in_(("running", "suspended", "error")))
-                                      .group_by(ProcessInstance.definition_id)).all())
-    versions = db.session.execute(select(ProcessDefinition).order_by(ProcessDefinition.process_id,
-                                                                     ProcessDefinition.version.desc())).scalars().all()
+    found = db.session.execute(select(ProcessDefinition).order_by(ProcessDefinition.process_id,
+                                                                  ProcessDefinition.version.desc())).scalars().all()
     processes: dict[str, list] = {}
-    for version in versions:
+    for version in found:
         processes.setdefault(version.process_id, []).append(version)
-    return render_template("studio/index.html", processes=processes, running=running, user=current_user)
+    return render_template("studio/index.html", processes=processes,
+                           running={pid: versions.running_instances(pid) for pid in processes},
+                           active={pid: active_version(vs) for pid, vs in processes.items()})

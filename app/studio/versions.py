@@ -16,8 +16,6 @@ from app.usecases.deploy import activate, active_version
 from app.usecases.uow import discard, unit_of_work
 from app.web import action, allowed
 
-SOURCES = {"repository": "репозиторий", "studio": "студия", "api": "API"}
-
 
 @bp.get("/<process_id>/versions")
 @allowed("studio.view")
@@ -25,7 +23,7 @@ def versions_page(process_id: str):
     found = versions.versions_of(process_id)
     return render_template("studio/versions.html", process_id=process_id, versions=found,
                            active=active_version(found), running=versions.running_instances(process_id),
-                           sources=SOURCES, can_activate=policy.can(current_user, "processes.activate"),
+                           can_activate=policy.can(current_user, "processes.activate"),
                            can_migrate=policy.can(current_user, "processes.migrate"))
 
 
