@@ -16,7 +16,7 @@ from sqlalchemy import false, or_, select
 from app.errors import Forbidden
 from app.extensions import db
 from app.i18n import N_
-from app.models import Department, HumanTask, Order, User
+from app.models import Department, HumanTask, Order, ProcessInstance, ProcessSettings, User
 
 # -- who: the role groups ------------------------------------------------------------------------------------
 
@@ -73,6 +73,9 @@ def _partner_account(user: User, order) -> str | None:
 def _sees_task(user: User, task) -> str | None:
     if task is None or sees_every_task(user) or task.lane in user.role_codes or task.assignee_id == user.id:
         return None
+    if not task.lane:
+        return _("Задача «%(name)s» — не ваша: её выполняет %(who)s", name=task.name,
+                 who=task.assignee.login if task.assignee else _("администратор"))
     return _("Задача «%(name)s» относится к роли «%(lane)s», которой у вас нет", name=task.name, lane=task.lane)
 
 
@@ -80,6 +83,11 @@ def _works_lane(user: User, task) -> str | None:
     """Complete or claim: the task's lane is one of the user's roles, and nobody else holds it."""
     if task is None:
         return None
+    if not task.lane:  # nobody's role: the instance's starter (its assignee) or an admin
+        if task.assignee_id == user.id or user.role_codes & ADMINS:
+            return None
+        return _("Задача «%(name)s» — не ваша: её выполняет %(who)s", name=task.name,
+                 who=task.assignee.login if task.assignee else _("администратор"))
     if task.lane not in user.role_codes:
         return _("Задача «%(name)s» — для роли «%(lane)s», которой у вас нет", name=task.name, lane=task.lane)
     if task.assignee_id and task.assignee_id != user.id:
@@ -98,6 +106,27 @@ def _heads_or_admin(user: User, task) -> str | None:
     if task is None or heads_lane(user, task.lane) or user.has_role("admin"):
         return None
     return _("Назначать задачи роли «%(lane)s» может руководитель её отдела или администратор", lane=task.lane)
+
+
+def _may_start(user: User, process_id) -> str | None:
+    """Start an instance: analysts and admins any process, other roles those its settings allow them."""
+    if process_id is None or user.role_codes & PROCESS_DEPLOYERS:
+        return None
+    allowed = db.session.execute(select(ProcessSettings.start_roles)
+                                 .where(ProcessSettings.process_id == process_id)).scalar_one_or_none()
+    if user.role_codes & set(allowed or ()):
+        return None
+    return _("Процесс «%(process)s» вашим ролям запускать нельзя", process=process_id)
+
+
+def _sees_instance(user: User, instance) -> str | None:
+    """A process instance: process readers see all, anyone else what they started or work a task of."""
+    if instance is None or user.role_codes & PROCESS_READERS or instance.started_by_id == user.id:
+        return None
+    tasks = select(HumanTask.id).where(HumanTask.instance_id == instance.id)
+    if db.session.execute(visible_tasks(user).where(HumanTask.id.in_(tasks)).limit(1)).first() is not None:
+        return None
+    return _("Процесс №%(id)s не найден", id=instance.id)
 
 
 def _may_send(user: User, name) -> str | None:
@@ -145,6 +174,9 @@ RULES: dict[str, Rule] = {
     "processes.migrate": Rule(ADMINS, N_("Переносят заказы между версиями администраторы")),
     "studio.view": Rule(PROCESS_DEPLOYERS, N_("Студия процессов открыта аналитикам и администраторам")),
     "studio.edit": Rule(PROCESS_DEPLOYERS, N_("Черновики процесса правят аналитики и администраторы")),
+    "processes.start": Rule(STAFF, N_("Процессы запускают сотрудники"), _may_start),
+    "instances.list": Rule(STAFF, N_("Процессы видят сотрудники")),  # each instance: its own rule below
+    "instances.read": Rule(STAFF, N_("Процессы видят сотрудники"), _sees_instance),
     "instances.view": Rule(PROCESS_READERS, N_("Ход процесса на схеме видят аналитики, администраторы и директор")),
     "instances.admin": Rule(ADMINS, N_("Вмешиваться в ход процесса могут администраторы")),
     "users.admin": Rule(ADMINS, N_("Пользователей и роли ведут администраторы")),
@@ -188,7 +220,7 @@ def refusal(user, action: str, order=None, task=None) -> str | None:
 
 
 def can(user, action: str, target=None) -> bool:
-    """May `user` do `action` (on an order, a task or a message name)?"""
+    """May `user` do `action` (on an order, a task, an instance, a process id or a message name)?"""
     if isinstance(target, HumanTask):
         return refusal(user, action, target.order, target) is None
     return refusal(user, action, target) is None
@@ -224,9 +256,20 @@ def visible_orders(user: User):
     return query.where(false())
 
 
+def visible_instances(user: User):
+    """Process instances the user may see (`instances.read`): readers all, anyone else what they started or
+    work a task of; order lifecycles are reached through their orders and not listed here."""
+    query = select(ProcessInstance).where(ProcessInstance.order_id.is_(None))
+    if user.role_codes & PROCESS_READERS:
+        return query
+    tasks = visible_tasks(user).with_only_columns(HumanTask.instance_id)
+    return query.where(or_(ProcessInstance.started_by_id == user.id, ProcessInstance.id.in_(tasks)))
+
+
 def visible_tasks(user: User):
-    """Tasks in the user's lanes (or assigned to them); directors and admins see every task."""
-    query = select(HumanTask).join(HumanTask.order)
+    """Tasks in the user's lanes (or assigned to them); directors and admins see every task. A task of a process
+    no order started has no order (the outer join keeps it)."""
+    query = select(HumanTask).outerjoin(HumanTask.order)
     if sees_every_task(user):
         return query
     return query.where(or_(HumanTask.lane.in_(user.role_codes), HumanTask.assignee_id == user.id))

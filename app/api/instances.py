@@ -2,18 +2,19 @@
 skip, send a message), each with a reason kept in the order's history."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 
+from app import policy
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
-from app.api.openapi import NUMBER, PATHS, _op
-from app.api.schemas import COMPONENTS, ID, STAMP, nullable, obj
+from app.api.openapi import NUMBER, PATHS, PROCESS_ID, _op, _path, _query
+from app.api.schemas import COMPONENTS, ID, STAMP, _iso, nullable, obj, ref, task_json
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Order, User
+from app.models import Order, ProcessDefinition, ProcessInstance, User
 from app.services import orders as order_service
-from app.services.inputs import FREE_TEXT_MAX, body_object, body_text
-from app.usecases import instances
+from app.services.inputs import FREE_TEXT_MAX, body_object, body_text, int_arg
+from app.usecases import instances, runs
 
 ACTIONS = ("suspend", "resume", "retry", "skip", "message")
 
@@ -124,3 +125,105 @@ for _name, _text in _ACTION_TEXT.items():
         _text, {200: ("the process after the action", "OrderProcess"), 403: "admins only",
                 404: "no such order or process", 409: "not possible in the process's present state"},
         body="ProcessAction", params=[NUMBER], tag="processes")}
+
+
+# -- processes no order started ---------------------------------------------------------------------------------
+
+def instance_json(instance: ProcessInstance, *, detail: bool = True) -> dict:
+    definition = instance.definition
+    body = {
+        "id": instance.id, "process_id": definition.process_id,
+        "process_name": definition.name or definition.process_id,
+        "version": definition.version, "status": instance.status, "error": instance.error,
+        "order_number": instance.order.number if instance.order else None,
+        "started_by": instance.started_by.login if instance.started_by else None,
+        "created_at": _iso(instance.created_at), "finished_at": _iso(instance.finished_at),
+    }
+    if detail:
+        body["tasks"] = [task_json(t) for t in runs.open_tasks(instance)]
+        body["data"] = runs.instance_data(instance)
+    return body
+
+
+@bp.post("/processes/<process_id>/instances")
+@endpoint("processes.start", write=True)
+def start_instance(user, process_id):
+    instance_id = runs.start(process_id, body_object(json_body(), "data"), user).id
+
+    def respond():
+        response = jsonify(instance_json(db.session.get_one(ProcessInstance, instance_id)))
+        response.status_code = 201
+        response.headers["Location"] = f"{request.script_root}/api/v1/instances/{instance_id}"
+        return response
+
+    return AfterCommit(respond)
+
+
+@bp.get("/instances")
+@endpoint("instances.list")
+def list_instances(user):
+    query = policy.visible_instances(user).join(ProcessInstance.definition)
+    if request.args.get("process_id"):
+        query = query.where(ProcessDefinition.process_id == request.args["process_id"])
+    status = request.args.get("status")
+    if status:
+        if status not in runs.STATUSES:
+            raise ValidationError(f"status must be one of {', '.join(runs.STATUSES)}",
+                                  fields={"status": "|".join(runs.STATUSES)})
+        query = query.where(ProcessInstance.status == status)
+    limit = int_arg(request.args, "limit", 100, 1, 500)
+    rows = db.session.execute(query.order_by(ProcessInstance.id.desc()).limit(limit)).scalars().all()
+    return jsonify({"count": len(rows), "items": [instance_json(i, detail=False) for i in rows]})
+
+
+@bp.get("/instances/<int:instance_id>")
+@endpoint("instances.list")
+def get_instance(user, instance_id):
+    return jsonify(instance_json(runs.get_instance(instance_id, user)))
+
+
+@bp.post("/instances/<int:instance_id>/cancel")
+@endpoint("instances.admin", write=True)
+def cancel_instance(user, instance_id):
+    reason = body_text(json_body(), "reason", max_length=FREE_TEXT_MAX, multiline=True)
+    runs.cancel(instance_id, user, reason)
+    return AfterCommit(lambda: jsonify(instance_json(db.session.get_one(ProcessInstance, instance_id))))
+
+
+INSTANCE_STATUS = {"enum": list(runs.STATUSES)}
+COMPONENTS.update({
+    "InstanceSummary": obj({
+        "id": ID, "process_id": {"type": "string"}, "process_name": {"type": "string"}, "version": {"type": "integer"},
+        "status": INSTANCE_STATUS, "error": nullable({"type": "string"}),
+        "order_number": nullable({"type": "string"}), "started_by": nullable({"type": "string"}),
+        "created_at": STAMP, "finished_at": nullable(STAMP)}),
+    "StartInstance": {"type": "object", "additionalProperties": False, "properties": {
+        "data": {"type": "object", "description": "start data: the start form's fields when the diagram has one"}}},
+    "InstanceCancel": {"type": "object", "required": ["reason"], "properties": {
+        "reason": {"type": "string", "minLength": 1, "maxLength": FREE_TEXT_MAX, "pattern": r"\S"}}},
+})
+COMPONENTS["Instance"] = {"allOf": [ref("InstanceSummary"), obj({
+    "tasks": {"type": "array", "items": ref("Task"), "description": "its open tasks"},
+    "data": {"type": "object", "description": "the process's data now (at its end: what it finished with)"}})]}
+COMPONENTS["InstanceList"] = obj({"count": {"type": "integer", "minimum": 0},
+                                  "items": {"type": "array", "items": ref("InstanceSummary")}})
+INSTANCE_ID = _path("instance_id", ID)
+PATHS["/processes/{process_id}/instances"] = {"post": _op(
+    "Start an instance of a deployed process (not the order lifecycle: an order starts that) with start data",
+    {201: ("started and run to its first wait", "Instance"), 403: "roles the process does not let start it",
+     404: "no such process", 409: "the order lifecycle, started by creating an order"},
+    body="StartInstance", params=[PROCESS_ID], tag="instances")}
+PATHS["/instances"] = {"get": _op(
+    "Process instances no order started that the caller may see (readers all; others what they started or work)",
+    {200: ("newest first", "InstanceList")},
+    params=[_query("process_id", {"type": "string", "maxLength": 100}), _query("status", INSTANCE_STATUS),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
+    tag="instances")}
+PATHS["/instances/{instance_id}"] = {"get": _op(
+    "One instance with its open tasks and data", {200: ("the instance", "Instance"), 404: "no such instance"},
+    params=[INSTANCE_ID], tag="instances")}
+PATHS["/instances/{instance_id}/cancel"] = {"post": _op(
+    "Cancel a process no order started; its open tasks are cancelled", {
+        200: ("cancelled", "Instance"), 403: "admins only", 404: "no such instance",
+        409: "an order's process, or one already finished"},
+    body="InstanceCancel", params=[INSTANCE_ID], tag="instances")}

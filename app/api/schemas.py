@@ -45,9 +45,12 @@ def _money(value: Decimal | None):
 
 
 def task_json(task: HumanTask) -> dict:
+    definition = task.instance.definition
     return {
-        "id": task.id, "order_number": task.order.number, "name": task.name, "bpmn_id": task.bpmn_id,
-        "stage": task.stage, "lane": task.lane, "state": task.state,
+        "id": task.id, "order_number": task.order.number if task.order else None, "instance_id": task.instance_id,
+        "process_id": definition.process_id, "process_name": definition.name or definition.process_id,
+        "name": task.name, "bpmn_id": task.bpmn_id, "kind": task.kind,
+        "stage": task.stage, "lane": task.lane, "lane_name": task.lane_name, "state": task.state,
         "assignee": task.assignee.login if task.assignee else None,
         "created_at": _iso(task.created_at), "due_at": _iso(task.due_at), "sla_level": task.sla_level,
         "overdue": bool(task.due_at and task.state == "open" and task.due_at < clock.now(task.due_at.tzinfo)),
@@ -55,9 +58,10 @@ def task_json(task: HumanTask) -> dict:
 
 
 def task_detail_json(task: HumanTask) -> dict:
-    forms = definition_forms(task.order.instance.definition)
+    forms = definition_forms(task.instance.definition)
     body = task_json(task)
     body.update({
+        "documentation": task.documentation,
         "schema": prepare_schema(forms.get(task.form_schema or "", {})),
         "ui_schema": forms.get(task.form_ui_schema or "", {}),
         "data": task.data or {},
@@ -201,15 +205,20 @@ def _responses() -> dict:
             "locale": text, "attachments": {"type": "array"}, "created_at": STAMP,
             "sent_at": nullable(STAMP)})}}),
         "Task": obj({
-            "id": ID, "order_number": text, "name": text, "bpmn_id": text, "stage": text, "lane": text,
+            "id": ID, "order_number": nullable(text), "instance_id": ID, "process_id": text, "process_name": text,
+            "name": text, "bpmn_id": text, "kind": {"enum": ["user", "manual", "task"]}, "stage": text,
+            "lane": text, "lane_name": nullable(text),
             "state": {"enum": ["open", "completed", "cancelled"]}, "assignee": login, "created_at": STAMP,
             "due_at": nullable(STAMP), "sla_level": nullable(text), "overdue": {"type": "boolean"}}),
-        "TaskDetail": _extends("Task", {"schema": ANY_OBJECT, "ui_schema": ANY_OBJECT, "data": ANY_OBJECT,
+        "TaskDetail": _extends("Task", {"documentation": nullable(text),
+                                        "schema": ANY_OBJECT, "ui_schema": ANY_OBJECT, "data": ANY_OBJECT,
                                         "completed_at": nullable(STAMP), "completed_by": login}),
         "TaskList": obj({"scope": text, "count": {"type": "integer", "minimum": 0},
                          "items": {"type": "array", "items": ref("Task")}}),
-        "Completed": obj({"task": ref("Task"), "order": obj({"number": text, "stage": text, "status": text}),
-                          "tasks": {"type": "array", "items": ref("Task")}}),
+        "Completed": obj({"task": ref("Task"), "instance": obj({"id": ID, "status": text}),
+                          "order": nullable(obj({"number": text, "stage": text, "status": text})),
+                          "tasks": {"type": "array", "items": ref("Task"),
+                                    "description": "the open tasks of the same order or instance"}}),
         "MessageAccepted": obj({"accepted": {"const": True}, "message": text, "order_number": text,
                                 "stage": text, "status": text}),
         "Process": obj({

@@ -76,12 +76,15 @@ def complete(user, task_id):
     task_id = task_cases.complete_task(task_id, body_object(body, "data"), user).id
 
     def respond():
-        task = db.session.get(HumanTask, task_id)
-        order = task.order
-        open_tasks = db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id,
-                                                                HumanTask.state == "open")).scalars().all()
-        return jsonify({"task": task_json(task), "order": {"number": order.number, "stage": order.stage,
-                                                           "status": order.status},
-                        "tasks": [task_json(t) for t in open_tasks]})
+        task = db.session.get_one(HumanTask, task_id)
+        order, instance = task.order, task.instance
+        same = HumanTask.order_id == order.id if order is not None else HumanTask.instance_id == instance.id
+        open_tasks = db.session.execute(select(HumanTask).where(same, HumanTask.state == "open")
+                                        .order_by(HumanTask.id)).scalars().all()
+        body = {"task": task_json(task), "instance": {"id": instance.id, "status": instance.status},
+                "order": None, "tasks": [task_json(t) for t in open_tasks]}
+        if order is not None:
+            body["order"] = {"number": order.number, "stage": order.stage, "status": order.status}
+        return jsonify(body)
 
     return AfterCommit(respond)

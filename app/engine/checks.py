@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Callable
+from typing import Callable, Iterable
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from app.engine.problems import NS, WARNING, local, owner, problem
+from app.engine.problems import ERROR, NS, WARNING, local, owner, problem
 from app.engine.scripting import RefusedScript, compile_expression, compile_script
 
 FORM_PROPERTY = "formJsonSchemaFilename"
@@ -81,28 +81,39 @@ def flow_problems(tree, filename: str) -> list[dict]:
     return problems
 
 
-def waiting_task_problems(tree, filename: str) -> list[dict]:
-    """Plain and manual tasks wait for a person, but only user tasks can be completed here: refused at deploy
-    rather than accepted and stuck for good (the studio's "append task" makes a plain one)."""
-    return [problem(f"{local(task)} {task.get('id')} would wait for a person, but only user tasks (with a form) can be "
-                    "completed: make it a user task", element=task, file=filename)
-            for task in tree.xpath("//bpmn:task|//bpmn:manualTask", namespaces=NS)]
+# spiff-arena's lane for whoever started the instance: its tasks are the starter's, as intended.
+INITIATOR_LANES = frozenset({"process initiator", "initiator"})
 
 
-def lane_problems(tree, filename: str, roles: set[str]) -> list[dict]:
-    """Lanes are role codes; every user task sits in one (directly or through its sub-process)."""
+def lane_problems(tree, filename: str, roles: set[str], *, strict: bool = True,
+                  mapped: Iterable[str] = ()) -> list[dict]:
+    """Lanes are role codes, or lanes the process's settings map to one (`mapped`); every user task sits in one
+    (directly or through its sub-process).
+
+    `strict` (the order lifecycle, which has no starter to fall back on) makes both errors; for any other process
+    they are warnings: an unmapped lane's tasks and those outside every lane go to the instance's starter.
+    """
+    severity = ERROR if strict else WARNING
     problems: list[dict] = []
     in_lane: set[str] = set()
+    mapped = set(mapped)
     for lane in tree.xpath("//bpmn:lane", namespaces=NS):
         in_lane.update(_text(ref) for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS))
-        if lane.get("name") not in roles:
-            problems.append(problem(f"lane '{lane.get('name') or ''}' is not a known role "
-                                    f"(known: {', '.join(sorted(roles))})", element=lane, file=filename))
-    for task in tree.xpath("//bpmn:userTask", namespaces=NS):
+        name = lane.get("name") or ""
+        if name in roles or name in mapped or (not strict and name.strip().lower() in INITIATOR_LANES):
+            continue
+        if strict:
+            message = f"lane '{name}' is not a known role (known: {', '.join(sorted(roles))})"
+        else:
+            message = (f"lane '{name}' is not a role: map it to one in the process's settings, until then its "
+                       "tasks go to the instance's starter")
+        problems.append(problem(message, element=lane, file=filename, severity=severity))
+    for task in tree.xpath("//bpmn:userTask|//bpmn:manualTask|//bpmn:task", namespaces=NS):
         chain = [task.get("id")] + [a.get("id") for a in task.iterancestors() if local(a) == "subProcess"]
-        if not in_lane.intersection(chain):
-            problems.append(problem(f"user task {task.get('id')} is not in a lane: nobody would get it",
-                                    element=task, file=filename))
+        if not in_lane.intersection(chain) and (strict or tree.xpath("//bpmn:lane", namespaces=NS)):
+            message = (f"{local(task)} {task.get('id')} is not in a lane: nobody would get it" if strict else
+                       f"{local(task)} {task.get('id')} is not in a lane: the instance's starter gets it")
+            problems.append(problem(message, element=task, file=filename, severity=severity))
     return problems
 
 
@@ -173,16 +184,15 @@ def decision_problems(tree, filename: str, dmn_trees: dict) -> list[dict]:
 
 def form_problems(tree, filename: str, form_files: dict[str, bytes],
                   form_check: Callable[[dict], list[str]] | None) -> tuple[list[dict], dict[str, dict]]:
-    """(problems, the forms the user tasks use): each user task's form and UI schema, named by the task."""
+    """(problems, the forms the diagram uses): each user task's and start event's form and UI schema, named by
+    the element. A user task without a form shows its documentation and a «Готово» button."""
     problems: list[dict] = []
     forms: dict[str, dict] = {}
-    for task in tree.xpath("//bpmn:userTask", namespaces=NS):
+    for task in tree.xpath("//bpmn:userTask|//bpmn:startEvent", namespaces=NS):
         props = element_properties(task)
         for prop in (FORM_PROPERTY, UI_PROPERTY):
             form_name = props.get(prop)
             if not form_name:
-                if prop == FORM_PROPERTY:
-                    problems.append(problem(f"user task has no form ({prop})", element=task, file=filename))
                 continue
             form, error = _load_form(form_name, form_files, prop == FORM_PROPERTY, form_check)
             if error or form is None:

@@ -97,12 +97,15 @@ def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
                        *, roles: set[str], operators: set[str], serializer,
                        bindings: Iterable[BindingRule] = (),
                        form_check: Callable[[dict], list[str]] | None = None,
-                       known_names: Iterable[str] | None = None) -> Inspection:
+                       known_names: Iterable[str] | None = None,
+                       strict: bool = True, mapped_lanes: Iterable[str] = ()) -> Inspection:
     """Run every check in one pass and collect every problem (errors and warnings), never raising for them.
 
     `known_names` are the names every script may read without a definition in the diagram (the start data, the
-    script environment); without them the names are not analysed. A bpmn that is not XML at all is one
-    `unreadable` problem and nothing else can be checked.
+    script environment); without them the names are not analysed. `strict` (the order lifecycle): lanes must be
+    roles and every name read must be defined somewhere — errors; otherwise warnings (a lane nobody mapped goes to
+    the starter, a name may come with the start data). `mapped_lanes`: lane names the process's settings map to
+    roles. A bpmn that is not XML at all is one `unreadable` problem and nothing else can be checked.
     """
     try:
         bpmn_tree = safe_xml(bpmn, bpmn_name)
@@ -119,8 +122,7 @@ def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
         except UnreadableXML as exc:
             problems.append({key: value for key, value in exc.problem.items() if key != "unreadable"})
     problems += checks.flow_problems(bpmn_tree, bpmn_name)
-    problems += checks.lane_problems(bpmn_tree, bpmn_name, roles)
-    problems += checks.waiting_task_problems(bpmn_tree, bpmn_name)
+    problems += checks.lane_problems(bpmn_tree, bpmn_name, roles, strict=strict, mapped=mapped_lanes)
     problems += checks.sandbox_problems(bpmn_tree, bpmn_name)
     for name, tree in dmn_trees.items():
         problems += checks.dmn_sandbox_problems(tree, name)
@@ -130,7 +132,8 @@ def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
     problems += form_problems
     problems += binding_problems(*_raw_bindings(bpmn_tree), bindings, bpmn_name, _element_names(bpmn_tree))
     if known_names is not None:
-        problems += name_problems(bpmn_tree, bpmn_name, load_forms(form_files), dmn_trees, known_names)
+        problems += name_problems(bpmn_tree, bpmn_name, load_forms(form_files), dmn_trees, known_names,
+                                  start_data_open=not strict)
 
     processes = bpmn_tree.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
     if not processes:

@@ -95,11 +95,12 @@ def _definers(tree, forms: dict[str, dict], decisions: dict[str, set[str]]) -> t
         for name in names:
             defined[name].add(where.get("id") if where is not None else "")
 
-    for task in tree.xpath("//bpmn:userTask", namespaces=NS):
+    for task in tree.xpath("//bpmn:userTask|//bpmn:startEvent", namespaces=NS):
         filename = next((p.get("value") for p in task.xpath(".//spiffworkflow:property", namespaces=NS)
                          if p.get("name") == FORM_PROPERTY), None)
-        complete &= (filename or "") in forms
-        add(form_fields(forms.get(filename or "")), task)
+        if filename:  # a user task without a form defines nothing (it shows its documentation and «Готово»)
+            complete &= filename in forms
+            add(form_fields(forms.get(filename)), task)
     for script in tree.xpath("//bpmn:scriptTask/bpmn:script|//spiffworkflow:preScript|//spiffworkflow:postScript",
                              namespaces=NS):
         try:
@@ -160,8 +161,13 @@ def decision_names(dmn_trees: dict) -> tuple[dict[str, set[str]], dict[str, list
     return results, inputs
 
 
-def name_problems(tree, filename: str, forms: dict[str, dict], dmn_trees: dict, known: Iterable[str]) -> list[dict]:
-    """Every name read that nothing defines (error) or that only later elements define (warning)."""
+def name_problems(tree, filename: str, forms: dict[str, dict], dmn_trees: dict, known: Iterable[str], *,
+                  start_data_open: bool = False) -> list[dict]:
+    """Every name read that nothing defines (error) or that only later elements define (warning).
+
+    `start_data_open`: the process is started with whatever data its starter sends, so a name nothing defines may
+    come with it — a warning, not an error.
+    """
     results, inputs = decision_names(dmn_trees)
     defined, complete = _definers(tree, forms, results)
     always = set(known) | {data.get("id") for data in tree.xpath("//bpmn:dataObject", namespaces=NS)}
@@ -180,8 +186,10 @@ def name_problems(tree, filename: str, forms: dict[str, dict], dmn_trees: dict, 
             if not definers:  # with a form or decision missing, it may define it: a warning until it is back
                 problems.append(problem(
                     f"{kind} reads '{name}', which no form field, start datum, script or result defines"
-                    + ("" if complete else " (unless a form or decision that could not be read does)"),
-                    element=element, file=filename, severity=ERROR if complete else WARNING, variable=name))
+                    + ("" if complete else " (unless a form or decision that could not be read does)")
+                    + (": it must come with the start data" if start_data_open else ""),
+                    element=element, file=filename, severity=ERROR if complete and not start_data_open else WARNING,
+                    variable=name))
             elif not diagram.broken and not any(where in diagram.reachable(d) for d in definers):
                 problems.append(problem(
                     f"{kind} reads '{name}', which only {', '.join(sorted(definers))} define(s), "

@@ -13,6 +13,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEve
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -48,6 +50,8 @@ class TaskView:
     due_at: datetime | None
     data: dict
     input_error: dict | None = None  # why a service task sent the order back here: {title, message, …}
+    kind: str = "user"  # user, manual (bpmn:manualTask) or task (a plain bpmn:task): the last two have no form
+    documentation: str | None = None  # the element's documentation, shown on the task page
 
 
 @dataclass(frozen=True)
@@ -157,11 +161,12 @@ class ProcessEngine:
 
     # -- acting ----------------------------------------------------------------------------------
     def user_task(self, workflow: BpmnWorkflow, guid: str):
+        """The task a person completes (a user, manual or plain task) with this id, or None."""
         try:
             task = workflow.get_task_from_id(UUID(guid))
         except (ValueError, WorkflowException, KeyError):
             return None
-        if task is None or not isinstance(task.task_spec, UserTask):
+        if task is None or not task.task_spec.manual:
             return None
         return task
 
@@ -234,6 +239,28 @@ class ProcessEngine:
             return False
         workflow.send_event(BpmnEvent(MessageEventDefinition(name), _jsonable(payload)))
         return True
+
+    @staticmethod
+    def start_form(spec) -> str | None:
+        """The form file the process's start event asks for (`formJsonSchemaFilename`), if any."""
+        for task_spec in spec.start.outputs:  # the process's own start events, not its event sub-processes'
+            form = isinstance(task_spec, StartEvent) and task_properties(task_spec).get("formJsonSchemaFilename")
+            if form:
+                return form
+        return None
+
+    @staticmethod
+    def workflow_data(workflow: BpmnWorkflow) -> dict:
+        """What the process holds now: at its end the data it finished with, before that the last step's."""
+        if workflow.completed and workflow.data:
+            return _jsonable(workflow.data)
+        last = workflow.last_task
+        return _jsonable(last.data) if last is not None else {}
+
+    def cancel(self, workflow: BpmnWorkflow) -> StepView:
+        """Cancel every task of the workflow; what it looks like after."""
+        workflow.cancel()
+        return self.describe(workflow)
 
     def waiting_messages(self, workflow: BpmnWorkflow) -> set[str]:
         return {e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"}
@@ -317,7 +344,8 @@ class ProcessEngine:
             stage=props.get("stage") or spec.bpmn_name or spec.bpmn_id, lane=spec.lane or "",
             form=props.get("formJsonSchemaFilename"), ui_form=props.get("formUiSchemaFilename"),
             assignee=assignee, due_at=due, data=_jsonable(task.data),
-            input_error=task.data.get(INPUT_ERROR_VARIABLE),
+            input_error=task.data.get(INPUT_ERROR_VARIABLE), kind=_kind(spec),
+            documentation=getattr(spec, "documentation", None) or None,
         )
 
     def task_check(self, task, data: dict) -> str | None:
@@ -332,6 +360,12 @@ class ProcessEngine:
         except Exception as exc:  # noqa: BLE001 - a failing check is a refusal, reported with its cause
             return f"{props.get('preCompleteMessage') or 'Проверка этапа не пройдена'} ({exc})"
         return None if ok else (props.get("preCompleteMessage") or "Проверка этапа не пройдена")
+
+
+def _kind(spec) -> str:
+    if isinstance(spec, UserTask):
+        return "user"
+    return "manual" if isinstance(spec, ManualTask) else "task"
 
 
 def _describe(exc: Exception, task=None) -> str:

@@ -31,6 +31,8 @@ from app.models.process import (
     ProcessInstance,
     ProcessMigration,
     ProcessMigrationItem,
+    ProcessSettings,
+    TaskCandidate,
 )
 from app.models.security import LoginAttempt
 from app.models.ui import SavedFilter
@@ -42,5 +44,6 @@ __all__ = [
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
-    "ProcessMigrationItem", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "User",
+    "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "TaskCandidate",
+    "User",
 ]

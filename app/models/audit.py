@@ -11,6 +11,9 @@ class AuditEvent(Model):
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    # A process no order started keeps its history by instance (an order's events carry both).
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"),
+                                                    nullable=True, index=True)
     kind: Mapped[str] = mapped_column(String(20))  # field, stage, status, task, message, deploy, job
     entity: Mapped[str] = mapped_column(String(40), default="order")
     entity_id: Mapped[str | None] = mapped_column(String(60), nullable=True)

@@ -28,12 +28,33 @@ class ProcessDefinition(Model):
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     deployed_at = mapped_column(UTCDateTime, default=utcnow)
     comment: Mapped[str] = mapped_column(String(500), default="")
+    # The other BPMN files of the deploy it came with (file name -> XML): the processes its call activities call.
+    bpmn_files = deferred(mapped_column(JSONType, default=dict))
     # Where it came from: "repository" (flask deploy), "studio" (published in the browser), "api".
     source: Mapped[str] = mapped_column(String(20), default="api", server_default="api")
     # The one version of its process that new instances get (one per process_id; a rollback moves it).
     active: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
 
     deployed_by = relationship("User")
+
+
+class ProcessSettings(Model):
+    """What a process means to this company, across its versions: who may start it and which roles work its lanes.
+
+    `lane_roles` maps a lane's name in the diagram to a role code (a lane named by a role code needs no entry); a
+    lane mapped to nothing is worked by the instance's starter and admins. `start_roles` may start instances of it
+    besides analysts and admins (`POST /api/v1/processes/{id}/instances`).
+    """
+
+    __tablename__ = "process_settings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), unique=True)
+    lane_roles = mapped_column(JSONType, default=dict)  # lane name -> role code
+    start_roles = mapped_column(JSONType, default=list)  # role codes
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    updated_by = relationship("User")
 
 
 class ProcessDraft(Model):
@@ -90,15 +111,20 @@ class ProcessMigrationItem(Model):
 
 
 class ProcessInstance(Model):
-    """One order's workflow state, serialized without its spec."""
+    """A running process's workflow state, serialized without its spec: an order's lifecycle (`order_id`) or any
+    other deployed process started by someone (`started_by`)."""
 
     __tablename__ = "process_instances"
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True,
+                                                 nullable=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
     state: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running, completed, error, suspended
+    # running, completed, error, cancelled, suspended
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    finished_at = mapped_column(UTCDateTime, nullable=True)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     created_at = mapped_column(UTCDateTime, default=utcnow)
@@ -106,6 +132,7 @@ class ProcessInstance(Model):
 
     definition = relationship(ProcessDefinition, lazy="joined")
     order = relationship("Order", backref=db.backref("instance", uselist=False))
+    started_by = relationship("User")
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -118,11 +145,17 @@ class HumanTask(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     task_guid: Mapped[str] = mapped_column(String(36), unique=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True,
+                                                 nullable=True)  # None: a task of a process no order started
     bpmn_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     stage: Mapped[str] = mapped_column(String(120))
+    # The role that works it ("" : nobody's role — the instance's starter, set as assignee, and admins).
     lane: Mapped[str] = mapped_column(String(40))
+    lane_name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the diagram's lane, as drawn
+    # user (a form, or documentation and «Готово»), manual, task (a plain bpmn:task)
+    kind: Mapped[str] = mapped_column(String(20), default="user", server_default="user")
+    documentation: Mapped[str | None] = mapped_column(Text, nullable=True)
     form_schema: Mapped[str | None] = mapped_column(String(200), nullable=True)
     form_ui_schema: Mapped[str | None] = mapped_column(String(200), nullable=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, nullable=True)
@@ -135,8 +168,17 @@ class HumanTask(Model):
     sla_level: Mapped[str | None] = mapped_column(String(20), nullable=True)  # highest escalation so far
 
     order = relationship("Order", backref=db.backref("human_tasks", lazy="dynamic"))
+    instance = relationship(ProcessInstance)
     assignee = relationship("User", foreign_keys=[assignee_id], lazy="joined")
     completed_by = relationship("User", foreign_keys=[completed_by_id])
+
+
+class TaskCandidate(Model):
+    """Someone the process named to work a task (spiff-arena's lane owners): they see and may take it."""
+
+    __tablename__ = "task_candidates"
+    human_task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 class OutboxJob(Model):

@@ -117,10 +117,10 @@ def pull_payments(order_id: int | None = None) -> dict:
 
 def orders_waiting_for_payment() -> list[int]:
     """Active orders whose open task is the payment task: the only ones a 1C payment can move on."""
-    return list(db.session.execute(
+    return [order_id for order_id in db.session.execute(
         select(HumanTask.order_id).join(Order, Order.id == HumanTask.order_id)
         .where(bound_tasks(RECORDS, "payment"), HumanTask.state == "open", Order.status == OrderStatus.ACTIVE)
-        .distinct().order_by(HumanTask.order_id)).scalars())
+        .distinct().order_by(HumanTask.order_id)).scalars() if order_id is not None]
 
 
 def connect() -> OneC:

@@ -83,7 +83,8 @@ def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
                               .order_by(HumanTask.id)).scalars().all()
     first: dict[int, HumanTask] = {}
     for task in rows:
-        first.setdefault(task.order_id, task)
+        if task.order_id is not None:  # always: the query asked for these orders' tasks
+            first.setdefault(task.order_id, task)
     return first
 
 

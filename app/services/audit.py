@@ -29,9 +29,9 @@ def _actor(actor: User | str | None) -> dict:
 
 def record(order_id: int | None, kind: str, actor: User | str | None, *, field: str | None = None,
            old: Any = None, new: Any = None, entity: str = "order", entity_id: Any = None,
-           details: dict | None = None) -> AuditEvent:
-    """Stage one audit event in the current unit of work."""
-    event = AuditEvent(order_id=order_id, kind=kind, entity=entity,
+           details: dict | None = None, instance_id: int | None = None) -> AuditEvent:
+    """Stage one audit event in the current unit of work (`instance_id`: the process it happened in)."""
+    event = AuditEvent(order_id=order_id, instance_id=instance_id, kind=kind, entity=entity,
                        entity_id=None if entity_id is None else str(entity_id), field=field,
                        old_value=_text(old), new_value=_text(new), details=details, **_actor(actor))
     db.session.add(event)

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import LANE_ROLES, ProcessDefinition, User
 from app.services import audit
 from app.services.form_rules import rule_problems
+from app.usecases.process import ORDER_PROCESS, lane_roles
 
 
 def binding_rules() -> tuple[BindingRule, ...]:
@@ -41,20 +42,25 @@ class AnalystVersionKept(Conflict):
     """The repository's copy would supersede a version an analyst published: refused unless forced."""
 
 
-def _checks() -> dict:
-    """What the engine adapter checks a bundle against: the app's roles, operators, bindings, form rules and the
-    names every script may read (the order's start data, the script environment)."""
+def _checks(bpmn: bytes) -> dict:
+    """What the engine adapter checks a bundle against: the app's roles, operators, form rules and the names every
+    script may read (the script environment). The order lifecycle, besides, must carry the bindings the app reads,
+    may read the order's start data, and must name a role in every lane (an order has no starter to fall back on);
+    any other process is checked leniently (`inspect_definition`'s `strict`) with its settings' lane mapping."""
     from app.operators.registry import OPERATOR_NAMES
     from app.services.orders import START_DATA_NAMES
 
     eng = engine()
+    process_id = executable_process_id(bpmn) or ""
+    lifecycle = process_id == ORDER_PROCESS
     return {"roles": set(LANE_ROLES), "operators": set(OPERATOR_NAMES), "serializer": eng.serializer,
-            "bindings": binding_rules(), "form_check": rule_problems,
-            "known_names": START_DATA_NAMES | eng.names_in_scope}
+            "bindings": binding_rules() if lifecycle else (), "form_check": rule_problems,
+            "known_names": (START_DATA_NAMES if lifecycle else frozenset()) | eng.names_in_scope,
+            "strict": lifecycle, "mapped_lanes": set(lane_roles(process_id)) if process_id else set()}
 
 
 def _parse(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes]):
-    return parse_definition(bpmn, bpmn_name, dmn_files, form_files, **_checks())
+    return parse_definition(bpmn, bpmn_name, dmn_files, form_files, **_checks(bpmn))
 
 
 def validate(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
@@ -65,7 +71,7 @@ def validate(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_file
     pass; "error" problems refuse a deploy, "warning" ones do not. A bpmn that is not XML at all gives one problem
     marked `unreadable`. With `process_id`, a diagram whose executable process is another one is an error.
     """
-    inspection = inspect_definition(bpmn, bpmn_name, dmn_files, form_files, **_checks())
+    inspection = inspect_definition(bpmn, bpmn_name, dmn_files, form_files, **_checks(bpmn))
     problems = inspection.problems
     found = executable_process_id(bpmn) if process_id is not None else None
     if found is not None and found != process_id:

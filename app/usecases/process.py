@@ -1,7 +1,8 @@
-"""Moving an order's process one step: load → act → run → save, then project the tasks and the order.
+"""Moving a process one step: load → act → run → save, then project the tasks (and the order, if it has one).
 
-The engine adapter (`app.engine`) knows workflows only; this module ties them to orders, tasks and people.
-It stages, the caller's unit of work commits.
+The engine adapter (`app.engine`) knows workflows only; this module ties them to orders, tasks and people. An
+instance is an order's lifecycle (`start_order_process`) or any other deployed process someone started
+(`start_process`): everything below serves both. It stages, the caller's unit of work commits.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.engine.runtime import INPUT_ERROR_VARIABLE, StepView, TaskView
 from app.errors import Conflict
 from app.extensions import db
 from app.models import (
+    LANE_ROLES,
     AuditEvent,
     Escalation,
     HumanTask,
@@ -25,13 +27,16 @@ from app.models import (
     OutboxJob,
     ProcessDefinition,
     ProcessInstance,
+    ProcessSettings,
     User,
 )
 from app.services import audit, orders
 from app.services.outbox import add_job
 
+ORDER_PROCESS = "order_lifecycle"  # the process an order starts (`start_order_process`); the others, `start_process`
 
-def active_definition(process_id: str = "order_lifecycle") -> ProcessDefinition:
+
+def active_definition(process_id: str = ORDER_PROCESS) -> ProcessDefinition:
     """The version new instances of the process get (`app.usecases.deploy.activate` moves it)."""
     definition = db.session.execute(
         select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
@@ -52,15 +57,35 @@ def definition_forms(definition: ProcessDefinition) -> dict:
 
 
 def start_order_process(order: Order, actor: User | None) -> ProcessInstance:
-    """Start the newest version of the lifecycle for a freshly staged order."""
-    definition = active_definition()
+    """Start the active version of the lifecycle for a freshly staged order."""
+    return start_process(active_definition(), orders.process_start_data(order), actor, order=order)
+
+
+def start_process(definition: ProcessDefinition, data: dict, actor: User | None, *,
+                  order: Order | None = None) -> ProcessInstance:
+    """Start an instance of the version with its start data and run it to its first wait.
+
+    Without an order it is a process of its own: `actor` is its starter (who gets the tasks no role works).
+    """
     eng = engine()
-    workflow = eng.new_workflow(_specs(definition), orders.process_start_data(order))
-    instance = ProcessInstance(order=order, definition=definition)
+    workflow = eng.new_workflow(_specs(definition), data)
+    instance = ProcessInstance(order=order, definition=definition,
+                               started_by=actor if isinstance(actor, User) else None)
     db.session.add(instance)
     view = eng.run(workflow)
     _save(instance, workflow, view, actor)
+    if order is None:
+        audit.record(None, "process", actor, field="status", new="running", entity="instance",
+                     entity_id=instance.id, instance_id=instance.id,
+                     details={"process_id": definition.process_id, "version": definition.version})
     return instance
+
+
+def instance_label(instance: ProcessInstance) -> str:
+    """How people name an instance: its order's number, or the process's name and the instance's number."""
+    if instance.order is not None:
+        return _("заказ %(number)s", number=instance.order.number)
+    return _("«%(name)s» №%(id)s", name=instance.definition.name or instance.definition.process_id, id=instance.id)
 
 
 def _load(instance: ProcessInstance):
@@ -77,8 +102,10 @@ SUSPENDED = "suspended"
 
 def suspension_reason(instance: ProcessInstance) -> str | None:
     """Why an admin suspended the instance (the reason given with its last suspension)."""
+    whose = (AuditEvent.order_id == instance.order_id if instance.order_id is not None
+             else AuditEvent.instance_id == instance.id)
     event = db.session.execute(select(AuditEvent).where(
-        AuditEvent.order_id == instance.order_id, AuditEvent.kind == "process", AuditEvent.field == "status",
+        whose, AuditEvent.kind == "process", AuditEvent.field == "status",
         AuditEvent.new_value == SUSPENDED).order_by(AuditEvent.id.desc()).limit(1)).scalar_one_or_none()
     return (event.details or {}).get("reason") if event is not None else None
 
@@ -91,7 +118,7 @@ def ensure_moves(instance: ProcessInstance | None) -> None:
     if instance is None or instance.status != SUSPENDED:
         return
     reason = suspension_reason(instance)
-    message = _("Процесс заказа %(number)s приостановлен администратором", number=instance.order.number)
+    message = _("Процесс (%(label)s) приостановлен администратором", label=instance_label(instance))
     if reason:
         message += _(" (причина: %(reason)s)", reason=reason)
     raise Conflict(message + _(": задачи, сообщения и таймеры ждут, пока его возобновят"),
@@ -107,14 +134,20 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     instance.next_timer_at = view.next_timer_at
     instance.status = "completed" if view.finished else "running"
     instance.error = None
+    if view.finished and instance.finished_at is None:
+        instance.finished_at = clock.now()
     if instance.id is None:
         db.session.flush()
     order = instance.order
     _project_tasks(instance, workflow, view, actor, acted)
-    _project_order(order, view, actor)
+    if order is not None:
+        _project_order(order, view, actor)
+    elif view.finished:
+        audit.record(None, "process", actor, field="status", old="running", new="completed", entity="instance",
+                     entity_id=instance.id, instance_id=instance.id)
     for call in view.calls:
         # spiffworkflow:retry in the diagram overrides the operator's defaults (retries = attempts - 1).
-        add_job(call.operator, call.params, order_id=order.id, instance_id=instance.id, task_guid=call.guid,
+        add_job(call.operator, call.params, order_id=instance.order_id, instance_id=instance.id, task_guid=call.guid,
                 bpmn_id=call.bpmn_id, max_attempts=call.retries + 1 if call.retries is not None else None,
                 backoff_base=call.backoff_base)
 
@@ -136,20 +169,49 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         if guid == acted and isinstance(actor, User):
             row.completed_by_id = actor.id
         audit.record(instance.order_id, "task", actor, field="state", old="open", new=row.state,
-                     entity="task", entity_id=row.id, details={"bpmn_id": row.bpmn_id, "name": row.name})
+                     entity="task", entity_id=row.id, details={"bpmn_id": row.bpmn_id, "name": row.name},
+                     instance_id=instance.id)
     if closed:  # a task that is done no longer needs anyone chasing it
         db.session.execute(update(Escalation).where(Escalation.human_task_id.in_(closed),
                                                     Escalation.cleared_at.is_(None)).values(cleared_at=now))
     forms = definition_forms(instance.definition)
+    lanes = None
     for guid, view_task in ready.items():
         if guid in open_rows:
             continue
+        if lanes is None:
+            lanes = lane_roles(instance.definition.process_id)
+        role = task_role(view_task.lane, lanes)
+        assignee = _user_id(view_task.assignee)
+        if not role and assignee is None:  # nobody's role: the starter's (admins may act too)
+            assignee = instance.started_by_id
         row = HumanTask(task_guid=guid, instance_id=instance.id, order_id=instance.order_id,
                         bpmn_id=view_task.bpmn_id, name=view_task.name, stage=view_task.stage,
-                        lane=view_task.lane, form_schema=view_task.form, form_ui_schema=view_task.ui_form,
-                        assignee_id=_user_id(view_task.assignee), due_at=view_task.due_at,
+                        lane=role, lane_name=view_task.lane or None, kind=view_task.kind,
+                        documentation=view_task.documentation,
+                        form_schema=view_task.form, form_ui_schema=view_task.ui_form,
+                        assignee_id=assignee, due_at=view_task.due_at,
                         data=_form_data(view_task, forms), created_at=now)
         db.session.add(row)
+
+
+def lane_roles(process_id: str) -> dict[str, str]:
+    """The process's lane → role mapping (`ProcessSettings`); lanes named by a role code need none."""
+    settings = db.session.execute(select(ProcessSettings.lane_roles)
+                                  .where(ProcessSettings.process_id == process_id)).scalar_one_or_none()
+    return dict(settings or {})
+
+
+def task_role(lane: str, mapping: dict[str, str]) -> str:
+    """The role that works a task in `lane`: a role code as itself, a mapped lane its role, else "" (the
+    starter's: no lane, spiff-arena's «Process Initiator», or a lane nobody mapped)."""
+    if not lane:
+        return ""
+    if lane in mapping:
+        return mapping[lane]
+    if lane in LANE_ROLES:
+        return lane
+    return ""
 
 
 def _user_id(login: str | None) -> int | None:
@@ -174,6 +236,9 @@ def _project_order(order: Order, view: StepView, actor) -> None:
         status = milestone.get("status") or status
     if view.ready:
         stage = view.ready[0].stage
+    if view.finished and status == OrderStatus.ACTIVE:  # a process that ends without saying how: it is done
+        status = OrderStatus.COMPLETED
+        stage = stage or _("Завершён")
     if stage != order.stage:
         audit.record(order.id, "stage", actor, field="stage", old=order.stage or None, new=stage)
         order.stage = stage
@@ -198,6 +263,15 @@ def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None =
     view = eng.run(workflow, refresh_timers=refresh_timers)
     _save(instance, workflow, view, actor, acted=acted)
     return view
+
+
+def cancel_instance(instance: ProcessInstance, actor) -> None:
+    """Cancel the instance's workflow (suspended or not): its open tasks are cancelled, its jobs find nothing."""
+    workflow = _load(instance)
+    view = engine().cancel(workflow)
+    _save(instance, workflow, view, actor)
+    instance.status, instance.next_timer_at = "cancelled", None
+    instance.finished_at = instance.finished_at or clock.now()
 
 
 # -- service jobs and timers --------------------------------------------------------------------------

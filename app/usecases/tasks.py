@@ -31,9 +31,9 @@ def ensure_can_act(task: HumanTask, user: User) -> None:
 def _ensure_open(task: HumanTask) -> None:
     if task.state != "open":
         who = f" by {task.completed_by.login}" if task.completed_by else ""
-        raise Conflict(f"Task '{task.name}' of order {task.order.number} is no longer open: "
+        raise Conflict(f"Task '{task.name}' ({process.instance_label(task.instance)}) is no longer open: "
                        f"{task.state}{who}", state=task.state)
-    process.ensure_moves(task.order.instance)  # nobody takes or does a task of a suspended process
+    process.ensure_moves(task.instance)  # nobody takes or does a task of a suspended process
 
 
 @unit_of_work()
@@ -42,7 +42,7 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
     task = get_task(task_id)
     _ensure_open(task)
     ensure_can_act(task, actor)
-    instance = task.order.instance
+    instance = task.instance
     schema = process.definition_forms(instance.definition).get(task.form_schema or "", {})
     clean = validate_form(schema, data, order=task.order)
     eng = engine()
@@ -60,7 +60,8 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
         task.assignee = actor
     process.step(instance, act, actor, acted=task.task_guid)
     task.data = {**(task.data or {}), **clean}  # what was submitted: the task's record and later context
-    orders.apply_process_data(task.order, clean, actor)
+    if task.order is not None:
+        orders.apply_process_data(task.order, clean, actor)
     return task
 
 
@@ -72,7 +73,7 @@ def claim_task(task_id: int, actor: User) -> HumanTask:
     if task.assignee_id != actor.id:
         task.assignee = actor
         audit.record(task.order_id, "task", actor, field="assignee", old=None, new=actor.login,
-                     entity="task", entity_id=task.id)
+                     entity="task", entity_id=task.id, instance_id=task.instance_id)
     return task
 
 
@@ -83,7 +84,7 @@ def unclaim_task(task_id: int, actor: User) -> HumanTask:
     policy.ensure(actor, "tasks.unclaim", task.order, task)
     if task.assignee_id is not None:
         audit.record(task.order_id, "task", actor, field="assignee", old=task.assignee.login, new=None,
-                     entity="task", entity_id=task.id)
+                     entity="task", entity_id=task.id, instance_id=task.instance_id)
         task.assignee = None
     return task
 
@@ -96,12 +97,12 @@ def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
     user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
     if user is None or not user.active:
         raise ValidationError(f"No active user '{login}'", fields={"user": "unknown user"})
-    if task.lane not in user.role_codes:
+    if task.lane and task.lane not in user.role_codes:
         raise ValidationError(f"{login} does not work the '{task.lane}' lane", fields={"user": "wrong role"})
     old = task.assignee.login if task.assignee else None
     task.assignee = user
     audit.record(task.order_id, "task", actor, field="assignee", old=old, new=user.login,
-                 entity="task", entity_id=task.id)
+                 entity="task", entity_id=task.id, instance_id=task.instance_id)
     return task
 
 
@@ -126,7 +127,7 @@ def complete_task_with_files(task_id: int, data: dict, uploads: list, actor: Use
         try:
             with savepoint():
                 if errors:  # show the form's own errors alongside the files'
-                    schema = process.definition_forms(task.order.instance.definition).get(task.form_schema or "", {})
+                    schema = process.definition_forms(task.instance.definition).get(task.form_schema or "", {})
                     validate_form(schema, data, order=task.order)
                     raise ValidationError(gettext("Проверьте заполнение формы"), fields=errors)
                 complete_task(task.id, data, actor)
