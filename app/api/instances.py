@@ -215,12 +215,13 @@ PATHS["/processes/{process_id}/instances"] = {"post": _op(
     body="StartInstance", params=[PROCESS_ID], tag="instances")}
 PATHS["/instances"] = {"get": _op(
     "Process instances no order started that the caller may see (readers all; others what they started or work)",
-    {200: ("newest first", "InstanceList")},
+    {200: ("newest first", "InstanceList"), 403: "employees only"},
     params=[_query("process_id", {"type": "string", "maxLength": 100}), _query("status", INSTANCE_STATUS),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
     tag="instances")}
 PATHS["/instances/{instance_id}"] = {"get": _op(
-    "One instance with its open tasks and data", {200: ("the instance", "Instance"), 404: "no such instance"},
+    "One instance with its open tasks and data",
+    {200: ("the instance", "Instance"), 403: "employees only", 404: "no such instance, or not one the caller sees"},
     params=[INSTANCE_ID], tag="instances")}
 PATHS["/instances/{instance_id}/cancel"] = {"post": _op(
     "Cancel a process no order started; its open tasks are cancelled", {
