@@ -10,7 +10,7 @@ from app import policy
 from app.api.auth import issue_token
 from app.demo import DEMO_USERS
 from app.extensions import db
-from app.models import HumanTask, Order, User
+from app.models import HumanTask, Order, ProcessInstance, User
 from app.web import WRITE_METHODS
 from tests.support.api import Api, seed, truncate_all
 
@@ -20,7 +20,7 @@ IDENTITIES = [login for login, *_ in DEMO_USERS if login not in ("measurer2", "i
 VALUES = {"number": None, "task_id": None, "token": "not-a-token", "attachment_id": 1, "document_id": 1,
           "filter_id": 1, "job_id": 1, "held_id": 1, "partner_id": 1, "user_id": 1, "event": "order_received",
           "locale": "ru", "what": "revoke", "name": "cancel", "package": "bpmn-js", "process_id": "order_lifecycle",
-          "version": 1, "migration_id": 1}
+          "version": 1, "migration_id": 1, "instance_id": 1}
 STATIC = {"static"}  # Flask's own file handler: no view of ours to declare an action on
 
 
@@ -186,6 +186,10 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
             target = db.session.get(HumanTask, values["task_id"])
         elif "number" in rule.arguments:
             target = db.session.execute(select(Order).where(Order.number == values["number"])).scalar_one()
+        elif "instance_id" in rule.arguments:
+            target = db.session.get(ProcessInstance, values["instance_id"])
+        elif rule.endpoint == "api.start_instance":
+            target = values["process_id"]
         elif rule.endpoint == "api.send_message":
             target = values["name"]
         return (policy.can(account, action), policy.can(account, action, target),
