@@ -10,8 +10,7 @@ from app import clock
 from app.extensions import db
 from app.i18n import N_
 from app.inbox import bp
-from app.models import (ORDER_KINDS, Customer, HumanTask, Order, Partner, ProcessDefinition, ProcessInstance, Role,
-                        User)
+from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, ProcessDefinition, ProcessInstance, Role, User
 from app.policy import headed_lanes, is_partner, sees_every_task, task_scope
 from app.services.inputs import like_pattern
 from app.services.order_search import matches_text

@@ -91,7 +91,7 @@ def _people(role: str) -> list[str]:
                                    .where(Role.code == role, User.active.is_(True))).scalars())
 
 
-def _order_context(order: Order) -> dict:
+def _order_context(order) -> dict:
     """What the aside shows about an order: its measurements, latest notes, claims and their photos."""
     measurements = [t for t in order.human_tasks.filter(order_tasks(order, VISIT, "measurement"),
                                                         HumanTask.state == "completed")

@@ -45,7 +45,7 @@ def test_an_admin_starts_a_process_sales_approves_it_and_the_manual_task_finishe
     row.locator('a:has-text("Согласовать отгул")').click()
     sales.wait_for_selector("#instance-context")
     assert "Заявка на отгул" in sales.locator("#instance-context").inner_text()
-    sales.check('input[name="approved"]')
+    sales.check('input[type=checkbox][name="approved"]')
     sales.fill('[name="comment"]', "Согласовано, хорошего переезда")
     screenshot(sales, "generic-approve")
     sales.click('button[type="submit"]')
