@@ -188,6 +188,8 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
             target = db.session.execute(select(Order).where(Order.number == values["number"])).scalar_one()
         elif rule.endpoint == "api.send_message":
             target = values["name"]
+        elif action == "processes.start":  # the process's settings say which roles start it
+            target = values["process_id"]
         return (policy.can(account, action), policy.can(account, action, target),
                 policy.refusal(None, action) or "")
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app import policy
+from app.engine.inspect import picture
 from app.errors import ValidationError
 from app.extensions import db
 from app.forms_ui import parse_form, render_form
@@ -112,8 +113,10 @@ def instance(instance_id: int):
                                  .order_by(AuditEvent.at, AuditEvent.id)).scalars().all()
     tasks = db.session.execute(select(HumanTask).where(HumanTask.instance_id == found.id)
                                .order_by(HumanTask.created_at, HumanTask.id)).scalars().all()
+    shown = picture(process.workflow_of(found))  # the diagram's elements done / active / waiting, flows taken
     return render_template("runs/instance.html", instance=found, data=runs.instance_data(found), tasks=tasks,
-                           history=history,
+                           history=history, bpmn_xml=found.definition.bpmn_xml,
+                           diagram={"elements": shown.elements, "flows": shown.flows},
                            may_cancel=found.order_id is None and found.status in ("running", "suspended", "error")
                            and policy.can(user, "instances.admin"))
 

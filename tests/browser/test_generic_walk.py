@@ -34,6 +34,8 @@ def test_an_admin_starts_a_process_sales_approves_it_and_the_manual_task_finishe
     instance_url = page.url
     assert "Выполняется" in page.locator(".order-head").inner_text()
     assert "Согласовать отгул" in page.locator("#instance-tasks").inner_text()
+    # A diagram drawn without a layout (no BPMNDiagram) cannot be drawn: the page says so instead of failing.
+    assert page.locator("#instance-no-diagram").is_visible()
     screenshot(page, "generic-instance-running")
 
     sales_context, sales = signed_in(browser, base, "sales")
@@ -66,5 +68,28 @@ def test_an_admin_starts_a_process_sales_approves_it_and_the_manual_task_finishe
     assert "Согласовано, хорошего переезда" in page.locator("#instance-data").inner_text()
     assert "Задача «Сдать пропуск на вахту»: выполнена" in page.locator("#instance-history").inner_text()
     screenshot(page, "generic-instance-completed")
+    assert errors == []
+    context.close()
+
+
+def test_a_process_without_a_start_form_starts_with_one_button_and_its_diagram_shows_where_it_stands(
+        browser, live_server, screenshot):
+    app, base = live_server
+    deploy_diagram(Api(app, app.test_client()), "pages_checklist.bpmn")
+    errors: list[str] = []
+    context, page = signed_in(browser, base, "analyst")
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/processes/pages_checklist/start")
+    assert "Процесс запускается без данных." in page.locator(".task-form").inner_text()
+    page.click('button[type="submit"]:has-text("Запустить")')
+    # A task outside any lane is the starter's own: the start lands on it.
+    page.wait_for_selector("#task-documentation")
+    assert "Включите свет в шоуруме" in page.locator("#task-documentation").inner_text()
+    page.click("#task-instance")
+    page.wait_for_selector("#instance-diagram[data-ready]", timeout=20000)
+    assert page.get_attribute("#instance-diagram", "data-ready") == "true", page.inner_text("#instance-diagram")
+    assert page.locator('.djs-element.st-active[data-element-id="check_showroom"]').count() == 1
+    assert page.locator('.djs-element.st-done[data-element-id="start"]').count() == 1
+    screenshot(page, "generic-instance-diagram")
     assert errors == []
     context.close()
