@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Order
 from tests.support.diagrams import complete, deploy_diagram, start
 from tests.support.web import csrf_of, signed_in
 
@@ -104,3 +108,16 @@ def test_the_admin_cancels_an_instance_with_a_reason(api, app):
     assert cancelled.status_code == 302
     page = _text(admin.get(f"/processes/instances/{started['id']}"))
     assert 'data-status="cancelled"' in page and "заявку отозвали" in page and "Отменить процесс" not in page
+
+
+def test_an_order_whose_process_failed_says_so_on_its_card_and_in_the_list(api, app):
+    number = api.create_order()
+    sales = signed_in(app, "sales")
+    assert 'id="order-process-status"' not in _text(sales.get(f"/orders/{number}"))  # running: nothing extra
+    with app.app_context():  # the state a step that could not run leaves behind (app.usecases.process)
+        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+        order.instance.status, order.instance.error = "error", "Посчитать (count): division by zero"
+        db.session.commit()
+    card = _text(sales.get(f"/orders/{number}"))
+    assert re.search(r'id="order-process-status">Процесс: <span class="badge overdue" data-status="error">Ошибка', card)
+    assert 'data-status="error">Ошибка' in _text(sales.get("/orders"))
