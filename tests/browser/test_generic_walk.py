@@ -68,6 +68,10 @@ def test_an_admin_starts_a_process_sales_approves_it_and_the_manual_task_finishe
     assert "Согласовано, хорошего переезда" in page.locator("#instance-data").inner_text()
     assert "Задача «Сдать пропуск на вахту»: выполнена" in page.locator("#instance-history").inner_text()
     screenshot(page, "generic-instance-completed")
+    page.click('nav.mainnav a:has-text("Процессы")')
+    row = page.locator("#instances tbody tr")
+    assert row.count() == 1 and "Завершён" in row.inner_text()
+    screenshot(page, "generic-processes")
     assert errors == []
     context.close()
 
