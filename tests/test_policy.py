@@ -192,6 +192,8 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
             target = values["process_id"]
         elif rule.endpoint == "api.send_message":
             target = values["name"]
+        elif action == "processes.start":  # the process's settings say which roles start it
+            target = values["process_id"]
         return (policy.can(account, action), policy.can(account, action, target),
                 policy.refusal(None, action) or "")
 

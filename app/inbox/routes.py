@@ -4,15 +4,17 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import String, and_, cast, func, or_, select
 
 from app import clock
 from app.extensions import db
 from app.i18n import N_
 from app.inbox import bp
-from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, ProcessInstance, Role, User
+from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, ProcessDefinition, ProcessInstance, Role, User
 from app.policy import headed_lanes, is_partner, sees_every_task, task_scope
+from app.services.inputs import like_pattern
 from app.services.order_search import matches_text
+from app.usecases import process
 from app.usecases import tasks as task_cases
 from app.web import action, allowed, sla_state
 
@@ -42,8 +44,13 @@ def _filtered(query, args):
     if args.get("overdue"):
         query = query.where(HumanTask.due_at < clock.now())
     text = (args.get("q") or "").strip()
-    if text:
-        query = query.join(Customer, Order.customer_id == Customer.id).where(matches_text(text))
+    if text:  # a task no order started is found by its process's name or its instance's number
+        instances = select(ProcessInstance.id).join(ProcessInstance.definition).where(or_(
+            ProcessDefinition.name.ilike(like_pattern(text), escape="\\"),
+            cast(ProcessInstance.id, String) == text.lstrip("№ ")))
+        query = query.outerjoin(Customer, Order.customer_id == Customer.id).where(or_(
+            and_(HumanTask.order_id.is_not(None), matches_text(text)),
+            and_(HumanTask.order_id.is_(None), HumanTask.instance_id.in_(instances))))
     return query
 
 
@@ -74,8 +81,8 @@ def index():
                                .limit(300)).scalars().all()
     now = clock.now()
     rows = [(t, sla_state(t.due_at, t.created_at, now)) for t in tasks]
-    suspended = set(db.session.execute(select(ProcessInstance.order_id).where(
-        ProcessInstance.order_id.in_({t.order_id for t in tasks} or {0}), ProcessInstance.status == "suspended")
+    suspended = set(db.session.execute(select(ProcessInstance.id).where(
+        ProcessInstance.id.in_({t.instance_id for t in tasks} or {0}), ProcessInstance.status == "suspended")
     ).scalars())  # their tasks wait: marked «приостановлен» (one query for the page)
     stages = sorted(set(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open")).scalars()))
     context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,
@@ -106,8 +113,12 @@ def next_task():
 @action
 def claim(task_id: int):
     task = task_cases.claim_task(task_id, current_user._get_current_object())
-    flash(_("Задача «%(name)s» по заказу %(number)s взята в работу", name=task.name, number=task.order.number),
-          "success")
+    if task.order is not None:
+        flash(_("Задача «%(name)s» по заказу %(number)s взята в работу", name=task.name, number=task.order.number),
+              "success")
+    else:
+        flash(_("Задача «%(name)s» (%(what)s) взята в работу", name=task.name,
+                what=process.instance_label(task.instance)), "success")
     return redirect(request.form.get("next") or url_for("inbox.index", tab="mine"))
 
 

@@ -38,7 +38,7 @@ def _load(task_id: int, user: User) -> HumanTask:
 
 
 def _schemas(task: HumanTask) -> tuple[dict, dict]:
-    forms = process.definition_forms(task.order.instance.definition)
+    forms = process.definition_forms(task.instance.definition)
     return forms.get(task.form_schema or "", {}), forms.get(task.form_ui_schema or "", {})
 
 
@@ -91,12 +91,27 @@ def _people(role: str) -> list[str]:
                                    .where(Role.code == role, User.active.is_(True))).scalars())
 
 
+def _order_context(order) -> dict:
+    """What the aside shows about an order: its measurements, latest notes, claims and their photos."""
+    measurements = [t for t in order.human_tasks.filter(order_tasks(order, VISIT, "measurement"),
+                                                        HumanTask.state == "completed")
+                    .order_by(HumanTask.completed_at.desc()) if any((t.data or {}).get(k) for k in MEASURED)]
+    notes = db.session.execute(select(Note).where(Note.order_id == order.id)
+                               .order_by(Note.created_at.desc(), Note.id.desc()).limit(5)).scalars().all()
+    claims = db.session.execute(select(Claim).where(Claim.order_id == order.id).order_by(Claim.id.desc())
+                                ).scalars().all()
+    photo_ids = [i for c in claims for i in c.photos or []]
+    photos = {a.id: a for a in db.session.execute(select(Attachment).where(Attachment.id.in_(photo_ids or [0]),
+                                                                           Attachment.order_id == order.id)).scalars()}
+    return dict(measurements=measurements, notes=notes, claims=claims, claim_photos=photos)
+
+
 def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults: bool, status: int = 200):
     schema, ui = _schemas(task)
     prepared = prepare_schema(schema)
     order = task.order
     may_act = _may_act(task, user)
-    names = {str(a.id): a.filename for a in db.session.execute(
+    names = {} if order is None else {str(a.id): a.filename for a in db.session.execute(
         select(Attachment).where(Attachment.order_id == order.id,
                                  Attachment.id.in_(attachment_ids(schema, data) or [0]))).scalars()}
     extras = FormExtras(person_notes=person_notes(prepared, data), attachment_names=names,
@@ -104,22 +119,18 @@ def _page(task: HumanTask, user: User, data: dict, errors: dict, *, use_defaults
                         readonly=not may_act)
     form_html = render_form(prepared, ui, data, errors, extras=extras, use_defaults=use_defaults)
     top_errors = [errors[k] for k in ("_task", "_form") if k in errors]
-    measurements = [t for t in order.human_tasks.filter(order_tasks(order, VISIT, "measurement"),
-                                                        HumanTask.state == "completed")
-                    .order_by(HumanTask.completed_at.desc()) if any((t.data or {}).get(k) for k in MEASURED)]
-    notes = db.session.execute(select(Note).where(Note.order_id == order.id)
-                               .order_by(Note.created_at.desc(), Note.id.desc()).limit(5)).scalars().all()
-    stages = order.human_tasks.order_by(HumanTask.created_at, HumanTask.id).all()
-    claims = db.session.execute(select(Claim).where(Claim.order_id == order.id).order_by(Claim.id.desc())
-                                ).scalars().all()
-    photo_ids = [i for c in claims for i in c.photos or []]
-    photos = {a.id: a for a in db.session.execute(select(Attachment).where(Attachment.id.in_(photo_ids or [0]),
-                                                                           Attachment.order_id == order.id)).scalars()}
+    # An order's tasks are its stages; a process no order started lists its own tasks.
+    stages = db.session.execute(select(HumanTask).where(HumanTask.instance_id == task.instance_id)
+                                .order_by(HumanTask.created_at, HumanTask.id)).scalars().all() \
+        if order is None else order.human_tasks.order_by(HumanTask.created_at, HumanTask.id).all()
+    context = _order_context(order) if order is not None else dict(
+        measurements=[], notes=[], claims=[], claim_photos={})
     return render_template(
-        "tasks/show.html", task=task, order=order, schema=prepared, form_html=form_html, errors=errors,
-        top_errors=top_errors, may_act=may_act, sla=sla_state(task.due_at, task.created_at),
+        "tasks/show.html", task=task, order=order, instance=task.instance, schema=prepared, form_html=form_html,
+        errors=errors, top_errors=top_errors, may_act=may_act, sla=sla_state(task.due_at, task.created_at),
         can_claim=task.state == "open" and task.assignee_id is None and policy.can(user, "tasks.claim", task),
-        measurements=measurements, notes=notes, stages=stages, claims=claims, claim_photos=photos), status
+        stages=stages,
+        **context), status
 
 
 @bp.get("/tasks/<int:task_id>")
