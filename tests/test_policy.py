@@ -188,8 +188,6 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
             target = db.session.execute(select(Order).where(Order.number == values["number"])).scalar_one()
         elif "instance_id" in rule.arguments:
             target = db.session.get(ProcessInstance, values["instance_id"])
-        elif rule.endpoint == "api.start_instance":
-            target = values["process_id"]
         elif rule.endpoint == "api.send_message":
             target = values["name"]
         elif action == "processes.start":  # the process's settings say which roles start it
