@@ -93,3 +93,21 @@ def test_who_may_send_a_message_to_a_process_no_order_started(api):
     assert instance(api, first)["status"] == "running"
     sent = api.post(MESSAGE, {"instance_id": first, "payload": {"shipment": "S-1", "count": 1}}, as_="analyst")
     assert sent.status_code == 202  # analysts may start any process, so they may talk to it
+
+
+def test_a_payload_without_what_the_message_needs_is_a_422_naming_it_never_a_500(api):
+    """The instance holds no correlation value yet (its first message): SpiffWorkflow itself would read the
+    payload with the correlation expression and fail half-way through the step."""
+    deploy_diagram(api, "msg_supplier_reply.bpmn")
+    waiting = start(api, "msg_supplier_reply", {})["id"]
+    for payload, key in (({"price": 10}, "request"), ({"request": {}, "price": 10}, "number")):
+        refused = api.post("/messages/supplier_reply", {"payload": payload}, as_="analyst")
+        assert refused.status_code == 422, refused.get_json()
+        assert f"payload.{key}" in refused.get_json()["fields"] and "request_no" in refused.get_json()["message"]
+    no_price = api.post("/messages/supplier_reply", {"instance_id": waiting, "payload": {"request": {"number": "R-1"}}},
+                        as_="analyst")
+    assert no_price.status_code == 422 and "price" in no_price.get_json()["message"], no_price.get_json()
+    assert instance(api, waiting)["status"] == "running"
+    sent = api.post("/messages/supplier_reply", {"payload": {"request": {"number": "R-1"}, "price": 10}}, as_="analyst")
+    assert sent.status_code == 202 and sent.get_json()["instance_id"] == waiting
+    assert instance(api, waiting)["data"]["price"] == 10
