@@ -76,7 +76,8 @@ def test_nobody_waiting_an_unknown_instance_and_a_mismatch_are_404_or_409(api):
     named_wrong = api.post(MESSAGE, {"instance_id": first, "correlation": {"shipment": "S-9"},
                                      "payload": {"shipment": "S-9", "count": 1}}, as_="analyst")
     assert named_wrong.status_code == 409
-    assert api.post("/messages/no_such_message", {"instance_id": first, "payload": {}}, as_="analyst").status_code == 409
+    unknown = api.post("/messages/no_such_message", {"instance_id": first, "payload": {}}, as_="analyst")
+    assert unknown.status_code == 409 and unknown.get_json()["waiting"] == ["shipment_arrived"]
 
     api.post(MESSAGE, {"instance_id": first, "payload": {"shipment": "S-1", "count": 1}}, as_="analyst")
     again = api.post(MESSAGE, {"instance_id": first, "payload": {"shipment": "S-1", "count": 1}}, as_="analyst")

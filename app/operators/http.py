@@ -77,7 +77,7 @@ def _ensure_public(host: str, port: int) -> None:
     except OSError as exc:
         raise OperatorError(f"http: host {host} does not resolve ({exc.strerror or exc})") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = ipaddress.ip_address(str(address).split("%")[0])
         if not ip.is_global or ip.is_multicast:
             raise OperatorError(f"http: {host} is an address inside the network ({ip}); set "
                                 "HTTP_OPERATOR_ALLOW_PRIVATE to allow such calls", permanent=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app import policy
 from app.engine import engine
-from app.engine.messages import MissingPayloadKey, caught_messages, catches, payload_correlations, waiting
+from app.engine.messages import MissingPayloadKey, catches, caught_messages, payload_correlations, waiting
 from app.engine.runtime import StepView
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
@@ -93,8 +93,10 @@ def send(name: str, payload: dict, actor: User, *, order_number: str | None = No
             order = orders.get_order(order_number)
         except NotFound:
             raise NotFound(f"No order {order_number} waits for message '{name}': the order does not exist") from None
+        view_instance = order.instance
         deliver_message(order, name, payload, actor)
-        return Delivery(name, [order.instance.id], order.number)
+        assert view_instance is not None  # deliver_message refuses an order without a process
+        return Delivery(name, [view_instance.id], order.number)
     if instance_id is not None:
         instance = db.session.get(ProcessInstance, instance_id)
         if instance is None:
@@ -199,15 +201,12 @@ def _waiting_instances(name: str, payload: dict, actor, correlation: dict) -> li
 
     Only versions whose diagram catches the message are loaded, and of those only the instances still running.
     """
-    eng = engine()
     versions = [version_id for version_id, checksum in db.session.execute(
-        select(ProcessDefinition.id, ProcessDefinition.checksum))
-        if name in eng.version_cached(version_id, checksum, "messages", lambda i=version_id, c=checksum: (
-            caught_messages(eng.specs(i, c, lambda: db.session.get_one(ProcessDefinition, i).spec_json))))]
+        select(ProcessDefinition.id, ProcessDefinition.checksum)) if name in _caught(version_id, checksum)]
     candidates = db.session.execute(select(ProcessInstance).where(
         ProcessInstance.definition_id.in_(versions), ProcessInstance.status.in_(RUNNING))
         .order_by(ProcessInstance.id)).scalars().all() if versions else []
-    waiting_any, known, matched = False, set(), []
+    waiting_any, known, matched = False, set[str](), []
     for instance in candidates:
         workflow = process.workflow_of(instance)
         now = waiting(workflow, name)
@@ -238,6 +237,17 @@ def _waiting_instances(name: str, payload: dict, actor, correlation: dict) -> li
                          "correlation", name=name, ids=", ".join(f"№{i.id}" for i in matched)),
                        message_name=name, instance_ids=[i.id for i in matched])
     return matched
+
+
+def _caught(version_id: int, checksum: str) -> frozenset[str]:
+    """The messages a version's diagram catches (cached: a version never changes)."""
+    eng = engine()
+
+    def load() -> frozenset[str]:
+        return caught_messages(eng.specs(version_id, checksum,
+                                         lambda: db.session.get_one(ProcessDefinition, version_id).spec_json))
+
+    return eng.version_cached(version_id, checksum, "messages", load)
 
 
 def _pairs(values: dict, only=None) -> str:
