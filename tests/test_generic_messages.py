@@ -1,6 +1,10 @@
 """Messages to any process: by instance id, by correlation values, to the one instance waiting; the refusals."""
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Order, ProcessInstance
 from tests.support.diagrams import deploy_diagram, instance, start
 
 MESSAGE = "/messages/shipment_arrived"
@@ -112,3 +116,18 @@ def test_a_payload_without_what_the_message_needs_is_a_422_naming_it_never_a_500
     sent = api.post("/messages/supplier_reply", {"payload": {"request": {"number": "R-1"}, "price": 10}}, as_="analyst")
     assert sent.status_code == 202 and sent.get_json()["instance_id"] == waiting
     assert instance(api, waiting)["data"]["price"] == 10
+
+
+def test_an_orders_process_is_reached_only_by_its_number_or_id(api):
+    number = api.create_order()
+    stray = api.post("/messages/cancel", {"payload": {"reason": "Заказчик передумал"}}, as_="sales")
+    assert stray.status_code == 404  # the one order waiting for «cancel» is not found by the name alone
+    assert api.order(number)["status"] == "active"
+    assert api.post("/messages/payment_received", {"payload": {}}, as_="sales").status_code == 403
+    with api.app.app_context():
+        instance_id = db.session.execute(select(ProcessInstance.id).join(Order).where(Order.number == number)
+                                         ).scalar_one()
+    sent = api.post("/messages/cancel", {"instance_id": instance_id, "payload": {"reason": "Заказчик передумал"}},
+                    as_="sales")
+    assert sent.status_code == 202, sent.get_json()
+    assert (sent.get_json()["order_number"], sent.get_json()["status"]) == (number, "cancelled")

@@ -12,6 +12,8 @@ from app.models import Order, ProcessInstance
 from app.services.inputs import body_object, body_text
 from app.usecases.messages import send
 
+MAX_ID = 2**31 - 1  # the key columns are INTEGER on PostgreSQL
+
 
 @bp.post("/messages/<name>")
 @endpoint("messages.send", write=True)
@@ -20,7 +22,7 @@ def send_message(user, name):
     number = body_text(body, "order_number", max_length=20) or None
     instance_id = body.get("instance_id")
     if instance_id is not None and (not isinstance(instance_id, int) or isinstance(instance_id, bool)
-                                    or instance_id < 1):
+                                    or not 1 <= instance_id <= MAX_ID):
         raise ValidationError("'instance_id' must be a positive integer", fields={"instance_id": "Ожидается число"})
     correlation = body_object(body, "correlation")
     delivery = send(name, body_object(body, "payload"), user, order_number=number, instance_id=instance_id,

@@ -340,7 +340,7 @@ def _requests() -> dict:
         "Message": {"type": "object", "additionalProperties": True, "properties": {
             "order_number": {"type": "string", "maxLength": column_length(Order.number),
                              "description": "to this order's process"},
-            "instance_id": {"type": "integer", "minimum": 1, "description": "to this instance (any process)"},
+            "instance_id": {**ID, "description": "to this instance (any process)"},
             "correlation": {"type": "object", "description": "correlation property → value: to the instance(s) "
                             "waiting for the message that hold these values"},
             "payload": ANY_OBJECT}},

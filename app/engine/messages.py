@@ -83,7 +83,7 @@ def _correlate(workflow: BpmnWorkflow, task, payload: dict) -> dict:
         except (KeyError, IndexError) as exc:
             raise MissingPayloadKey(str(exc.args[0]) if exc.args else prop.retrieval_expression, prop.name,
                                     prop.retrieval_expression) from None
-        except (TypeError, AttributeError):
+        except Exception:  # noqa: BLE001 - whatever else the payload makes the expression fail with
             raise MissingPayloadKey(prop.retrieval_expression, prop.name, prop.retrieval_expression) from None
         for key in prop.correlation_keys:
             correlations.setdefault(key, {})[prop.name] = value

@@ -3,8 +3,9 @@ unit of work.
 
 A message goes to an order's process by the order's number, to one instance by its id, or to the instance(s)
 waiting for it whose correlation values match (`correlation`, and what the payload's correlation properties
-say); with none of these, to the one instance waiting for it. Who may send it: `policy.MESSAGE_SENDERS` by name;
-any other name admins, and — to a process no order started — its starter and the roles that may start it.
+say); with none of these, to the one instance waiting for it (orders' processes only by number or id). Who may
+send it: `policy.MESSAGE_SENDERS` by name; any other name admins, and — to a process no order started — its
+starter and the roles that may start it.
 """
 from __future__ import annotations
 
@@ -87,8 +88,9 @@ def send(name: str, payload: dict, actor: User, *, order_number: str | None = No
     if order_number and instance_id is not None:
         raise ValidationError(_("Укажите номер заказа или номер процесса, не оба"),
                               fields={"instance_id": _("вместе с order_number не указывают")})
+    if order_number or name in policy.MESSAGE_SENDERS:
+        policy.ensure(actor, "messages.send", name)  # who, before whether the order (or a waiting process) exists
     if order_number:
-        policy.ensure(actor, "messages.send", name)  # who, before whether the order exists
         try:
             order = orders.get_order(order_number)
         except NotFound:
@@ -200,11 +202,14 @@ def _waiting_instances(name: str, payload: dict, actor, correlation: dict) -> li
     """The running instances that wait for `name` and would catch this payload (the correlation filter first).
 
     Only versions whose diagram catches the message are loaded, and of those only the instances still running.
+    Orders' processes are not among them: an order is named by its number (a stray `cancel` must not find the one
+    order that happens to wait for it).
     """
     versions = [version_id for version_id, checksum in db.session.execute(
         select(ProcessDefinition.id, ProcessDefinition.checksum)) if name in _caught(version_id, checksum)]
     candidates = db.session.execute(select(ProcessInstance).where(
-        ProcessInstance.definition_id.in_(versions), ProcessInstance.status.in_(RUNNING))
+        ProcessInstance.definition_id.in_(versions), ProcessInstance.status.in_(RUNNING),
+        ProcessInstance.order_id.is_(None))
         .order_by(ProcessInstance.id)).scalars().all() if versions else []
     waiting_any, known, matched = False, set[str](), []
     for instance in candidates:
