@@ -91,14 +91,16 @@ def _correlate(workflow: BpmnWorkflow, task, payload: dict) -> dict:
 
 
 def _event(workflow: BpmnWorkflow, name: str, payload: dict):
-    """(the event, the waiting tasks that catch it); raises MissingPayloadKey."""
-    catching = []
-    event = None
+    """(the event correlated as the first waiting task that catches it reads it, the tasks that catch it);
+    raises MissingPayloadKey."""
+    catching: list = []
+    chosen = None
     for task in _waiting_tasks(workflow, name):
         event = BpmnEvent(MessageEventDefinition(name), payload, _correlate(workflow, task, payload))
         if task.task_spec.event_definition.catches(task, event):
             catching.append(task)
-    return event, catching
+            chosen = chosen or event
+    return chosen, catching
 
 
 def payload_correlations(workflow: BpmnWorkflow, name: str, payload: dict) -> dict[str, Any]:
