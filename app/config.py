@@ -118,6 +118,10 @@ class Config:
         self.ONEC_PASSWORD = os.environ.get("ONEC_PASSWORD", "")
         self.ONEC_MAPPING = os.environ.get("ONEC_MAPPING", "")  # a JSON file overriding the entity/field mapping
         self.ONEC_POLL_SECONDS = float(os.environ.get("ONEC_POLL_SECONDS", 300))  # how often to ask for payments
+        # The http operator: header sets a diagram names ({"name": {"Header": "value"}}, JSON) so secrets stay in
+        # settings; calls to addresses inside the network are refused unless allowed.
+        self.HTTP_OPERATOR_HEADERS = os.environ.get("HTTP_OPERATOR_HEADERS", "")
+        self.HTTP_OPERATOR_ALLOW_PRIVATE = _bool("HTTP_OPERATOR_ALLOW_PRIVATE")
         self.VAT_RATE = os.environ.get("VAT_RATE", "20")
         self.COMPANY = {
             "name": os.environ.get("COMPANY_NAME", "ООО «Бэспоук»"),

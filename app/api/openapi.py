@@ -137,9 +137,16 @@ PATHS = {
                                    403: "not your lane or task", 404: "no such task", 409: "no longer open"},
         body="Complete", params=[TASK_ID], tag="tasks")},
     "/messages/{name}": {"post": _op(
-        "Deliver a message (payment_received, bank_decision, cancel …) to an order",
-        {202: ("accepted", "MessageAccepted"), 403: "your roles may not send this message", 404: "no such order",
-         409: "the order is not waiting for it"},
+        "Deliver a message to a process: an order's (`order_number`), one instance (`instance_id`), the instance(s) "
+        "waiting for it whose correlation values match (`correlation`; the payload's correlation properties must "
+        "match too), or else the one instance waiting for it. Senders: payment_received and bank_decision "
+        "accountants and admins, cancel the order desk; any other message admins and, to a process no order "
+        "started, its starter and the roles that may start that process",
+        {202: ("accepted", "MessageAccepted"), 403: "your roles may not send this message",
+         404: "no such order or instance, or no instance waits for the message (with these correlation values)",
+         409: "the instance is not running or not waiting for it, or several wait: name an instance_id or "
+              "correlation",
+         422: "a field is invalid, or the payload lacks a key the message's correlation reads (named in `fields`)"},
         body="Message", params=[_path("name", {"type": "string", "maxLength": 100})], tag="messages")},
     "/processes": {
         "get": _op("Deployed process versions (staff; not partners)",

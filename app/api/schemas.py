@@ -219,8 +219,12 @@ def _responses() -> dict:
                           "order": nullable(obj({"number": text, "stage": text, "status": text})),
                           "tasks": {"type": "array", "items": ref("Task"),
                                     "description": "the open tasks of the same order or instance"}}),
-        "MessageAccepted": obj({"accepted": {"const": True}, "message": text, "order_number": text,
-                                "stage": text, "status": text}),
+        "MessageAccepted": obj({"accepted": {"const": True}, "message": text, "instance_id": ID,
+                                "instance_ids": {"type": "array", "items": ID,
+                                                 "description": "every instance the message reached"},
+                                "order_number": nullable(text), "stage": nullable(text),
+                                "status": {"type": "string", "description": "the order's status, or the "
+                                                                            "instance's when no order started it"}}),
         "Process": obj({
             "id": ID, "process_id": column_text(ProcessDefinition.process_id), "name": text,
             "version": {"type": "integer", "minimum": 1}, "checksum": text, "deployed_at": STAMP,
@@ -333,8 +337,12 @@ def _requests() -> dict:
             "data": {"type": "object", "description": "the form's fields, validated against the task's form schema"}}},
         "Skip": {"type": "object", "required": ["reason"], "additionalProperties": True, "properties": {
             "reason": {"type": "string", "minLength": 1, "pattern": r"\S"}, "result": ANY_OBJECT}},
-        "Message": {"type": "object", "required": ["order_number"], "additionalProperties": True, "properties": {
-            "order_number": {"type": "string", "minLength": 1, "maxLength": column_length(Order.number)},
+        "Message": {"type": "object", "additionalProperties": True, "properties": {
+            "order_number": {"type": "string", "maxLength": column_length(Order.number),
+                             "description": "to this order's process"},
+            "instance_id": {**ID, "description": "to this instance (any process)"},
+            "correlation": {"type": "object", "description": "correlation property → value: to the instance(s) "
+                            "waiting for the message that hold these values"},
             "payload": ANY_OBJECT}},
         "Deploy": {"type": "object", "required": ["bpmn"], "additionalProperties": True,
                    "properties": {

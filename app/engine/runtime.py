@@ -22,6 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from app.engine import messages
 from app.engine.bindings import Bindings
 from app.engine.definitions import task_properties, version_bindings
 from app.engine.scripting import IN_SCOPE, RestrictedEnvironment
@@ -235,10 +236,11 @@ class ProcessEngine:
         return payload
 
     def send_message(self, workflow: BpmnWorkflow, name: str, payload: dict) -> bool:
-        if name not in self.waiting_messages(workflow):
-            return False
-        workflow.send_event(BpmnEvent(MessageEventDefinition(name), _jsonable(payload)))
-        return True
+        """Deliver a message, correlated (`app.engine.messages`); False when nothing waiting catches it.
+
+        Raises `messages.MissingPayloadKey` when the payload lacks what a correlation expression reads.
+        """
+        return messages.deliver(workflow, name, _jsonable(payload))
 
     @staticmethod
     def start_form(spec) -> str | None:

@@ -61,6 +61,7 @@ OPERATORS: dict[str, OperatorSpec] = {
     "sms.send": OperatorSpec("app.operators.sms:send", 5, 3, 120),
     "email.send": OperatorSpec("app.operators.email:send", 5, 3, 180),
     "onec.sync": OperatorSpec("app.operators.onec:sync", 6, 4, 300),
+    "http": OperatorSpec("app.operators.http:call", 4, 2, 120),  # any outside HTTP API (its timeout is ≤ 60 s)
     "sla.escalate": OperatorSpec("app.usecases.timers:escalate", 5, 2, 120),
     # The platform's own jobs, not for diagrams: moving running orders to another version (one order at a time).
     "process.migrate": OperatorSpec("app.usecases.migration:run_job", 3, 2, 600),

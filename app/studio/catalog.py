@@ -31,7 +31,7 @@ VALUE_LABELS = {
 OPERATOR_LABELS = {
     "documents.render": N_("Сформировать документ"), "notify": N_("Уведомить (SMS / e-mail по шаблону)"),
     "sms.send": N_("Отправить SMS"), "email.send": N_("Отправить e-mail"), "onec.sync": N_("Обмен с 1С"),
-    "sla.escalate": N_("Эскалация по SLA"),
+    "sla.escalate": N_("Эскалация по SLA"), "http": N_("HTTP-запрос во внешнюю систему"),
 }
 # The standard SLA boundary timers of a user task: (level property, share of the SLA, name on the diagram).
 SLA_TIMERS = (("warning", "0.75", "SLA 75 %"), ("head", "", "SLA 100 %"), ("director", "2", "SLA 200 %"))
