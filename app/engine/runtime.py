@@ -268,14 +268,27 @@ class ProcessEngine:
         return {e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"}
 
     def run(self, workflow: BpmnWorkflow, refresh_timers: bool = False) -> StepView:
-        """Run engine steps until only people, workers or timers can move it; describe the result."""
+        """Run engine steps until only people, workers or timers can move it; describe the result.
+
+        A run that completes more than MAX_RUN_STEPS tasks without waiting is a loop nothing ends (a gateway
+        cycle of scripts, a process that calls itself): it is stopped with a ScriptError naming the task it
+        was at, instead of holding the request and a worker for ever.
+        """
         completed: list = []
+
+        def done(task) -> None:
+            completed.append(task)
+            if len(completed) > MAX_RUN_STEPS:
+                raise RunawayRun(task)
+
         try:
             if refresh_timers:
                 workflow.refresh_timers()
-            workflow.do_engine_steps(did_complete_task=completed.append)
+            workflow.do_engine_steps(did_complete_task=done)
         except SpiffWorkflowException as exc:
             raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
+        except RunawayRun as exc:
+            raise ScriptError(_describe(exc, exc.task)) from exc
         return self.describe(workflow, completed)
 
     @staticmethod
@@ -362,6 +375,16 @@ class ProcessEngine:
         except Exception as exc:  # noqa: BLE001 - a failing check is a refusal, reported with its cause
             return f"{props.get('preCompleteMessage') or 'Проверка этапа не пройдена'} ({exc})"
         return None if ok else (props.get("preCompleteMessage") or "Проверка этапа не пройдена")
+
+
+MAX_RUN_STEPS = 5000  # tasks one run may complete before it counts as a loop nothing ends
+
+
+class RunawayRun(Exception):
+    def __init__(self, task) -> None:
+        super().__init__(f"the process ran {MAX_RUN_STEPS} steps without waiting for anyone: a loop that never "
+                         "ends (a cycle of scripts and gateways, or a process calling itself)")
+        self.task = task
 
 
 def _kind(spec) -> str:
