@@ -71,8 +71,8 @@ def _upload() -> Upload:
             if name in bpmn:
                 raise ValidationError(f"Два файла BPMN с именем '{name}'", fields={"bpmn": f"повтор имени {name}"})
             bpmn[name] = part.read()
-        dmn = {f.filename: f.read() for f in request.files.getlist("dmn")}
-        forms = {f.filename: f.read() for f in request.files.getlist("forms")}
+        dmn = {f.filename or "decision.dmn": f.read() for f in request.files.getlist("dmn")}
+        forms = {f.filename or "form.json": f.read() for f in request.files.getlist("forms")}
         comment = body_text(request.form, "comment", max_length=500, multiline=True)
         return Upload(bpmn, dmn, forms, comment, _flag(request.form.get("replace"), "replace"))
     body = json_body()
@@ -92,8 +92,8 @@ def _upload() -> Upload:
     if isinstance(body.get("bpmn"), str):
         bpmn[body_text(body, "bpmn_name", max_length=200) or "process.bpmn"] = body["bpmn"].encode()
     bpmn.update({name: text.encode() for name, text in files.items() if name not in bpmn})
-    dmn = {name: text.encode() for name, text in dmn_files.items()}
-    forms = {name: (v if isinstance(v, str) else json.dumps(v)).encode() for name, v in form_files.items()}
+    dmn = {str(name): text.encode() for name, text in dmn_files.items()}
+    forms = {str(name): (v if isinstance(v, str) else json.dumps(v)).encode() for name, v in form_files.items()}
     return Upload(bpmn, dmn, forms, body_text(body, "comment", max_length=500, multiline=True),
                   _flag(body.get("replace"), "replace"))
 

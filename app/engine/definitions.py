@@ -5,22 +5,16 @@ SpiffWorkflow's parser) and returns errors and warnings alike; `parse_definition
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from app.engine import checks
 from app.engine.bindings import BindingRule, Bindings, binding_problems, read_bindings
 from app.engine.checks import element_properties
 from app.engine.names import load_forms, name_problems
 from app.engine.problems import FLOW_NODES, NS, errors, local, owner, problem, summary
-from app.engine.specs import BespokeParser
 from app.errors import DeployError
 
 
