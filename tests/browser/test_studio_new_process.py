@@ -25,6 +25,13 @@ def test_an_analyst_uploads_a_bundle_and_confirms_a_replace(browser, live_server
     for process_id in ("bd_trip", "bd_budget", "bd_notice"):
         assert page.locator(f"#process-{process_id}").count() == 1
     assert "bd_trip v1" in page.inner_text("body")
+    # The caller's call activity names the process it calls, a link to it in the studio.
+    page.locator("#process-bd_trip").get_by_role("link", name="Открыть в студии").click()
+    page.wait_for_selector("#studio.loaded")
+    page.locator('g.djs-element[data-element-id="call_budget"]').click()
+    page.click('[data-open-process="bd_budget"]')
+    page.wait_for_url(re.compile(r".*/studio/bd_budget$"))
+    assert page.get_attribute("#studio", "data-process-id") == "bd_budget"
 
     changed = tmp_path / "bd_notice.bpmn"
     changed.write_text((DATA / "bd_notice.bpmn").read_text().replace("Подписать приказ", "Завизировать приказ"))
