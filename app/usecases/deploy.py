@@ -165,8 +165,8 @@ def deploy_bundle(bpmn_files: dict[str, bytes], dmn_files: dict[str, bytes], for
     clashes = [_clash(parsed.process_id, active_version(versions)) for parsed, versions, same in plans
                if same is None and versions]
     if clashes and not replace:
-        raise ProcessClash("; ".join(c["message"] for c in clashes) + ". Чтобы сделать загруженное их новой "
-                           "версией, отправьте replace=true", clashes=clashes)
+        raise ProcessClash("; ".join(c["message"] for c in clashes) + ". Чтобы загруженное стало новой версией, "
+                           "отправьте replace=true", clashes=clashes)
     kept: list[AnalystVersionKept] = []
     deployed = []
     for parsed, versions, same in plans:
