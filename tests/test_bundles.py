@@ -112,3 +112,21 @@ def test_multipart_with_two_bpmn_parts_and_replace(api):
     assert api.post("/processes", data=multipart(("bd_budget.bpmn", changed)), as_="analyst").status_code == 409
     replaced = api.post("/processes", data=multipart(("bd_budget.bpmn", changed), replace="true"), as_="analyst")
     assert replaced.status_code == 201 and replaced.get_json()["version"] == 2
+
+
+def test_flask_deploy_deploys_the_processes_folder_as_one_bundle(app, runner, tmp_path):
+    from tests.support.api import seed
+
+    seed(app)
+    processes, forms = tmp_path / "processes", tmp_path / "forms"
+    processes.mkdir()
+    forms.mkdir()
+    for name in ("bd_trip.bpmn", "bd_budget.bpmn", "bd_notice.bpmn"):
+        (processes / name).write_bytes((DATA / name).read_bytes())
+    (forms / "bd-budget.schema.json").write_bytes((DATA / "bd-budget.schema.json").read_bytes())
+    result = runner.invoke(args=["deploy", "--processes", str(processes), "--forms", str(forms)])
+    assert result.exit_code == 0, result.output
+    for process_id in ("bd_trip", "bd_budget", "bd_notice"):
+        assert f"{process_id}: deployed {process_id} v1" in result.output
+    again = runner.invoke(args=["deploy", "--processes", str(processes), "--forms", str(forms)])
+    assert again.exit_code == 0 and "bd_trip: unchanged, bd_trip v1" in again.output
