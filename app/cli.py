@@ -10,7 +10,7 @@ from app.errors import BespokeError
 from app.extensions import db
 from app.models import User
 from app.services.reference import create_user, ensure_reference_data
-from app.usecases.deploy import AnalystVersionKept, deploy, read_directory
+from app.usecases.deploy import deploy_bundle, read_bundle
 from app.usecases.uow import unit_of_work
 
 
@@ -26,7 +26,8 @@ def init_app(app: Flask) -> None:
 @click.option("--forms", "forms_dir", default=None, help="Folder with the form JSON files")
 @click.option("--force", is_flag=True, help="Replace a version published from the studio or the API")
 def deploy_command(processes_dir: str | None, forms_dir: str | None, force: bool) -> None:
-    """Deploy every diagram in processes/ as a new version when its content is new.
+    """Deploy the processes folder as one bundle (its diagrams may call each other): each process whose content is
+    new becomes a new version.
 
     Content already deployed (any version) is left alone, and a version an analyst published from the studio or
     the API stays the one new orders get unless --force.
@@ -34,19 +35,20 @@ def deploy_command(processes_dir: str | None, forms_dir: str | None, force: bool
     try:
         with unit_of_work():
             ensure_reference_data()
-            for name, bpmn, dmn, forms in read_directory(processes_dir or current_app.config["PROCESSES_DIR"],
-                                                         forms_dir or current_app.config["FORMS_DIR"]):
-                warnings: list[dict] = []
-                try:  # refused before anything is staged
-                    definition, created = deploy(bpmn, name, dmn, forms, None, comment=f"flask deploy {name}",
-                                                 source="repository", force=force, warnings=warnings)
-                except AnalystVersionKept as kept:
-                    click.echo(f"{name}: kept {kept.message}")
-                    continue
+            bpmn, dmn, forms = read_bundle(processes_dir or current_app.config["PROCESSES_DIR"],
+                                           forms_dir or current_app.config["FORMS_DIR"])
+            if not bpmn:
+                raise click.ClickException("No *.bpmn in the processes folder")
+            warnings: list[dict] = []
+            deployed = deploy_bundle(bpmn, dmn, forms, None, comment="flask deploy", source="repository",
+                                     force=force, replace=True, warnings=warnings)
+            for kept in deployed.kept:
+                click.echo(f"{kept.details.get('file')}: kept {kept.message}")
+            for definition, created in deployed.processes:
                 state = "deployed" if created else "unchanged,"
-                click.echo(f"{name}: {state} {definition.process_id} v{definition.version}")
-                for problem in warnings:
-                    click.echo(_problem_line(problem), err=True)
+                click.echo(f"{definition.process_id}: {state} {definition.process_id} v{definition.version}")
+            for problem in warnings:
+                click.echo(_problem_line(problem), err=True)
     except BespokeError as exc:  # nothing of this deploy is kept
         for problem in exc.details.get("problems", []):
             click.echo(_problem_line(problem), err=True)

@@ -153,7 +153,7 @@ def test_renaming_every_element_id_changes_nothing_a_user_sees(renamed, onec):
     assert {api.order(n)["stage"] for n in fresh} == {"Планирование выезда на замер"}
 
     # A new version with the original ids: each order keeps the bindings of the version it runs on.
-    response = api.post("/processes", payload(BPMN), as_="analyst")
+    response = api.post("/processes", {**payload(BPMN), "replace": True}, as_="analyst")
     assert response.status_code == 201 and response.get_json()["version"] == 2
     newer = api.create_order()
     assert api.order(newer)["process"]["version"] == 2 and api.open_task(newer)["bpmn_id"] == "new_order"

@@ -32,7 +32,7 @@ def test_running_orders_keep_their_version_new_ones_take_the_newest(api):
     api.walk(old, ["new_order"])
     changed = BPMN.replace('name="Замер"', 'name="Замер на объекте"', 1)
     assert changed != BPMN
-    response = api.post("/processes", payload(changed), as_="analyst")
+    response = api.post("/processes", {**payload(changed), "replace": True}, as_="analyst")
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["version"] == 2
     new = api.create_order()

@@ -30,7 +30,7 @@ def deploy_forms_without_rules(app) -> None:
                 for form in ("prepare_contract.schema.json", "claim_review.schema.json"):
                     schema = json.loads(forms[form])
                     bare[form] = json.dumps({k: v for k, v in schema.items() if not k.startswith("x-")}).encode()
-                deploy(bpmn, name, dmn, {**forms, **bare}, None)
+                deploy(bpmn, name, dmn, {**forms, **bare}, None, replace=True)
 
 
 def jobs(app, operator: str) -> list[OutboxJob]:

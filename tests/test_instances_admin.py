@@ -252,7 +252,7 @@ def test_a_step_that_failed_on_a_timer_is_shown_and_a_retry_that_fails_again_say
             if name == "order_lifecycle.bpmn":
                 broken = bpmn.replace(b"value=\"'new_order'\"", b"value=\"sla['no_such_stage']\"", 1)
                 assert broken != bpmn
-                deploy(broken, name, dmn, forms, None, comment="broken escalation")
+                deploy(broken, name, dmn, forms, None, comment="broken escalation", replace=True)
     number = api.create_order()
     with app.app_context():
         created = order_service.get_order(number).created_at

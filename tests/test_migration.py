@@ -174,7 +174,7 @@ def test_an_order_waiting_for_a_job_moves_unless_the_jobs_task_changed(make_app)
     with app.app_context():
         with unit_of_work():
             changed, _created = deploy(bpmn.replace(b"value=\"['contract', 'invoice']\"", b"value=\"['contract']\""),
-                                       "order_lifecycle.bpmn", dmn, forms, None)
+                                       "order_lifecycle.bpmn", dmn, forms, None, replace=True)
             target = changed.version
     ask = {"from_version": 1, "orders": [number]}
     ok = api.post("/processes/order_lifecycle/migrations", {**ask, "to_version": added_task_only}).get_json()

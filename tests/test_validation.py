@@ -66,7 +66,7 @@ def test_a_misspelt_name_in_a_condition_is_refused_on_its_flow_and_the_active_ve
 
 
 def test_a_name_only_a_later_task_defines_is_a_warning_and_the_deploy_goes_ahead(api):
-    response = api.post("/processes", payload(READ_TOO_EARLY), as_="analyst")
+    response = api.post("/processes", {**payload(READ_TOO_EARLY), "replace": True}, as_="analyst")
     assert response.status_code == 201, response.get_json()
     [warning] = response.get_json()["warnings"]
     assert warning["element_id"] == CANCEL_FLOW and warning["severity"] == "warning"

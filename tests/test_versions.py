@@ -97,7 +97,7 @@ def test_the_diff_names_added_removed_and_changed_elements_and_form_fields(api):
 def _deploy_files(app, bpmn: bytes, dmn: dict, forms: dict) -> int:
     with app.app_context():
         with unit_of_work():
-            definition, created = deploy(bpmn, "order_lifecycle.bpmn", dmn, forms, None)
+            definition, created = deploy(bpmn, "order_lifecycle.bpmn", dmn, forms, None, replace=True)
             assert created
             return definition.version
 

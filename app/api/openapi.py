@@ -152,9 +152,12 @@ PATHS = {
         "get": _op("Deployed process versions (staff; not partners)",
                    {200: ("versions", "ProcessList"), 403: "partners may not read process versions"},
                    tag="processes"),
-        "post": _op("Deploy a BPMN with its DMN and forms",
+        "post": _op("Deploy one or more BPMN files (a bundle) with their DMN and forms",
                     {200: ("unchanged: the same files are already deployed", "ProcessDeployed"),
-                     201: ("new version", "ProcessDeployed"), 403: "analyst/admin only"},
+                     201: ("a new version of at least one process", "ProcessDeployed"), 403: "analyst/admin only",
+                     409: "a process of the bundle is deployed with other content and `replace` is not true: "
+                          "`clashes` names each (process_id, version, deployed_by, deployed_at)",
+                     422: "refused: `problems` lists each on its element"},
                     body="Deploy", files="DeployFiles", tag="processes"),
     },
     "/processes/{process_id}/validate": {"post": _op(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from flask import Response, jsonify, request
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from app.models import Order, ProcessDefinition, ProcessInstance, ProcessMigrati
 from app.services.inputs import body_object, body_text
 from app.usecases import migration as migrations
 from app.usecases import versions
-from app.usecases.deploy import activate, active_version, deploy, validate
+from app.usecases.deploy import activate, active_version, deploy_bundle, validate
 
 
 def definition_json(d: ProcessDefinition, running: int | None = None) -> dict:
@@ -36,39 +37,80 @@ def list_processes(user):
     return jsonify({"items": [definition_json(d, counts.get(d.id, 0)) for d in rows]})
 
 
-def _upload() -> tuple[str, bytes, dict, dict, str]:
-    """Multipart (bpmn, dmn[], forms[]) or JSON {bpmn, bpmn_name, dmn: {name: xml}, forms: {name: schema}}."""
+@dataclass
+class Upload:
+    """A deploy's files: one or more BPMN (the first is the main file when several), DMN and forms."""
+
+    bpmn: dict[str, bytes]
+    dmn: dict[str, bytes]
+    forms: dict[str, bytes]
+    comment: str
+    replace: bool
+
+
+def _flag(value, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (None, "", "false", "0", "off", "no"):
+        return False
+    if value in ("true", "1", "on", "yes"):
+        return True
+    raise ValidationError(f"'{name}': ожидается true или false", fields={name: "true или false"})
+
+
+def _upload() -> Upload:
+    """Multipart (bpmn[], dmn[], forms[], comment, replace) or JSON {bpmn, bpmn_name, bpmn_files: {name: xml},
+    dmn: {name: xml}, forms: {name: schema}, comment, replace}."""
     if request.files:
-        bpmn_file = request.files.get("bpmn")
-        if bpmn_file is None:
+        parts = request.files.getlist("bpmn")
+        if not parts:
             raise ValidationError("A 'bpmn' file is required", fields={"bpmn": "required"})
-        dmn = {f.filename: f.read() for f in request.files.getlist("dmn")}
-        forms = {f.filename: f.read() for f in request.files.getlist("forms")}
+        bpmn: dict[str, bytes] = {}
+        for number, part in enumerate(parts, 1):
+            name = part.filename or f"process-{number}.bpmn"
+            if name in bpmn:
+                raise ValidationError(f"Два файла BPMN с именем '{name}'", fields={"bpmn": f"повтор имени {name}"})
+            bpmn[name] = part.read()
+        dmn = {f.filename or "decision.dmn": f.read() for f in request.files.getlist("dmn")}
+        forms = {f.filename or "form.json": f.read() for f in request.files.getlist("forms")}
         comment = body_text(request.form, "comment", max_length=500, multiline=True)
-        return bpmn_file.filename or "process.bpmn", bpmn_file.read(), dmn, forms, comment
+        return Upload(bpmn, dmn, forms, comment, _flag(request.form.get("replace"), "replace"))
     body = json_body()
-    if not isinstance(body.get("bpmn"), str):
-        raise ValidationError("Send multipart files or JSON with a 'bpmn' string", fields={"bpmn": "required"})
+    files = body_object(body, "bpmn_files")
+    if not isinstance(body.get("bpmn"), str) and not files:
+        raise ValidationError("Send multipart files or JSON with a 'bpmn' string or 'bpmn_files'",
+                              fields={"bpmn": "required"})
     dmn_files, form_files = body_object(body, "dmn"), body_object(body, "forms")
-    bad = {f"dmn.{name}": "Ожидается строка с XML" for name, text in dmn_files.items() if not isinstance(text, str)}
+    bad = {f"bpmn_files.{name}": "Ожидается строка с XML" for name, text in files.items() if not isinstance(text, str)}
+    bad.update({f"dmn.{name}": "Ожидается строка с XML" for name, text in dmn_files.items()
+                if not isinstance(text, str)})
     bad.update({f"forms.{name}": "Ожидается объект JSON Schema или строка" for name, v in form_files.items()
                 if not isinstance(v, (str, dict))})
     if bad:
         raise ValidationError("Проверьте файлы процесса", fields=bad)
-    dmn = {name: text.encode() for name, text in dmn_files.items()}
-    forms = {name: (v if isinstance(v, str) else json.dumps(v)).encode() for name, v in form_files.items()}
-    name = body_text(body, "bpmn_name", max_length=200) or "process.bpmn"
-    return name, body["bpmn"].encode(), dmn, forms, body_text(body, "comment", max_length=500, multiline=True)
+    bpmn = {}
+    if isinstance(body.get("bpmn"), str):
+        bpmn[body_text(body, "bpmn_name", max_length=200) or "process.bpmn"] = body["bpmn"].encode()
+    bpmn.update({name: text.encode() for name, text in files.items() if name not in bpmn})
+    dmn = {str(name): text.encode() for name, text in dmn_files.items()}
+    forms = {str(name): (v if isinstance(v, str) else json.dumps(v)).encode() for name, v in form_files.items()}
+    return Upload(bpmn, dmn, forms, body_text(body, "comment", max_length=500, multiline=True),
+                  _flag(body.get("replace"), "replace"))
 
 
 @bp.post("/processes")
 @endpoint("processes.deploy", write=True)
 def deploy_process(user):
-    name, bpmn, dmn, forms, comment = _upload()
+    upload = _upload()
     warnings: list[dict] = []
-    definition, created = deploy(bpmn, name, dmn, forms, user, comment=comment, warnings=warnings)
-    response = jsonify({"created": created, **definition_json(definition), "warnings": warnings})
-    response.status_code = 201 if created else 200
+    deployed = deploy_bundle(upload.bpmn, upload.dmn, upload.forms, user, comment=upload.comment,
+                             replace=upload.replace, warnings=warnings)
+    assert deployed.main is not None  # only the repository's copy is ever kept out
+    definition, created = deployed.main
+    response = jsonify({"created": created, **definition_json(definition), "warnings": warnings,
+                        "processes": [{"process_id": d.process_id, "version": d.version, "created": new}
+                                      for d, new in deployed.processes]})
+    response.status_code = 201 if any(new for _d, new in deployed.processes) else 200
     return response
 
 
@@ -170,8 +212,9 @@ def migration_progress(user, process_id: str, migration_id: int):
 @endpoint("processes.deploy")
 def validate_process(user, process_id):
     """What deploying this upload as `process_id` would say, deploying nothing: every error and warning."""
-    name, bpmn, dmn, forms, _comment = _upload()
-    problems = validate(bpmn, name, dmn, forms, process_id=process_id)
-    if any(p.get("unreadable") for p in problems):
-        raise DeployError(f"{name} is not a BPMN diagram: {problems[0]['message']}", problems=problems)
+    upload = _upload()
+    problems = validate(upload.bpmn, "", upload.dmn, upload.forms, process_id=process_id)
+    unreadable = next((p for p in problems if p.get("unreadable")), None)
+    if unreadable is not None:
+        raise DeployError(f"{unreadable['file']} is not a BPMN diagram: {unreadable['message']}", problems=problems)
     return jsonify({"ok": not any(p["severity"] == "error" for p in problems), "problems": problems})

@@ -102,7 +102,7 @@ def _form_parts() -> dict:
     return {name: values if name in MULTIPLE_PARTS else values[0] for name, values in parts.items()}
 
 
-MULTIPLE_PARTS = ("dmn", "forms")
+MULTIPLE_PARTS = ("bpmn", "dmn", "forms")
 
 
 def current_operation() -> dict | None:

@@ -232,7 +232,11 @@ def _responses() -> dict:
             "dmn": {"type": "array", "items": text}, "running_instances": nullable({"type": "integer"})}),
         "ProcessList": obj({"items": {"type": "array", "items": ref("Process")}}),
         "ProcessDeployed": _extends("Process", {"created": {"type": "boolean"}, "warnings": {
-            "type": "array", "items": ref("Problem"), "description": "what validation warned about (not refused)"}}),
+            "type": "array", "items": ref("Problem"), "description": "what validation warned about (not refused)"},
+            "processes": {"type": "array", "description": "every executable process of the bundle; the top-level "
+                          "fields are the main one's (the process no other process of the bundle calls)",
+                          "items": obj({"process_id": text, "version": {"type": "integer", "minimum": 1},
+                                        "created": {"type": "boolean"}})}}),
         "Problem": {"type": "object", "required": ["element_id", "name", "message", "severity", "file"],
                     "additionalProperties": True, "properties": {
                         "element_id": nullable(text), "name": nullable(text), "message": text,
@@ -344,10 +348,16 @@ def _requests() -> dict:
             "correlation": {"type": "object", "description": "correlation property → value: to the instance(s) "
                             "waiting for the message that hold these values"},
             "payload": ANY_OBJECT}},
-        "Deploy": {"type": "object", "required": ["bpmn"], "additionalProperties": True,
+        "Deploy": {"type": "object", "additionalProperties": True,
+                   "description": "`bpmn` (with `bpmn_name`), `bpmn_files`, or both: the BPMN files of one bundle, "
+                                  "whose call activities may call each other's processes and deployed ones",
                    "properties": {
                        "bpmn": {"type": "string", "description": "the BPMN XML"},
                        "bpmn_name": {"type": "string", "maxLength": 200},
+                       "bpmn_files": {"type": "object", "additionalProperties": {"type": "string"},
+                                      "description": "file name → BPMN XML (more files of the bundle)"},
+                       "replace": {"type": "boolean", "description": "a process already deployed with other "
+                                   "content gets this as its next version (else 409 naming the clash)"},
                        "dmn": {"type": "object", "additionalProperties": {"type": "string"},
                                "description": "file name → DMN XML"},
                        "forms": {"type": "object", "additionalProperties": {"type": ["object", "string"]},
@@ -368,7 +378,9 @@ def _requests() -> dict:
                 "stage": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": r"\S"},
                 "dry_run": {"type": "boolean"}}},
         "DeployFiles": {"type": "object", "required": ["bpmn"], "additionalProperties": True, "properties": {
-            "bpmn": {"type": "string", "format": "binary"},
+            "bpmn": {"type": "array", "items": {"type": "string", "format": "binary"},
+                     "description": "repeat the part for every BPMN file of the bundle"},
+            "replace": {"type": "string", "enum": ["true", "false"]},
             "dmn": {"type": "array", "items": {"type": "string", "format": "binary"}},
             "forms": {"type": "array", "items": {"type": "string", "format": "binary"}},
             "comment": {"type": "string", "maxLength": column_length(ProcessDefinition.comment)}}},

@@ -7,6 +7,7 @@ from app.studio import (  # noqa: E402,F401
     forms,
     instances,
     modeler,
+    new_process,
     routes,
     versions,
 )

@@ -145,7 +145,8 @@ def publish_draft(process_id: str, actor: User | None, comment: str = "", *, exp
     draft = open_draft(process_id, actor)
     bpmn, name, dmn, forms = draft_files(draft)
     try:
-        definition, created = deploy(bpmn, name, dmn, forms, actor, comment=comment.strip(), source="studio")
+        definition, created = deploy(bpmn, name, dmn, forms, actor, comment=comment.strip(), source="studio",
+                                      replace=True)
     except DeployError as exc:
         raise DeployError(exc.message, problems=problem_rows(exc.details.get("problems", []))) from exc
     db.session.delete(draft)

@@ -157,7 +157,7 @@
     showStart();
     showProblems(JSON.parse(document.getElementById("initial-problems").textContent));
     BespokePanel(modeler, document.getElementById("properties-body"), catalog, T, {
-      editable, formsUrl: root.dataset.formsUrl, beforeLeave: saveBeforeLeaving,
+      editable, formsUrl: root.dataset.formsUrl, studioUrl: root.dataset.studioUrl, beforeLeave: saveBeforeLeaving,
     });
     root.classList.add("loaded");
   }

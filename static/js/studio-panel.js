@@ -320,6 +320,18 @@
         field(T.postScript, area("post-script", post && post.value, (v) => setBody(element, "spiffworkflow:PostScript", v), { rows: 2 })));
     }
 
+    function callActivity(element) {
+      const target = element.businessObject.calledElement;
+      const url = target ? options.studioUrl + encodeURIComponent(target) : null;
+      const open = url ? h("a", { href: url, class: "small", "data-open-process": target, onclick: async (e) => {
+        e.preventDefault();
+        if (await options.beforeLeave()) window.location.assign(url);
+      } }, `${T.openCalled}: ${target}`) : null;
+      return section(T.calls, field(T.calls, text("calledElement", target, (v) => {
+        modeling.updateProperties(element, { calledElement: v.trim() || undefined });
+      })), open);
+    }
+
     function scriptTask(element) {
       return section(T.script, field(T.script, area("script", element.businessObject.script, (v) => {
         modeling.updateProperties(element, { script: v, scriptFormat: element.businessObject.scriptFormat || "python" });
@@ -364,6 +376,7 @@
       if (type === "bpmn:ServiceTask") parts.push(serviceTask(element));
       if (type === "bpmn:BusinessRuleTask") parts.push(decision(element));
       if (type === "bpmn:ScriptTask") parts.push(scriptTask(element));
+      if (type === "bpmn:CallActivity") parts.push(callActivity(element));
       if (type === "bpmn:SequenceFlow") parts.push(flow(element));
       if (/Event$/.test(type)) parts.push(timer(element));
       if (/Task$/.test(type)) parts.push(scripts(element));

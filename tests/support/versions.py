@@ -77,7 +77,8 @@ def deploy_v2(app, actor=None, source: str = "studio", rename_measurement: bool 
     with app.app_context():
         with unit_of_work():
             definition, created = deploy(bpmn, "order_lifecycle.bpmn", dmn, forms, actor,
-                                         comment="Звонок заказчику после нового заказа", source=source)
+                                         comment="Звонок заказчику после нового заказа", source=source,
+                                         replace=True)
             assert created
             return definition.version
 
