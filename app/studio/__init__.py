@@ -8,5 +8,6 @@ from app.studio import (  # noqa: E402,F401
     instances,
     modeler,
     routes,
+    settings,
     versions,
 )
