@@ -45,6 +45,7 @@ def name_candidates(task: HumanTask, logins: list[str], known: dict[str, int], a
         if login in known:
             db.session.add(TaskCandidate(human_task_id=task.id, user_id=known[login]))
     unknown = [login for login in logins if login not in known]
-    audit.record(task.order_id, "task", actor, field="candidates", new=", ".join(l for l in logins if l in known),
+    named = ", ".join(login for login in logins if login in known)
+    audit.record(task.order_id, "task", actor, field="candidates", new=named,
                  entity="task", entity_id=task.id, instance_id=task.instance_id,
                  details={"lane": task.lane_name, "owners": logins, "unknown": unknown})

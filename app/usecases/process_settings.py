@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, update as update_rows
+from sqlalchemy import select
+from sqlalchemy import update as update_rows
 
 from app import policy
 from app.engine.definitions import lane_names
