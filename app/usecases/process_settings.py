@@ -133,7 +133,7 @@ def _check(current: Settings, lane_roles: dict, start_roles: list | None) -> Non
         if not isinstance(role, str) or role not in ASSIGNABLE_ROLES:
             problems["start_roles"] = _("Неизвестная роль «%(role)s»", role=role)
     if current.fixed and start_roles:
-        problems["start_roles"] = _("Процесс заказа запускается созданием заказа")
+        problems["start_roles"] = _("Процесс заказа запускает создание заказа: роли для запуска ему не назначают")
     if problems:
         raise ValidationError("; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems)
 
