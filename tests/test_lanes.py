@@ -7,6 +7,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.services.reference import create_user
 from app.usecases.uow import unit_of_work
+from tests.support.api import Api
 from tests.support.diagrams import bundle, complete, deploy_diagram, instance, start
 
 
@@ -171,3 +172,22 @@ def test_settings_refusals(api):
     # Nothing of the refused changes stuck.
     settings = api.get("/processes/ln_invoice/settings", as_="analyst").get_json()
     assert [lane["role"] for lane in settings["lanes"]] == [None, None] and settings["start_roles"] == []
+
+
+def test_the_studio_settings_page_shows_a_refusal_inline_and_keeps_what_was_chosen(make_app):
+    from tests.support.web import signed_in
+
+    app = make_app(WTF_CSRF_ENABLED=False)
+    api = Api(app, app.test_client())
+    deploy_diagram(api, "ln_invoice.bpmn")
+    page = signed_in(app, "analyst")
+    refused = page.post("/studio/ln_invoice/settings", data={
+        "lane_role_0": "cashier", "lane_role_1": "sales", "start_roles": ["accountant"]})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="err-lane-0"' in html and "Неизвестная роль «cashier»" in html
+    assert '<option value="sales" selected>' in html and 'value="accountant"\n             checked' in html
+    assert api.get("/processes/ln_invoice/settings").get_json()["start_roles"] == []  # nothing half-saved
+
+    assert signed_in(app, "sales").get("/studio/ln_invoice/settings").status_code == 403
+    lifecycle = page.get("/studio/order_lifecycle/settings").get_data(as_text=True)
+    assert "здесь нечего менять" in lifecycle and 'id="save-settings"' not in lifecycle
