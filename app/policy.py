@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import false, or_, select
+from sqlalchemy import and_, exists, false, or_, select
 
 from app.errors import Forbidden
 from app.extensions import db
 from app.i18n import N_
-from app.models import Department, HumanTask, Order, ProcessInstance, ProcessSettings, User
+from app.models import Department, HumanTask, Order, ProcessInstance, ProcessSettings, TaskCandidate, User
 
 # -- who: the role groups ------------------------------------------------------------------------------------
 
@@ -70,8 +70,19 @@ def _partner_account(user: User, order) -> str | None:
     return None
 
 
+def candidates(task) -> set[int]:
+    """The people the process named to work the task (spiff-arena's lane owners, `TaskCandidate`); empty: the
+    task's role (or its starter) works it."""
+    if task is None or task.id is None:
+        return set()
+    return set(db.session.execute(select(TaskCandidate.user_id)
+                                  .where(TaskCandidate.human_task_id == task.id)).scalars())
+
+
 def _sees_task(user: User, task) -> str | None:
     if task is None or sees_every_task(user) or task.lane in user.role_codes or task.assignee_id == user.id:
+        return None
+    if user.id in candidates(task):
         return None
     if not task.lane:
         return _("Задача «%(name)s» — не ваша: её выполняет %(who)s", name=task.name,
@@ -83,6 +94,13 @@ def _works_lane(user: User, task) -> str | None:
     """Complete or claim: the task's lane is one of the user's roles, and nobody else holds it."""
     if task is None:
         return None
+    named = candidates(task)
+    if named:  # the process named its people: they (and admins) work it, not the rest of the role
+        if task.assignee_id and task.assignee_id != user.id and not user.role_codes & ADMINS:
+            return _("Задача «%(name)s» назначена: %(who)s", name=task.name, who=task.assignee.login)
+        if user.id in named or user.role_codes & ADMINS:
+            return None
+        return _("Задача «%(name)s» — для сотрудников, которых назвал процесс; вас среди них нет", name=task.name)
     if not task.lane:  # nobody's role: the instance's starter (its assignee) or an admin
         if task.assignee_id == user.id or user.role_codes & ADMINS:
             return None
@@ -170,6 +188,8 @@ RULES: dict[str, Rule] = {
     # the process and administration
     "processes.view": Rule(PROCESS_DEPLOYERS, N_("Процессы и их версии видят аналитики и администраторы")),
     "processes.deploy": Rule(PROCESS_DEPLOYERS, N_("Процесс публикуют аналитики и администраторы")),
+    # analysts map lanes and grant starting too: they draw the lanes (and may name them by role codes) anyway
+    "processes.settings": Rule(PROCESS_DEPLOYERS, N_("Настройки процесса меняют аналитики и администраторы")),
     "processes.activate": Rule(ADMINS, N_("Версию для новых заказов выбирают администраторы")),
     "processes.migrate": Rule(ADMINS, N_("Переносят заказы между версиями администраторы")),
     "studio.view": Rule(PROCESS_DEPLOYERS, N_("Студия процессов открыта аналитикам и администраторам")),
@@ -272,7 +292,13 @@ def visible_tasks(user: User):
     query = select(HumanTask).outerjoin(HumanTask.order)
     if sees_every_task(user):
         return query
-    return query.where(or_(HumanTask.lane.in_(user.role_codes), HumanTask.assignee_id == user.id))
+    return query.where(or_(HumanTask.lane.in_(user.role_codes), HumanTask.assignee_id == user.id,
+                           HumanTask.id.in_(_candidacies(user))))
+
+
+def _candidacies(user: User):
+    """Ids of the tasks the process named the user for (an index on `task_candidates.user_id`)."""
+    return select(TaskCandidate.human_task_id).where(TaskCandidate.user_id == user.id)
 
 
 TASK_SCOPES = ("mine", "queue", "team", "all")
@@ -283,8 +309,10 @@ def task_scope(user: User, scope: str):
     query = visible_tasks(user)
     if scope == "mine":
         return query.where(HumanTask.assignee_id == user.id)
-    if scope == "queue":
-        return query.where(HumanTask.assignee_id.is_(None), HumanTask.lane.in_(user.role_codes))
+    if scope == "queue":  # free tasks of my roles nobody was named for, and those I was named for
+        named = exists().where(TaskCandidate.human_task_id == HumanTask.id)
+        return query.where(HumanTask.assignee_id.is_(None), or_(
+            and_(HumanTask.lane.in_(user.role_codes), ~named), HumanTask.id.in_(_candidacies(user))))
     if scope == "team" and not sees_every_task(user):
         return query.where(HumanTask.lane.in_(headed_lanes(user) or {"-"}))
     if scope in TASK_SCOPES:

@@ -112,10 +112,11 @@ def live(_schema, redis_server, tmp_path_factory, request):
 
 # Valid by the document yet refused by what only the server knows: a partner code or a login that does not
 # exist, a phone outside any numbering plan, form data the task's own form or the waiting process rejects, a BPMN
-# the engine rejects. Every other operation must accept what the document calls valid.
+# the engine rejects, a lane the diagram does not draw. Every other operation must accept what the document calls valid.
 SEMANTIC_422 = [("POST", "/orders"), ("POST", "/tasks/{task_id}/assign"), ("POST", "/tasks/{task_id}/complete"),
                 ("POST", "/status/{token}/tasks/{task_id}/complete"), ("POST", "/messages/{name}"),
-                ("POST", "/processes"), ("POST", "/processes/{process_id}/migrations")]
+                ("POST", "/processes"), ("POST", "/processes/{process_id}/migrations"),
+                ("PUT", "/processes/{process_id}/settings")]  # lanes: those the process's diagram draws
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
 
 PARAMETERS = {(method.upper(), path, p["name"]): p["schema"]

@@ -190,7 +190,7 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
             target = db.session.get(ProcessInstance, values["instance_id"])
         elif rule.endpoint == "api.send_message":
             target = values["name"]
-        elif action == "processes.start":  # the process's settings say which roles start it
+        elif action == "processes.start":  # the process's settings say which roles may start it
             target = values["process_id"]
         return (policy.can(account, action), policy.can(account, action, target),
                 policy.refusal(None, action) or "")

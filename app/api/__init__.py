@@ -12,6 +12,7 @@ from app.api import (  # noqa: E402,F401
     openapi,
     orders,
     partner,
+    process_settings,
     processes,
     request_checks,
     tasks,

@@ -161,3 +161,14 @@ def executable_process_id(bpmn: bytes) -> str | None:
         return None
     found = tree.xpath("//bpmn:process[@isExecutable='true']/@id", namespaces=NS)
     return str(found[0]) if found else None
+
+
+def lane_names(bpmn: bytes | str) -> list[str]:
+    """The names of the diagram's lanes, its sub-processes' too, in the order drawn (each once); [] when the file
+    is not readable."""
+    try:
+        tree = safe_xml(bpmn.encode() if isinstance(bpmn, str) else bpmn, "")
+    except UnreadableXML:
+        return []
+    names = (str(lane.get("name") or "").strip() for lane in tree.xpath("//bpmn:lane", namespaces=NS))
+    return list(dict.fromkeys(name for name in names if name))

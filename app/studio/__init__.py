@@ -9,5 +9,6 @@ from app.studio import (  # noqa: E402,F401
     modeler,
     new_process,
     routes,
+    settings,
     versions,
 )

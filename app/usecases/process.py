@@ -30,7 +30,7 @@ from app.models import (
     ProcessSettings,
     User,
 )
-from app.services import audit, orders
+from app.services import audit, lane_owners, orders
 from app.services.outbox import add_job
 
 ORDER_PROCESS = "order_lifecycle"  # the process an order starts (`start_order_process`); the others, `start_process`
@@ -183,7 +183,11 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
             lanes = lane_roles(instance.definition.process_id)
         role = task_role(view_task.lane, lanes)
         assignee = _user_id(view_task.assignee)
-        if not role and assignee is None:  # nobody's role: the starter's (admins may act too)
+        owners = lane_owners.named_logins(view_task.data, view_task.lane)
+        known = lane_owners.known_users(owners)
+        if assignee is None and len(known) == 1:  # one lane owner: theirs outright
+            assignee = next(iter(known.values()))
+        if not role and assignee is None and not known:  # nobody's role: the starter's (admins may act too)
             assignee = instance.started_by_id
         row = HumanTask(task_guid=guid, instance_id=instance.id, order_id=instance.order_id,
                         bpmn_id=view_task.bpmn_id, name=view_task.name, stage=view_task.stage,
@@ -193,6 +197,8 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
                         assignee_id=assignee, due_at=view_task.due_at,
                         data=_form_data(view_task, forms), created_at=now)
         db.session.add(row)
+        if owners:
+            lane_owners.name_candidates(row, owners, known, actor)
 
 
 def lane_roles(process_id: str) -> dict[str, str]:
