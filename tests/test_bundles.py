@@ -94,6 +94,14 @@ def test_a_call_to_a_process_neither_in_the_deploy_nor_deployed_is_refused_on_it
     assert api.post("/processes/bd_lost/validate", alone, as_="analyst").get_json()["ok"] is True
 
 
+def test_a_process_that_calls_itself_is_refused_on_the_call_not_left_to_start_itself_for_ever(api):
+    refused = api.post("/processes", bundle("bd_loop.bpmn"), as_="analyst")
+    assert refused.status_code == 422
+    [problem] = [p for p in refused.get_json()["problems"] if p["severity"] == "error"]
+    assert (problem["element_id"], problem["name"]) == ("again", "Ещё раз")
+    assert problem["message"] == "calls 'bd_loop', which calls 'bd_loop' again: the calls would never end"
+
+
 def multipart(*bpmn: tuple[str, bytes], **fields) -> dict:
     """A multipart deploy body: the BPMN parts and every form of the folder."""
     return {"bpmn": [(io.BytesIO(content), name) for name, content in bpmn],

@@ -63,3 +63,12 @@ def test_an_admin_cancels_a_running_instance_and_its_tasks_go_with_it(api):
     assert api.get(f"/tasks/{task_id}").get_json()["state"] == "cancelled"
     again = api.post(f"/instances/{started['id']}/cancel", {"reason": "ещё раз"}, as_="admin")
     assert again.status_code == 409
+
+
+def test_a_loop_that_never_waits_is_stopped_with_the_element_named_and_nothing_starts(api):
+    deploy_diagram(api, "gen_spin.bpmn")
+    refused = api.post("/processes/gen_spin/instances", {"data": {"turns": 0}}, as_="analyst")
+    assert refused.status_code == 422, refused.get_json()
+    message = refused.get_json()["message"]
+    assert "without waiting for anyone" in message and ("(count)" in message or "(check)" in message), message
+    assert api.get("/instances?process_id=gen_spin").get_json()["count"] == 0

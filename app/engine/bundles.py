@@ -151,19 +151,46 @@ def inspect_bundle(bpmn_files: dict[str, bytes], dmn_files: dict[str, bytes], fo
 
 
 def _call_problems(trees: dict, library_trees: dict) -> list[dict]:
-    """A call activity whose process is neither in the bundle nor deployed, named on its element."""
+    """A call activity whose process is neither in the bundle nor deployed, or that calls its own process again
+    (directly or through others: every instance would start another one, for ever), named on its element."""
     known = set().union(*(_process_ids(t) for t in [*trees.values(), *library_trees.values()]))
+    calls = _call_graph([*trees.values(), *library_trees.values()])
     found = []
     for name, tree in trees.items():
         for call in tree.xpath("//bpmn:callActivity", namespaces=NS):
             target = call.get("calledElement") or ""
+            caller = next((p.get("id") for p in call.iterancestors(f"{{{NS['bpmn']}}}process")), None)
             if not target:
                 found.append(problem("the call activity names no process to call (calledElement)", element=call,
                                      file=name))
             elif target not in known:
                 found.append(problem(f"calls '{target}', which is neither in this deploy nor deployed",
                                      element=call, file=name, called=target))
+            elif caller and caller in _reachable(calls, target):
+                found.append(problem(f"calls '{target}', which calls '{caller}' again: the calls would never end",
+                                     element=call, file=name, called=target))
     return found
+
+
+def _call_graph(trees: list) -> dict[str, set[str]]:
+    """{process id: the process ids its call activities call}."""
+    graph: dict[str, set[str]] = {}
+    for tree in trees:
+        for process in tree.xpath("//bpmn:process", namespaces=NS):
+            graph.setdefault(process.get("id"), set()).update(
+                str(c) for c in process.xpath(".//bpmn:callActivity/@calledElement", namespaces=NS) if str(c))
+    return graph
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """`start` and every process it calls, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(graph.get(current, ()))
+    return seen
 
 
 def _spiff_specs(trees: dict, library_trees: dict, dmn_trees: dict, process_ids: list[str], problems: list[dict]):

@@ -285,6 +285,12 @@ class ProcessEngine:
             if refresh_timers:
                 workflow.refresh_timers()
             workflow.do_engine_steps(did_complete_task=done)
+            # SpiffWorkflow looks for ready tasks no deeper than 1,000 steps into its tree: a loop that went
+            # further stops there, silently. That is the same loop nothing ends.
+            left = next((t for t in self.tasks(workflow) if t.state == TaskState.READY and not t.task_spec.manual),
+                        None)
+            if left is not None:
+                raise RunawayRun(left)
         except SpiffWorkflowException as exc:
             raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
         except RunawayRun as exc:
@@ -382,8 +388,8 @@ MAX_RUN_STEPS = 5000  # tasks one run may complete before it counts as a loop no
 
 class RunawayRun(Exception):
     def __init__(self, task) -> None:
-        super().__init__(f"the process ran {MAX_RUN_STEPS} steps without waiting for anyone: a loop that never "
-                         "ends (a cycle of scripts and gateways, or a process calling itself)")
+        super().__init__("the process ran on without waiting for anyone until it had to be stopped: a loop that "
+                         "never ends (a cycle of scripts and gateways, or a process calling itself)")
         self.task = task
 
 
