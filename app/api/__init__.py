@@ -14,5 +14,6 @@ from app.api import (  # noqa: E402,F401
     partner,
     processes,
     request_checks,
+    signals,
     tasks,
 )

@@ -21,6 +21,7 @@ from app.engine.checks import element_properties
 from app.engine.names import load_forms, name_problems
 from app.engine.problems import FLOW_NODES, NS, errors, local, owner, problem, summary
 from app.engine.specs import BespokeParser
+from app.engine.unsupported import unsupported_problems
 from app.errors import DeployError
 
 
@@ -122,6 +123,7 @@ def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes],
         except UnreadableXML as exc:
             problems.append({key: value for key, value in exc.problem.items() if key != "unreadable"})
     problems += checks.flow_problems(bpmn_tree, bpmn_name)
+    problems += unsupported_problems(bpmn_tree, bpmn_name)
     problems += checks.lane_problems(bpmn_tree, bpmn_name, roles, strict=strict, mapped=mapped_lanes)
     problems += checks.sandbox_problems(bpmn_tree, bpmn_name)
     for name, tree in dmn_trees.items():

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
@@ -19,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition, SignalEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from app.engine.bindings import Bindings
@@ -88,6 +89,20 @@ def _parse_due(value: Any) -> datetime | None:
     if isinstance(value, dict) and value.get("next"):
         return _parse_due(value["next"])
     return None
+
+
+def pending_events(workflow: BpmnWorkflow) -> list:
+    """What the workflow waits for: Spiff's `waiting_events()`, with an event-based gateway's events one by one.
+
+    An event-based gateway takes the events of the catches after it into one MultipleEventDefinition, whose
+    `details()` names none of them: its timer would never be scheduled and its messages never accepted.
+    """
+    pending = []
+    for task in workflow.event_manager.tasks.values():
+        event = task.task_spec.event_definition
+        parts = event.event_definitions if isinstance(event, MultipleEventDefinition) else [event]
+        pending += [part.details(task) for part in parts]
+    return pending
 
 
 def _jsonable(data: dict) -> dict:
@@ -262,8 +277,31 @@ class ProcessEngine:
         workflow.cancel()
         return self.describe(workflow)
 
+    @staticmethod
+    def waiting_signals(workflow: BpmnWorkflow) -> set[str]:
+        return {e.name for e in pending_events(workflow) if e.event_type == "SignalEventDefinition"}
+
+    def send_signal(self, workflow: BpmnWorkflow, name: str, payload: dict) -> bool:
+        """Throw a named signal into the workflow from outside; False when nothing in it waits for that signal."""
+        if name not in self.waiting_signals(workflow):
+            return False
+        workflow.send_event(BpmnEvent(SignalEventDefinition(name), _jsonable(payload)))
+        return True
+
+    @staticmethod
+    def catches_signal(specs: tuple, name: str) -> bool:
+        """Whether anything in a version (its process or sub-processes) catches the named signal."""
+        spec, subs = specs
+        for wf_spec in (spec, *subs.values()):
+            for task_spec in wf_spec.task_specs.values():
+                event = getattr(task_spec, "event_definition", None)
+                parts = event.event_definitions if isinstance(event, MultipleEventDefinition) else [event]
+                if any(isinstance(p, SignalEventDefinition) and p.name == name for p in parts):
+                    return True
+        return False
+
     def waiting_messages(self, workflow: BpmnWorkflow) -> set[str]:
-        return {e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"}
+        return {e.name for e in pending_events(workflow) if e.event_type == "MessageEventDefinition"}
 
     def run(self, workflow: BpmnWorkflow, refresh_timers: bool = False) -> StepView:
         """Run engine steps until only people, workers or timers can move it; describe the result."""
@@ -301,14 +339,15 @@ class ProcessEngine:
         milestones, message_data = [], {}
         for task in completed or []:
             event = getattr(task.task_spec, "event_definition", None)
-            variable = getattr(event, "message_var", None)
-            if isinstance(event, MessageEventDefinition) and variable in task.data:
-                message_data[variable] = task.data[variable]
+            for part in event.event_definitions if isinstance(event, MultipleEventDefinition) else [event]:
+                variable = getattr(part, "message_var", None)
+                if isinstance(part, MessageEventDefinition) and variable in task.data:
+                    message_data[variable] = task.data[variable]
             props = task_properties(task.task_spec)
             if not isinstance(task.task_spec, UserTask) and ("stage" in props or "orderStatus" in props):
                 milestones.append({"stage": props.get("stage"), "status": props.get("orderStatus"),
                                    "bpmn_id": task.task_spec.bpmn_id})
-        waiting = workflow.waiting_events()
+        waiting = pending_events(workflow)
         dues = [d for d in (_parse_due(e.value) for e in waiting if e.event_type in TIMER_TYPES) if d]
         return StepView(
             ready=ready, calls=calls, milestones=milestones, finished=workflow.completed,

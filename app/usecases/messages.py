@@ -1,11 +1,12 @@
-"""Messages into an order's process (a payment, the customer's decision, a cancellation); each one unit of work."""
+"""Messages into a process: an order's (a payment, the customer's decision, a cancellation) or any other instance's;
+each one unit of work."""
 from __future__ import annotations
 
 from app import policy
 from app.engine import engine
 from app.engine.runtime import StepView
 from app.errors import Conflict, ValidationError
-from app.models import Order, User
+from app.models import Order, ProcessInstance, User
 from app.services import audit, orders
 from app.usecases import process
 from app.usecases.uow import unit_of_work
@@ -35,6 +36,29 @@ def deliver_message(order: Order, name: str, payload: dict, actor, *, source: st
     audit.record(order.id, "message", actor, field=name, new=_short(payload),
                  details={"reason": reason} if reason else None)
     orders.apply_process_data(order, view.message_data, actor, source=source)
+    return view
+
+
+@unit_of_work()
+def deliver_to_instance(instance: ProcessInstance, name: str, payload: dict, actor) -> StepView:
+    """Deliver a named message to one instance's process (an order's goes through `deliver_message`), or refuse
+    clearly (409, naming the message) when the instance does not wait for it now."""
+    if instance.order is not None:
+        return deliver_message(instance.order, name, payload, actor)
+    if instance.status not in ("running", process.SUSPENDED):  # suspended: step says why
+        raise Conflict(f"Process instance {instance.id} is {instance.status}: message '{name}' is not accepted",
+                       instance_status=instance.status, message_name=name)
+    eng = engine()
+
+    def act(workflow):
+        if not eng.send_message(workflow, name, payload):
+            raise Conflict(f"Process instance {instance.id} is not waiting for message '{name}'",
+                           message_name=name, waiting=sorted(eng.waiting_messages(workflow)))
+
+    view = process.step(instance, act, actor)
+    assert view is not None  # act never declines: it raises Conflict
+    audit.record(None, "message", actor, field=name, new=_short(payload), entity="instance",
+                 entity_id=instance.id, instance_id=instance.id)
     return view
 
 

@@ -313,6 +313,19 @@ def reject_service_job(job: OutboxJob, message: str) -> dict | None:
     return caught or None
 
 
+def record_error(instance_id: int, message: str, actor) -> None:
+    """A step no person waits on failed (a timer's wake-up, a service job's result) and rolled back: the instance
+    shows it — status "error" and the failed element with its message — and its timers stop until an admin retries
+    it; the next step that runs puts it back to "running". Call it in a fresh unit of work."""
+    instance = db.session.get_one(ProcessInstance, instance_id)
+    if instance.status in ("completed", "cancelled"):
+        return
+    old = instance.status
+    instance.status, instance.error, instance.next_timer_at = "error", message[:2000], None
+    audit.record(instance.order_id, "process", actor, field="status", old=old, new="error", entity="instance",
+                 entity_id=instance.id, instance_id=instance.id, details={"error": message[:500]})
+
+
 def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[int, datetime]]:
     """(instance id, due time) of instances whose earliest timer is due — an indexed range scan."""
     now = now or clock.now()
