@@ -9,6 +9,7 @@ from typing import Any, Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -17,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
-from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent, PendingBpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition, SignalEventDefinition
@@ -95,13 +96,19 @@ def pending_events(workflow: BpmnWorkflow) -> list:
     """What the workflow waits for: Spiff's `waiting_events()`, with an event-based gateway's events one by one.
 
     An event-based gateway takes the events of the catches after it into one MultipleEventDefinition, whose
-    `details()` names none of them: its timer would never be scheduled and its messages never accepted.
+    `details()` names none of them: its timer would never be scheduled and its messages never accepted. The
+    message and signal starts of the process's event sub-processes are listed too: Spiff starts those sub-processes
+    when the event comes, so nothing waits for it as a task.
     """
     pending = []
     for task in workflow.event_manager.tasks.values():
         event = task.task_spec.event_definition
         parts = event.event_definitions if isinstance(event, MultipleEventDefinition) else [event]
         pending += [part.details(task) for part in parts]
+    if not workflow.completed:  # an event sub-process started by a message or signal waits as a spec, not a task
+        for name in workflow.spec.start.trigger_specs:
+            pending += [PendingBpmnEvent(start.event_definition.name, type(start.event_definition).__name__)
+                        for start in workflow.subprocess_specs[name].bpmn_start_events]
     return pending
 
 
@@ -310,6 +317,8 @@ class ProcessEngine:
             if refresh_timers:
                 workflow.refresh_timers()
             workflow.do_engine_steps(did_complete_task=completed.append)
+            while _close_idle_event_subprocesses(workflow):
+                workflow.do_engine_steps(did_complete_task=completed.append)
         except SpiffWorkflowException as exc:
             raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
         return self.describe(workflow, completed)
@@ -399,6 +408,44 @@ class ProcessEngine:
         except Exception as exc:  # noqa: BLE001 - a failing check is a refusal, reported with its cause
             return f"{props.get('preCompleteMessage') or 'Проверка этапа не пройдена'} ({exc})"
         return None if ok else (props.get("preCompleteMessage") or "Проверка этапа не пройдена")
+
+
+_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def _close_idle_event_subprocesses(workflow: BpmnWorkflow) -> bool:
+    """End the event sub-processes still waiting for their timer start once the rest of their process is done.
+
+    Spiff 3.2 starts a timer-started event sub-process with its process and waits for it at the process's end:
+    the process would not finish until the timer fired, and then run the sub-process after the work was done.
+    In BPMN an event sub-process lives only as long as its process; True when one was closed (run steps again).
+    """
+    closed = False
+    for wf in (workflow, *workflow.subprocesses.values()):
+        idle, busy = [], False
+        for task in wf.tasks.values():
+            if not task.has_state(_ACTIVE) or isinstance(task.task_spec, _EndJoin):
+                continue
+            sub = workflow.subprocesses.get(task.id)
+            if (sub is not None and task.parent is not None and task.parent.task_spec is wf.spec.start
+                    and task.state == TaskState.STARTED and _waits_to_start(sub)):
+                idle.append(task)
+            else:
+                busy = True
+        if idle and not busy:
+            for task in idle:
+                task.cancel()
+            for task in wf.tasks.values():
+                if task.state == TaskState.WAITING and isinstance(task.task_spec, _EndJoin):
+                    task.task_spec._update(task)
+            closed = True
+    return closed
+
+
+def _waits_to_start(sub) -> bool:
+    starts = {spec.name for spec in sub.spec.bpmn_start_events}
+    tasks = [t for t in sub.tasks.values() if t.task_spec.name in starts]
+    return bool(tasks) and all(t.state == TaskState.WAITING for t in tasks)
 
 
 def _kind(spec) -> str:

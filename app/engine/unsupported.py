@@ -26,6 +26,16 @@ DEFINITIONS = {
                                   "and never again, so it would wait for ever — use an exclusive gateway, a "
                                   "message or a timer",
 }
+# The event definitions Spiff's parser reads on each kind of event (event_parsers.py); any other is dropped and
+# the event acts as a plain one: an error start would start its event sub-process at once, a signal end would
+# throw nothing.
+READ_ON = {
+    "startEvent": {"message", "signal", "timer"},
+    "endEvent": {"message", "cancel", "error", "escalation", "terminate"},
+    "intermediateCatchEvent": {"message", "signal", "timer"},
+    "intermediateThrowEvent": {"message", "signal", "escalation"},
+    "boundaryEvent": {"message", "signal", "timer", "cancel", "error", "escalation"},
+}
 NAMED = {"messageEventDefinition": ("messageRef", "message"), "signalEventDefinition": ("signalRef", "signal")}
 CATCHES = frozenset({"intermediateCatchEvent", "receiveTask"})
 
@@ -36,17 +46,42 @@ def unsupported_problems(tree, filename: str) -> list[dict]:
     for kind, message in ELEMENTS.items():
         for node in tree.xpath(f"//bpmn:{kind}", namespaces=NS):
             problems.append(problem(f"{node.get('id')}: {message}", element=node, file=filename, unsupported=kind))
-    for kind, message in DEFINITIONS.items():
-        for definition in tree.xpath(f"//bpmn:{kind}", namespaces=NS):
-            event = definition.getparent()
-            problems.append(problem(f"{event.get('id')}: {message}", element=event, file=filename,
-                                    unsupported=kind))
+    for event in tree.iter(*(f"{{{NS['bpmn']}}}{kind}" for kind in READ_ON)):
+        problems += _event_problems(event, filename)
     for node in tree.xpath("//*[@isForCompensation='true']"):
         problems.append(problem(f"{node.get('id')} is a compensation handler: {_CANNOT} compensation, it would "
                                 "never run", element=node, file=filename, unsupported="isForCompensation"))
     problems += _nameless(tree, filename)
     problems += _event_gateways(tree, filename)
     return problems
+
+
+def _event_problems(event, filename: str) -> list[dict]:
+    kind = local(event)
+    problems: list[dict] = []
+    for definition in event:
+        what = local(definition)
+        if not what.endswith("EventDefinition"):
+            continue
+        if what in DEFINITIONS:
+            message = DEFINITIONS[what]
+        elif what.removesuffix("EventDefinition") not in READ_ON[kind]:
+            message = (f"{_CANNOT} a {what.removesuffix('EventDefinition')} {kind}: its parser drops the event "
+                       f"and it would act as a plain {kind}" + (" (an event sub-process would start at once)"
+                                                               if kind == "startEvent" else ""))
+        elif kind == "startEvent" and what in NAMED and _nested_event_subprocess(event):
+            message = (f"{_CANNOT} a {what.removesuffix('EventDefinition')} start of an event sub-process inside a "
+                       "sub-process: only the process's own event sub-processes are started by messages and signals")
+        else:
+            continue
+        problems.append(problem(f"{event.get('id')}: {message}", element=event, file=filename, unsupported=what))
+    return problems
+
+
+def _nested_event_subprocess(start) -> bool:
+    holder = start.getparent()
+    return (holder.get("triggeredByEvent") == "true" and holder.getparent() is not None
+            and local(holder.getparent()) != "process")
 
 
 def _nameless(tree, filename: str) -> list[dict]:
