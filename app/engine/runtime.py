@@ -27,7 +27,7 @@ from SpiffWorkflow.util.task import TaskState
 from app.engine.bindings import Bindings
 from app.engine.definitions import task_properties, version_bindings
 from app.engine.scripting import IN_SCOPE, RestrictedEnvironment
-from app.engine.specs import CALL_KEY, AsyncServiceTask, make_serializer
+from app.engine.specs import CALL_KEY, INTERRUPTING_KEY, AsyncServiceTask, make_serializer
 from app.errors import ScriptError
 
 # The error a service task raises when its operator refuses a person's data (OperatorInputError): an error
@@ -317,7 +317,7 @@ class ProcessEngine:
             if refresh_timers:
                 workflow.refresh_timers()
             workflow.do_engine_steps(did_complete_task=completed.append)
-            while _close_idle_event_subprocesses(workflow):
+            while _interrupt(workflow) or _close_idle_event_subprocesses(workflow):
                 workflow.do_engine_steps(did_complete_task=completed.append)
         except SpiffWorkflowException as exc:
             raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
@@ -411,6 +411,58 @@ class ProcessEngine:
 
 
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+INTERRUPTED_KEY = "interrupted"
+
+
+def _event_subprocesses(workflow: BpmnWorkflow, wf):
+    """(task, its sub-workflow) of each event sub-process started in `wf` (a timer one starts with its process,
+    a message or signal one when the event comes)."""
+    for task in wf.tasks.values():
+        sub = workflow.subprocesses.get(task.id)
+        if sub is not None and (task.task_spec.name in wf.spec.start.trigger_specs
+                                or (task.parent is not None and task.parent.task_spec is wf.spec.start)):
+            yield task, sub
+
+
+def _interrupt(workflow: BpmnWorkflow) -> bool:
+    """Let an interrupting event sub-process that has just started cancel the rest of its process.
+
+    Spiff 3.2 runs every event sub-process as if non-interrupting; our parser keeps `isInterrupting`
+    (`app.engine.specs.StartEventParser`). True when something was cancelled (run steps again).
+    """
+    acted = False
+    for wf in (workflow, *workflow.subprocesses.values()):
+        for task, sub in list(_event_subprocesses(workflow, wf)):
+            if task.internal_data.get(INTERRUPTED_KEY) or not task.has_state(_ACTIVE | TaskState.COMPLETED):
+                continue
+            fired = [t for t in sub.tasks.values() if t.task_spec in sub.spec.bpmn_start_events
+                     and t.state == TaskState.COMPLETED]
+            if not any((getattr(t.task_spec, "extensions", None) or {}).get(INTERRUPTING_KEY, True) for t in fired):
+                continue
+            task.internal_data[INTERRUPTED_KEY] = True
+            for other in list(wf.tasks.values()):
+                if (other is not task and other.has_state(_ACTIVE) and not isinstance(other.task_spec, _EndJoin)
+                        and not _is_ancestor(other, task)):
+                    other.cancel()
+            _update_end_joins(wf)
+            acted = True
+    return acted
+
+
+def _update_end_joins(wf) -> None:
+    """A process's end waits for its branches: after cancelling some, let it look again."""
+    for task in list(wf.tasks.values()):
+        if task.state == TaskState.WAITING and isinstance(task.task_spec, _EndJoin):
+            task.task_spec._update(task)
+
+
+def _is_ancestor(candidate, task) -> bool:
+    parent = task.parent
+    while parent is not None:
+        if parent is candidate:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _close_idle_event_subprocesses(workflow: BpmnWorkflow) -> bool:
@@ -435,9 +487,7 @@ def _close_idle_event_subprocesses(workflow: BpmnWorkflow) -> bool:
         if idle and not busy:
             for task in idle:
                 task.cancel()
-            for task in wf.tasks.values():
-                if task.state == TaskState.WAITING and isinstance(task.task_spec, _EndJoin):
-                    task.task_spec._update(task)
+            _update_end_joins(wf)
             closed = True
     return closed
 
