@@ -3,9 +3,11 @@ signals, escalations and errors — each diagram deployed and driven to its end 
 app's clock and one scheduler pass); a step no person waits on that fails leaves the instance in "error"."""
 from __future__ import annotations
 
+import pytest
+
 from app.extensions import db
 from app.models import ProcessInstance
-from tests.support.diagrams import complete, deploy_diagram, instance, start
+from tests.support.diagrams import bundle, complete, deploy_diagram, instance, start
 from tests.support.timers import wake_at
 
 
@@ -145,3 +147,41 @@ def test_a_signal_from_outside_wakes_the_waiting_instances_and_one_thrown_inside
         complete(api, task, as_="analyst")
     done = instance(api, first["id"])
     assert done["status"] == "completed" and done["data"]["boxes"] == 4
+
+
+TIMER = '''<bpmn:timerEventDefinition id="pause_def">
+        <bpmn:timeDuration>"PT1H"</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>'''
+CANNOT_RUN = {
+    "conditional": ("ev_timer.bpmn", TIMER, '<bpmn:conditionalEventDefinition id="pause_def"><bpmn:condition>'
+                    'crews &gt; 0</bpmn:condition></bpmn:conditionalEventDefinition>', "pause", "conditional event"),
+    "link": ("ev_timer.bpmn", TIMER, '<bpmn:linkEventDefinition id="pause_def" name="дальше"/>', "pause",
+             "link events"),
+    "compensation": ("ev_timer.bpmn", TIMER, '<bpmn:compensateEventDefinition id="pause_def"/>', "pause",
+                     "compensation"),
+    "error start": ("ev_subprocess.bpmn", '<bpmn:timerEventDefinition id="timeout_def">',
+                    '<bpmn:errorEventDefinition id="timeout_def"/><bpmn:timerEventDefinition id="unused_def">',
+                    "timeout", "event sub-process would start at once"),
+    "complex gateway": ("ev_gateway.bpmn", "eventBasedGateway", "complexGateway", "wait_reply", "complex gateway"),
+    "gateway to a task": ("ev_gateway.bpmn", 'sourceRef="wait_reply" targetRef="timeout"',
+                          'sourceRef="wait_reply" targetRef="note_timeout"', "wait_reply",
+                          "only intermediate catch events"),
+    "nameless signal": ("ev_signal.bpmn", '<bpmn:signal id="sig_stock" name="ev_stock_arrived">',
+                        '<bpmn:signal id="sig_stock">', "stock_arrived", "without a name"),
+    "ad-hoc": ("ev_transaction.bpmn", "bpmn:transaction", "bpmn:adHocSubProcess", "booking", "ad-hoc sub-process"),
+}
+
+
+@pytest.mark.parametrize("case", list(CANNOT_RUN))
+def test_what_spiffworkflow_cannot_run_is_refused_at_deploy_on_its_element(api, case):
+    name, old, new, element, words = CANNOT_RUN[case]
+    body = bundle(name)
+    assert old in body["bpmn"]
+    body["bpmn"] = body["bpmn"].replace(old, new)
+    process_id = name.removesuffix(".bpmn")
+    checked = api.post(f"/processes/{process_id}/validate", body, as_="analyst").get_json()
+    assert checked["ok"] is False
+    mine = [p for p in checked["problems"] if p["element_id"] == element and words in p["message"]]
+    assert mine and mine[0]["severity"] == "error", checked["problems"]
+    refused = api.post("/processes", body, as_="analyst")
+    assert refused.status_code == 422 and api.get(f"/instances?process_id={process_id}").get_json()["count"] == 0
