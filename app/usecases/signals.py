@@ -20,6 +20,7 @@ from app.usecases import process
 from app.usecases.messages import _short
 from app.usecases.runs import get_instance
 from app.usecases.uow import unit_of_work
+from app.usecases.versions import version_specs
 
 
 def _waiting_kind(name: str) -> list[ProcessInstance]:
@@ -27,8 +28,7 @@ def _waiting_kind(name: str) -> list[ProcessInstance]:
     eng = engine()
     definitions = db.session.execute(select(ProcessDefinition).where(ProcessDefinition.id.in_(
         select(ProcessInstance.definition_id).where(ProcessInstance.status == "running")))).scalars()
-    catching = [d.id for d in definitions
-                if eng.catches_signal(eng.specs(d.id, d.checksum, lambda d=d: d.spec_json), name)]
+    catching = [d.id for d in definitions if eng.catches_signal(version_specs(d), name)]
     if not catching:
         return []
     return list(db.session.execute(select(ProcessInstance).where(
