@@ -186,7 +186,7 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
             target = db.session.get(HumanTask, values["task_id"])
         elif "number" in rule.arguments:
             target = db.session.execute(select(Order).where(Order.number == values["number"])).scalar_one()
-        elif rule.endpoint == "api.send_message":
+        elif rule.endpoint in ("api.send_message", "api.send_signal"):  # the message or signal named
             target = values["name"]
         return (policy.can(account, action), policy.can(account, action, target),
                 policy.refusal(None, action) or "")
