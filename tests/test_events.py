@@ -71,6 +71,18 @@ def test_an_intermediate_timer_waits_then_a_script_failing_on_wake_up_leaves_the
     assert [i["id"] for i in listed] == [broken["id"]]
 
 
+def test_a_job_result_that_makes_a_later_script_fail_leaves_the_instance_in_error_not_retrying(app, api):
+    from app.models import OutboxJob
+
+    deploy_diagram(api, "ev_job.bpmn")
+    started = start(api, "ev_job")  # the job runs inline: its result reaches a script that cannot use it
+    failed = instance(api, started["id"])
+    assert failed["status"] == "error" and "(pick_first)" in failed["error"] and "IndexError" in failed["error"]
+    with app.app_context():
+        [job] = db.session.execute(db.select(OutboxJob).where(OutboxJob.instance_id == started["id"])).scalars()
+        assert (job.status, job.attempts) == ("incident", 1)  # the operator is not run again for nothing
+
+
 def test_event_sub_processes_a_non_interrupting_message_and_an_interrupting_timer(app, api, clock):
     deploy_diagram(api, "ev_subprocess.bpmn")
     t0 = clock.now()
