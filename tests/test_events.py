@@ -161,6 +161,19 @@ def test_a_signal_from_outside_wakes_the_waiting_instances_and_one_thrown_inside
     assert done["status"] == "completed" and done["data"]["boxes"] == 4
 
 
+def test_a_signal_one_instance_throws_reaches_the_other_instances_waiting_for_it(api):
+    deploy_diagram(api, "ev_signal.bpmn")
+    deploy_diagram(api, "ev_signal_sender.bpmn")
+    waiting = start(api, "ev_signal")
+    sender = start(api, "ev_signal_sender", {"items": 3})
+    assert instance(api, waiting["id"])["tasks"] == []
+    complete(api, sender["tasks"][0], as_="analyst")  # the delivery is accepted: the signal goes out
+    assert instance(api, sender["id"])["status"] == "completed"
+    woken = instance(api, waiting["id"])
+    assert woken["data"]["boxes"] == 6
+    assert sorted(t["bpmn_id"] for t in woken["tasks"]) == ["ship", "tell_warehouse"]
+
+
 TIMER = '''<bpmn:timerEventDefinition id="pause_def">
         <bpmn:timeDuration>"PT1H"</bpmn:timeDuration>
       </bpmn:timerEventDefinition>'''

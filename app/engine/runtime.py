@@ -78,6 +78,7 @@ class StepView:
     next_timer_at: datetime | None
     waiting_messages: set[str] = field(default_factory=set)
     message_data: dict = field(default_factory=dict)
+    signals: list[tuple[str, Any]] = field(default_factory=list)  # thrown, caught by nothing in this instance
 
 
 def _parse_due(value: Any) -> datetime | None:
@@ -294,7 +295,12 @@ class ProcessEngine:
                 workflow.do_engine_steps(did_complete_task=completed.append)
         except SpiffWorkflowException as exc:
             raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
-        return self.describe(workflow, completed)
+        view = self.describe(workflow, completed)
+        events = workflow.get_events()  # what the instance threw and did not catch itself
+        view.signals = [(e.event_definition.name, e.payload) for e in events
+                        if isinstance(e.event_definition, SignalEventDefinition)]
+        workflow.bpmn_events = [e for e in events if not isinstance(e.event_definition, SignalEventDefinition)]
+        return view
 
     @staticmethod
     def tasks(workflow: BpmnWorkflow):

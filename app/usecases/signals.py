@@ -8,32 +8,16 @@ event, an event sub-process's start) catches it with the payload; the diagram's 
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from app import policy
 from app.engine import engine
 from app.errors import Conflict
-from app.extensions import db
-from app.models import ProcessDefinition, ProcessInstance, User
+from app.models import ProcessInstance, User
 from app.services import audit
 from app.usecases import process
 from app.usecases.messages import _short
 from app.usecases.runs import get_instance
 from app.usecases.uow import unit_of_work
-from app.usecases.versions import version_specs
-
-
-def _waiting_kind(name: str) -> list[ProcessInstance]:
-    """Running instances of the versions that catch the signal somewhere (each then checked for waiting now)."""
-    eng = engine()
-    definitions = db.session.execute(select(ProcessDefinition).where(ProcessDefinition.id.in_(
-        select(ProcessInstance.definition_id).where(ProcessInstance.status == "running")))).scalars()
-    catching = [d.id for d in definitions if eng.catches_signal(version_specs(d), name)]
-    if not catching:
-        return []
-    return list(db.session.execute(select(ProcessInstance).where(
-        ProcessInstance.definition_id.in_(catching), ProcessInstance.status == "running")
-        .order_by(ProcessInstance.id)).scalars())
 
 
 @unit_of_work()
@@ -45,7 +29,7 @@ def throw_signal(name: str, payload: dict, actor: User, instance_id: int | None 
         candidates = [get_instance(instance_id, actor)]
         process.ensure_moves(candidates[0])  # a suspended one says so instead of "not waiting"
     else:
-        candidates = _waiting_kind(name)
+        candidates = process.signal_waiters(name)
     caught = []
     for instance in candidates:
         if instance.status != "running":
