@@ -188,7 +188,7 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
             target = db.session.execute(select(Order).where(Order.number == values["number"])).scalar_one()
         elif "instance_id" in rule.arguments:
             target = db.session.get(ProcessInstance, values["instance_id"])
-        elif rule.endpoint == "api.send_message":
+        elif rule.endpoint in ("api.send_message", "api.send_signal"):  # the message or signal named
             target = values["name"]
         elif action == "processes.start":  # the process's settings say which roles may start it
             target = values["process_id"]

@@ -15,6 +15,7 @@ from app.engine.bindings import BindingRule, Bindings, binding_problems, read_bi
 from app.engine.checks import element_properties
 from app.engine.names import load_forms, name_problems
 from app.engine.problems import FLOW_NODES, NS, errors, local, owner, problem, summary
+from app.engine.unsupported import unsupported_problems
 from app.errors import DeployError
 
 
@@ -112,6 +113,7 @@ def file_problems(tree, filename: str, dmn_trees: dict, form_files: dict[str, by
     roles.
     """
     problems = checks.flow_problems(tree, filename)
+    problems += unsupported_problems(tree, filename)
     problems += checks.lane_problems(tree, filename, roles, strict=strict, mapped=mapped_lanes)
     problems += checks.sandbox_problems(tree, filename)
     problems += checks.operator_problems(tree, filename, operators)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
@@ -19,12 +20,13 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition, SignalEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from app.engine import messages
 from app.engine.bindings import Bindings
 from app.engine.definitions import task_properties, version_bindings
+from app.engine.events import catches_signal, close_idle_event_subprocesses, interrupt, pending_events
 from app.engine.scripting import IN_SCOPE, RestrictedEnvironment
 from app.engine.specs import CALL_KEY, AsyncServiceTask, make_serializer
 from app.errors import ScriptError
@@ -77,6 +79,7 @@ class StepView:
     next_timer_at: datetime | None
     waiting_messages: set[str] = field(default_factory=set)
     message_data: dict = field(default_factory=dict)
+    signals: list[tuple[str, Any]] = field(default_factory=list)  # thrown, caught by nothing in this instance
 
 
 def _parse_due(value: Any) -> datetime | None:
@@ -264,8 +267,24 @@ class ProcessEngine:
         workflow.cancel()
         return self.describe(workflow)
 
+    @staticmethod
+    def waiting_signals(workflow: BpmnWorkflow) -> set[str]:
+        return {e.name for e in pending_events(workflow) if e.event_type == "SignalEventDefinition"}
+
+    def send_signal(self, workflow: BpmnWorkflow, name: str, payload: dict) -> bool:
+        """Throw a named signal into the workflow from outside; False when nothing in it waits for that signal."""
+        if name not in self.waiting_signals(workflow):
+            return False
+        workflow.send_event(BpmnEvent(SignalEventDefinition(name), _jsonable(payload)))
+        return True
+
+    @staticmethod
+    def catches_signal(specs: tuple, name: str) -> bool:
+        """Whether anything in a version (its process or sub-processes) catches the named signal."""
+        return catches_signal(specs, name)
+
     def waiting_messages(self, workflow: BpmnWorkflow) -> set[str]:
-        return {e.name for e in workflow.waiting_events() if e.event_type == "MessageEventDefinition"}
+        return {e.name for e in pending_events(workflow) if e.event_type == "MessageEventDefinition"}
 
     def run(self, workflow: BpmnWorkflow, refresh_timers: bool = False) -> StepView:
         """Run engine steps until only people, workers or timers can move it; describe the result.
@@ -285,6 +304,8 @@ class ProcessEngine:
             if refresh_timers:
                 workflow.refresh_timers()
             workflow.do_engine_steps(did_complete_task=done)
+            while interrupt(workflow) or close_idle_event_subprocesses(workflow):
+                workflow.do_engine_steps(did_complete_task=done)
             # SpiffWorkflow looks for ready tasks no deeper than 1,000 steps into its tree: a loop that went
             # further stops there, silently. That is the same loop nothing ends.
             left = next((t for t in self.tasks(workflow) if t.state == TaskState.READY and not t.task_spec.manual),
@@ -295,7 +316,12 @@ class ProcessEngine:
             raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
         except RunawayRun as exc:
             raise ScriptError(_describe(exc, exc.task)) from exc
-        return self.describe(workflow, completed)
+        view = self.describe(workflow, completed)
+        events = workflow.get_events()  # what the instance threw and did not catch itself
+        view.signals = [(e.event_definition.name, e.payload) for e in events
+                        if isinstance(e.event_definition, SignalEventDefinition)]
+        workflow.bpmn_events = [e for e in events if not isinstance(e.event_definition, SignalEventDefinition)]
+        return view
 
     @staticmethod
     def tasks(workflow: BpmnWorkflow):
@@ -322,14 +348,15 @@ class ProcessEngine:
         milestones, message_data = [], {}
         for task in completed or []:
             event = getattr(task.task_spec, "event_definition", None)
-            variable = getattr(event, "message_var", None)
-            if isinstance(event, MessageEventDefinition) and variable in task.data:
-                message_data[variable] = task.data[variable]
+            for part in event.event_definitions if isinstance(event, MultipleEventDefinition) else [event]:
+                variable = getattr(part, "message_var", None)
+                if isinstance(part, MessageEventDefinition) and variable in task.data:
+                    message_data[variable] = task.data[variable]
             props = task_properties(task.task_spec)
             if not isinstance(task.task_spec, UserTask) and ("stage" in props or "orderStatus" in props):
                 milestones.append({"stage": props.get("stage"), "status": props.get("orderStatus"),
                                    "bpmn_id": task.task_spec.bpmn_id})
-        waiting = workflow.waiting_events()
+        waiting = pending_events(workflow)
         dues = [d for d in (_parse_due(e.value) for e in waiting if e.event_type in TIMER_TYPES) if d]
         return StepView(
             ready=ready, calls=calls, milestones=milestones, finished=workflow.completed,

@@ -10,6 +10,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.event_parsers import SpiffStartEventParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -71,10 +72,26 @@ def _boundary_trigger(my_task, depth: int = 4) -> dict | None:
     return None
 
 
+INTERRUPTING_KEY = "interrupting"
+
+
+class StartEventParser(SpiffStartEventParser):
+    """Spiff 3.2 does not read a start event's isInterrupting; an event sub-process needs it (BPMN's default: true),
+    so it is kept in the spec's extensions for the engine (`app.engine.runtime`) to act on."""
+
+    def parse_node(self):
+        task = super().parse_node()
+        if getattr(task, "extensions", None) is None:
+            task.extensions = {}
+        task.extensions[INTERRUPTING_KEY] = self.node.get("isInterrupting") != "false"
+        return task
+
+
 class BespokeParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (ServiceTaskParser, AsyncServiceTask),
+        full_tag("startEvent"): (StartEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1]),
     }
 
 

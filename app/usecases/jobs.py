@@ -17,13 +17,13 @@ from datetime import timedelta
 from flask import current_app
 
 from app import clock
-from app.errors import OperatorInputError
+from app.errors import OperatorInputError, ScriptError
 from app.extensions import db
 from app.models import OutboxJob
 from app.operators.lease import first_lease, lease_kept
 from app.operators.registry import OPERATORS, JobContext, OperatorError, operator
 from app.services import audit
-from app.usecases.process import complete_service_job, reject_service_job
+from app.usecases.process import complete_service_job, record_error, reject_service_job
 from app.usecases.uow import unit_of_work, wake_scheduler
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,9 @@ def _run(job_id: int, ctx: JobContext) -> str:
         return "failed"
     try:
         return _finish(job_id, result)
+    except ScriptError as exc:  # the result came, a later step of the diagram failed: running it again won't help
+        _record_failure(job_id, exc, step_failed=True)
+        return "failed"
     except Exception as exc:  # noqa: BLE001 - e.g. the instance changed under us: retried later
         _record_failure(job_id, exc)
         return "failed"
@@ -119,15 +122,19 @@ def _reject(job_id: int, exc: OperatorInputError) -> bool:
     return True
 
 
-def _record_failure(job_id: int, exc: Exception) -> None:
+def _record_failure(job_id: int, exc: Exception, *, step_failed: bool = False) -> None:
+    """Retry later, or an incident once out of attempts. `step_failed`: the process failed on the job's result (it
+    rolled back) — an incident at once, and the instance shows status "error" with the element that failed."""
     with unit_of_work(fresh=True):
         job = db.session.get_one(OutboxJob, job_id)
-        if isinstance(exc, (OperatorError, OperatorInputError)):
+        if step_failed and job.instance_id is not None:
+            record_error(job.instance_id, getattr(exc, "message", str(exc)), f"job:{job.operator}")
+        if isinstance(exc, (OperatorError, OperatorInputError, ScriptError)):
             job.last_error = exc.message
         else:
             job.last_error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
         job.lease_until = None
-        if job.attempts >= job.max_attempts or getattr(exc, "permanent", False):
+        if job.attempts >= job.max_attempts or step_failed or getattr(exc, "permanent", False):
             job.status = "incident"
             audit.record(job.order_id, "job", "worker", field=job.operator, new="incident",
                          entity="job", entity_id=job.id, details={"error": str(exc)[:500]})

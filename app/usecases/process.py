@@ -74,6 +74,7 @@ def start_process(definition: ProcessDefinition, data: dict, actor: User | None,
     db.session.add(instance)
     view = eng.run(workflow)
     _save(instance, workflow, view, actor)
+    route_signals(instance, view, actor)
     if order is None:
         audit.record(None, "process", actor, field="status", new="running", entity="instance",
                      entity_id=instance.id, instance_id=instance.id,
@@ -268,7 +269,45 @@ def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None =
         return None
     view = eng.run(workflow, refresh_timers=refresh_timers)
     _save(instance, workflow, view, actor, acted=acted)
+    route_signals(instance, view, actor)
     return view
+
+
+SIGNAL_HOPS = 5
+
+
+def signal_waiters(name: str) -> list[ProcessInstance]:
+    """Running instances of the versions that catch the signal somewhere (each then checked for waiting now)."""
+    eng = engine()
+    definitions = db.session.execute(select(ProcessDefinition).where(ProcessDefinition.id.in_(
+        select(ProcessInstance.definition_id).where(ProcessInstance.status == "running")))).scalars()
+    catching = [d.id for d in definitions if eng.catches_signal(_specs(d), name)]
+    if not catching:
+        return []
+    return list(db.session.execute(select(ProcessInstance).where(
+        ProcessInstance.definition_id.in_(catching), ProcessInstance.status == "running")
+        .order_by(ProcessInstance.id)).scalars())
+
+
+def route_signals(origin: ProcessInstance, view: StepView, actor) -> None:
+    """A signal an instance threw and nothing in it caught reaches the other running instances waiting for it (BPMN
+    broadcasts signals; Spiff leaves the way between instances to the platform), in the same unit of work."""
+    if not view.signals:
+        return
+    hops = db.session.info.get("signal_hops", 0)
+    if hops >= SIGNAL_HOPS:
+        raise Conflict(_("Сигналы между процессами идут по кругу (больше %(hops)s переходов): проверьте диаграммы",
+                         hops=SIGNAL_HOPS))
+    db.session.info["signal_hops"] = hops + 1
+    try:
+        for name, payload in view.signals:
+            for other in signal_waiters(name):
+                if other.id != origin.id and step(
+                        other, lambda wf, n=name, p=payload: engine().send_signal(wf, n, p or {}), actor) is not None:
+                    audit.record(other.order_id, "signal", actor, field=name, entity="instance", entity_id=other.id,
+                                 instance_id=other.id, details={"from_instance": origin.id})
+    finally:
+        db.session.info["signal_hops"] = hops
 
 
 def cancel_instance(instance: ProcessInstance, actor) -> None:
@@ -317,6 +356,19 @@ def reject_service_job(job: OutboxJob, message: str) -> dict | None:
 
     step(instance, act, f"job:{job.operator}")
     return caught or None
+
+
+def record_error(instance_id: int, message: str, actor) -> None:
+    """A step no person waits on failed (a timer's wake-up, a service job's result) and rolled back: the instance
+    shows it — status "error" and the failed element with its message — and its timers stop until an admin retries
+    it; the next step that runs puts it back to "running". Call it in a fresh unit of work."""
+    instance = db.session.get_one(ProcessInstance, instance_id)
+    if instance.status in ("completed", "cancelled"):
+        return
+    old = instance.status
+    instance.status, instance.error, instance.next_timer_at = "error", message[:2000], None
+    audit.record(instance.order_id, "process", actor, field="status", old=old, new="error", entity="instance",
+                 entity_id=instance.id, instance_id=instance.id, details={"error": message[:500]})
 
 
 def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[int, datetime]]:

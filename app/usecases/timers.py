@@ -24,7 +24,7 @@ from app.models import Escalation, HumanTask, ProcessInstance
 from app.operators.registry import JobContext
 from app.services import audit
 from app.services.notifications import queue_notifications, recipients
-from app.usecases.process import due_instances, wake_instance
+from app.usecases.process import due_instances, record_error, wake_instance
 from app.usecases.uow import discard, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,8 @@ def wake_timers(now: datetime | None = None, limit: int = 200,
 
 
 def _mark_error(instance_id: int, message: str) -> None:
-    with unit_of_work():
-        instance = db.session.get_one(ProcessInstance, instance_id)
-        instance.error = message
-        instance.next_timer_at = None  # parked until someone fixes it; it must not be retried in a hot loop
+    with unit_of_work(fresh=True):  # the failed wake-up rolled back; parked until someone retries it, not in a loop
+        record_error(instance_id, message, "timer")
 
 
 def next_timer() -> datetime | None:
