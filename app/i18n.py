@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from babel.numbers import format_currency
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
@@ -22,6 +22,8 @@ def N_(text: str) -> str:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a worker, the scheduler, a command: the company's language
+        return "ru"
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in LOCALES:
         return current_user.locale
     if session.get("locale") in LOCALES:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as BaseMessageDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -47,10 +48,24 @@ def caught_messages(specs: tuple) -> frozenset[str]:
     return frozenset(names)
 
 
-def _waiting_tasks(workflow: BpmnWorkflow, name: str) -> list:
-    return [task for task in workflow.event_manager.tasks.values()
-            if isinstance(task.task_spec.event_definition, BaseMessageDefinition)
-            and task.task_spec.event_definition.name == name]
+def _waiting_tasks(workflow: BpmnWorkflow, name: str) -> list[tuple[Any, BaseMessageDefinition]]:
+    """(waiting task, its definition of message `name`): a catch event, or one of an event-based gateway's."""
+    found = []
+    for task in workflow.event_manager.tasks.values():
+        event = task.task_spec.event_definition
+        for part in event.event_definitions if isinstance(event, MultipleEventDefinition) else [event]:
+            if isinstance(part, BaseMessageDefinition) and part.name == name:
+                found.append((task, part))
+    return found
+
+
+def _starts_sub_process(workflow: BpmnWorkflow, name: str) -> bool:
+    """An event sub-process of the instance starts on message `name` (it waits as a spec, not as a task)."""
+    if workflow.completed:
+        return False
+    return any(isinstance(start.event_definition, BaseMessageDefinition) and start.event_definition.name == name
+               for spec_name in workflow.spec.start.trigger_specs
+               for start in workflow.subprocess_specs[spec_name].bpmn_start_events)
 
 
 def _instance_correlations(workflow: BpmnWorkflow) -> dict[str, Any]:
@@ -65,16 +80,17 @@ def waiting(workflow: BpmnWorkflow, name: str) -> Waiting | None:
     """What the instance holds for message `name`, or None when nothing in it waits for that message now."""
     tasks = _waiting_tasks(workflow, name)
     if not tasks:
-        return None
-    properties = frozenset(p.name for task in tasks for p in task.task_spec.event_definition.correlation_properties)
+        return Waiting(name, frozenset(), _instance_correlations(workflow)) if _starts_sub_process(workflow, name) \
+            else None
+    properties = frozenset(p.name for _task, definition in tasks for p in definition.correlation_properties)
     return Waiting(name, properties, _instance_correlations(workflow))
 
 
-def _correlate(workflow: BpmnWorkflow, task, payload: dict) -> dict:
+def _correlate(workflow: BpmnWorkflow, definition: BaseMessageDefinition, payload: dict) -> dict:
     """The payload's correlation values as SpiffWorkflow compares them ({key: {property: value}})."""
     environment = workflow.script_engine.environment
     correlations: dict[str, dict] = {}
-    for prop in task.task_spec.event_definition.correlation_properties:
+    for prop in definition.correlation_properties:
         try:
             value = environment.evaluate(prop.retrieval_expression, dict(payload))
         except NameError as exc:
@@ -95,19 +111,22 @@ def _event(workflow: BpmnWorkflow, name: str, payload: dict):
     raises MissingPayloadKey."""
     catching: list = []
     chosen = None
-    for task in _waiting_tasks(workflow, name):
-        event = BpmnEvent(MessageEventDefinition(name), payload, _correlate(workflow, task, payload))
-        if task.task_spec.event_definition.catches(task, event):
+    for task, definition in _waiting_tasks(workflow, name):
+        event = BpmnEvent(MessageEventDefinition(name), payload, _correlate(workflow, definition, payload))
+        if definition.catches(task, event):
             catching.append(task)
             chosen = chosen or event
+    if chosen is None and _starts_sub_process(workflow, name):
+        chosen = BpmnEvent(MessageEventDefinition(name), payload)
+        catching.append(None)
     return chosen, catching
 
 
 def payload_correlations(workflow: BpmnWorkflow, name: str, payload: dict) -> dict[str, Any]:
     """The correlation values the payload gives (property id → value); raises MissingPayloadKey."""
     values: dict[str, Any] = {}
-    for task in _waiting_tasks(workflow, name):
-        for properties in _correlate(workflow, task, payload).values():
+    for _task, definition in _waiting_tasks(workflow, name):
+        for properties in _correlate(workflow, definition, payload).values():
             values.update(properties)
     return values
 
