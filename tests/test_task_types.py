@@ -95,10 +95,19 @@ def test_a_parallel_multi_instance_task_opens_one_task_per_item_and_gathers_the_
     assert after["instance"]["status"] == "completed" and after["tasks"] == []
 
     data = instance(api, started["id"])["data"]
-    assert data["verdicts"] == ["годен", "не годен", "годен"]  # in the collection's order, not the answers'
+    assert data["verdicts"] == ["не годен", "годен", "годен"]  # as SpiffWorkflow gathers them: in the answers' order
     assert data["letters"] == ["Уважаемый Альфа", "Уважаемый Бета", "Уважаемый Гамма"]  # a multi-instance script
     assert sorted(text for _, text in _log(api, started["id"])) == [
         "Уважаемый Альфа", "Уважаемый Бета", "Уважаемый Гамма"]
+
+
+def test_a_multi_instance_task_without_its_collection_is_refused_with_the_collections_name(api):
+    deploy_diagram(api, "tt_mi_parallel.bpmn")
+    for data in ({}, {"suppliers": 3}, {"suppliers": "Альфа"}):
+        refused = api.post("/processes/tt_mi_parallel/instances", {"data": data}, as_="admin")
+        assert refused.status_code == 422, refused.get_json()
+        assert "suppliers" in refused.get_json()["message"]
+    assert api.get("/instances?process_id=tt_mi_parallel").get_json()["count"] == 0
 
 
 def test_a_sequential_multi_instance_task_opens_one_task_after_another_then_a_standard_loop_runs(api):
