@@ -1,7 +1,8 @@
 """Our task specs: the asynchronous service task, and the parser/serializer wiring."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
@@ -80,6 +81,10 @@ def _boundary_trigger(my_task, depth: int = 4) -> dict | None:
 class _CheckedCollection:
     """SpiffWorkflow 3.2 runs a multi-instance task over whatever its input holds: a missing collection, a number
     or a text cardinality fail deep inside with a bare TypeError. Refuse them first with what the task needs."""
+
+    data_input: Any
+    cardinality: str | None
+    raise_data_exception: Callable[..., None]
 
     def check_input(self, my_task, count=None) -> None:
         if self.data_input is not None:
