@@ -226,16 +226,17 @@ PATHS["/processes/{process_id}/instances"] = {"post": _op(
     body="StartInstance", params=[PROCESS_ID], tag="instances")}
 PATHS["/instances"] = {"get": _op(
     "Process instances no order started that the caller may see (readers all; others what they started or work)",
-    {200: ("newest first", "InstanceList")},
+    {200: ("newest first", "InstanceList"), 403: "staff only"},
     params=[_query("process_id", {"type": "string", "maxLength": 100}), _query("status", INSTANCE_STATUS),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
     tag="instances")}
 PATHS["/instances/{instance_id}"] = {"get": _op(
-    "One instance with its open tasks and data", {200: ("the instance", "Instance"), 404: "no such instance"},
+    "One instance with its open tasks and data",
+    {200: ("the instance", "Instance"), 403: "staff only", 404: "no such instance"},
     params=[INSTANCE_ID], tag="instances")}
 PATHS["/instances/{instance_id}/log"] = {"get": _op(
     "What the instance's scripts printed (script tasks, pre- and post-scripts), a line each, newest last",
-    {200: ("the last `limit` lines", "InstanceLog"), 404: "no such instance"},
+    {200: ("the last `limit` lines", "InstanceLog"), 403: "staff only", 404: "no such instance"},
     params=[INSTANCE_ID, _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000})], tag="instances")}
 PATHS["/instances/{instance_id}/cancel"] = {"post": _op(
     "Cancel a process no order started; its open tasks are cancelled", {
