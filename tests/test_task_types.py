@@ -134,3 +134,13 @@ def test_the_log_of_an_instance_is_shown_only_to_those_who_may_see_the_instance(
     assert api.get("/instances/999999/log", as_="admin").status_code == 404
     body = api.get(f"/instances/{started['id']}/log", as_="sales").get_json()
     assert body["count"] == 1 and body["items"][0]["at"] and body["items"][0]["text"] == "Заявка: ручки на 300 ₽"
+
+
+def test_a_script_that_prints_too_much_keeps_the_first_lines_each_cut_to_size_and_says_how_many_were_dropped(api):
+    deploy_diagram(api, "tt_chatty.bpmn")
+    started = start(api, "tt_chatty")
+    assert started["status"] == "completed"
+    lines = _log(api, started["id"])
+    assert len(lines) == 201 and lines[0] == ("chatter", "я" * 2000)
+    assert lines[199] == ("chatter", "строка 199")
+    assert lines[200] == ("chatter", "… ещё 100 строк не записано")
