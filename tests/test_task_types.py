@@ -95,7 +95,7 @@ def test_a_parallel_multi_instance_task_opens_one_task_per_item_and_gathers_the_
     assert after["instance"]["status"] == "completed" and after["tasks"] == []
 
     data = instance(api, started["id"])["data"]
-    assert data["verdicts"] == ["не годен", "годен", "годен"]  # as SpiffWorkflow gathers them: in the answers' order
+    assert data["verdicts"] == ["годен", "не годен", "годен"]  # in the order of the suppliers, not of the answers
     assert data["letters"] == ["Уважаемый Альфа", "Уважаемый Бета", "Уважаемый Гамма"]  # a multi-instance script
     assert sorted(text for _, text in _log(api, started["id"])) == [
         "Уважаемый Альфа", "Уважаемый Бета", "Уважаемый Гамма"]

@@ -104,9 +104,34 @@ class _CheckedCollection:
 
 
 class CheckedParallelMultiInstanceTask(_CheckedCollection, ParallelMultiInstanceTask):
+    """Also keeps a list of answers in the order of the items they answer (SpiffWorkflow appends them as people
+    finish), so `verdicts[i]` is the answer about `suppliers[i]`."""
+
     def create_children(self, my_task):
         self.check_input(my_task)
         super().create_children(my_task)
+
+    def merge_child(self, workflow, child):
+        my_task = child.parent
+        before = self._answers(my_task)
+        size = len(before) if before is not None else 0
+        super().merge_child(workflow, child)
+        answers, index = self._answers(my_task), child.internal_data.get("key_or_index")
+        if answers is None or len(answers) != size + 1 or not isinstance(index, int):
+            return
+        positions = my_task.internal_data.setdefault("answer_positions", [])
+        positions.append(index)
+        if len(positions) == len(answers):
+            answers[:] = [answers[i] for i in sorted(range(len(answers)), key=positions.__getitem__)]
+            positions.sort()
+
+    def _answers(self, my_task) -> list | None:
+        """The output collection when it is a list of its own (not the input updated in place), else None."""
+        if self.data_output is None or self.output_item is None or not self.data_output.exists(my_task):
+            return None
+        output = self.data_output.get(my_task)
+        same = self.data_input is not None and self.data_input.get(my_task) is output
+        return output if isinstance(output, list) and not same else None
 
 
 class CheckedSequentialMultiInstanceTask(_CheckedCollection, SequentialMultiInstanceTask):
