@@ -111,7 +111,8 @@ def free_names(expression: str) -> set[str]:
     return script_names(expression, "eval")[0]
 
 
-IN_SCOPE = frozenset(name for name in {**BUILTINS, **GUARDS} if not name.startswith("_"))
+# `print` and `printed` (what this script printed so far) are RestrictedPython's own, rewritten at compile time.
+IN_SCOPE = frozenset({*(name for name in {**BUILTINS, **GUARDS} if not name.startswith("_")), "print", "printed"})
 
 
 MAX_LOG_LINE = 2_000  # characters of one printed line that are kept
