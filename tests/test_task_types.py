@@ -145,3 +145,16 @@ def test_a_script_that_prints_too_much_keeps_the_first_lines_each_cut_to_size_an
     assert len(lines) == 201 and lines[0] == ("chatter", "я" * 2000)
     assert lines[199] == ("chatter", "строка 199")
     assert lines[200] == ("chatter", "… ещё 100 строк не записано")
+
+
+def test_a_failing_post_script_refuses_the_completion_with_the_task_and_the_error_and_the_task_stays_open(api):
+    deploy_diagram(api, "tt_bad_post.bpmn")
+    started = start(api, "tt_bad_post", {"total": 100, "people": 0})
+    [split] = started["tasks"]
+    refused = api.post(f"/tasks/{split['id']}/complete", {"data": {}}, as_="admin")
+    assert refused.status_code == 422, refused.get_json()
+    message = refused.get_json()["message"]
+    assert "Поделить поровну (split)" in message and "ZeroDivisionError" in message and "Post-Script" in message
+    after = instance(api, started["id"])
+    assert after["status"] == "running" and [t["id"] for t in after["tasks"]] == [split["id"]]
+    assert api.get(f"/tasks/{split['id']}", as_="admin").get_json()["state"] == "open"

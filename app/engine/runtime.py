@@ -187,7 +187,10 @@ class ProcessEngine:
     def complete_user_task(self, task, data: dict) -> None:
         task.data.pop(INPUT_ERROR_VARIABLE, None)  # answered: the next tasks must not show it again
         task.data.update(_jsonable(data))
-        task.run()
+        try:
+            task.run()  # its postScript runs here, and the next task's preScript
+        except SpiffWorkflowException as exc:
+            raise ScriptError(_describe(exc, getattr(exc, "task", None) or task)) from exc
 
     @staticmethod
     def _waiting_service_task(workflow: BpmnWorkflow, guid: str):
