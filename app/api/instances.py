@@ -182,6 +182,14 @@ def get_instance(user, instance_id):
     return jsonify(instance_json(runs.get_instance(instance_id, user)))
 
 
+@bp.get("/instances/<int:instance_id>/log")
+@endpoint("instances.list")
+def instance_log(user, instance_id):
+    lines = runs.log(runs.get_instance(instance_id, user), int_arg(request.args, "limit", 1000, 1, 5000))
+    return jsonify({"count": len(lines), "items": [
+        {"at": _iso(e.at), "bpmn_id": e.field, "text": e.new_value or ""} for e in lines]})
+
+
 @bp.post("/instances/<int:instance_id>/cancel")
 @endpoint("instances.admin", write=True)
 def cancel_instance(user, instance_id):
@@ -207,6 +215,9 @@ COMPONENTS["Instance"] = {"allOf": [ref("InstanceSummary"), obj({
     "data": {"type": "object", "description": "the process's data now (at its end: what it finished with)"}})]}
 COMPONENTS["InstanceList"] = obj({"count": {"type": "integer", "minimum": 0},
                                   "items": {"type": "array", "items": ref("InstanceSummary")}})
+COMPONENTS["InstanceLog"] = obj({"count": {"type": "integer", "minimum": 0}, "items": {"type": "array", "items": obj({
+    "at": STAMP, "bpmn_id": {"type": "string", "description": "the element whose script printed it"},
+    "text": {"type": "string", "maxLength": 2000}})}})
 INSTANCE_ID = _path("instance_id", ID)
 PATHS["/processes/{process_id}/instances"] = {"post": _op(
     "Start an instance of a deployed process (not the order lifecycle: an order starts that) with start data",
@@ -223,6 +234,10 @@ PATHS["/instances/{instance_id}"] = {"get": _op(
     "One instance with its open tasks and data",
     {200: ("the instance", "Instance"), 403: "employees only", 404: "no such instance, or not one the caller sees"},
     params=[INSTANCE_ID], tag="instances")}
+PATHS["/instances/{instance_id}/log"] = {"get": _op(
+    "What the instance's scripts printed (script tasks, pre- and post-scripts), a line each, newest last",
+    {200: ("the last `limit` lines", "InstanceLog"), 403: "staff only", 404: "no such instance"},
+    params=[INSTANCE_ID, _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000})], tag="instances")}
 PATHS["/instances/{instance_id}/cancel"] = {"post": _op(
     "Cancel a process no order started; its open tasks are cancelled", {
         200: ("cancelled", "Instance"), 403: "admins only", 404: "no such instance",

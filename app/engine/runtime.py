@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, StandardLoopTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -27,7 +28,7 @@ from app.engine import messages
 from app.engine.bindings import Bindings
 from app.engine.definitions import task_properties, version_bindings
 from app.engine.events import catches_signal, close_idle_event_subprocesses, interrupt, pending_events
-from app.engine.scripting import IN_SCOPE, RestrictedEnvironment
+from app.engine.scripting import IN_SCOPE, RestrictedEnvironment, ScriptEngine
 from app.engine.specs import CALL_KEY, AsyncServiceTask, make_serializer
 from app.errors import ScriptError
 
@@ -80,6 +81,7 @@ class StepView:
     waiting_messages: set[str] = field(default_factory=set)
     message_data: dict = field(default_factory=dict)
     signals: list[tuple[str, Any]] = field(default_factory=list)  # thrown, caught by nothing in this instance
+    log: list[tuple[str, str]] = field(default_factory=list)  # (bpmn id, line) the step's scripts printed
 
 
 def _parse_due(value: Any) -> datetime | None:
@@ -103,7 +105,7 @@ class ProcessEngine:
 
     def __init__(self, helpers: dict[str, Callable[..., Any]], cache_size: int = 64) -> None:
         self.serializer = make_serializer()
-        self.script_engine = PythonScriptEngine(environment=RestrictedEnvironment(helpers))
+        self.script_engine = ScriptEngine(environment=RestrictedEnvironment(helpers))
         self._versions: OrderedDict[tuple, Any] = OrderedDict()
         self._cache_size = cache_size
 
@@ -149,10 +151,12 @@ class ProcessEngine:
     def new_workflow(self, specs: tuple, data: dict) -> BpmnWorkflow:
         spec, subs = specs
         workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
+        self.script_engine.environment.log.take()  # a step starts here: forget what an earlier failed one printed
         workflow.get_tasks(state=TaskState.READY)[0].data.update(_jsonable(data))
         return workflow
 
     def load(self, specs: tuple, state: str) -> BpmnWorkflow:
+        self.script_engine.environment.log.take()  # a step starts here: forget what an earlier failed one printed
         dct = json.loads(state, cls=self.serializer.json_decoder_cls)
         self.serializer.migrate(dct)
         dct["spec"], dct["subprocess_specs"] = specs
@@ -187,7 +191,10 @@ class ProcessEngine:
     def complete_user_task(self, task, data: dict) -> None:
         task.data.pop(INPUT_ERROR_VARIABLE, None)  # answered: the next tasks must not show it again
         task.data.update(_jsonable(data))
-        task.run()
+        try:
+            task.run()  # its postScript runs here, and the next task's preScript
+        except SpiffWorkflowException as exc:
+            raise ScriptError(_describe(exc, getattr(exc, "task", None) or task)) from exc
 
     @staticmethod
     def _waiting_service_task(workflow: BpmnWorkflow, guid: str):
@@ -362,7 +369,7 @@ class ProcessEngine:
             ready=ready, calls=calls, milestones=milestones, finished=workflow.completed,
             next_timer_at=min(dues) if dues else None,
             waiting_messages={e.name for e in waiting if e.event_type == "MessageEventDefinition"},
-            message_data=message_data,
+            message_data=message_data, log=self.script_engine.environment.log.take(),
         )
 
     def _task_view(self, task) -> TaskView:
@@ -387,14 +394,42 @@ class ProcessEngine:
                 if candidate and (earliest is None or candidate < earliest):
                     earliest = candidate
         due = due or earliest
+        name = spec.bpmn_name or spec.bpmn_id
+        instance = self._instance_label(task)
+        if instance:  # one of several instances of the same task: say which, the inbox lists them side by side
+            name = f"{name[:200 - len(instance) - 3]} — {instance}"
         return TaskView(
-            guid=str(task.id), bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+            guid=str(task.id), bpmn_id=spec.bpmn_id, name=name,
             stage=props.get("stage") or spec.bpmn_name or spec.bpmn_id, lane=spec.lane or "",
             form=props.get("formJsonSchemaFilename"), ui_form=props.get("formUiSchemaFilename"),
             assignee=assignee, due_at=due, data=_jsonable(task.data),
             input_error=task.data.get(INPUT_ERROR_VARIABLE), kind=_kind(spec),
             documentation=getattr(spec, "documentation", None) or None,
         )
+
+    def _instance_label(self, task) -> str | None:
+        """Which instance of a multi-instance or looping task this is: its item (a short text or number), else
+        «2/3» (or the round of a loop, «2»)."""
+        loop = task.parent.task_spec if task.parent is not None else None
+        if isinstance(loop, StandardLoopTask):
+            return str(task.internal_data.get("iteration", 0) + 1)
+        if not isinstance(loop, MultiInstanceTask):
+            return None
+        item = task.data.get(loop.input_item.bpmn_id) if loop.input_item is not None else None
+        if isinstance(item, (str, int, float)) and not isinstance(item, bool) and 0 < len(str(item)) <= 60:
+            return str(item)
+        position = task.internal_data.get("key_or_index", task.internal_data.get("item"))
+        if isinstance(position, str):  # a key of a dict collection
+            return position[:60]
+        if not isinstance(position, int):
+            return None
+        try:
+            items = (loop.data_input.get(task.parent) if loop.data_input is not None
+                     else self.evaluate(task.parent, loop.cardinality))
+            total = len(items) if isinstance(items, Sized) else int(items)
+        except (ScriptError, WorkflowException, TypeError, ValueError, KeyError):
+            return str(position + 1)
+        return f"{position + 1}/{total}"
 
     def task_check(self, task, data: dict) -> str | None:
         """Evaluate the task's preCompleteCheck on its data plus the submitted data; the message if it fails."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import threading
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -15,6 +16,8 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from RestrictedPython.PrintCollector import PrintCollector
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from app.errors import ScriptError
@@ -45,7 +48,7 @@ GUARDS = {
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
     "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y),
-    "_print_": None,
+    "_print_": PrintCollector,  # an expression's print goes nowhere; a script's is logged (`execute`)
     "_apply_": lambda f, *a, **kw: f(*a, **kw),
     "datetime": datetime, "date": date, "timedelta": timedelta, "timezone": timezone, "Decimal": Decimal,
 }
@@ -108,14 +111,44 @@ def free_names(expression: str) -> set[str]:
     return script_names(expression, "eval")[0]
 
 
-IN_SCOPE = frozenset(name for name in {**BUILTINS, **GUARDS} if not name.startswith("_"))
+# `print` and `printed` (what this script printed so far) are RestrictedPython's own, rewritten at compile time.
+IN_SCOPE = frozenset({*(name for name in {**BUILTINS, **GUARDS} if not name.startswith("_")), "print", "printed"})
+
+
+MAX_LOG_LINE = 2_000  # characters of one printed line that are kept
+MAX_LOG_LINES = 200  # printed lines kept per engine step; the rest are counted in one last line
+
+
+class ScriptLog(threading.local):
+    """What the scripts of one engine step printed, as (bpmn id, line): per thread, as steps run per request."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+        self.dropped = 0
+        self.speaker = ""
+
+    def add(self, text: str) -> None:
+        for line in text.splitlines():
+            if len(self.lines) >= MAX_LOG_LINES:
+                self.dropped += 1
+            else:
+                self.lines.append((self.speaker, line[:MAX_LOG_LINE]))
+
+    def take(self) -> list[tuple[str, str]]:
+        """The lines printed since the last take, and forget them."""
+        lines, dropped = self.lines, self.dropped
+        if dropped:
+            lines.append((self.speaker, f"… ещё {dropped} строк не записано"))
+        self.lines, self.dropped = [], 0
+        return lines
 
 
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
-    """Task data as the namespace; builtins limited; helpers injected, never kept in data."""
+    """Task data as the namespace; builtins limited; helpers injected, never kept in data; `print` logged."""
 
     def __init__(self, helpers: dict[str, Callable[..., Any]]) -> None:
         super().__init__({**GUARDS, **helpers})
+        self.log = ScriptLog()
 
     def evaluate(self, expression, context, external_context=None):
         namespace = dict(self.globals)
@@ -130,7 +163,17 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         namespace = dict(self.globals)
         namespace.update(external_context or {})
         namespace.update(context)
-        exec(compile_script(script), namespace)  # noqa: S102 - restricted code object
+        printers: list[PrintCollector] = []
+
+        def printer(_getattr_=None) -> PrintCollector:
+            printers.append(PrintCollector(_getattr_))
+            return printers[-1]
+
+        namespace["_print_"] = printer
+        try:
+            exec(compile_script(script), namespace)  # noqa: S102 - restricted code object
+        finally:  # what a failing script printed before it failed helps most
+            self.log.add("".join(p() for p in printers))
         for key, value in namespace.items():
             if key in self.globals or (external_context and key in external_context):
                 continue
@@ -143,3 +186,13 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
     def call_service(self, context, **kwargs):  # our service tasks never call in-process
         raise ScriptError("service tasks run in workers, not in the script engine")
+
+
+class ScriptEngine(PythonScriptEngine):
+    """Spiff's script engine that tells the environment whose script runs, so printed lines carry the task."""
+
+    environment: RestrictedEnvironment
+
+    def execute(self, task, script, external_context=None):
+        self.environment.log.speaker = task.task_spec.bpmn_id or task.task_spec.name
+        return super().execute(task, script, external_context)

@@ -1,6 +1,8 @@
 """Our task specs: the asynchronous service task, and the parser/serializer wiring."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
@@ -12,10 +14,15 @@ from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.event_parsers import SpiffStartEventParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import ScriptTaskParser, ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
-from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter, SpiffMultiInstanceConverter
+from SpiffWorkflow.spiff.specs.defaults import (
+    ParallelMultiInstanceTask,
+    ScriptTask,
+    SequentialMultiInstanceTask,
+    ServiceTask,
+)
 
 from app.engine.timers import CLOCKED_TIMERS
 
@@ -87,12 +94,95 @@ class StartEventParser(SpiffStartEventParser):
         return task
 
 
+class _CheckedCollection:
+    """SpiffWorkflow 3.2 runs a multi-instance task over whatever its input holds: a missing collection, a number
+    or a text cardinality fail deep inside with a bare TypeError. Refuse them first with what the task needs."""
+
+    data_input: Any
+    cardinality: str | None
+    raise_data_exception: Callable[..., None]
+
+    def check_input(self, my_task, count=None) -> None:
+        if self.data_input is not None:
+            if not self.data_input.exists(my_task):
+                self.raise_data_exception(f"the collection '{self.data_input.bpmn_id}' is missing from the data",
+                                          my_task)
+            items = self.data_input.get(my_task)
+            if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+                self.raise_data_exception(f"'{self.data_input.bpmn_id}' must be a list or a dict, not "
+                                          f"{type(items).__name__}", my_task)
+        elif self.cardinality is not None:
+            if count is None:
+                count = my_task.workflow.script_engine.evaluate(my_task, self.cardinality)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                self.raise_data_exception(f"loopCardinality '{self.cardinality}' must give a whole number ≥ 0, "
+                                          f"not {count!r}", my_task)
+
+
+class CheckedParallelMultiInstanceTask(_CheckedCollection, ParallelMultiInstanceTask):
+    """Also keeps a list of answers in the order of the items they answer (SpiffWorkflow appends them as people
+    finish), so `verdicts[i]` is the answer about `suppliers[i]`."""
+
+    def create_children(self, my_task):
+        self.check_input(my_task)
+        super().create_children(my_task)
+
+    def merge_child(self, workflow, child):
+        my_task = child.parent
+        before = self._answers(my_task)
+        size = len(before) if before is not None else 0
+        super().merge_child(workflow, child)
+        answers, index = self._answers(my_task), child.internal_data.get("key_or_index")
+        if answers is None or len(answers) != size + 1 or not isinstance(index, int):
+            return
+        positions = my_task.internal_data.setdefault("answer_positions", [])
+        positions.append(index)
+        if len(positions) == len(answers):
+            answers[:] = [answers[i] for i in sorted(range(len(answers)), key=positions.__getitem__)]
+            positions.sort()
+
+    def _answers(self, my_task) -> list | None:
+        """The output collection when it is a list of its own (not the input updated in place), else None."""
+        if self.data_output is None or self.output_item is None or not self.data_output.exists(my_task):
+            return None
+        output = self.data_output.get(my_task)
+        same = self.data_input is not None and self.data_input.get(my_task) is output
+        return output if isinstance(output, list) and not same else None
+
+
+class CheckedSequentialMultiInstanceTask(_CheckedCollection, SequentialMultiInstanceTask):
+    def init_remaining_items(self, my_task):
+        self.check_input(my_task)
+        return super().init_remaining_items(my_task)
+
+    def get_next_index(self, my_task):
+        self.check_input(my_task, my_task.internal_data.get("cardinality"))
+        return super().get_next_index(my_task)
+
+
+def _checked_loops(parser_class: type) -> type:
+    return type(parser_class.__name__, (parser_class,), {"PARALLEL_MI_CLASS": CheckedParallelMultiInstanceTask,
+                                                          "SEQUENTIAL_MI_CLASS": CheckedSequentialMultiInstanceTask})
+
+
+class ScriptTaskWithScriptsParser(ScriptTaskParser):
+    """SpiffWorkflow 3.2's script task parser drops `spiffworkflow:preScript`/`postScript` (every other task's
+    keeps them); the spec and its serializer already run and store them."""
+
+    def create_task(self):
+        task = super().create_task()
+        extensions = self.parse_extensions()
+        task.prescript, task.postscript = extensions.get("preScript"), extensions.get("postScript")
+        return task
+
+
 class BespokeParser(SpiffBpmnParser):
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES = {tag: (_checked_loops(parser), spec) for tag, (parser, spec) in {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (ServiceTaskParser, AsyncServiceTask),
         full_tag("startEvent"): (StartEventParser, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1]),
-    }
+        full_tag("scriptTask"): (ScriptTaskWithScriptsParser, ScriptTask),
+    }.items()}
 
 
 class VersionedWorkflowConverter(BpmnWorkflowConverter):
@@ -120,6 +210,8 @@ def make_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config.pop(ServiceTask, None)
     config[AsyncServiceTask] = ServiceTaskConverter
+    config[CheckedParallelMultiInstanceTask] = SpiffMultiInstanceConverter
+    config[CheckedSequentialMultiInstanceTask] = SpiffMultiInstanceConverter
     config[BpmnWorkflow] = VersionedWorkflowConverter
     for clocked in CLOCKED_TIMERS.values():  # registered last: their typenames load as the clocked timers
         config[clocked] = TimerConditionalEventDefinitionConverter

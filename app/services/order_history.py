@@ -17,7 +17,7 @@ from app.services.money import exact_decimal
 
 KIND_LABELS = {"field": N_("Изменение поля"), "stage": N_("Этап"), "status": N_("Статус"), "task": N_("Задача"),
                "message": N_("Сообщение"), "job": N_("Фоновая операция"), "deploy": N_("Версия процесса"),
-               "process": N_("Процесс")}
+               "process": N_("Процесс"), "log": N_("Вывод скрипта")}
 FIELD_LABELS = {
     "price": N_("Стоимость"), "prepayment": N_("Предоплата"), "payment_type": N_("Форма оплаты"),
     "promised_date": N_("Обещанная дата"), "measurer": N_("Замерщик"), "visit_at": N_("Дата замера"),
@@ -60,7 +60,7 @@ def what(event: AuditEvent) -> str:
         return _(FIELD_LABELS.get(event.field, event.field))
     if event.kind == "task" and event.details and event.details.get("name"):
         return f"{label} «{event.details['name']}»"
-    if event.kind in ("job", "message") and event.field:
+    if event.kind in ("job", "message", "log") and event.field:
         return f"{label}: {event.field}"
     return label
 

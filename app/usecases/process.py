@@ -30,7 +30,7 @@ from app.models import (
     ProcessSettings,
     User,
 )
-from app.services import audit, lane_owners, orders
+from app.services import audit, lane_owners, orders, task_text
 from app.services.outbox import add_job
 
 ORDER_PROCESS = "order_lifecycle"  # the process an order starts (`start_order_process`); the others, `start_process`
@@ -141,6 +141,9 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
         db.session.flush()
     order = instance.order
     _project_tasks(instance, workflow, view, actor, acted)
+    for bpmn_id, text in view.log:  # what the step's scripts printed: the instance's log (`runs.log`)
+        audit.record(instance.order_id, "log", actor, field=bpmn_id[:80], new=text, entity="instance",
+                     entity_id=instance.id, instance_id=instance.id)
     if order is not None:
         _project_order(order, view, actor)
     elif view.finished:
@@ -193,7 +196,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         row = HumanTask(task_guid=guid, instance_id=instance.id, order_id=instance.order_id,
                         bpmn_id=view_task.bpmn_id, name=view_task.name, stage=view_task.stage,
                         lane=role, lane_name=view_task.lane or None, kind=view_task.kind,
-                        documentation=view_task.documentation,
+                        documentation=task_text.documentation(view_task.documentation, view_task.data),
                         form_schema=view_task.form, form_ui_schema=view_task.ui_form,
                         assignee_id=assignee, due_at=view_task.due_at,
                         data=_form_data(view_task, forms), created_at=now)

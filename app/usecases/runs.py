@@ -12,7 +12,7 @@ from app import policy
 from app.engine import engine
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
-from app.models import HumanTask, ProcessDefinition, ProcessInstance, User
+from app.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, User
 from app.services import audit
 from app.services.forms import validate_form
 from app.usecases import process
@@ -71,6 +71,14 @@ def open_tasks(instance: ProcessInstance) -> list[HumanTask]:
     return list(db.session.execute(select(HumanTask).where(HumanTask.instance_id == instance.id,
                                                            HumanTask.state == "open")
                                    .order_by(HumanTask.id)).scalars())
+
+
+def log(instance: ProcessInstance, limit: int = 1000) -> list[AuditEvent]:
+    """What the instance's scripts printed (`print`), newest last: the last `limit` lines."""
+    rows = db.session.execute(select(AuditEvent).where(AuditEvent.instance_id == instance.id,
+                                                       AuditEvent.kind == "log")
+                              .order_by(AuditEvent.id.desc()).limit(limit)).scalars().all()
+    return list(reversed(rows))
 
 
 @unit_of_work()
