@@ -116,7 +116,7 @@ def drive(api: Api, app, instance_id: int) -> tuple[str, str]:
 def sweep(dirs: list[Path]) -> list[tuple[str, str, str]]:
     tmp = Path(tempfile.mkdtemp(prefix="bespoke-compat-"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'compat.sqlite3'}", "JOBS_INLINE": True,
-                      "SECRET_KEY": "compat", "TESTING": True})
+                      "SECRET_KEY": "compat"})
     with app.app_context():
         db.create_all()
         with unit_of_work():
@@ -127,7 +127,7 @@ def sweep(dirs: list[Path]) -> list[tuple[str, str, str]]:
     for directory in dirs:
         folder = sorted(directory.rglob("*.bpmn"))
         for path in folder:
-            label = str(path.relative_to(directory.parent))
+            label = str(path.relative_to(directory.parent.parent))
             print(label, file=sys.stderr, flush=True)
             deployed = api.post("/processes", bundle(path, folder), as_="sweeper")
             if deployed.status_code not in (200, 201):

@@ -131,3 +131,12 @@ def test_an_orders_process_is_reached_only_by_its_number_or_id(api):
                     as_="sales")
     assert sent.status_code == 202, sent.get_json()
     assert (sent.get_json()["order_number"], sent.get_json()["status"]) == (number, "cancelled")
+
+
+def test_a_start_without_the_data_a_correlation_reads_is_a_422_naming_the_element_and_nothing_starts(api):
+    """SpiffWorkflow evaluates a catch event's process-variable correlation unguarded as the event is reached."""
+    deploy_diagram(api, "msg_shipment.bpmn")
+    refused = api.post("/processes/msg_shipment/instances", {"data": {}}, as_="analyst")
+    assert refused.status_code == 422, refused.get_json()
+    assert "shipment" in refused.get_json()["message"] and refused.get_json()["error"] == "script_error"
+    assert api.get("/instances?process_id=msg_shipment").get_json()["count"] == 0

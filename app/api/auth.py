@@ -73,6 +73,14 @@ class AfterCommit:
         self.respond = respond
 
 
+def created(body: dict, location: str):
+    """201 Created with the new resource's address (relative to the API's mount point, as the other links)."""
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = f"{request.script_root}/api/v1{location}"
+    return response
+
+
 def endpoint(action: str, *, write: bool = False):
     """Authenticate, check the caller against the policy's `action`, and for writes run the view as one unit of
     work. The "public" action takes no token; the view checks its order or task itself.

@@ -6,7 +6,7 @@ from flask import jsonify, request
 
 from app import policy
 from app.api import bp
-from app.api.auth import AfterCommit, endpoint, json_body
+from app.api.auth import AfterCommit, created, endpoint, json_body
 from app.api.openapi import NUMBER, PATHS, PROCESS_ID, _op, _path, _query
 from app.api.schemas import COMPONENTS, ID, STAMP, _iso, nullable, obj, ref, task_json
 from app.errors import ValidationError
@@ -150,13 +150,8 @@ def instance_json(instance: ProcessInstance, *, detail: bool = True) -> dict:
 def start_instance(user, process_id):
     instance_id = runs.start(process_id, body_object(json_body(), "data"), user).id
 
-    def respond():
-        response = jsonify(instance_json(db.session.get_one(ProcessInstance, instance_id)))
-        response.status_code = 201
-        response.headers["Location"] = f"{request.script_root}/api/v1/instances/{instance_id}"
-        return response
-
-    return AfterCommit(respond)
+    return AfterCommit(lambda: created(instance_json(db.session.get_one(ProcessInstance, instance_id)),
+                                       f"/instances/{instance_id}"))
 
 
 @bp.get("/instances")

@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 
 from app import policy
 from app.api import bp
-from app.api.auth import AfterCommit, endpoint, json_body
+from app.api.auth import AfterCommit, created, endpoint, json_body
 from app.api.schemas import _iso, order_json, order_summary_json
 from app.errors import NotFound
 from app.extensions import db
@@ -39,12 +39,9 @@ def create_order(user):
     order_id = place_order(payload, user).id
 
     def respond():
-        order = db.session.get(Order, order_id)
-        response = jsonify({"number": order.number, "status": order.status, "stage": order.stage,
-                            "status_url": status_url(order)})
-        response.status_code = 201
-        response.headers["Location"] = f"/api/v1/orders/{order.number}"
-        return response
+        order = db.session.get_one(Order, order_id)
+        return created({"number": order.number, "status": order.status, "stage": order.stage,
+                        "status_url": status_url(order)}, f"/orders/{order.number}")
 
     return AfterCommit(respond)
 

@@ -195,6 +195,8 @@ class ProcessEngine:
             task.run()  # its postScript runs here, and the next task's preScript
         except SpiffWorkflowException as exc:
             raise ScriptError(_describe(exc, getattr(exc, "task", None) or task)) from exc
+        except DIAGRAM_ERRORS as exc:  # an expression Spiff evaluates unguarded (a message's correlation …)
+            raise ScriptError(_describe(exc, task)) from exc
 
     @staticmethod
     def _waiting_service_task(workflow: BpmnWorkflow, guid: str):
@@ -323,6 +325,8 @@ class ProcessEngine:
             raise ScriptError(_describe(exc, getattr(exc, "task", None))) from exc
         except RunawayRun as exc:
             raise ScriptError(_describe(exc, exc.task)) from exc
+        except DIAGRAM_ERRORS as exc:  # an expression Spiff evaluates unguarded (a message's correlation …)
+            raise ScriptError(_describe(exc)) from exc
         view = self.describe(workflow, completed)
         events = workflow.get_events()  # what the instance threw and did not catch itself
         view.signals = [(e.event_definition.name, e.payload) for e in events
@@ -445,6 +449,9 @@ class ProcessEngine:
         return None if ok else (props.get("preCompleteMessage") or "Проверка этапа не пройдена")
 
 
+# What a diagram's own expressions raise where SpiffWorkflow does not wrap them in its exceptions (e.g. a message's
+# correlation expression evaluated as its catch event is reached): the diagram's fault, a 422, not a 500.
+DIAGRAM_ERRORS = (NameError, KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError)
 MAX_RUN_STEPS = 5000  # tasks one run may complete before it counts as a loop nothing ends
 
 
