@@ -36,6 +36,7 @@ from tests.support.api import Api  # noqa: E402
 
 MAX_STEPS = 60
 CALLED = re.compile(r'calledElement="([^"]+)"')
+PROCESS = re.compile(r'<(?:\w+:)?process [^>]*?id="([^"]+)"')
 
 
 def value_for(name: str, schema: dict):
@@ -69,7 +70,7 @@ def bundle(path: Path, folder: list[Path]) -> dict:
     text = path.read_text(encoding="utf-8", errors="replace")
     called = set(CALLED.findall(text))
     others = {p.name: p.read_text(encoding="utf-8", errors="replace") for p in folder
-              if p != path and any(f'id="{c}"' in p.read_text(encoding="utf-8", errors="replace") for c in called)}
+              if p != path and called & set(PROCESS.findall(p.read_text(encoding="utf-8", errors="replace")))}
     forms = {}
     for form in path.parent.glob("*.json"):
         try:

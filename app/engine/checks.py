@@ -81,6 +81,7 @@ def flow_problems(tree, filename: str) -> list[dict]:
     return problems
 
 
+TASK_KINDS = {"userTask": "user task", "manualTask": "manual task", "task": "task"}
 # spiff-arena's lane for whoever started the instance: its tasks are the starter's, as intended.
 INITIATOR_LANES = frozenset({"process initiator", "initiator"})
 
@@ -111,8 +112,9 @@ def lane_problems(tree, filename: str, roles: set[str], *, strict: bool = True,
     for task in tree.xpath("//bpmn:userTask|//bpmn:manualTask|//bpmn:task", namespaces=NS):
         chain = [task.get("id")] + [a.get("id") for a in task.iterancestors() if local(a) == "subProcess"]
         if not in_lane.intersection(chain) and (strict or tree.xpath("//bpmn:lane", namespaces=NS)):
-            message = (f"{local(task)} {task.get('id')} is not in a lane: nobody would get it" if strict else
-                       f"{local(task)} {task.get('id')} is not in a lane: the instance's starter gets it")
+            kind = TASK_KINDS.get(local(task), local(task))
+            message = (f"{kind} {task.get('id')} is not in a lane: nobody would get it" if strict else
+                       f"{kind} {task.get('id')} is not in a lane: the instance's starter gets it")
             problems.append(problem(message, element=task, file=filename, severity=severity))
     return problems
 
@@ -183,9 +185,11 @@ def decision_problems(tree, filename: str, dmn_trees: dict) -> list[dict]:
 
 
 def form_problems(tree, filename: str, form_files: dict[str, bytes],
-                  form_check: Callable[[dict], list[str]] | None) -> tuple[list[dict], dict[str, dict]]:
+                  form_check: Callable[[dict], list[str]] | None, *,
+                  formless_warning: bool = False) -> tuple[list[dict], dict[str, dict]]:
     """(problems, the forms the diagram uses): each user task's and start event's form and UI schema, named by
-    the element. A user task without a form shows its documentation and a «Готово» button."""
+    the element. A user task without a form shows its documentation and a «Готово» button — valid; with
+    `formless_warning` (the order lifecycle, where every stage records something) it is pointed out."""
     problems: list[dict] = []
     forms: dict[str, dict] = {}
     for task in tree.xpath("//bpmn:userTask|//bpmn:startEvent", namespaces=NS):
@@ -193,6 +197,10 @@ def form_problems(tree, filename: str, form_files: dict[str, bytes],
         for prop in (FORM_PROPERTY, UI_PROPERTY):
             form_name = props.get(prop)
             if not form_name:
+                if formless_warning and prop == FORM_PROPERTY and local(task) == "userTask":
+                    problems.append(problem(f"user task has no form ({prop}): people will see only its "
+                                            "documentation and «Готово»", element=task, file=filename,
+                                            severity=WARNING))
                 continue
             form, error = _load_form(form_name, form_files, prop == FORM_PROPERTY, form_check)
             if error or form is None:

@@ -118,7 +118,7 @@ def file_problems(tree, filename: str, dmn_trees: dict, form_files: dict[str, by
     problems += checks.sandbox_problems(tree, filename)
     problems += checks.operator_problems(tree, filename, operators)
     problems += checks.decision_problems(tree, filename, dmn_trees)
-    form_problems, forms = checks.form_problems(tree, filename, form_files, form_check)
+    form_problems, forms = checks.form_problems(tree, filename, form_files, form_check, formless_warning=strict)
     problems += form_problems
     problems += binding_problems(*_raw_bindings(tree), bindings, filename, _element_names(tree))
     if known_names is not None:

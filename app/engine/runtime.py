@@ -317,8 +317,8 @@ class ProcessEngine:
                 workflow.do_engine_steps(did_complete_task=done)
             # SpiffWorkflow looks for ready tasks no deeper than 1,000 steps into its tree: a loop that went
             # further stops there, silently. That is the same loop nothing ends.
-            left = next((t for t in self.tasks(workflow) if t.state == TaskState.READY and not t.task_spec.manual),
-                        None)
+            left = next((t for t in self.tasks(workflow) if t.state == TaskState.READY and not t.task_spec.manual
+                         and _deeper_than(t, SPIFF_MAX_DEPTH - 1)), None)
             if left is not None:
                 raise RunawayRun(left)
         except SpiffWorkflowException as exc:
@@ -453,6 +453,16 @@ class ProcessEngine:
 # correlation expression evaluated as its catch event is reached): the diagram's fault, a 422, not a 500.
 DIAGRAM_ERRORS = (NameError, KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError)
 MAX_RUN_STEPS = 5000  # tasks one run may complete before it counts as a loop nothing ends
+SPIFF_MAX_DEPTH = 1000  # SpiffWorkflow's task iterator (what do_engine_steps looks through) stops this deep
+
+
+def _deeper_than(task, depth: int) -> bool:
+    """The task sits more than `depth` levels down its workflow's tree (counted only as far as needed)."""
+    for _ in range(depth + 1):
+        task = task.parent
+        if task is None:
+            return False
+    return True
 
 
 class RunawayRun(Exception):

@@ -114,10 +114,12 @@ def test_the_analyst_adds_a_call_task_sees_its_problems_fixes_them_and_deploys_v
     lead_on_to_decision(page, task)
     save(page)
     marked(page, "new_order", present=False)
-    # Now the call itself: a user task needs a form. Marked on the diagram, listed with its name and id.
-    marked(page, task)
+    # Now the call itself: a stage of the lifecycle without a form records nothing — a warning (amber), on the
+    # diagram and in the list with its name and id; publishing is no longer held back.
+    marked(page, task, kind="bespoke-warning")
     item = problem(page, task)
     assert CALL in item.inner_text() and "formJsonSchemaFilename" in item.inner_text()
+    assert not page.is_disabled("#open-publish")
     assert page.locator(".bespoke-problem-bubble").first.is_visible()
     screenshot(page, "studio-modeler")
 
@@ -128,7 +130,7 @@ def test_the_analyst_adds_a_call_task_sees_its_problems_fixes_them_and_deploys_v
     page.select_option('#properties-body select[data-key="form"]', "new_order.schema.json")
     assert page.locator('#properties-body select[data-key="ui_form"]').input_value() == "new_order.uischema.json"
     save(page)
-    marked(page, task, present=False)
+    marked(page, task, kind="bespoke-warning", present=False)
     assert page.locator("#problem-list li.problem").count() == 0
     assert "Проблем нет" in page.inner_text("#problem-list")
 

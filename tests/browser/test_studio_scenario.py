@@ -43,7 +43,7 @@ def test_the_analyst_deploys_a_call_task_and_the_admin_migrates_and_rolls_back(b
     lead_on_to_decision(page, task)
     save(page)
     marked(page, "new_order", present=False)
-    marked(page, task)  # a user task without a form: marked on the diagram and listed with its name and id
+    marked(page, task, kind="bespoke-warning")  # a stage without a form: marked (amber) and listed with its name
     assert CALL in problem(page, task).inner_text()
 
     # «Новая форма…» in the panel names the form and opens the form editor on it.
@@ -59,7 +59,7 @@ def test_the_analyst_deploys_a_call_task_and_the_admin_migrates_and_rolls_back(b
     page.evaluate("(id) => window.bespokeModeler.get('canvas').scrollToElement(id, {top: 200, left: 300})", task)
     shape(page, task).click()
     assert page.locator('#properties-body select[data-key="form"]').input_value() == "call_customer.schema.json"
-    marked(page, task, present=False)
+    marked(page, task, kind="bespoke-warning", present=False)
     assert page.locator("#problem-list li.problem").count() == 0
     page.click("#open-publish")
     page.fill("#publish-comment", "Звонок заказчику после нового заказа")
