@@ -11,7 +11,8 @@ and the files defining the processes it calls), started through `POST /api/v1/pr
 data, and driven as far as people can drive it: every open task is completed through the API with what its form
 asks for (a default, the first choice, or a value of the field's type), due timers are fired by moving the app's
 clock. The outcome of each file is one of: refused at deploy (the first error), start failed, completed, waits
-for a message, stuck (a task or step that failed: the error). Writes a summary and the per-file table.
+for a message, stuck (a task or step that failed: the error), server error (a 500 — a bug of ours). Writes a
+summary and the per-file table.
 """
 from __future__ import annotations
 
@@ -102,6 +103,8 @@ def drive(api: Api, app, instance_id: int) -> tuple[str, str]:
             detail = api.get(f"/tasks/{task['id']}", as_="sweeper").get_json()
             answer = api.post(f"/tasks/{task['id']}/complete", {"data": fill(detail.get("schema") or {})},
                               as_="sweeper")
+            if answer.status_code >= 500:
+                return "server error", f"{task['bpmn_id']}: {answer.status_code}"
             if answer.status_code != 200:
                 return "stuck", f"{task['bpmn_id']}: {answer.get_json().get('message')}"
             continue
@@ -131,11 +134,17 @@ def sweep(dirs: list[Path]) -> list[tuple[str, str, str]]:
             label = str(path.relative_to(directory.parent.parent))
             print(label, file=sys.stderr, flush=True)
             deployed = api.post("/processes", bundle(path, folder), as_="sweeper")
+            if deployed.status_code >= 500:
+                results.append((label, "server error", f"deploy: {deployed.status_code}"))
+                continue
             if deployed.status_code not in (200, 201):
                 results.append((label, "refused", first_error(deployed.get_json() or {})))
                 continue
             process_id = deployed.get_json()["process_id"]
             started = api.post(f"/processes/{process_id}/instances", {"data": {}}, as_="sweeper")
+            if started.status_code >= 500:
+                results.append((label, "server error", f"start: {started.status_code}"))
+                continue
             if started.status_code != 201:
                 results.append((label, "start failed", (started.get_json() or {}).get("message", "")[:200]))
                 continue
@@ -146,10 +155,11 @@ def sweep(dirs: list[Path]) -> list[tuple[str, str, str]]:
     return results
 
 
-def report(results: list[tuple[str, str, str]], command: str) -> str:
+def report(results: list[tuple[str, str, str]], command: str, source: str = "") -> str:
     counts = Counter(outcome for _, outcome, _ in results)
     lines = ["# Compatibility: diagrams written elsewhere, run unchanged", "",
-             f"Produced by `{command}` (see `bench/compat.py` for what each outcome means).", "",
+             f"Produced by `{command}`" + (f", the diagrams being {source}" if source else "")
+             + " (see `bench/compat.py` for what each outcome means).", "",
              f"**{len(results)} diagrams**: " + ", ".join(f"{n} {o}" for o, n in counts.most_common()), "",
              "| Diagram | Outcome | Why |", "|---|---|---|"]
     lines += [f"| {label} | {outcome} | {why.replace('|', '/')} |" for label, outcome, why in results]
@@ -160,10 +170,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("dirs", nargs="+", type=Path)
     parser.add_argument("--out", default=str(ROOT / "docs" / "COMPATIBILITY.md"))
+    parser.add_argument("--source", default="", help="where the diagrams come from, for the report")
     args = parser.parse_args()
     results = sweep(args.dirs)
     command = "bench/compat.py " + " ".join(str(d) for d in args.dirs)
-    Path(args.out).write_text(report(results, command), encoding="utf-8")
+    Path(args.out).write_text(report(results, command, args.source), encoding="utf-8")
     print(json.dumps(Counter(outcome for _, outcome, _ in results)))
 
 
