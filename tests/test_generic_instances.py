@@ -72,3 +72,24 @@ def test_a_loop_that_never_waits_is_stopped_with_the_element_named_and_nothing_s
     message = refused.get_json()["message"]
     assert "without waiting for anyone" in message and ("(count)" in message or "(check)" in message), message
     assert api.get("/instances?process_id=gen_spin").get_json()["count"] == 0
+
+
+def test_an_admin_suspends_and_resumes_a_process_no_order_started_and_nothing_moves_meanwhile(api):
+    deploy_diagram(api, "leave_request.bpmn")
+    started = start(api, "leave_request", {"days": 1}, as_="analyst")
+    [approve] = started["tasks"]
+    base = f"/instances/{started['id']}"
+    assert api.post(f"{base}/suspend", {"reason": "проверка"}, as_="analyst").status_code == 403
+    assert api.post(f"{base}/suspend", {}, as_="admin").status_code == 422  # a reason is required
+    suspended = api.post(f"{base}/suspend", {"reason": "проверка"}, as_="admin")
+    assert suspended.status_code == 200 and suspended.get_json()["status"] == "suspended"
+    refused = api.post(f"/tasks/{approve['id']}/complete", {"data": {"approved": True}}, as_="sales")
+    assert refused.status_code == 409 and "приостановлен" in refused.get_json()["message"]
+    assert "проверка" in refused.get_json()["message"]  # the admin's reason is told
+    assert api.post(f"{base}/suspend", {"reason": "ещё"}, as_="admin").status_code == 409
+    resumed = api.post(f"{base}/resume", {"reason": "проверено"}, as_="admin")
+    assert resumed.status_code == 200 and resumed.get_json()["status"] == "running"
+    complete(api, approve, {"approved": True})
+    assert instance(api, started["id"])["tasks"][0]["bpmn_id"] == "hand_in_pass"
+    nothing = api.post(f"{base}/retry", {"reason": "зачем"}, as_="admin")
+    assert nothing.status_code == 409  # no error: nothing to retry

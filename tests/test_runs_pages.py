@@ -110,6 +110,26 @@ def test_the_admin_cancels_an_instance_with_a_reason(api, app):
     assert 'data-status="cancelled"' in page and "заявку отозвали" in page and "Отменить процесс" not in page
 
 
+def test_the_admin_suspends_and_resumes_an_instance_from_its_page(api, app):
+    deploy_diagram(api, "leave_request.bpmn")
+    started = start(api, "leave_request", {"days": 1}, as_="analyst")
+    url = f"/processes/instances/{started['id']}"
+    analyst = signed_in(app, "analyst")
+    page = analyst.get(url)
+    assert 'id="admin-suspend"' not in _text(page)
+    assert analyst.post(f"{url}/suspend", data={"csrf_token": csrf_of(page.data), "reason": "x"}).status_code == 403
+    admin = signed_in(app.test_client(), "admin")
+    page = admin.get(url)
+    assert 'id="admin-suspend"' in _text(page) and 'id="admin-resume"' not in _text(page)
+    done = admin.post(f"{url}/suspend", data={"csrf_token": csrf_of(page.data), "reason": "аудит заявок"})
+    assert done.status_code == 302
+    page = admin.get(url)
+    text = _text(page)
+    assert 'data-status="suspended"' in text and "аудит заявок" in text and 'id="admin-resume"' in text
+    admin.post(f"{url}/resume", data={"csrf_token": csrf_of(page.data), "reason": "проверено"})
+    assert 'data-status="running"' in _text(admin.get(url))
+
+
 def test_an_order_whose_process_failed_says_so_on_its_card_and_in_the_list(api, app):
     number = api.create_order()
     sales = signed_in(app, "sales")

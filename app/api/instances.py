@@ -43,22 +43,22 @@ def _job_id(body: dict) -> int | None:
     return value
 
 
-def _act(name: str, order: Order, user: User, body: dict) -> None:
+def _act(name: str, target: Order | ProcessInstance, user: User, body: dict) -> None:
     reason = body_text(body, "reason", max_length=FREE_TEXT_MAX, multiline=True)
     if name == "suspend":
-        instances.suspend(order, user, reason)
+        instances.suspend(target, user, reason)
     elif name == "resume":
-        instances.resume(order, user, reason)
+        instances.resume(target, user, reason)
     elif name == "retry":
-        instances.retry(order, user, reason, _job_id(body))
+        instances.retry(target, user, reason, _job_id(body))
     elif name == "skip":
         result = body.get("result")
         if result is not None and not isinstance(result, dict):
             raise ValidationError("result must be a JSON object", fields={"result": "an object"})
-        instances.skip(order, user, reason, _job_id(body), result)
+        instances.skip(target, user, reason, _job_id(body), result)
     else:
         message = body_text(body, "message", max_length=100, required="required")
-        instances.send_message(order, user, message, body_object(body, "payload"), reason)
+        instances.send_message(target, user, message, body_object(body, "payload"), reason)
 
 
 @bp.get("/orders/<number>/process")
@@ -67,13 +67,15 @@ def order_process(user, number):
     return jsonify(process_json(order_service.get_order(number)))
 
 
-def _rules(view):
-    for name in reversed(ACTIONS):
-        view = bp.post(f"/orders/<number>/process/{name}", defaults={"name": name})(view)
-    return view
+def _rules(path: str):
+    def register(view):
+        for name in reversed(ACTIONS):
+            view = bp.post(f"{path}/{name}", defaults={"name": name})(view)
+        return view
+    return register
 
 
-@_rules
+@_rules("/orders/<number>/process")
 @endpoint("instances.admin", write=True)
 def order_process_action(user, number, name):
     order = order_service.get_order(number)
@@ -185,6 +187,14 @@ def instance_log(user, instance_id):
         {"at": _iso(e.at), "bpmn_id": e.field, "text": e.new_value or ""} for e in lines]})
 
 
+@_rules("/instances/<int:instance_id>")
+@endpoint("instances.admin", write=True)
+def instance_action(user, instance_id, name):
+    """The admin's hand on a process no order started, as on an order's (`order_process_action`)."""
+    _act(name, runs.get_instance(instance_id, user), user, json_body())
+    return AfterCommit(lambda: jsonify(instance_json(db.session.get_one(ProcessInstance, instance_id))))
+
+
 @bp.post("/instances/<int:instance_id>/cancel")
 @endpoint("instances.admin", write=True)
 def cancel_instance(user, instance_id):
@@ -233,6 +243,12 @@ PATHS["/instances/{instance_id}/log"] = {"get": _op(
     "What the instance's scripts printed (script tasks, pre- and post-scripts), a line each, newest last",
     {200: ("the last `limit` lines", "InstanceLog"), 403: "staff only", 404: "no such instance"},
     params=[INSTANCE_ID, _query("limit", {"type": "integer", "minimum": 1, "maximum": 5000})], tag="instances")}
+for _name, _text in _ACTION_TEXT.items():
+    PATHS[f"/instances/{{instance_id}}/{_name}"] = {"post": _op(
+        _text.replace("the order's", "the instance's").replace("of the order", "of the instance"), {
+            200: ("the instance after the action", "Instance"), 403: "admins only", 404: "no such instance",
+            409: "not possible in the process's present state"},
+        body="ProcessAction", params=[INSTANCE_ID], tag="instances")}
 PATHS["/instances/{instance_id}/cancel"] = {"post": _op(
     "Cancel a process no order started; its open tasks are cancelled", {
         200: ("cancelled", "Instance"), 403: "admins only", 404: "no such instance",

@@ -12,11 +12,12 @@ from app.engine.inspect import picture
 from app.errors import ValidationError
 from app.extensions import db
 from app.forms_ui import parse_form, render_form
+from app.i18n import N_
 from app.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, User
 from app.runs import bp
 from app.services.forms import prepare_schema
 from app.services.inputs import int_arg
-from app.usecases import process, runs
+from app.usecases import instances, process, runs
 from app.web import action, allowed
 
 PER_PAGE = 30
@@ -114,11 +115,32 @@ def instance(instance_id: int):
     tasks = db.session.execute(select(HumanTask).where(HumanTask.instance_id == found.id)
                                .order_by(HumanTask.created_at, HumanTask.id)).scalars().all()
     shown = picture(process.workflow_of(found))  # the diagram's elements done / active / waiting, flows taken
+    admin = found.order_id is None and policy.can(user, "instances.admin")
     return render_template("runs/instance.html", instance=found, data=runs.instance_data(found), tasks=tasks,
                            history=history, bpmn_xml=found.definition.bpmn_xml,
                            diagram={"elements": shown.elements, "flows": shown.flows},
-                           may_cancel=found.order_id is None and found.status in ("running", "suspended", "error")
-                           and policy.can(user, "instances.admin"))
+                           may_cancel=admin and found.status in ("running", "suspended", "error"),
+                           admin_actions=[(name, _(label)) for name, label, status in ADMIN_ACTIONS
+                                          if admin and found.status == status])
+
+
+# The admin's hand on a running process (orders have theirs on the studio's page): action, label, status it needs.
+ADMIN_ACTIONS = (("suspend", N_("Приостановить"), "running"), ("resume", N_("Возобновить"), "suspended"),
+                 ("retry", N_("Повторить шаг"), "error"))
+
+
+@bp.post("/processes/instances/<int:instance_id>/suspend", defaults={"name": "suspend"})
+@bp.post("/processes/instances/<int:instance_id>/resume", defaults={"name": "resume"})
+@bp.post("/processes/instances/<int:instance_id>/retry", defaults={"name": "retry"})
+@allowed("instances.admin")
+@action
+def admin_action(instance_id: int, name: str):
+    user = _user()
+    found = runs.get_instance(instance_id, user)
+    reason = (request.form.get("reason") or "").strip()
+    {"suspend": instances.suspend, "resume": instances.resume, "retry": instances.retry}[name](found, user, reason)
+    flash(_("Готово: %(what)s", what=_(dict((n, label) for n, label, _s in ADMIN_ACTIONS)[name])), "success")
+    return redirect(url_for("runs.instance", instance_id=instance_id))
 
 
 @bp.post("/processes/instances/<int:instance_id>/cancel")

@@ -1,4 +1,5 @@
-"""An order's process as analysts, admins and the director see it on its diagram, and an admin's hand on it.
+"""A process as analysts, admins and the director see it on its diagram, and an admin's hand on it — an order's
+lifecycle (given by its order) or any other instance.
 
 `instance_view` reads: the element states of the running workflow (`app.engine.inspect`) with the order's failed
 jobs laid over them, its open tasks, waiting timers and messages, jobs and recent history. The actions — retry or
@@ -22,7 +23,7 @@ from app.models import AuditEvent, HumanTask, Order, OutboxJob, ProcessInstance,
 from app.services import audit
 from app.usecases import process
 from app.usecases.incidents import retry_incident, skip_incident
-from app.usecases.messages import deliver_message
+from app.usecases.messages import deliver_message, deliver_to_instance
 from app.usecases.uow import unit_of_work
 
 REASON_MAX = 500
@@ -45,10 +46,13 @@ class InstanceView:
         return [job for job in self.jobs if job.status in FAILED_JOBS]
 
 
-def _instance(order: Order) -> ProcessInstance:
-    if order.instance is None:
-        raise NotFound(_("У заказа %(number)s нет процесса", number=order.number))
-    return order.instance
+def _instance(target: Order | ProcessInstance) -> ProcessInstance:
+    """The instance an admin acts on: itself, or an order's lifecycle."""
+    if isinstance(target, ProcessInstance):
+        return target
+    if target.instance is None:
+        raise NotFound(_("У заказа %(number)s нет процесса", number=target.number))
+    return target.instance
 
 
 def instance_view(order: Order, history: int = 30) -> InstanceView:
@@ -82,40 +86,43 @@ def _reason(reason: str | None) -> str:
     return text
 
 
-def _order_job(order: Order, job_id: int | None) -> OutboxJob:
+def _instance_job(instance: ProcessInstance, job_id: int | None) -> OutboxJob:
     job = db.session.get(OutboxJob, job_id) if job_id else None
-    if job is None or job.order_id != order.id:
-        message = _("Выберите задание этого заказа")
+    if job is None or job.instance_id != instance.id:
+        message = _("Выберите задание этого процесса")
         raise ValidationError(message, fields={"job": message})
     return job
 
 
+def _record(instance: ProcessInstance, actor: User, **kwargs) -> None:
+    """An admin's action in the history of the instance (and of its order, if it has one)."""
+    audit.record(instance.order_id, kwargs.pop("kind", "process"), actor, instance_id=instance.id, **kwargs)
+
+
 @unit_of_work()
-def suspend(order: Order, actor: User, reason: str) -> ProcessInstance:
+def suspend(target: Order | ProcessInstance, actor: User, reason: str) -> ProcessInstance:
     """Stop the instance where it stands: its tasks, messages, timers and job results wait for `resume`."""
     reason = _reason(reason)
-    instance = _instance(order)
+    instance = _instance(target)
     if instance.status != "running":
         raise Conflict(_("Приостановить можно только выполняющийся процесс (сейчас: %(status)s)",
                          status=instance.status), instance_status=instance.status)
     instance.status = process.SUSPENDED
     instance.next_timer_at = None  # the scheduler's due_instances no longer sees it; resume puts it back
-    audit.record(order.id, "process", actor, field="status", old="running", new=process.SUSPENDED,
-                 details={"reason": reason})
+    _record(instance, actor, field="status", old="running", new=process.SUSPENDED, details={"reason": reason})
     return instance
 
 
 @unit_of_work()
-def resume(order: Order, actor: User, reason: str) -> ProcessInstance:
+def resume(target: Order | ProcessInstance, actor: User, reason: str) -> ProcessInstance:
     """Running again: timers that fell due meanwhile fire on the scheduler's next pass; held job results apply now."""
     reason = _reason(reason)
-    instance = _instance(order)
+    instance = _instance(target)
     if instance.status != process.SUSPENDED:
-        raise Conflict(_("Процесс заказа %(number)s не приостановлен", number=order.number),
+        raise Conflict(_("Процесс (%(label)s) не приостановлен", label=process.instance_label(instance)),
                        instance_status=instance.status)
     instance.status = "running"
-    audit.record(order.id, "process", actor, field="status", old=process.SUSPENDED, new="running",
-                 details={"reason": reason})
+    _record(instance, actor, field="status", old=process.SUSPENDED, new="running", details={"reason": reason})
     held = list(db.session.execute(select(OutboxJob).where(
         OutboxJob.instance_id == instance.id, OutboxJob.task_guid.is_not(None),
         OutboxJob.status.in_(("done", "skipped"))).order_by(OutboxJob.id)).scalars())
@@ -126,8 +133,8 @@ def resume(order: Order, actor: User, reason: str) -> ProcessInstance:
         if not applied:
             return False
         for job in applied:
-            audit.record(order.id, "job", actor, field=job.operator, old=None, new="done", entity="job",
-                         entity_id=job.id, details={"reason": _("результат применён при возобновлении")})
+            _record(instance, actor, kind="job", field=job.operator, old=None, new="done", entity="job",
+                    entity_id=job.id, details={"reason": _("результат применён при возобновлении")})
 
     if process.step(instance, apply_results, actor) is None:  # nothing held: only the timers come back
         instance.next_timer_at = eng.describe(process.workflow_of(instance)).next_timer_at
@@ -137,35 +144,40 @@ def resume(order: Order, actor: User, reason: str) -> ProcessInstance:
 
 
 @unit_of_work()
-def retry(order: Order, actor: User, reason: str, job_id: int | None = None) -> ProcessInstance:
-    """Run a failed step again: the order's job out of attempts, or the step that left the instance in error."""
+def retry(target: Order | ProcessInstance, actor: User, reason: str, job_id: int | None = None) -> ProcessInstance:
+    """Run a failed step again: the instance's job out of attempts, or the step that left the instance in error."""
     reason = _reason(reason)
-    instance = _instance(order)
+    instance = _instance(target)
     if job_id:
-        retry_incident(_order_job(order, job_id).id, actor, reason=reason)
+        retry_incident(_instance_job(instance, job_id).id, actor, reason=reason)
         return instance
     if not instance.error:
-        raise Conflict(_("У процесса заказа %(number)s нет ошибки: повторять нечего", number=order.number))
+        raise Conflict(_("У процесса (%(label)s) нет ошибки: повторять нечего", label=process.instance_label(instance)))
     failed = instance.error
     process.step(instance, lambda workflow: None, actor, refresh_timers=True)  # raises again if it still fails
-    audit.record(order.id, "process", actor, field="retry", old=failed[:500], new="running",
-                 details={"reason": reason})
+    _record(instance, actor, field="retry", old=failed[:500], new="running", details={"reason": reason})
     return instance
 
 
 @unit_of_work()
-def skip(order: Order, actor: User, reason: str, job_id: int | None, result: dict | None) -> OutboxJob:
+def skip(target: Order | ProcessInstance, actor: User, reason: str, job_id: int | None,
+         result: dict | None) -> OutboxJob:
     """Finish the failed service task by hand with `result` (or none) and let the process go on."""
     reason = _reason(reason)
-    job = _order_job(order, job_id)
+    job = _instance_job(_instance(target), job_id)
     return skip_incident(job.id, actor, result, reason)
 
 
 @unit_of_work()
-def send_message(order: Order, actor: User, name: str, payload: dict, reason: str) -> None:
+def send_message(target: Order | ProcessInstance, actor: User, name: str, payload: dict, reason: str) -> None:
     """Deliver one of the messages the diagram waits for right now, as an admin, with the reason in the history."""
     reason = _reason(reason)
     if not (name or "").strip():
         message = _("Выберите сообщение")
         raise ValidationError(message, fields={"message": message})
-    deliver_message(order, name.strip(), payload, actor, source="manual", reason=reason)
+    instance = _instance(target)
+    if instance.order is not None:
+        deliver_message(instance.order, name.strip(), payload, actor, source="manual", reason=reason)
+    else:
+        deliver_to_instance(instance, name.strip(), payload, actor)
+        _record(instance, actor, kind="message", field=name.strip(), details={"reason": reason})
