@@ -112,6 +112,11 @@ def test_lane_owners_name_who_works_the_lane_and_one_owner_gets_it_outright(api)
             AuditEvent.entity == "task", AuditEvent.entity_id == str(pay["id"]),
             AuditEvent.field == "candidates")).scalar_one()
         assert named.new_value == "accountant, ln_second" and named.details["unknown"] == ["no_such_login"]
+    assert api.get(f"/tasks/{pay['id']}", as_="accountant").get_json()["candidates"] == ["accountant", "ln_second"]
+    # The department's head assigns it — only to someone the process named (else they could not complete it).
+    wrong = api.post(f"/tasks/{pay['id']}/assign", {"user": "head_accountant"}, as_="head_accountant")
+    assert wrong.status_code == 422 and wrong.get_json()["fields"] == {"user": "not named by the process"}
+    assert api.post(f"/tasks/{pay['id']}/assign", {"user": "ln_second"}, as_="head_accountant").status_code == 200
 
     after = complete(api, pay, as_="ln_second")
     [confirm] = after["tasks"]

@@ -24,6 +24,7 @@ from app.models import (
     Partner,
     Payment,
     ProcessDefinition,
+    TaskCandidate,
     User,
 )
 from app.services.forms import prepare_schema
@@ -67,6 +68,8 @@ def task_detail_json(task: HumanTask) -> dict:
         "data": task.data or {},
         "completed_at": _iso(task.completed_at),
         "completed_by": task.completed_by.login if task.completed_by else None,
+        "candidates": sorted(db.session.execute(select(User.login).join(
+            TaskCandidate, TaskCandidate.user_id == User.id).where(TaskCandidate.human_task_id == task.id)).scalars()),
     })
     return body
 
@@ -212,7 +215,9 @@ def _responses() -> dict:
             "due_at": nullable(STAMP), "sla_level": nullable(text), "overdue": {"type": "boolean"}}),
         "TaskDetail": _extends("Task", {"documentation": nullable(text),
                                         "schema": ANY_OBJECT, "ui_schema": ANY_OBJECT, "data": ANY_OBJECT,
-                                        "completed_at": nullable(STAMP), "completed_by": login}),
+                                        "completed_at": nullable(STAMP), "completed_by": login,
+                                        "candidates": {"type": "array", "items": text, "description":
+                                                       "the people the process named for it (lane owners)"}}),
         "TaskList": obj({"scope": text, "count": {"type": "integer", "minimum": 0},
                          "items": {"type": "array", "items": ref("Task")}}),
         "Completed": obj({"task": ref("Task"), "instance": obj({"id": ID, "status": text}),

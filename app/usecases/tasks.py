@@ -99,6 +99,10 @@ def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
         raise ValidationError(f"No active user '{login}'", fields={"user": "unknown user"})
     if task.lane and task.lane not in user.role_codes:
         raise ValidationError(f"{login} does not work the '{task.lane}' lane", fields={"user": "wrong role"})
+    named = policy.candidates(task)
+    if named and user.id not in named:  # the process named who works it: anyone else could not complete it
+        raise ValidationError(f"{login} is not among the people the process named for this task",
+                              fields={"user": "not named by the process"})
     old = task.assignee.login if task.assignee else None
     task.assignee = user
     audit.record(task.order_id, "task", actor, field="assignee", old=old, new=user.login,
