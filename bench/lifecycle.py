@@ -60,7 +60,7 @@ def instrument() -> None:
     wrap(runtime.ProcessEngine, "load", "load workflow (JSON → Spiff objects)")
     wrap(runtime.ProcessEngine, "run", "engine steps (Spiff)")
     wrap(runtime.ProcessEngine, "dump", "serialize workflow")
-    wrap(process, "_project_tasks", "task projection (human_tasks rows)")
+    wrap(process, "project_tasks", "task projection (human_tasks rows)")
     wrap(tasks, "complete_task", "whole domain step (validate … projections)")
     wrap(uow, "_commit", "commit + push jobs to Redis")
 

@@ -18,7 +18,8 @@ from app.extensions import db
 from app.models import LANE_ROLES, ProcessDefinition, User
 from app.services import audit
 from app.services.form_rules import rule_problems
-from app.usecases.process import ORDER_PROCESS, lane_roles
+from app.usecases.process import ORDER_PROCESS
+from app.usecases.projection import lane_roles
 
 
 def binding_rules() -> tuple[BindingRule, ...]:

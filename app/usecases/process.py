@@ -10,28 +10,24 @@ from datetime import datetime
 from typing import Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app import clock
 from app.engine import engine
-from app.engine.runtime import INPUT_ERROR_VARIABLE, StepView, TaskView
+from app.engine.runtime import StepView
 from app.errors import Conflict
 from app.extensions import db
 from app.models import (
-    LANE_ROLES,
     AuditEvent,
-    Escalation,
-    HumanTask,
     Order,
-    OrderStatus,
     OutboxJob,
     ProcessDefinition,
     ProcessInstance,
-    ProcessSettings,
     User,
 )
-from app.services import audit, lane_owners, orders, task_text
+from app.services import audit, orders
 from app.services.outbox import add_job
+from app.usecases.projection import project_order, project_tasks
 
 ORDER_PROCESS = "order_lifecycle"  # the process an order starts (`start_order_process`); the others, `start_process`
 
@@ -140,12 +136,12 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     if instance.id is None:
         db.session.flush()
     order = instance.order
-    _project_tasks(instance, workflow, view, actor, acted)
+    project_tasks(instance, workflow, view, actor, acted, definition_forms(instance.definition))
     for bpmn_id, text in view.log:  # what the step's scripts printed: the instance's log (`runs.log`)
         audit.record(instance.order_id, "log", actor, field=bpmn_id[:80], new=text, entity="instance",
                      entity_id=instance.id, instance_id=instance.id)
     if order is not None:
-        _project_order(order, view, actor)
+        project_order(order, view, actor)
     elif view.finished:
         audit.record(None, "process", actor, field="status", old="running", new="completed", entity="instance",
                      entity_id=instance.id, instance_id=instance.id)
@@ -154,109 +150,6 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
         add_job(call.operator, call.params, order_id=instance.order_id, instance_id=instance.id, task_guid=call.guid,
                 bpmn_id=call.bpmn_id, max_attempts=call.retries + 1 if call.retries is not None else None,
                 backoff_base=call.backoff_base)
-
-
-def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None) -> None:
-    now = clock.now()
-    open_rows = {t.task_guid: t for t in db.session.execute(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")).scalars()}
-    ready = {t.guid: t for t in view.ready}
-    closed: list[int] = []
-    for guid, row in open_rows.items():
-        if guid in ready:
-            continue
-        spiff_task = engine().user_task(workflow, guid)
-        done = spiff_task is not None and engine().state_of(spiff_task) == "COMPLETED"
-        row.state = "completed" if done else "cancelled"
-        row.completed_at = now
-        closed.append(row.id)
-        if guid == acted and isinstance(actor, User):
-            row.completed_by_id = actor.id
-        audit.record(instance.order_id, "task", actor, field="state", old="open", new=row.state,
-                     entity="task", entity_id=row.id, details={"bpmn_id": row.bpmn_id, "name": row.name},
-                     instance_id=instance.id)
-    if closed:  # a task that is done no longer needs anyone chasing it
-        db.session.execute(update(Escalation).where(Escalation.human_task_id.in_(closed),
-                                                    Escalation.cleared_at.is_(None)).values(cleared_at=now))
-    forms = definition_forms(instance.definition)
-    lanes = None
-    for guid, view_task in ready.items():
-        if guid in open_rows:
-            continue
-        if lanes is None:
-            lanes = lane_roles(instance.definition.process_id)
-        role = task_role(view_task.lane, lanes)
-        assignee = _user_id(view_task.assignee)
-        owners = lane_owners.named_logins(view_task.data, view_task.lane)
-        known = lane_owners.known_users(owners)
-        if assignee is None and len(known) == 1:  # one lane owner: theirs outright
-            assignee = next(iter(known.values()))
-        if not role and assignee is None and not known:  # nobody's role: the starter's (admins may act too)
-            assignee = instance.started_by_id
-        row = HumanTask(task_guid=guid, instance_id=instance.id, order_id=instance.order_id,
-                        bpmn_id=view_task.bpmn_id, name=view_task.name, stage=view_task.stage,
-                        lane=role, lane_name=view_task.lane or None, kind=view_task.kind,
-                        documentation=task_text.documentation(view_task.documentation, view_task.data),
-                        form_schema=view_task.form, form_ui_schema=view_task.ui_form,
-                        assignee_id=assignee, due_at=view_task.due_at,
-                        data=_form_data(view_task, forms), created_at=now)
-        db.session.add(row)
-        if owners:
-            lane_owners.name_candidates(row, owners, known, actor)
-
-
-def lane_roles(process_id: str) -> dict[str, str]:
-    """The process's lane → role mapping (`ProcessSettings`); lanes named by a role code need none."""
-    settings = db.session.execute(select(ProcessSettings.lane_roles)
-                                  .where(ProcessSettings.process_id == process_id)).scalar_one_or_none()
-    return dict(settings or {})
-
-
-def task_role(lane: str, mapping: dict[str, str]) -> str:
-    """The role that works a task in `lane`: a role code as itself, a mapped lane its role, else "" (the
-    starter's: no lane, spiff-arena's «Process Initiator», or a lane nobody mapped)."""
-    if not lane:
-        return ""
-    if lane in mapping:
-        return mapping[lane]
-    if lane in LANE_ROLES:
-        return lane
-    return ""
-
-
-def _user_id(login: str | None) -> int | None:
-    if not login:
-        return None
-    return db.session.execute(select(User.id).where(User.login == login)).scalar_one_or_none()
-
-
-def _form_data(task: TaskView, forms: dict) -> dict:
-    schema = forms.get(task.form or "", {})
-    fields = (schema.get("properties") or {}).keys()
-    data = {k: task.data[k] for k in fields if k in task.data}
-    if task.input_error:
-        data[INPUT_ERROR_VARIABLE] = task.input_error  # shown on the task page and in the API's task data
-    return data
-
-
-def _project_order(order: Order, view: StepView, actor) -> None:
-    stage, status = order.stage, order.status
-    for milestone in view.milestones:
-        stage = milestone.get("stage") or stage
-        status = milestone.get("status") or status
-    if view.ready:
-        stage = view.ready[0].stage
-    if view.finished and status == OrderStatus.ACTIVE:  # a process that ends without saying how: it is done
-        status = OrderStatus.COMPLETED
-        stage = stage or _("Завершён")
-    if stage != order.stage:
-        audit.record(order.id, "stage", actor, field="stage", old=order.stage or None, new=stage)
-        order.stage = stage
-    if status != order.status:
-        audit.record(order.id, "status", actor, field="status", old=order.status, new=status)
-        order.status = status
-        if status == OrderStatus.COMPLETED:
-            order.completed_at = clock.now()
 
 
 def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
