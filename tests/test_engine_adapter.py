@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from app.engine.definitions import parse_definition
-from app.engine.runtime import ProcessEngine, ServiceCall
+from app.engine.runtime import ProcessEngine
+from app.engine.views import ServiceCall
 from app.errors import ScriptError
 
 BPMN = """<?xml version="1.0" encoding="UTF-8"?>

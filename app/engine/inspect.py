@@ -14,7 +14,8 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from app.engine.runtime import ProcessEngine, _parse_due
+from app.engine.runtime import ProcessEngine
+from app.engine.views import parse_due
 
 # When one element ran more than once (a loop, a re-measurement), the state that says most wins.
 STATE_OF = {TaskState.ERROR: "error", TaskState.READY: "active", TaskState.STARTED: "active",
@@ -94,7 +95,7 @@ def picture(workflow: BpmnWorkflow) -> Picture:
         event = getattr(spec, "event_definition", None)
         name = spec.bpmn_name or bpmn_id
         if isinstance(event, TimerEventDefinition):
-            result.timers.append(WaitingTimer(bpmn_id, name, _parse_due(task.internal_data.get("event_value")),
+            result.timers.append(WaitingTimer(bpmn_id, name, parse_due(task.internal_data.get("event_value")),
                                               _attached_to(task)))
         elif isinstance(event, MessageEventDefinition):
             result.messages.append(WaitingMessage(bpmn_id, event.name, _attached_to(task)))

@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Sized
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable
 from uuid import UUID
 
@@ -30,74 +28,17 @@ from app.engine.definitions import task_properties, version_bindings
 from app.engine.events import catches_signal, close_idle_event_subprocesses, interrupt, pending_events
 from app.engine.scripting import IN_SCOPE, RestrictedEnvironment, ScriptEngine
 from app.engine.specs import CALL_KEY, AsyncServiceTask, make_serializer
+from app.engine.views import (
+    INPUT_ERROR_CODE,
+    INPUT_ERROR_VARIABLE,
+    TIMER_TYPES,
+    ServiceCall,
+    StepView,
+    TaskView,
+    jsonable,
+    parse_due,
+)
 from app.errors import ScriptError
-
-# The error a service task raises when its operator refuses a person's data (OperatorInputError): an error
-# boundary event with this errorCode (or none) catches it; the reopened task finds the message here.
-INPUT_ERROR_CODE = "input_rejected"
-INPUT_ERROR_VARIABLE = "input_error"
-TIMER_TYPES = {"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"}
-
-
-@dataclass(frozen=True)
-class TaskView:
-    """A READY user task as the rest of the app sees it."""
-
-    guid: str
-    bpmn_id: str
-    name: str
-    stage: str
-    lane: str
-    form: str | None
-    ui_form: str | None
-    assignee: str | None
-    due_at: datetime | None
-    data: dict
-    input_error: dict | None = None  # why a service task sent the order back here: {title, message, …}
-    kind: str = "user"  # user, manual (bpmn:manualTask) or task (a plain bpmn:task): the last two have no form
-    documentation: str | None = None  # the element's documentation, shown on the task page
-
-
-@dataclass(frozen=True)
-class ServiceCall:
-    guid: str | None  # None: a detached call, its task already complete
-    bpmn_id: str
-    name: str
-    operator: str
-    params: dict
-    retries: int | None
-    backoff_base: int | None
-
-
-@dataclass
-class StepView:
-    """What one run of the engine produced."""
-
-    ready: list[TaskView]
-    calls: list[ServiceCall]
-    milestones: list[dict]
-    finished: bool
-    next_timer_at: datetime | None
-    waiting_messages: set[str] = field(default_factory=set)
-    message_data: dict = field(default_factory=dict)
-    signals: list[tuple[str, Any]] = field(default_factory=list)  # thrown, caught by nothing in this instance
-    log: list[tuple[str, str]] = field(default_factory=list)  # (bpmn id, line) the step's scripts printed
-
-
-def _parse_due(value: Any) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            parsed = TimerEventDefinition.get_datetime(value)
-        except (ValueError, TypeError):
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    if isinstance(value, dict) and value.get("next"):
-        return _parse_due(value["next"])
-    return None
-
-
-def _jsonable(data: dict) -> dict:
-    return json.loads(json.dumps(data, default=str))
 
 
 class ProcessEngine:
@@ -152,7 +93,7 @@ class ProcessEngine:
         spec, subs = specs
         workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
         self.script_engine.environment.log.take()  # a step starts here: forget what an earlier failed one printed
-        workflow.get_tasks(state=TaskState.READY)[0].data.update(_jsonable(data))
+        workflow.get_tasks(state=TaskState.READY)[0].data.update(jsonable(data))
         return workflow
 
     def load(self, specs: tuple, state: str) -> BpmnWorkflow:
@@ -190,7 +131,7 @@ class ProcessEngine:
 
     def complete_user_task(self, task, data: dict) -> None:
         task.data.pop(INPUT_ERROR_VARIABLE, None)  # answered: the next tasks must not show it again
-        task.data.update(_jsonable(data))
+        task.data.update(jsonable(data))
         try:
             task.run()  # its postScript runs here, and the next task's preScript
         except SpiffWorkflowException as exc:
@@ -213,7 +154,7 @@ class ProcessEngine:
         task = self._waiting_service_task(workflow, guid)
         if task is None:
             return False
-        task.data[task.task_spec.result_variable] = _jsonable({"r": result})["r"]
+        task.data[task.task_spec.result_variable] = jsonable({"r": result})["r"]
         task.complete()
         return True
 
@@ -252,7 +193,7 @@ class ProcessEngine:
 
         Raises `messages.MissingPayloadKey` when the payload lacks what a correlation expression reads.
         """
-        return messages.deliver(workflow, name, _jsonable(payload))
+        return messages.deliver(workflow, name, jsonable(payload))
 
     @staticmethod
     def start_form(spec) -> str | None:
@@ -267,9 +208,9 @@ class ProcessEngine:
     def workflow_data(workflow: BpmnWorkflow) -> dict:
         """What the process holds now: at its end the data it finished with, before that the last step's."""
         if workflow.completed and workflow.data:
-            return _jsonable(workflow.data)
+            return jsonable(workflow.data)
         last = workflow.last_task
-        return _jsonable(last.data) if last is not None else {}
+        return jsonable(last.data) if last is not None else {}
 
     def cancel(self, workflow: BpmnWorkflow) -> StepView:
         """Cancel every task of the workflow; what it looks like after."""
@@ -284,7 +225,7 @@ class ProcessEngine:
         """Throw a named signal into the workflow from outside; False when nothing in it waits for that signal."""
         if name not in self.waiting_signals(workflow):
             return False
-        workflow.send_event(BpmnEvent(SignalEventDefinition(name), _jsonable(payload)))
+        workflow.send_event(BpmnEvent(SignalEventDefinition(name), jsonable(payload)))
         return True
 
     @staticmethod
@@ -368,7 +309,7 @@ class ProcessEngine:
                 milestones.append({"stage": props.get("stage"), "status": props.get("orderStatus"),
                                    "bpmn_id": task.task_spec.bpmn_id})
         waiting = pending_events(workflow)
-        dues = [d for d in (_parse_due(e.value) for e in waiting if e.event_type in TIMER_TYPES) if d]
+        dues = [d for d in (parse_due(e.value) for e in waiting if e.event_type in TIMER_TYPES) if d]
         return StepView(
             ready=ready, calls=calls, milestones=milestones, finished=workflow.completed,
             next_timer_at=min(dues) if dues else None,
@@ -392,7 +333,7 @@ class ProcessEngine:
             if (sibling is not task and isinstance(sib_spec, CatchingEvent)
                     and isinstance(sib_spec.event_definition, TimerEventDefinition)
                     and not getattr(sib_spec, "cancel_activity", True)):
-                candidate = _parse_due(sibling.internal_data.get("event_value"))
+                candidate = parse_due(sibling.internal_data.get("event_value"))
                 if candidate and task_properties(sib_spec).get("sla_level") == "head":
                     due = candidate
                 if candidate and (earliest is None or candidate < earliest):
@@ -406,7 +347,7 @@ class ProcessEngine:
             guid=str(task.id), bpmn_id=spec.bpmn_id, name=name,
             stage=props.get("stage") or spec.bpmn_name or spec.bpmn_id, lane=spec.lane or "",
             form=props.get("formJsonSchemaFilename"), ui_form=props.get("formUiSchemaFilename"),
-            assignee=assignee, due_at=due, data=_jsonable(task.data),
+            assignee=assignee, due_at=due, data=jsonable(task.data),
             input_error=task.data.get(INPUT_ERROR_VARIABLE), kind=_kind(spec),
             documentation=getattr(spec, "documentation", None) or None,
         )
@@ -441,7 +382,7 @@ class ProcessEngine:
         check = props.get("preCompleteCheck")
         if not check:
             return None
-        merged = {**task.data, **_jsonable(data)}
+        merged = {**task.data, **jsonable(data)}
         try:
             ok = self.script_engine.environment.evaluate(check, merged)
         except Exception as exc:  # noqa: BLE001 - a failing check is a refusal, reported with its cause

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app import policy
 from app.engine import engine
 from app.engine.messages import MissingPayloadKey, catches, caught_messages, payload_correlations, waiting
-from app.engine.runtime import StepView
+from app.engine.views import StepView
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.models import Order, ProcessDefinition, ProcessInstance, User

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.engine import engine
-from app.engine.runtime import StepView
+from app.engine.views import StepView
 from app.errors import Conflict
 from app.extensions import db
 from app.models import (

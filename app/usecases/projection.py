@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from app import clock
 from app.engine import engine
-from app.engine.runtime import INPUT_ERROR_VARIABLE, StepView, TaskView
+from app.engine.views import INPUT_ERROR_VARIABLE, StepView, TaskView
 from app.extensions import db
 from app.models import LANE_ROLES, Escalation, HumanTask, Order, OrderStatus, ProcessInstance, ProcessSettings, User
 from app.services import audit, lane_owners, task_text
