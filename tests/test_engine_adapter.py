@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from app.engine.definitions import parse_definition
+from app.engine.bundles import parse_definition
 from app.engine.runtime import ProcessEngine
 from app.engine.views import ServiceCall
 from app.errors import ScriptError

@@ -15,8 +15,9 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from app.engine import checks
 from app.engine.definitions import ParsedDefinition, UnreadableXML, _element_at, file_problems, safe_xml
-from app.engine.problems import NS, errors, local, problem
+from app.engine.problems import NS, errors, local, problem, summary
 from app.engine.specs import BespokeParser
+from app.errors import DeployError
 
 
 @dataclass
@@ -220,3 +221,33 @@ def _spiff_specs(trees: dict, library_trees: dict, dmn_trees: dict, process_ids:
         if not errors(problems):
             problems.append(problem(f"SpiffWorkflow cannot read the diagram: {exc}", file=next(iter(trees))))
     return None
+
+
+@dataclass
+class Inspection:
+    """Everything validation found; `parsed` is None when an error stopped the version from being built."""
+
+    problems: list[dict]
+    parsed: ParsedDefinition | None = None
+
+    @property
+    def errors(self) -> list[dict]:
+        return errors(self.problems)
+
+
+def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
+                       *, serializer, **file_checks) -> Inspection:
+    """One diagram's `inspect_bundle`: its executable process, or every problem (keywords as `file_problems`)."""
+    found = inspect_bundle({bpmn_name: bpmn}, dmn_files, form_files, serializer=serializer,
+                           checks_for=lambda _process_id: file_checks)
+    return Inspection(found.problems, found.main_definition)
+
+
+def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
+                     **checks_with) -> ParsedDefinition:
+    """Parse and validate; raise DeployError listing every problem when any is an error, else return the parsed
+    definition (its `problems` are the warnings). Keywords as `inspect_definition`."""
+    inspection = inspect_definition(bpmn, bpmn_name, dmn_files, form_files, **checks_with)
+    if inspection.errors or inspection.parsed is None:
+        raise DeployError(summary(inspection.problems), problems=inspection.problems)
+    return inspection.parsed

@@ -14,7 +14,7 @@ from app.engine import checks
 from app.engine.bindings import BindingRule, Bindings, binding_problems, read_bindings
 from app.engine.checks import element_properties
 from app.engine.names import load_forms, name_problems
-from app.engine.problems import FLOW_NODES, NS, errors, local, owner, problem, summary
+from app.engine.problems import FLOW_NODES, NS, local, owner, problem
 from app.engine.unsupported import unsupported_problems
 from app.errors import DeployError
 
@@ -78,28 +78,6 @@ def version_bindings(spec, subprocess_specs) -> Bindings:
                          if getattr(s, "bpmn_id", None))
 
 
-@dataclass
-class Inspection:
-    """Everything validation found; `parsed` is None when an error stopped the version from being built."""
-
-    problems: list[dict]
-    parsed: ParsedDefinition | None = None
-
-    @property
-    def errors(self) -> list[dict]:
-        return errors(self.problems)
-
-
-def inspect_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
-                       *, serializer, **file_checks) -> Inspection:
-    """One diagram's `inspect_bundle`: its executable process, or every problem (keywords as `file_problems`)."""
-    from app.engine.bundles import inspect_bundle
-
-    found = inspect_bundle({bpmn_name: bpmn}, dmn_files, form_files, serializer=serializer,
-                           checks_for=lambda _process_id: file_checks)
-    return Inspection(found.problems, found.main_definition)
-
-
 def file_problems(tree, filename: str, dmn_trees: dict, form_files: dict[str, bytes], *, roles: set[str],
                   operators: set[str], bindings: Iterable[BindingRule] = (),
                   form_check: Callable[[dict], list[str]] | None = None, known_names: Iterable[str] | None = None,
@@ -125,16 +103,6 @@ def file_problems(tree, filename: str, dmn_trees: dict, form_files: dict[str, by
         problems += name_problems(tree, filename, load_forms(form_files), dmn_trees, known_names,
                                   start_data_open=not strict)
     return problems, forms
-
-
-def parse_definition(bpmn: bytes, bpmn_name: str, dmn_files: dict[str, bytes], form_files: dict[str, bytes],
-                     **checks_with) -> ParsedDefinition:
-    """Parse and validate; raise DeployError listing every problem when any is an error, else return the parsed
-    definition (its `problems` are the warnings). Keywords as `inspect_definition`."""
-    inspection = inspect_definition(bpmn, bpmn_name, dmn_files, form_files, **checks_with)
-    if inspection.errors or inspection.parsed is None:
-        raise DeployError(summary(inspection.problems), problems=inspection.problems)
-    return inspection.parsed
 
 
 def _element_at(tree, line: int | None):
