@@ -44,10 +44,10 @@ lint:
 	$(VENV)/bin/mypy
 
 test-sqlite:
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-postgres:
-	BESPOKE_TEST_DB=postgresql $(PY) -m pytest -q -m "not sqlite_only"
+	BESPOKE_TEST_DB=postgresql $(PY) -m pytest -q -m "not sqlite_only" --durations=15
 
 bench: install
 	$(PY) bench/lifecycle.py
