@@ -36,8 +36,11 @@ run: install
 	$(VENV)/bin/flask deploy
 	PORT=$(PORT) $(PY) scripts/run.py
 
-# The whole suite on SQLite, then again on a throw-away PostgreSQL the tests start themselves.
-test: install-test lint test-sqlite test-postgres
+# The whole suite on SQLite and again on a throw-away PostgreSQL the tests start themselves, side by side (one pass
+# per core: each has its own free ports, Redis, database and temporary folders); each pass's output is printed
+# whole when it ends, and either failing fails `make test`.
+test: install-test lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 lint:
 	$(VENV)/bin/ruff check app workers tests bench scripts
@@ -47,7 +50,7 @@ test-sqlite:
 	$(PY) -m pytest -q --durations=15
 
 test-postgres:
-	BESPOKE_TEST_DB=postgresql $(PY) -m pytest -q -m "not sqlite_only" --durations=15
+	BESPOKE_TEST_DB=postgresql $(PY) -m pytest -q -m "not sqlite_only" --durations=15 -p no:cacheprovider
 
 bench: install
 	$(PY) bench/lifecycle.py
