@@ -24,6 +24,7 @@ from app.models import (
     Note,
     Order,
     Partner,
+    ProcessInstance,
     SavedFilter,
     User,
 )
@@ -78,6 +79,15 @@ def _columns() -> list[str]:
     return session.get("order_columns") or DEFAULT_COLUMNS
 
 
+def _stopped_processes(order_ids: list[int]) -> dict[int, str]:
+    """order id → its process's status, for the orders of a page whose process failed or was suspended (one query:
+    the list marks them beside the stage)."""
+    return {order_id: status for order_id, status in db.session.execute(
+        select(ProcessInstance.order_id, ProcessInstance.status).where(
+            ProcessInstance.order_id.in_(order_ids or [0]), ProcessInstance.status.in_(("error", "suspended"))))
+        if order_id is not None}
+
+
 def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
     rows = db.session.execute(select(HumanTask).where(HumanTask.order_id.in_(order_ids), HumanTask.state == "open")
                               .order_by(HumanTask.id)).scalars().all()
@@ -106,7 +116,8 @@ def index():
                                .order_by(SavedFilter.name)).scalars().all()
     stages = sorted(set(db.session.execute(select(Order.stage).distinct()).scalars()) - {""})
     return render_template(
-        "orders/list.html", orders=orders, tasks=_open_tasks([o.id for o in orders]), total=total, page=page,
+        "orders/list.html", orders=orders, tasks=_open_tasks([o.id for o in orders]),
+        stopped=_stopped_processes([o.id for o in orders]), total=total, page=page,
         pages=max(1, (total + PER_PAGE - 1) // PER_PAGE), per_page=PER_PAGE, args=args, columns=_columns(),
         all_columns=COLUMNS, saved=saved, stages=stages, kinds=ORDER_KINDS, channels=CHANNELS,
         statuses=STATUS_LABELS, partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
