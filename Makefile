@@ -46,11 +46,14 @@ lint:
 	$(VENV)/bin/ruff check app workers tests bench scripts
 	$(VENV)/bin/mypy
 
+# Each pass keeps its temporary files under a folder of its own (PYTEST_DEBUG_TEMPROOT): two passes side by side
+# would otherwise both clean pytest's shared numbered folders and trip over each other.
 test-sqlite:
-	$(PY) -m pytest -q --durations=15
+	t=$$(mktemp -d); PYTEST_DEBUG_TEMPROOT=$$t $(PY) -m pytest -q --durations=15; s=$$?; rm -rf $$t; exit $$s
 
 test-postgres:
-	BESPOKE_TEST_DB=postgresql $(PY) -m pytest -q -m "not sqlite_only" --durations=15 -p no:cacheprovider
+	t=$$(mktemp -d); PYTEST_DEBUG_TEMPROOT=$$t BESPOKE_TEST_DB=postgresql $(PY) -m pytest -q -m "not sqlite_only" \
+	  --durations=15 -p no:cacheprovider; s=$$?; rm -rf $$t; exit $$s
 
 bench: install
 	$(PY) bench/lifecycle.py
