@@ -54,7 +54,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.boards import bp as boards_bp
     from app.cli import init_app as init_cli
+    from app.dispatch import bp as dispatch_bp
     from app.inbox import bp as inbox_bp
     from app.orders import bp as orders_bp
     from app.partner import bp as partner_bp
@@ -65,7 +67,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     csrf.exempt(api_bp)  # the API takes bearer tokens only (app/api/auth.py), never the session cookie
     for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp, admin_bp, partner_bp, status_bp,
-                      studio_bp, runs_bp):
+                      studio_bp, runs_bp, dispatch_bp, boards_bp):
         app.register_blueprint(blueprint)
 
     def _incident_count() -> int:

@@ -16,6 +16,9 @@ VENDOR = {
 VENDOR_DIRS = {
     "bpmn-js": "bpmn-js/dist",  # the modeler and viewers (bpmn.io licence: the watermark stays visible)
     "dmn-js": "dmn-js/dist",  # the DMN decision-table editor
+    "event-calendar": "@event-calendar/build/dist",  # the dispatcher's calendar: resource views, drag and drop
+    "frappe-gantt": "frappe-gantt/dist",  # the Gantt of orders across their stages
+    "echarts": "echarts/dist",  # charts: the load chart, boards, analytics
 }
 
 

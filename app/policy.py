@@ -27,6 +27,8 @@ ADMINS = frozenset({"admin"})
 ORDER_DESK = frozenset({"sales", "dispatch", "director", "admin"})  # take, cancel, keep the customer's link
 PROCESS_READERS = frozenset({"analyst", "admin", "director"})  # an order's process drawn with its progress
 PROCESS_DEPLOYERS = frozenset({"analyst", "admin"})  # the studio: drafts, validation, versions, deploy
+DISPATCHERS = frozenset({"dispatch", "delivery_dispatch"})  # plan measurers' and crews' visits
+CREWS = frozenset({"installer"})  # deliver and install; take free jobs from the queue
 PARTNERS = frozenset({"partner"})
 CUSTOMERS = frozenset({"customer"})  # the account behind every status link: it completes the customer's tasks
 PUBLIC, SIGNED_IN = "public", "signed in"  # anyone at all; any active account, whatever its roles
@@ -126,6 +128,16 @@ def _heads_or_admin(user: User, task) -> str | None:
     return _("Назначать задачи роли «%(lane)s» может руководитель её отдела или администратор", lane=task.lane)
 
 
+def _heads_department(user: User, department) -> str | None:
+    """A department's board: its head, the director and admins (`department` is its code)."""
+    if department is None or user.role_codes & MANAGEMENT:
+        return None
+    if db.session.execute(select(Department.id).where(Department.head_id == user.id,
+                                                      Department.code == str(department))).first() is not None:
+        return None
+    return _("Доску отдела видят его руководитель, директор и администратор")
+
+
 def _may_start(user: User, process_id) -> str | None:
     """Start an instance: analysts and admins any process, other roles those its settings allow them."""
     if process_id is None or user.role_codes & PROCESS_DEPLOYERS:
@@ -182,6 +194,12 @@ RULES: dict[str, Rule] = {
     "tasks.claim": Rule(STAFF, N_("Задачи берут в работу сотрудники"), _works_lane),
     "tasks.unclaim": Rule(STAFF, N_("Задачи возвращают в очередь сотрудники"), _holds_or_heads),
     "tasks.assign": Rule(STAFF, N_("Задачи назначают руководители отделов и администратор"), _heads_or_admin),
+    # dispatch: the calendar of visits, crews taking work, department boards
+    "dispatch.view": Rule(DISPATCHERS | MANAGEMENT, N_("Диспетчерскую видят диспетчеры и руководство")),
+    # planning a visit completes its planning task: that task's own rule (tasks.complete) applies on top
+    "dispatch.plan": Rule(DISPATCHERS | ADMINS, N_("Выезды планируют и переносят диспетчеры")),
+    "jobs.take": Rule(CREWS, N_("Работы из очереди берут бригады доставки и монтажа")),
+    "boards.view": Rule(STAFF, N_("Доски отделов видят руководители отделов и директор"), _heads_department),
     # the partner portal
     "partner.portal": Rule(PARTNERS, N_("Кабинет партнёра открыт только точкам продаж и агентам"),
                            _partner_account),

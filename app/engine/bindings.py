@@ -15,7 +15,8 @@ MILESTONE = "bespoke:milestone"  # the customer's milestone this user task belon
 CUSTOMER_TEXT = "bespoke:customerText"  # what the customer reads while the task is open
 ENTRY = "bespoke:entry"  # "true": where a new order waits for the sales decision (bulk confirm)
 RECORDS = "bespoke:records"  # what the task records: payment, installation, revisit
-VISIT = "bespoke:visit"  # "measurement": the task is the measurer's visit (its history on the task page)
+VISIT = "bespoke:visit"  # "measurement" | "delivery": the task works that visit (done with the task)
+PLANS = "bespoke:plans"  # "measurement" | "delivery": the task books that visit (the dispatcher's queue)
 RATING = "bespoke:rating"  # "true": the customer's rating of the finished order
 
 

@@ -1,5 +1,6 @@
 """All models, imported so Alembic and the app see one metadata."""
 from app.models.audit import AuditEvent
+from app.models.dispatch import VISIT_KINDS, ForecastStat, Visit
 from app.models.mail import QuarantinedMail
 from app.models.orders import (
     CHANNELS,
@@ -45,5 +46,5 @@ __all__ = [
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
     "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "TaskCandidate",
-    "User",
+    "User", "VISIT_KINDS", "Visit", "ForecastStat",
 ]

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import JSONType, Model, UTCDateTime, utcnow
@@ -122,6 +122,12 @@ class Order(Model):
     completed_at = mapped_column(UTCDateTime, nullable=True)
     onec_refs = mapped_column(JSONType, nullable=True)  # 1C keys: {"contract": guid, "order": guid}
     status_key: Mapped[str | None] = mapped_column(String(32), nullable=True, default=new_status_key)  # None: revoked
+    # The predicted completion (app/services/prediction.py): median and 80 % dates, how they were reckoned.
+    predicted_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    predicted_p80_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    prediction_method: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # The prediction passed the promised date: the stage's head was told (an Escalation of level "at_risk").
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
 
     customer = relationship(Customer, lazy="joined")
     partner = relationship(Partner, lazy="joined")

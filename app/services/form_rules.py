@@ -17,6 +17,7 @@ from app.models import Order
 from app.services.calendar import working_time
 from app.services.dates import parse_date, parse_datetime
 from app.services.money import MoneyError, parse_money
+from app.services.visits import busy
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def rule_helpers(order: Order | None) -> dict[str, Callable[..., Any]]:
         "working_time": working_time,
         "balance": lambda: order.balance if order is not None else None,
         "order_price": lambda: order.price if order is not None else None,
+        "person_busy": lambda person, at, hours=None: busy(order, person, at, hours),
     }
 
 

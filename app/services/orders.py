@@ -27,7 +27,7 @@ from app.models import (
     User,
 )
 from app.policy import visible_orders
-from app.services import audit
+from app.services import audit, visits
 from app.services.dates import to_date, to_datetime
 from app.services.inputs import FREE_TEXT_MAX, MAX_ID, clean_text, take_text
 from app.services.money import MoneyError, exact_decimal, parse_money, to_money
@@ -267,6 +267,7 @@ def apply_process_data(order: Order, data: dict, actor, *, source: str = "manual
             value = convert(data[variable])
             if value is not None or attribute == "cancel_reason":
                 audit.set_field(order, attribute, value, actor, order.id)
+    visits.record_bookings(order, data, actor)
     if "components" in data:
         _sync_components(order, data["components"], actor)
     if isinstance(data.get("payment"), dict):

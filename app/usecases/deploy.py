@@ -15,7 +15,7 @@ from app.engine.bundles import bundle_process_ids, called_processes, inspect_bun
 from app.engine.problems import summary
 from app.errors import Conflict, DeployError, NotFound
 from app.extensions import db
-from app.models import LANE_ROLES, ProcessDefinition, User
+from app.models import LANE_ROLES, VISIT_KINDS, ProcessDefinition, User
 from app.services import audit
 from app.services.form_rules import rule_problems
 from app.usecases.process import ORDER_PROCESS
@@ -34,8 +34,10 @@ def binding_rules() -> tuple[BindingRule, ...]:
         BindingRule(b.ENTRY, "where a new order waits for the sales decision", values=yes, required=yes),
         BindingRule(b.RECORDS, "what the task records", values=frozenset({"payment", "installation", "revisit"}),
                     required=frozenset({"payment", "installation"})),
-        BindingRule(b.VISIT, "the measurer's visit", values=frozenset({"measurement"}),
-                    required=frozenset({"measurement"})),
+        BindingRule(b.VISIT, "the visit the task works (on the dispatcher's calendar)",
+                    values=frozenset(VISIT_KINDS), required=frozenset({"measurement"})),
+        BindingRule(b.PLANS, "the visit the task plans (the dispatcher's queue and drag-to-plan)",
+                    values=frozenset(VISIT_KINDS)),
         BindingRule(b.RATING, "the customer's rating of the finished order", values=yes),
     )
 

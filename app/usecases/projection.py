@@ -10,7 +10,7 @@ from app.engine import engine
 from app.engine.views import INPUT_ERROR_VARIABLE, StepView, TaskView
 from app.extensions import db
 from app.models import LANE_ROLES, Escalation, HumanTask, Order, OrderStatus, ProcessInstance, ProcessSettings, User
-from app.services import audit, lane_owners, task_text
+from app.services import audit, lane_owners, task_text, visits
 
 
 def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None,
@@ -117,3 +117,5 @@ def project_order(order: Order, view: StepView, actor) -> None:
         order.status = status
         if status == OrderStatus.COMPLETED:
             order.completed_at = clock.now()
+        elif status == OrderStatus.CANCELLED:
+            visits.cancel_all(order, actor)

@@ -10,7 +10,7 @@ from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.forms_ui import set_path
 from app.models import HumanTask, User
-from app.services import audit, orders
+from app.services import audit, orders, visits
 from app.services.attachments import allowed_for, save_upload
 from app.services.forms import validate_form
 from app.usecases import process
@@ -62,6 +62,7 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
     task.data = {**(task.data or {}), **clean}  # what was submitted: the task's record and later context
     if task.order is not None:
         orders.apply_process_data(task.order, clean, actor)
+        visits.task_done(task)
     return task
 
 
