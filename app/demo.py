@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from app.models import Department, HumanTask, Order, Partner, PartnerCommission, User
+from app.services import visits
 from app.services.calendar import BusinessCalendar, business_calendar
 from app.services.reference import create_user, ensure_reference_data
 from app.usecases.messages import cancel_order
@@ -65,15 +66,22 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="minutes")
 
 
-def _working_slot(days_ahead: int, pick: int, hours: float = 2) -> str:
+def _working_slot(days_ahead: int, pick: int, hours: float = 2, person: str | None = None) -> str:
     """A visit `days_ahead` days on (the next working day from there), starting on a whole hour that lets
-    a visit of `hours` end by closing time: the planning forms refuse nights, weekends and holidays."""
+    a visit of `hours` end by closing time: the planning forms refuse nights, weekends and holidays — and a
+    person booked twice at once, so with `person` the first slot from there on they are free."""
     calendar = business_calendar() if has_app_context() else BusinessCalendar(tz=ZoneInfo("Europe/Moscow"))
     day = clock.now(calendar.tz).date() + timedelta(days=days_ahead)
-    while not calendar.is_working_day(day):
-        day += timedelta(days=1)
     starts = range(calendar.start.hour + (calendar.start.minute > 0), int(calendar.end.hour - hours) + 1)
-    return _iso(datetime.combine(day, time(starts[pick % len(starts)]), calendar.tz))
+    for tried in range(len(starts) * 60):
+        while not calendar.is_working_day(day):
+            day += timedelta(days=1)
+        moment = datetime.combine(day, time(starts[(pick + tried) % len(starts)]), calendar.tz)
+        if person is None or not has_app_context() or not visits.busy(None, person, moment, hours):
+            return _iso(moment)
+        if (pick + tried + 1) % len(starts) == pick % len(starts):
+            day += timedelta(days=1)  # every start of the day is taken: the next working day
+    raise ValueError(f"{person} has no free {hours} h slot in two months")
 
 
 def _components(status: str) -> list[dict]:
@@ -87,7 +95,7 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
     "new_order": lambda r, v: {"decision": "confirm"},
     "plan_measurement": lambda r, v: {
         "measurer": v.get("measurer", "measurer"),
-        "visit_at": _working_slot(r.randint(1, 5), r.randint(0, 6)),
+        "visit_at": _working_slot(r.randint(1, 5), r.randint(0, 6), 2, v.get("measurer", "measurer")),
         "visit_duration_hours": 2},
     "measurement": lambda r, v: (
         {"measurement_result": "customer_absent", "absence_comment": "Заказчик не открыл дверь"}
@@ -115,7 +123,8 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
     "production": lambda r, v: {"components": _components("in_workshop"), "production_comment": "Изготовлено"},
     "plan_delivery": lambda r, v: {
         "delivery_mode": v.get("delivery_mode", "assign"), "crew": v.get("crew", "installer"),
-        "delivery_at": _working_slot(r.randint(1, 4), 1)},
+        "delivery_at": _working_slot(r.randint(1, 4), 1, 4, v.get("crew", "installer")
+                                     if v.get("delivery_mode", "assign") == "assign" else None)},
     "installation": lambda r, v: {"installation_report": "Доставлено и смонтировано, мусор вывезен",
                                   "customer_accepted": True},
     "feedback": lambda r, v: (
