@@ -30,11 +30,13 @@ class VisitKind:
     hours: str  # the variable holding the length in hours
     default_hours: float  # the length when the form has none
     role: str  # the role whose people are booked
+    queue: tuple[str, str] | None = None  # (variable, value): the visit goes to the role's queue, nobody's yet
 
 
 KINDS = {
     "measurement": VisitKind("measurer", "visit_at", "visit_duration_hours", 2.0, "measurer"),
-    "delivery": VisitKind("crew", "delivery_at", "delivery_duration_hours", 4.0, "installer"),
+    "delivery": VisitKind("crew", "delivery_at", "delivery_duration_hours", 4.0, "installer",
+                          queue=("delivery_mode", "queue")),
 }
 
 
@@ -90,8 +92,8 @@ def record_bookings(order: Order, data: dict, actor) -> list[Visit]:
         if moment is None:
             continue
         person = getattr(order, spec.person)  # apply_process_data set it from the same data
-        if data.get(spec.person) in (None, "") and spec.person in data:
-            person = None  # "to the crews' queue": nobody yet
+        if spec.queue is not None and data.get(spec.queue[0]) == spec.queue[1]:
+            person = None  # to the crews' queue: a crew takes it
         changed.append(book(order, kind, person, moment, hours_of(kind, data.get(spec.hours)), actor))
     return changed
 
