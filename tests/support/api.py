@@ -114,7 +114,8 @@ class Api:
         """Complete the open task, which must be `expect`, with the standard input; returns the response JSON."""
         task = self.open_task(number)
         assert task is not None and task["bpmn_id"] == expect, (expect, task)
-        data = {**STAGE_INPUT[expect](self.rng, variant or {}), **overrides}
+        with self.app.app_context():  # the input picks a slot the person is free at: it reads the database
+            data = {**STAGE_INPUT[expect](self.rng, variant or {}), **overrides}
         response = self.complete(task, data)
         assert response.status_code == 200, response.get_json()
         return response.get_json()
