@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from app import clock
 from app.services.calendar import company_tz
 
 
 def local_today() -> date:
-    return datetime.now(company_tz()).date()
+    """Today in the company's days, on the app's clock (tests move it)."""
+    return clock.today(company_tz())
 
 
 def this_month() -> tuple[date, date]:
@@ -18,7 +20,8 @@ def this_month() -> tuple[date, date]:
 
 def this_week(today: date | None = None) -> tuple[date, date]:
     """Monday to Sunday of the week holding `today` (the company's today by default)."""
-    monday = (today or local_today()) - timedelta(days=(today or local_today()).weekday())
+    today = today or local_today()
+    monday = today - timedelta(days=today.weekday())
     return monday, monday + timedelta(days=6)
 
 
