@@ -16,7 +16,7 @@ from app.models import ORDER_KINDS, HumanTask, Order, OrderStatus
 from app.services.inputs import int_arg
 from app.services.periods import parse_period, start_of
 
-SHOWN_STATES = ("open", "completed")  # a cancelled task (an interrupted branch) was never a stage the order went through
+SHOWN_STATES = ("open", "completed")  # a cancelled task (an interrupted branch) was no stage the order went
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def write_table(sheet: Worksheet, columns: list[Column], rows: Iterable[list[Any
         sheet.column_dimensions[get_column_letter(index)].width = column.width
     last = first_row
     for last, values in enumerate(rows, first_row + 1):
-        for index, (column, value) in enumerate(zip(columns, values), 1):
+        for index, (column, value) in enumerate(zip(columns, values, strict=True), 1):
             cell = sheet.cell(row=last, column=index, value=value)
             if column.number_format and value is not None:
                 cell.number_format = column.number_format
