@@ -195,12 +195,13 @@ def test_the_gantt_sets_each_stage_planned_against_actual_and_marks_the_late_one
     planned_bar, actual_bar = chart[f"plan-{ids['measurement']}"], chart[f"fact-{ids['measurement']}"]
     assert planned_bar["custom_class"] == "gantt-planned"
     assert planned_bar["end"] == due["measurement"].astimezone(MOSCOW).strftime("%Y-%m-%d %H:%M")
-    assert "gantt-late" in actual_bar["custom_class"] and "gantt-open" in actual_bar["custom_class"]
-    assert "gantt-late" not in chart[f"fact-{ids['new_order']}"]["custom_class"]
-    assert chart[f"predicted-{order_id}"]["start"] == "2027-01-20" and "gantt-late" in chart[
-        f"predicted-{order_id}"]["custom_class"]
+    assert actual_bar["custom_class"] == "gantt-late-open"  # red, still open
+    assert chart[f"fact-{ids['new_order']}"]["custom_class"] == "gantt-actual"
+    predicted = chart[f"predicted-{order_id}"]
+    assert (predicted["start"], predicted["end"], predicted["custom_class"]) == (
+        "2027-01-20", "2027-01-25", "gantt-predicted-late")
     assert chart[f"promised-{order_id}"]["start"] == "2027-01-15"
-    assert "gantt-at-risk" in chart[f"order-{order_id}"]["custom_class"]
+    assert chart[f"order-{order_id}"]["custom_class"] == "gantt-order-risk"
 
     risky = client.get("/dispatch/gantt?at_risk=1").data.decode()
     assert number in risky and other not in risky

@@ -136,7 +136,8 @@ def order_lines(orders: list[Order]) -> list[OrderLine]:
 
 def chart_tasks(lines: list[OrderLine], tz) -> list[dict]:
     """The rows frappe-gantt draws: per order a summary bar, per stage a planned and an actual bar, and the
-    predicted and promised dates as bars of their own; times on the company's clock."""
+    predicted and promised dates as bars of their own; times on the company's clock. A bar's `custom_class` is
+    one token (frappe-gantt adds it as one): gantt-actual / gantt-late, with "-open" while the task is open."""
 
     def stamp(moment: datetime) -> str:
         return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
@@ -151,7 +152,7 @@ def chart_tasks(lines: list[OrderLine], tz) -> list[dict]:
         start, finish = span(order.created_at, end)
         rows.append({"id": f"order-{order.id}", "name": f"№ {order.number} · {order.kind_label}", "start": start,
                      "end": finish, "progress": 0,
-                     "custom_class": "gantt-order" + (" gantt-at-risk" if order.at_risk else "")})
+                     "custom_class": "gantt-order-risk" if order.at_risk else "gantt-order"})
         for stage in line.stages:
             if stage.due_at is not None:
                 start, finish = span(stage.started_at, stage.due_at)
@@ -160,14 +161,14 @@ def chart_tasks(lines: list[OrderLine], tz) -> list[dict]:
             start, finish = span(stage.started_at, stage.ends_at)
             rows.append({"id": f"fact-{stage.task_id}", "name": _("%(stage)s — факт", stage=stage.name),
                          "start": start, "end": finish, "progress": 0,
-                         "custom_class": " ".join(["gantt-actual"] + (["gantt-late"] if stage.late else [])
-                                                  + (["gantt-open"] if stage.is_open else []))})
+                         "custom_class": ("gantt-late" if stage.late else "gantt-actual")
+                         + ("-open" if stage.is_open else "")})
         if order.predicted_on:
             last = order.predicted_p80_on or order.predicted_on
             rows.append({"id": f"predicted-{order.id}", "name": _("прогноз завершения"),
                          "start": order.predicted_on.isoformat(),
                          "end": max(last, order.predicted_on + timedelta(days=1)).isoformat(), "progress": 0,
-                         "custom_class": "gantt-predicted" + (" gantt-late" if line.predicted_late else "")})
+                         "custom_class": "gantt-predicted-late" if line.predicted_late else "gantt-predicted"})
         if order.promised_date:
             rows.append({"id": f"promised-{order.id}", "name": _("обещано заказчику"),
                          "start": order.promised_date.isoformat(),

@@ -12,7 +12,6 @@
     language: holder.dataset.language || "ru",
     bar_height: 18,
     padding: 10,
-    column_width: 34,
     today_button: false,
     popup_on: "click",
     scroll_to: "today",
