@@ -13,7 +13,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import HumanTask, Order, Visit
+from app.models import HumanTask, Order, User, Visit
+from app.services import visits
 from app.usecases.uow import unit_of_work
 from tests.support.api import Api
 from tests.support.web import signed_in
@@ -85,18 +86,26 @@ def test_the_list_shows_the_visits_its_filters_keep_and_the_orders_still_to_plan
     assert "person=measurer2" in export and f"from={days[0]}" in export  # … and so does the export's link
 
 
-def test_the_list_opens_on_this_week_and_marks_a_cancelled_visit(ui, clock):
+def test_the_list_opens_on_this_week_and_shows_who_took_a_job_from_the_queue(ui):
     app, api = ui
     number = planned(api, "measurer")
+    now = datetime.now(MOSCOW)
+    monday = now.replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=now.weekday())
     with app.app_context():
         with unit_of_work():
-            visit = db.session.execute(select(Visit).join(Visit.order).where(Order.number == number)).scalar_one()
-            visit.status = "cancelled"
-            now = datetime.now(MOSCOW)
-            monday = now.replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=now.weekday())
-            visit.starts_at, visit.ends_at = monday, monday + timedelta(hours=2)
+            order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+            measurement = visits.booked(order, "measurement")
+            measurement.status = "cancelled"
+            measurement.starts_at, measurement.ends_at = monday, monday + timedelta(hours=2)
+            delivery = visits.book(order, "delivery", None, monday + timedelta(days=2), 4, None)  # to the queue
+            delivery.user = db.session.execute(select(User).where(User.login == "installer2")).scalar_one()
+            delivery.taken_at = monday + timedelta(days=1, hours=3)  # … and a crew took it
     page = signed_in(app, "head_dispatch").get("/dispatch/list").data.decode()
-    assert number in section(page, "visits") and "отменён" in section(page, "visits")
+    rows = section(page, "visits").split("<tr ")[1:]
+    assert len(rows) == 2 and all(number in row for row in rows)
+    assert "Замер" in rows[0] and "отменён" in rows[0] and "visit-cancelled" in rows[0]
+    assert "Доставка и монтаж" in rows[1] and "4 ч" in rows[1]
+    assert "Бригада №2 (Артём Сборкин), " + (monday + timedelta(days=1)).strftime("%d.%m.%Y") + ", 13:00" in rows[1]
     assert f'value="{monday.date()}"' in page and f'value="{monday.date() + timedelta(days=6)}"' in page
 
 
@@ -209,6 +218,19 @@ def test_the_gantt_sets_each_stage_planned_against_actual_and_marks_the_late_one
     assert other in kitchens and number not in kitchens
     at_stage = client.get("/dispatch/gantt?stage=Замер").data.decode()
     assert number in at_stage and other not in at_stage
+
+
+def test_the_gantt_pages_its_orders_and_the_pages_keep_the_filters(ui):
+    app, api = ui
+    kitchens = [api.create_order("kitchen") for _ in range(21)]  # a page holds 20
+    wardrobe = api.create_order("wardrobe")
+    client = signed_in(app, "dispatch")
+    first = client.get("/dispatch/gantt?kind=kitchen").data.decode()
+    assert kitchens[0] in first and kitchens[19] in first and kitchens[20] not in first and wardrobe not in first
+    link = re.search(r'href="(/dispatch/gantt\?[^"]*page=2[^"]*)"', first).group(1).replace("&amp;", "&")
+    assert "kind=kitchen" in link
+    second = client.get(link).data.decode()
+    assert kitchens[20] in second and kitchens[0] not in second and wardrobe not in second
 
 
 def test_a_malformed_gantt_filter_is_named_and_the_chart_still_drawn(ui):
