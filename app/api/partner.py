@@ -8,7 +8,8 @@ from app.api.auth import endpoint
 from app.api.schemas import _iso, _money
 from app.errors import ValidationError
 from app.services.calendar import company_tz
-from app.services.settlements import TOTALS, parse_period, statement, this_month
+from app.services.periods import parse_period, this_month
+from app.services.settlements import TOTALS, statement
 
 PROBLEMS = {"from": ("from", "'from' must be a date, YYYY-MM-DD"), "to": ("to", "'to' must be a date, YYYY-MM-DD"),
             "period": ("from", "'from' is after 'to'")}

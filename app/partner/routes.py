@@ -25,16 +25,8 @@ from app.services.inputs import int_arg
 from app.services.order_history import order_history
 from app.services.order_search import matches_text, sorted_by
 from app.services.orders import STATUS_LABELS
-from app.services.settlements import (
-    TOTALS,
-    local_today,
-    parse_period,
-    settle,
-    statement,
-    statement_pdf,
-    statement_xlsx,
-    this_month,
-)
+from app.services.periods import local_today, parse_period, this_month
+from app.services.settlements import TOTALS, settle, statement, statement_pdf, statement_xlsx
 from app.services.status_links import status_url
 from app.usecases.orders import place_order_from_form
 from app.web import allowed

@@ -9,7 +9,7 @@ already taken still has to be settled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -17,7 +17,6 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Order, OrderStatus, Partner
-from app.services.calendar import company_tz
 from app.services.money import ZERO, to_money
 
 
@@ -109,65 +108,25 @@ def statement_pdf(st: Statement, company: dict) -> bytes:
 
 def statement_xlsx(st: Statement) -> bytes:
     """The same statement as an Excel workbook: one row per order, numbers as numbers, a totals row."""
-    import io
-
     from openpyxl import Workbook
     from openpyxl.styles import Font
+
+    from app.services.workbooks import DATETIME, MONEY, Column, local_time, to_bytes, write_table
 
     book = Workbook()
     sheet = book.active
     sheet.title = "Сверка"
     sheet.append([f"Сверка с партнёром {st.partner.name} за {st.date_from:%d.%m.%Y}–{st.date_to:%d.%m.%Y}"])
-    header = ["Заказ", "Вид", "Статус", "Создан", "Стоимость", "Оплачено компании", "Оплачено партнёру",
-              "Комиссия, %", "Комиссия", "Долг заказчика", "Партнёр должен (+) / получает (−)"]
-    sheet.append(header)
-    for cell in sheet[2]:
+    columns = [Column("Заказ", 14), Column("Вид", 12), Column("Статус", 12), Column("Создан", 17, DATETIME),
+               *(Column(header, 16, MONEY) for header in ("Стоимость", "Оплачено компании", "Оплачено партнёру")),
+               Column("Комиссия, %", 12), *(Column(header, 16, MONEY) for header in ("Комиссия", "Долг заказчика")),
+               Column("Партнёр должен (+) / получает (−)", 22, MONEY)]
+    rows = [[row.number, row.kind, row.status, local_time(row.created_at), row.price, row.paid_company,
+             row.paid_partner, row.commission_pct, row.commission, row.customer_owes, row.partner_owes]
+            for row in st.rows]
+    rows.append(["Итого", None, None, None, *[st.total(name) for name in TOTALS[:3]], None,
+                 *[st.total(name) for name in TOTALS[3:]]])
+    last = write_table(sheet, columns, rows, first_row=2, autofilter=False)  # the totals row stays last
+    for cell in sheet[last]:
         cell.font = Font(bold=True)
-    for row in st.rows:
-        sheet.append([row.number, row.kind, row.status, row.created_at.replace(tzinfo=None), row.price,
-                      row.paid_company, row.paid_partner, row.commission_pct, row.commission, row.customer_owes,
-                      row.partner_owes])
-    sheet.append(["Итого", None, None, None, *[st.total(name) for name in TOTALS[:3]], None,
-                  *[st.total(name) for name in TOTALS[3:]]])
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
-    for column in "EFGIJK":
-        for cell in sheet[column][2:]:
-            cell.number_format = "#,##0.00"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-# -- periods -------------------------------------------------------------------------------------------
-
-def local_today() -> date:
-    return datetime.now(company_tz()).date()
-
-
-def this_month() -> tuple[date, date]:
-    today = local_today()
-    first = today.replace(day=1)
-    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-
-
-def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date | None, date | None]
-                 ) -> tuple[date | None, date | None]:
-    """Dates from the query string (YYYY-MM-DD): absent → the default, empty → open-ended.
-
-    Raises ValueError naming the bad parameter ("from" or "to"), or "period" when it runs backwards.
-    """
-    bounds = []
-    for name, raw, fallback in (("from", raw_from, default[0]), ("to", raw_to, default[1])):
-        if raw is None:
-            bounds.append(fallback)
-        elif not raw.strip():
-            bounds.append(None)
-        else:
-            try:
-                bounds.append(date.fromisoformat(raw.strip()))
-            except ValueError:
-                raise ValueError(name) from None
-    if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
-        raise ValueError("period")
-    return bounds[0], bounds[1]
+    return to_bytes(book)
