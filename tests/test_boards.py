@@ -5,7 +5,7 @@ import re
 from html import unescape
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.extensions import db
 from app.models import Department
@@ -21,10 +21,20 @@ def ui(make_app):
     return app, Api(app, app.test_client())
 
 
-def figures(app, code: str, *moment) -> boards.Board:
+def figures(app, code: str, *moment, statements: list | None = None) -> boards.Board:
+    """The board's figures at a moment (`statements` collects the SQL they took)."""
     with app.test_request_context():
         dept = db.session.execute(select(Department).where(Department.code == code)).scalar_one()
-        return boards.board(dept, msk(*moment))
+
+        def record(conn, cursor, statement, *args):
+            if statements is not None:
+                statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            return boards.board(dept, msk(*moment))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
 
 
 def text_of(html: str) -> str:
@@ -34,7 +44,10 @@ def text_of(html: str) -> str:
 def test_the_sales_board_counts_work_lateness_and_compliance_on_a_known_history(ui, clock):
     app, api = ui
     orders = sales_history(app, api, clock)
-    board = figures(app, "sales", 2026, 12, 9, 10, 0, 30)
+    statements: list[str] = []
+    board = figures(app, "sales", 2026, 12, 9, 10, 0, 30, statements=statements)
+    # A fixed number of aggregates and bounded lists: nothing per person, task or order (no lazy loads).
+    assert len(statements) <= 12, "\n".join(s[:90] for s in statements)
 
     queue, *people = board.workload
     assert (queue.person, queue.open, queue.overdue) == (None, 1, 0)  # h: nobody took it
