@@ -69,3 +69,19 @@ def test_the_sales_head_sees_who_holds_what_and_what_is_late(browser, history, s
     assert no_horizontal_scroll(page)
     screenshot(page, f"boards-sales-{size}")
     context.close()
+
+
+def test_the_director_goes_from_the_list_of_boards_to_one_and_on_to_another(browser, history, screenshot):
+    base, orders = history
+    context, page = signed_in(browser, base, "director", SIZES["desktop"])
+    page.click("nav.mainnav >> text=Доски отделов")
+    page.wait_for_url(re.compile(r".*/boards/$"))
+    assert page.inner_text("[data-open=sales]") == "3" and page.inner_text("[data-overdue=sales]") == "Просрочено: 1"
+    screenshot(page, "boards-index-desktop")
+    page.click("text=Отдел закупок")
+    page.wait_for_url(re.compile(r".*/boards/procurement$"))
+    assert orders["short"] in page.inner_text("[data-list=held]")
+    page.click("nav.tabs >> text=Отдел продаж")
+    page.wait_for_url(re.compile(r".*/boards/sales$"))
+    assert page.locator("nav.tabs [aria-current=page]").inner_text() == "Отдел продаж"
+    context.close()
