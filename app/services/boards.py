@@ -132,7 +132,7 @@ def lane_counts() -> dict[str, tuple[int, int]]:
 def board(dept: Department, now: datetime | None = None) -> Board:
     """Every figure of the department's board at `now` (default: the clock's now)."""
     now = now or clock.now()
-    lane = dept.role_code or ""
+    lane = dept.role_code  # None: a department without a lane has no tasks (never the lane-less "" ones)
     result = Board(department=dept, now=now, workload=workload(dept, now), stages=stages(lane),
                    late=[], late_total=0, week=compliance(lane, week_start(now), now),
                    month=compliance(lane, month_start(now), now), oldest=oldest(lane))
@@ -145,14 +145,14 @@ def board(dept: Department, now: datetime | None = None) -> Board:
     return result
 
 
-def _open(lane: str):
+def _open(lane: str | None):
     return and_(HumanTask.state == "open", HumanTask.lane == lane)
 
 
 def workload(dept: Department, now: datetime) -> list[Workload]:
     """Each member (the lane's role or the department, active) and anyone else holding the lane's tasks, with
     their open tasks; the queue first, then the busiest."""
-    lane = dept.role_code or ""
+    lane = dept.role_code
     overdue = func.sum(case((HumanTask.due_at < now, 1), else_=0))
     counts = {assignee: (count, int(late or 0), oldest) for assignee, count, oldest, late in db.session.execute(
         select(HumanTask.assignee_id, func.count(), func.min(HumanTask.created_at), overdue)
@@ -167,13 +167,13 @@ def workload(dept: Department, now: datetime) -> list[Workload]:
     return [Workload(None, *counts.get(None, (0, 0, None))), *rows]
 
 
-def stages(lane: str) -> list[tuple[str, int]]:
+def stages(lane: str | None) -> list[tuple[str, int]]:
     rows = db.session.execute(select(HumanTask.stage, func.count()).where(_open(lane))
                               .group_by(HumanTask.stage).order_by(func.count().desc(), HumanTask.stage))
     return [(stage, count) for stage, count in rows]
 
 
-def late_tasks(lane: str, now: datetime) -> tuple[list[LateTask], int]:
+def late_tasks(lane: str | None, now: datetime) -> tuple[list[LateTask], int]:
     """Open tasks of the lane overdue, past their 75 % warning, or of an at-risk order: the most overdue first
     (at most LIST_LIMIT), and how many there are."""
     late = or_(HumanTask.due_at < now, HumanTask.sla_level.is_not(None), Order.at_risk.is_(True))
@@ -204,7 +204,7 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), company_tz()).astimezone(timezone.utc)
 
 
-def compliance(lane: str, since: datetime, now: datetime) -> Compliance:
+def compliance(lane: str | None, since: datetime, now: datetime) -> Compliance:
     """Completed since `since` with a deadline: how many by their deadline."""
     on_time = func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0))
     total, met = db.session.execute(select(func.count(), on_time).where(
@@ -213,7 +213,7 @@ def compliance(lane: str, since: datetime, now: datetime) -> Compliance:
     return Compliance(since=since, on_time=int(met or 0), total=total)
 
 
-def oldest(lane: str, limit: int = OLDEST_LIMIT) -> list[HumanTask]:
+def oldest(lane: str | None, limit: int = OLDEST_LIMIT) -> list[HumanTask]:
     """The lane's open tasks waiting longest."""
     return list(db.session.execute(select(HumanTask).options(joinedload(HumanTask.order)).where(_open(lane))
                                    .order_by(HumanTask.created_at, HumanTask.id).limit(limit)).scalars())
