@@ -20,7 +20,7 @@ IDENTITIES = [login for login, *_ in DEMO_USERS if login not in ("measurer2", "i
 VALUES = {"number": None, "task_id": None, "token": "not-a-token", "attachment_id": 1, "document_id": 1,
           "filter_id": 1, "job_id": 1, "held_id": 1, "partner_id": 1, "user_id": 1, "event": "order_received",
           "locale": "ru", "what": "revoke", "name": "cancel", "package": "bpmn-js", "process_id": "order_lifecycle",
-          "version": 1, "migration_id": 1, "instance_id": 1}
+          "version": 1, "migration_id": 1, "instance_id": 1, "department": "production"}
 STATIC = {"static"}  # Flask's own file handler: no view of ours to declare an action on
 
 
@@ -192,6 +192,8 @@ def expectation(app, login: str | None, rule, action: str, values: dict) -> tupl
             target = values["name"]
         elif action == "processes.start":  # the process's settings say which roles may start it
             target = values["process_id"]
+        elif "department" in rule.arguments:  # a department's board: its head, the director and admins
+            target = values["department"]
         return (policy.can(account, action), policy.can(account, action, target),
                 policy.refusal(None, action) or "")
 

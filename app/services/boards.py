@@ -1,0 +1,255 @@
+"""Department boards: the figures a head watches — work in progress per person, late tasks, SLA compliance, the
+oldest waiting work and, on the workshops' boards, the components of active orders and the orders they hold up.
+
+Each figure is one aggregate or one bounded list query, mostly on the open tasks of the department's lane (the
+(state, lane) index): no per-row queries, so a board costs about the same with a hundred orders or 100,000.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from app import clock
+from app.extensions import db
+from app.models import Component, Department, HumanTask, Order, OrderStatus, User
+from app.models.users import user_roles
+from app.policy import MANAGEMENT
+from app.services.calendar import business_calendar, company_tz
+
+# The workshops' boards also show components and the orders waiting for them: procurement buys, production builds.
+WORKSHOP_LANES = ("procurement", "production")
+# A component's status, as the boards group it: not ordered yet, ordered, arrived (at the warehouse or the workshop).
+COMPONENT_GROUPS = {"missing": ("needed",), "ordered": ("ordered",), "arrived": ("received", "in_workshop")}
+NOT_ARRIVED = COMPONENT_GROUPS["missing"] + COMPONENT_GROUPS["ordered"]
+LIST_LIMIT = 50  # rows in a list; the total is counted beside it
+OLDEST_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One person's open tasks of the lane (`person` None: the lane's queue, taken by nobody)."""
+
+    person: User | None
+    open: int
+    overdue: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True)
+class LateTask:
+    """An open task past its deadline, past its 75 % warning, or of an order whose prediction misses its date."""
+
+    task: HumanTask
+    overdue: bool
+    at_risk: bool  # the order's predicted completion passes its promised date
+    late_hours: float | None  # working hours past due_at; negative: still that many ahead
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """Tasks of the lane completed since `since` that had a deadline, and how many of them met it."""
+
+    since: datetime
+    on_time: int
+    total: int
+
+    @property
+    def since_day(self) -> date:
+        """The period's first day, in the company's time zone."""
+        return self.since.astimezone(company_tz()).date()
+
+    @property
+    def percent(self) -> float | None:
+        return None if not self.total else round(100 * self.on_time / self.total, 1)
+
+
+@dataclass(frozen=True)
+class HeldOrder:
+    """An active order at a workshop stage with components not yet arrived."""
+
+    task: HumanTask
+    waiting: int  # components still needed or ordered
+    waited: timedelta  # since the stage's task opened
+
+
+@dataclass
+class Board:
+    department: Department
+    now: datetime
+    workload: list[Workload]
+    stages: list[tuple[str, int]]  # the lane's open tasks per stage
+    late: list[LateTask]
+    late_total: int
+    week: Compliance
+    month: Compliance
+    oldest: list[HumanTask]
+    workshop: bool = False
+    components: dict[str, int] = field(default_factory=dict)  # group -> count
+    component_lists: dict[str, list[tuple[Component, str]]] = field(default_factory=dict)  # group -> (row, number)
+    held: list[HeldOrder] = field(default_factory=list)
+    held_total: int = 0
+
+    @property
+    def open_total(self) -> int:
+        return sum(row.open for row in self.workload)
+
+    @property
+    def overdue_total(self) -> int:
+        return sum(row.overdue for row in self.workload)
+
+
+# -- who opens which board ----------------------------------------------------------------------------------
+
+def departments() -> list[Department]:
+    return list(db.session.execute(select(Department).order_by(Department.name)).scalars())
+
+
+def department(code: str) -> Department | None:
+    return db.session.execute(select(Department).where(Department.code == code)).scalar_one_or_none()
+
+
+def boards_of(user: User) -> list[Department]:
+    """The boards `user` may open: every department for the director and admins, the ones they head otherwise."""
+    if user.role_codes & MANAGEMENT:
+        return departments()
+    return list(db.session.execute(select(Department).where(Department.head_id == user.id)
+                                   .order_by(Department.name)).scalars())
+
+
+def lane_counts() -> dict[str, tuple[int, int]]:
+    """Open and overdue tasks per lane, for the list of boards (one aggregate over the open tasks)."""
+    overdue = func.sum(case((HumanTask.due_at < clock.now(), 1), else_=0))
+    rows = db.session.execute(select(HumanTask.lane, func.count(), overdue).where(HumanTask.state == "open")
+                              .group_by(HumanTask.lane))
+    return {lane: (count, int(late or 0)) for lane, count, late in rows}
+
+
+# -- the board ----------------------------------------------------------------------------------------------
+
+def board(dept: Department, now: datetime | None = None) -> Board:
+    """Every figure of the department's board at `now` (default: the clock's now)."""
+    now = now or clock.now()
+    lane = dept.role_code  # None: a department without a lane has no tasks (never the lane-less "" ones)
+    result = Board(department=dept, now=now, workload=workload(dept, now), stages=stages(lane),
+                   late=[], late_total=0, week=compliance(lane, week_start(now), now),
+                   month=compliance(lane, month_start(now), now), oldest=oldest(lane))
+    result.late, result.late_total = late_tasks(lane, now)
+    if lane in WORKSHOP_LANES:
+        result.workshop = True
+        result.components = component_counts()
+        result.component_lists = {group: component_list(group) for group in COMPONENT_GROUPS}
+        result.held, result.held_total = held_orders(now)
+    return result
+
+
+def _open(lane: str | None):
+    return and_(HumanTask.state == "open", HumanTask.lane == lane)
+
+
+def workload(dept: Department, now: datetime) -> list[Workload]:
+    """Each member (the lane's role or the department, active) and anyone else holding the lane's tasks, with
+    their open tasks; the queue first, then the busiest."""
+    lane = dept.role_code
+    overdue = func.sum(case((HumanTask.due_at < now, 1), else_=0))
+    counts = {assignee: (count, int(late or 0), oldest) for assignee, count, oldest, late in db.session.execute(
+        select(HumanTask.assignee_id, func.count(), func.min(HumanTask.created_at), overdue)
+        .where(_open(lane)).group_by(HumanTask.assignee_id))}
+    holders = [user_id for user_id in counts if user_id is not None]
+    in_lane = select(user_roles.c.user_id).where(user_roles.c.role_code == lane)
+    people = db.session.execute(select(User).where(or_(
+        and_(User.active.is_(True), or_(User.department_id == dept.id, User.id.in_(in_lane))),
+        User.id.in_(holders or [0]))).order_by(User.name)).scalars().all()
+    rows = [Workload(person, *counts.get(person.id, (0, 0, None))) for person in people]
+    rows.sort(key=lambda row: (-row.open, -row.overdue))
+    return [Workload(None, *counts.get(None, (0, 0, None))), *rows]
+
+
+def stages(lane: str | None) -> list[tuple[str, int]]:
+    rows = db.session.execute(select(HumanTask.stage, func.count()).where(_open(lane))
+                              .group_by(HumanTask.stage).order_by(func.count().desc(), HumanTask.stage))
+    return [(stage, count) for stage, count in rows]
+
+
+def late_tasks(lane: str | None, now: datetime) -> tuple[list[LateTask], int]:
+    """Open tasks of the lane overdue, past their 75 % warning, or of an at-risk order: the most overdue first
+    (at most LIST_LIMIT), and how many there are."""
+    late = or_(HumanTask.due_at < now, HumanTask.sla_level.is_not(None), Order.at_risk.is_(True))
+    query = select(HumanTask).outerjoin(Order, HumanTask.order_id == Order.id).where(_open(lane), late)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    tasks = db.session.execute(query.options(contains_eager(HumanTask.order))
+                               .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+                               .limit(LIST_LIMIT)).scalars().all()
+    calendar = business_calendar()
+    rows = [LateTask(task=task, overdue=task.due_at is not None and task.due_at < now,
+                     at_risk=bool(task.order is not None and task.order.at_risk),
+                     late_hours=None if task.due_at is None else calendar.working_hours_between(task.due_at, now))
+            for task in tasks]
+    return rows, total
+
+
+def week_start(now: datetime) -> datetime:
+    """Monday 00:00 of this week in the company's time zone."""
+    today = now.astimezone(company_tz()).date()
+    return _midnight(today - timedelta(days=today.weekday()))
+
+
+def month_start(now: datetime) -> datetime:
+    return _midnight(now.astimezone(company_tz()).date().replace(day=1))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), company_tz()).astimezone(timezone.utc)
+
+
+def compliance(lane: str | None, since: datetime, now: datetime) -> Compliance:
+    """Completed since `since` with a deadline: how many by their deadline."""
+    on_time = func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0))
+    total, met = db.session.execute(select(func.count(), on_time).where(
+        HumanTask.state == "completed", HumanTask.lane == lane, HumanTask.due_at.is_not(None),
+        HumanTask.completed_at >= since, HumanTask.completed_at <= now)).one()
+    return Compliance(since=since, on_time=int(met or 0), total=total)
+
+
+def oldest(lane: str | None, limit: int = OLDEST_LIMIT) -> list[HumanTask]:
+    """The lane's open tasks waiting longest."""
+    return list(db.session.execute(select(HumanTask).options(joinedload(HumanTask.order)).where(_open(lane))
+                                   .order_by(HumanTask.created_at, HumanTask.id).limit(limit)).scalars())
+
+
+# -- components in the workshops --------------------------------------------------------------------------
+
+def _active_components():
+    return select(Component).join(Order, Component.order_id == Order.id).where(Order.status == OrderStatus.ACTIVE)
+
+
+def component_counts() -> dict[str, int]:
+    """Components of active orders per group: missing, ordered, arrived."""
+    rows = dict(db.session.execute(_active_components().with_only_columns(Component.status, func.count())
+                                   .group_by(Component.status)).all())
+    return {group: sum(rows.get(status, 0) for status in statuses) for group, statuses in COMPONENT_GROUPS.items()}
+
+
+def component_list(group: str, limit: int = LIST_LIMIT) -> list[tuple[Component, str]]:
+    """(component, order number) of one group, the oldest orders first."""
+    rows = db.session.execute(_active_components().add_columns(Order.number)
+                              .where(Component.status.in_(COMPONENT_GROUPS[group]))
+                              .order_by(Order.created_at, Order.id, Component.position).limit(limit))
+    return [(component, number) for component, number in rows]
+
+
+def held_orders(now: datetime, limit: int = LIST_LIMIT) -> tuple[list[HeldOrder], int]:
+    """Active orders at a workshop stage (procurement or production) with a component not yet arrived: the
+    longest waiting first (at most `limit`), and how many there are."""
+    not_arrived = and_(Component.order_id == HumanTask.order_id, Component.status.in_(NOT_ARRIVED))
+    waiting = select(func.count(Component.id)).where(not_arrived).correlate(HumanTask).scalar_subquery()
+    query = (select(HumanTask, waiting).join(Order, HumanTask.order_id == Order.id)
+             .where(HumanTask.state == "open", HumanTask.lane.in_(WORKSHOP_LANES),
+                    Order.status == OrderStatus.ACTIVE, exists().where(not_arrived)))
+    total = db.session.execute(select(func.count()).select_from(query.with_only_columns(HumanTask.id)
+                                                                .subquery())).scalar_one()
+    rows = db.session.execute(query.options(contains_eager(HumanTask.order))
+                              .order_by(HumanTask.created_at, HumanTask.id).limit(limit)).all()
+    return [HeldOrder(task=task, waiting=count, waited=now - task.created_at) for task, count in rows], total

@@ -1,0 +1,158 @@
+"""Department boards: the figures against a small history with known dates, who may open which board, the nav link."""
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import event, select
+
+from app.extensions import db
+from app.models import Department
+from app.services import boards
+from tests.support.api import Api
+from tests.support.boards import at, msk, sales_history, workshop_order
+from tests.support.web import signed_in
+
+
+@pytest.fixture
+def ui(make_app):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    return app, Api(app, app.test_client())
+
+
+def figures(app, code: str, *moment, statements: list | None = None) -> boards.Board:
+    """The board's figures at a moment (`statements` collects the SQL they took)."""
+    with app.test_request_context():
+        dept = db.session.execute(select(Department).where(Department.code == code)).scalar_one()
+
+        def record(conn, cursor, statement, *args):
+            if statements is not None:
+                statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            return boards.board(dept, msk(*moment))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)).replace("\xa0", " "))
+
+
+def test_the_sales_board_counts_work_lateness_and_compliance_on_a_known_history(ui, clock):
+    app, api = ui
+    orders = sales_history(app, api, clock)
+    statements: list[str] = []
+    board = figures(app, "sales", 2026, 12, 9, 10, 0, 30, statements=statements)
+    # A fixed number of aggregates and bounded lists: nothing per person, task or order (no lazy loads).
+    assert len(statements) <= 12, "\n".join(s[:90] for s in statements)
+
+    queue, *people = board.workload
+    assert (queue.person, queue.open, queue.overdue) == (None, 1, 0)  # h: nobody took it
+    held = {row.person.login: (row.open, row.overdue) for row in people}
+    assert held == {"sales": (1, 1), "head_sales": (1, 0)}  # d is overdue; i is not due yet
+    assert people[0].person.login == "sales"  # the busiest (by open, then overdue) first
+    assert board.open_total == 3 and board.overdue_total == 1
+    assert board.stages == [("Новый заказ", 3)]
+
+    late = [(row.task.order.number, row.overdue, row.at_risk, round(row.late_hours, 1)) for row in board.late]
+    # d: due Mon 14:01 → Mon 3:59 + Tue 9 + Wed 1:00:30 working hours late; i: an hour left after its warning;
+    # h: two hours left, but its prediction passes the promised date.
+    assert late == [(orders["d"], True, False, 14.0), (orders["i"], False, False, -1.0),
+                    (orders["h"], False, True, -2.0)]
+    assert board.late_total == 3 and board.late[1].task.sla_level == "warning"
+
+    # This week (from Monday 7 December): c on time, f late. This month: a, g, c on time; b, f late.
+    assert (board.week.on_time, board.week.total, board.week.percent) == (1, 2, 50.0)
+    assert (board.month.on_time, board.month.total, board.month.percent) == (3, 5, 60.0)
+    assert board.week.since == msk(2026, 12, 7) and board.month.since == msk(2026, 12, 1)
+
+    assert [task.order.number for task in board.oldest] == [orders["d"], orders["i"], orders["h"]]
+    assert not board.workshop and board.held == []
+
+    page = text_of(signed_in(app, "head_sales").get("/boards/sales").get_data(as_text=True))
+    assert "Доска отдела: Отдел продаж" in page
+    assert "В срок · эта неделя 50 % 1 из 2 задач с 7 дек. 2026 г." in page
+    assert "В срок · этот месяц 60 % 3 из 5 задач с 1 дек. 2026 г." in page
+    assert re.search(rf"{orders['d']} .*? Новый заказ Анна Продажина .*? \+14 раб. ч Просрочено", page)
+    assert re.search(rf"{orders['h']} .*? Новый заказ в очереди .*? осталось 2 раб. ч .*?"
+                     r"Под угрозой прогноз 24 дек\. 2026 г\., обещано 20 дек\. 2026 г\.", page)
+    assert "Комплектующие" not in page
+
+
+def test_the_production_board_shows_components_by_state_and_the_orders_they_hold(ui, clock):
+    app, api = ui
+    at_procurement = workshop_order(api, clock, (2026, 12, 7, 10))  # waiting for all three since Monday
+    ordered = workshop_order(api, clock, (2026, 12, 8, 10), ordered=True)  # at production since Tuesday
+    ready = workshop_order(api, clock, (2026, 12, 8, 11), received=True)  # at production, nothing missing
+    at(clock, 2026, 12, 8, 13)
+    gone = api.create_order()
+    api.walk(gone, ["new_order", "plan_measurement", "measurement"])
+    api.step(gone, "prepare_contract", {"contract_outcome": "to_design"})
+    api.step(gone, "design")  # three components needed, then the customer cancels: not counted any more
+    assert api.post(f"/orders/{gone}/cancel", {"reason": "Передумал"}, as_="sales").status_code == 200
+
+    at(clock, 2026, 12, 9, 10)  # Wednesday
+    board = figures(app, "production", 2026, 12, 9, 10)
+    assert board.workshop
+    assert board.components == {"missing": 3, "ordered": 3, "arrived": 3}  # the cancelled order's are left out
+    assert {number for _c, number in board.component_lists["missing"]} == {at_procurement}
+    assert [(c.name, float(c.quantity), c.unit, c.supplier, number) for c, number
+            in board.component_lists["ordered"]][0] == ("Петли Blum", 2.0, "шт", "ООО «Фурнитура»", ordered)
+    assert {number for _c, number in board.component_lists["arrived"]} == {ready}
+
+    held = [(row.task.order.number, row.task.stage, row.waiting, round(row.waited.total_seconds() / 86400, 1))
+            for row in board.held]
+    assert held == [(at_procurement, "Комплектация", 3, 2.0), (ordered, "Производство", 3, 1.0)]
+    assert board.held_total == 2  # not `ready` (all arrived), not `gone` (cancelled)
+    queue, *people = board.workload
+    assert (queue.open, {row.person.login: row.open for row in people}) == (2, {"production": 0,
+                                                                               "head_production": 0})
+
+    page = text_of(signed_in(app, "director").get("/boards/production").get_data(as_text=True))
+    assert "Не заказаны: 3" in page and "Заказаны, ждём: 3" in page and "Поступили: 3" in page
+    assert re.search(rf"{at_procurement} .*? Комплектация в очереди 3 поз\. .*? 2 дн\.", page)
+    assert re.search(rf"{ordered} .*? Производство в очереди 3 поз\. .*? 1 дн\.", page)
+    assert f"{ordered} Петли Blum 2 шт ООО «Фурнитура» заказано" in page
+
+
+def test_who_may_open_which_board(ui):
+    app, _api = ui
+    head_sales = signed_in(app, "head_sales")
+    refused = head_sales.get("/boards/production")
+    assert refused.status_code == 403
+    assert "Доску отдела видят его руководитель, директор и администратор" in refused.get_data(as_text=True)
+    assert head_sales.get("/boards/sales").status_code == 200
+    assert head_sales.get("/boards/").location.endswith("/boards/sales")  # one board: straight to it
+    measurer = signed_in(app, "measurer")
+    assert measurer.get("/boards/measurer").status_code == 403  # a member, not the head
+    assert "Вы не руководите ни одним отделом" in measurer.get("/boards/").get_data(as_text=True)
+    director = signed_in(app, "director")
+    assert director.get("/boards/production").status_code == 200
+    listing = director.get("/boards/").get_data(as_text=True)
+    assert all(f'href="/boards/{code}"' in listing for code in ("sales", "production", "procurement", "quality"))
+    missing = director.get("/boards/warehouse")
+    assert missing.status_code == 404 and "Отдел «warehouse» не найден" in missing.get_data(as_text=True)
+    assert signed_in(app, "partner_mega").get("/boards/sales").status_code == 403
+
+
+def test_the_nav_links_heads_to_their_board_and_management_to_all_of_them(ui):
+    app, _api = ui
+    nav = re.compile(r'<a href="([^"]+)"[^>]*>(Доск[аи] отдел[аов]+)</a>')
+    assert nav.findall(signed_in(app, "head_production").get("/inbox").get_data(as_text=True)) == [
+        ("/boards/production", "Доска отдела")]
+    assert nav.findall(signed_in(app, "admin").get("/inbox").get_data(as_text=True)) == [
+        ("/boards/", "Доски отделов")]
+    assert nav.findall(signed_in(app, "production").get("/inbox").get_data(as_text=True)) == []
+
+
+def test_the_figures_fragment_refreshes_itself(ui):
+    app, _api = ui
+    client = signed_in(app, "head_sales")
+    page = client.get("/boards/sales").get_data(as_text=True)
+    assert 'id="board" hx-get="/boards/sales" hx-trigger="every 120s"' in page
+    fragment = client.get("/boards/sales", headers={"HX-Request": "true", "HX-Target": "board"})
+    body = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and body.lstrip().startswith('<div id="board"') and "<html" not in body
