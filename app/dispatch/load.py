@@ -63,6 +63,7 @@ def load():
     error = period_error or error
     figures = workload(kind, first, last, business_calendar())
     shown = {"from": first.isoformat(), "to": last.isoformat(), **request.args.to_dict(), "kind": kind}
+    day_labels = {day: (format_date(day, "EEE"), format_date(day, "d.MM")) for day in figures.days}
     return render_template("dispatch/load.html", load=figures, kind=kind, kinds=KIND_TITLES, args=shown,
-                           first=first, last=last, error=error, chart=chart_data(figures),
-                           day_labels={day: (format_date(day, "EEE"), format_date(day, "d.MM")) for day in figures.days}), (422 if error else 200)
+                           first=first, last=last, error=error, chart=chart_data(figures), day_labels=day_labels
+                           ), (422 if error else 200)
