@@ -43,7 +43,7 @@ def chart_data(load: Load) -> dict:
     """What static/js/dispatch-load.js draws: a bar per person per day, the day's working hours as the line."""
     return {
         "days": [day.isoformat() for day in load.days],
-        "day_labels": [f"{format_date(day, 'EEE')} {format_date(day, 'd.MM')}" for day in load.days],
+        "day_labels": [f"{format_date(day, 'EEE')}\n{format_date(day, 'd.MM')}" for day in load.days],
         "capacity": [load.capacity[day] for day in load.days],
         "people": [{"name": person.name,
                     "booked": [load.cell(person.id, day).booked for day in load.days],

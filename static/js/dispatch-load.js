@@ -34,13 +34,14 @@
     });
     chart.setOption({
       animation: false,
-      grid: { left: 40, right: 16, top: 48, bottom: 56, containLabel: true },
+      grid: { left: 8, right: 16, top: 64, bottom: 8, containLabel: true },
       legend: { type: "scroll", top: 0 },
       tooltip: {
         trigger: "axis",
         axisPointer: { type: "shadow" }
       },
-      xAxis: { type: "category", data: data.day_labels, axisLabel: { interval: 0, rotate: data.days.length > 14 ? 45 : 0 } },
+      xAxis: { type: "category", data: data.day_labels, axisTick: { show: false },
+        axisLabel: { interval: data.days.length > 21 ? "auto" : 0, margin: 10, lineHeight: 15 } },
       yAxis: { type: "value", name: data.labels.booked, minInterval: 1 },
       series: series
     });
