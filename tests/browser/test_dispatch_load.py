@@ -56,8 +56,9 @@ def test_the_load_chart_at_desktop_and_tablet_widths(browser, live_server, scree
 def test_an_order_card_with_the_at_risk_badge(browser, live_server, screenshot):
     app, base = live_server
     api = Api(app, app.test_client())
-    number = api.create_order()
+    number, calm = api.create_order(), api.create_order()
     predict(app, number, at_risk=True)
+    predict(app, calm)
     for name, viewport in (("desktop", DESKTOP), ("tablet", TABLET)):
         context, page = signed_in(browser, base, "sales", viewport)
         page.goto(f"{base}/orders/{number}")
@@ -66,4 +67,11 @@ def test_an_order_card_with_the_at_risk_badge(browser, live_server, screenshot):
         assert "12 декабря" in page.locator("#order-predicted").inner_text()
         assert no_horizontal_scroll(page)
         screenshot(page, f"order-card-at-risk-{name}")
+        page.goto(f"{base}/orders")
+        page.check('input[name="at_risk"]')
+        page.click('button:has-text("Показать")')
+        page.wait_for_url(lambda url: "at_risk=1" in url)
+        assert page.locator("table.orders-table tbody tr").count() == 1
+        assert "Под угрозой срыва срока" in page.locator("table.orders-table tbody tr").inner_text()
+        screenshot(page, f"orders-at-risk-{name}")
         context.close()
