@@ -127,7 +127,8 @@ def order_json(order: Order) -> dict:
 # Lengths and nullability come from the columns, enumerations from the models: one place for each fact.
 
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}  # the key columns are INTEGER on PostgreSQL
-TEXT_QUERY = {"type": "string", "maxLength": 200}
+NO_NUL = "^[^\\x00]*$"  # a NUL in the address or query is refused with 400 (malformed) before anything else
+TEXT_QUERY = {"type": "string", "maxLength": 200, "pattern": NO_NUL}
 MONEY = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "a decimal amount in roubles"}
 STAMP = {"type": "string", "description": "ISO 8601 date and time"}
 DAY = {"type": "string", "format": "date"}
