@@ -88,6 +88,8 @@ def test_the_order_json_carries_the_prediction_and_the_at_risk_mark(ui):
     assert listed[predicted]["predicted_completion"]["date"] == f"{YEAR}-12-12"
     at_risk = [item["number"] for item in api.get("/orders?at_risk=true").get_json()["items"]]
     assert at_risk == [predicted]
+    refused = api.get("/orders?at_risk=maybe")
+    assert refused.status_code == 422 and set(refused.get_json()["fields"]) == {"at_risk"}
 
 
 # -- staff pages -----------------------------------------------------------------------------------------
