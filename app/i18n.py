@@ -11,6 +11,7 @@ from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
 
+from app import clock
 from app.extensions import babel
 
 LOCALES = ("ru", "en")
@@ -47,6 +48,15 @@ def when(value) -> str:
     return str(value)
 
 
+def day(value) -> str:
+    """A date in words, «12 декабря» (with the year when it is not this year's): predicted dates read so."""
+    if not value:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, "d MMMM" if value.year == clock.now().year else "d MMMM y")
+
+
 def number(value) -> str:
     return "—" if value is None else format_decimal(value)
 
@@ -80,5 +90,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("TIMEZONE") or "Europe/Moscow")
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["gettext"] = template_gettext  # `_` in templates resolves to it
-    app.jinja_env.filters.update(money=money, when=when, number=number)
+    app.jinja_env.filters.update(money=money, when=when, day=day, number=number)
     app.jinja_env.globals.update(percent=percent, kind_label=kind_label)

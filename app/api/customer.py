@@ -36,6 +36,7 @@ def customer_status(_user, token):
         "number": order.number, "kind": order.kind, "kind_label": order.kind_label,
         "stage": order.stage, "status": order.status, "current": view.current_label, "now": view.now_text,
         "expected_at": _iso(view.expected_at), "next": view.next_label, "promised_date": _iso(order.promised_date),
+        "estimated_on": _iso(view.estimated_on),
         "milestones": [{"code": m.code, "label": m.label, "state": m.state, "reached_at": _iso(m.reached_at)}
                        for m in view.milestones],
         "appointments": [{"label": a.label, "at": _iso(a.at), "specialist": a.person} for a in view.appointments],

@@ -8,7 +8,7 @@ from flask import jsonify
 from app import policy
 from app.api import bp
 from app.api.auth import endpoint
-from app.api.schemas import COMPONENTS, ERROR_CODES, ID, TEXT_QUERY, column_text, ref
+from app.api.schemas import COMPONENTS, ERROR_CODES, ID, NO_NUL, TEXT_QUERY, column_text, ref
 from app.models import HumanTask, Order, Partner, User
 
 
@@ -62,8 +62,8 @@ def _query(name: str, schema: dict, description: str = "") -> dict:
 
 
 def _filter(name: str, attribute) -> dict:
-    """An exact-match filter on a column: as long as the column."""
-    return _query(name, column_text(attribute, allow_null=False))
+    """An exact-match filter on a column: as long as the column, without NUL (refused with 400 before any look-up)."""
+    return _query(name, {**column_text(attribute, allow_null=False), "pattern": NO_NUL})
 
 
 NUMBER = _path("number", {"type": "string", "maxLength": 20, "description": "order number, e.g. 2026-00042"})
@@ -82,6 +82,7 @@ ORDER_FILTERS = [
     _filter("partner", Partner.code), _filter("assignee", User.login),
     _query("q", TEXT_QUERY, "order number, customer name, address or (4+ digits) phone contains it"),
     _query("created_from", DAY_OR_STAMP), _query("created_to", DAY_OR_STAMP),
+    _query("at_risk", {"type": "boolean"}, "true (or 1, yes): only active orders predicted to miss the promised date"),
     _query("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
     _query("per_page", {"type": "integer", "minimum": 1, "maximum": 200}),
 ]

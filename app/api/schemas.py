@@ -85,8 +85,17 @@ def order_summary_json(order: Order) -> dict:
         "customer": {"name": order.customer.name, "phone": order.customer.phone, "email": order.customer.email},
         "partner": order.partner.code if order.partner else None, "address": order.address,
         "price": _money(order.price), "created_at": _iso(order.created_at),
-        "promised_date": _iso(order.promised_date),
+        "promised_date": _iso(order.promised_date), "predicted_completion": predicted_completion(order),
+        "at_risk": bool(order.at_risk) and order.status == OrderStatus.ACTIVE,
     }
+
+
+def predicted_completion(order: Order) -> dict | None:
+    """When the order should be done (app/services/prediction.py reckons it): none once finished or not yet known."""
+    if order.status != OrderStatus.ACTIVE or order.predicted_on is None:
+        return None
+    return {"date": _iso(order.predicted_on), "p80_date": _iso(order.predicted_p80_on or order.predicted_on),
+            "method": order.prediction_method}
 
 
 def order_json(order: Order) -> dict:
@@ -118,11 +127,13 @@ def order_json(order: Order) -> dict:
 # Lengths and nullability come from the columns, enumerations from the models: one place for each fact.
 
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}  # the key columns are INTEGER on PostgreSQL
-TEXT_QUERY = {"type": "string", "maxLength": 200}
+NO_NUL = "^[^\\x00]*$"  # a NUL in the address or query is refused with 400 (malformed) before anything else
+TEXT_QUERY = {"type": "string", "maxLength": 200, "pattern": NO_NUL}
 MONEY = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "a decimal amount in roubles"}
 STAMP = {"type": "string", "description": "ISO 8601 date and time"}
 DAY = {"type": "string", "format": "date"}
 ANY_OBJECT = {"type": "object"}
+PREDICTION_METHODS = ("history", "history-all-kinds", "sla")  # Order.prediction_method
 ERROR_CODES = ("bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed", "conflict",
                "request_entity_too_large", "unsupported_media_type", "validation_failed", "deploy_rejected",
                "script_error", "too_many_requests")
@@ -178,7 +189,15 @@ def _responses() -> dict:
             "number": column_text(Order.number), "kind": {"enum": list(ORDER_KINDS)}, "kind_label": text,
             "channel": {"enum": list(CHANNELS)}, "status": {"enum": [s.value for s in OrderStatus]},
             "stage": text, "customer": ref("Customer"), "partner": column_text(Partner.code, allow_null=True),
-            "address": text, "price": nullable(MONEY), "created_at": STAMP, "promised_date": nullable(DAY)}),
+            "address": text, "price": nullable(MONEY), "created_at": STAMP, "promised_date": nullable(DAY),
+            "predicted_completion": nullable(obj({
+                "date": {**DAY, "description": "the median date: half of similar orders were done by then"},
+                "p80_date": {**DAY, "description": "four in five similar orders were done by then"},
+                "method": {"enum": list(PREDICTION_METHODS),
+                           "description": "history: finished orders of the same kind; history-all-kinds: of all "
+                                          "kinds (too few of this one); sla: the remaining stages' SLA"}})),
+            "at_risk": {"type": "boolean", "description": "the predicted date passed the promised one (the stage's "
+                                                          "head was warned); false once the order is finished"}}),
         "OrderPage": obj({"items": {"type": "array", "items": ref("OrderSummary")},
                           "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1},
                           "total": {"type": "integer", "minimum": 0}, "pages": {"type": "integer", "minimum": 0}}),
@@ -287,6 +306,7 @@ def _responses() -> dict:
         "CustomerStatus": obj({
             "number": text, "kind": text, "kind_label": text, "stage": text, "status": text, "current": text,
             "now": text, "expected_at": nullable(STAMP), "next": nullable(text), "promised_date": nullable(DAY),
+            "estimated_on": {**nullable(DAY), "description": "when the order should be ready (none once finished)"},
             "milestones": {"type": "array", "items": obj({"code": text, "label": text, "state": text,
                                                           "reached_at": nullable(STAMP)})},
             "appointments": {"type": "array", "items": obj({"label": text, "at": STAMP, "specialist": login})},

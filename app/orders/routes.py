@@ -48,9 +48,9 @@ COLUMNS = {
     "number": N_("№"), "created": N_("Создан"), "kind": N_("Вид"), "customer": N_("Заказчик"), "phone": N_("Телефон"),
     "address": N_("Адрес"), "partner": N_("Партнёр"), "stage": N_("Этап"), "status": N_("Статус"),
     "assignee": N_("Исполнитель"),
-    "price": N_("Стоимость"), "promised": N_("Готовность"), "sla": N_("Срок этапа"),
+    "price": N_("Стоимость"), "promised": N_("Готовность"), "predicted": N_("Ориентировочно"), "sla": N_("Срок этапа"),
 }
-DEFAULT_COLUMNS = ["number", "created", "kind", "customer", "stage", "assignee", "sla", "price"]
+DEFAULT_COLUMNS = ["number", "created", "kind", "customer", "stage", "assignee", "sla", "predicted", "price"]
 TABS = {"data": N_("Данные"), "tasks": N_("Задачи"), "notes": N_("Вложения и примечания"), "payments": N_("Платежи"),
         "components": N_("Комплектующие"), "documents": N_("Документы"), "notifications": N_("Уведомления"),
         "history": N_("История")}

@@ -8,7 +8,7 @@ stage before it, with its own name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -87,6 +87,8 @@ class CustomerView:
     contract: Document | None = None
     contract_approval: AuditEvent | None = None  # the customer's approval of the newest edition
     milestone: str = "received"  # the code of the milestone the order is at
+    # when the order should be ready: the predicted median date (never the pessimistic one), active orders only
+    estimated_on: date | None = None
 
     @property
     def may_approve_contract(self) -> bool:
@@ -223,7 +225,8 @@ def view(order: Order) -> CustomerView:
         claims=claims, questions=questions, tasks=customer_tasks,
         task_titles={t.id: _("Ваш отзыв") if bindings.value(t.bpmn_id, RATING) else t.name for t in customer_tasks},
         contract=contract, contract_approval=contract_approval(order, contract) if contract else None,
-        milestone=current)
+        milestone=current,
+        estimated_on=order.predicted_on if order.status == OrderStatus.ACTIVE else None)
 
 
 def contract_approval(order: Order, contract: Document) -> AuditEvent | None:

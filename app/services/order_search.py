@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from app.errors import ValidationError
-from app.models import Customer, HumanTask, Order, Partner, User
+from app.models import Customer, HumanTask, Order, OrderStatus, Partner, User
 from app.policy import visible_orders
 from app.services.dates import parse_datetime
 from app.services.inputs import like_pattern
@@ -12,7 +12,10 @@ from app.services.inputs import like_pattern
 SORTS = {
     "number": Order.number, "created": Order.created_at, "kind": Order.kind, "customer": Customer.name,
     "stage": Order.stage, "status": Order.status, "price": Order.price, "promised": Order.promised_date,
+    "predicted": Order.predicted_on,
 }
+NULLS_LAST = {"predicted"}  # orders with nothing predicted (finished, not yet reckoned) after the dated ones
+YES = ("1", "true", "yes", "on")
 
 
 def _date(args, name: str):
@@ -26,7 +29,8 @@ def _date(args, name: str):
 
 
 def search_orders(user: User, args):
-    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates."""
+    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates, and
+    to the active orders at risk of missing the promised date (`at_risk`)."""
     query = visible_orders(user).join(Order.customer)
     for name, column in (("stage", Order.stage), ("status", Order.status), ("kind", Order.kind),
                          ("channel", Order.channel)):
@@ -38,6 +42,8 @@ def search_orders(user: User, args):
         query = query.where(Order.id.in_(
             select(HumanTask.order_id).join(User, HumanTask.assignee_id == User.id)
             .where(HumanTask.state == "open", User.login == args["assignee"])))
+    if str(args.get("at_risk", "")).lower() in YES:
+        query = query.where(Order.at_risk.is_(True), Order.status == OrderStatus.ACTIVE)
     text = (args.get("q") or "").strip()
     if text:
         query = query.where(matches_text(text))
@@ -64,4 +70,7 @@ def sorted_by(query, args):
     key = args.get("sort", "created")
     column = SORTS.get(key.lstrip("-"), Order.created_at)
     descending = key.startswith("-") or (key == "created" and "sort" not in args)
-    return query.order_by(column.desc() if descending else column.asc(), Order.id.desc())
+    ordering = column.desc() if descending else column.asc()
+    if key.lstrip("-") in NULLS_LAST:
+        ordering = ordering.nulls_last()
+    return query.order_by(ordering, Order.id.desc())
