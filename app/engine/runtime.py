@@ -139,6 +139,16 @@ class ProcessEngine:
         except DIAGRAM_ERRORS as exc:  # an expression Spiff evaluates unguarded (a message's correlation …)
             raise ScriptError(_describe(exc, task)) from exc
 
+    def update_waiting_data(self, workflow: BpmnWorkflow, data: dict) -> bool:
+        """Change process variables where the process waits now (its ready, started and waiting tasks), so the
+        steps after them see the new values; False when nothing waits."""
+        changed = False
+        for task in self.tasks(workflow):
+            if task.state in (TaskState.READY, TaskState.STARTED, TaskState.WAITING):
+                task.data.update(jsonable(data))
+                changed = True
+        return changed
+
     @staticmethod
     def _waiting_service_task(workflow: BpmnWorkflow, guid: str):
         try:
