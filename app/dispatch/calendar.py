@@ -46,10 +46,13 @@ def calendar():
     today = clock.now(work.tz).date()
     days_off = [(today + timedelta(days=n)).isoformat() for n in range(-62, 120)
                 if not work.is_working_day(today + timedelta(days=n))]
-    kind = request.args.get("kind") or board.default_kind(current_user)
+    kind = request.args.get("kind") or dispatch.default_kind(current_user)
+    kind = kind if kind in (*board.KINDS, "both") else "both"
     return render_template(
-        "dispatch/calendar.html", kind=kind if kind in (*board.KINDS, "both") else "both",
-        can_plan={k: board.plans(current_user, k) for k in board.KINDS},
+        "dispatch/calendar.html", kind=kind, queue=board.waiting(current_user, board.kinds_of(kind)),
+        can_plan={k: dispatch.plans(current_user, k) for k in board.KINDS}, sla_state=sla_state,
+        hours={k: spec.default_hours for k, spec in board.KINDS.items()},
+        kind_labels={k: _kind_label(k) for k in board.KINDS},
         settings={"slotMinTime": work.start.strftime("%H:%M"), "slotMaxTime": work.end.strftime("%H:%M"),
                   "daysOff": days_off, "today": today.isoformat(), "locale": str(get_locale()),
                   "urls": {"events": url_for(".events"), "resources": url_for(".resources"),

@@ -1,5 +1,5 @@
 """What the dispatcher's calendar shows: booked visits in a period, the people they are booked on, and the orders
-waiting to be planned — with who may plan which kind, as the process's planning tasks say."""
+waiting to be planned."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,25 +28,6 @@ class Waiting:
 def kinds_of(value: str | None) -> list[str]:
     """The kinds a `kind` parameter names: one of KINDS, or every kind ("both", empty)."""
     return [value] if value in KINDS else list(KINDS)
-
-
-def planning_roles(kind: str) -> set[str]:
-    """The roles whose lanes hold the kind's planning tasks (as the orders' tasks were projected)."""
-    return set(db.session.execute(select(HumanTask.lane).where(bound_tasks(PLANS, kind), HumanTask.lane != "")
-                                  .distinct()).scalars())
-
-
-def plans(user: User, kind: str) -> bool:
-    """The user plans visits of this kind: an admin, or someone of a role whose lane plans them."""
-    return policy.can(user, "dispatch.plan") and (
-        "admin" in user.role_codes or bool(planning_roles(kind) & user.role_codes))
-
-
-def default_kind(user: User) -> str:
-    """What the calendar shows first: the one kind the user plans (dispatch: measurements, delivery dispatch:
-    deliveries), otherwise both."""
-    mine = [kind for kind in KINDS if plans(user, kind)]
-    return mine[0] if len(mine) == 1 else "both"
 
 
 def people(kinds: list[str]) -> list[User]:

@@ -9,23 +9,53 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app import clock
+from app import clock, policy
 from app.engine import engine
 from app.engine.bindings import PLANS, VISIT
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
-from app.models import HumanTask, Order, OrderStatus, Role, User, Visit
+from app.models import HumanTask, Order, OrderStatus, ProcessDefinition, Role, User, Visit
 from app.services import audit, notifications, visits
-from app.services.bindings import order_tasks
+from app.services.bindings import definition_bindings, order_tasks
 from app.services.calendar import company_tz, working_time
-from app.services.dispatch_calendar import plans
 from app.services.orders import get_order
 from app.usecases import process
+from app.usecases.projection import lane_roles, task_role
 from app.usecases.tasks import complete_task
 from app.usecases.uow import unit_of_work
 
 # The notification the customer gets when a visit of the kind is booked (as the process's notify tasks send it).
 BOOKED_EVENT = {"measurement": "visit_booked", "delivery": "delivery_booked"}
+
+
+def planning_roles(kind: str) -> set[str]:
+    """The roles whose lanes hold the kind's planning tasks, in every deployed version of a process."""
+    roles: set[str] = set()
+    for definition in db.session.execute(select(ProcessDefinition)).scalars():
+        elements = definition_bindings(definition).elements(PLANS, kind)
+        if not elements:
+            continue
+        lanes = _lanes(definition)
+        mapping = lane_roles(definition.process_id)
+        roles.update(task_role(lanes[e], mapping) for e in elements if e in lanes)
+    return roles - {""}
+
+
+def _lanes(definition: ProcessDefinition) -> dict[str, str]:
+    return engine().lanes(definition.id, definition.checksum, lambda: definition.spec_json)
+
+
+def plans(user: User, kind: str) -> bool:
+    """The user plans visits of this kind: an admin, or someone of a role whose lane plans them."""
+    return policy.can(user, "dispatch.plan") and (
+        "admin" in user.role_codes or bool(planning_roles(kind) & user.role_codes))
+
+
+def default_kind(user: User) -> str:
+    """What the calendar shows first: the one kind the user plans (dispatch: measurements, delivery dispatch:
+    deliveries), otherwise both."""
+    mine = [kind for kind in visits.KINDS if plans(user, kind)]
+    return mine[0] if len(mine) == 1 else "both"
 
 
 def parse_kind(value: Any) -> str:
