@@ -75,8 +75,13 @@
     const where = document.createElement("div");
     where.className = "addr";
     where.textContent = p.address;
-    box.title = `${info.event.title}\n${p.who}\n${p.customer}\n${p.address}`;
-    box.append(head, when, where);
+    box.title = `${info.event.title}\n${info.timeText} · ${p.hours} ${texts.hours}\n${p.who}\n${p.customer}\n${p.address}`;
+    if (info.view.type === "resourceTimelineWeek") { // an hour is a narrow column there: the number says enough
+      head.textContent = p.number;
+      box.append(head);
+    } else {
+      box.append(head, when, where);
+    }
     return { domNodes: [box] };
   }
 
@@ -87,7 +92,7 @@
     const old = info.oldEvent || event;
     try {
       await post(settings.urls.move.replace("/0/", `/${event.id}/`), {
-        user: logins[resource] || p.user, starts_at: wall(event.start), hours: hoursBetween(event.start, event.end),
+        user: resource in logins ? logins[resource] : p.user, starts_at: wall(event.start), hours: hoursBetween(event.start, event.end),
         expected: { user: p.user, starts_at: wall(old.start), hours: hoursBetween(old.start, old.end) },
       });
       say(fill(texts.moved, p.number), true);
@@ -167,7 +172,7 @@
       headerToolbar: { start: "prev,next today", center: "title", end: "resourceTimeGridDay,resourceTimelineWeek,dayGridMonth" },
       buttonText: (text) => ({ ...text, today: texts.today, resourceTimeGridDay: texts.day,
                                resourceTimelineWeek: texts.week, dayGridMonth: texts.month }),
-      views: { resourceTimelineWeek: { slotDuration: "01:00", slotWidth: 34 } },
+      views: { resourceTimelineWeek: { slotDuration: "01:00", slotWidth: 30, slotLabelFormat: { hour: "numeric" } } },
       slotMinTime: settings.slotMinTime, slotMaxTime: settings.slotMaxTime, slotDuration: "00:30",
       scrollTime: settings.slotMinTime, allDaySlot: false, nowIndicator: true, dayMaxEvents: true,
       resources, eventSources: [{ events }], eventContent: content,
