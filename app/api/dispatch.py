@@ -12,7 +12,7 @@ from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.openapi import PATHS, _op, _path, _query
 from app.api.schemas import COMPONENTS, ID, STAMP, nullable, obj, ref
-from app.errors import ValidationError
+from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.models import User, Visit
 from app.models.dispatch import VISIT_KINDS, VISIT_STATES
@@ -43,9 +43,7 @@ def list_visits(_user):
     start = (dispatch.parse_moment(request.args["from"], "from") if request.args.get("from")
              else clock.now())
     end = dispatch.parse_moment(request.args["to"], "to") if request.args.get("to") else start + timedelta(days=14)
-    if end <= start or end - start > MAX_RANGE:
-        message = f"'to' must be after 'from', at most {MAX_RANGE.days} days later"
-        raise ValidationError(message, fields={"to": message})
+    end = min(end, start + MAX_RANGE)  # a longer period is cut: ask again from where it ended
     kind = request.args.get("kind")
     if kind not in (None, "", *VISIT_KINDS):
         dispatch.parse_kind(kind)
@@ -54,7 +52,7 @@ def list_visits(_user):
         person = db.session.execute(select(User).where(User.login == request.args["user"])).scalar_one_or_none()
         if person is None:
             message = f"No user '{request.args['user'][:80]}'"
-            raise ValidationError(message, fields={"user": message})
+            raise NotFound(message, fields={"user": message})
     items = board.visits_between(start, end, board.kinds_of(kind), person)
     return jsonify({"count": len(items), "items": [visit_json(v) for v in items]})
 
@@ -103,8 +101,8 @@ COMPONENTS.update({
 COMPONENTS["VisitList"] = obj({"count": {"type": "integer", "minimum": 0},
                                "items": {"type": "array", "items": ref("Visit")}})
 PATHS["/visits"] = {"get": _op(
-    "Booked visits of active orders overlapping a period (default: the next 14 days)",
-    {200: ("by start time", "VisitList"), 403: "dispatchers and management only"},
+    "Booked visits of active orders overlapping a period (default: the next 14 days; at most 62 days from `from`)",
+    {200: ("by start time", "VisitList"), 403: "dispatchers and management only", 404: "no user with that login"},
     params=[_query("from", OFFSET_STAMP), _query("to", OFFSET_STAMP), _query("kind", KIND),
             _query("user", {"type": "string", "maxLength": 80}, "a measurer's or crew's login")], tag="dispatch")}
 PATHS["/dispatch/plan"] = {"post": _op(
