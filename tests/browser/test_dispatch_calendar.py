@@ -17,7 +17,8 @@ TABLET = {"width": 768, "height": 1024}
 # Where on the calendar a person's time is: scan the visible grid with Event Calendar's own dateFromPoint.
 FIND_SLOT = """([login, target]) => {
   const pad = (n) => String(n).padStart(2, "0");
-  const wall = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const wall = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T`
+    + `${pad(d.getHours())}:${pad(d.getMinutes())}`;
   const box = document.querySelector("#ec").getBoundingClientRect();
   for (let y = Math.max(box.top, 0) + 1; y < Math.min(box.bottom, window.innerHeight); y += 3) {
     for (let x = box.left + 1; x < box.right; x += 8) {
