@@ -234,6 +234,31 @@ def test_two_dispatchers_moving_the_same_visit_at_once(api, app):
     assert order["tasks"][0]["assignee"] == user
 
 
+def test_the_delivery_dispatcher_plans_and_moves_a_crew(api, app):
+    number = api.create_order()
+    api.walk(number, ["new_order", "plan_measurement", "measurement", "prepare_contract", "payment", "procurement",
+                      "production"])
+    at = slot(app, 10, days=3)
+    body = {"kind": "delivery", "order_number": number, "user": "measurer", "starts_at": at.isoformat()}
+    refused = api.post("/dispatch/plan", body, as_="delivery_dispatch")  # a measurer is not a crew
+    assert refused.status_code == 422 and "user" in refused.get_json()["fields"]
+    assert api.post("/dispatch/plan", {**body, "user": "installer"}, as_="dispatch").status_code == 403
+    response = api.post("/dispatch/plan", {**body, "user": "installer"}, as_="delivery_dispatch")
+    assert response.status_code == 200, response.get_json()
+    visit = response.get_json()
+    assert (visit["kind"], visit["user"], visit["hours"]) == ("delivery", "installer", 4)  # the kind's length
+    order = api.order(number)
+    assert order["crew"] == "installer" and order["tasks"][0]["bpmn_id"] == "installation"
+    moved = api.post(f"/visits/{visit['id']}/move", {"user": "installer2", "starts_at": at.isoformat()},
+                     as_="delivery_dispatch")
+    assert moved.status_code == 200, moved.get_json()
+    order = api.order(number)
+    assert order["crew"] == "installer2" and order["tasks"][0]["assignee"] == "installer2"
+    assert len(notifications(app, number, "delivery_booked")) >= 2
+    assert api.post(f"/visits/{visit['id']}/move", {"user": "installer", "starts_at": at.isoformat()},
+                    as_="dispatch").status_code == 403  # measurements only
+
+
 def test_visits_listing_checks_its_parameters(api, app):
     assert api.get("/visits?from=yesterday", as_="dispatch").status_code == 422
     assert "kind" in api.get("/visits?kind=party", as_="dispatch").get_json()["fields"]
