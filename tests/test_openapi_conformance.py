@@ -119,7 +119,8 @@ def live(_schema, redis_server, tmp_path_factory, request):
 SEMANTIC_422 = [("POST", "/orders"), ("POST", "/tasks/{task_id}/assign"), ("POST", "/tasks/{task_id}/complete"),
                 ("POST", "/status/{token}/tasks/{task_id}/complete"), ("POST", "/messages/{name}"),
                 ("POST", "/processes"), ("POST", "/processes/{process_id}/migrations"),
-                ("PUT", "/processes/{process_id}/settings")]  # lanes: those the process's diagram draws
+                ("PUT", "/processes/{process_id}/settings"),  # lanes: those the process's diagram draws
+                ("POST", "/dispatch/plan"), ("POST", "/visits/{visit_id}/move")]  # the planning form's rules
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
 
 PARAMETERS = {(method.upper(), path, p["name"]): p["schema"]

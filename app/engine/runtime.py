@@ -78,6 +78,16 @@ class ProcessEngine:
         return self.version_cached(definition_id, checksum, "bindings",
                                    lambda: version_bindings(*self.specs(definition_id, checksum, spec_json)))
 
+    def lanes(self, definition_id: int, checksum: str, spec_json: Callable[[], str]) -> dict[str, str]:
+        """A version's element id → the lane it sits in (elements in no lane left out)."""
+
+        def load() -> dict[str, str]:
+            spec, subprocesses = self.specs(definition_id, checksum, spec_json)
+            return {task_spec.bpmn_id: task_spec.lane for process in (spec, *subprocesses.values())
+                    for task_spec in process.task_specs.values() if getattr(task_spec, "lane", None)}
+
+        return self.version_cached(definition_id, checksum, "lanes", load)
+
     @property
     def names_in_scope(self) -> frozenset[str]:
         """What a diagram's scripts may read without the diagram defining it: the sandbox's built-ins, the app's
@@ -138,6 +148,16 @@ class ProcessEngine:
             raise ScriptError(_describe(exc, getattr(exc, "task", None) or task)) from exc
         except DIAGRAM_ERRORS as exc:  # an expression Spiff evaluates unguarded (a message's correlation …)
             raise ScriptError(_describe(exc, task)) from exc
+
+    def update_waiting_data(self, workflow: BpmnWorkflow, data: dict) -> bool:
+        """Change process variables where the process waits now (its ready, started and waiting tasks), so the
+        steps after them see the new values; False when nothing waits."""
+        changed = False
+        for task in self.tasks(workflow):
+            if task.state in (TaskState.READY, TaskState.STARTED, TaskState.WAITING):
+                task.data.update(jsonable(data))
+                changed = True
+        return changed
 
     @staticmethod
     def _waiting_service_task(workflow: BpmnWorkflow, guid: str):
