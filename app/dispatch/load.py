@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from app.dispatch import bp
 from app.i18n import N_
 from app.services.calendar import business_calendar
-from app.services.settlements import local_today, parse_period
+from app.services.periods import local_today, parse_period
 from app.services.workload import MAX_DAYS, Load, workload
 from app.web import allowed
 
