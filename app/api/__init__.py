@@ -8,6 +8,7 @@ from app.api import (  # noqa: E402,F401
     customer,
     incidents,
     instances,
+    jobs,
     messages,
     openapi,
     orders,
