@@ -52,7 +52,8 @@ COMPONENTS.update({
             "status": {"type": "string"}})},
         "comment": nullable({"type": "string", "description": "what the delivery dispatcher wrote for the crew"})}),
 })
-COMPONENTS["JobList"] = obj({"count": {"type": "integer", "minimum": 0}, "items": {"type": "array", "items": ref("Job")}})
+COMPONENTS["JobList"] = obj({"count": {"type": "integer", "minimum": 0},
+                            "items": {"type": "array", "items": ref("Job")}})
 VISIT_ID = _path("visit_id", ID)
 PATHS["/jobs"] = {"get": _op(
     "Free jobs: deliveries in the crews' queue whose installation waits for a crew, soonest first",

@@ -97,8 +97,9 @@ def take(visit_id: int, actor: User) -> Visit:
     now = clock.now()
     claimed = db.session.execute(
         update(Visit).where(Visit.id == visit.id, Visit.user_id.is_(None), Visit.status == "booked")
-        .values(user_id=actor.id, taken_at=now, updated_at=now).execution_options(synchronize_session=False))
-    if claimed.rowcount != 1:  # another crew's unit of work changed the row first
+        .values(user_id=actor.id, taken_at=now, updated_at=now).returning(Visit.id)
+        .execution_options(synchronize_session=False)).scalar_one_or_none()
+    if claimed is None:  # another crew's unit of work changed the row first
         db.session.expire(visit)
         raise _taken(visit.user)
     db.session.refresh(visit)
