@@ -89,7 +89,7 @@ def test_a_crew_sees_the_free_job_and_takes_it(api):
     card = dispatcher.get(f"/orders/{number}").get_data(as_text=True)
     assert "Бригада №1 (Виктор Монтажов)" in card and "бригада взяла сама" in card
     history = dispatcher.get(f"/orders/{number}?tab=history").get_data(as_text=True)
-    assert "взята из очереди" in history
+    assert "Выезд" in history and "взята из очереди" in history
     mine = signed_in(api.app, "installer").get("/jobs").get_data(as_text=True)
     assert 'id="my-jobs"' in mine and number in mine.split('id="my-jobs"')[1]
 
