@@ -307,7 +307,7 @@ def _demo_order(i: int, target: str, plan: dict, rng: random.Random, staff: User
         "description": "Встроенный шкаф-купе в нишу прихожей, 2 двери, зеркало" if i % 2 else
         "Кухонный гарнитур, угловой, 3,2 м, столешница из кварца"}, staff)
     variant = {"payment_type": ["cash", "cashless", "credit"][i % 3], "claim": target == "claim_review",
-               "measurer": MEASURERS[i % 3], "crew": CREWS[i % 3],
+               "measurer": MEASURERS[i % 3], "crew": CREWS[i // 2 % 3],  # every crew has deliveries booked
                # some customers pay the deposit at the point of sale: the partner owes it to the company
                "received_by": "partner" if partner and (i // 6) % 2 == 0 else "company", **plan}
     if target == "design":
