@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import functools
 import random
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 from flask import has_app_context
@@ -60,6 +61,14 @@ CUSTOMERS = [
 STREETS = ["ул. Профсоюзная, д. 56, кв. 12", "Ленинский пр-т, д. 99, кв. 301", "ул. Тверская, д. 8, кв. 45",
            "ул. Академика Янгеля, д. 3, кв. 77", "Варшавское ш., д. 144, кв. 9", "ул. Миклухо-Маклая, д. 42, кв. 18"]
 KINDS = ["wardrobe", "furniture", "kitchen", "home_theater", "air_conditioner", "windows"]
+# The demo's own staff on top of DEMO_USERS (which the tests seed too): a third measurer and a third crew, so the
+# dispatcher's calendar has columns to spread a week over.
+DEMO_TEAM = [
+    ("measurer3", "Руслан Уровнев", ["measurer"], "measurer"),
+    ("installer3", "Бригада №3 (Николай Крепежов)", ["installer"], "installer"),
+]
+MEASURERS = ("measurer", "measurer2", "measurer3")
+CREWS = ("installer", "installer2", "installer3")
 
 
 def _iso(dt: datetime) -> str:
@@ -84,10 +93,12 @@ def _working_slot(days_ahead: int, pick: int, hours: float = 2, person: str | No
     raise ValueError(f"{person} has no free {hours} h slot in two months")
 
 
-def _components(status: str) -> list[dict]:
-    return [{"name": "ЛДСП Egger W1000 ST9, 16 мм", "quantity": 6, "unit": "шт", "status": status},
-            {"name": "Фурнитура Blum Tandembox", "quantity": 1, "unit": "компл.", "status": status},
-            {"name": "Кромка ПВХ 2 мм", "quantity": 40, "unit": "м", "status": status}]
+def _components(status: str, states: tuple[str, ...] | None = None) -> list[dict]:
+    """The specification, every line `status` — or, with `states`, each line its own (part ordered, part not)."""
+    states = states or (status,) * 3
+    return [{"name": "ЛДСП Egger W1000 ST9, 16 мм", "quantity": 6, "unit": "шт", "status": states[0]},
+            {"name": "Фурнитура Blum Tandembox", "quantity": 1, "unit": "компл.", "status": states[1]},
+            {"name": "Кромка ПВХ 2 мм", "quantity": 40, "unit": "м", "status": states[2]}]
 
 
 # How each user task is completed in the demo and the tests: bpmn_id -> (random, variant) -> form data.
@@ -95,7 +106,8 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
     "new_order": lambda r, v: {"decision": "confirm"},
     "plan_measurement": lambda r, v: {
         "measurer": v.get("measurer", "measurer"),
-        "visit_at": _working_slot(r.randint(1, 5), r.randint(0, 6), 2, v.get("measurer", "measurer")),
+        "visit_at": _working_slot(v.get("visit_day", r.randint(1, 5)), r.randint(0, 6), 2,
+                                  v.get("measurer", "measurer")),
         "visit_duration_hours": 2},
     "measurement": lambda r, v: (
         {"measurement_result": "customer_absent", "absence_comment": "Заказчик не открыл дверь"}
@@ -109,10 +121,10 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
         if v.get("contract_outcome") in ("remeasure", "to_design") else
         {"price": v.get("price", float(r.randint(60, 400) * 1000)), "prepayment": v.get("prepayment", 30000.0),
          "payment_type": v.get("payment_type", "cash"),
-         "promised_date": (clock.today() + timedelta(days=30)).isoformat(),
+         "promised_date": (clock.today() + timedelta(days=v.get("promised_in", 30))).isoformat(),
          "components_available": True, "customer_approved": True, "contract_outcome": "to_payment"}),
     "design": lambda r, v: {"design_outcome": "done", "layout_notes": "Раскрой по эскизу заказчика",
-                            "components": _components("needed")},
+                            "components": _components("needed", v.get("component_states"))},
     "bank_decision": lambda r, v: (
         {"bank_decision": "declined", "bank_name": "ОТП Банк", "bank_comment": "Недостаточный доход"}
         if v.get("bank_declined") else {"bank_decision": "approved", "bank_name": "Тинькофф Банк"}),
@@ -122,9 +134,11 @@ STAGE_INPUT: dict[str, Callable[[random.Random, dict], dict]] = {
     "procurement": lambda r, v: {"components": _components("received"), "procurement_comment": "Всё на складе"},
     "production": lambda r, v: {"components": _components("in_workshop"), "production_comment": "Изготовлено"},
     "plan_delivery": lambda r, v: {
-        "delivery_mode": v.get("delivery_mode", "assign"), "crew": v.get("crew", "installer"),
-        "delivery_at": _working_slot(r.randint(1, 4), 1, 4, v.get("crew", "installer")
-                                     if v.get("delivery_mode", "assign") == "assign" else None)},
+        "delivery_mode": v.get("delivery_mode", "assign"),
+        **({"crew": v.get("crew", "installer")} if v.get("delivery_mode", "assign") == "assign" else {}),
+        "delivery_at": _working_slot(v.get("delivery_day", r.randint(1, 4)), 1, 4, v.get("crew", "installer")
+                                     if v.get("delivery_mode", "assign") == "assign" else None),
+        **({"delivery_comment": v["delivery_comment"]} if v.get("delivery_comment") else {})},
     "installation": lambda r, v: {"installation_report": "Доставлено и смонтировано, мусор вывезен",
                                   "customer_accepted": True},
     "feedback": lambda r, v: (
@@ -197,37 +211,110 @@ def _demo_hash() -> str:
     return probe.password_hash
 
 
+# How many days ago the orders of TARGETS came in: the further along, the older, so their measurements and
+# deliveries are done in the past (a visit is booked a day or so after the order came in).
+TARGET_AGES = {"prepare_contract": 3, "design": 5, "bank_decision": 6, "payment": 6, "procurement": 8,
+               "production": 10, "plan_delivery": 12, "installation": 12, "feedback": 16, "claim_review": 20,
+               "done": 25}
+# After one order at every stage (TARGETS), the rest fill the dispatcher's fortnight, each entry
+# (stop at, came in so many days ago, variant): measurements and deliveries booked on the days ahead (`day`: that many
+# days from today, for the measurer or crew in turn; some deliveries left in the crews' queue), orders that came in
+# days ago and wait past their deadline, orders whose promised date is days away with stages still to go, and
+# components ordered, missing, received and in the workshop. The first dozen give a week its shape on their own.
+BUSY_WEEK: list[tuple[str, int, dict]] = [
+    ("measurement", 0, {"day": 1}), ("measurement", 0, {"day": 2}), ("installation", 5, {"day": 3, "queue": True}),
+    ("measurement", 0, {"day": 3}), ("procurement", 7, {"component_states": ("ordered", "needed", "ordered"),
+                                                        "promised_in": 5}),
+    ("measurement", 0, {"day": 4}), ("plan_measurement", 3, {}), ("measurement", 0, {"day": 5}),
+    ("production", 9, {"promised_in": 4}), ("measurement", 0, {"day": 6}), ("prepare_contract", 6, {}),
+    ("measurement", 0, {"day": 7}),
+    ("installation", 6, {"day": 1}), ("installation", 7, {"day": 2}), ("measurement", 0, {"day": 8}),
+    ("installation", 4, {"day": 4, "queue": True}), ("installation", 6, {"day": 5}), ("plan_delivery", 7, {}),
+    ("procurement", 8, {"component_states": ("received", "ordered", "needed")}), ("measurement", 0, {"day": 9}),
+    ("production", 10, {"promised_in": 6}), ("installation", 8, {"day": 6}), ("plan_measurement", 0, {}),
+    ("design", 2, {}), ("installation", 5, {"day": 7, "queue": True}), ("measurement", 0, {"day": 10}),
+    ("new_order", 2, {}), ("installation", 6, {"day": 8}), ("plan_measurement", 0, {}), ("measurement", 0, {"day": 4}),
+    ("procurement", 6, {"component_states": ("ordered",) * 3}), ("production", 8, {}), ("measurement", 0, {"day": 2}),
+    ("plan_delivery", 6, {}), ("measurement", 0, {"day": 1}),
+]
+DONE_VISITS = {"feedback", "claim_review", "done"}  # their delivery took place too
+
+
+@contextmanager
+def _days_ago(days: int) -> Iterator[None]:
+    """Run the block as if it were `days` days ago: the order's tasks, deadlines and visits date from then."""
+    saved = clock.clock.offset
+    clock.clock.offset = saved - timedelta(days=days)
+    try:
+        yield
+    finally:
+        clock.clock.offset = saved
+
+
+def _plan(i: int) -> tuple[str, int, dict]:
+    """The i-th demo order's stop, age and variant."""
+    if i < len(TARGETS):
+        target, days_ago = TARGETS[i], TARGET_AGES.get(TARGETS[i], 0)
+        extra: dict = {"day": 2} if target == "installation" else {}
+    else:
+        target, days_ago, extra = BUSY_WEEK[(i - len(TARGETS)) % len(BUSY_WEEK)]
+    variant: dict = {key: extra[key] for key in ("component_states",) if key in extra}
+    if "day" in extra:  # a visit that many days from today: counted from the day the order came in
+        variant["visit_day" if target == "measurement" else "delivery_day"] = days_ago + extra["day"]
+    if target not in ("new_order", "plan_measurement", "measurement", "cancel"):
+        variant["visit_day"] = 1  # measured the day after it came in: long done
+    if target in DONE_VISITS:
+        variant["delivery_day"] = 1
+    if "promised_in" in extra:
+        variant["promised_in"] = days_ago + extra["promised_in"]
+    if extra.get("queue"):
+        variant.update(delivery_mode="queue", delivery_comment="Позвонить заказчику за час, подъём на 5-й этаж без "
+                                                               "лифта")
+    if "component_states" in extra:
+        variant["contract_outcome"] = "to_design"  # the designer writes the specification
+    return target, days_ago, variant
+
+
 def load_demo(count: int = 50, seed: int = 42) -> str:
     rng = random.Random(seed)
     with unit_of_work():
         create_demo_people()
+        for login, name, roles, dept in DEMO_TEAM:
+            create_user(login, name, DEMO_PASSWORD, roles, email=f"{login}@bespoke.example", department=dept,
+                        is_demo=True, password_hash=_demo_hash())
 
     staff = db.session.execute(select(User).where(User.login == "sales")).scalar_one()
     partners = db.session.execute(select(Partner).order_by(Partner.id)).scalars().all()
     with unit_of_work():  # the point of sale earns more on kitchens: a per-kind override of its 10 %
         db.session.add(PartnerCommission(partner_id=partners[0].id, kind="kitchen", pct=Decimal("12")))
     for i in range(count):
-        target = TARGETS[i % len(TARGETS)]
-        name, phone = CUSTOMERS[i % len(CUSTOMERS)]
-        partner = partners[i % 2] if i % 3 == 0 else None
-        order = place_order({
-            "kind": KINDS[i % len(KINDS)], "channel": "partner" if partner else rng.choice(["web", "phone", "email"]),
-            "customer": {"name": name, "phone": phone, "email": f"client{i % len(CUSTOMERS)}@mail.example"},
-            "address": f"г. Москва, {STREETS[i % len(STREETS)]}", "partner": partner.code if partner else None,
-            "description": "Встроенный шкаф-купе в нишу прихожей, 2 двери, зеркало" if i % 2 else
-            "Кухонный гарнитур, угловой, 3,2 м, столешница из кварца"}, staff)
-        variant = {"payment_type": ["cash", "cashless", "credit"][i % 3], "claim": target == "claim_review",
-                   "measurer": "measurer" if i % 2 else "measurer2", "crew": "installer" if i % 2 else "installer2",
-                   # some customers pay the deposit at the point of sale: the partner owes it to the company
-                   "received_by": "partner" if partner and (i // 6) % 2 == 0 else "company"}
-        if target == "design":
-            variant["contract_outcome"] = "to_design"
-        if target == "bank_decision":
-            variant["payment_type"] = "credit"
-        stop = {"done": "__end__", "cancel": "measurement"}.get(target, target)
-        advance(order, stop, rng, variant)
-        if target == "cancel":
-            cancel_order(db.session.get_one(Order, order.id), "Заказчик передумал", staff)
-    users = ", ".join(login for login, *_ in DEMO_USERS)
+        target, days_ago, plan = _plan(i)
+        with _days_ago(days_ago):
+            _demo_order(i, target, plan, rng, staff, partners)
+    users = ", ".join(login for login, *_ in DEMO_USERS + DEMO_TEAM)
     return (f"Demo data loaded: {count} orders. Logins (password '{DEMO_PASSWORD}'): {users}; "
             f"heads: {', '.join(HEADS.values())}; partners: {', '.join(p[4] for p in PARTNERS)}")
+
+
+def _demo_order(i: int, target: str, plan: dict, rng: random.Random, staff: User, partners) -> None:
+    """Place the i-th demo order and drive it to `target` (see BUSY_WEEK for `plan`)."""
+    name, phone = CUSTOMERS[i % len(CUSTOMERS)]
+    partner = partners[i % 2] if i % 3 == 0 else None
+    order = place_order({
+        "kind": KINDS[i % len(KINDS)], "channel": "partner" if partner else rng.choice(["web", "phone", "email"]),
+        "customer": {"name": name, "phone": phone, "email": f"client{i % len(CUSTOMERS)}@mail.example"},
+        "address": f"г. Москва, {STREETS[i % len(STREETS)]}", "partner": partner.code if partner else None,
+        "description": "Встроенный шкаф-купе в нишу прихожей, 2 двери, зеркало" if i % 2 else
+        "Кухонный гарнитур, угловой, 3,2 м, столешница из кварца"}, staff)
+    variant = {"payment_type": ["cash", "cashless", "credit"][i % 3], "claim": target == "claim_review",
+               "measurer": MEASURERS[i % 3], "crew": CREWS[i // 2 % 3],  # every crew has deliveries booked
+               # some customers pay the deposit at the point of sale: the partner owes it to the company
+               "received_by": "partner" if partner and (i // 6) % 2 == 0 else "company", **plan}
+    if target == "design":
+        variant["contract_outcome"] = "to_design"
+    if target == "bank_decision":
+        variant["payment_type"] = "credit"
+    stop = {"done": "__end__", "cancel": "measurement"}.get(target, target)
+    advance(order, stop, rng, variant)
+    if target == "cancel":
+        cancel_order(db.session.get_one(Order, order.id), "Заказчик передумал", staff)

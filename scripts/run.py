@@ -139,8 +139,8 @@ def main() -> int:
         if child.process is None:
             child.start(env)
     print(f"\nBespoke is running on http://127.0.0.1:{port}  (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
-    print("Demo logins, password 'demo': sales, dispatch, measurer, designer, accountant, procurement, production,")
-    print("  delivery_dispatch, installer, quality, director, analyst, admin; heads: head_<role>;"
+    print("Demo logins, password 'demo': sales, dispatch, measurer(2, 3), designer, accountant, procurement,")
+    print("  production, delivery_dispatch, installer(2, 3), quality, director, analyst, admin; heads: head_<role>;"
           " partners: partner_mega, partner_agent")
     print("A process that exits is started again; Ctrl-C stops everything.", flush=True)
 

@@ -9,6 +9,7 @@ from app.api import (  # noqa: E402,F401
     dispatch,
     incidents,
     instances,
+    jobs,
     messages,
     openapi,
     orders,

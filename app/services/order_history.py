@@ -17,7 +17,7 @@ from app.services.money import exact_decimal
 
 KIND_LABELS = {"field": N_("Изменение поля"), "stage": N_("Этап"), "status": N_("Статус"), "task": N_("Задача"),
                "message": N_("Сообщение"), "job": N_("Фоновая операция"), "deploy": N_("Версия процесса"),
-               "process": N_("Процесс"), "log": N_("Вывод скрипта")}
+               "process": N_("Процесс"), "log": N_("Вывод скрипта"), "visit": N_("Выезд")}
 FIELD_LABELS = {
     "price": N_("Стоимость"), "prepayment": N_("Предоплата"), "payment_type": N_("Форма оплаты"),
     "promised_date": N_("Обещанная дата"), "measurer": N_("Замерщик"), "visit_at": N_("Дата замера"),
