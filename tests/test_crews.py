@@ -185,9 +185,12 @@ def test_a_measurement_or_an_installation_claimed_in_the_inbox_is_no_job(api):
         measurement = db.session.execute(select(Visit.id).join(Order).where(
             Order.number == number, Visit.kind == "measurement")).scalar_one()
     assert api.post(f"/jobs/{measurement}/take", as_="installer").status_code == 404
-    # installer2 took the installation task in the inbox instead: the job is theirs, no longer free
+    # installer2 took the installation task in the inbox instead: the job is theirs, no longer free, and the
+    # calendar and the order show them
     task = api.open_task(number)
     assert api.post(f"/tasks/{task['id']}/claim", as_="installer2").status_code == 200
+    assert state_of(api, number) | {"events": 0} == {"visit": "installer2", "taken": True, "crew": "installer2",
+                                                     "assignee": "installer2", "events": 0}
     assert all(item["order_number"] != number for item in api.get("/jobs", as_="installer").get_json()["items"])
     refused = api.post(f"/jobs/{visit_id}/take", as_="installer")
     assert refused.status_code == 409 and refused.get_json()["taken_by"] == "installer2"
@@ -195,4 +198,21 @@ def test_a_measurement_or_an_installation_claimed_in_the_inbox_is_no_job(api):
     api.step(number, "installation")
     done = api.post(f"/jobs/{visit_id}/take", as_="installer")
     assert done.status_code == 409 and "уже не нужна" in done.get_json()["message"]
-    assert state_of(api, number)["visit"] is None
+    assert state_of(api, number)["visit"] == "installer2"
+
+
+def test_a_head_assigning_a_visit_task_moves_the_visit_unless_the_person_is_busy(api):
+    at = _slot(api)
+    assigned_order(api, "installer2", at)
+    clashing = assigned_order(api, "installer", at)
+    task = api.open_task(clashing)
+    busy = api.post(f"/tasks/{task['id']}/assign", {"user": "installer2"}, as_="head_installer")
+    assert busy.status_code == 409 and "уже есть выезд" in busy.get_json()["message"], busy.get_json()
+    assert state_of(api, clashing)["visit"] == state_of(api, clashing)["assignee"] == "installer"
+    with api.app.app_context():
+        later = _working_slot(4, 5, 4)
+    free = assigned_order(api, "installer", later)
+    task = api.open_task(free)
+    assert api.post(f"/tasks/{task['id']}/assign", {"user": "installer2"}, as_="head_installer").status_code == 200
+    assert state_of(api, free) | {"events": 0} == {"visit": "installer2", "taken": False, "crew": "installer2",
+                                                   "assignee": "installer2", "events": 0}

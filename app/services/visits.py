@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app import clock
 from app.engine.bindings import VISIT
+from app.errors import Conflict
 from app.extensions import db
 from app.models import HumanTask, Order, OrderStatus, User, Visit
 from app.services import audit
@@ -131,6 +133,31 @@ def task_done(task: HumanTask) -> None:
     visit = booked(task.order, kind) if kind in KINDS else None
     if visit is not None:
         visit.status = "done"
+
+
+def follow_assignee(task: HumanTask, actor) -> None:
+    """A visit's task changed hands in the inbox (claimed, assigned by a head): the booked visit and the order's
+    person follow, so the calendar shows who goes — refused (Conflict) when that person is booked elsewhere then.
+    A crew claiming a queued delivery's task has taken the job from the queue."""
+    from app.services.bindings import order_bindings
+
+    if task.order is None or task.assignee is None:
+        return
+    kind = order_bindings(task.order).value(task.bpmn_id, VISIT)
+    visit = booked(task.order, kind) if kind in KINDS else None
+    if visit is None or visit.user_id == task.assignee_id:
+        return
+    clash = clashes(task.assignee.id, visit.starts_at, visit.ends_at, order_id=task.order.id)
+    if clash:
+        raise Conflict(gettext("У %(name)s в это время уже есть выезд: заказ %(number)s", name=task.assignee.name,
+                               number=clash[0].order.number), clashes_with=clash[0].id)
+    before = _describe(visit)
+    if visit.user_id is None:
+        visit.taken_at = clock.now()
+    visit.user = task.assignee
+    audit.record(task.order.id, "visit", actor, field=kind, old=before, new=_describe(visit), entity="visit",
+                 entity_id=visit.id)
+    audit.set_field(task.order, KINDS[kind].person, task.assignee, actor, task.order.id)
 
 
 def cancel_all(order: Order, actor) -> None:

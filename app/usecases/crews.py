@@ -78,10 +78,10 @@ def take(visit_id: int, actor: User) -> Visit:
     if visit is None or visit.kind != JOB_KIND:
         raise NotFound(_("Работа не найдена"))
     order = visit.order
-    if visit.user_id is not None:
-        raise _taken(visit.user)
     if visit.status != "booked" or order.status != OrderStatus.ACTIVE:
         raise Conflict(_("Эта работа уже не нужна: заказ отменён или выезд уже состоялся"), visit_id=visit.id)
+    if visit.user_id is not None:
+        raise _taken(visit.user)
     task = db.session.execute(select(HumanTask).where(order_tasks(order, VISIT, JOB_KIND), HumanTask.state == "open")
                               .order_by(HumanTask.id)).scalars().first()
     if task is None:

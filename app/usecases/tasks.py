@@ -75,6 +75,7 @@ def claim_task(task_id: int, actor: User) -> HumanTask:
         task.assignee = actor
         audit.record(task.order_id, "task", actor, field="assignee", old=None, new=actor.login,
                      entity="task", entity_id=task.id, instance_id=task.instance_id)
+        visits.follow_assignee(task, actor)
     return task
 
 
@@ -108,6 +109,7 @@ def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
     task.assignee = user
     audit.record(task.order_id, "task", actor, field="assignee", old=old, new=user.login,
                  entity="task", entity_id=task.id, instance_id=task.instance_id)
+    visits.follow_assignee(task, actor)
     return task
 
 
