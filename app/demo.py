@@ -45,30 +45,12 @@ DEMO_USERS = [
     ("analyst", "Мария Процессова", ["analyst"], None),
     ("admin", "Администратор", ["admin"], None),
 ]
-HEADS = {code: f"head_{code}" for code in ("sales", "dispatch", "measurer", "designer", "accountant",
-                                           "procurement", "production", "delivery_dispatch", "installer",
-                                           "quality")}
-PARTNERS = [
-    ("mega", "ТЦ «МЕГА Тёплый Стан», салон «Шкафы-купе»", "point_of_sale", Decimal("10"), "partner_mega"),
-    ("agent_ivanov", "Агент Иванов П. С.", "agent", Decimal("7.5"), "partner_agent"),
-]
-CUSTOMERS = [
-    ("Иванова Мария Петровна", "+7 916 123-45-67"), ("Петров Сергей Иванович", "+7 903 765-43-21"),
-    ("Смирнова Ольга Викторовна", "+7 925 111-22-33"), ("Кузнецов Алексей Николаевич", "+7 926 444-55-66"),
-    ("Попова Екатерина Андреевна", "+7 915 777-88-99"), ("Соколов Дмитрий Олегович", "+7 905 222-33-44"),
-    ("Лебедева Анна Сергеевна", "+7 977 555-66-77"), ("Новиков Павел Дмитриевич", "+7 999 888-77-66"),
-]
-STREETS = ["ул. Профсоюзная, д. 56, кв. 12", "Ленинский пр-т, д. 99, кв. 301", "ул. Тверская, д. 8, кв. 45",
-           "ул. Академика Янгеля, д. 3, кв. 77", "Варшавское ш., д. 144, кв. 9", "ул. Миклухо-Маклая, д. 42, кв. 18"]
-KINDS = ["wardrobe", "furniture", "kitchen", "home_theater", "air_conditioner", "windows"]
-# The demo's own staff on top of DEMO_USERS (which the tests seed too): a third measurer and a third crew, so the
-# dispatcher's calendar has columns to spread a week over.
-DEMO_TEAM = [
-    ("measurer3", "Руслан Уровнев", ["measurer"], "measurer"),
-    ("installer3", "Бригада №3 (Николай Крепежов)", ["installer"], "installer"),
-]
-MEASURERS = ("measurer", "measurer2", "measurer3")
-CREWS = ("installer", "installer2", "installer3")
+# Department heads (login head_<department>), each with a name of their own.
+HEAD_NAMES = {"sales": "Светлана Руководова", "dispatch": "Григорий Графиков", "measurer": "Вадим Метров",
+              "designer": "Алла Чертёжная", "accountant": "Нина Балансова", "procurement": "Роман Поставкин",
+              "production": "Фёдор Цехов", "delivery_dispatch": "Лариса Маршрутная", "installer": "Юрий Бригадиров",
+              "quality": "Инна Контрольная"}
+HEADS = {code: f"head_{code}" for code in HEAD_NAMES}
 
 
 def _iso(dt: datetime) -> str:
@@ -189,7 +171,7 @@ def create_demo_people() -> None:
         create_user(login, name, DEMO_PASSWORD, roles, email=f"{login}@bespoke.example", department=dept,
                     is_demo=True, password_hash=password_hash)
     for dept_code, login in HEADS.items():
-        head = create_user(login, f"Руководитель: {dept_code}", DEMO_PASSWORD, [dept_code],
+        head = create_user(login, HEAD_NAMES[dept_code], DEMO_PASSWORD, [dept_code],
                            email=f"{login}@bespoke.example", department=dept_code, is_demo=True,
                            password_hash=password_hash)
         db.session.execute(select(Department).where(Department.code == dept_code)).scalar_one().head = head
