@@ -51,6 +51,27 @@ HEAD_NAMES = {"sales": "Светлана Руководова", "dispatch": "Г�
               "production": "Фёдор Цехов", "delivery_dispatch": "Лариса Маршрутная", "installer": "Юрий Бригадиров",
               "quality": "Инна Контрольная"}
 HEADS = {code: f"head_{code}" for code in HEAD_NAMES}
+PARTNERS = [
+    ("mega", "ТЦ «МЕГА Тёплый Стан», салон «Шкафы-купе»", "point_of_sale", Decimal("10"), "partner_mega"),
+    ("agent_ivanov", "Агент Иванов П. С.", "agent", Decimal("7.5"), "partner_agent"),
+]
+CUSTOMERS = [
+    ("Иванова Мария Петровна", "+7 916 123-45-67"), ("Петров Сергей Иванович", "+7 903 765-43-21"),
+    ("Смирнова Ольга Викторовна", "+7 925 111-22-33"), ("Кузнецов Алексей Николаевич", "+7 926 444-55-66"),
+    ("Попова Екатерина Андреевна", "+7 915 777-88-99"), ("Соколов Дмитрий Олегович", "+7 905 222-33-44"),
+    ("Лебедева Анна Сергеевна", "+7 977 555-66-77"), ("Новиков Павел Дмитриевич", "+7 999 888-77-66"),
+]
+STREETS = ["ул. Профсоюзная, д. 56, кв. 12", "Ленинский пр-т, д. 99, кв. 301", "ул. Тверская, д. 8, кв. 45",
+           "ул. Академика Янгеля, д. 3, кв. 77", "Варшавское ш., д. 144, кв. 9", "ул. Миклухо-Маклая, д. 42, кв. 18"]
+KINDS = ["wardrobe", "furniture", "kitchen", "home_theater", "air_conditioner", "windows"]
+# The demo's own staff on top of DEMO_USERS (which the tests seed too): a third measurer and a third crew, so the
+# dispatcher's calendar has columns to spread a week over.
+DEMO_TEAM = [
+    ("measurer3", "Руслан Уровнев", ["measurer"], "measurer"),
+    ("installer3", "Бригада №3 (Николай Крепежов)", ["installer"], "installer"),
+]
+MEASURERS = ("measurer", "measurer2", "measurer3")
+CREWS = ("installer", "installer2", "installer3")
 
 
 def _iso(dt: datetime) -> str:
