@@ -2,9 +2,8 @@
 (working hours, over a weekend), the fallbacks, and the prediction following the order from stage to stage."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -12,18 +11,12 @@ from sqlalchemy import select
 from app.engine import engine
 from app.engine.paths import typical_path
 from app.extensions import db
-from app.models import Customer, ForecastStat, HumanTask, Order, OrderStatus, ProcessDefinition, ProcessInstance
+from app.models import ForecastStat, HumanTask, Order, ProcessDefinition
 from app.services import prediction
 from app.services.calendar import business_calendar
 from app.usecases.uow import unit_of_work
 from tests.support.api import Api
-
-MSK = ZoneInfo("Europe/Moscow")
-
-
-def msk(day: int, hour: int, minute: int = 0) -> datetime:
-    """A moment of April 2027 in Moscow (no public holidays that month)."""
-    return datetime(2027, 4, day, hour, minute, tzinfo=MSK)
+from tests.support.history import MSK, definition_id, make_order, msk
 
 
 @pytest.fixture
@@ -34,32 +27,6 @@ def app(make_app):
 @pytest.fixture
 def api(app):
     return Api(app, app.test_client())
-
-
-def _definition_id() -> int:
-    return db.session.execute(select(ProcessDefinition.id).where(
-        ProcessDefinition.process_id == "order_lifecycle")).scalars().first()
-
-
-def make_order(kind: str, stages: list[tuple[str, datetime]], completed_at: datetime | None = None,
-               promised: date | None = None) -> Order:
-    """An order that waited at each (bpmn_id, entered) in turn: finished at `completed_at`, else still at the last."""
-    customer = Customer(name="Петров Пётр")
-    order = Order(number=f"T-{uuid4().hex[:12]}", kind=kind, channel="phone", customer=customer, stage=stages[-1][0],
-                  status=OrderStatus.COMPLETED if completed_at else OrderStatus.ACTIVE, completed_at=completed_at,
-                  promised_date=promised)
-    instance = ProcessInstance(order=order, definition_id=_definition_id(), state="",
-                               status="completed" if completed_at else "running")
-    db.session.add_all([order, instance])
-    db.session.flush()
-    for index, (bpmn_id, entered) in enumerate(stages):
-        last = index == len(stages) - 1
-        ends = completed_at if last else stages[index + 1][1]
-        db.session.add(HumanTask(task_guid=str(uuid4()), instance_id=instance.id, order_id=order.id, bpmn_id=bpmn_id,
-                                 name=bpmn_id, stage=bpmn_id, lane="production", created_at=entered,
-                                 state="open" if ends is None else "completed", completed_at=ends))
-    db.session.flush()
-    return order
 
 
 def history(kind: str = "wardrobe", stage: str = "production") -> None:
@@ -77,7 +44,7 @@ def test_the_figures_and_the_date_come_from_the_finished_orders_in_working_hours
         stat = db.session.get(ForecastStat, ("wardrobe", "production"))
         assert (stat.samples, stat.p50_hours, round(stat.p80_hours, 6), round(stat.mean_hours, 6)) == (
             3, 18.0, 28.8, round(61 / 3, 6))
-        assert db.session.get(ForecastStat, ("wardrobe", "procurement")).p50_hours == 3 * 9 + 3  # to the end: Wed-Fri, Mon 9-12
+        assert db.session.get(ForecastStat, ("wardrobe", "procurement")).p50_hours == 3 * 9 + 3  # Wed-Fri, Mon 9-12
         active = make_order("wardrobe", [("production", msk(23, 10))])
         found = prediction.refresh_order(active, msk(23, 16))  # Friday 16:00
         written = (active.predicted_on, active.predicted_p80_on, active.prediction_method)
@@ -117,7 +84,7 @@ def test_without_history_the_order_gets_the_sla_sum_along_the_diagram(api, app, 
     with app.app_context():
         order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
         task = db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id)).scalar_one()
-        definition = db.session.get(ProcessDefinition, _definition_id())
+        definition = db.session.get(ProcessDefinition, definition_id())
         path = typical_path(engine().specs(definition.id, definition.checksum, lambda: definition.spec_json),
                             "new_order")
         # the wardrobe's norms (processes/sla.dmn) of the stages after «Новый заказ» on the default way

@@ -14,9 +14,9 @@ several tasks at once is as late as its slowest one. docs/PREDICTION.md has the 
 """
 from __future__ import annotations
 
+import datetime as dt
 from array import array
 from dataclasses import dataclass
-import datetime as dt
 from datetime import date, datetime, timedelta
 from typing import Iterable
 
