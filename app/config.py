@@ -122,7 +122,7 @@ class Config:
         # orders' figures and re-predicts the active ones (in batches), and how many finished orders of a kind
         # at a stage make its own figures count (fewer: every kind's at that stage).
         self.PREDICTION_REFRESH_SECONDS = float(os.environ.get("PREDICTION_REFRESH_SECONDS", 3600))
-        self.PREDICTION_BATCH = int(os.environ.get("PREDICTION_BATCH", 500))
+        self.PREDICTION_BATCH = int(os.environ.get("PREDICTION_BATCH", 200))
         self.PREDICTION_MIN_SAMPLES = int(os.environ.get("PREDICTION_MIN_SAMPLES", 20))
         # The http operator: header sets a diagram names ({"name": {"Header": "value"}}, JSON) so secrets stay in
         # settings; calls to addresses inside the network are refused unless allowed.

@@ -58,12 +58,19 @@ class Scheduler:
         if self.predicted_after is None and self.next_prediction is not None and now < self.next_prediction:
             return None
         batch = int(current_app.config["PREDICTION_BATCH"])
-        with unit_of_work():
-            stats = prediction.refresh_stats() if self.predicted_after is None else None
-            done, last = prediction.refresh_active(batch, self.predicted_after or 0, now)
+        later = now + timedelta(seconds=float(current_app.config["PREDICTION_REFRESH_SECONDS"]))
+        try:
+            with unit_of_work():
+                stats = prediction.refresh_stats() if self.predicted_after is None else None
+                done, last = prediction.refresh_active(batch, self.predicted_after or 0, now)
+        except Exception:  # noqa: BLE001 - a broken prediction must not hold up the timers: try again next time
+            log.exception("refreshing the predictions failed; trying again in %s", later - now)
+            discard()
+            self.predicted_after, self.next_prediction = None, later
+            return None
         self.predicted_after = last
         if last is None:
-            self.next_prediction = now + timedelta(seconds=float(current_app.config["PREDICTION_REFRESH_SECONDS"]))
+            self.next_prediction = later
         return {"stats": stats, "orders": done, **sweep(now)}
 
     def run_once(self, now: datetime | None = None) -> dict:
