@@ -1,6 +1,6 @@
 """Benchmark: how well the history method predicts completion dates, against the naive «SLA sum».
 
-    .venv/bin/python bench/prediction.py [--orders 5000] [--seed 14] [--min-samples 20]
+    .venv/bin/python bench/prediction.py [--orders 5000] [--seed 14] [--min-samples 20] [--fit-only]
 
 Generates a history of finished orders straight into a throwaway SQLite database (bulk inserts through the
 models' tables, no engine), holds back 20 % of the orders, fits `ForecastStat` on the rest with the app's own
@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--min-samples", type=int, default=20)
+    parser.add_argument("--fit-only", action="store_true", help="measure the fit (time, memory) without predicting")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'history.sqlite3'}",
@@ -198,7 +199,7 @@ def main() -> None:
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             stats = prediction.load_stats()
-            figures = evaluate(held, stats, norms, args.min_samples, calendar)
+            figures = {} if args.fit_only else evaluate(held, stats, norms, args.min_samples, calendar)
             db.session.remove()
     print(json.dumps({"orders": args.orders, "training_orders": len(training), "held_back_orders": len(held),
                       "task_rows": tasks, "stat_rows": rows, **figures,

@@ -58,29 +58,29 @@ class WorkingClock:
 
     def __init__(self, calendar: BusinessCalendar) -> None:
         self.calendar = calendar
+        self.opens = calendar.start.hour + calendar.start.minute / 60 + calendar.start.second / 3600
         self.day_hours = (datetime.combine(ORIGIN, calendar.end) - datetime.combine(ORIGIN, calendar.start)
                           ).total_seconds() / 3600
         self.totals = array("d", [0.0])  # totals[i]: working hours before day ORIGIN + i
 
-    def _before(self, day: date) -> float:
-        index = (day - ORIGIN).days
+    def _extend(self, index: int) -> None:
         while len(self.totals) <= index:
             current = ORIGIN + timedelta(days=len(self.totals) - 1)
             self.totals.append(self.totals[-1] + (self.day_hours if self.calendar.is_working_day(current) else 0))
-        return self.totals[index]
 
     def hours_at(self, moment: datetime) -> float:
         local = moment.astimezone(self.calendar.tz)
-        day = local.date()
-        if day < ORIGIN:
+        index = (local.date() - ORIGIN).days
+        if index < 0:
             return -self.calendar.working_hours_between(moment, datetime.combine(ORIGIN, self.calendar.start,
                                                                                    self.calendar.tz))
-        total = self._before(day)
-        if self.calendar.is_working_day(day):
-            opens = datetime.combine(day, self.calendar.start, self.calendar.tz)
-            worked = (local - opens).total_seconds() / 3600
-            total += min(max(worked, 0.0), self.day_hours)
-        return total
+        if len(self.totals) <= index + 1:
+            self._extend(index + 1)
+        before, after = self.totals[index], self.totals[index + 1]
+        if after == before:  # a day off
+            return before
+        worked = local.hour + local.minute / 60 + local.second / 3600 - self.opens
+        return before + min(max(worked, 0.0), self.day_hours)
 
     def between(self, start: datetime, end: datetime) -> float:
         return self.hours_at(end) - self.hours_at(start)
