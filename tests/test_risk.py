@@ -160,3 +160,17 @@ def test_an_order_at_risk_that_is_cancelled_is_no_longer_at_risk(api, app, clock
     assert response.status_code == 200, response.get_json()
     assert order_row(app, number) == {"at_risk": False, "predicted_on": None, "method": None}
     assert escalations(app) == [("Новый заказ", False)]
+
+
+def test_the_notification_names_the_order_the_stage_and_both_dates_in_either_language(app):
+    from app.services.notification_templates import render
+
+    with app.app_context(), unit_of_work():
+        order = make_order("wardrobe", [("production", msk(12, 9))], promised=date(2027, 4, 16))
+        params = {"stage_name": "Производство", "promised_on": "2027-04-16", "predicted_on": "2027-04-21"}
+        subject_ru, text_ru, _ = render("order_at_risk", order, params, "ru")
+        subject_en, text_en, _ = render("order_at_risk", order, params, "en")
+        number = order.number
+    assert number in subject_ru and "«Производство»" in text_ru
+    assert "обещано 16 апреля 2027, ориентировочно 21 апреля 2027" in text_ru
+    assert "promised 16 April 2027, now expected 21 April 2027" in text_en
