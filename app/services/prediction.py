@@ -200,12 +200,11 @@ def order_path(order: Order, stage: str) -> list[str]:
     if instance is None:
         return [stage]
     definition = instance.definition
-
-    def load() -> list[str]:
+    paths = engine().version_cached(definition.id, definition.checksum, "typical paths", dict)  # one entry a version
+    if stage not in paths:
         specs = engine().specs(definition.id, definition.checksum, lambda: definition.spec_json)
-        return typical_path(specs, stage)
-
-    return engine().version_cached(definition.id, definition.checksum, f"path:{stage}", load) or [stage]
+        paths[stage] = typical_path(specs, stage) or [stage]
+    return paths[stage]
 
 
 def _waiting_at(order: Order) -> list[tuple[str, datetime | None]]:
