@@ -118,6 +118,12 @@ class Config:
         self.ONEC_PASSWORD = os.environ.get("ONEC_PASSWORD", "")
         self.ONEC_MAPPING = os.environ.get("ONEC_MAPPING", "")  # a JSON file overriding the entity/field mapping
         self.ONEC_POLL_SECONDS = float(os.environ.get("ONEC_POLL_SECONDS", 300))  # how often to ask for payments
+        # Predicted completion dates (app/services/prediction.py): how often the scheduler recounts the finished
+        # orders' figures and re-predicts the active ones (in batches), and how many finished orders of a kind
+        # at a stage make its own figures count (fewer: every kind's at that stage).
+        self.PREDICTION_REFRESH_SECONDS = float(os.environ.get("PREDICTION_REFRESH_SECONDS", 3600))
+        self.PREDICTION_BATCH = int(os.environ.get("PREDICTION_BATCH", 200))
+        self.PREDICTION_MIN_SAMPLES = int(os.environ.get("PREDICTION_MIN_SAMPLES", 20))
         # The http operator: header sets a diagram names ({"name": {"Header": "value"}}, JSON) so secrets stay in
         # settings; calls to addresses inside the network are refused unless allowed.
         self.HTTP_OPERATOR_HEADERS = os.environ.get("HTTP_OPERATOR_HEADERS", "")

@@ -3,6 +3,9 @@
 It sleeps until the earliest due moment (an indexed MIN over instance timers and waiting jobs) and
 is woken early through Redis pub/sub whenever a step sets a nearer timer or a job is put off for a
 retry. Each round touches only what is due, so its cost follows the due timers, not the orders.
+
+Every PREDICTION_REFRESH_SECONDS it also recounts the prediction figures and re-predicts the active orders, a
+bounded batch (PREDICTION_BATCH) per round until all are done, each batch followed by the at-risk sweep.
 """
 from __future__ import annotations
 
@@ -17,9 +20,11 @@ from app import clock
 from app.operators.lease import heartbeat_seconds
 from app.operators.onec import pull_payments
 from app.queue import get_queue
+from app.services import prediction
 from app.services.outbox import wake_channel
+from app.usecases.risk import sweep
 from app.usecases.timers import next_timer, wake_timers
-from app.usecases.uow import discard
+from app.usecases.uow import discard, unit_of_work
 from workers.relay import Relay, next_due
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,8 @@ class Scheduler:
         self.next_poll: datetime | None = None  # when to ask 1C for payments next
         self.relay = Relay()
         self.redis_away = False  # the last round could not reach Redis
+        self.next_prediction: datetime | None = None  # when to recount the figures and re-predict next
+        self.predicted_after: int | None = None  # a refresh under way: the last order id done so far
 
     def poll_payments(self, now: datetime) -> dict | None:
         """Every ONEC_POLL_SECONDS, ask 1C for payments of the orders waiting at the payment task."""
@@ -44,6 +51,27 @@ class Scheduler:
             return None
         self.next_poll = now + timedelta(seconds=float(current_app.config["ONEC_POLL_SECONDS"]))
         return pull_payments()
+
+    def refresh_predictions(self, now: datetime) -> dict | None:
+        """When due, one batch of re-predicted active orders (the figures recounted before the first), then the
+        at-risk sweep; the next batch is due at once until every active order is done."""
+        if self.predicted_after is None and self.next_prediction is not None and now < self.next_prediction:
+            return None
+        batch = int(current_app.config["PREDICTION_BATCH"])
+        later = now + timedelta(seconds=float(current_app.config["PREDICTION_REFRESH_SECONDS"]))
+        try:
+            with unit_of_work():
+                stats = prediction.refresh_stats() if self.predicted_after is None else None
+                done, last = prediction.refresh_active(batch, self.predicted_after or 0, now)
+        except Exception:  # noqa: BLE001 - a broken prediction must not hold up the timers: try again next time
+            log.exception("refreshing the predictions failed; trying again in %s", later - now)
+            discard()
+            self.predicted_after, self.next_prediction = None, later
+            return None
+        self.predicted_after = last
+        if last is None:
+            self.next_prediction = later
+        return {"stats": stats, "orders": done, **sweep(now)}
 
     def run_once(self, now: datetime | None = None) -> dict:
         now = now or clock.now()
@@ -59,15 +87,18 @@ class Scheduler:
             discard()
             relayed, self.redis_away = 0, True
         payments = self.poll_payments(now)
+        predictions = self.refresh_predictions(now)
         self.rounds += 1
-        return {"woken": woken, "relayed": relayed, "payments": payments}
+        return {"woken": woken, "relayed": relayed, "payments": payments, "predictions": predictions}
 
     def sleep_seconds(self, now: datetime | None = None) -> float:
         now = now or clock.now()
         # A job claimed after this round does not wake us, and its worker may die at once: looking again
         # within one heartbeat hands its job out again within seconds of its lease running out.
         longest = min(self.max_sleep, heartbeat_seconds())
-        due = [d for d in (next_timer(), next_due(), self.next_poll) if d is not None]
+        if self.predicted_after is not None:
+            return 0.0  # a refresh of the predictions is half done
+        due = [d for d in (next_timer(), next_due(), self.next_poll, self.next_prediction) if d is not None]
         if not due:
             return longest
         return max(0.0, min(longest, (min(due) - now).total_seconds()))

@@ -5,7 +5,9 @@ they are rendered in Jinja's sandbox. `app.services.notifications` decides who i
 """
 from __future__ import annotations
 
-from babel.dates import format_datetime, get_timezone
+from datetime import date
+
+from babel.dates import format_date, format_datetime, get_timezone
 from flask import current_app
 from jinja2 import TemplateError, pass_context
 from jinja2.sandbox import SandboxedEnvironment
@@ -122,6 +124,15 @@ DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Escalation to the director: order {{ order.number }}", "Order {{ order.number }}: stage “{{ "
                "params.get('stage_name') or order.stage }}” is twice over its deadline (due {{ params.get('due_at') "
                "| local_time }}).")},
+    "order_at_risk": {
+        "ru": ("Риск срыва срока: заказ {{ order.number }}", "Заказ {{ order.number }} ({{ order.kind_label }}) "
+               "на этапе «{{ params.get('stage_name') or order.stage }}» может не успеть к обещанной дате: "
+               "обещано {{ params.get('promised_on') | local_date }}, ориентировочно "
+               "{{ params.get('predicted_on') | local_date }}."),
+        "en": ("Deadline at risk: order {{ order.number }}", "Order {{ order.number }} at stage “{{ "
+               "params.get('stage_name') or order.stage }}” may miss its promised date: promised "
+               "{{ params.get('promised_on') | local_date }}, now expected {{ params.get('predicted_on') "
+               "| local_date }}.")},
 }
 # Event codes are the keys of DEFAULTS; people read them as words — the same words
 # as on the admin's notification templates page, so an event is called one thing everywhere.
@@ -136,10 +147,12 @@ EVENT_LABELS = {
     "order_cancelled": N_("Заказ отменён"),
     "sla_warning": N_("Срок этапа подходит (75 %)"),
     "sla_breach": N_("Срок этапа нарушен (руководителю)"), "sla_director": N_("Срок нарушен вдвое (директору)"),
+    "order_at_risk": N_("Риск срыва срока (руководителю)"),
 }
 # Documents attached to an event's e-mail (the newest version of each kind).
 SAMPLE_PARAMS = {"question": "Когда приедет замерщик?", "text": "Замерщик будет в 10:00.", "version": 1, "reason": "—",
-                 "stage_name": "Замер", "due_at": "2026-12-01T09:00:00+00:00"}
+                 "stage_name": "Замер", "due_at": "2026-12-01T09:00:00+00:00", "promised_on": "2026-12-10",
+                 "predicted_on": "2026-12-14"}
 
 
 @pass_context
@@ -154,8 +167,19 @@ def _local_time(context, value) -> str:
                            locale=context.get("locale") or "ru")
 
 
+@pass_context
+def _local_date(context, value) -> str:
+    """A day (a date or its ISO text), worded for the message's language."""
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return format_date(value, "d MMMM yyyy", locale=context.get("locale") or "ru")
+
+
 for _env in (_jinja, _html_jinja):
     _env.filters["local_time"] = _local_time
+    _env.filters["local_date"] = _local_date
 
 
 def template_for(event: str, locale: str) -> tuple[str, str, str | None]:

@@ -10,7 +10,7 @@ from app.engine import engine
 from app.engine.views import INPUT_ERROR_VARIABLE, StepView, TaskView
 from app.extensions import db
 from app.models import LANE_ROLES, Escalation, HumanTask, Order, OrderStatus, ProcessInstance, ProcessSettings, User
-from app.services import audit, lane_owners, task_text, visits
+from app.services import audit, lane_owners, prediction, task_text, visits
 
 
 def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None,
@@ -119,3 +119,6 @@ def project_order(order: Order, view: StepView, actor) -> None:
             order.completed_at = clock.now()
         elif status == OrderStatus.CANCELLED:
             visits.cancel_all(order, actor)
+    # The norms travel in every task's data: no need to load the workflow again for the «SLA sum».
+    sla = next((t.data["sla"] for t in view.ready if isinstance(t.data.get("sla"), dict)), None)
+    prediction.refresh_order(order, sla=sla)
