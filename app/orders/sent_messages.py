@@ -16,7 +16,7 @@ CHANNEL_LABELS = {"email": N_("E-mail"), "sms": N_("SMS"), "app": N_("В сис�
 STATUS_LABELS = {"queued": (N_("В очереди"), "queued"), "sending": (N_("Отправляется"), "at-risk"),
                  "sent": (N_("Отправлено"), "ok"), "failed": (N_("Ошибка"), "overdue")}
 LEVEL_LABELS = {"warning": N_("Предупреждение (75 %)"), "head": N_("Руководителю (100 %)"),
-                "director": N_("Директору (200 %)")}
+                "director": N_("Директору (200 %)"), "at_risk": N_("Риск срыва обещанного срока")}
 
 
 def event_label(event: str) -> str:

@@ -123,14 +123,19 @@ def _describe(visit: Visit) -> str:
     return f"{visit.starts_at.isoformat()} ({visit.hours:g} h) {who}"
 
 
-def task_done(task: HumanTask) -> None:
-    """A visit's task was completed (its element carries `bespoke:visit`): the booked visit of that kind is done."""
+def _worked_by(task: HumanTask) -> Visit | None:
+    """The booked visit a task works (its element carries `bespoke:visit`), if any."""
     from app.services.bindings import order_bindings
 
     if task.order is None:
-        return
+        return None
     kind = order_bindings(task.order).value(task.bpmn_id, VISIT)
-    visit = booked(task.order, kind) if kind in KINDS else None
+    return booked(task.order, kind) if kind in KINDS else None
+
+
+def task_done(task: HumanTask) -> None:
+    """A visit's task was completed: its booked visit is done."""
+    visit = _worked_by(task)
     if visit is not None:
         visit.status = "done"
 
@@ -139,13 +144,8 @@ def follow_assignee(task: HumanTask, actor) -> None:
     """A visit's task changed hands in the inbox (claimed, assigned by a head): the booked visit and the order's
     person follow, so the calendar shows who goes — refused (Conflict) when that person is booked elsewhere then.
     A crew claiming a queued delivery's task has taken the job from the queue."""
-    from app.services.bindings import order_bindings
-
-    if task.order is None or task.assignee is None:
-        return
-    kind = order_bindings(task.order).value(task.bpmn_id, VISIT)
-    visit = booked(task.order, kind) if kind in KINDS else None
-    if visit is None or visit.user_id == task.assignee_id:
+    visit = _worked_by(task) if task.assignee is not None else None
+    if visit is None or task.order is None or task.assignee is None or visit.user_id == task.assignee_id:
         return
     clash = clashes(task.assignee.id, visit.starts_at, visit.ends_at, order_id=task.order.id)
     if clash:
@@ -155,9 +155,9 @@ def follow_assignee(task: HumanTask, actor) -> None:
     if visit.user_id is None:
         visit.taken_at = clock.now()
     visit.user = task.assignee
-    audit.record(task.order.id, "visit", actor, field=kind, old=before, new=_describe(visit), entity="visit",
+    audit.record(task.order.id, "visit", actor, field=visit.kind, old=before, new=_describe(visit), entity="visit",
                  entity_id=visit.id)
-    audit.set_field(task.order, KINDS[kind].person, task.assignee, actor, task.order.id)
+    audit.set_field(task.order, KINDS[visit.kind].person, task.assignee, actor, task.order.id)
 
 
 def cancel_all(order: Order, actor) -> None:
