@@ -141,7 +141,9 @@ class HumanTask(Model):
     """Projection of a user task: what the inbox lists and the forms act on."""
 
     __tablename__ = "human_tasks"
-    __table_args__ = (Index("ix_human_tasks_open_lane", "state", "lane"),)
+    # the inbox's open tasks per lane; a department's on-time figures over the tasks it completed in a period
+    __table_args__ = (Index("ix_human_tasks_open_lane", "state", "lane"),
+                      Index("ix_human_tasks_lane_completed", "lane", "completed_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     task_guid: Mapped[str] = mapped_column(String(36), unique=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
