@@ -5,7 +5,7 @@ is woken early through Redis pub/sub whenever a step sets a nearer timer or a jo
 retry. Each round touches only what is due, so its cost follows the due timers, not the orders.
 
 Every PREDICTION_REFRESH_SECONDS it also recounts the prediction figures and re-predicts the active orders, a
-bounded batch (PREDICTION_BATCH) per round until all are done, each batch followed by the at-risk sweep.
+bounded batch (PREDICTION_BATCH) per round until all are done, then the at-risk sweep.
 """
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ class Scheduler:
         return pull_payments()
 
     def refresh_predictions(self, now: datetime) -> dict | None:
-        """When due, one batch of re-predicted active orders (the figures recounted before the first), then the
-        at-risk sweep; the next batch is due at once until every active order is done."""
+        """When due, one batch of re-predicted active orders (the figures recounted before the first); the next
+        batch is due at once until every active order is done, and then the at-risk sweep runs."""
         if self.predicted_after is None and self.next_prediction is not None and now < self.next_prediction:
             return None
         batch = int(current_app.config["PREDICTION_BATCH"])
@@ -71,7 +71,8 @@ class Scheduler:
         self.predicted_after = last
         if last is None:
             self.next_prediction = later
-        return {"stats": stats, "orders": done, **sweep(now)}
+        # The sweep goes over every late order: once per refresh, when the last batch is in, not after each batch.
+        return {"stats": stats, "orders": done, **(sweep(now) if last is None else {})}
 
     def run_once(self, now: datetime | None = None) -> dict:
         now = now or clock.now()
