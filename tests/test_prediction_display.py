@@ -40,6 +40,14 @@ def predict(app, number: str, *, on=MEDIAN, p80=P80, method="history", at_risk=F
         db.session.commit()
 
 
+def forget(app, number: str) -> None:
+    """No prediction: an order placed before predictions were kept (every step predicts one now)."""
+    with app.app_context():
+        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+        order.predicted_on = order.predicted_p80_on = order.prediction_method = None
+        db.session.commit()
+
+
 def text_of(response) -> str:
     """The page as a person reads it: tags dropped, entities decoded, spaces collapsed."""
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", response.get_data(as_text=True), flags=re.S)
@@ -70,6 +78,7 @@ def test_the_order_json_carries_the_prediction_and_the_at_risk_mark(ui):
     predicted, unknown, finished = api.create_order(), api.create_order(), api.create_order()
     predict(app, predicted, at_risk=True)
     predict(app, finished, at_risk=True, status=OrderStatus.COMPLETED)
+    forget(app, unknown)
 
     body = api.order(predicted)
     assert body["predicted_completion"] == {"date": f"{YEAR}-12-12", "p80_date": f"{YEAR}-12-16",
@@ -99,6 +108,7 @@ def test_the_card_shows_the_predicted_date_its_method_and_the_at_risk_badge(ui):
     risky, calm, plain = api.create_order(), api.create_order(), api.create_order()
     predict(app, risky, at_risk=True)
     predict(app, calm, on=date(YEAR, 12, 8), p80=date(YEAR, 12, 9), method="sla")
+    forget(app, plain)
     client = signed_in(app, "sales")
 
     response = client.get(f"/orders/{risky}")
@@ -164,6 +174,7 @@ def test_inbox_rows_of_an_at_risk_order_show_the_badge_and_the_date(ui):
     app, api = ui
     risky, calm = api.create_order(), api.create_order()
     predict(app, risky, at_risk=True)
+    forget(app, calm)
     client = signed_in(app, "sales")
     html = client.get("/inbox?tab=queue").get_data(as_text=True)
     assert "Под угрозой срыва срока" in row_of(html, risky)
