@@ -106,4 +106,5 @@ def heatmap():
                       for bpmn_id, (count, median) in analytics.median_by_task(filters).items()},
             "transitions": [[a, b, count] for (a, b), count in flow.transitions.items()]}
     return render_template("analytics/heatmap.html", **context, version=version, heat=heat, filters=filters,
-                           names=flow.names)
+                           names=flow.names, slowest_first=sorted(heat["tasks"].items(),
+                                                                  key=lambda item: -item[1]["median"]))

@@ -234,12 +234,16 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
         result.names[bpmn_id] = name
         previous = (order_id, bpmn_id)
     result.transitions, result.loops = dict(transitions.most_common()), dict(loops.most_common())
+    # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task.
+    last_task = (select(func.max(HumanTask.id)).where(HumanTask.order_id == Order.id)
+                 .correlate(Order).scalar_subquery())
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for stage, reason, count in db.session.execute(
-            select(Order.stage, Order.cancel_reason, func.count())
+            select(HumanTask.stage, Order.cancel_reason, func.count())
+            .select_from(Order).outerjoin(HumanTask, HumanTask.id == last_task)
             .where(Order.id.in_(_cohort(filters)), Order.status == OrderStatus.CANCELLED)
-            .group_by(Order.stage, Order.cancel_reason)):
-        reasons[stage][(reason or "").strip()] += count
+            .group_by(HumanTask.stage, Order.cancel_reason)):
+        reasons[stage or ""][(reason or "").strip()] += count
     result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
                               key=lambda row: (-row[1], row[0]))
     return result
