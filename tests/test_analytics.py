@@ -16,7 +16,7 @@ from app.services import analytics
 from app.usecases.uow import unit_of_work
 from tests.support.api import Api
 from tests.support.boards import at
-from tests.support.web import signed_in
+from tests.support.web import CSRF, signed_in
 
 DECEMBER = {"from": "2026-12-01", "to": "2026-12-31"}
 NEW_ORDER = "Новый заказ"
@@ -52,7 +52,10 @@ def history(app, api, clock) -> dict[str, str]:
     at(clock, 2026, 12, 4, 10)  # Friday: Thursday 10–18 and Friday 9–10
     api.step(orders["b"], "new_order")
     at(clock, 2026, 12, 4, 11)
-    response = signed_in(app, "sales").post(f"/orders/{orders['c']}/cancel", data={"reason": "Дорого"})
+    sales = signed_in(app, "sales")
+    token = CSRF.search(sales.get(f"/orders/{orders['c']}").data)  # the live server of the browser test checks it
+    response = sales.post(f"/orders/{orders['c']}/cancel",
+                          data={"reason": "Дорого", **({"csrf_token": token.group(1).decode()} if token else {})})
     assert response.status_code == 302
     at(clock, 2026, 12, 7, 10)  # Monday
     orders["d"] = api.create_order("wardrobe")

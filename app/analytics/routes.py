@@ -53,7 +53,8 @@ def _form():
 
 
 def orders_link(filters: analytics.Filters, **extra: str) -> str:
-    return url_for("orders.index", **filters.order_args(**extra))
+    args: dict = filters.order_args(**extra)
+    return url_for("orders.index", **args)
 
 
 @bp.get("/")

@@ -221,7 +221,7 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
         .order_by(HumanTask.order_id, HumanTask.created_at, HumanTask.id).limit(SAMPLE_LIMIT))
     transitions: Counter[tuple[str, str]] = Counter()
     loops: Counter[str] = Counter()
-    previous: tuple[int, str] | None = None
+    previous: tuple[int | None, str] | None = None
     seen: set[str] = set()
     for order_id, bpmn_id, name, lane in rows:
         if previous is None or previous[0] != order_id:
