@@ -65,6 +65,7 @@ def index():
         return render_template("analytics/index.html", **context, figures=None), 422
     lanes = _lanes(current_user)
     locale = str(get_locale())
+    kind_names = {code: names[0 if locale == "ru" else 1] for code, names in ORDER_KINDS.items()}
     figures = {
         "by": {dimension: analytics.orders_by(filters, dimension, locale) for dimension in DIMENSIONS},
         "on_time": analytics.on_time(filters, lanes),
@@ -73,13 +74,11 @@ def index():
         "flow": analytics.flow(filters, lanes),
     }
     return render_template("analytics/index.html", **context, figures=figures, filters=filters, lanes=lanes,
-                           chart=_chart(figures),
-                           link=lambda **extra: orders_link(filters, **extra),
-                           kind_names={code: names[0 if locale == "ru" else 1]
-                                       for code, names in ORDER_KINDS.items()})
+                           chart=_chart(figures, kind_names), kind_names=kind_names,
+                           link=lambda **extra: orders_link(filters, **extra))
 
 
-def _chart(figures: dict) -> dict:
+def _chart(figures: dict, kinds: dict[str, str]) -> dict:
     """What static/js/analytics.js draws: one series set per chart, with the labels in the page's language."""
     by = figures["by"]
     return {
@@ -87,7 +86,8 @@ def _chart(figures: dict) -> dict:
         "by": {dimension: [[row.label or _("без партнёра"), row.created, row.completed, row.cancelled]
                            for row in rows] for dimension, rows in by.items()},
         "on_time": [[row.stage, row.percent or 0] for row in figures["on_time"]],
-        "timing": [[f"{row.stage} · {row.kind}", row.median_hours, row.p90_hours] for row in figures["timing"]],
+        "timing": [[f"{row.stage} · {kinds.get(row.kind, row.kind)}", row.median_hours, row.p90_hours]
+                   for row in figures["timing"]],
         "timing_series": [_("Медиана, раб. ч"), _("90-й процентиль, раб. ч")],
         "money": [[row.month.strftime("%Y-%m"), float(row.revenue), float(row.payments)] for row in figures["money"]],
         "money_series": [_("Выручка (выполненные заказы)"), _("Платежи")],

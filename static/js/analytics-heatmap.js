@@ -59,7 +59,7 @@
           shape.style.fill = colour(slowest ? cell.median / slowest : 0);
           coloured += 1;
         }
-        overlays.add(id, { position: { bottom: 6, left: 4 },
+        overlays.add(id, { position: { bottom: 6, left: 4 }, scale: { min: 1 },
           html: '<div class="heat-badge" data-task="' + id + '">' + cell.median.toLocaleString() + " " +
             holder.dataset.hours + " · " + cell.count + "</div>" });
       });
@@ -74,6 +74,7 @@
         var points = connection.waypoints;
         var middle = points[Math.floor(points.length / 2)];
         overlays.add(id, { position: { left: middle.x - connection.x - 8, top: middle.y - connection.y - 8 },
+          scale: { min: 1 },
           html: '<div class="flow-count" data-flow="' + id + '">' + counts[id] + "</div>" });
       });
       holder.dataset.coloured = String(coloured);
