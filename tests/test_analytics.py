@@ -85,6 +85,9 @@ def test_the_figures_match_a_hand_computed_history(ui, clock):
         new_order = {row.stage: row for row in analytics.on_time(filters)}[NEW_ORDER]
         assert (new_order.on_time, new_order.total, new_order.percent) == (3, 4, 75.0)  # b was late
 
+        [(month, december)] = analytics.on_time_by_month(filters)  # every task was completed in December
+        assert (month, december.on_time, december.total) == (date(2026, 12, 1), 13, 14)  # all but b's confirmation
+
         timing = {(row.kind, row.stage): row for row in analytics.time_in_stage(filters)}
         wardrobe = timing[("wardrobe", NEW_ORDER)]  # 1, 1.5 and 3 working hours
         assert wardrobe.count == 3
@@ -107,7 +110,7 @@ def test_the_figures_match_a_hand_computed_history(ui, clock):
     html = page.get_data(as_text=True)
     text = text_of(html)
     assert "Встроенный шкаф 3 1 1" in text and "Кухонный гарнитур 1 0 0" in text
-    assert "Новый заказ 3 4 75 %" in text
+    assert "Новый заказ 3 4 75 %" in text and "12.2026 13 14 92,9 %" in text
     assert re.search(r"«[^»]+»: вернулись 1 раз", text)
     assert "Планирование выезда на замер 1 Дорого (1)" in text
     # every count is a link to its orders: the wardrobes cancelled in December

@@ -69,6 +69,7 @@ def index():
     figures = {
         "by": {dimension: analytics.orders_by(filters, dimension, locale) for dimension in DIMENSIONS},
         "on_time": analytics.on_time(filters, lanes),
+        "on_time_months": analytics.on_time_by_month(filters, lanes),
         "timing": analytics.time_in_stage(filters, lanes),
         "money": analytics.money_by_month(filters),
         "flow": analytics.flow(filters, lanes),
@@ -86,6 +87,7 @@ def _chart(figures: dict, kinds: dict[str, str]) -> dict:
         "by": {dimension: [[row.label or _("без партнёра"), row.created, row.completed, row.cancelled]
                            for row in rows] for dimension, rows in by.items()},
         "on_time": [[row.stage, row.percent or 0] for row in figures["on_time"]],
+        "on_time_months": [[row.stage, row.percent or 0] for _month, row in figures["on_time_months"]],
         "timing": [[f"{row.stage} · {kinds.get(row.kind, row.kind)}", row.median_hours, row.p90_hours]
                    for row in figures["timing"]],
         "timing_series": [_("Медиана, раб. ч"), _("90-й процентиль, раб. ч")],

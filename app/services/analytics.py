@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment
-from app.services.calendar import business_calendar
+from app.services.calendar import business_calendar, company_tz
 from app.services.periods import parse_period, start_of, this_month
 
 SAMPLE_LIMIT = 20_000  # completed tasks read for the percentiles and transitions; the newest ones beyond it
@@ -175,6 +175,21 @@ def on_time(filters: Filters, lanes: set[str] | None = None) -> list[OnTime]:
     return [OnTime(stage, int(ok or 0), total) for stage, ok, total in db.session.execute(query)]
 
 
+def on_time_by_month(filters: Filters, lanes: set[str] | None = None) -> list[tuple[date, OnTime]]:
+    """The same share per month the tasks were completed in (company days), over a bounded list of tasks."""
+    query = (select(HumanTask.completed_at, HumanTask.due_at).where(
+        HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed", HumanTask.due_at.is_not(None),
+        HumanTask.completed_at.is_not(None)).order_by(HumanTask.completed_at.desc()).limit(SAMPLE_LIMIT))
+    if lanes is not None:
+        query = query.where(HumanTask.lane.in_(lanes or {""}))
+    months: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for completed_at, due_at in db.session.execute(query):
+        month = start_month(completed_at.astimezone(company_tz()).date())
+        months[month][0] += completed_at <= due_at
+        months[month][1] += 1
+    return [(month, OnTime(month.strftime("%Y-%m"), met, total)) for month, (met, total) in sorted(months.items())]
+
+
 def percentile(values: list[float], share: float) -> float:
     """The value below which `share` of them lie, interpolated between the nearest two (values sorted)."""
     if len(values) == 1:
@@ -266,7 +281,7 @@ def money_by_month(filters: Filters) -> list[Money]:
                                                           Order.status == OrderStatus.COMPLETED)):
         if completed_at is None:
             continue
-        month = start_month(completed_at.astimezone(business_calendar().tz).date())
+        month = start_month(completed_at.astimezone(company_tz()).date())
         revenue[month][0] += price or Decimal(0)
         revenue[month][1] += 1
     paid: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])

@@ -41,6 +41,11 @@
       bars(onTime, column(data.on_time, 0), [column(data.on_time, 1)], ["%"],
         { yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value} %" } } });
     }
+    var months = document.getElementById("chart-on-time-months");
+    if (months) {
+      bars(months, column(data.on_time_months, 0), [column(data.on_time_months, 1)], ["%"],
+        { yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value} %" } } });
+    }
     var timing = document.getElementById("chart-timing");
     if (timing) bars(timing, column(data.timing, 0), [column(data.timing, 1), column(data.timing, 2)], data.timing_series);
     var money = document.getElementById("chart-money");
