@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_app(app)
 
     from app.admin import bp as admin_bp
+    from app.analytics import bp as analytics_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.boards import bp as boards_bp
@@ -67,7 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     csrf.exempt(api_bp)  # the API takes bearer tokens only (app/api/auth.py), never the session cookie
     for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp, admin_bp, partner_bp, status_bp,
-                      studio_bp, runs_bp, dispatch_bp, boards_bp):
+                      studio_bp, runs_bp, dispatch_bp, boards_bp, analytics_bp):
         app.register_blueprint(blueprint)
 
     def _incident_count() -> int:

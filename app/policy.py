@@ -138,6 +138,17 @@ def _heads_department(user: User, department) -> str | None:
     return _("Доску отдела видят его руководитель, директор и администратор")
 
 
+ANALYTICS_READERS = frozenset({"director", "analyst", "admin"})  # every figure; heads see their departments' stages
+ANALYTICS_REFUSED = N_("Аналитику видят директор, аналитики, администраторы и руководители отделов")
+
+
+def _reads_analytics(user: User, _target) -> str | None:
+    """The analytics: its readers, and the head of any department (for the stages of their lanes)."""
+    if user.role_codes & ANALYTICS_READERS or headed_lanes(user):
+        return None
+    return _(ANALYTICS_REFUSED)
+
+
 def _may_start(user: User, process_id) -> str | None:
     """Start an instance: analysts and admins any process, other roles those its settings allow them."""
     if process_id is None or user.role_codes & PROCESS_DEPLOYERS:
@@ -224,6 +235,8 @@ RULES: dict[str, Rule] = {
     "partners.edit": Rule(ADMINS, N_("Партнёров меняют администраторы")),
     "notifications.edit": Rule(ADMINS, N_("Шаблоны уведомлений меняют администраторы")),
     "mail.quarantine": Rule(ADMINS, N_("Карантин почты разбирают администраторы")),
+    # analytics (issue 15): the director's figures and the heatmap
+    "analytics.view": Rule(STAFF, ANALYTICS_REFUSED, _reads_analytics),
     # everyone
     "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
     "public": Rule(PUBLIC, ""),  # sign-in, the customer's status link, the API document

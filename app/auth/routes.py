@@ -26,6 +26,13 @@ def _safe_next(target: str | None, home: str = "inbox.index") -> str:
     return url_for(home)
 
 
+def _home(user) -> str:
+    """Where signing in leads without a `next`: a partner's portal, the director's analytics, else the inbox."""
+    if is_partner(user):
+        return "partner.index"
+    return "analytics.index" if user.has_role("director") else "inbox.index"
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @allowed("public")
 def login():
@@ -39,7 +46,7 @@ def login():
         except (TooManyRequests, Unauthorized) as exc:
             headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else {}
             return render_template("auth/login.html", error=exc.message, login=login_value), exc.status, headers
-        next_url = _safe_next(request.args.get("next"), "partner.index" if is_partner(user) else "inbox.index")
+        next_url = _safe_next(request.args.get("next"), _home(user))
         locale = session.get("locale")
         session.clear()  # a fresh session on sign-in: nothing from before survives (fixation)
         if locale:

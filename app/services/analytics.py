@@ -1,0 +1,297 @@
+"""The director's analytics: orders by kind, channel, partner and customer, on-time share and time in each stage,
+revenue and payments by month, the flow between stages (loops and cancellations) — for one cohort of orders.
+
+The cohort is the orders created in the period (company days), narrowed by kind, partner and channel; every figure
+counts that cohort, so each one drills down to `/orders` with the same filters. Counts are SQL aggregates;
+medians and the 90th percentile of working hours are computed here over a bounded list of completed tasks.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+
+from app.extensions import db
+from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment
+from app.services.calendar import business_calendar, company_tz
+from app.services.periods import parse_period, start_of, this_month
+
+SAMPLE_LIMIT = 20_000  # completed tasks read for the percentiles and transitions; the newest ones beyond it
+TOP_CUSTOMERS = 20
+LIFECYCLE = "order_lifecycle"  # the process every order runs (app.usecases.process.ORDER_PROCESS)
+
+
+class FilterError(ValueError):
+    """A filter from the query string that cannot be used: `field` names it, the message says why."""
+
+    def __init__(self, field_name: str) -> None:
+        super().__init__(field_name)
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: date | None
+    end: date | None
+    kind: str = ""
+    partner: str = ""  # a partner's code
+    channel: str = ""
+
+    def order_args(self, **extra: str) -> dict[str, str]:
+        """The orders list's query string for this cohort (plus `extra`: status, stage, q)."""
+        args = {"kind": self.kind, "partner": self.partner, "channel": self.channel}
+        if self.start:
+            args["created_from"] = start_of(self.start).isoformat()
+        if self.end:
+            args["created_to"] = (start_of(self.end + timedelta(days=1)) - timedelta(microseconds=1)).isoformat()
+        return {name: value for name, value in {**args, **extra}.items() if value}
+
+    def query_args(self) -> dict[str, str]:
+        """This page's own query string (the heatmap's link keeps the filters)."""
+        return {"from": self.start.isoformat() if self.start else "", "to": self.end.isoformat() if self.end else "",
+                "kind": self.kind, "partner": self.partner, "channel": self.channel}
+
+
+def parse_filters(args, partners: set[str] | None = None) -> Filters:
+    """Filters from the query string; the period defaults to this month. Raises FilterError naming the field."""
+    try:
+        start, end = parse_period(args.get("from"), args.get("to"), this_month())
+    except ValueError as exc:
+        raise FilterError(str(exc)) from None
+    kind, channel, partner = (args.get(name, "").strip() for name in ("kind", "channel", "partner"))
+    if kind and kind not in ORDER_KINDS:
+        raise FilterError("kind")
+    if channel and channel not in CHANNELS:
+        raise FilterError("channel")
+    if partner and partners is not None and partner not in partners:
+        raise FilterError("partner")
+    return Filters(start, end, kind, partner, channel)
+
+
+def _cohort(filters: Filters):
+    """Ids of the orders the figures count."""
+    query = select(Order.id)
+    if filters.start:
+        query = query.where(Order.created_at >= start_of(filters.start))
+    if filters.end:
+        query = query.where(Order.created_at < start_of(filters.end + timedelta(days=1)))
+    if filters.kind:
+        query = query.where(Order.kind == filters.kind)
+    if filters.channel:
+        query = query.where(Order.channel == filters.channel)
+    if filters.partner:
+        query = query.where(Order.partner_id.in_(select(Partner.id).where(Partner.code == filters.partner)))
+    return query
+
+
+@dataclass(frozen=True)
+class OrderCounts:
+    key: str  # the value to filter the orders list by (a code; a customer's name)
+    label: str
+    created: int
+    completed: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    kind: str
+    stage: str
+    count: int
+    median_hours: float
+    p90_hours: float
+
+
+@dataclass(frozen=True)
+class OnTime:
+    stage: str
+    on_time: int
+    total: int
+
+    @property
+    def percent(self) -> float | None:
+        return None if not self.total else round(100 * self.on_time / self.total, 1)
+
+
+@dataclass
+class Flow:
+    transitions: dict[tuple[str, str], int] = field(default_factory=dict)  # (from bpmn id, to bpmn id) → times
+    loops: dict[str, int] = field(default_factory=dict)  # bpmn id → times an order came back to it
+    names: dict[str, str] = field(default_factory=dict)  # bpmn id → the task's name
+    cancelled: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)  # stage, count, reasons
+
+
+def _counted(group, filters: Filters):
+    completed = func.sum(case((Order.status == OrderStatus.COMPLETED, 1), else_=0))
+    cancelled = func.sum(case((Order.status == OrderStatus.CANCELLED, 1), else_=0))
+    return (select(group, func.count(), completed, cancelled).where(Order.id.in_(_cohort(filters)))
+            .group_by(group).order_by(func.count().desc(), group))
+
+
+def orders_by(filters: Filters, dimension: str, locale: str = "ru") -> list[OrderCounts]:
+    """Created / completed / cancelled orders of the cohort per kind, channel, partner or customer (the
+    TOP_CUSTOMERS busiest)."""
+    index = 0 if locale == "ru" else 1
+    if dimension == "kind":
+        rows = db.session.execute(_counted(Order.kind, filters))
+        return [OrderCounts(key, ORDER_KINDS.get(key, (key, key))[index], *counts) for key, *counts in rows]
+    if dimension == "channel":
+        rows = db.session.execute(_counted(Order.channel, filters))
+        return [OrderCounts(key, CHANNELS.get(key, (key, key))[index], *counts) for key, *counts in rows]
+    if dimension == "partner":
+        query = _counted(Order.partner_id, filters).add_columns(Partner.code, Partner.name).outerjoin(
+            Partner, Order.partner_id == Partner.id).group_by(Partner.code, Partner.name)
+        return [OrderCounts(code or "", name or "", created, completed, cancelled)
+                for _id, created, completed, cancelled, code, name in db.session.execute(query)]
+    if dimension == "customer":
+        query = (_counted(Customer.name, filters).join(Customer, Order.customer_id == Customer.id)
+                 .limit(TOP_CUSTOMERS))
+        return [OrderCounts(name, name, *counts) for name, *counts in db.session.execute(query)]
+    raise ValueError(dimension)
+
+
+def _completed_tasks(filters: Filters, lanes: set[str] | None):
+    query = (select(HumanTask.bpmn_id, HumanTask.stage, Order.kind, HumanTask.created_at, HumanTask.completed_at)
+             .join(Order, HumanTask.order_id == Order.id)
+             .where(HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed",
+                    HumanTask.completed_at.is_not(None)))
+    if lanes is not None:
+        query = query.where(HumanTask.lane.in_(lanes or {""}))
+    return query
+
+
+def on_time(filters: Filters, lanes: set[str] | None = None) -> list[OnTime]:
+    """Completed tasks with a deadline per stage, and how many met it (`lanes`: a head's departments only)."""
+    met = func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0))
+    query = (select(HumanTask.stage, met, func.count()).where(
+        HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed", HumanTask.due_at.is_not(None))
+        .group_by(HumanTask.stage).order_by(HumanTask.stage))
+    if lanes is not None:
+        query = query.where(HumanTask.lane.in_(lanes or {""}))
+    return [OnTime(stage, int(ok or 0), total) for stage, ok, total in db.session.execute(query)]
+
+
+def on_time_by_month(filters: Filters, lanes: set[str] | None = None) -> list[tuple[date, OnTime]]:
+    """The same share per month the tasks were completed in (company days), over a bounded list of tasks."""
+    query = (select(HumanTask.completed_at, HumanTask.due_at).where(
+        HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed", HumanTask.due_at.is_not(None),
+        HumanTask.completed_at.is_not(None)).order_by(HumanTask.completed_at.desc()).limit(SAMPLE_LIMIT))
+    if lanes is not None:
+        query = query.where(HumanTask.lane.in_(lanes or {""}))
+    months: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for completed_at, due_at in db.session.execute(query):
+        month = start_month(completed_at.astimezone(company_tz()).date())
+        months[month][0] += completed_at <= due_at
+        months[month][1] += 1
+    return [(month, OnTime(month.strftime("%Y-%m"), met, total)) for month, (met, total) in sorted(months.items())]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of them lie, interpolated between the nearest two (values sorted)."""
+    if len(values) == 1:
+        return values[0]
+    position = (len(values) - 1) * share
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[StageTiming]:
+    """Median and 90th percentile of working hours from a task's opening to its completion, per kind and stage."""
+    calendar = business_calendar()
+    hours: dict[tuple[str, str], list[float]] = defaultdict(list)
+    rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
+                              .limit(SAMPLE_LIMIT))
+    for _bpmn, stage, kind, opened, closed in rows:
+        hours[(kind, stage)].append(max(0.0, calendar.working_hours_between(opened, closed)))
+    result = []
+    for (kind, stage), values in sorted(hours.items()):
+        values.sort()
+        result.append(StageTiming(kind, stage, len(values), round(statistics.median(values), 2),
+                                  round(percentile(values, 0.9), 2)))
+    return result
+
+
+def median_by_task(filters: Filters) -> dict[str, tuple[int, float]]:
+    """bpmn id → (completed tasks, median working hours): what the heatmap colours."""
+    calendar = business_calendar()
+    hours: dict[str, list[float]] = defaultdict(list)
+    rows = db.session.execute(_completed_tasks(filters, None).order_by(HumanTask.completed_at.desc())
+                              .limit(SAMPLE_LIMIT))
+    for bpmn_id, _stage, _kind, opened, closed in rows:
+        hours[bpmn_id].append(max(0.0, calendar.working_hours_between(opened, closed)))
+    return {bpmn_id: (len(values), round(statistics.median(values), 2)) for bpmn_id, values in hours.items()}
+
+
+def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
+    """Task → next task per order, the tasks orders came back to, and where cancelled orders stopped, with why."""
+    result = Flow()
+    rows = db.session.execute(
+        select(HumanTask.order_id, HumanTask.bpmn_id, HumanTask.name, HumanTask.lane)
+        .where(HumanTask.order_id.in_(_cohort(filters)))
+        .order_by(HumanTask.order_id, HumanTask.created_at, HumanTask.id).limit(SAMPLE_LIMIT))
+    transitions: Counter[tuple[str, str]] = Counter()
+    loops: Counter[str] = Counter()
+    previous: tuple[int | None, str] | None = None
+    seen: set[str] = set()
+    for order_id, bpmn_id, name, lane in rows:
+        if previous is None or previous[0] != order_id:
+            seen = set()
+        elif lanes is None or lane in lanes:
+            transitions[(previous[1], bpmn_id)] += 1
+        if bpmn_id in seen and (lanes is None or lane in lanes):
+            loops[bpmn_id] += 1
+        seen.add(bpmn_id)
+        result.names[bpmn_id] = name
+        previous = (order_id, bpmn_id)
+    result.transitions, result.loops = dict(transitions.most_common()), dict(loops.most_common())
+    # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task.
+    last_task = (select(func.max(HumanTask.id)).where(HumanTask.order_id == Order.id)
+                 .correlate(Order).scalar_subquery())
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for stage, reason, count in db.session.execute(
+            select(HumanTask.stage, Order.cancel_reason, func.count())
+            .select_from(Order).outerjoin(HumanTask, HumanTask.id == last_task)
+            .where(Order.id.in_(_cohort(filters)), Order.status == OrderStatus.CANCELLED)
+            .group_by(HumanTask.stage, Order.cancel_reason)):
+        reasons[stage or ""][(reason or "").strip()] += count
+    result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
+                              key=lambda row: (-row[1], row[0]))
+    return result
+
+
+@dataclass(frozen=True)
+class Money:
+    month: date
+    revenue: Decimal
+    completed: int
+    payments: Decimal
+    paid: int
+
+
+def money_by_month(filters: Filters) -> list[Money]:
+    """Prices of the cohort's completed orders by the month they completed, and its payments by the month paid."""
+    revenue: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])
+    for price, completed_at in db.session.execute(
+            select(Order.price, Order.completed_at).where(Order.id.in_(_cohort(filters)),
+                                                          Order.status == OrderStatus.COMPLETED)):
+        if completed_at is None:
+            continue
+        month = start_month(completed_at.astimezone(company_tz()).date())
+        revenue[month][0] += price or Decimal(0)
+        revenue[month][1] += 1
+    paid: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])
+    for amount, paid_on in db.session.execute(select(Payment.amount, Payment.paid_on)
+                                              .where(Payment.order_id.in_(_cohort(filters)))):
+        paid[start_month(paid_on)][0] += amount or Decimal(0)
+        paid[start_month(paid_on)][1] += 1
+    months = sorted(set(revenue) | set(paid))
+    return [Money(month, revenue[month][0], revenue[month][1], paid[month][0], paid[month][1]) for month in months]
+
+
+def start_month(day: date) -> date:
+    return day.replace(day=1)

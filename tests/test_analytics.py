@@ -1,0 +1,178 @@
+"""Analytics against a small history with known moments: counts by kind and partner, on-time share, medians and the
+90th percentile of working hours, revenue and payments, loops and cancellations; who may look; bad filters."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Order, Payment
+from app.services import analytics
+from app.usecases.uow import unit_of_work
+from tests.support.api import Api
+from tests.support.boards import at
+from tests.support.web import CSRF, signed_in
+
+DECEMBER = {"from": "2026-12-01", "to": "2026-12-31"}
+NEW_ORDER = "Новый заказ"
+
+
+@pytest.fixture
+def ui(make_app):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    return app, Api(app, app.test_client())
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)).replace("\xa0", " "))
+
+
+def history(app, api, clock) -> dict[str, str]:
+    """December 2026 in Moscow (working hours 09:00–18:00; the new-order SLA is 4 working hours):
+    a — wardrobe, confirmed in 1 h; b — kitchen from the partner «mega», confirmed after 9 working hours (late);
+    c — wardrobe, confirmed in 3 h, then cancelled «Дорого»; d — wardrobe, confirmed in 1.5 h, sent back to
+    design once and walked to the end (price 120 000, prepayment 40 000); e — created in November (outside)."""
+    orders = {}
+    at(clock, 2026, 11, 30, 10)
+    orders["e"] = api.create_order("wardrobe")
+    at(clock, 2026, 12, 3, 10)  # Thursday
+    orders["a"] = api.create_order("wardrobe")
+    orders["b"] = api.create_order("kitchen", partner="mega")
+    at(clock, 2026, 12, 3, 11)
+    api.step(orders["a"], "new_order")
+    at(clock, 2026, 12, 3, 12)
+    orders["c"] = api.create_order("wardrobe")
+    at(clock, 2026, 12, 3, 15)
+    api.step(orders["c"], "new_order")
+    at(clock, 2026, 12, 4, 10)  # Friday: Thursday 10–18 and Friday 9–10
+    api.step(orders["b"], "new_order")
+    at(clock, 2026, 12, 4, 11)
+    sales = signed_in(app, "sales")
+    token = CSRF.search(sales.get(f"/orders/{orders['c']}").data)  # the live server of the browser test checks it
+    response = sales.post(f"/orders/{orders['c']}/cancel",
+                          data={"reason": "Дорого", **({"csrf_token": token.group(1).decode()} if token else {})})
+    assert response.status_code == 302
+    at(clock, 2026, 12, 7, 10)  # Monday
+    orders["d"] = api.create_order("wardrobe")
+    at(clock, 2026, 12, 7, 11, 30)
+    variant = {"price": 120000.0, "prepayment": 40000.0}
+    api.walk(orders["d"], ["new_order", "plan_measurement", "measurement"], variant)
+    api.step(orders["d"], "prepare_contract", {"contract_outcome": "to_design"})
+    api.walk(orders["d"], ["design", "prepare_contract", "payment", "procurement", "production", "plan_delivery",
+                           "installation"], variant)
+    assert api.order(orders["d"])["status"] == "completed"
+    with app.app_context(), unit_of_work():
+        order = db.session.execute(select(Order).where(Order.number == orders["a"])).scalar_one()
+        db.session.add(Payment(order_id=order.id, number="П-1", paid_on=date(2026, 12, 4), amount=Decimal("5000")))
+    return orders
+
+
+def test_the_figures_match_a_hand_computed_history(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    with app.test_request_context():
+        filters = analytics.parse_filters(DECEMBER)
+        by_kind = {row.key: (row.created, row.completed, row.cancelled) for row in analytics.orders_by(filters, "kind")}
+        assert by_kind == {"wardrobe": (3, 1, 1), "kitchen": (1, 0, 0)}  # e (November) is outside
+        by_partner = {row.key: row.created for row in analytics.orders_by(filters, "partner")}
+        assert by_partner == {"": 3, "mega": 1}
+
+        new_order = {row.stage: row for row in analytics.on_time(filters)}[NEW_ORDER]
+        assert (new_order.on_time, new_order.total, new_order.percent) == (3, 4, 75.0)  # b was late
+
+        [(month, december)] = analytics.on_time_by_month(filters)  # every task was completed in December
+        assert (month, december.on_time, december.total) == (date(2026, 12, 1), 13, 14)  # all but b's confirmation
+
+        timing = {(row.kind, row.stage): row for row in analytics.time_in_stage(filters)}
+        wardrobe = timing[("wardrobe", NEW_ORDER)]  # 1, 1.5 and 3 working hours
+        assert wardrobe.count == 3
+        assert wardrobe.median_hours == pytest.approx(1.5, abs=0.02)
+        assert wardrobe.p90_hours == pytest.approx(2.7, abs=0.02)  # 1.5 + 0.8 × (3 − 1.5)
+        assert timing[("kitchen", NEW_ORDER)].median_hours == pytest.approx(9, abs=0.02)
+
+        money = {row.month: (row.revenue, row.completed, row.payments, row.paid)
+                 for row in analytics.money_by_month(filters)}
+        assert money == {date(2026, 12, 1): (Decimal("120000"), 1, Decimal("45000"), 2)}  # d's 40 000 + a's 5 000
+
+        flow = analytics.flow(filters)
+        assert flow.loops == {"prepare_contract": 1}  # d came back to the contract after design
+        assert flow.transitions[("prepare_contract", "design")] == 1
+        assert flow.transitions[("new_order", "plan_measurement")] == 4  # every December order was confirmed
+        assert flow.cancelled == [("Планирование выезда на замер", 1, [("Дорого", 1)])]  # c: where it stopped, why
+
+    page = signed_in(app, "director").get("/analytics/?" + "&".join(f"{k}={v}" for k, v in DECEMBER.items()))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    text = text_of(html)
+    assert "Встроенный шкаф 3 1 1" in text and "Кухонный гарнитур 1 0 0" in text
+    assert "Новый заказ 3 4 75 %" in text and "12.2026 13 14 92,9 %" in text
+    assert re.search(r"«[^»]+»: вернулись 1 раз", text)
+    assert "Планирование выезда на замер 1 Дорого (1)" in text
+    # every count is a link to its orders: the wardrobes cancelled in December
+    link = re.search(r'href="(/orders\?[^"]*status=cancelled[^"]*)"', html)
+    assert link and "kind=wardrobe" in unescape(link.group(1))
+    listed = signed_in(app, "director").get(unescape(link.group(1))).get_data(as_text=True)
+    assert orders["c"] in listed and orders["a"] not in listed and orders["e"] not in listed
+
+
+def test_the_director_lands_on_analytics_a_next_wins_others_go_to_their_inbox(ui):
+    app, _api = ui
+    from tests.support.web import sign_in
+
+    assert sign_in(app.test_client(), "director").location.endswith("/analytics/")
+    response = app.test_client().post("/login?next=/orders/", data={"login": "director", "password": "demo"})
+    assert response.location == "/orders/"
+    assert "/analytics" not in sign_in(app.test_client(), "sales").location
+
+
+def test_sales_are_refused_heads_see_their_stages_only(ui, clock):
+    app, api = ui
+    history(app, api, clock)
+    refused = signed_in(app, "sales").get("/analytics/")
+    assert refused.status_code == 403 and "Аналитику видят" in refused.get_data(as_text=True)
+    assert "/analytics/" not in signed_in(app, "sales").get("/").get_data(as_text=True)
+    head = signed_in(app, "head_sales").get("/analytics/?from=2026-12-01&to=2026-12-31")
+    assert head.status_code == 200
+    text = text_of(head.get_data(as_text=True))
+    assert "Этапы — только вашего отдела." in text and "Новый заказ 3 4 75 %" in text
+    on_time = text.split("В срок по этапам")[1].split("Время на этапе")[0]
+    assert "Подготовка договора 2 2 100 %" in on_time and "Замер" not in on_time  # the measurers' stage is not theirs
+
+
+@pytest.mark.parametrize("query, field_message", [
+    ("from=2026-13-01", "Начало периода: дата в формате ГГГГ-ММ-ДД"),
+    ("to=вчера", "Конец периода: дата в формате ГГГГ-ММ-ДД"),
+    ("from=2026-12-31&to=2026-12-01", "Период: начало позже конца"),
+    ("kind=yacht", "Вид заказа: такого вида нет"),
+    ("channel=pigeon", "Канал: такого канала нет"),
+    ("partner=nobody", "Партнёр: такого партнёра нет"),
+])
+def test_a_malformed_filter_is_named_inline_and_what_was_typed_stays(ui, query, field_message):
+    app, _api = ui
+    for path in ("/analytics/", "/analytics/heatmap"):
+        response = signed_in(app, "director").get(f"{path}?{query}")
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and field_message in html
+        typed = query.split("&")[0].split("=")[1]
+        assert f'value="{typed}"' in html
+
+
+def test_the_heatmap_carries_each_tasks_median_and_the_flows(ui, clock):
+    app, api = ui
+    history(app, api, clock)
+    html = signed_in(app, "director").get("/analytics/heatmap?from=2026-12-01&to=2026-12-31&kind=wardrobe")
+    assert html.status_code == 200
+    page = html.get_data(as_text=True)
+    data = re.search(r'<script type="application/json" id="heat-data">(.*?)</script>', page, re.S).group(1)
+    import json
+
+    heat = json.loads(data)
+    assert heat["tasks"]["new_order"]["count"] == 3
+    assert heat["tasks"]["new_order"]["median"] == pytest.approx(1.5, abs=0.02)
+    assert ["prepare_contract", "design", 1] in heat["transitions"]
+    assert 'id="heat-bpmn"' in page and "order_lifecycle" in page
