@@ -224,6 +224,9 @@ RULES: dict[str, Rule] = {
     "partners.edit": Rule(ADMINS, N_("Партнёров меняют администраторы")),
     "notifications.edit": Rule(ADMINS, N_("Шаблоны уведомлений меняют администраторы")),
     "mail.quarantine": Rule(ADMINS, N_("Карантин почты разбирают администраторы")),
+    # ratings (issue 15): everyone on the staff sees their own place, heads their departments, the director all
+    "ratings.view": Rule(STAFF, N_("Рейтинг видят сотрудники")),
+    "ratings.edit": Rule(ADMINS, N_("Веса рейтинга меняют администраторы")),
     # everyone
     "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
     "public": Rule(PUBLIC, ""),  # sign-in, the customer's status link, the API document
