@@ -46,6 +46,6 @@ __all__ = [
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
-    "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "RatingWeight", "Role", "SavedFilter", "TaskCandidate",
-    "User", "VISIT_KINDS", "Visit", "ForecastStat",
+    "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "RatingWeight", "Role", "SavedFilter",
+    "TaskCandidate", "User", "VISIT_KINDS", "Visit", "ForecastStat",
 ]

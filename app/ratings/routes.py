@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -18,6 +19,12 @@ from app.web import allowed
 # The KPIs' column titles, in the order of ratings.KPIS.
 KPI_TITLES = {"on_time": N_("В срок"), "throughput": N_("Выработка"), "rework": N_("Без возвратов"),
               "claims": N_("Без рекламаций"), "ratings": N_("Оценки заказчиков")}
+
+
+@bp.app_template_filter("score")
+def score(value: float | None, digits: str = "0.0") -> str:
+    """A score or component with one decimal in the user's language ('79,6'); None as a dash."""
+    return "—" if value is None else format_decimal(value, digits)
 
 
 def _period(args) -> tuple[date | None, date | None, str | None]:

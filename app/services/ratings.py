@@ -74,10 +74,13 @@ def rated_roles() -> list[Role]:
 
 
 def parse_weights(form, roles: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
-    """The weights typed in the admin form (fields `<role>.<kpi>`) and the errors by field name (or by role)."""
+    """The weights typed in the admin form (fields `<role>.<kpi>`) and the errors by field name (or by role); a
+    role with none of its fields in the form is left as it is."""
     parsed: dict[str, dict[str, float]] = {}
     errors: dict[str, str] = {}
     for role in roles:
+        if not any(f"{role}.{kpi}" in form for kpi in KPIS):
+            continue
         parsed[role] = {}
         for kpi in KPIS:
             name = f"{role}.{kpi}"
