@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import RatingWeight
 from app.services import ratings
 from app.usecases.uow import unit_of_work
+from tests.support.history import msk
 from tests.support.ratings import measurers_april
 from tests.support.web import signed_in
 
@@ -132,3 +133,13 @@ def test_a_bad_period_is_named_and_the_month_shown(app):
     page = signed_in(app, "director").get("/ratings/", query_string={"from": "2027-13-01", "to": "2027-04-30"})
     assert page.status_code == 400
     assert "Начало периода: дата «2027-13-01» не распознана" in text_of(page.get_data(as_text=True))
+
+
+def test_the_customers_own_tasks_rate_nobody(app):
+    from tests.support.ratings import done, order
+
+    with app.app_context(), unit_of_work():
+        done("customer", order(), msk(20, 9), msk(20, 10), bpmn_id="rate_order", lane="customer")
+    director = signed_in(app, "director")
+    assert "Заказчик" not in text_of(director.get("/ratings/", query_string=APRIL).get_data(as_text=True))
+    assert 'name="customer.on_time"' not in signed_in(app, "admin").get("/ratings/weights").get_data(as_text=True)

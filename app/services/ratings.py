@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Claim, Feedback, HumanTask, RatingWeight, Role, User
-from app.policy import MANAGEMENT, headed_lanes
+from app.policy import CUSTOMERS, MANAGEMENT, headed_lanes
 from app.services.periods import start_of
 
 KPIS = ("on_time", "throughput", "rework", "claims", "ratings")
@@ -69,8 +69,9 @@ def weights_of(role: str, stored: dict[str, dict[str, float]] | None = None) -> 
 
 
 def rated_roles() -> list[Role]:
-    """The roles a rating is kept for: those that work a lane of the process."""
-    return list(db.session.execute(select(Role).where(Role.is_lane.is_(True)).order_by(Role.name)).scalars())
+    """The roles a rating is kept for: the staff's roles that work a lane of the process (not the customer's)."""
+    return list(db.session.execute(select(Role).where(Role.is_lane.is_(True), Role.code.not_in(CUSTOMERS))
+                                   .order_by(Role.name)).scalars())
 
 
 def parse_weights(form, roles: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
@@ -116,7 +117,8 @@ def store_weights(parsed: dict[str, dict[str, float]]) -> None:
 
 def _period(first: date | None, last: date | None):
     """The tasks completed by a person, in a lane, within the company's days first..last (either end open)."""
-    conditions = [HumanTask.state == "completed", HumanTask.completed_by_id.is_not(None), HumanTask.lane != ""]
+    conditions = [HumanTask.state == "completed", HumanTask.completed_by_id.is_not(None),
+                  HumanTask.lane.not_in(["", *sorted(CUSTOMERS)])]  # the customer's own tasks rate nobody
     if first:
         conditions.append(HumanTask.completed_at >= start_of(first))
     if last:

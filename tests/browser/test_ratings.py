@@ -45,3 +45,22 @@ def test_a_measurer_sees_their_own_place_only(browser, history, screenshot):
     assert "Игорь Замеров" not in page.inner_text("main")
     screenshot(page, "ratings-measurer-desktop")
     context.close()
+
+
+def test_an_admin_corrects_a_bad_weight_in_place(browser, history, screenshot):
+    context, page = signed_in(browser, history, "admin", {"width": 1280, "height": 900})
+    page.goto(f"{history}/ratings/")
+    page.click("text=Веса показателей")
+    page.wait_for_url(re.compile(r".*/ratings/weights$"))
+    page.fill('input[name="measurer.on_time"]', "-3")
+    page.fill('input[name="measurer.ratings"]', "40")
+    page.click("button:has-text('Сохранить')")
+    assert "Вес — число от 0 до 1000" in page.inner_text("main")
+    assert page.input_value('input[name="measurer.ratings"]') == "40"  # what was typed is kept
+    screenshot(page, "ratings-weights-error-desktop")
+    page.fill('input[name="measurer.on_time"]', "0")
+    page.click("button:has-text('Сохранить')")
+    assert "Веса рейтинга сохранены" in page.inner_text("main")
+    page.goto(f"{history}/ratings/?from=2027-04-01&to=2027-04-30")
+    assert "вес 40" in page.inner_text("#rating-measurer thead")
+    context.close()
