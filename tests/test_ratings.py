@@ -143,3 +143,11 @@ def test_the_customers_own_tasks_rate_nobody(app):
     director = signed_in(app, "director")
     assert "Заказчик" not in text_of(director.get("/ratings/", query_string=APRIL).get_data(as_text=True))
     assert 'name="customer.on_time"' not in signed_in(app, "admin").get("/ratings/weights").get_data(as_text=True)
+
+
+def test_the_rating_reads_in_english(app):
+    director = signed_in(app, "director")
+    director.post("/language", data={"locale": "en", "next": "/ratings/"})
+    text = text_of(director.get("/ratings/", query_string=APRIL).get_data(as_text=True))
+    assert "Employee rating" in text and "Customer ratings" in text
+    assert "1 of 3 Игорь Замеров 79.6 100.0 2 of 2 75.0 tasks: 3" in text
