@@ -237,6 +237,9 @@ RULES: dict[str, Rule] = {
     "mail.quarantine": Rule(ADMINS, N_("Карантин почты разбирают администраторы")),
     # analytics (issue 15): the director's figures and the heatmap
     "analytics.view": Rule(STAFF, ANALYTICS_REFUSED, _reads_analytics),
+    # ratings (issue 15): everyone on the staff sees their own place, heads their departments, the director all
+    "ratings.view": Rule(STAFF, N_("Рейтинг видят сотрудники")),
+    "ratings.edit": Rule(ADMINS, N_("Веса рейтинга меняют администраторы")),
     # everyone
     "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
     "public": Rule(PUBLIC, ""),  # sign-in, the customer's status link, the API document
