@@ -35,6 +35,7 @@ from app.models.process import (
     ProcessSettings,
     TaskCandidate,
 )
+from app.models.reports import SavedReport
 from app.models.security import LoginAttempt
 from app.models.ui import SavedFilter
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User
@@ -45,6 +46,6 @@ __all__ = [
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
-    "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "TaskCandidate",
+    "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "SavedReport", "TaskCandidate",
     "User", "VISIT_KINDS", "Visit", "ForecastStat",
 ]

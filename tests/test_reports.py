@@ -1,0 +1,175 @@
+"""The report builder: figures on a known history, hostile definitions refused, saving and sharing, and a scheduled
+report arriving by e-mail as a workbook."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from html import unescape
+from io import BytesIO
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Order, OutboxJob, Payment, SavedReport
+from app.usecases.uow import unit_of_work
+from tests.support.history import make_order, msk
+from tests.support.smtp_server import CapturingSMTP
+from tests.support.web import csrf_of, signed_in
+from workers.scheduler import Scheduler
+
+# Payments by order kind: kitchens 100 000 + 50 000 (two orders), a wardrobe 30 000; one kitchen payment in May.
+PAYMENTS = [("kitchen", date(2027, 4, 5), "100000.00"), ("kitchen", date(2027, 4, 12), "50000.00"),
+            ("wardrobe", date(2027, 4, 20), "30000.00"), ("kitchen", date(2027, 5, 3), "7000.00")]
+BY_KIND = "source=payments&group1=kind&aggregate=sum&measure=amount&run=1"
+APRIL = "&f1_field=paid_on&f1_op=between&f1_value=2027-04-01&f1_to=2027-04-30"
+
+
+def history(app) -> None:
+    with app.app_context(), unit_of_work():
+        for index, (kind, paid_on, amount) in enumerate(PAYMENTS):
+            order = make_order(kind, [("new_order", msk(1, 10 + index))])
+            db.session.add(Payment(order_id=order.id, number=f"P-{index}", paid_on=paid_on, amount=Decimal(amount),
+                                   method="cash"))
+
+
+def text_of(html: bytes) -> str:
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html.decode())).replace("\xa0", " "))
+
+
+def table_rows(html: bytes) -> list[list[str]]:
+    body = re.search(rb'<table id="report-table">.*?<tbody>(.*?)</tbody>', html, re.S).group(1).decode()
+    return [[text_of(cell.encode()).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def sheet_rows(content: bytes) -> list[tuple]:
+    return list(load_workbook(BytesIO(content)).active.iter_rows(values_only=True))
+
+
+@pytest.fixture
+def director(app):
+    history(app)
+    return signed_in(app, "director")
+
+
+def test_payments_summed_by_order_kind_in_a_period(director):
+    page = director.get(f"/reports/build?{BY_KIND}{APRIL}")
+    assert page.status_code == 200
+    assert table_rows(page.data) == [["kitchen", "150 000"], ["wardrobe", "30 000"]]
+    assert b'id="report-chart"' in page.data and b'"categories": ["kitchen", "wardrobe"]' in page.data
+
+    workbook = director.get(f"/reports/build.xlsx?{BY_KIND}{APRIL}")
+    assert workbook.mimetype.endswith("spreadsheetml.sheet")
+    assert sheet_rows(workbook.data) == [("Вид заказа", "Итого: Сумма"), ("kitchen", 150000), ("wardrobe", 30000)]
+
+    # Without the period the May payment counts too; a count per kind and month needs no numeric column.
+    everything = director.get("/reports/build?source=payments&group1=kind&aggregate=count&run=1")
+    assert table_rows(everything.data) == [["kitchen", "3"], ["wardrobe", "1"]]
+
+
+def test_listed_columns_and_a_contains_filter(director):
+    page = director.get("/reports/build?source=payments&columns=number&columns=amount&columns=paid_on"
+                        "&f1_field=number&f1_op=contains&f1_value=p-2&run=1")
+    assert table_rows(page.data) == [["P-2", "30 000", "20.04.2027"]]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("source=orders&columns=number);DROP TABLE orders;--&run=1", "err-columns-0"),
+    ("source=orders&columns=number&group1=customer_id&run=1", "err-group_by-0"),
+    ("source=orders&columns=number&aggregate=sum&measure=status&group1=kind&run=1", "err-measure"),
+    ("source=orders&columns=number&f1_field=price&f1_op=contains&f1_value=1&run=1", "err-filters-0-op"),
+    ("source=orders&columns=number&f1_field=created_at&f1_op=between&f1_value=2027-13-01&run=1",
+     "err-filters-0-value"),
+])
+def test_a_definition_outside_the_whitelist_is_refused_inline(director, app, query, field):
+    page = director.get(f"/reports/build?{query}")
+    assert page.status_code == 422
+    assert f'id="{field}"'.encode() in page.data and b'id="report-error"' in page.data
+    assert b'id="report-table"' not in page.data
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Order)).scalar_one() == len(PAYMENTS)
+
+
+def test_an_unknown_source_is_refused(director):
+    page = director.get("/reports/build?source=users&columns=password_hash&run=1")
+    assert page.status_code == 422 and "Выберите источник из списка" in text_of(page.data)
+    assert director.get("/reports/build.xlsx?source=users&columns=password_hash").status_code == 422
+
+
+def save_form(client, query: str, **fields) -> dict:
+    page = client.get(f"/reports/build?{query}")
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                             page.data.decode().split('id="save-report"')[1]))
+    return {**hidden, "csrf_token": csrf_of(page.data), **fields}
+
+
+def test_a_saved_report_is_shared_with_a_role_and_refused_to_others(director, app):
+    form = save_form(director, f"{BY_KIND}{APRIL}", name="Оплаты за апрель", shared_roles="accountant")
+    saved = director.post("/reports/save", data=form)
+    assert saved.status_code == 302
+    report_url = saved.headers["Location"]
+    assert table_rows(director.get(report_url).data) == [["kitchen", "150 000"], ["wardrobe", "30 000"]]
+
+    accountant = signed_in(app, "accountant")
+    listing = accountant.get("/reports/")
+    assert "Оплаты за апрель" in text_of(listing.data)
+    assert table_rows(accountant.get(report_url).data) == [["kitchen", "150 000"], ["wardrobe", "30 000"]]
+    assert sheet_rows(accountant.get(f"{report_url}.xlsx").data)[1:] == [("kitchen", 150000), ("wardrobe", 30000)]
+
+    sales = signed_in(app, "sales")
+    assert "Оплаты за апрель" not in text_of(sales.get("/reports/").data)
+    assert sales.get(report_url).status_code == 404
+    assert sales.get("/reports/build").status_code == 403
+
+
+def test_a_bad_recipient_is_named_and_nothing_typed_is_lost(director, app):
+    form = save_form(director, BY_KIND, name="Оплаты по видам", schedule="daily", recipients="boss@example, nope")
+    page = director.post("/reports/save", data=form)
+    assert page.status_code == 422
+    assert 'id="err-recipients"' in page.data.decode() and "nope" in text_of(page.data)
+    assert b'value="Оплаты по видам"' in page.data and b'value="boss@example, nope"' in page.data
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(SavedReport)).scalar_one() == 0
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    server = CapturingSMTP(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def test_a_scheduled_report_arrives_by_mail_as_a_workbook(make_app, smtp, clock):
+    app = make_app(**smtp.settings())
+    history(app)
+    director = signed_in(app, "director")
+    clock.set(datetime(2027, 5, 10, 12, 0, tzinfo=timezone.utc))  # Monday 10 May, 15:00 in Moscow
+    form = save_form(director, f"{BY_KIND}{APRIL}", name="Оплаты за апрель", schedule="daily", format="xlsx",
+                     recipients="boss@example.com, books@example.com")
+    assert director.post("/reports/save", data=form).status_code == 302
+    with app.app_context():
+        report = db.session.execute(select(SavedReport)).scalar_one()
+        assert report.next_run_at == datetime(2027, 5, 11, 4, 0, tzinfo=timezone.utc)  # 07:00 Moscow tomorrow
+
+    scheduler = Scheduler()
+    with app.app_context():
+        assert scheduler.run_once(datetime(2027, 5, 11, 3, 59, tzinfo=timezone.utc))["reports"] == 0
+    assert smtp.messages == []
+    with app.app_context():
+        assert scheduler.run_once(datetime(2027, 5, 11, 4, 1, tzinfo=timezone.utc))["reports"] == 1
+        job = db.session.execute(select(OutboxJob).where(OutboxJob.operator == "reports.send")).scalar_one()
+        assert job.status == "done" and job.result["sent"] == 2
+        assert db.session.get(SavedReport, report.id).next_run_at == datetime(2027, 5, 12, 4, 0, tzinfo=timezone.utc)
+        # The same round again sends nothing: the next run is tomorrow.
+        assert scheduler.run_once(datetime(2027, 5, 11, 4, 2, tzinfo=timezone.utc))["reports"] == 0
+
+    [mail] = smtp.messages
+    assert sorted(smtp.envelopes[0][1]) == ["boss@example.com", "books@example.com"]
+    assert mail["Subject"].startswith("Отчёт «Оплаты за апрель»")
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_filename().endswith(".xlsx")
+    assert sheet_rows(attachment.get_content()) == [("Вид заказа", "Итого: Сумма"), ("kitchen", 150000),
+                                                    ("wardrobe", 30000)]
