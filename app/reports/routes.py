@@ -54,13 +54,14 @@ def form_of(definition: dict) -> MultiDict:
     return MultiDict(pairs)
 
 
-def _builder(form: MultiDict, *, report=None, run: bool = True, errors: dict | None = None, status: int = 200):
+def _builder(form: MultiDict, *, report=None, run: bool = True, errors: dict | None = None, status: int = 200,
+             message: str | None = None):
     errors = dict(errors or {})
-    result, message = None, None
+    result = None
     source_code = form.get("source", "orders")
     if source_code not in reports.SOURCES:
         errors["source"] = _("Выберите источник из списка")
-        source_code = "orders"
+        message, status, source_code = _("Неизвестный источник отчёта"), 422, "orders"
     if run and "source" not in errors:
         try:
             result = reports.run(reports.parse(raw_definition(form)))
@@ -140,8 +141,7 @@ def save():
                                   fmt=form.get("format", "xlsx"), recipients=form.get("recipients", ""),
                                   report_id=report_id)
     except ValidationError as exc:
-        page, _status = _builder(form, report=report, run=False, errors=exc.fields)
-        return page, 422
+        return _builder(form, report=report, run=False, errors=exc.fields, status=422, message=exc.message)
     flash(_("Отчёт «%(name)s» сохранён", name=saved_report.name), "success")
     return redirect(url_for("reports.show", report_id=saved_report.id))
 
