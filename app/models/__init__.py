@@ -46,6 +46,7 @@ __all__ = [
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
-    "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "SavedReport", "TaskCandidate",
+    "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "Role", "SavedFilter", "SavedReport",
+    "TaskCandidate",
     "User", "VISIT_KINDS", "Visit", "ForecastStat",
 ]

@@ -70,7 +70,8 @@ def _builder(form: MultiDict, *, report=None, run: bool = True, errors: dict | N
             errors.update(exc.fields)
     return render_template("reports/build.html", form=form, source_code=source_code,
                            source=reports.SOURCES[source_code], sources=reports.SOURCES, result=result,
-                           message=message, errors=errors, report=report, roles=_roles(), schedules=SCHEDULES, schedule_labels=SCHEDULE_LABELS,
+                           message=message, errors=errors, report=report, roles=_roles(), schedules=SCHEDULES,
+                           schedule_labels=SCHEDULE_LABELS,
                            aggregate_labels=AGGREGATE_LABELS, operator_labels=OPERATOR_LABELS,
                            formats=FORMATS, operators=reports.OPERATORS, aggregates=reports.AGGREGATES,
                            slots=range(1, FILTER_SLOTS + 1), page_rows=reports.PAGE_ROWS,

@@ -309,8 +309,8 @@ def _chart(result: Result) -> dict:
     series: dict[str, dict[str, Any]] = {}
     for row in result.rows:
         series.setdefault(text(row[1]), {})[text(row[0])] = row[-1]
-    return {"categories": categories,
-            "series": [{"name": name, "data": [values.get(c, 0) for c in categories]} for name, values in series.items()]}
+    return {"categories": categories, "series": [{"name": name, "data": [values.get(c, 0) for c in categories]}
+                                                 for name, values in series.items()]}
 
 
 # -- schedules ------------------------------------------------------------------------------------------------
