@@ -166,6 +166,9 @@ def test_a_scheduled_report_arrives_by_mail_as_a_workbook(make_app, smtp, clock)
         # The same round again sends nothing: the next run is tomorrow.
         assert scheduler.run_once(datetime(2027, 5, 11, 4, 2, tzinfo=timezone.utc))["reports"] == 0
 
+    log = director.get(f"/reports/{report.id}")
+    assert "отправлено адресатам: 2, строк: 2" in text_of(log.data)
+
     [mail] = smtp.messages
     assert sorted(smtp.envelopes[0][1]) == ["books@example.com", "boss@example.com"]
     assert mail["Subject"].startswith("Отчёт «Оплаты за апрель»")

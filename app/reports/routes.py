@@ -56,6 +56,7 @@ def form_of(definition: dict) -> MultiDict:
 
 def _builder(form: MultiDict, *, report=None, run: bool = True, errors: dict | None = None, status: int = 200,
              message: str | None = None):
+    """The builder form (and, with `run`, its result; for a saved report also its mailings)."""
     errors = dict(errors or {})
     result = None
     source_code = form.get("source", "orders")
@@ -75,7 +76,8 @@ def _builder(form: MultiDict, *, report=None, run: bool = True, errors: dict | N
                            aggregate_labels=AGGREGATE_LABELS, operator_labels=OPERATOR_LABELS,
                            formats=FORMATS, operators=reports.OPERATORS, aggregates=reports.AGGREGATES,
                            slots=range(1, FILTER_SLOTS + 1), page_rows=reports.PAGE_ROWS,
-                           may_edit=policy.can(current_user, "reports.edit")), status
+                           may_edit=policy.can(current_user, "reports.edit"),
+                           deliveries=saved.deliveries(report) if report else []), status
 
 
 def _roles() -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app import clock
 from app.errors import NotFound, ValidationError
 from app.extensions import db
-from app.models import SavedReport, User
+from app.models import OutboxJob, SavedReport, User
 from app.models.reports import FORMATS, SCHEDULES
 from app.policy import ADMINS, MANAGEMENT, STAFF
 from app.services import reports
@@ -101,6 +101,13 @@ def delete(actor: User, report_id: int) -> None:
     if not may_change(actor, report):
         raise NotFound(_("Отчёт №%(id)s не найден", id=report_id))
     db.session.delete(report)
+
+
+def deliveries(report: SavedReport, limit: int = 20) -> list[OutboxJob]:
+    """The report's latest mailings (its reports.send jobs), newest first: the report's delivery log."""
+    jobs = db.session.execute(select(OutboxJob).where(OutboxJob.operator == "reports.send")
+                              .order_by(OutboxJob.id.desc()).limit(50 * limit)).scalars()
+    return [job for job in jobs if (job.params or {}).get("report_id") == report.id][:limit]
 
 
 def next_due() -> datetime | None:
