@@ -2,6 +2,7 @@
 report arriving by e-mail as a workbook."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -15,24 +16,13 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Order, OutboxJob, Payment, SavedReport
 from app.usecases.uow import unit_of_work
-from tests.support.history import make_order, msk
+from tests.support.reports import PAYMENTS, history
 from tests.support.smtp_server import CapturingSMTP
 from tests.support.web import csrf_of, signed_in
 from workers.scheduler import Scheduler
 
-# Payments by order kind: kitchens 100 000 + 50 000 (two orders), a wardrobe 30 000; one kitchen payment in May.
-PAYMENTS = [("kitchen", date(2027, 4, 5), "100000.00"), ("kitchen", date(2027, 4, 12), "50000.00"),
-            ("wardrobe", date(2027, 4, 20), "30000.00"), ("kitchen", date(2027, 5, 3), "7000.00")]
 BY_KIND = "source=payments&group1=kind&aggregate=sum&measure=amount&run=1"
 APRIL = "&f1_field=paid_on&f1_op=between&f1_value=2027-04-01&f1_to=2027-04-30"
-
-
-def history(app) -> None:
-    with app.app_context(), unit_of_work():
-        for index, (kind, paid_on, amount) in enumerate(PAYMENTS):
-            order = make_order(kind, [("new_order", msk(1, 10 + index))])
-            db.session.add(Payment(order_id=order.id, number=f"P-{index}", paid_on=paid_on, amount=Decimal(amount),
-                                   method="cash"))
 
 
 def text_of(html: bytes) -> str:
@@ -58,16 +48,18 @@ def director(app, api):
 def test_payments_summed_by_order_kind_in_a_period(director):
     page = director.get(f"/reports/build?{BY_KIND}{APRIL}")
     assert page.status_code == 200
-    assert table_rows(page.data) == [["kitchen", "150 000"], ["wardrobe", "30 000"]]
-    assert b'id="report-chart"' in page.data and b'"categories": ["kitchen", "wardrobe"]' in page.data
+    assert table_rows(page.data) == [["Кухонный гарнитур", "150 000"], ["Встроенный шкаф", "30 000"]]
+    chart = json.loads(re.search(rb'<script type="application/json" id="report-data">(.*?)</script>', page.data).group(1))
+    assert b'id="report-chart"' in page.data and chart == {
+        "categories": ["Кухонный гарнитур", "Встроенный шкаф"], "series": [{"name": "Итого: Сумма", "data": [150000, 30000]}]}
 
     workbook = director.get(f"/reports/build.xlsx?{BY_KIND}{APRIL}")
     assert workbook.mimetype.endswith("spreadsheetml.sheet")
-    assert sheet_rows(workbook.data) == [("Вид заказа", "Итого: Сумма"), ("kitchen", 150000), ("wardrobe", 30000)]
+    assert sheet_rows(workbook.data) == [("Вид заказа", "Итого: Сумма"), ("Кухонный гарнитур", 150000), ("Встроенный шкаф", 30000)]
 
     # Without the period the May payment counts too; a count per kind and month needs no numeric column.
     everything = director.get("/reports/build?source=payments&group1=kind&aggregate=count&run=1")
-    assert table_rows(everything.data) == [["kitchen", "3"], ["wardrobe", "1"]]
+    assert table_rows(everything.data) == [["Кухонный гарнитур", "3"], ["Встроенный шкаф", "1"]]
 
 
 def test_listed_columns_and_a_contains_filter(director):
@@ -111,13 +103,13 @@ def test_a_saved_report_is_shared_with_a_role_and_refused_to_others(director, ap
     saved = director.post("/reports/save", data=form)
     assert saved.status_code == 302
     report_url = saved.headers["Location"]
-    assert table_rows(director.get(report_url).data) == [["kitchen", "150 000"], ["wardrobe", "30 000"]]
+    assert table_rows(director.get(report_url).data) == [["Кухонный гарнитур", "150 000"], ["Встроенный шкаф", "30 000"]]
 
     accountant = signed_in(app, "accountant")
     listing = accountant.get("/reports/")
     assert "Оплаты за апрель" in text_of(listing.data)
-    assert table_rows(accountant.get(report_url).data) == [["kitchen", "150 000"], ["wardrobe", "30 000"]]
-    assert sheet_rows(accountant.get(f"{report_url}.xlsx").data)[1:] == [("kitchen", 150000), ("wardrobe", 30000)]
+    assert table_rows(accountant.get(report_url).data) == [["Кухонный гарнитур", "150 000"], ["Встроенный шкаф", "30 000"]]
+    assert sheet_rows(accountant.get(f"{report_url}.xlsx").data)[1:] == [("Кухонный гарнитур", 150000), ("Встроенный шкаф", 30000)]
 
     sales = signed_in(app, "sales")
     assert "Оплаты за апрель" not in text_of(sales.get("/reports/").data)
@@ -174,5 +166,5 @@ def test_a_scheduled_report_arrives_by_mail_as_a_workbook(make_app, smtp, clock)
     assert mail["Subject"].startswith("Отчёт «Оплаты за апрель»")
     [attachment] = list(mail.iter_attachments())
     assert attachment.get_filename().endswith(".xlsx")
-    assert sheet_rows(attachment.get_content()) == [("Вид заказа", "Итого: Сумма"), ("kitchen", 150000),
-                                                    ("wardrobe", 30000)]
+    assert sheet_rows(attachment.get_content()) == [("Вид заказа", "Итого: Сумма"), ("Кухонный гарнитур", 150000),
+                                                    ("Встроенный шкаф", 30000)]

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Callable
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import aliased
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Customer, HumanTask, Order, Payment, User, Visit
+from app.models import ORDER_KINDS, VISIT_KINDS, Customer, HumanTask, Order, Payment, User, Visit
 from app.services.calendar import company_tz
 from app.services.periods import start_of
 
@@ -33,6 +34,19 @@ class Field:
     label: Any  # a lazy string: translated when shown
     expression: Callable[[], Any]  # the column's SQL expression, built when a query is
     type: str = TEXT
+    labels: dict[str, tuple[str, str]] | None = None  # stored code -> (Russian, English) shown instead
+
+    def shown(self, value: Any) -> Any:
+        if self.labels is None or value not in self.labels:
+            return value
+        return self.labels[value][str(get_locale()) != "ru"]
+
+    def code(self, typed: str) -> str:
+        """A typed value as stored: a label (in either language) becomes its code."""
+        for code, names in (self.labels or {}).items():
+            if typed.lower() in (code.lower(), *(name.lower() for name in names)):
+                return code
+        return typed
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ def _visits() -> Select:
 
 _ASSIGNEE = aliased(User, name="report_person")
 _ORDER_NUMBER = Field(_l("Номер заказа"), lambda: Order.number)
-_ORDER_KIND = Field(_l("Вид заказа"), lambda: Order.kind)
+_ORDER_KIND = Field(_l("Вид заказа"), lambda: Order.kind, labels=ORDER_KINDS)
 
 SOURCES: dict[str, Source] = {
     "orders": Source(_l("Заказы"), {
@@ -102,7 +116,7 @@ SOURCES: dict[str, Source] = {
     }, _payments, ("order", "paid_on", "amount", "method")),
     "visits": Source(_l("Выезды"), {
         "order": _ORDER_NUMBER,
-        "kind": Field(_l("Вид выезда"), lambda: Visit.kind),
+        "kind": Field(_l("Вид выезда"), lambda: Visit.kind, labels=VISIT_KINDS),
         "status": Field(_l("Состояние"), lambda: Visit.status),
         "person": Field(_l("Сотрудник"), lambda: _ASSIGNEE.name),
         "starts_at": Field(_l("Начало"), lambda: Visit.starts_at, DATETIME),
@@ -236,8 +250,8 @@ def _check_value(kind: str, op: str, value: str, value_to: str) -> str | None:
 
 
 def _condition(source: Source, item: Filter):
-    column = source.fields[item.field].expression()
-    kind = source.fields[item.field].type
+    found = source.fields[item.field]
+    column, kind = found.expression(), found.type
     if item.op == "between":
         bounds = []
         if item.value:
@@ -248,7 +262,7 @@ def _condition(source: Source, item: Filter):
             bounds.append(column < start_of(end + timedelta(days=1)) if kind == DATETIME else column <= end)
         return and_(*bounds)
     if item.op == "in":
-        return column.in_([part.strip() for part in item.value.split(",") if part.strip()])
+        return column.in_([found.code(part.strip()) for part in item.value.split(",") if part.strip()])
     if item.op == "contains":
         escaped = item.value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return func.lower(column).like(f"%{escaped}%", escape="\\")
@@ -256,7 +270,7 @@ def _condition(source: Source, item: Filter):
         return column == float(item.value.replace(",", "."))
     if kind == DATE:
         return column == date.fromisoformat(item.value)
-    return column == item.value
+    return column == found.code(item.value)
 
 
 def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
@@ -278,7 +292,10 @@ def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
         types = [source.fields[name].type for name in definition.columns]
     rows = [list(row) for row in db.session.execute(query.limit(limit + 1))]
     result = Result(headers, types, rows[:limit], bool(definition.group_by), truncated=len(rows) > limit)
+    shown = [source.fields[name] for name in (definition.group_by or definition.columns)]
     for row in result.rows:
+        for index, found in enumerate(shown):
+            row[index] = found.shown(row[index])
         for index, kind in enumerate(types):
             if kind == DATETIME and row[index] is not None:
                 row[index] = row[index].astimezone(company_tz()).replace(tzinfo=None)
