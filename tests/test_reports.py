@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from html import unescape
 from io import BytesIO
 
@@ -14,14 +13,15 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Order, OutboxJob, Payment, SavedReport
-from app.usecases.uow import unit_of_work
+from app.models import Order, OutboxJob, SavedReport
 from tests.support.reports import PAYMENTS, history
 from tests.support.smtp_server import CapturingSMTP
 from tests.support.web import csrf_of, signed_in
 from workers.scheduler import Scheduler
 
 BY_KIND = "source=payments&group1=kind&aggregate=sum&measure=amount&run=1"
+APRIL_ROWS = [["Кухонный гарнитур", "150 000"], ["Встроенный шкаф", "30 000"]]  # on the page
+APRIL_SHEET = [("Кухонный гарнитур", 150000), ("Встроенный шкаф", 30000)]  # in the workbook
 APRIL = "&f1_field=paid_on&f1_op=between&f1_value=2027-04-01&f1_to=2027-04-30"
 
 
@@ -48,14 +48,15 @@ def director(app, api):
 def test_payments_summed_by_order_kind_in_a_period(director):
     page = director.get(f"/reports/build?{BY_KIND}{APRIL}")
     assert page.status_code == 200
-    assert table_rows(page.data) == [["Кухонный гарнитур", "150 000"], ["Встроенный шкаф", "30 000"]]
-    chart = json.loads(re.search(rb'<script type="application/json" id="report-data">(.*?)</script>', page.data).group(1))
-    assert b'id="report-chart"' in page.data and chart == {
-        "categories": ["Кухонный гарнитур", "Встроенный шкаф"], "series": [{"name": "Итого: Сумма", "data": [150000, 30000]}]}
+    assert table_rows(page.data) == APRIL_ROWS
+    chart = re.search(rb'<script type="application/json" id="report-data">(.*?)</script>', page.data).group(1)
+    assert b'id="report-chart"' in page.data and json.loads(chart) == {
+        "categories": ["Кухонный гарнитур", "Встроенный шкаф"],
+        "series": [{"name": "Итого: Сумма", "data": [150000, 30000]}]}
 
     workbook = director.get(f"/reports/build.xlsx?{BY_KIND}{APRIL}")
     assert workbook.mimetype.endswith("spreadsheetml.sheet")
-    assert sheet_rows(workbook.data) == [("Вид заказа", "Итого: Сумма"), ("Кухонный гарнитур", 150000), ("Встроенный шкаф", 30000)]
+    assert sheet_rows(workbook.data) == [("Вид заказа", "Итого: Сумма"), *APRIL_SHEET]
 
     # Without the period the May payment counts too; a count per kind and month needs no numeric column.
     everything = director.get("/reports/build?source=payments&group1=kind&aggregate=count&run=1")
@@ -103,13 +104,13 @@ def test_a_saved_report_is_shared_with_a_role_and_refused_to_others(director, ap
     saved = director.post("/reports/save", data=form)
     assert saved.status_code == 302
     report_url = saved.headers["Location"]
-    assert table_rows(director.get(report_url).data) == [["Кухонный гарнитур", "150 000"], ["Встроенный шкаф", "30 000"]]
+    assert table_rows(director.get(report_url).data) == APRIL_ROWS
 
     accountant = signed_in(app, "accountant")
     listing = accountant.get("/reports/")
     assert "Оплаты за апрель" in text_of(listing.data)
-    assert table_rows(accountant.get(report_url).data) == [["Кухонный гарнитур", "150 000"], ["Встроенный шкаф", "30 000"]]
-    assert sheet_rows(accountant.get(f"{report_url}.xlsx").data)[1:] == [("Кухонный гарнитур", 150000), ("Встроенный шкаф", 30000)]
+    assert table_rows(accountant.get(report_url).data) == APRIL_ROWS
+    assert sheet_rows(accountant.get(f"{report_url}.xlsx").data)[1:] == [*APRIL_SHEET]
 
     sales = signed_in(app, "sales")
     assert "Оплаты за апрель" not in text_of(sales.get("/reports/").data)
