@@ -169,3 +169,20 @@ def test_a_scheduled_report_arrives_by_mail_as_a_workbook(make_app, smtp, clock)
     assert attachment.get_filename().endswith(".xlsx")
     assert sheet_rows(attachment.get_content()) == [("Вид заказа", "Итого: Сумма"), ("Кухонный гарнитур", 150000),
                                                     ("Встроенный шкаф", 30000)]
+
+
+def test_a_monthly_pdf_report_goes_out_on_the_first(make_app, smtp, clock):
+    app = make_app(**smtp.settings())
+    history(app)
+    director = signed_in(app, "director")
+    clock.set(datetime(2027, 5, 10, 12, 0, tzinfo=timezone.utc))
+    form = save_form(director, BY_KIND, name="Оплаты по видам", schedule="monthly", format="pdf",
+                     recipients="boss@example.com")
+    assert director.post("/reports/save", data=form).status_code == 302
+    with app.app_context():
+        report = db.session.execute(select(SavedReport)).scalar_one()
+        assert report.next_run_at == datetime(2027, 6, 1, 4, 0, tzinfo=timezone.utc)  # 1 June, 07:00 Moscow
+        assert Scheduler().run_once(datetime(2027, 6, 1, 4, 0, tzinfo=timezone.utc))["reports"] == 1
+    [mail] = smtp.messages
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf" and attachment.get_content().startswith(b"%PDF")
