@@ -186,3 +186,21 @@ def test_a_monthly_pdf_report_goes_out_on_the_first(make_app, smtp, clock):
     [mail] = smtp.messages
     [attachment] = list(mail.iter_attachments())
     assert attachment.get_content_type() == "application/pdf" and attachment.get_content().startswith(b"%PDF")
+
+
+def test_a_refused_mailing_is_an_incident_shown_on_the_report(make_app, smtp, clock):
+    app = make_app(**smtp.settings())
+    history(app)
+    director = signed_in(app, "director")
+    clock.set(datetime(2027, 5, 10, 12, 0, tzinfo=timezone.utc))
+    form = save_form(director, BY_KIND, name="Оплаты по видам", schedule="daily", recipients="boss@example.com")
+    assert director.post("/reports/save", data=form).status_code == 302
+    smtp.refuse.append(("DATA", "554 5.7.1 Message rejected"))
+    with app.app_context():
+        report_id = db.session.execute(select(SavedReport.id)).scalar_one()
+        Scheduler().run_once(datetime(2027, 5, 11, 4, 0, tzinfo=timezone.utc))
+        job = db.session.execute(select(OutboxJob).where(OutboxJob.operator == "reports.send")).scalar_one()
+        assert job.status == "incident" and "554" in job.last_error
+    page = text_of(director.get(f"/reports/{report_id}").data)
+    assert "ошибка" in page and "554" in page
+    assert smtp.messages == []
