@@ -62,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.orders import bp as orders_bp
     from app.partner import bp as partner_bp
     from app.ratings import bp as ratings_bp
+    from app.reports import bp as reports_bp
     from app.runs import bp as runs_bp
     from app.status import bp as status_bp
     from app.studio import bp as studio_bp
@@ -70,7 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)  # the API takes bearer tokens only (app/api/auth.py), never the session cookie
     for blueprint in (api_bp, auth_bp, inbox_bp, tasks_bp, orders_bp, admin_bp, partner_bp, status_bp,
                       studio_bp, runs_bp, dispatch_bp, boards_bp, analytics_bp,
-                      ratings_bp):
+                      ratings_bp, reports_bp):
         app.register_blueprint(blueprint)
 
     def _incident_count() -> int:

@@ -30,6 +30,7 @@ PROCESS_DEPLOYERS = frozenset({"analyst", "admin"})  # the studio: drafts, valid
 DISPATCHERS = frozenset({"dispatch", "delivery_dispatch"})  # plan measurers' and crews' visits
 CREWS = frozenset({"installer"})  # deliver and install; take free jobs from the queue
 PARTNERS = frozenset({"partner"})
+REPORT_BUILDERS = frozenset({"director", "admin", "analyst", "accountant"})  # the report builder: every order's figures
 CUSTOMERS = frozenset({"customer"})  # the account behind every status link: it completes the customer's tasks
 PUBLIC, SIGNED_IN = "public", "signed in"  # anyone at all; any active account, whatever its roles
 # Messages from outside, by name; a message not listed here is for admins only.
@@ -240,6 +241,10 @@ RULES: dict[str, Rule] = {
     # ratings (issue 15): everyone on the staff sees their own place, heads their departments, the director all
     "ratings.view": Rule(STAFF, N_("Рейтинг видят сотрудники")),
     "ratings.edit": Rule(ADMINS, N_("Веса рейтинга меняют администраторы")),
+    # the report builder: staff open their own reports and those shared with their roles; building and saving
+    # is for management, analysts and accountants (the figures across every order)
+    "reports.view": Rule(STAFF, N_("Отчёты видят сотрудники")),
+    "reports.edit": Rule(REPORT_BUILDERS, N_("Отчёты составляют директор, аналитики, бухгалтерия и администраторы")),
     # everyone
     "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
     "public": Rule(PUBLIC, ""),  # sign-in, the customer's status link, the API document

@@ -5,7 +5,8 @@ is woken early through Redis pub/sub whenever a step sets a nearer timer or a jo
 retry. Each round touches only what is due, so its cost follows the due timers, not the orders.
 
 Every PREDICTION_REFRESH_SECONDS it also recounts the prediction figures and re-predicts the active orders, a
-bounded batch (PREDICTION_BATCH) per round until all are done, then the at-risk sweep.
+bounded batch (PREDICTION_BATCH) per round until all are done, then the at-risk sweep. Saved reports whose mailing
+is due get one reports.send job each.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from app.operators.onec import pull_payments
 from app.queue import get_queue
 from app.services import prediction
 from app.services.outbox import wake_channel
+from app.usecases import reports as saved_reports
 from app.usecases.risk import sweep
 from app.usecases.timers import next_timer, wake_timers
 from app.usecases.uow import discard, unit_of_work
@@ -89,8 +91,19 @@ class Scheduler:
             relayed, self.redis_away = 0, True
         payments = self.poll_payments(now)
         predictions = self.refresh_predictions(now)
+        mailed = self.mail_reports(now)
         self.rounds += 1
-        return {"woken": woken, "relayed": relayed, "payments": payments, "predictions": predictions}
+        return {"woken": woken, "relayed": relayed, "payments": payments, "predictions": predictions,
+                "reports": mailed}
+
+    def mail_reports(self, now: datetime) -> int:
+        """A reports.send job for each saved report whose mailing is due (an indexed look at next_run_at)."""
+        try:
+            return saved_reports.send_due(now)
+        except Exception:  # noqa: BLE001 - a broken report must not hold up the timers: next round tries again
+            log.exception("writing the due report mailings failed")
+            discard()
+            return 0
 
     def sleep_seconds(self, now: datetime | None = None) -> float:
         now = now or clock.now()
@@ -99,7 +112,8 @@ class Scheduler:
         longest = min(self.max_sleep, heartbeat_seconds())
         if self.predicted_after is not None:
             return 0.0  # a refresh of the predictions is half done
-        due = [d for d in (next_timer(), next_due(), self.next_poll, self.next_prediction) if d is not None]
+        due = [d for d in (next_timer(), next_due(), self.next_poll, self.next_prediction, saved_reports.next_due())
+               if d is not None]
         if not due:
             return longest
         return max(0.0, min(longest, (min(due) - now).total_seconds()))

@@ -36,6 +36,7 @@ from app.models.process import (
     TaskCandidate,
 )
 from app.models.ratings import RatingWeight
+from app.models.reports import SavedReport
 from app.models.security import LoginAttempt
 from app.models.ui import SavedFilter
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User
@@ -47,5 +48,5 @@ __all__ = [
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
     "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "RatingWeight", "Role", "SavedFilter",
-    "TaskCandidate", "User", "VISIT_KINDS", "Visit", "ForecastStat",
+    "SavedReport", "TaskCandidate", "User", "VISIT_KINDS", "Visit", "ForecastStat",
 ]

@@ -65,8 +65,10 @@ OPERATORS: dict[str, OperatorSpec] = {
     "sla.escalate": OperatorSpec("app.usecases.timers:escalate", 5, 2, 120),
     # The platform's own jobs, not for diagrams: moving running orders to another version (one order at a time).
     "process.migrate": OperatorSpec("app.usecases.migration:run_job", 3, 2, 600),
+    # A saved report's scheduled mailing (written by the scheduler when due).
+    "reports.send": OperatorSpec("app.operators.reports:send", 4, 3, 300),
 }
-PLATFORM_JOBS = frozenset({"process.migrate"})
+PLATFORM_JOBS = frozenset({"process.migrate", "reports.send"})
 OPERATOR_NAMES = frozenset(OPERATORS) - PLATFORM_JOBS  # what a service task in a diagram may name
 # Operators whose result no diagram reads: their service task completes when the job is written.
 DETACHED = frozenset({"notify", "sla.escalate"})

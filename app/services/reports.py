@@ -1,0 +1,350 @@
+"""The report builder's query: a definition (source, columns, filters, grouping, aggregate) checked against a
+whitelist of sources and columns, then run as one SELECT built from the whitelist's own expressions — nothing the
+user sends reaches the SQL but bound values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Callable
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.orm import aliased
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import ORDER_KINDS, VISIT_KINDS, Customer, HumanTask, Order, Payment, User, Visit
+from app.services.calendar import company_tz
+from app.services.periods import start_of
+
+TEXT, NUMBER, DATE, DATETIME = "text", "number", "date", "datetime"
+COUNT = "count"  # the type of a count column: a whole number
+OPERATORS = {"equals": (TEXT, NUMBER, DATE), "in": (TEXT,), "between": (DATE, DATETIME), "contains": (TEXT,)}
+AGGREGATES = ("count", "sum", "avg", "min", "max")
+MAX_FILTERS = 3
+MAX_GROUPS = 2
+ROW_LIMIT = 10_000  # rows a report may hold; the page shows the first PAGE_ROWS
+PAGE_ROWS = 500
+
+
+@dataclass(frozen=True)
+class Field:
+    label: Any  # a lazy string: translated when shown
+    expression: Callable[[], Any]  # the column's SQL expression, built when a query is
+    type: str = TEXT
+    labels: dict[str, tuple[str, str]] | None = None  # stored code -> (Russian, English) shown instead
+
+    def shown(self, value: Any) -> Any:
+        if self.labels is None or value not in self.labels:
+            return value
+        return self.labels[value][str(get_locale()) != "ru"]
+
+    def code(self, typed: str) -> str:
+        """A typed value as stored: a label (in either language) becomes its code."""
+        for code, names in (self.labels or {}).items():
+            if typed.lower() in (code.lower(), *(name.lower() for name in names)):
+                return code
+        return typed
+
+
+@dataclass(frozen=True)
+class Source:
+    label: Any
+    fields: dict[str, Field]
+    query: Callable[[], Select]  # the FROM clause with its joins, selecting nothing yet
+    default_columns: tuple[str, ...]
+
+
+def _orders() -> Select:
+    return select().select_from(Order).join(Customer, Order.customer_id == Customer.id)
+
+
+def _tasks() -> Select:
+    return select().select_from(HumanTask).outerjoin(Order, HumanTask.order_id == Order.id).outerjoin(
+        _ASSIGNEE, HumanTask.assignee_id == _ASSIGNEE.id)
+
+
+def _payments() -> Select:
+    return select().select_from(Payment).join(Order, Payment.order_id == Order.id)
+
+
+def _visits() -> Select:
+    return select().select_from(Visit).join(Order, Visit.order_id == Order.id).outerjoin(
+        _ASSIGNEE, Visit.user_id == _ASSIGNEE.id)
+
+
+_ASSIGNEE = aliased(User, name="report_person")
+_ORDER_NUMBER = Field(_l("Номер заказа"), lambda: Order.number)
+_ORDER_KIND = Field(_l("Вид заказа"), lambda: Order.kind, labels=ORDER_KINDS)
+
+SOURCES: dict[str, Source] = {
+    "orders": Source(_l("Заказы"), {
+        "number": _ORDER_NUMBER,
+        "kind": _ORDER_KIND,
+        "channel": Field(_l("Канал"), lambda: Order.channel),
+        "status": Field(_l("Статус"), lambda: Order.status),
+        "stage": Field(_l("Этап"), lambda: Order.stage),
+        "customer": Field(_l("Заказчик"), lambda: Customer.name),
+        "price": Field(_l("Цена"), lambda: Order.price, NUMBER),
+        "prepayment": Field(_l("Предоплата"), lambda: Order.prepayment, NUMBER),
+        "promised_date": Field(_l("Обещанная дата"), lambda: Order.promised_date, DATE),
+        "created_at": Field(_l("Создан"), lambda: Order.created_at, DATETIME),
+        "completed_at": Field(_l("Завершён"), lambda: Order.completed_at, DATETIME),
+    }, _orders, ("number", "kind", "status", "customer", "price")),
+    "tasks": Source(_l("Задачи"), {
+        "order": _ORDER_NUMBER,
+        "name": Field(_l("Задача"), lambda: HumanTask.name),
+        "stage": Field(_l("Этап"), lambda: HumanTask.stage),
+        "lane": Field(_l("Роль"), lambda: HumanTask.lane),
+        "state": Field(_l("Состояние"), lambda: HumanTask.state),
+        "assignee": Field(_l("Исполнитель"), lambda: _ASSIGNEE.name),
+        "created_at": Field(_l("Открыта"), lambda: HumanTask.created_at, DATETIME),
+        "due_at": Field(_l("Срок"), lambda: HumanTask.due_at, DATETIME),
+        "completed_at": Field(_l("Выполнена"), lambda: HumanTask.completed_at, DATETIME),
+    }, _tasks, ("order", "name", "state", "assignee", "created_at")),
+    "payments": Source(_l("Платежи"), {
+        "order": _ORDER_NUMBER,
+        "kind": _ORDER_KIND,
+        "number": Field(_l("Номер платежа"), lambda: Payment.number),
+        "paid_on": Field(_l("Дата оплаты"), lambda: Payment.paid_on, DATE),
+        "amount": Field(_l("Сумма"), lambda: Payment.amount, NUMBER),
+        "method": Field(_l("Способ"), lambda: Payment.method),
+        "received_by": Field(_l("Получатель"), lambda: Payment.received_by),
+        "source": Field(_l("Источник"), lambda: Payment.source),
+    }, _payments, ("order", "paid_on", "amount", "method")),
+    "visits": Source(_l("Выезды"), {
+        "order": _ORDER_NUMBER,
+        "kind": Field(_l("Вид выезда"), lambda: Visit.kind, labels=VISIT_KINDS),
+        "status": Field(_l("Состояние"), lambda: Visit.status),
+        "person": Field(_l("Сотрудник"), lambda: _ASSIGNEE.name),
+        "starts_at": Field(_l("Начало"), lambda: Visit.starts_at, DATETIME),
+        "ends_at": Field(_l("Окончание"), lambda: Visit.ends_at, DATETIME),
+    }, _visits, ("order", "kind", "status", "person", "starts_at")),
+}
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    op: str
+    value: str = ""
+    value_to: str = ""  # the end of a "between"
+
+
+@dataclass(frozen=True)
+class Definition:
+    source: str
+    columns: tuple[str, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    group_by: tuple[str, ...] = ()
+    aggregate: str = "count"
+    measure: str = ""  # the numeric column of sum / avg / min / max
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "columns": list(self.columns),
+                "filters": [{"field": f.field, "op": f.op, "value": f.value, "value_to": f.value_to}
+                            for f in self.filters],
+                "group_by": list(self.group_by), "aggregate": self.aggregate, "measure": self.measure}
+
+
+@dataclass
+class Result:
+    headers: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+    grouped: bool
+    truncated: bool = False  # more rows matched than ROW_LIMIT
+    chart: dict = field(default_factory=dict)  # categories and series for ECharts, grouped reports only
+
+
+def parse(raw: dict) -> Definition:
+    """A definition from JSON or a form, checked against the whitelist; ValidationError names each bad field."""
+    if not isinstance(raw, dict):
+        raise ValidationError(str(_l("Описание отчёта должно быть объектом")), {"definition": "object"})
+    errors: dict[str, str] = {}
+    source_code = str(raw.get("source") or "")
+    source = SOURCES.get(source_code)
+    if source is None:
+        raise ValidationError(str(_l("Неизвестный источник «%(name)s»", name=source_code[:60])),
+                              {"source": str(_l("Выберите источник из списка"))})
+
+    def known(name: Any, where: str, types: tuple[str, ...] | None = None) -> str:
+        name = str(name or "")
+        found = source.fields.get(name)
+        if found is None or (types and found.type not in types):
+            errors[where] = str(_l("Нет такого поля «%(name)s» в источнике «%(source)s»", name=name[:60],
+                                   source=source.label))
+        return name
+
+    columns = tuple(known(name, f"columns[{i}]") for i, name in enumerate(_list(raw.get("columns"))))
+    group_by = tuple(known(name, f"group_by[{i}]") for i, name in enumerate(_list(raw.get("group_by"))))
+    if len(group_by) > MAX_GROUPS:
+        errors["group_by"] = str(_l("Группировать можно не больше чем по двум полям"))
+    aggregate = str(raw.get("aggregate") or "count")
+    measure = str(raw.get("measure") or "")
+    if aggregate not in AGGREGATES:
+        errors["aggregate"] = str(_l("Неизвестная функция «%(name)s»", name=aggregate[:20]))
+    elif aggregate != "count":
+        known(measure, "measure", (NUMBER,))
+    filters = []
+    raw_filters = _list(raw.get("filters"))
+    if len(raw_filters) > MAX_FILTERS * 4:
+        raise ValidationError(str(_l("Слишком много условий")), {"filters": "too_many"})
+    for index, item in enumerate(raw_filters):
+        if not isinstance(item, dict):
+            errors[f"filters[{index}]"] = str(_l("Условие должно быть объектом"))
+            continue
+        name = known(item.get("field"), f"filters[{index}].field")
+        op = str(item.get("op") or "")
+        value, value_to = str(item.get("value") or "").strip(), str(item.get("value_to") or "").strip()
+        found = source.fields.get(name)
+        if found is not None and found.type not in OPERATORS.get(op, ()):
+            errors[f"filters[{index}].op"] = str(_l("Условие «%(op)s» не подходит к полю «%(field)s»",
+                                                    op=op[:20], field=found.label))
+        elif found is not None:
+            problem = _check_value(found.type, op, value, value_to)
+            if problem:
+                errors[f"filters[{index}].value"] = problem
+        filters.append(Filter(name, op, value, value_to))
+    if not columns and not group_by:
+        errors["columns"] = str(_l("Выберите хотя бы одно поле или группировку"))
+    if errors:
+        raise ValidationError(str(_l("Отчёт описан с ошибками")), errors)
+    return Definition(source_code, columns, tuple(filters), group_by, aggregate,
+                      measure if aggregate != "count" else "")
+
+
+def _list(value: Any) -> list:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _check_value(kind: str, op: str, value: str, value_to: str) -> str | None:
+    if op == "between":
+        try:
+            start = date.fromisoformat(value) if value else None
+            end = date.fromisoformat(value_to) if value_to else None
+        except ValueError:
+            return str(_l("Даты — в виде ГГГГ-ММ-ДД"))
+        if start is None and end is None:
+            return str(_l("Укажите хотя бы одну границу периода"))
+        if start and end and start > end:
+            return str(_l("Начало периода позже его конца"))
+        return None
+    if not value:
+        return str(_l("Укажите значение"))
+    if kind == NUMBER:
+        try:
+            float(value.replace(",", "."))
+        except ValueError:
+            return str(_l("Нужно число"))
+    if kind == DATE:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return str(_l("Даты — в виде ГГГГ-ММ-ДД"))
+    return None
+
+
+def _condition(source: Source, item: Filter):
+    found = source.fields[item.field]
+    column, kind = found.expression(), found.type
+    if item.op == "between":
+        bounds = []
+        if item.value:
+            start = date.fromisoformat(item.value)
+            bounds.append(column >= (start_of(start) if kind == DATETIME else start))
+        if item.value_to:
+            end = date.fromisoformat(item.value_to)
+            bounds.append(column < start_of(end + timedelta(days=1)) if kind == DATETIME else column <= end)
+        return and_(*bounds)
+    if item.op == "in":
+        return column.in_([found.code(part.strip()) for part in item.value.split(",") if part.strip()])
+    if item.op == "contains":
+        escaped = item.value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return func.lower(column).like(f"%{escaped}%", escape="\\")
+    if kind == NUMBER:
+        return column == float(item.value.replace(",", "."))
+    if kind == DATE:
+        return column == date.fromisoformat(item.value)
+    return column == found.code(item.value)
+
+
+def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
+    """The report's rows: the chosen columns, or one row per group with its aggregate."""
+    source = SOURCES[definition.source]
+    query = source.query().where(*[_condition(source, item) for item in definition.filters])
+    if definition.group_by:
+        groups = [source.fields[name].expression() for name in definition.group_by]
+        value = func.count() if definition.aggregate == "count" else getattr(func, definition.aggregate)(
+            source.fields[definition.measure].expression())
+        query = query.add_columns(*groups, value).group_by(*groups).order_by(*groups)
+        headers = [str(source.fields[name].label) for name in definition.group_by]
+        headers.append(aggregate_label(definition))
+        types = [source.fields[name].type for name in definition.group_by]
+        types.append(COUNT if definition.aggregate == "count" else NUMBER)
+    else:
+        query = query.add_columns(*[source.fields[name].expression() for name in definition.columns])
+        headers = [str(source.fields[name].label) for name in definition.columns]
+        types = [source.fields[name].type for name in definition.columns]
+    rows = [list(row) for row in db.session.execute(query.limit(limit + 1))]
+    result = Result(headers, types, rows[:limit], bool(definition.group_by), truncated=len(rows) > limit)
+    shown = [source.fields[name] for name in (definition.group_by or definition.columns)]
+    for row in result.rows:
+        for index, found in enumerate(shown):
+            row[index] = found.shown(row[index])
+        for index, kind in enumerate(types):
+            if kind == DATETIME and row[index] is not None:
+                row[index] = row[index].astimezone(company_tz()).replace(tzinfo=None)
+            elif kind == NUMBER and row[index] is not None:
+                row[index] = round(float(row[index]), 2)
+    if result.grouped:
+        result.chart = _chart(result)
+    return result
+
+
+def aggregate_label(definition: Definition) -> str:
+    if definition.aggregate == "count":
+        return str(_l("Количество"))
+    names = {"sum": _l("Итого"), "avg": _l("Среднее"), "min": _l("Минимум"), "max": _l("Максимум")}
+    measure = SOURCES[definition.source].fields[definition.measure].label
+    return f"{names[definition.aggregate]}: {measure}"
+
+
+def _chart(result: Result) -> dict:
+    """Bars per first group; with a second group, one series per its value."""
+    def text(value: Any) -> str:
+        return "—" if value is None else value.strftime("%d.%m.%Y") if isinstance(value, date) else str(value)
+
+    categories = list(dict.fromkeys(text(row[0]) for row in result.rows))
+    if len(result.headers) == 2:
+        return {"categories": categories, "series": [{"name": result.headers[-1],
+                                                      "data": [row[-1] for row in result.rows]}]}
+    series: dict[str, dict[str, Any]] = {}
+    for row in result.rows:
+        series.setdefault(text(row[1]), {})[text(row[0])] = row[-1]
+    return {"categories": categories, "series": [{"name": name, "data": [values.get(c, 0) for c in categories]}
+                                                 for name, values in series.items()]}
+
+
+# -- schedules ------------------------------------------------------------------------------------------------
+
+SEND_AT = time(7, 0)  # scheduled reports go out at 07:00 company time, before the working day
+
+
+def next_run(schedule: str, after: datetime) -> datetime | None:
+    """The first sending moment of `schedule` strictly after `after`: daily, on Mondays, or on the 1st."""
+    if schedule not in ("daily", "weekly", "monthly"):
+        return None
+    local = after.astimezone(company_tz())
+    day = local.date()
+    while True:
+        moment = datetime.combine(day, SEND_AT, company_tz())
+        fits = (schedule == "daily" or (schedule == "weekly" and day.weekday() == 0)
+                or (schedule == "monthly" and day.day == 1))
+        if fits and moment > local:
+            return moment
+        day += timedelta(days=1)
