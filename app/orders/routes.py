@@ -139,7 +139,7 @@ def _list_page(user: User, query: Select, errors: dict[str, str]):
     page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
     orders = db.session.execute(query.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
     args = request.args.to_dict()
-    filters_only = {k: v for k, v in args.items() if k not in ("page",)}
+    filters_only = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]  # every chosen column
     saved = db.session.execute(select(SavedFilter).where(SavedFilter.user_id == user.id,
                                                          SavedFilter.area == "orders")
                                .order_by(SavedFilter.name)).scalars().all()

@@ -21,19 +21,18 @@ def open_counts(ids: list[int]) -> dict[int, int]:
     for start in range(0, len(ids), CHUNK):
         counts.update(db.session.execute(select(HumanTask.instance_id, func.count()).where(
             HumanTask.instance_id.in_(ids[start:start + CHUNK]), HumanTask.state == "open")
-            .group_by(HumanTask.instance_id)).tuples().all())
+            .group_by(HumanTask.instance_id)).all())
     return counts
 
 
 def instances_workbook(query: Select) -> bytes:
-    found, cut = capped(query.options(selectinload(ProcessInstance.started_by), selectinload(ProcessInstance.order)))
+    found, cut = capped(query.options(selectinload(ProcessInstance.started_by)))
     counts = open_counts([instance.id for instance in found])
     columns = [Column("№", 8, "0"), Column(_("Процесс"), 32), Column(_("Код процесса"), 22), Column(_("Версия"), 8, "0"),
-               Column(_("Статус"), 16), Column(_("Заказ"), 14), Column(_("Запустил"), 24),
+               Column(_("Статус"), 16), Column(_("Запустил"), 24),
                Column(_("Когда"), 17, DATETIME), Column(_("Завершён"), 17, DATETIME),
                Column(_("Открытых задач"), 10, "0")]
     rows = ([i.id, i.definition.name or i.definition.process_id, i.definition.process_id, i.definition.version,
-             _(STATUS_LABELS.get(i.status, i.status)), i.order.number if i.order else None,
-             i.started_by.name if i.started_by else None, i.created_at, i.finished_at, counts.get(i.id, 0)]
+             _(STATUS_LABELS.get(i.status, i.status)), i.started_by.name if i.started_by else None, i.created_at, i.finished_at, counts.get(i.id, 0)]
             for i in found)
     return list_workbook(_("Процессы"), columns, rows, cut=cut)

@@ -110,7 +110,7 @@ def totals(filters: PaymentFilters) -> tuple[int, Decimal]:
 
 
 def page_of(query: Select, page: int, per_page: int) -> list[tuple[Payment, Order]]:
-    return list(db.session.execute(query.offset((page - 1) * per_page).limit(per_page)).unique().tuples())
+    return list(db.session.execute(query.offset((page - 1) * per_page).limit(per_page)).unique().all())
 
 
 def payments_workbook(query: Select) -> bytes:

@@ -71,7 +71,7 @@ def capped(query, limit: int = EXPORT_MAX) -> tuple[list[Any], bool]:
     from app.extensions import db
 
     result = db.session.execute(query.limit(limit + 1))
-    rows = list(result.unique().tuples() if len(query.column_descriptions) > 1 else result.scalars().unique())
+    rows = list(result.unique().all() if len(query.column_descriptions) > 1 else result.scalars().unique())
     return rows[:limit], len(rows) > limit
 
 
@@ -88,8 +88,8 @@ def list_workbook(title: str, columns: list[Column], rows: Iterable[list[Any]], 
     last = write_table(sheet, columns, ([_excel(value) for value in row] for row in rows))
     if cut:
         sheet.cell(row=last + 2, column=1, value=_(
-            "Показаны первые %(limit)s строк: сузьте фильтры, чтобы выгрузить остальные", limit=f"{limit:,}"
-        ).replace(",", " ")).font = Font(bold=True, color="C00000")
+            "Строк больше, чем %(limit)s: выгружены только первые. Сузьте фильтры, чтобы выгрузить остальные",
+            limit=f"{limit:,}".replace(",", "\u00a0"))).font = Font(bold=True, color="C00000")
     return to_bytes(book)
 
 
