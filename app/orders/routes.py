@@ -29,8 +29,8 @@ from app.models import (
     User,
 )
 from app.orders import bp
-from app.orders.export import COLUMNS, orders_workbook
 from app.orders import sent_messages as notices
+from app.orders.export import COLUMNS, orders_workbook
 from app.services import order_history as history
 from app.services import orders as order_service
 from app.services.attachments import save_upload
@@ -135,7 +135,7 @@ def export():
 
 
 def _list_page(user: User, query: Select, errors: dict[str, str]):
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
     orders = db.session.execute(query.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
     args = request.args.to_dict()

@@ -28,11 +28,12 @@ def open_counts(ids: list[int]) -> dict[int, int]:
 def instances_workbook(query: Select) -> bytes:
     found, cut = capped(query.options(selectinload(ProcessInstance.started_by)))
     counts = open_counts([instance.id for instance in found])
-    columns = [Column("№", 8, "0"), Column(_("Процесс"), 32), Column(_("Код процесса"), 22), Column(_("Версия"), 8, "0"),
-               Column(_("Статус"), 16), Column(_("Запустил"), 24),
+    columns = [Column("№", 8, "0"), Column(_("Процесс"), 32), Column(_("Код процесса"), 22),
+               Column(_("Версия"), 8, "0"), Column(_("Статус"), 16), Column(_("Запустил"), 24),
                Column(_("Когда"), 17, DATETIME), Column(_("Завершён"), 17, DATETIME),
                Column(_("Открытых задач"), 10, "0")]
     rows = ([i.id, i.definition.name or i.definition.process_id, i.definition.process_id, i.definition.version,
-             _(STATUS_LABELS.get(i.status, i.status)), i.started_by.name if i.started_by else None, i.created_at, i.finished_at, counts.get(i.id, 0)]
+             _(STATUS_LABELS.get(i.status, i.status)), i.started_by.name if i.started_by else None, i.created_at,
+             i.finished_at, counts.get(i.id, 0)]
             for i in found)
     return list_workbook(_("Процессы"), columns, rows, cut=cut)

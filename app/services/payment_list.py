@@ -76,8 +76,8 @@ def parse_filters(args: Mapping[str, str]) -> tuple[PaymentFilters, dict[str, st
 
 def methods() -> list[str]:
     """The methods to choose from: the known ones and any other a payment was recorded with (1C may say more)."""
-    recorded = db.session.execute(select(Payment.method).where(Payment.method.is_not(None)).distinct()).scalars()
-    return list(METHOD_NAMES) + sorted(set(recorded) - set(METHOD_NAMES))
+    recorded = {method for method in db.session.execute(select(Payment.method).distinct()).scalars() if method}
+    return list(METHOD_NAMES) + sorted(recorded - set(METHOD_NAMES))
 
 
 def _kept(query: Select, filters: PaymentFilters) -> Select:
@@ -98,7 +98,8 @@ def _kept(query: Select, filters: PaymentFilters) -> Select:
 
 def payments_query(filters: PaymentFilters) -> Select:
     """(payment, its order) kept by the filters, the order's customer and partner loaded, newest first."""
-    return (_kept(select(Payment, Order), filters).options(contains_eager(Order.customer), contains_eager(Order.partner))
+    return (_kept(select(Payment, Order), filters)
+            .options(contains_eager(Order.customer), contains_eager(Order.partner))
             .order_by(Payment.paid_on.desc(), Payment.id.desc()))
 
 
