@@ -224,7 +224,8 @@ RULES: dict[str, Rule] = {
     "partners.edit": Rule(ADMINS, N_("Партнёров меняют администраторы")),
     "notifications.edit": Rule(ADMINS, N_("Шаблоны уведомлений меняют администраторы")),
     "mail.quarantine": Rule(ADMINS, N_("Карантин почты разбирают администраторы")),
-    # issue 15, exports: the accountants' list of payments (and its workbook)
+    # issue 15, exports: the staff's lists as workbooks (orders, tasks); the accountants' list of payments
+    "lists.export": Rule(STAFF, N_("Списки выгружают сотрудники")),
     "payments.list": Rule(frozenset({"accountant"}) | MANAGEMENT, N_("Платежи видят бухгалтерия и руководство")),
     # everyone
     "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
