@@ -245,6 +245,9 @@ RULES: dict[str, Rule] = {
     # is for management, analysts and accountants (the figures across every order)
     "reports.view": Rule(STAFF, N_("Отчёты видят сотрудники")),
     "reports.edit": Rule(REPORT_BUILDERS, N_("Отчёты составляют директор, аналитики, бухгалтерия и администраторы")),
+    # issue 15, exports: the staff's lists as workbooks (orders, tasks); the accountants' list of payments
+    "lists.export": Rule(STAFF, N_("Списки выгружают сотрудники")),
+    "payments.list": Rule(frozenset({"accountant"}) | MANAGEMENT, N_("Платежи видят бухгалтерия и руководство")),
     # everyone
     "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
     "public": Rule(PUBLIC, ""),  # sign-in, the customer's status link, the API document

@@ -4,16 +4,18 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 
 from app import clock
 from app.extensions import db
 from app.i18n import N_
 from app.inbox import bp
+from app.inbox.export import tasks_workbook
 from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, ProcessDefinition, ProcessInstance, Role, User
 from app.policy import headed_lanes, is_partner, sees_every_task, task_scope
 from app.services.inputs import like_pattern
 from app.services.order_search import matches_text
+from app.services.workbooks import download
 from app.usecases import process
 from app.usecases import tasks as task_cases
 from app.web import action, allowed, sla_state
@@ -65,20 +67,33 @@ def colleagues(lanes: set[str]) -> dict[str, list[User]]:
     return {lane: [u for u in users if lane in u.role_codes] for lane in lanes}
 
 
+def listed_tasks(user: User, args) -> tuple[str, Select]:
+    """The tab shown and its tasks' query, filtered and in order: the page and its workbook both ask here."""
+    tab = args.get("tab", "mine")
+    if tab not in TABS:
+        tab = "mine"
+    query = _filtered(_base(user, tab), args)
+    return tab, query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+
+
+@bp.get("/inbox.xlsx")
+@allowed("lists.export")  # partners have no tasks: their start page is the portal
+def export():
+    user = current_user._get_current_object()
+    tab, query = listed_tasks(user, request.args)
+    return download(tasks_workbook(query), {"mine": "moi-zadachi", "queue": "ochered", "team": "zadachi-komandy"}[tab])
+
+
 @bp.get("/inbox")
 @allowed("tasks.inbox")
 def index():
     user = current_user._get_current_object()
     if is_partner(user):  # partners have no tasks: their start page is the portal
         return redirect(url_for("partner.index"))
-    tab = request.args.get("tab", "mine")
-    if tab not in TABS:
-        tab = "mine"
+    tab, query = listed_tasks(user, request.args)
     heads = headed_lanes(user)
     counts = {t: _count(_base(user, t)) for t in TABS if t != "team" or heads or sees_every_task(user)}
-    query = _filtered(_base(user, tab), request.args)
-    tasks = db.session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-                               .limit(300)).scalars().all()
+    tasks = db.session.execute(query.limit(300)).scalars().all()
     now = clock.now()
     rows = [(t, sla_state(t.due_at, t.created_at, now)) for t in tasks]
     suspended = set(db.session.execute(select(ProcessInstance.id).where(

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app import policy
 from app.errors import Conflict, NotFound, ValidationError
@@ -30,26 +30,23 @@ from app.models import (
 )
 from app.orders import bp
 from app.orders import sent_messages as notices
+from app.orders.export import COLUMNS, orders_workbook
 from app.services import order_history as history
 from app.services import orders as order_service
 from app.services.attachments import save_upload
+from app.services.dates import parse_datetime
 from app.services.inputs import int_arg
 from app.services.notes import add_note
 from app.services.notifications import notify
 from app.services.order_search import search_orders, sorted_by
 from app.services.orders import STATUS_LABELS
+from app.services.workbooks import download
 from app.usecases import messages
 from app.usecases.bulk import BULK_ACTIONS, run_bulk
 from app.usecases.orders import place_order_from_form
 from app.web import action, allowed, sla_state
 
 PER_PAGE = 50
-COLUMNS = {
-    "number": N_("№"), "created": N_("Создан"), "kind": N_("Вид"), "customer": N_("Заказчик"), "phone": N_("Телефон"),
-    "address": N_("Адрес"), "partner": N_("Партнёр"), "stage": N_("Этап"), "status": N_("Статус"),
-    "assignee": N_("Исполнитель"),
-    "price": N_("Стоимость"), "promised": N_("Готовность"), "predicted": N_("Ориентировочно"), "sla": N_("Срок этапа"),
-}
 DEFAULT_COLUMNS = ["number", "created", "kind", "customer", "stage", "assignee", "sla", "predicted", "price"]
 TABS = {"data": N_("Данные"), "tasks": N_("Задачи"), "notes": N_("Вложения и примечания"), "payments": N_("Платежи"),
         "components": N_("Комплектующие"), "documents": N_("Документы"), "notifications": N_("Уведомления"),
@@ -98,19 +95,49 @@ def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
     return first
 
 
+DATE_FILTERS = {"created_from": N_("Создан с"), "created_to": N_("Создан по")}
+
+
+def listed_orders(user: User, args) -> tuple[Select, dict[str, str]]:
+    """The list's query for these arguments (the page and its workbook both ask here) and what could not be read:
+    a malformed date is named and left out, the other filters still apply."""
+    errors: dict[str, str] = {}
+    for name, label in DATE_FILTERS.items():
+        raw = (args.get(name) or "").strip()
+        if raw:
+            try:
+                parse_datetime(raw)
+            except ValueError:
+                errors[name] = _("%(field)s: дата «%(value)s» не распознана", field=_(label), value=raw[:40])
+    readable = {key: value for key, value in args.items() if key not in errors}
+    return sorted_by(search_orders(user, readable), args), errors
+
+
 @bp.get("/orders")
 @allowed("orders.view")
 def index():
     user = _user()
     if policy.is_partner(user):  # a partner's orders live in its portal
         return redirect(url_for("partner.index"))
-    query = search_orders(user, request.args)
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    return _list_page(user, *listed_orders(user, request.args))
+
+
+@bp.get("/orders.xlsx")
+@allowed("lists.export")  # the staff's list: a partner's own orders are in its portal
+def export():
+    user = _user()
+    query, errors = listed_orders(user, request.args)
+    if errors:  # the page names what to correct: a workbook of other rows than asked for would mislead
+        return _list_page(user, query, errors)
+    return download(orders_workbook(query, _columns()), "zakazy")
+
+
+def _list_page(user: User, query: Select, errors: dict[str, str]):
+    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
-    orders = db.session.execute(sorted_by(query, request.args).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
-                                ).scalars().all()
+    orders = db.session.execute(query.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
     args = request.args.to_dict()
-    filters_only = {k: v for k, v in args.items() if k not in ("page",)}
+    filters_only = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]  # every chosen column
     saved = db.session.execute(select(SavedFilter).where(SavedFilter.user_id == user.id,
                                                          SavedFilter.area == "orders")
                                .order_by(SavedFilter.name)).scalars().all()
@@ -124,7 +151,7 @@ def index():
         query_string=urlencode(filters_only), sla_state=sla_state, bulk_actions=BULK_ACTIONS,
         is_staff=policy.is_staff(user), can_create=policy.can(user, "orders.create"),
         assignable=db.session.execute(select(User).where(User.active.is_(True), User.login != "customer")
-                                      .order_by(User.name)).scalars().all())
+                                      .order_by(User.name)).scalars().all(), errors=errors), (422 if errors else 200)
 
 
 @bp.post("/orders/filters")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app import policy
 from app.engine.inspect import picture
@@ -15,8 +15,10 @@ from app.forms_ui import parse_form, render_form
 from app.i18n import N_
 from app.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, User
 from app.runs import bp
+from app.runs.export import instances_workbook
 from app.services.forms import prepare_schema
 from app.services.inputs import int_arg
+from app.services.workbooks import download
 from app.usecases import instances, process, runs
 from app.web import action, allowed
 
@@ -45,20 +47,31 @@ def _open_counts(ids: list[int]) -> dict[int, int]:
         HumanTask.instance_id.in_(ids or [0]), HumanTask.state == "open").group_by(HumanTask.instance_id)).all())
 
 
-@bp.get("/processes")
-@allowed("instances.list")
-def index():
-    user = _user()
+def listed_instances(user: User, args) -> Select:
+    """The instances the user may see, narrowed by process and status, newest first: the page and its workbook."""
     query = policy.visible_instances(user).join(ProcessInstance.definition)
-    process_id, status = request.args.get("process_id", ""), request.args.get("status", "")
+    process_id, status = args.get("process_id", ""), args.get("status", "")
     if process_id:
         query = query.where(ProcessDefinition.process_id == process_id)
     if status in runs.STATUSES:
         query = query.where(ProcessInstance.status == status)
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    return query.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
+
+
+@bp.get("/processes.xlsx")
+@allowed("instances.list")
+def export():
+    return download(instances_workbook(listed_instances(_user(), request.args)), "processy")
+
+
+@bp.get("/processes")
+@allowed("instances.list")
+def index():
+    user = _user()
+    query = listed_instances(user, request.args)
+    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
-    instances = db.session.execute(query.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
-                                   .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
+    instances = db.session.execute(query.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
     processes = db.session.execute(select(ProcessDefinition.process_id, func.max(ProcessDefinition.name))
                                    .where(ProcessDefinition.process_id != process.ORDER_PROCESS)
                                    .group_by(ProcessDefinition.process_id).order_by(ProcessDefinition.process_id)
