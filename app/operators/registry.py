@@ -65,8 +65,10 @@ OPERATORS: dict[str, OperatorSpec] = {
     "sla.escalate": OperatorSpec("app.usecases.timers:escalate", 5, 2, 120),
     # The platform's own jobs, not for diagrams: moving running orders to another version (one order at a time).
     "process.migrate": OperatorSpec("app.usecases.migration:run_job", 3, 2, 600),
+    # An Excel import of orders: row by row, each its own commit (a 10,000-row file takes minutes).
+    "imports.orders": OperatorSpec("app.usecases.imports:run_job", 3, 2, 1800),
 }
-PLATFORM_JOBS = frozenset({"process.migrate"})
+PLATFORM_JOBS = frozenset({"process.migrate", "imports.orders"})
 OPERATOR_NAMES = frozenset(OPERATORS) - PLATFORM_JOBS  # what a service task in a diagram may name
 # Operators whose result no diagram reads: their service task completes when the job is written.
 DETACHED = frozenset({"notify", "sla.escalate"})
