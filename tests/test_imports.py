@@ -52,8 +52,8 @@ def upload(api, data: bytes, *, dry_run: str | None = None, as_: str = "sales", 
 
 def imported(app) -> list[tuple[str, str, str]]:
     with app.app_context():
-        return sorted(db.session.execute(select(Order.external_ref, Order.kind, Order.channel)
-                                         .where(Order.external_ref.is_not(None))).tuples())
+        return sorted((ref, kind, channel) for ref, kind, channel in db.session.execute(
+            select(Order.external_ref, Order.kind, Order.channel).where(Order.external_ref.is_not(None))))
 
 
 def test_template_has_the_columns_and_explains_them(api):
