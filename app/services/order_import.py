@@ -128,8 +128,8 @@ def _code(check: Check, row: int, column: str, text: str, names: dict[str, str],
     return code
 
 
-def _imported(refs: list[str]) -> set[str]:
-    found: set[str] = set()
+def _imported(refs: list[str]) -> set[str | None]:
+    found: set[str | None] = set()
     for start in range(0, len(refs), 1000):
         found.update(db.session.execute(select(Order.external_ref)
                                         .where(Order.external_ref.in_(refs[start:start + 1000]))).scalars())

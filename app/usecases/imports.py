@@ -18,9 +18,8 @@ from app.extensions import db
 from app.models import Order, OrderImport, User
 from app.services import audit
 from app.services import order_import as reader
-from app.services import orders as order_service
 from app.services.outbox import add_job
-from app.usecases.process import start_order_process
+from app.usecases.orders import place_order
 from app.usecases.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -53,9 +52,7 @@ def _place(record: OrderImport, item: dict) -> None:
         raise ValidationError("already imported", fields={"external_ref": f"Заказ с номером «{item['ref']}» "
                                                                          "уже импортирован"})
     actor = db.session.get(User, record.uploaded_by_id) if record.uploaded_by_id else None
-    order = order_service.create_order(order_service.validate_intake(item["payload"]), actor)
-    order.external_ref = item["ref"]
-    start_order_process(order, actor)
+    place_order(item["payload"], actor, external_ref=item["ref"])
 
 
 def _column(name: str) -> str:
