@@ -70,6 +70,7 @@ def main() -> None:
             check = imports.dry_run(data)
             dry = time.perf_counter() - started
             assert len(check.accepted) == args.rows, check.errors[:5]
+            print(f"dry run of {args.rows} rows: {dry:.2f} s", file=sys.stderr, flush=True)
             db.session.remove()
             sales = db.session.execute(select(User).where(User.login == "sales")).scalar_one()
             started = time.perf_counter()
