@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Order
+from app.usecases.imports import run_import
 from tests.support.web import csrf_of, signed_in
 
 HEADERS = ["номер во внешней системе", "вид", "канал", "заказчик", "телефон", "e-mail", "адрес", "описание",
@@ -123,9 +124,19 @@ def test_too_many_rows_are_refused(api, app):
     assert "2" in response.get_json()["fields"]["file"]
 
 
-def test_measurer_may_not_import(api):
+def test_a_job_delivered_twice_places_nothing_twice(api, app):
+    import_id = upload(api, mixed_file(), dry_run="false").get_json()["import_id"]
+    before = api.get(f"/imports/{import_id}", as_="sales").get_json()
+    with app.app_context():
+        assert run_import(import_id) == {"created": 3, "failed": 5}  # the worker died after its last commit
+    after = api.get(f"/imports/{import_id}", as_="sales").get_json()
+    assert after["errors"] == before["errors"] and len(imported(app)) == 3
+
+
+def test_measurer_may_not_import(api, app):
     assert upload(api, workbook(GOOD), as_="measurer").status_code == 403
     assert api.get("/imports/orders/template.xlsx", as_="measurer").status_code == 403
+    assert signed_in(app, "measurer").get("/orders/import").status_code == 403
 
 
 def test_page_checks_then_imports(api, app):
