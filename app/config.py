@@ -59,6 +59,9 @@ class Config:
         # measurement, a claim) up to MAX_UPLOAD_LENGTH; anything larger is a 413 before it is read.
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 2**20))
         self.MAX_UPLOAD_LENGTH = int(os.environ.get("MAX_UPLOAD_LENGTH", 64 * 2**20))
+        # An Excel import of orders (app/services/order_import.py): a larger file or more rows is refused whole.
+        self.IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 5 * 2**20))
+        self.IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 10_000))
         self.MAX_FORM_MEMORY_SIZE = self.MAX_CONTENT_LENGTH  # one text field of a form (Flask's default: 500 kB)
         self.API_TOKEN_MAX_AGE = int(os.environ.get("API_TOKEN_MAX_AGE", 30 * 24 * 3600))
         # SLA deadlines count working hours on the business calendar; "continuous" counts plain time

@@ -251,6 +251,9 @@ RULES: dict[str, Rule] = {
     # everyone
     "account.own": Rule(SIGNED_IN, N_("Войдите в систему")),  # one's own password, settings, sign-out
     "public": Rule(PUBLIC, ""),  # sign-in, the customer's status link, the API document
+    # issue 15, Excel import of orders: sales and those over them
+    "orders.import": Rule(frozenset({"sales", "director", "admin"}),
+                          N_("Импорт заказов из Excel доступен продажам, руководству и администратору")),
 }
 
 

@@ -21,7 +21,7 @@ VALUES = {"number": None, "task_id": None, "token": "not-a-token", "attachment_i
           "filter_id": 1, "job_id": 1, "held_id": 1, "partner_id": 1, "user_id": 1, "event": "order_received",
           "locale": "ru", "what": "revoke", "name": "cancel", "package": "bpmn-js", "process_id": "order_lifecycle",
           "version": 1, "migration_id": 1, "instance_id": 1, "department": "production", "visit_id": 1,
-          "report_id": 1}
+          "report_id": 1, "import_id": 1}
 STATIC = {"static"}  # Flask's own file handler: no view of ours to declare an action on
 
 

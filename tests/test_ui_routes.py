@@ -31,7 +31,7 @@ def concrete(rule, number: str, task_id: int) -> str:
               "event": "order_received", "locale": "ru", "what": "revoke", "document_id": 1,
               "partner_id": 1, "user_id": 1, "held_id": 1, "process_id": "order_lifecycle", "version": 1,
               "migration_id": 1, "name": "call_customer.schema.json", "instance_id": 1,
-              "department": "production", "visit_id": 1, "report_id": 1}
+              "department": "production", "visit_id": 1, "report_id": 1, "import_id": 1}
     return re.sub(r"<(?:[^:>]+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 

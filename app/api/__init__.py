@@ -7,6 +7,7 @@ from app.api import (  # noqa: E402,F401
     auth,
     customer,
     dispatch,
+    imports,
     incidents,
     instances,
     jobs,

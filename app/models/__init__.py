@@ -1,6 +1,7 @@
 """All models, imported so Alembic and the app see one metadata."""
 from app.models.audit import AuditEvent
 from app.models.dispatch import VISIT_KINDS, ForecastStat, Visit
+from app.models.imports import OrderImport
 from app.models.mail import QuarantinedMail
 from app.models.orders import (
     CHANNELS,
@@ -44,7 +45,7 @@ from app.models.users import LANE_ROLES, ROLES, Department, Role, User
 __all__ = [
     "Attachment", "AuditEvent", "CHANNELS", "Claim", "Component", "Customer", "Department", "Document",
     "Escalation", "Feedback", "HumanTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
-    "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderStatus",
+    "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderImport", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
     "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "RatingWeight", "Role", "SavedFilter",

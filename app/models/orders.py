@@ -128,6 +128,8 @@ class Order(Model):
     prediction_method: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # The prediction passed the promised date: the stage's head was told (an Escalation of level "at_risk").
     at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    # The order's number in the system an Excel import came from: importing the same row again creates nothing.
+    external_ref: Mapped[str | None] = mapped_column(String(60), unique=True, index=True, nullable=True)
 
     customer = relationship(Customer, lazy="joined")
     partner = relationship(Partner, lazy="joined")

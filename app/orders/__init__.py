@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("orders", __name__)
 
-from app.orders import payments, routes, status_link  # noqa: E402,F401
+from app.orders import imports, payments, routes, status_link  # noqa: E402,F401

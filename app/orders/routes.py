@@ -150,6 +150,7 @@ def _list_page(user: User, query: Select, errors: dict[str, str]):
         statuses=STATUS_LABELS, partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
         query_string=urlencode(filters_only), sla_state=sla_state, bulk_actions=BULK_ACTIONS,
         is_staff=policy.is_staff(user), can_create=policy.can(user, "orders.create"),
+        can_import=policy.can(user, "orders.import"),
         assignable=db.session.execute(select(User).where(User.active.is_(True), User.login != "customer")
                                       .order_by(User.name)).scalars().all(), errors=errors), (422 if errors else 200)
 

@@ -9,9 +9,11 @@ from app.usecases.uow import unit_of_work
 
 
 @unit_of_work()
-def place_order(payload: dict, actor: User | None) -> Order:
-    """A new order from an intake payload (the API's JSON shape); ValidationError per field, nothing saved."""
+def place_order(payload: dict, actor: User | None, *, external_ref: str | None = None) -> Order:
+    """A new order from an intake payload (the API's JSON shape); ValidationError per field, nothing saved.
+    `external_ref`: its number in the system an Excel import came from."""
     order = order_service.create_order(order_service.validate_intake(payload), actor)
+    order.external_ref = external_ref
     start_order_process(order, actor)
     return order
 
