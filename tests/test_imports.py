@@ -7,8 +7,8 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Order
-from app.usecases.imports import run_import
+from app.models import Order, OrderImport, ProcessInstance, User
+from app.usecases.imports import run_import, start_processes
 from tests.support.web import csrf_of, signed_in
 
 HEADERS = ["номер во внешней системе", "вид", "канал", "заказчик", "телефон", "e-mail", "адрес", "описание",
@@ -87,7 +87,7 @@ def test_import_creates_the_good_rows_once(api, app):
     assert response.status_code == 202, response.get_json()
     import_id = response.get_json()["import_id"]
     progress = api.get(f"/imports/{import_id}", as_="sales").get_json()
-    assert (progress["status"], progress["created"], progress["failed"]) == ("done", 3, 5)
+    assert (progress["status"], progress["created"], progress["failed"], progress["started"]) == ("done", 3, 5, 3)
     assert imported(app) == [("1003", "kitchen", "phone"), ("CRM-1", "wardrobe", "web"),
                              ("CRM-2", "kitchen", "import")]
     with app.app_context():
@@ -161,3 +161,68 @@ def test_page_checks_then_imports(api, app):
     progress = client.get(started.headers["Location"]).get_data(as_text=True)
     assert "Готово" in progress and "Неизвестный код партнёра" in progress
     assert len(imported(app)) == 3
+
+
+def _import_of(app, payloads: list[dict]) -> int:
+    """An import record as a worker would find it (what the check accepted), its job not yet run."""
+    with app.app_context():
+        sales = db.session.execute(select(User).where(User.login == "sales")).scalar_one()
+        record = OrderImport(file_name="race.xlsx", sha256="0" * 64, uploaded_by=sales, status="queued",
+                             rows=len(payloads), valid=len(payloads), payloads=payloads)
+        db.session.add(record)
+        db.session.commit()
+        return record.id
+
+
+def _row(row: int, ref: str, phone: str = "", email: str = "", partner: str | None = None, name: str = "Ким") -> dict:
+    return {"row": row, "ref": ref, "payload": {
+        "kind": "wardrobe", "channel": "import", "address": "Москва", "description": "", "partner": partner,
+        "customer": {"name": name, "phone": phone, "email": email}}}
+
+
+def test_imported_orders_get_numbers_customers_and_processes_like_placed_ones(api, app):
+    """One batch: consecutive numbers; rows sharing a phone share one card, an existing card is reused and given the
+    e-mail it lacked; a partner's row never joins our cards; every order's lifecycle starts at the first task."""
+    existing = api.post("/orders", {"kind": "kitchen", "channel": "phone", "address": "Москва",
+                                    "customer": {"name": "Ким", "phone": "+79160000001"}}, as_="sales").get_json()
+    import_id = _import_of(app, [_row(2, "A-1", phone="+7 916 000-00-01", email="Kim@Example.ru"),
+                                 _row(3, "A-2", phone="89160000002"), _row(4, "A-3", phone="+79160000002"),
+                                 _row(5, "A-4", phone="+79160000001", partner="mega")])
+    with app.app_context():
+        assert run_import(import_id) == {"created": 4, "failed": 0}
+        orders = {o.external_ref: o for o in db.session.execute(
+            select(Order).where(Order.external_ref.is_not(None))).scalars()}
+        assert orders["A-1"].customer_id == db.session.execute(select(Order.customer_id).where(
+            Order.number == existing["number"])).scalar_one()
+        assert orders["A-1"].customer.email == "kim@example.ru"
+        assert orders["A-2"].customer_id == orders["A-3"].customer_id != orders["A-1"].customer_id
+        assert orders["A-4"].customer_id not in {orders["A-1"].customer_id, orders["A-2"].customer_id}
+        assert orders["A-4"].customer.partner_id == orders["A-4"].partner_id is not None
+        year, last = existing["number"].split("-")
+        assert sorted(o.number for o in orders.values()) == [f"{year}-{int(last) + i:05d}" for i in range(1, 5)]
+        assert all(o.instance is not None and o.stage == "Новый заказ" for o in orders.values())
+        assert db.session.get(OrderImport, import_id).started == 4
+
+
+def test_a_batch_colliding_on_an_external_number_is_redone_row_by_row(api, app):
+    """Two imports racing for one external number: the batch's insert hits the unique index, and is then redone
+    one row per unit of work — the other rows are created, only the colliding one is refused."""
+    import_id = _import_of(app, [_row(2, "R-1", phone="+79160000011"), _row(3, "R-2", phone="+79160000012"),
+                                 _row(4, "R-1", phone="+79160000013")])
+    with app.app_context():
+        assert run_import(import_id) == {"created": 2, "failed": 1}
+        record = db.session.get(OrderImport, import_id)
+        assert (record.position, record.started) == (3, 2)
+        assert record.errors == [{"row": 4, "column": "номер во внешней системе",
+                                  "message": "Заказ с номером «R-1» уже импортирован"}]
+    assert sorted(ref for ref, _, _ in imported(app)) == ["R-1", "R-2"]
+
+
+def test_a_start_job_delivered_twice_starts_nothing_twice(api, app):
+    import_id = upload(api, workbook(GOOD), dry_run="false").get_json()["import_id"]
+    with app.app_context():
+        ids = list(db.session.execute(select(Order.id).where(Order.external_ref.is_not(None))).scalars())
+        assert start_processes(import_id, ids) == {"started": 0}
+        assert db.session.execute(select(func.count()).select_from(ProcessInstance)
+                                  .where(ProcessInstance.order_id.in_(ids))).scalar() == 3
+    assert api.get(f"/imports/{import_id}", as_="sales").get_json()["started"] == 3

@@ -37,7 +37,7 @@ def check_json(check: order_import.Check) -> dict:
 def import_json(record: OrderImport) -> dict:
     return {"id": record.id, "file_name": record.file_name, "sha256": record.sha256, "status": record.status,
             "uploaded_by": record.uploaded_by.login if record.uploaded_by else None, "rows": record.rows,
-            "valid": record.valid, "created": record.created, "failed": record.failed,
+            "valid": record.valid, "created": record.created, "failed": record.failed, "started": record.started,
             "errors": list(record.errors or ()), "created_at": record.created_at.isoformat(),
             "finished_at": record.finished_at.isoformat() if record.finished_at else None}
 
@@ -91,6 +91,8 @@ COMPONENTS["OrderImport"] = obj({
     "status": {"enum": ["queued", "running", "done"]}, "uploaded_by": nullable({"type": "string"}),
     "rows": {"type": "integer", "minimum": 0}, "valid": {"type": "integer", "minimum": 0},
     "created": {"type": "integer", "minimum": 0}, "failed": {"type": "integer", "minimum": 0},
+    "started": {"type": "integer", "minimum": 0,
+                "description": "created orders whose process has started (workers start them beside the import)"},
     "errors": {"type": "array", "items": ref("ImportRowError")}, "created_at": STAMP,
     "finished_at": nullable(STAMP)})
 PATHS["/imports/orders/template.xlsx"] = {"get": _op(
@@ -109,6 +111,7 @@ _import["requestBody"] = {"required": True, "content": {"multipart/form-data": {
         "dry_run": {"type": "string", "enum": ["true", "false"]}}}}}}
 PATHS["/imports/orders"] = {"post": _import}
 PATHS["/imports/{import_id}"] = {"get": _op(
-    "An import's progress: rows created and refused so far, each refusal with its row and column",
+    "An import's progress: rows created and refused so far, each refusal with its row and column, and how many"
+    " of the created orders have their process started",
     {200: ("progress", "OrderImport"), 403: "sales, the director and admins only", 404: "no such import"},
     params=[_path("import_id", ID)], tag="imports")}

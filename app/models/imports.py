@@ -8,7 +8,8 @@ from app.models.base import JSONType, Model, UTCDateTime, utcnow
 
 
 class OrderImport(Model):
-    """One uploaded workbook: queued → running → done; `payloads` are the rows the dry run accepted."""
+    """One uploaded workbook: queued → running → done (every row created or refused); then its orders' processes
+    start in the background (`started` of `created`). `payloads` are the rows the dry run accepted."""
 
     __tablename__ = "order_imports"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -22,8 +23,10 @@ class OrderImport(Model):
     failed: Mapped[int] = mapped_column(Integer, default=0)  # rows refused, by the check or when placed
     errors = mapped_column(JSONType, default=list)  # [{"row", "column", "message"}]
     payloads = mapped_column(JSONType, default=list)  # [{"row", "ref", "payload"}]: what the job places
-    # How many payloads the job has dealt with, moved with each row's own commit: a job run again goes on from here.
+    # How many payloads the job has dealt with, moved in the commit of the batch it ends: a job run again goes on here.
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # How many of the created orders have their process started (`imports.start` jobs, beside the import).
+    started: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at = mapped_column(UTCDateTime, default=utcnow)
     finished_at = mapped_column(UTCDateTime, nullable=True)
 

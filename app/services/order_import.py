@@ -139,6 +139,7 @@ def _imported(refs: list[str]) -> set[str | None]:
 def check_rows(rows: list[tuple[int, dict[str, str]]]) -> Check:
     """Every row checked as the intake would check it, plus the file's own rules on the external number."""
     check = Check(rows=len(rows))
+    partners: dict = {}
     imported = _imported([cells.get(REF, "") for _, cells in rows if cells.get(REF)])
     seen: dict[str, int] = {}
     for number, cells in rows:
@@ -162,7 +163,7 @@ def check_rows(rows: list[tuple[int, dict[str, str]]]) -> Check:
                    "customer": {"name": cells.get(CUSTOMER, ""), "phone": cells.get(PHONE, ""),
                                 "email": cells.get(EMAIL, "")}}
         try:
-            order_service.validate_intake(payload)
+            order_service.validate_intake(payload, partners)
         except ValidationError as exc:
             for name, message in (exc.fields or {}).items():
                 if name == "kind" and kind is None:

@@ -39,6 +39,11 @@ STATUS_LABELS = {"active": N_("в работе"), "completed": N_("выполн�
 
 def next_number(today: date | None = None) -> str:
     """Allocate the next human order number for the year, e.g. 2026-00042."""
+    return next_numbers(1, today)[0]
+
+
+def next_numbers(count: int, today: date | None = None) -> list[str]:
+    """Allocate `count` consecutive order numbers for the year at once (an import's batch)."""
     year = (today or clock.today()).year
     counter = db.session.execute(
         select(OrderCounter).where(OrderCounter.year == year).with_for_update()
@@ -46,9 +51,10 @@ def next_number(today: date | None = None) -> str:
     if counter is None:
         counter = OrderCounter(year=year, last=0)
         db.session.add(counter)
-    counter.last += 1
+    first = counter.last + 1
+    counter.last += count
     db.session.flush()
-    return f"{year}-{counter.last:05d}"
+    return [f"{year}-{number:05d}" for number in range(first, first + count)]
 
 
 def find_or_create_customer(name: str, phone: str | None, email: str | None,
@@ -82,10 +88,11 @@ def find_or_create_customer(name: str, phone: str | None, email: str | None,
     return customer
 
 
-def validate_intake(payload: dict) -> dict:
+def validate_intake(payload: dict, partners: dict[str, Partner | None] | None = None) -> dict:
     """Check an intake payload; return cleaned values or raise ValidationError per field.
 
     Every field is type-checked and bounded by its column: a list where a string belongs is a 422 naming it.
+    `partners`: partner codes already looked up (an import checks thousands of rows), filled in as it goes.
     """
     fields: dict[str, str] = {}
     kind = payload.get("kind")
@@ -119,7 +126,10 @@ def validate_intake(payload: dict) -> dict:
     partner = None
     code = take_text(fields, "partner", payload.get("partner"), max_length=40)
     if code:
-        partner = db.session.execute(select(Partner).where(Partner.code == code)).scalar_one_or_none()
+        partners = {} if partners is None else partners
+        if code not in partners:
+            partners[code] = db.session.execute(select(Partner).where(Partner.code == code)).scalar_one_or_none()
+        partner = partners[code]
         if partner is None:
             fields["partner"] = "Неизвестный код партнёра"
     if fields:

@@ -2,7 +2,11 @@
 or the demo — checked, staged with its customer and its process started, in one unit of work."""
 from __future__ import annotations
 
-from app.models import Order, User
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Order, OrderStatus, ProcessInstance, User
+from app.services import order_batch
 from app.services import orders as order_service
 from app.usecases.process import start_order_process
 from app.usecases.uow import unit_of_work
@@ -16,6 +20,25 @@ def place_order(payload: dict, actor: User | None, *, external_ref: str | None =
     order.external_ref = external_ref
     start_order_process(order, actor)
     return order
+
+
+def place_batch(rows: list[tuple[dict, str]], actor: User | None, details: dict) -> list[int]:
+    """An import's batch of orders (validated intake values, external number) staged in the caller's unit of work,
+    without their processes: each is started afterwards by `start_placed`, one order per unit of work."""
+    return order_batch.create_orders(rows, actor, details)
+
+
+def start_placed(order_id: int, actor: User | None) -> bool:
+    """Start the lifecycle of an order placed by `place_batch`, in the caller's unit of work; False when there is
+    nothing to start (its process has started already, or it was cancelled meanwhile). The order's row is locked
+    first, so two deliveries of the same job cannot start it twice."""
+    order = db.session.get(Order, order_id, with_for_update=True)
+    if order is None or order.status != OrderStatus.ACTIVE:
+        return False
+    if db.session.execute(select(ProcessInstance.id).where(ProcessInstance.order_id == order_id)).first():
+        return False
+    start_order_process(order, actor)
+    return True
 
 
 def place_order_from_form(values: dict, actor: User, **fixed) -> Order:

@@ -35,6 +35,7 @@ def upgrade():
     sa.Column('errors', JSON, nullable=True),
     sa.Column('payloads', JSON, nullable=True),
     sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('started', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_order_imports_uploaded_by_id_users')),
