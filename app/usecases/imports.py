@@ -4,9 +4,9 @@
 job (`imports.orders`). The job creates the orders 500 rows per unit of work (`place_batch`: a few statements per
 batch, checked again by the same intake as the API), each stamped with its row's external number, so a second
 import of the same file creates nothing; a row refused now (someone imported it meanwhile, a partner was removed)
-is added to the import's errors, and a batch that collides on an external number is redone row by row. Each
-batch's commit also writes an `imports.start` job: the workers start those orders' processes, one order per unit
-of work, while the import goes on — the engine run per order is what takes time (docs/PERFORMANCE.md).
+is added to the import's errors, and a batch that collides on an external number is redone row by row. When every
+row is done, `imports.start` jobs of 250 orders each are written: the workers share them out and start those orders'
+processes, one order per unit of work — the engine run per order is what takes time (docs/PERFORMANCE.md).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Order, OrderImport, User
+from app.models import Order, OrderImport, OrderStatus, ProcessInstance, User
 from app.services import audit
 from app.services import order_import as reader
 from app.services import orders as order_service
@@ -51,7 +51,8 @@ def start_import(data: bytes, file_name: str, actor: User) -> tuple[OrderImport,
     return record, check, job.id
 
 
-BATCH = 500  # rows created per unit of work; their processes start in a job of their own
+BATCH = 500  # rows created per unit of work
+START_CHUNK = 250  # orders per `imports.start` job
 
 
 def _refusals(row: int, exc: ValidationError) -> list[dict]:
@@ -85,8 +86,8 @@ def _place(record: OrderImport, items: list[dict]) -> tuple[list[int], list[dict
 
 
 def _batch(import_id: int, items: list[dict]) -> None:
-    """One unit of work: the batch's orders, the import's counters and position, and the job that starts their
-    processes — all or nothing, so a worker that dies mid-batch leaves the position where the batch began."""
+    """One unit of work: the batch's orders with the import's counters and position — all or nothing, so a worker
+    that dies mid-batch leaves the position where the batch began."""
     with unit_of_work(fresh=True):
         record = db.session.get_one(OrderImport, import_id, with_for_update=True)
         made, refused = _place(record, items)
@@ -95,8 +96,17 @@ def _batch(import_id: int, items: list[dict]) -> None:
         record.position += len(items)
         if refused:
             record.errors = [*(record.errors or ()), *refused]
-        if made:
-            add_job(START_OPERATOR, {"import_id": import_id, "orders": made})
+
+
+def _unstarted(record: OrderImport) -> list[int]:
+    """The import's orders whose process has not started (found by their external numbers)."""
+    refs = [item["ref"] for item in record.payloads or ()]
+    found: list[int] = []
+    for start in range(0, len(refs), 1000):
+        found += db.session.execute(select(Order.id).where(
+            Order.external_ref.in_(refs[start:start + 1000]), Order.status == OrderStatus.ACTIVE,
+            ~select(ProcessInstance.id).where(ProcessInstance.order_id == Order.id).exists())).scalars()
+    return sorted(found)
 
 
 def run_import(import_id: int) -> dict:
@@ -117,6 +127,9 @@ def run_import(import_id: int) -> dict:
     with unit_of_work(fresh=True):
         record = db.session.get_one(OrderImport, import_id)
         record.status, record.finished_at = "done", clock.now()
+        waiting = _unstarted(record)
+        for start in range(0, len(waiting), START_CHUNK):  # the workers share them out
+            add_job(START_OPERATOR, {"import_id": import_id, "orders": waiting[start:start + START_CHUNK]})
         return {"created": record.created, "failed": record.failed}
 
 
