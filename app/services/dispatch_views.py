@@ -21,7 +21,7 @@ from app.models.users import user_roles
 from app.services.bindings import bound_tasks
 from app.services.inputs import clean_text, int_arg
 from app.services.order_search import matches_text
-from app.services.periods import parse_period, start_of, this_week
+from app.services.periods import period_from, start_of, this_week
 from app.services.visits import KINDS
 
 QUEUE = "queue"  # the person filter's value for visits no crew has taken yet
@@ -67,14 +67,7 @@ def parse_filters(args: Mapping[str, str]) -> tuple[VisitFilters, dict[str, str]
     out, or the period is this week)."""
     errors: dict[str, str] = {}
     default = this_week()
-    try:
-        date_from, date_to = parse_period(args.get("from"), args.get("to"), default)
-    except ValueError as exc:
-        problem = str(exc)
-        errors[problem] = (_("Период: начало позже конца") if problem == "period" else
-                           _("Дата «%(value)s» не распознана: укажите её в виде ГГГГ-ММ-ДД",
-                             value=args.get(problem, "")))
-        date_from, date_to = default
+    date_from, date_to = period_from(args, default, errors)
     kind = args.get("kind") or ""
     if kind and kind not in VISIT_KINDS:
         errors["kind"], kind = _("Вид выезда «%(value)s» неизвестен", value=kind), ""

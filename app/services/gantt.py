@@ -14,7 +14,7 @@ from app import clock
 from app.extensions import db
 from app.models import ORDER_KINDS, HumanTask, Order, OrderStatus
 from app.services.inputs import int_arg
-from app.services.periods import parse_period, start_of
+from app.services.periods import period_from, start_of
 
 SHOWN_STATES = ("open", "completed")  # a cancelled task (an interrupted branch) was no stage the order went
 
@@ -84,14 +84,7 @@ def stages() -> list[str]:
 def parse_filters(args: Mapping[str, str]) -> tuple[GanttFilters, dict[str, str]]:
     """The filters from a query string and a message per field it could not read (that filter is left out)."""
     errors: dict[str, str] = {}
-    try:
-        date_from, date_to = parse_period(args.get("from"), args.get("to"), (None, None))
-    except ValueError as exc:
-        problem = str(exc)
-        errors[problem] = (_("Период: начало позже конца") if problem == "period" else
-                           _("Дата «%(value)s» не распознана: укажите её в виде ГГГГ-ММ-ДД",
-                             value=args.get(problem, "")))
-        date_from = date_to = None
+    date_from, date_to = period_from(args, (None, None), errors)
     kind = args.get("kind") or ""
     if kind and kind not in ORDER_KINDS:
         errors["kind"], kind = _("Вид заказа «%(value)s» неизвестен", value=kind[:60]), ""

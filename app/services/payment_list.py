@@ -16,7 +16,7 @@ from app.extensions import db
 from app.i18n import N_
 from app.models import PAYMENT_TYPES, Order, Partner, Payment
 from app.services.inputs import int_arg
-from app.services.periods import parse_period, this_month
+from app.services.periods import period_from, this_month
 from app.services.workbooks import DATE, MONEY, Column, capped, list_workbook
 
 DIRECT = "direct"  # the partner filter's value for orders no partner brought
@@ -55,14 +55,7 @@ def parse_filters(args: Mapping[str, str]) -> tuple[PaymentFilters, dict[str, st
     an unreadable period is this month)."""
     errors: dict[str, str] = {}
     default = this_month()
-    try:
-        date_from, date_to = parse_period(args.get("from"), args.get("to"), default)
-    except ValueError as exc:
-        problem = str(exc)
-        errors[problem] = (_("Период: начало позже конца") if problem == "period" else
-                           _("Дата «%(value)s» не распознана: укажите её в виде ГГГГ-ММ-ДД",
-                             value=args.get(problem, "")[:40]))
-        date_from, date_to = default
+    date_from, date_to = period_from(args, default, errors)
     method = args.get("method") or ""
     if method and method not in methods():
         errors["method"], method = _("Способ оплаты «%(value)s» неизвестен", value=method[:40]), ""

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Mapping
+
+from flask_babel import gettext as _
 
 from app import clock
 from app.services.calendar import company_tz
@@ -50,3 +53,17 @@ def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date |
     if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
         raise ValueError("period")
     return bounds[0], bounds[1]
+
+
+def period_from(args: Mapping[str, str], default: tuple[date | None, date | None], errors: dict[str, str]
+                ) -> tuple[date | None, date | None]:
+    """`parse_period` for a list's filters: an unreadable period is the default, and `errors` gets a message
+    for the field to show beside it ("from", "to" or "period")."""
+    try:
+        return parse_period(args.get("from"), args.get("to"), default)
+    except ValueError as exc:
+        problem = str(exc)
+        errors[problem] = (_("Период: начало позже конца") if problem == "period" else
+                           _("Дата «%(value)s» не распознана: укажите её в виде ГГГГ-ММ-ДД",
+                             value=args.get(problem, "")[:40]))
+        return default
