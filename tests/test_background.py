@@ -160,3 +160,25 @@ def test_a_sleeping_scheduler_is_woken_by_a_nearer_timer_and_fires_it_on_time(ma
     assert fired, "the timer did not fire within 10 s"
     due, woken = fired[0]
     assert (woken - due).total_seconds() < 2.0  # not the 30 s it would have slept: woken, then on time
+
+
+def test_an_import_waits_in_the_bulk_queue_behind_a_customers_notification(make_app):
+    """An import's jobs go to the bulk queue: a worker takes them only when nothing else waits, so an order
+    placed after a 10,000-row upload still gets its SMS at once."""
+    from tests.test_imports import GOOD, upload, workbook
+
+    app = make_app(JOBS_INLINE=False, RQ_QUEUE=_queue_name())
+    api = Api(app, app.test_client())
+    assert upload(api, workbook(GOOD), dry_run="false").status_code == 202  # its job is pushed first
+    number = api.create_order()
+    worker = run_burst(app)
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    with app.app_context():
+        started = dict(db.session.execute(select(OutboxJob.operator, func.min(OutboxJob.started_at))
+                                          .group_by(OutboxJob.operator)).all())
+        assert set(started) >= {"notify", "imports.orders", "imports.start"}
+        assert started["notify"] < started["imports.orders"] < started["imports.start"]
+        assert db.session.execute(select(func.count()).where(OutboxJob.status != "done")).scalar() == 0
+    assert api.get(f"/orders/{number}", as_="sales").status_code == 200
+    progress = api.get("/imports/1", as_="sales").get_json()
+    assert (progress["created"], progress["started"]) == (3, 3)

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select, update
 from app import clock
 from app.extensions import db
 from app.models import OutboxJob
+from app.operators.registry import BULK_JOBS
 from app.queue import get_queue
 from app.services.outbox import rq_job_id
 from app.usecases.uow import discard, enqueue, unit_of_work
@@ -76,9 +77,9 @@ class Relay:
             taken = db.session.execute(update(OutboxJob).where(OutboxJob.id.in_([job_id for job_id, _ in due]), or_(
                 OutboxJob.status.in_(("pending", "queued")),
                 and_(OutboxJob.status == "running", OutboxJob.lease_until <= now),
-            )).values(status="queued", run_after=now, lease_until=None).returning(OutboxJob.id, OutboxJob.attempts)
-            ).all()
-        return enqueue(sorted((job_id, attempts) for job_id, attempts in taken))
+            )).values(status="queued", run_after=now, lease_until=None).returning(
+                OutboxJob.id, OutboxJob.attempts, OutboxJob.operator)).all()
+        return enqueue(sorted((job_id, attempts, operator in BULK_JOBS) for job_id, attempts, operator in taken))
 
 
 def _lost(connection: Redis, queued: Sequence, now: datetime) -> list[tuple[int, int]]:

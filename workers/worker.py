@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker
 
 from app.extensions import db
+from app.queue import queue_names
 
 log = logging.getLogger(__name__)
 RECONNECT_MAX_WAIT = 5.0  # seconds between tries while Redis is away: back within seconds of its return
@@ -44,14 +45,14 @@ def run_worker(*, burst: bool = False, fork: bool = False, name: str | None = No
     """
     # rq blocks on BLPOP for long stretches: its connection must not carry the web's short socket timeout.
     connection = Redis.from_url(current_app.config["REDIS_URL"])
-    queue = Queue(current_app.config["RQ_QUEUE"], connection=connection)
+    queues = [Queue(name, connection=connection) for name in queue_names()]  # in order: the bulk one when idle
     worker_class = ForkingWorker if fork else WarmWorker
     stop = threading.Event()
     worked, wait = False, 1.0
     while True:
         worker = None
         try:
-            worker = worker_class([queue], connection=connection, name=name)
+            worker = worker_class(queues, connection=connection, name=name)
             worked = worker.work(burst=burst, logging_level=logging.getLevelName(logging.INFO),
                                  with_scheduler=False) or worked
         except RedisError as exc:

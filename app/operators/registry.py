@@ -72,6 +72,8 @@ OPERATORS: dict[str, OperatorSpec] = {
     "imports.start": OperatorSpec("app.usecases.imports:start_job", 5, 2, 600),
 }
 PLATFORM_JOBS = frozenset({"process.migrate", "reports.send", "imports.orders", "imports.start"})
+# Long batches, taken from the bulk queue only when nothing else waits (app.queue).
+BULK_JOBS = frozenset({"process.migrate", "imports.orders", "imports.start"})
 OPERATOR_NAMES = frozenset(OPERATORS) - PLATFORM_JOBS  # what a service task in a diagram may name
 # Operators whose result no diagram reads: their service task completes when the job is written.
 DETACHED = frozenset({"notify", "sla.escalate"})

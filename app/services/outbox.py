@@ -18,8 +18,15 @@ def add_job(operator: str, params: dict, *, order_id: int | None = None, max_att
                     **fields)
     db.session.add(job)
     db.session.flush()
-    db.session.info.setdefault("new_jobs", []).append(job.id)
+    hand_on(job)
     return job
+
+
+def hand_on(job: OutboxJob) -> None:
+    """Have the unit of work push the job to its queue once it commits (`app.usecases.uow.dispatch`)."""
+    from app.operators.registry import BULK_JOBS
+
+    db.session.info.setdefault("new_jobs", []).append((job.id, job.operator in BULK_JOBS))
 
 
 def rq_job_id(job_id: int, attempts: int) -> str:

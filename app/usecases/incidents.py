@@ -8,6 +8,7 @@ from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.models import Notification, OutboxJob, User
 from app.services import audit
+from app.services.outbox import hand_on
 from app.usecases.process import complete_service_job
 from app.usecases.uow import unit_of_work
 
@@ -41,7 +42,7 @@ def retry_incident(job_id: int, user: User, reason: str | None = None) -> Outbox
             note.status, note.error = "queued", None
     audit.record(job.order_id, "job", user, field=job.operator, old="incident", new="retry", entity="job",
                  entity_id=job.id, details={"reason": reason} if reason else None)
-    db.session.info.setdefault("new_jobs", []).append(job.id)
+    hand_on(job)
     return job
 
 

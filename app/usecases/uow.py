@@ -85,7 +85,7 @@ def _remove(files: list[Path]) -> None:
 
 
 def _commit() -> None:
-    job_ids = db.session.info.pop("new_jobs", [])
+    jobs = db.session.info.pop("new_jobs", [])
     timer_at = db.session.info.pop("timer_at", None)
     try:
         db.session.commit()
@@ -93,19 +93,19 @@ def _commit() -> None:
         discard()
         raise
     db.session.info.pop("stored_files", None)
-    dispatch(job_ids)
+    dispatch(jobs)
     if timer_at is not None:
         wake_scheduler(timer_at)
 
 
-def dispatch(job_ids: list[int]) -> None:
-    """Hand committed jobs on: run them here (JOBS_INLINE) or push them to rq."""
-    if not job_ids:
+def dispatch(jobs: list[tuple[int, bool]]) -> None:
+    """Hand committed jobs (id, bulk) on: run them here (JOBS_INLINE) or push them to rq."""
+    if not jobs:
         return
     if current_app.config["JOBS_INLINE"]:
-        _run_inline(job_ids)
+        _run_inline([job_id for job_id, _ in jobs])
     else:
-        enqueue([(job_id, 0) for job_id in job_ids])
+        enqueue([(job_id, 0, bulk) for job_id, bulk in jobs])
 
 
 def _run_inline(job_ids: list[int]) -> None:
@@ -125,17 +125,17 @@ def _run_inline(job_ids: list[int]) -> None:
         _inline_queue.reset(token)
 
 
-def enqueue(jobs: list[tuple[int, int]]) -> int:
-    """Push committed jobs (id, attempts so far) to rq; when Redis is unreachable they wait as 'pending'."""
+def enqueue(jobs: list[tuple[int, int, bool]]) -> int:
+    """Push committed jobs (id, attempts so far, bulk) to their rq queue; when Redis is unreachable they wait as
+    'pending'."""
     pushed: list[int] = []
     try:
-        queue = get_queue()
-        for job_id, attempts in jobs:
-            queue.enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=3600,
+        for job_id, attempts, bulk in jobs:
+            get_queue(bulk).enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=3600,
                           failure_ttl=7 * 24 * 3600)
             pushed.append(job_id)
     except RedisError as exc:
-        waiting = [job_id for job_id, _ in jobs if job_id not in pushed]
+        waiting = [job_id for job_id, _, _ in jobs if job_id not in pushed]
         log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(waiting), exc)
         with unit_of_work(fresh=True):
             db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting), OutboxJob.status == "queued")
