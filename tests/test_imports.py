@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
@@ -154,10 +155,16 @@ def test_page_checks_then_imports(api, app):
                                               "file": (io.BytesIO(b"junk"), "x.xlsx")},
                       content_type="multipart/form-data")
     assert bad.status_code == 422 and "не книга Excel" in bad.get_data(as_text=True)
-    started = client.post("/orders/import", data={"csrf_token": token, "mode": "import",
-                                                  "file": (io.BytesIO(mixed_file()), "crm.xlsx")},
-                          content_type="multipart/form-data")
+    kept = re.search(r'name="checked" value="([0-9a-f]{64})"', html).group(1)  # «Импортировать этот файл»
+    started = client.post("/orders/import", data={"csrf_token": token, "mode": "import", "checked": kept,
+                                                  "file_name": "crm.xlsx"})
     assert started.status_code == 302
+    assert imported(app) == [("1003", "kitchen", "phone"), ("CRM-1", "wardrobe", "web"),
+                             ("CRM-2", "kitchen", "import")]
+    gone = client.post("/orders/import", data={"csrf_token": token, "mode": "import", "checked": kept})
+    assert gone.status_code == 422 and "выберите файл ещё раз" in gone.get_data(as_text=True)  # used up
+    forged = client.post("/orders/import", data={"csrf_token": token, "mode": "import", "checked": "../../etc/passwd"})
+    assert forged.status_code == 422 and len(imported(app)) == 3
     progress = client.get(started.headers["Location"]).get_data(as_text=True)
     assert "Готово" in progress and "Неизвестный код партнёра" in progress
     assert len(imported(app)) == 3

@@ -25,20 +25,26 @@ def _recent() -> list[OrderImport]:
 @bp.route("/orders/import", methods=["GET", "POST"])
 @allowed("orders.import")
 def import_page():
-    check, errors = None, {}
+    check, errors, kept, file_name = None, {}, None, ""
     if request.method == "POST":
         upload = request.files.get("file")
         data = upload.read() if upload is not None else b""
+        file_name = (upload.filename if upload is not None else "") or request.form.get("file_name", "")
         try:
+            if not data and request.form.get("checked"):  # «Импортировать» under a check: the file kept then
+                data = order_import.checked(request.form["checked"])
             if request.form.get("mode") == "import":
-                record, _check, _job = imports.start_import(data, upload.filename if upload else "", current_user)
+                record, _check, _job = imports.start_import(data, file_name, current_user)
+                order_import.forget_checked(record.sha256)
                 return redirect(url_for("orders.import_progress", import_id=record.id))
             check = imports.dry_run(data)
+            if check.accepted:
+                kept = order_import.keep_checked(data)
         except ValidationError as exc:
             errors = exc.fields or {"file": exc.message}
     status = 422 if errors else 200
-    return render_template("orders/import.html", check=check, errors=errors, recent=_recent(),
-                           max_rows=current_app.config["IMPORT_MAX_ROWS"]), status
+    return render_template("orders/import.html", check=check, errors=errors, recent=_recent(), kept=kept,
+                           file_name=file_name[:255], max_rows=current_app.config["IMPORT_MAX_ROWS"]), status
 
 
 @bp.get("/orders/import/template.xlsx")

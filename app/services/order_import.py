@@ -6,8 +6,12 @@ reported with its row number as Excel shows it, the column's header and the reas
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import re
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import current_app
 from openpyxl import Workbook, load_workbook
@@ -118,6 +122,39 @@ def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
                                   fields={"file": f"не больше {max_rows} строк"})
     book.close()
     return rows
+
+
+CHECKED_TTL = 24 * 3600  # a checked workbook waits this long for «Импортировать»
+
+
+def _checked_dir() -> Path:
+    return Path(current_app.config["UPLOADS_DIR"]) / "imports"
+
+
+def keep_checked(data: bytes) -> str:
+    """Keep a workbook that was just checked, so importing it needs no second upload; its key (the SHA-256).
+    Workbooks kept longer than a day are dropped on the way."""
+    folder = _checked_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.xlsx"):
+        if old.stat().st_mtime < time.time() - CHECKED_TTL:
+            old.unlink(missing_ok=True)
+    key = hashlib.sha256(data).hexdigest()
+    (folder / f"{key}.xlsx").write_bytes(data)
+    return key
+
+
+def checked(key: str) -> bytes:
+    """The workbook kept under `key`; ValidationError naming `file` when it is gone (or the key is not one)."""
+    path = _checked_dir() / f"{key}.xlsx"
+    if not re.fullmatch(r"[0-9a-f]{64}", key or "") or not path.is_file():
+        raise ValidationError("Проверенный файл больше не хранится: выберите его ещё раз",
+                              fields={"file": "выберите файл ещё раз"})
+    return path.read_bytes()
+
+
+def forget_checked(key: str) -> None:
+    (_checked_dir() / f"{key}.xlsx").unlink(missing_ok=True)
 
 
 def _code(check: Check, row: int, column: str, text: str, names: dict[str, str], table: dict) -> str | None:
