@@ -89,6 +89,17 @@ def test_the_orders_workbook_has_the_filtered_orders_as_typed_cells_in_the_chose
     assert english[1][2] == "Kitchen"
 
 
+def test_text_that_looks_like_a_formula_is_exported_as_text(ui):
+    """A customer typed «=HYPERLINK(...)» as their name: the workbook shows those characters; Excel does not run
+    them as a formula (a link to a stranger's site, in a file the accountant trusts)."""
+    app, api = ui
+    name = '=HYPERLINK("http://evil.example/","click")'
+    api.create_order(customer={"name": name, "phone": "+7 916 555-00-11"})
+    sheet = workbook(signed_in(app, "sales").get("/orders.xlsx?col=number&col=customer"))
+    cell = sheet["B2"]
+    assert (cell.value, cell.data_type) == (name, "s")
+
+
 def test_a_malformed_order_filter_is_named_on_the_list_and_no_workbook_is_made(ui):
     app, api = ui
     api.create_order("kitchen")

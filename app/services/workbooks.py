@@ -45,6 +45,8 @@ def write_table(sheet: Worksheet, columns: list[Column], rows: Iterable[list[Any
     for last, values in enumerate(rows, first_row + 1):
         for index, (column, value) in enumerate(zip(columns, values, strict=True), 1):
             cell = sheet.cell(row=last, column=index, value=value)
+            if cell.data_type == "f":  # typed text that starts with «=» (a name, a comment) stays text, never a formula
+                cell.data_type = "s"
             if column.number_format and value is not None:
                 cell.number_format = column.number_format
     sheet.freeze_panes = sheet.cell(row=first_row + 1, column=1)
