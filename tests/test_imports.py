@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
@@ -113,6 +114,31 @@ def test_files_that_cannot_be_read_are_refused_naming_file(api, app):
     no_file = api.client.post("/api/v1/imports/orders", data={"dry_run": "true"}, content_type="multipart/form-data",
                               headers={"Authorization": f"Bearer {api.token('sales')}"})
     assert no_file.status_code == 422 and "file" in no_file.get_json()["fields"]
+
+
+def test_headers_match_loosely_but_a_column_not_in_the_template_is_refused(api, app):
+    """«Партнер» without ё and «ТЕЛЕФОН » are the template's columns; «Примечание» is not, and would be lost."""
+    loose = [h.replace("ё", "е").upper() + " " for h in HEADERS]
+    response = upload(api, workbook(GOOD, headers=loose))
+    assert response.status_code == 200 and response.get_json()["valid"] == 3
+    assert response.get_json()["orders"][1]["external_ref"] == "CRM-2"
+    extra = upload(api, workbook([row + ["срочно"] for row in GOOD], headers=[*HEADERS, "Примечание"]))
+    assert extra.status_code == 422 and "примечание" in extra.get_json()["fields"]["file"]
+
+
+def test_a_damaged_sheet_is_refused_naming_file(api, app):
+    """A cell whose stored value contradicts its type (a number that is text): openpyxl cannot read the row."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook(GOOD))) as source, zipfile.ZipFile(data, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = re.sub(rb'<c r="E4" t="n"><v>[^<]*</v>', b'<c r="E4" t="n"><v>abc</v>', content)
+                assert b"<v>abc</v>" in content
+            target.writestr(item, content)
+    response = upload(api, data.getvalue())
+    assert response.status_code == 422 and response.get_json()["fields"]["file"] == "файл повреждён"
+    assert "Строка 4" in response.get_json()["message"]
 
 
 def test_too_many_rows_are_refused(api, app):

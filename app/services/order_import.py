@@ -92,6 +92,11 @@ def _text(value) -> str:
     return str(value).strip()
 
 
+def _heading(value) -> str:
+    """A header as typed, compared loosely: case, spaces and ё/е do not matter."""
+    return " ".join(_text(value).lower().replace("ё", "е").split())
+
+
 def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
     """(Excel row number, {header: text}) for each non-empty data row; ValidationError naming `file` otherwise."""
     limit, max_rows = current_app.config["IMPORT_MAX_BYTES"], current_app.config["IMPORT_MAX_ROWS"]
@@ -101,25 +106,35 @@ def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
         raise ValidationError(f"Файл больше {limit // 2**20} МБ", fields={"file": f"не больше {limit} байт"})
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        lines = sheet.iter_rows(values_only=True)
-        header = [_text(v).lower() for v in next(lines, ())]
+        lines = book.worksheets[0].iter_rows(values_only=True)
+        header = [_heading(v) for v in next(lines, ())]
     except Exception as exc:  # noqa: BLE001 - whatever openpyxl says, the file is not a workbook we can read
         raise ValidationError("Файл не является книгой Excel (.xlsx)", fields={"file": "не книга Excel"}) from exc
-    missing = [name for name in REQUIRED if name not in header]
+    missing = [name for name in REQUIRED if _heading(name) not in header]
     if missing:
         raise ValidationError("В первой строке нет заголовков шаблона: " + ", ".join(missing),
                               fields={"file": "нет строки заголовков: " + ", ".join(missing)})
-    known = {i: name for i, name in enumerate(header) if name in {c.header for c in COLUMNS}}
-    rows = []
-    for number, values in enumerate(lines, 2):
-        cells = {name: _text(values[i]) if i < len(values) else "" for i, name in known.items()}
-        if not any(cells.values()):
-            continue
-        rows.append((number, cells))
-        if len(rows) > max_rows:
-            raise ValidationError(f"В файле больше {max_rows} строк: разбейте его на части",
-                                  fields={"file": f"не больше {max_rows} строк"})
+    headers = {_heading(c.header): c.header for c in COLUMNS}
+    unknown = [name for name in header if name and name not in headers]
+    if unknown:  # a misspelt «телефон» would drop every phone without a word
+        raise ValidationError("Колонок нет в шаблоне: " + ", ".join(unknown) + ". Назовите их как в шаблоне или "
+                              "удалите", fields={"file": "колонки не из шаблона: " + ", ".join(unknown)})
+    known = {i: headers[name] for i, name in enumerate(header) if name in headers}
+    rows, number = [], 1
+    try:
+        for number, values in enumerate(lines, 2):
+            cells = {name: _text(values[i]) if i < len(values) else "" for i, name in known.items()}
+            if not any(cells.values()):
+                continue
+            rows.append((number, cells))
+            if len(rows) > max_rows:
+                raise ValidationError(f"В файле больше {max_rows} строк: разбейте его на части",
+                                      fields={"file": f"не больше {max_rows} строк"})
+    except ValidationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet: a cell openpyxl cannot read
+        raise ValidationError(f"Строка {number + 1} не читается: файл повреждён",
+                              fields={"file": "файл повреждён"}) from exc
     book.close()
     return rows
 

@@ -33,11 +33,15 @@ def start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, company_tz())
 
 
+YEARS = (1900, 2999)  # the years a period may name
+
+
 def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date | None, date | None]
                  ) -> tuple[date | None, date | None]:
     """Dates from the query string (YYYY-MM-DD): absent → the default, empty → open-ended.
 
-    Raises ValueError naming the bad parameter ("from" or "to"), or "period" when it runs backwards.
+    Raises ValueError naming the bad parameter ("from" or "to": not a date, or outside YEARS), or "period" when it
+    runs backwards.
     """
     bounds = []
     for name, raw, fallback in (("from", raw_from, default[0]), ("to", raw_to, default[1])):
@@ -47,9 +51,12 @@ def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date |
             bounds.append(None)
         else:
             try:
-                bounds.append(date.fromisoformat(raw.strip()))
+                day = date.fromisoformat(raw.strip())
             except ValueError:
                 raise ValueError(name) from None
+            if not YEARS[0] <= day.year <= YEARS[1]:  # 9999-12-31 has no next day to count up to
+                raise ValueError(name)
+            bounds.append(day)
     if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
         raise ValueError("period")
     return bounds[0], bounds[1]

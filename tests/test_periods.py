@@ -1,0 +1,20 @@
+"""Periods typed into any page's filters: dates at the ends of the calendar are named beside the field — the
+pages count up to the day after the period and convert days to UTC, which year 9999 or year 1 cannot do."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.web import signed_in
+
+
+@pytest.mark.parametrize("path, login", [
+    ("/analytics/", "director"), ("/analytics/heatmap", "director"), ("/ratings/", "director"),
+    ("/payments", "accountant"), ("/dispatch/list", "dispatch"), ("/dispatch/gantt", "dispatch"),
+])
+@pytest.mark.parametrize("query", ["to=9999-12-31", "from=0001-01-01"])
+def test_a_period_at_the_ends_of_the_calendar_is_named_not_a_500(api, app, path, login, query):
+    response = signed_in(app, login).get(f"{path}?{query}")
+    html = response.get_data(as_text=True)
+    assert response.status_code in (400, 422), (path, response.status_code)
+    assert query.split("=")[1] in html  # what was typed stays in the field, with the message beside it
+    assert 'role="alert"' in html or "error" in html
