@@ -16,11 +16,15 @@ from sqlalchemy.orm import aliased
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import ORDER_KINDS, VISIT_KINDS, Customer, HumanTask, Order, Payment, User, Visit
+from app.services import date_buckets
 from app.services.calendar import company_tz
 from app.services.periods import start_of
 
 TEXT, NUMBER, DATE, DATETIME = "text", "number", "date", "datetime"
 COUNT = "count"  # the type of a count column: a whole number
+PERIOD = "period"  # the type of a date grouped by a bucket: its label, «март 2027»
+BUCKET_LABELS = {"day": _l("по дням"), "week": _l("по неделям"), "month": _l("по месяцам"),
+                 "quarter": _l("по кварталам"), "year": _l("по годам")}
 OPERATORS = {"equals": (TEXT, NUMBER, DATE), "in": (TEXT,), "between": (DATE, DATETIME), "contains": (TEXT,)}
 AGGREGATES = ("count", "sum", "avg", "min", "max")
 MAX_FILTERS = 3
@@ -113,6 +117,7 @@ SOURCES: dict[str, Source] = {
         "method": Field(_l("Способ"), lambda: Payment.method),
         "received_by": Field(_l("Получатель"), lambda: Payment.received_by),
         "source": Field(_l("Источник"), lambda: Payment.source),
+        "recorded_at": Field(_l("Внесён"), lambda: Payment.created_at, DATETIME),
     }, _payments, ("order", "paid_on", "amount", "method")),
     "visits": Source(_l("Выезды"), {
         "order": _ORDER_NUMBER,
@@ -141,12 +146,19 @@ class Definition:
     group_by: tuple[str, ...] = ()
     aggregate: str = "count"
     measure: str = ""  # the numeric column of sum / avg / min / max
+    buckets: tuple[str, ...] = ()  # per group: the period a date is grouped by ("month" …), "" for its own value
+
+    def bucket(self, index: int) -> str:
+        return self.buckets[index] if index < len(self.buckets) else ""
 
     def to_json(self) -> dict:
+        """The stored form; a group by period is {"field": …, "bucket": …}, any other group its field's name."""
+        groups = [{"field": name, "bucket": self.bucket(i)} if self.bucket(i) else name
+                  for i, name in enumerate(self.group_by)]
         return {"source": self.source, "columns": list(self.columns),
                 "filters": [{"field": f.field, "op": f.op, "value": f.value, "value_to": f.value_to}
                             for f in self.filters],
-                "group_by": list(self.group_by), "aggregate": self.aggregate, "measure": self.measure}
+                "group_by": groups, "aggregate": self.aggregate, "measure": self.measure}
 
 
 @dataclass
@@ -179,7 +191,7 @@ def parse(raw: dict) -> Definition:
         return name
 
     columns = tuple(known(name, f"columns[{i}]") for i, name in enumerate(_list(raw.get("columns"))))
-    group_by = tuple(known(name, f"group_by[{i}]") for i, name in enumerate(_list(raw.get("group_by"))))
+    group_by, buckets = _groups(raw.get("group_by"), source, known, errors)
     if len(group_by) > MAX_GROUPS:
         errors["group_by"] = str(_l("Группировать можно не больше чем по двум полям"))
     aggregate = str(raw.get("aggregate") or "count")
@@ -213,7 +225,29 @@ def parse(raw: dict) -> Definition:
     if errors:
         raise ValidationError(str(_l("Отчёт описан с ошибками")), errors)
     return Definition(source_code, columns, tuple(filters), group_by, aggregate,
-                      measure if aggregate != "count" else "")
+                      measure if aggregate != "count" else "", buckets if any(buckets) else ())
+
+
+def _groups(raw: Any, source: Source, known: Callable[..., str], errors: dict[str, str]
+            ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The grouping fields and the period each date among them is grouped by ("" for none)."""
+    names, buckets = [], []
+    for index, item in enumerate(_list(raw)):
+        where = f"group_by[{index}]"
+        if isinstance(item, dict):
+            name, bucket = known(item.get("field"), where), str(item.get("bucket") or "")
+        else:
+            name, bucket = known(item, where), ""
+        found = source.fields.get(name)
+        if bucket and bucket not in date_buckets.BUCKETS:
+            errors[f"{where}.bucket"] = str(_l("Неизвестный период «%(name)s»: выберите дни, недели, месяцы, "
+                                               "кварталы или годы", name=bucket[:20]))
+        elif bucket and found is not None and found.type not in (DATE, DATETIME):
+            errors[f"{where}.bucket"] = str(_l("По периодам группируют только даты, а «%(field)s» — не дата",
+                                               field=found.label))
+        names.append(name)
+        buckets.append(bucket)
+    return tuple(names), tuple(buckets)
 
 
 def _list(value: Any) -> list:
@@ -278,13 +312,14 @@ def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
     source = SOURCES[definition.source]
     query = source.query().where(*[_condition(source, item) for item in definition.filters])
     if definition.group_by:
-        groups = [source.fields[name].expression() for name in definition.group_by]
+        groups = [_group(source, query, name, definition.bucket(i)) for i, name in enumerate(definition.group_by)]
         value = func.count() if definition.aggregate == "count" else getattr(func, definition.aggregate)(
             source.fields[definition.measure].expression())
         query = query.add_columns(*groups, value).group_by(*groups).order_by(*groups)
-        headers = [str(source.fields[name].label) for name in definition.group_by]
+        headers = [group_label(definition, i) for i in range(len(definition.group_by))]
         headers.append(aggregate_label(definition))
-        types = [source.fields[name].type for name in definition.group_by]
+        types = [PERIOD if definition.bucket(i) else source.fields[name].type
+                 for i, name in enumerate(definition.group_by)]
         types.append(COUNT if definition.aggregate == "count" else NUMBER)
     else:
         query = query.add_columns(*[source.fields[name].expression() for name in definition.columns])
@@ -295,7 +330,9 @@ def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
     shown = [source.fields[name] for name in (definition.group_by or definition.columns)]
     for row in result.rows:
         for index, found in enumerate(shown):
-            row[index] = found.shown(row[index])
+            bucket = definition.bucket(index) if result.grouped else ""
+            row[index] = (date_buckets.label(date_buckets.first_day(row[index]), bucket) if bucket
+                          else found.shown(row[index]))
         for index, kind in enumerate(types):
             if kind == DATETIME and row[index] is not None:
                 row[index] = row[index].astimezone(company_tz()).replace(tzinfo=None)
@@ -304,6 +341,23 @@ def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
     if result.grouped:
         result.chart = _chart(result)
     return result
+
+
+def _group(source: Source, query: Select, name: str, bucket: str) -> Any:
+    """A grouping's SQL: the field itself, or the first day of its period in the company's zone."""
+    found = source.fields[name]
+    column = found.expression()
+    if not bucket:
+        return column
+    moments = date_buckets.span(query, column) if date_buckets.needs_span(found.type) else (None, None)
+    return date_buckets.expression(column, found.type, bucket, company_tz(), moments)
+
+
+def group_label(definition: Definition, index: int) -> str:
+    """A grouping's column header: the field, and its period when it has one («Внесён, по месяцам»)."""
+    name = str(SOURCES[definition.source].fields[definition.group_by[index]].label)
+    bucket = definition.bucket(index)
+    return f"{name}, {BUCKET_LABELS[bucket]}" if bucket else name
 
 
 def aggregate_label(definition: Definition) -> str:
