@@ -12,8 +12,10 @@ import pytest
 from app.extensions import db
 from app.models import SavedReport
 from tests.support.reports import payments_recorded
+from tests.support.smtp_server import CapturingSMTP
 from tests.support.web import csrf_of, signed_in
 from tests.test_reports import save_form, sheet_rows, table_rows, text_of
+from workers.scheduler import Scheduler
 
 MSK = ZoneInfo("Europe/Moscow")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -104,3 +106,25 @@ def test_months_follow_daylight_saving_time(make_app):
                             (datetime(2027, 4, 1, 0, 30, tzinfo=NEW_YORK), "50")])
     page = signed_in(app, "director").get(f"/reports/build?{BY_MONTH}")
     assert table_rows(page.data) == [["февраль 2027", "100"], ["март 2027", "500"], ["апрель 2027", "50"]]
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    server = CapturingSMTP(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def test_a_scheduled_report_mails_its_months(make_app, smtp, clock):
+    app = make_app(**smtp.settings())
+    payments_recorded(app, MOSCOW_PAYMENTS)
+    director = signed_in(app, "director")
+    clock.set(datetime(2027, 6, 10, 12, 0, tzinfo=MSK))
+    form = save_form(director, BY_MONTH, name="Оплаты по месяцам", schedule="daily", recipients="boss@example.com")
+    assert director.post("/reports/save", data=form).status_code == 302
+    with app.app_context():
+        assert Scheduler().run_once(datetime(2027, 6, 11, 7, 0, tzinfo=MSK))["reports"] == 1
+    [mail] = smtp.messages
+    [attachment] = list(mail.iter_attachments())
+    assert sheet_rows(attachment.get_content()) == [
+        ("Внесён, по месяцам", "Итого: Сумма"), ("март 2027", 12000), ("апрель 2027", 13000), ("май 2027", 1400)]
