@@ -18,6 +18,7 @@ from app.extensions import db
 
 BUCKETS = ("day", "week", "month", "quarter", "year")
 QUARTERS = ("I", "II", "III", "IV")
+STEP = timedelta(days=7)  # zones change their offset months apart: a weekly walk finds each change, then bisects
 Span = tuple[datetime | None, datetime | None]  # the earliest and latest stored moment (SQLite's zone offsets)
 
 
@@ -104,7 +105,7 @@ def offset_changes(tz: ZoneInfo, first: datetime | None, last: datetime | None) 
     changes = [(start, _minutes(tz, start))]
     moment = start
     while moment < end:
-        step = min(moment + timedelta(days=1), end)
+        step = min(moment + STEP, end)
         if _minutes(tz, step) != changes[-1][1]:
             changes.append(_change_between(tz, moment, step))
         moment = step
@@ -112,7 +113,7 @@ def offset_changes(tz: ZoneInfo, first: datetime | None, last: datetime | None) 
 
 
 def _change_between(tz: ZoneInfo, before: datetime, after: datetime) -> tuple[datetime, int]:
-    """The first whole second the offset differs from the one at `before` (zones change once a day at most)."""
+    """The first whole second the offset differs from the one at `before`."""
     offset = _minutes(tz, before)
     low, high = int(before.timestamp()), int(after.timestamp()) + 1
     while high - low > 1:
