@@ -22,7 +22,9 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.api.openapi import document
 from app.extensions import db
-from app.models import Document, HumanTask, Order, OutboxJob
+from app.models import Document, HumanTask, Order, OutboxJob, SavedReport, User
+from app.services import reports
+from app.usecases import reports as saved_reports
 from tests.support.api import HAPPY_CASH, Api, seed, truncate_all
 from tests.support.fake_sms import FakeSmsGateway
 
@@ -69,7 +71,8 @@ def _real_ids(app, numbers: list[str]) -> dict[str, list]:
         jobs = db.session.execute(select(OutboxJob.id).where(OutboxJob.status == "incident")).scalars().all()
         return {"number": [o.number for o in orders], "task_id": list(tasks), "document_id": list(documents),
                 "job_id": list(jobs), "token": [o.status_key for o in orders if o.status_key],
-                "process_id": ["order_lifecycle"], "version": [1]}
+                "process_id": ["order_lifecycle"], "version": [1],
+                "report_id": list(db.session.execute(select(SavedReport.id)).scalars())}
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +93,12 @@ def live(_schema, redis_server, tmp_path_factory, request):
         fresh = api.create_order(kind="kitchen")
         partners = api.create_order(as_="partner_mega")
         doomed = api.create_order(kind="windows")
+        with app.app_context():  # a saved report, grouped by month, for /reports/{report_id}/rows
+            director = db.session.execute(select(User).filter_by(login="director")).scalar_one()
+            saved_reports.save(director, reports.parse({
+                "source": "payments", "group_by": [{"field": "recorded_at", "bucket": "month"}], "aggregate": "sum",
+                "measure": "amount"}), name="Платежи по месяцам", shared_roles=[], schedule="none", fmt="xlsx",
+                recipients="")
         server, thread = _serve(app)
         LIVE.base_url = f"http://127.0.0.1:{server.server_port}/api/v1"
         LIVE.tokens = {login: api.token(login) for login in ("admin", "partner_mega")}

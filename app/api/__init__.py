@@ -17,6 +17,7 @@ from app.api import (  # noqa: E402,F401
     partner,
     process_settings,
     processes,
+    reports,
     request_checks,
     signals,
     tasks,

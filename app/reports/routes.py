@@ -37,7 +37,8 @@ def raw_definition(form: MultiDict) -> dict:
             filters.append({"field": field, "op": form.get(f"f{slot}_op", ""), "value": form.get(f"f{slot}_value", ""),
                             "value_to": form.get(f"f{slot}_to", "")})
     return {"source": form.get("source", "orders"), "columns": form.getlist("columns"),
-            "group_by": [name for name in (form.get("group1", ""), form.get("group2", "")) if name],
+            "group_by": [{"field": form.get(f"group{n}"), "bucket": form.get(f"group{n}_bucket", "")}
+                         for n in (1, 2) if form.get(f"group{n}")],
             "aggregate": form.get("aggregate", "count"), "measure": form.get("measure", ""), "filters": filters}
 
 
@@ -46,8 +47,11 @@ def form_of(definition: dict) -> MultiDict:
     pairs = [("source", definition.get("source", "orders")), ("aggregate", definition.get("aggregate", "count")),
              ("measure", definition.get("measure", ""))]
     pairs += [("columns", name) for name in definition.get("columns", [])]
-    for index, name in enumerate(definition.get("group_by", [])[:2], 1):
+    for index, group in enumerate(definition.get("group_by", [])[:2], 1):
+        name, bucket = (group.get("field", ""), group.get("bucket", "")) if isinstance(group, dict) else (group, "")
         pairs.append((f"group{index}", name))
+        if bucket:
+            pairs.append((f"group{index}_bucket", bucket))
     for slot, item in enumerate(definition.get("filters", [])[:FILTER_SLOTS], 1):
         pairs += [(f"f{slot}_field", item.get("field", "")), (f"f{slot}_op", item.get("op", "")),
                   (f"f{slot}_value", item.get("value", "")), (f"f{slot}_to", item.get("value_to", ""))]
@@ -74,6 +78,7 @@ def _builder(form: MultiDict, *, report=None, run: bool = True, errors: dict | N
                            message=message, errors=errors, report=report, roles=_roles(), schedules=SCHEDULES,
                            schedule_labels=SCHEDULE_LABELS,
                            aggregate_labels=AGGREGATE_LABELS, operator_labels=OPERATOR_LABELS,
+                           bucket_labels=reports.BUCKET_LABELS,
                            formats=FORMATS, operators=reports.OPERATORS, aggregates=reports.AGGREGATES,
                            slots=range(1, FILTER_SLOTS + 1), page_rows=reports.PAGE_ROWS,
                            may_edit=policy.can(current_user, "reports.edit"),

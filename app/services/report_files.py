@@ -6,6 +6,7 @@ from datetime import date, datetime
 from markupsafe import escape
 from openpyxl import Workbook
 
+from app.i18n import number
 from app.services import reports
 from app.services.workbooks import DATE, DATETIME, MONEY, Column, to_bytes, write_table
 
@@ -33,15 +34,23 @@ def pdf(title: str, result: reports.Result) -> bytes:
             return value.strftime("%d.%m.%Y %H:%M")
         if isinstance(value, date):
             return value.strftime("%d.%m.%Y")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return number(value)  # «12 000», as the page shows it, not «12000.0»
         return str(value)
 
     head = "".join(f"<th>{escape(h)}</th>" for h in result.headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(cell(v))}</td>" for v in row) + "</tr>" for row in result.rows)
+    body = "".join("<tr>" + "".join(f"<td{_right(kind)}>{escape(cell(v))}</td>"
+                                    for v, kind in zip(row, result.types, strict=True)) + "</tr>"
+                   for row in result.rows)
     html = (f"<html><head><meta charset='utf-8'><style>body{{font-family:sans-serif;font-size:9pt}}"
             f"table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:2px 4px}}"
             f"th{{background:#eee}}</style></head><body><h1>{escape(title)}</h1>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>")
     return HTML(string=html).write_pdf()
+
+
+def _right(kind: str) -> str:
+    return " style='text-align:right'" if kind in (reports.NUMBER, reports.COUNT) else ""
 
 
 def render(fmt: str, title: str, result: reports.Result) -> bytes:

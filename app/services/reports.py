@@ -1,6 +1,6 @@
 """The report builder's query: a definition (source, columns, filters, grouping, aggregate) checked against a
 whitelist of sources and columns, then run as one SELECT built from the whitelist's own expressions — nothing the
-user sends reaches the SQL but bound values.
+user sends reaches the SQL but bound values and whitelisted words (a period, the zone).
 """
 from __future__ import annotations
 
@@ -8,121 +8,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Callable
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, and_, func
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import ORDER_KINDS, VISIT_KINDS, Customer, HumanTask, Order, Payment, User, Visit
+from app.services import date_buckets
 from app.services.calendar import company_tz
 from app.services.periods import start_of
+from app.services.report_sources import COUNT, DATE, DATETIME, NUMBER, PERIOD, SOURCES, TEXT, Source
 
-TEXT, NUMBER, DATE, DATETIME = "text", "number", "date", "datetime"
-COUNT = "count"  # the type of a count column: a whole number
+BUCKET_LABELS = {"day": _l("по дням"), "week": _l("по неделям"), "month": _l("по месяцам"),
+                 "quarter": _l("по кварталам"), "year": _l("по годам")}
 OPERATORS = {"equals": (TEXT, NUMBER, DATE), "in": (TEXT,), "between": (DATE, DATETIME), "contains": (TEXT,)}
 AGGREGATES = ("count", "sum", "avg", "min", "max")
 MAX_FILTERS = 3
 MAX_GROUPS = 2
 ROW_LIMIT = 10_000  # rows a report may hold; the page shows the first PAGE_ROWS
 PAGE_ROWS = 500
-
-
-@dataclass(frozen=True)
-class Field:
-    label: Any  # a lazy string: translated when shown
-    expression: Callable[[], Any]  # the column's SQL expression, built when a query is
-    type: str = TEXT
-    labels: dict[str, tuple[str, str]] | None = None  # stored code -> (Russian, English) shown instead
-
-    def shown(self, value: Any) -> Any:
-        if self.labels is None or value not in self.labels:
-            return value
-        return self.labels[value][str(get_locale()) != "ru"]
-
-    def code(self, typed: str) -> str:
-        """A typed value as stored: a label (in either language) becomes its code."""
-        for code, names in (self.labels or {}).items():
-            if typed.lower() in (code.lower(), *(name.lower() for name in names)):
-                return code
-        return typed
-
-
-@dataclass(frozen=True)
-class Source:
-    label: Any
-    fields: dict[str, Field]
-    query: Callable[[], Select]  # the FROM clause with its joins, selecting nothing yet
-    default_columns: tuple[str, ...]
-
-
-def _orders() -> Select:
-    return select().select_from(Order).join(Customer, Order.customer_id == Customer.id)
-
-
-def _tasks() -> Select:
-    return select().select_from(HumanTask).outerjoin(Order, HumanTask.order_id == Order.id).outerjoin(
-        _ASSIGNEE, HumanTask.assignee_id == _ASSIGNEE.id)
-
-
-def _payments() -> Select:
-    return select().select_from(Payment).join(Order, Payment.order_id == Order.id)
-
-
-def _visits() -> Select:
-    return select().select_from(Visit).join(Order, Visit.order_id == Order.id).outerjoin(
-        _ASSIGNEE, Visit.user_id == _ASSIGNEE.id)
-
-
-_ASSIGNEE = aliased(User, name="report_person")
-_ORDER_NUMBER = Field(_l("Номер заказа"), lambda: Order.number)
-_ORDER_KIND = Field(_l("Вид заказа"), lambda: Order.kind, labels=ORDER_KINDS)
-
-SOURCES: dict[str, Source] = {
-    "orders": Source(_l("Заказы"), {
-        "number": _ORDER_NUMBER,
-        "kind": _ORDER_KIND,
-        "channel": Field(_l("Канал"), lambda: Order.channel),
-        "status": Field(_l("Статус"), lambda: Order.status),
-        "stage": Field(_l("Этап"), lambda: Order.stage),
-        "customer": Field(_l("Заказчик"), lambda: Customer.name),
-        "price": Field(_l("Цена"), lambda: Order.price, NUMBER),
-        "prepayment": Field(_l("Предоплата"), lambda: Order.prepayment, NUMBER),
-        "promised_date": Field(_l("Обещанная дата"), lambda: Order.promised_date, DATE),
-        "created_at": Field(_l("Создан"), lambda: Order.created_at, DATETIME),
-        "completed_at": Field(_l("Завершён"), lambda: Order.completed_at, DATETIME),
-    }, _orders, ("number", "kind", "status", "customer", "price")),
-    "tasks": Source(_l("Задачи"), {
-        "order": _ORDER_NUMBER,
-        "name": Field(_l("Задача"), lambda: HumanTask.name),
-        "stage": Field(_l("Этап"), lambda: HumanTask.stage),
-        "lane": Field(_l("Роль"), lambda: HumanTask.lane),
-        "state": Field(_l("Состояние"), lambda: HumanTask.state),
-        "assignee": Field(_l("Исполнитель"), lambda: _ASSIGNEE.name),
-        "created_at": Field(_l("Открыта"), lambda: HumanTask.created_at, DATETIME),
-        "due_at": Field(_l("Срок"), lambda: HumanTask.due_at, DATETIME),
-        "completed_at": Field(_l("Выполнена"), lambda: HumanTask.completed_at, DATETIME),
-    }, _tasks, ("order", "name", "state", "assignee", "created_at")),
-    "payments": Source(_l("Платежи"), {
-        "order": _ORDER_NUMBER,
-        "kind": _ORDER_KIND,
-        "number": Field(_l("Номер платежа"), lambda: Payment.number),
-        "paid_on": Field(_l("Дата оплаты"), lambda: Payment.paid_on, DATE),
-        "amount": Field(_l("Сумма"), lambda: Payment.amount, NUMBER),
-        "method": Field(_l("Способ"), lambda: Payment.method),
-        "received_by": Field(_l("Получатель"), lambda: Payment.received_by),
-        "source": Field(_l("Источник"), lambda: Payment.source),
-    }, _payments, ("order", "paid_on", "amount", "method")),
-    "visits": Source(_l("Выезды"), {
-        "order": _ORDER_NUMBER,
-        "kind": Field(_l("Вид выезда"), lambda: Visit.kind, labels=VISIT_KINDS),
-        "status": Field(_l("Состояние"), lambda: Visit.status),
-        "person": Field(_l("Сотрудник"), lambda: _ASSIGNEE.name),
-        "starts_at": Field(_l("Начало"), lambda: Visit.starts_at, DATETIME),
-        "ends_at": Field(_l("Окончание"), lambda: Visit.ends_at, DATETIME),
-    }, _visits, ("order", "kind", "status", "person", "starts_at")),
-}
 
 
 @dataclass(frozen=True)
@@ -141,12 +44,19 @@ class Definition:
     group_by: tuple[str, ...] = ()
     aggregate: str = "count"
     measure: str = ""  # the numeric column of sum / avg / min / max
+    buckets: tuple[str, ...] = ()  # per group: the period a date is grouped by ("month" …), "" for its own value
+
+    def bucket(self, index: int) -> str:
+        return self.buckets[index] if index < len(self.buckets) else ""
 
     def to_json(self) -> dict:
+        """The stored form; a group by period is {"field": …, "bucket": …}, any other group its field's name."""
+        groups = [{"field": name, "bucket": self.bucket(i)} if self.bucket(i) else name
+                  for i, name in enumerate(self.group_by)]
         return {"source": self.source, "columns": list(self.columns),
                 "filters": [{"field": f.field, "op": f.op, "value": f.value, "value_to": f.value_to}
                             for f in self.filters],
-                "group_by": list(self.group_by), "aggregate": self.aggregate, "measure": self.measure}
+                "group_by": groups, "aggregate": self.aggregate, "measure": self.measure}
 
 
 @dataclass
@@ -179,7 +89,7 @@ def parse(raw: dict) -> Definition:
         return name
 
     columns = tuple(known(name, f"columns[{i}]") for i, name in enumerate(_list(raw.get("columns"))))
-    group_by = tuple(known(name, f"group_by[{i}]") for i, name in enumerate(_list(raw.get("group_by"))))
+    group_by, buckets = _groups(raw.get("group_by"), source, known, errors)
     if len(group_by) > MAX_GROUPS:
         errors["group_by"] = str(_l("Группировать можно не больше чем по двум полям"))
     aggregate = str(raw.get("aggregate") or "count")
@@ -213,7 +123,29 @@ def parse(raw: dict) -> Definition:
     if errors:
         raise ValidationError(str(_l("Отчёт описан с ошибками")), errors)
     return Definition(source_code, columns, tuple(filters), group_by, aggregate,
-                      measure if aggregate != "count" else "")
+                      measure if aggregate != "count" else "", buckets if any(buckets) else ())
+
+
+def _groups(raw: Any, source: Source, known: Callable[..., str], errors: dict[str, str]
+            ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The grouping fields and the period each date among them is grouped by ("" for none)."""
+    names, buckets = [], []
+    for index, item in enumerate(_list(raw)):
+        where = f"group_by[{index}]"
+        if isinstance(item, dict):
+            name, bucket = known(item.get("field"), where), str(item.get("bucket") or "")
+        else:
+            name, bucket = known(item, where), ""
+        found = source.fields.get(name)
+        if bucket and bucket not in date_buckets.BUCKETS:
+            errors[f"{where}.bucket"] = str(_l("Неизвестный период «%(name)s»: выберите дни, недели, месяцы, "
+                                               "кварталы или годы", name=bucket[:20]))
+        elif bucket and found is not None and found.type not in (DATE, DATETIME):
+            errors[f"{where}.bucket"] = str(_l("По периодам группируют только даты, а «%(field)s» — не дата",
+                                               field=found.label))
+        names.append(name)
+        buckets.append(bucket)
+    return tuple(names), tuple(buckets)
 
 
 def _list(value: Any) -> list:
@@ -278,13 +210,14 @@ def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
     source = SOURCES[definition.source]
     query = source.query().where(*[_condition(source, item) for item in definition.filters])
     if definition.group_by:
-        groups = [source.fields[name].expression() for name in definition.group_by]
+        groups = [_group(source, query, name, definition.bucket(i)) for i, name in enumerate(definition.group_by)]
         value = func.count() if definition.aggregate == "count" else getattr(func, definition.aggregate)(
             source.fields[definition.measure].expression())
         query = query.add_columns(*groups, value).group_by(*groups).order_by(*groups)
-        headers = [str(source.fields[name].label) for name in definition.group_by]
+        headers = [group_label(definition, i) for i in range(len(definition.group_by))]
         headers.append(aggregate_label(definition))
-        types = [source.fields[name].type for name in definition.group_by]
+        types = [PERIOD if definition.bucket(i) else source.fields[name].type
+                 for i, name in enumerate(definition.group_by)]
         types.append(COUNT if definition.aggregate == "count" else NUMBER)
     else:
         query = query.add_columns(*[source.fields[name].expression() for name in definition.columns])
@@ -295,7 +228,9 @@ def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
     shown = [source.fields[name] for name in (definition.group_by or definition.columns)]
     for row in result.rows:
         for index, found in enumerate(shown):
-            row[index] = found.shown(row[index])
+            bucket = definition.bucket(index) if result.grouped else ""
+            row[index] = (date_buckets.label(date_buckets.first_day(row[index]), bucket) if bucket
+                          else found.shown(row[index]))
         for index, kind in enumerate(types):
             if kind == DATETIME and row[index] is not None:
                 row[index] = row[index].astimezone(company_tz()).replace(tzinfo=None)
@@ -304,6 +239,23 @@ def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
     if result.grouped:
         result.chart = _chart(result)
     return result
+
+
+def _group(source: Source, query: Select, name: str, bucket: str) -> Any:
+    """A grouping's SQL: the field itself, or the first day of its period in the company's zone."""
+    found = source.fields[name]
+    column = found.expression()
+    if not bucket:
+        return column
+    moments = date_buckets.span(query, column) if date_buckets.needs_span(found.type) else (None, None)
+    return date_buckets.expression(column, found.type, bucket, company_tz(), moments)
+
+
+def group_label(definition: Definition, index: int) -> str:
+    """A grouping's column header: the field, and its period when it has one («Внесён, по месяцам»)."""
+    name = str(SOURCES[definition.source].fields[definition.group_by[index]].label)
+    bucket = definition.bucket(index)
+    return f"{name}, {BUCKET_LABELS[bucket]}" if bucket else name
 
 
 def aggregate_label(definition: Definition) -> str:

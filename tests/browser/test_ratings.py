@@ -57,10 +57,27 @@ def test_an_admin_corrects_a_bad_weight_in_place(browser, history, screenshot):
     page.click("button:has-text('Сохранить')")
     assert "Вес — число от 0 до 1000" in page.inner_text("main")
     assert page.input_value('input[name="measurer.ratings"]') == "40"  # what was typed is kept
+    wrong, kept = (page.locator(f'input[name="measurer.{kpi}"]') for kpi in ("on_time", "ratings"))
+    assert wrong.evaluate("box => getComputedStyle(box).borderTopColor") != kept.evaluate(
+        "box => getComputedStyle(box).borderTopColor")  # the wrong weight is marked red, the others are not
     screenshot(page, "ratings-weights-error-desktop")
     page.fill('input[name="measurer.on_time"]', "0")
     page.click("button:has-text('Сохранить')")
     assert "Веса рейтинга сохранены" in page.inner_text("main")
     page.goto(f"{history}/ratings/?from=2027-04-01&to=2027-04-30")
     assert "вес 40" in page.inner_text("#rating-measurer thead")
+    context.close()
+
+
+def test_the_weights_are_narrow_number_boxes(browser, history, screenshot):
+    """Each weight is a short number: its box stays a few characters wide instead of filling the column."""
+    context, page = signed_in(browser, history, "admin", {"width": 1280, "height": 900})
+    page.goto(f"{history}/ratings/weights")
+    boxes = page.locator(".weights-table input")
+    assert boxes.count() >= 8
+    widths = [boxes.nth(i).bounding_box()["width"] for i in range(boxes.count())]
+    cells = [boxes.nth(i).locator("xpath=ancestor::td").bounding_box()["width"] for i in range(boxes.count())]
+    assert max(widths) <= 120 and all(width < cell - 16 for width, cell in zip(widths, cells, strict=True))
+    assert no_horizontal_scroll(page)
+    screenshot(page, "ratings-weights-desktop")
     context.close()

@@ -43,3 +43,27 @@ def test_the_director_builds_charts_and_saves_a_report(browser, live_server, scr
     page.click("text=Все отчёты")
     assert "Оплаты за апрель" in page.inner_text("#saved-reports")
     context.close()
+
+
+def test_payments_per_month_as_bars(browser, live_server, screenshot):
+    """Grouped by month, the table and the chart read «март 2027», «апрель 2027» in calendar order."""
+    from tests.support.reports import payments_recorded
+    from tests.test_report_periods import MOSCOW_PAYMENTS
+
+    app, base = live_server
+    payments_recorded(app, MOSCOW_PAYMENTS)
+    context, page = signed_in(browser, base, "director")
+    page.goto(f"{base}/reports/build?source=payments&choose=1")
+    page.select_option("select[name=group1]", "recorded_at")
+    page.select_option("select[name=group1_bucket]", "month")
+    page.select_option("select[name=aggregate]", "sum")
+    page.select_option("select[name=measure]", "amount")
+    page.click("#run-report")
+    page.wait_for_selector("#report-chart[data-drawn='1']")
+    rows = [row.inner_text().split("\t") for row in page.locator("#report-table tbody tr").all()]
+    assert [[cell.strip().replace("\xa0", " ") for cell in row] for row in rows] == [
+        ["март 2027", "12 000"], ["апрель 2027", "13 000"], ["май 2027", "1 400"]]
+    assert "апрель 2027" in page.inner_text("#report-chart")
+    assert no_horizontal_scroll(page)
+    screenshot(page, "reports-by-month")
+    context.close()
