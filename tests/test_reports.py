@@ -76,6 +76,8 @@ def test_listed_columns_and_a_contains_filter(director):
     ("source=orders&columns=number&f1_field=price&f1_op=contains&f1_value=1&run=1", "err-filters-0-op"),
     ("source=orders&columns=number&f1_field=created_at&f1_op=between&f1_value=2027-13-01&run=1",
      "err-filters-0-value"),
+    ("source=orders&columns=number&f1_field=created_at&f1_op=between&f1_value=2027-01-01&f1_to=9999-12-31"
+     "&run=1", "err-filters-0-value"),  # a day with no next day to count up to
 ])
 def test_a_definition_outside_the_whitelist_is_refused_inline(director, app, query, field):
     page = director.get(f"/reports/build?{query}")
@@ -84,6 +86,13 @@ def test_a_definition_outside_the_whitelist_is_refused_inline(director, app, que
     assert b'id="report-table"' not in page.data
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Order)).scalar_one() == len(PAYMENTS)
+
+
+def test_contains_finds_cyrillic_text_in_any_case(director, api):
+    number = api.create_order()  # «Иванова Мария Петровна»
+    page = director.get("/reports/build?source=orders&columns=number&columns=customer"
+                        "&f1_field=customer&f1_op=contains&f1_value=ИВАНОВА мария&run=1")
+    assert table_rows(page.data) == [[number, "Иванова Мария Петровна"]]
 
 
 def test_an_unknown_source_is_refused(director):
@@ -111,6 +120,12 @@ def test_a_saved_report_is_shared_with_a_role_and_refused_to_others(director, ap
     assert "Оплаты за апрель" in text_of(listing.data)
     assert table_rows(accountant.get(report_url).data) == APRIL_ROWS
     assert sheet_rows(accountant.get(f"{report_url}.xlsx").data)[1:] == [*APRIL_SHEET]
+
+    one_line = save_form(director, BY_KIND, name="Weekly\r\nBcc: spy@evil.example")  # it becomes a mail's subject
+    assert director.post("/reports/save", data=one_line).status_code == 302
+    with app.app_context():
+        names = db.session.execute(select(SavedReport.name).order_by(SavedReport.id)).scalars().all()
+        assert names == ["Оплаты за апрель", "Weekly Bcc: spy@evil.example"]
 
     sales = signed_in(app, "sales")
     assert "Оплаты за апрель" not in text_of(sales.get("/reports/").data)
@@ -155,6 +170,7 @@ def test_a_scheduled_report_arrives_by_mail_as_a_workbook(make_app, smtp, clock)
         assert scheduler.run_once(datetime(2027, 5, 11, 4, 1, tzinfo=timezone.utc))["reports"] == 1
         job = db.session.execute(select(OutboxJob).where(OutboxJob.operator == "reports.send")).scalar_one()
         assert job.status == "done" and job.result["sent"] == 2
+        job_id = job.id
         assert db.session.get(SavedReport, report.id).next_run_at == datetime(2027, 5, 12, 4, 0, tzinfo=timezone.utc)
         # The same round again sends nothing: the next run is tomorrow.
         assert scheduler.run_once(datetime(2027, 5, 11, 4, 2, tzinfo=timezone.utc))["reports"] == 0
@@ -165,6 +181,7 @@ def test_a_scheduled_report_arrives_by_mail_as_a_workbook(make_app, smtp, clock)
     [mail] = smtp.messages
     assert sorted(smtp.envelopes[0][1]) == ["books@example.com", "boss@example.com"]
     assert mail["Subject"].startswith("Отчёт «Оплаты за апрель»")
+    assert mail["Message-ID"].startswith(f"<report-{report.id}-job-{job_id}@")  # the same on a retry of the job
     [attachment] = list(mail.iter_attachments())
     assert attachment.get_filename().endswith(".xlsx")
     assert sheet_rows(attachment.get_content()) == [("Вид заказа", "Итого: Сумма"), ("Кухонный гарнитур", 150000),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 
 from flask import current_app
 
@@ -32,7 +32,7 @@ def send(ctx: JobContext) -> dict:
         raise OperatorError(f"Отчёт «{report.name}» больше не строится: {exc}", permanent=True) from exc
     result = reports.run(definition)
     attachment = report_files.render(report.format, report.name, result)
-    message = compose(report, result, attachment)
+    message = compose(report, result, attachment, ctx.job_id)
     transport = transport_from_config()
     if not isinstance(transport, SmtpTransport):
         log.info("report %s «%s» to %s: %s rows", report.id, report.name, ", ".join(report.recipients),
@@ -59,18 +59,22 @@ def send(ctx: JobContext) -> dict:
             "rows": len(result.rows), "message_id": message["Message-ID"]}
 
 
-def compose(report: SavedReport, result: reports.Result, attachment: bytes) -> EmailMessage:
+def compose(report: SavedReport, result: reports.Result, attachment: bytes, job_id: int) -> EmailMessage:
+    """The mailing of one run: the same Message-ID on every retry of the job, so a mail system that got the first
+    attempt (the worker died before it recorded the send) can tell the second is the same message."""
     mail_from = current_app.config["MAIL_FROM"]
     today = local_today().strftime("%d.%m.%Y")
+    name = " ".join(report.name.split())  # a header holds one line
     message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = f"Отчёт «{report.name}» на {today}"
+    message["Subject"] = f"Отчёт «{name}» на {today}"
     message["From"] = mail_from
     message["To"] = ", ".join(report.recipients)
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=parseaddr(mail_from)[1].rpartition("@")[2] or "localhost")
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = f"<report-{report.id}-job-{job_id}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
     more = " (показаны первые)" if result.truncated else ""
-    message.set_content(f"Отчёт «{report.name}» на {today}: строк — {len(result.rows)}{more}. Файл во вложении.\n")
+    message.set_content(f"Отчёт «{name}» на {today}: строк — {len(result.rows)}{more}. Файл во вложении.\n")
     maintype, subtype = report_files.MIME[report.format].split("/")
     message.add_attachment(attachment, maintype=maintype, subtype=subtype,
                            filename=f"report-{report.id}-{local_today().isoformat()}.{report.format}")

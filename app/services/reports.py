@@ -15,7 +15,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.services import date_buckets
 from app.services.calendar import company_tz
-from app.services.periods import start_of
+from app.services.periods import YEARS, start_of
 from app.services.report_sources import COUNT, DATE, DATETIME, NUMBER, PERIOD, SOURCES, TEXT, Source
 
 BUCKET_LABELS = {"day": _l("по дням"), "week": _l("по неделям"), "month": _l("по месяцам"),
@@ -154,11 +154,20 @@ def _list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def _day(value: str) -> date | None:
+    """A filter's date, or None for empty; ValueError when it is not one a period can hold (periods.YEARS)."""
+    if not value:
+        return None
+    day = date.fromisoformat(value)
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ValueError(value)
+    return day
+
+
 def _check_value(kind: str, op: str, value: str, value_to: str) -> str | None:
     if op == "between":
         try:
-            start = date.fromisoformat(value) if value else None
-            end = date.fromisoformat(value_to) if value_to else None
+            start, end = _day(value), _day(value_to)
         except ValueError:
             return str(_l("Даты — в виде ГГГГ-ММ-ДД"))
         if start is None and end is None:
@@ -175,7 +184,7 @@ def _check_value(kind: str, op: str, value: str, value_to: str) -> str | None:
             return str(_l("Нужно число"))
     if kind == DATE:
         try:
-            date.fromisoformat(value)
+            _day(value)
         except ValueError:
             return str(_l("Даты — в виде ГГГГ-ММ-ДД"))
     return None
@@ -269,12 +278,14 @@ def aggregate_label(definition: Definition) -> str:
 def _chart(result: Result) -> dict:
     """Bars per first group; with a second group, one series per its value."""
     def text(value: Any) -> str:
+        if isinstance(value, datetime):  # a moment grouped as it is: each its own bar, on the company's clock
+            return value.astimezone(company_tz()).strftime("%d.%m.%Y %H:%M:%S")
         return "—" if value is None else value.strftime("%d.%m.%Y") if isinstance(value, date) else str(value)
 
+    if len(result.headers) == 2:  # the rows are the groups already: a bar each
+        return {"categories": [text(row[0]) for row in result.rows],
+                "series": [{"name": result.headers[-1], "data": [row[-1] for row in result.rows]}]}
     categories = list(dict.fromkeys(text(row[0]) for row in result.rows))
-    if len(result.headers) == 2:
-        return {"categories": categories, "series": [{"name": result.headers[-1],
-                                                      "data": [row[-1] for row in result.rows]}]}
     series: dict[str, dict[str, Any]] = {}
     for row in result.rows:
         series.setdefault(text(row[1]), {})[text(row[0])] = row[-1]

@@ -52,7 +52,7 @@ def parse_settings(name: str, shared_roles: list[str], schedule: str, fmt: str, 
                    ) -> tuple[str, list[str], str, str, list[str]]:
     """The report's name, sharing and schedule, checked; ValidationError names each bad field."""
     errors = {}
-    name = (name or "").strip()
+    name = " ".join((name or "").split())  # one line: it becomes the mailing's subject
     if not name or len(name) > 200:
         errors["name"] = _("Назовите отчёт (до 200 знаков)")
     unknown = [code for code in shared_roles if code not in STAFF]
