@@ -32,7 +32,9 @@ def start_placed(order_id: int, actor: User | None) -> bool:
     """Start the lifecycle of an order placed by `place_batch`, in the caller's unit of work; False when there is
     nothing to start (its process has started already, or it was cancelled meanwhile). The order's row is locked
     first, so two deliveries of the same job cannot start it twice."""
-    order = db.session.get(Order, order_id, with_for_update=True)
+    # The lock on the row alone (the order loads its partner by an outer join, which PostgreSQL will not lock).
+    db.session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
+    order = db.session.get(Order, order_id)
     if order is None or order.status != OrderStatus.ACTIVE:
         return False
     if db.session.execute(select(ProcessInstance.id).where(ProcessInstance.order_id == order_id)).first():
