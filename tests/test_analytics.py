@@ -176,3 +176,73 @@ def test_the_heatmap_carries_each_tasks_median_and_the_flows(ui, clock):
     assert heat["tasks"]["new_order"]["median"] == pytest.approx(1.5, abs=0.02)
     assert ["prepare_contract", "design", 1] in heat["transitions"]
     assert 'id="heat-bpmn"' in page and "order_lifecycle" in page
+
+
+def listed_numbers(html: str) -> set[str]:
+    return set(re.findall(r'<a href="/orders/([^"/]+)"><strong>', html))
+
+
+def test_each_per_stage_figure_links_to_exactly_the_orders_it_counts(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    director = signed_in(app, "director")
+    html = director.get("/analytics/?from=2026-12-01&to=2026-12-31").get_data(as_text=True)
+
+    def link_in(row_pattern: str) -> tuple[str, int]:
+        row = re.search(row_pattern, html, re.S)
+        assert row, row_pattern
+        found = re.search(r'<a href="(/orders\?[^"]+)">(\d+)</a>', row.group(row.lastindex or 0))
+        assert found, row.group(0)
+        return unescape(found.group(1)), int(found.group(2))
+
+    late, late_count = link_in(r'<tr data-stage="Новый заказ">.*?</tr>')  # b's confirmation took 9 working hours
+    assert "task_late=1" in late and late_count == 1
+    assert listed_numbers(director.get(late).get_data(as_text=True)) == {orders["b"]}
+    looped, loop_count = link_in(r'<li data-task="prepare_contract">.*?</li>')  # d went back to design once
+    assert loop_count == 1 and listed_numbers(director.get(looped).get_data(as_text=True)) == {orders["d"]}
+    step, step_count = link_in(r'<tr data-from="new_order" data-to="plan_measurement">.*?</tr>')
+    assert step_count == 4
+    assert listed_numbers(director.get(step).get_data(as_text=True)) == {orders[k] for k in "abcd"}
+    stopped, _count = link_in(r'data-table="cancelled">.*?(<tr data-stage="Планирование выезда на замер">.*?</tr>)')
+    assert listed_numbers(director.get(stopped).get_data(as_text=True)) == {orders["c"]}  # c stopped there, d passed
+
+    # every per-stage count on the page is the number of rows its list shows, and the list's workbook holds them
+    links = re.findall(r'<a href="(/orders\?[^"]*(?:task|stopped_at)[^"]*)">(\d+)</a>', html)
+    assert len(links) >= 15
+    for href, count in links:
+        page = director.get(unescape(href)).get_data(as_text=True)
+        assert len(listed_numbers(page)) == int(count), href
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    workbook = director.get(unescape(step).replace("/orders?", "/orders.xlsx?"))
+    sheet = load_workbook(BytesIO(workbook.data)).active
+    numbers = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True) if row[0]}
+    assert {orders[k] for k in "abcd"} <= numbers and orders["e"] not in numbers
+
+
+def test_the_list_names_the_task_filter_and_offers_to_drop_it(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    director = signed_in(app, "director")
+    page = director.get("/orders?task=prepare_contract&task_loop=1&kind=wardrobe").get_data(as_text=True)
+    chip = re.search(r'<span class="badge task-chip">(.*?)</span>', page, re.S)
+    assert chip and "Возвращались: задача «Подготовка договора»" in text_of(chip.group(1))
+    dropped = unescape(re.search(r'href="([^"]+)"', chip.group(1)).group(1))
+    assert "task" not in dropped and "kind=wardrobe" in dropped
+    assert listed_numbers(director.get(dropped).get_data(as_text=True)) == {orders[k] for k in "acde"}
+
+
+@pytest.mark.parametrize("query, message", [
+    ("task=new%20order!", "Задача: «new order!» — не идентификатор задачи процесса"),
+    ("task=new_order&task_late=maybe", "Задача выполнена с опозданием: «maybe» — ожидается 1 или 0"),
+    ("task_loop=1", "Возврат к задаче: «1» — ожидается 1 или 0 и задача или этап"),
+    ("task_next=design", "Следующая задача: «design» — нужен идентификатор задачи процесса"),
+])
+def test_a_malformed_task_filter_is_named_on_the_list(ui, query, message):
+    app, api = ui
+    api.create_order("wardrobe")
+    response = signed_in(app, "director").get(f"/orders?{query}")
+    assert response.status_code == 422 and message in text_of(response.get_data(as_text=True))
+    assert signed_in(app, "director").get(f"/orders.xlsx?{query}").status_code == 422

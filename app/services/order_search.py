@@ -1,7 +1,10 @@
 """Filtering and sorting orders from query-string arguments: one implementation for the API and the UI."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
 
 from app.errors import ValidationError
 from app.models import Customer, HumanTask, Order, OrderStatus, Partner, User
@@ -16,6 +19,80 @@ SORTS = {
 }
 NULLS_LAST = {"predicted"}  # orders with nothing predicted (finished, not yet reckoned) after the dated ones
 YES = ("1", "true", "yes", "on")
+FLAGS = (*YES, "0", "false", "no", "off", "")
+BPMN_ID = re.compile(r"[A-Za-z_][\w.-]{0,99}")  # an XML NCName, as long as HumanTask.bpmn_id
+TASK_ARGS = ("task", "task_stage", "task_done", "task_late", "task_loop", "task_next", "stopped_at")
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Orders by the tasks they had (the analytics' per-stage figures drill down here): a task at the bpmn id `task`
+    or at the stage `task_stage`, optionally one completed (`done`), completed after its deadline (`late`), reached
+    more than once (`loop`), or followed straight by the task `next`; `stopped_at`: the stage of the order's last
+    task (where a cancelled order stopped)."""
+    task: str = ""
+    stage: str = ""
+    done: bool = False
+    late: bool = False
+    loop: bool = False
+    next: str = ""
+    stopped_at: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.task or self.stage or self.stopped_at)
+
+
+def task_filter(args) -> TaskFilter:
+    """The task filter from the query string; raises ValidationError naming each argument it cannot use."""
+    raw = {name: str(args.get(name) or "").strip() for name in TASK_ARGS}
+    problems: dict[str, str] = {}
+    for name in ("task", "task_next"):
+        if raw[name] and not BPMN_ID.fullmatch(raw[name]):
+            problems[name] = "a BPMN task id expected"
+    for name in ("task_stage", "stopped_at"):
+        if len(raw[name]) > 120:
+            problems[name] = "at most 120 characters"
+    flags = {}
+    for name in ("task_done", "task_late", "task_loop"):
+        if raw[name].lower() not in FLAGS:
+            problems[name] = "true or false expected"
+        flags[name] = raw[name].lower() in YES
+    if raw["task_next"] and not raw["task"]:
+        problems.setdefault("task_next", "needs 'task': the task it follows")
+    if any(flags.values()) and not (raw["task"] or raw["task_stage"]):
+        for name, on in flags.items():
+            if on:
+                problems.setdefault(name, "needs 'task' or 'task_stage'")
+    if problems:
+        raise ValidationError("task filter: " + ", ".join(sorted(problems)), fields=problems)
+    return TaskFilter(raw["task"], raw["task_stage"], flags["task_done"], flags["task_late"], flags["task_loop"],
+                      raw["task_next"], raw["stopped_at"])
+
+
+def _tasks_matching(chosen: TaskFilter):
+    """Ids of the orders that had such a task."""
+    at = HumanTask.bpmn_id == chosen.task if chosen.task else HumanTask.stage == chosen.stage
+    if chosen.next:
+        ordered = (select(HumanTask.order_id, HumanTask.bpmn_id, HumanTask.stage,
+                          func.lead(HumanTask.bpmn_id).over(partition_by=HumanTask.order_id,
+                                                            order_by=(HumanTask.created_at, HumanTask.id))
+                          .label("next_id")).subquery())
+        return select(ordered.c.order_id).where(ordered.c.bpmn_id == chosen.task, ordered.c.next_id == chosen.next)
+    query = select(HumanTask.order_id).where(at, HumanTask.order_id.is_not(None))
+    if chosen.done or chosen.late:
+        query = query.where(HumanTask.state == "completed", HumanTask.completed_at.is_not(None))
+    if chosen.late:
+        query = query.where(HumanTask.due_at.is_not(None), HumanTask.completed_at > HumanTask.due_at)
+    if chosen.loop:
+        query = query.group_by(HumanTask.order_id).having(func.count() > 1)
+    return query
+
+
+def _stopped_at(stage: str):
+    """Ids of the orders whose last task was at the stage (cancelling renames Order.stage, the task keeps it)."""
+    last = select(func.max(HumanTask.id)).where(HumanTask.order_id.is_not(None)).group_by(HumanTask.order_id)
+    return select(HumanTask.order_id).where(HumanTask.id.in_(last), HumanTask.stage == stage)
 
 
 def _date(args, name: str):
@@ -29,8 +106,8 @@ def _date(args, name: str):
 
 
 def search_orders(user: User, args):
-    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates, and
-    to the active orders at risk of missing the promised date (`at_risk`)."""
+    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates, the
+    tasks they had (TaskFilter), and to the active orders at risk of missing the promised date (`at_risk`)."""
     query = visible_orders(user).join(Order.customer)
     for name, column in (("stage", Order.stage), ("status", Order.status), ("kind", Order.kind),
                          ("channel", Order.channel)):
@@ -44,6 +121,11 @@ def search_orders(user: User, args):
             .where(HumanTask.state == "open", User.login == args["assignee"])))
     if str(args.get("at_risk", "")).lower() in YES:
         query = query.where(Order.at_risk.is_(True), Order.status == OrderStatus.ACTIVE)
+    chosen = task_filter(args)
+    if chosen.task or chosen.stage:
+        query = query.where(Order.id.in_(_tasks_matching(chosen)))
+    if chosen.stopped_at:
+        query = query.where(Order.id.in_(_stopped_at(chosen.stopped_at)))
     text = (args.get("q") or "").strip()
     if text:
         query = query.where(matches_text(text))
