@@ -237,8 +237,8 @@ def test_the_list_names_the_task_filter_and_offers_to_drop_it(ui, clock):
 @pytest.mark.parametrize("query, message", [
     ("task=new%20order!", "Задача: «new order!» — не идентификатор задачи процесса"),
     ("task=new_order&task_late=maybe", "Задача выполнена с опозданием: «maybe» — ожидается 1 или 0"),
-    ("task_loop=1", "Возврат к задаче: «1» — ожидается 1 или 0 и задача или этап"),
-    ("task_next=design", "Следующая задача: «design» — нужен идентификатор задачи процесса"),
+    ("task_loop=often", "Возврат к задаче: «often» — ожидается 1 или 0"),
+    ("task=design&task_next=дизайн", "Следующая задача: «дизайн» — не идентификатор задачи процесса"),
 ])
 def test_a_malformed_task_filter_is_named_on_the_list(ui, query, message):
     app, api = ui
@@ -246,3 +246,14 @@ def test_a_malformed_task_filter_is_named_on_the_list(ui, query, message):
     response = signed_in(app, "director").get(f"/orders?{query}")
     assert response.status_code == 422 and message in text_of(response.get_data(as_text=True))
     assert signed_in(app, "director").get(f"/orders.xlsx?{query}").status_code == 422
+
+
+def test_the_api_lists_orders_by_their_tasks_and_names_a_bad_task_filter(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    looped = api.get("/orders?task=prepare_contract&task_loop=true")
+    assert looped.status_code == 200 and [item["number"] for item in looped.json["items"]] == [orders["d"]]
+    late = api.get("/orders?task_stage=Новый заказ&task_late=1&created_from=2026-12-01")
+    assert [item["number"] for item in late.json["items"]] == [orders["b"]]
+    refused = api.get("/orders?task=new_order&task_late=maybe")
+    assert refused.status_code == 422 and "task_late" in refused.json["fields"]

@@ -38,7 +38,7 @@ from app.services.dates import parse_datetime
 from app.services.inputs import int_arg
 from app.services.notes import add_note
 from app.services.notifications import notify
-from app.services.order_search import TASK_ARGS, search_orders, sorted_by, task_filter
+from app.services.order_search import search_orders, sorted_by, task_filter
 from app.services.orders import STATUS_LABELS
 from app.services.workbooks import download
 from app.usecases import messages
@@ -98,13 +98,12 @@ def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
 DATE_FILTERS = {"created_from": N_("Создан с"), "created_to": N_("Создан по")}
 TASK_PROBLEMS = {
     "task": N_("Задача: «%(value)s» — не идентификатор задачи процесса"),
-    "task_next": N_("Следующая задача: «%(value)s» — нужен идентификатор задачи процесса и задача, "
-                    "за которой она идёт"),
+    "task_next": N_("Следующая задача: «%(value)s» — не идентификатор задачи процесса"),
     "task_stage": N_("Этап задачи: не длиннее 120 символов"),
     "stopped_at": N_("Остановился на этапе: не длиннее 120 символов"),
-    "task_done": N_("Задача выполнена: «%(value)s» — ожидается 1 или 0 и задача или этап"),
-    "task_late": N_("Задача выполнена с опозданием: «%(value)s» — ожидается 1 или 0 и задача или этап"),
-    "task_loop": N_("Возврат к задаче: «%(value)s» — ожидается 1 или 0 и задача или этап"),
+    "task_done": N_("Задача выполнена: «%(value)s» — ожидается 1 или 0"),
+    "task_late": N_("Задача выполнена с опозданием: «%(value)s» — ожидается 1 или 0"),
+    "task_loop": N_("Возврат к задаче: «%(value)s» — ожидается 1 или 0"),
 }
 
 
@@ -120,14 +119,12 @@ def listed_orders(user: User, args) -> tuple[Select, dict[str, str]]:
             except ValueError:
                 errors[name] = _("%(field)s: дата «%(value)s» не распознана", field=_(label), value=raw[:40])
     readable = {key: value for key, value in args.items() if key not in errors}
-    for _round in TASK_ARGS:  # leaving out an unreadable task id can leave its modifiers without a task
-        try:
-            task_filter(readable)
-            break
-        except ValidationError as exc:
-            for name in exc.fields:
-                errors[name] = _(TASK_PROBLEMS[name], value=str(args.get(name, ""))[:40])
-                readable.pop(name, None)
+    try:
+        task_filter(readable)
+    except ValidationError as exc:  # each argument is read on its own: leaving out the unreadable ones is enough
+        for name in exc.fields:
+            errors[name] = _(TASK_PROBLEMS[name], value=str(args.get(name, ""))[:40])
+            readable.pop(name, None)
     return sorted_by(search_orders(user, readable), args), errors
 
 
@@ -168,9 +165,10 @@ def _task_chips(errors: dict[str, str]) -> list[tuple[str, str]]:
         kept = [(k, v) for k, v in request.args.items(multi=True) if k not in names and k != "page"]
         return url_for("orders.index") + ("?" + urlencode(kept) if kept else "")
 
-    if chosen.task or chosen.stage:
-        where = (_("задача «%(name)s»", name=_task_name(chosen.task)) if chosen.task
-                 else _("этап «%(name)s»", name=chosen.stage))
+    if chosen.on_tasks:
+        where = ", ".join(
+            [_("задача «%(name)s»", name=_task_name(chosen.task))] * bool(chosen.task)
+            + [_("этап «%(name)s»", name=chosen.stage)] * bool(chosen.stage)) or _("любая задача")
         if chosen.next:
             label = _("Была %(where)s, за ней — «%(next)s»", where=where, next=_task_name(chosen.next))
         elif chosen.loop:

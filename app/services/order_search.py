@@ -20,16 +20,16 @@ SORTS = {
 NULLS_LAST = {"predicted"}  # orders with nothing predicted (finished, not yet reckoned) after the dated ones
 YES = ("1", "true", "yes", "on")
 FLAGS = (*YES, "0", "false", "no", "off", "")
-BPMN_ID = re.compile(r"[A-Za-z_][\w.-]{0,99}")  # an XML NCName, as long as HumanTask.bpmn_id
+BPMN_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")  # an XML NCName in ASCII, as long as HumanTask.bpmn_id
 TASK_ARGS = ("task", "task_stage", "task_done", "task_late", "task_loop", "task_next", "stopped_at")
 
 
 @dataclass(frozen=True)
 class TaskFilter:
     """Orders by the tasks they had (the analytics' per-stage figures drill down here): a task at the bpmn id `task`
-    or at the stage `task_stage`, optionally one completed (`done`), completed after its deadline (`late`), reached
-    more than once (`loop`), or followed straight by the task `next`; `stopped_at`: the stage of the order's last
-    task (where a cancelled order stopped)."""
+    and/or at the stage `task_stage` (without either: any task), completed (`done`), completed after its deadline
+    (`late`), reached more than once (`loop`), or followed straight by the task `next`; `stopped_at`: the stage of
+    the order's last task (where a cancelled order stopped)."""
     task: str = ""
     stage: str = ""
     done: bool = False
@@ -39,8 +39,8 @@ class TaskFilter:
     stopped_at: str = ""
 
     @property
-    def active(self) -> bool:
-        return bool(self.task or self.stage or self.stopped_at)
+    def on_tasks(self) -> bool:
+        return bool(self.task or self.stage or self.done or self.late or self.loop or self.next)
 
 
 def task_filter(args) -> TaskFilter:
@@ -58,12 +58,6 @@ def task_filter(args) -> TaskFilter:
         if raw[name].lower() not in FLAGS:
             problems[name] = "true or false expected"
         flags[name] = raw[name].lower() in YES
-    if raw["task_next"] and not raw["task"]:
-        problems.setdefault("task_next", "needs 'task': the task it follows")
-    if any(flags.values()) and not (raw["task"] or raw["task_stage"]):
-        for name, on in flags.items():
-            if on:
-                problems.setdefault(name, "needs 'task' or 'task_stage'")
     if problems:
         raise ValidationError("task filter: " + ", ".join(sorted(problems)), fields=problems)
     return TaskFilter(raw["task"], raw["task_stage"], flags["task_done"], flags["task_late"], flags["task_loop"],
@@ -72,20 +66,28 @@ def task_filter(args) -> TaskFilter:
 
 def _tasks_matching(chosen: TaskFilter):
     """Ids of the orders that had such a task."""
-    at = HumanTask.bpmn_id == chosen.task if chosen.task else HumanTask.stage == chosen.stage
     if chosen.next:
         ordered = (select(HumanTask.order_id, HumanTask.bpmn_id, HumanTask.stage,
                           func.lead(HumanTask.bpmn_id).over(partition_by=HumanTask.order_id,
                                                             order_by=(HumanTask.created_at, HumanTask.id))
                           .label("next_id")).subquery())
-        return select(ordered.c.order_id).where(ordered.c.bpmn_id == chosen.task, ordered.c.next_id == chosen.next)
-    query = select(HumanTask.order_id).where(at, HumanTask.order_id.is_not(None))
+        step = select(ordered.c.order_id).where(ordered.c.next_id == chosen.next)
+        if chosen.task:
+            step = step.where(ordered.c.bpmn_id == chosen.task)
+        if chosen.stage:
+            step = step.where(ordered.c.stage == chosen.stage)
+        return step
+    query = select(HumanTask.order_id).where(HumanTask.order_id.is_not(None))
+    if chosen.task:
+        query = query.where(HumanTask.bpmn_id == chosen.task)
+    if chosen.stage:
+        query = query.where(HumanTask.stage == chosen.stage)
     if chosen.done or chosen.late:
         query = query.where(HumanTask.state == "completed", HumanTask.completed_at.is_not(None))
     if chosen.late:
         query = query.where(HumanTask.due_at.is_not(None), HumanTask.completed_at > HumanTask.due_at)
-    if chosen.loop:
-        query = query.group_by(HumanTask.order_id).having(func.count() > 1)
+    if chosen.loop:  # more than once at the same task
+        query = query.group_by(HumanTask.order_id, HumanTask.bpmn_id).having(func.count() > 1)
     return query
 
 
@@ -122,7 +124,7 @@ def search_orders(user: User, args):
     if str(args.get("at_risk", "")).lower() in YES:
         query = query.where(Order.at_risk.is_(True), Order.status == OrderStatus.ACTIVE)
     chosen = task_filter(args)
-    if chosen.task or chosen.stage:
+    if chosen.on_tasks:
         query = query.where(Order.id.in_(_tasks_matching(chosen)))
     if chosen.stopped_at:
         query = query.where(Order.id.in_(_stopped_at(chosen.stopped_at)))
