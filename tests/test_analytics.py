@@ -257,3 +257,30 @@ def test_the_api_lists_orders_by_their_tasks_and_names_a_bad_task_filter(ui, clo
     assert [item["number"] for item in late.json["items"]] == [orders["b"]]
     refused = api.get("/orders?task=new_order&task_late=maybe")
     assert refused.status_code == 422 and "task_late" in refused.json["fields"]
+
+
+def test_the_tables_download_as_a_workbook_a_sheet_each_for_the_same_filters(ui, clock):
+    app, api = ui
+    history(app, api, clock)
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    director = signed_in(app, "director")
+    page = director.get("/analytics/?from=2026-12-01&to=2026-12-31&kind=wardrobe").get_data(as_text=True)
+    href = unescape(re.search(r'id="analytics-xlsx" href="([^"]+)"', page).group(1))
+    response = director.get(href)
+    assert response.status_code == 200 and response.headers["Content-Disposition"].endswith(".xlsx")
+    book = load_workbook(BytesIO(response.data))
+    assert {"Отбор", "Заказы по видам", "В срок по этапам", "Время на этапе", "Выручка и платежи",
+            "Движение между этапами", "Возвраты", "Отмены по этапам"} <= set(book.sheetnames)
+
+    def rows(title: str) -> list[tuple]:
+        return list(book[title].iter_rows(min_row=2, values_only=True))
+
+    assert rows("Заказы по видам") == [("Встроенный шкаф", 3, 1, 1)]  # the kind filter holds: no kitchen
+    assert ("Новый заказ", 3, 3, 100.0, 0) in rows("В срок по этапам")  # b, the late kitchen, is filtered out
+    assert rows("Возвраты") == [("Подготовка договора", 1, 1)]
+    assert rows("Отмены по этапам") == [("Планирование выезда на замер", 1, "Дорого (1)")]
+    assert rows("Выручка и платежи")[0][1:] == (1, 120000, 2, 45000)  # d's prepayment and a's 5 000
+    assert director.get("/analytics/tables.xlsx?kind=yacht").status_code == 422
