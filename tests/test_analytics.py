@@ -284,3 +284,15 @@ def test_the_tables_download_as_a_workbook_a_sheet_each_for_the_same_filters(ui,
     assert rows("Отмены по этапам") == [("Планирование выезда на замер", 1, "Дорого (1)")]
     assert rows("Выручка и платежи")[0][1:] == (1, 120000, 2, 45000)  # d's prepayment and a's 5 000
     assert director.get("/analytics/tables.xlsx?kind=yacht").status_code == 422
+
+
+def test_a_drill_down_shows_its_period_in_the_lists_date_fields_and_the_last_day_counts(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    director = signed_in(app, "director")
+    html = director.get("/analytics/?from=2026-12-01&to=2026-12-03").get_data(as_text=True)
+    href = unescape(re.search(r'<a href="(/orders\?[^"]*kind=wardrobe[^"]*)">2</a>', html).group(1))
+    listed = director.get(href).get_data(as_text=True)
+    assert 'name="created_from" value="2026-12-01"' in listed and 'name="created_to" value="2026-12-03"' in listed
+    # a and c were created on 3 December (Moscow): «по 03.12» takes the whole company day
+    assert listed_numbers(listed) == {orders["a"], orders["c"]}

@@ -44,10 +44,10 @@ class Filters:
     def order_args(self, **extra: str) -> dict[str, str]:
         """The orders list's query string for this cohort (plus `extra`: status, stage, q)."""
         args = {"kind": self.kind, "partner": self.partner, "channel": self.channel}
-        if self.start:
-            args["created_from"] = start_of(self.start).isoformat()
+        if self.start:  # bare dates: the list reads them as the company's days, and its date fields show them
+            args["created_from"] = self.start.isoformat()
         if self.end:
-            args["created_to"] = (start_of(self.end + timedelta(days=1)) - timedelta(microseconds=1)).isoformat()
+            args["created_to"] = self.end.isoformat()
         return {name: value for name, value in {**args, **extra}.items() if value}
 
     def query_args(self) -> dict[str, str]:

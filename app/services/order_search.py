@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
 
@@ -11,6 +12,7 @@ from app.models import Customer, HumanTask, Order, OrderStatus, Partner, User
 from app.policy import visible_orders
 from app.services.dates import parse_datetime
 from app.services.inputs import like_pattern
+from app.services.periods import start_of
 
 SORTS = {
     "number": Order.number, "created": Order.created_at, "kind": Order.kind, "customer": Customer.name,
@@ -19,6 +21,7 @@ SORTS = {
 }
 NULLS_LAST = {"predicted"}  # orders with nothing predicted (finished, not yet reckoned) after the dated ones
 YES = ("1", "true", "yes", "on")
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 FLAGS = (*YES, "0", "false", "no", "off", "")
 BPMN_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")  # an XML NCName in ASCII, as long as HumanTask.bpmn_id
 TASK_ARGS = ("task", "task_stage", "task_done", "task_late", "task_loop", "task_next", "stopped_at")
@@ -98,10 +101,15 @@ def _stopped_at(stage: str):
 
 
 def _date(args, name: str):
-    raw = args.get(name)
+    """A moment; a bare date (what the list's date fields send) is the company's day: its first moment for
+    `created_from`, the first moment of the next day for `created_to` (taken as exclusive then)."""
+    raw = (args.get(name) or "").strip()
     if not raw:
         return None
     try:
+        if DAY.fullmatch(raw):
+            day = date.fromisoformat(raw)
+            return start_of(day + timedelta(days=1)) if name == "created_to" else start_of(day)
         return parse_datetime(raw)
     except ValueError as exc:
         raise ValidationError(f"'{name}' must be an ISO date", fields={name: "ISO date expected"}) from exc
@@ -135,7 +143,8 @@ def search_orders(user: User, args):
     if created_from:
         query = query.where(Order.created_at >= created_from)
     if created_to:
-        query = query.where(Order.created_at <= created_to)
+        whole_day = DAY.fullmatch((args.get("created_to") or "").strip())
+        query = query.where(Order.created_at < created_to if whole_day else Order.created_at <= created_to)
     return query
 
 

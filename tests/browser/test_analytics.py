@@ -33,6 +33,13 @@ def test_the_director_lands_on_the_charts_and_reads_the_heatmap(browser, live_se
     assert page.evaluate(CUT_LABELS) == []
     screenshot(page, "analytics-desktop")
 
+    page.click('section[data-figure="on-time"] tr[data-stage="Новый заказ"] [data-cell="late-orders"] a')
+    page.wait_for_selector(".task-chip")  # the late kitchen, named as what the list was narrowed to
+    assert "С опозданием: этап «Новый заказ»" in page.inner_text(".task-chip")
+    assert page.locator("table.orders-table tbody tr").count() == 1
+    screenshot(page, "analytics-drill-down")
+    page.go_back()
+
     page.click("text=Тепловая карта процесса")
     page.wait_for_selector('#heatmap[data-ready="true"]')
     assert int(page.get_attribute("#heatmap", "data-coloured")) >= 8  # every task the orders went through
