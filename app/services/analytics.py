@@ -249,8 +249,8 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
         .order_by(HumanTask.order_id, HumanTask.created_at, HumanTask.id).limit(SAMPLE_LIMIT))
     transitions: Counter[tuple[str, str]] = Counter()
     loops: Counter[str] = Counter()
-    transition_orders: dict[tuple[str, str], set[int]] = defaultdict(set)
-    loop_orders: dict[str, set[int]] = defaultdict(set)
+    transition_orders: dict[tuple[str, str], set[int | None]] = defaultdict(set)  # in the cohort: never None
+    loop_orders: dict[str, set[int | None]] = defaultdict(set)
     previous: tuple[int | None, str] | None = None
     seen: set[str] = set()
     for order_id, bpmn_id, name, lane in rows:
