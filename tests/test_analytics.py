@@ -164,7 +164,7 @@ def test_a_malformed_filter_is_named_inline_and_what_was_typed_stays(ui, query, 
 
 def test_the_heatmap_carries_each_tasks_median_and_the_flows(ui, clock):
     app, api = ui
-    history(app, api, clock)
+    orders = history(app, api, clock)
     html = signed_in(app, "director").get("/analytics/heatmap?from=2026-12-01&to=2026-12-31&kind=wardrobe")
     assert html.status_code == 200
     page = html.get_data(as_text=True)
@@ -176,6 +176,10 @@ def test_the_heatmap_carries_each_tasks_median_and_the_flows(ui, clock):
     assert heat["tasks"]["new_order"]["median"] == pytest.approx(1.5, abs=0.02)
     assert ["prepare_contract", "design", 1] in heat["transitions"]
     assert 'id="heat-bpmn"' in page and "order_lifecycle" in page
+    named = re.search(r'<tr data-task="prepare_contract"><th scope="row"><a href="([^"]+)"', page)
+    assert named and "task=prepare_contract" in unescape(named.group(1))
+    listed = signed_in(app, "director").get(unescape(named.group(1))).get_data(as_text=True)
+    assert listed_numbers(listed) == {orders["d"]}  # the one wardrobe that got as far as the contract
 
 
 def listed_numbers(html: str) -> set[str]:
