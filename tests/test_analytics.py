@@ -300,3 +300,17 @@ def test_a_drill_down_shows_its_period_in_the_lists_date_fields_and_the_last_day
     assert 'name="created_from" value="2026-12-01"' in listed and 'name="created_to" value="2026-12-03"' in listed
     # a and c were created on 3 December (Moscow): «по 03.12» takes the whole company day
     assert listed_numbers(listed) == {orders["a"], orders["c"]}
+
+
+def test_revenue_of_a_month_links_to_the_orders_completed_in_that_month(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    director = signed_in(app, "director")
+    html = director.get("/analytics/?from=2026-11-01&to=2026-12-31").get_data(as_text=True)
+    cell = re.search(r'<tr data-month="2026-12">.*?data-cell="completed"><a href="([^"]+)">1</a>', html, re.S)
+    assert cell and "completed_from=2026-12-01" in unescape(cell.group(1))
+    assert "completed_to=2026-12-31" in unescape(cell.group(1))
+    assert listed_numbers(director.get(unescape(cell.group(1))).get_data(as_text=True)) == {orders["d"]}
+    november = director.get("/orders?status=completed&completed_from=2026-11-01&completed_to=2026-11-30")
+    assert listed_numbers(november.get_data(as_text=True)) == set()  # d was completed on 7 December
+    assert director.get("/orders?completed_to=31.12.2026").status_code == 422

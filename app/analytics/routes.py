@@ -70,7 +70,7 @@ def index():
     kind_names = {code: title for code, title in context["choices"]["kind"]}
     return render_template("analytics/index.html", **context, figures=figures, filters=filters, lanes=lanes,
                            chart=_chart(figures, kind_names), kind_names=kind_names,
-                           link=lambda **extra: orders_link(filters, **extra))
+                           link=lambda **extra: orders_link(filters, **extra), month_end=analytics.month_end)
 
 
 def _figures(filters: analytics.Filters, lanes: set[str] | None) -> dict:

@@ -83,6 +83,7 @@ ORDER_FILTERS = [
     _filter("partner", Partner.code), _filter("assignee", User.login),
     _query("q", TEXT_QUERY, "order number, customer name, address or (4+ digits) phone contains it"),
     _query("created_from", DAY_OR_STAMP), _query("created_to", DAY_OR_STAMP),
+    _query("completed_from", DAY_OR_STAMP), _query("completed_to", DAY_OR_STAMP),
     _query("at_risk", {"type": "boolean"}, "true (or 1, yes): only active orders predicted to miss the promised date"),
     _query("task", BPMN_TASK, "orders that had a task at this BPMN task id"),
     _filter("task_stage", HumanTask.stage),

@@ -95,7 +95,8 @@ def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
     return first
 
 
-DATE_FILTERS = {"created_from": N_("Создан с"), "created_to": N_("Создан по")}
+DATE_FILTERS = {"created_from": N_("Создан с"), "created_to": N_("Создан по"),
+                "completed_from": N_("Выполнен с"), "completed_to": N_("Выполнен по")}
 TASK_PROBLEMS = {
     "task": N_("Задача: «%(value)s» — не идентификатор задачи процесса"),
     "task_next": N_("Следующая задача: «%(value)s» — не идентификатор задачи процесса"),

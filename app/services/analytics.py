@@ -314,3 +314,8 @@ def money_by_month(filters: Filters) -> list[Money]:
 
 def start_month(day: date) -> date:
     return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    """The last day of the day's month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

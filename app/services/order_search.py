@@ -102,21 +102,22 @@ def _stopped_at(stage: str):
 
 def _date(args, name: str):
     """A moment; a bare date (what the list's date fields send) is the company's day: its first moment for
-    `created_from`, the first moment of the next day for `created_to` (taken as exclusive then)."""
+    `…_from`, the first moment of the next day for `…_to` (taken as exclusive then)."""
     raw = (args.get(name) or "").strip()
     if not raw:
         return None
     try:
         if DAY.fullmatch(raw):
             day = date.fromisoformat(raw)
-            return start_of(day + timedelta(days=1)) if name == "created_to" else start_of(day)
+            return start_of(day + timedelta(days=1)) if name.endswith("_to") else start_of(day)
         return parse_datetime(raw)
     except ValueError as exc:
         raise ValidationError(f"'{name}' must be an ISO date", fields={name: "ISO date expected"}) from exc
 
 
 def search_orders(user: User, args):
-    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates, the
+    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates (created,
+    completed), the
     tasks they had (TaskFilter), and to the active orders at risk of missing the promised date (`at_risk`)."""
     query = visible_orders(user).join(Order.customer)
     for name, column in (("stage", Order.stage), ("status", Order.status), ("kind", Order.kind),
@@ -139,12 +140,13 @@ def search_orders(user: User, args):
     text = (args.get("q") or "").strip()
     if text:
         query = query.where(matches_text(text))
-    created_from, created_to = _date(args, "created_from"), _date(args, "created_to")
-    if created_from:
-        query = query.where(Order.created_at >= created_from)
-    if created_to:
-        whole_day = DAY.fullmatch((args.get("created_to") or "").strip())
-        query = query.where(Order.created_at < created_to if whole_day else Order.created_at <= created_to)
+    for prefix, column in (("created", Order.created_at), ("completed", Order.completed_at)):
+        since, until = _date(args, f"{prefix}_from"), _date(args, f"{prefix}_to")
+        if since:
+            query = query.where(column >= since)
+        if until:
+            whole_day = DAY.fullmatch((args.get(f"{prefix}_to") or "").strip())
+            query = query.where(column < until if whole_day else column <= until)
     return query
 
 
