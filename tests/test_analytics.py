@@ -164,7 +164,7 @@ def test_a_malformed_filter_is_named_inline_and_what_was_typed_stays(ui, query, 
 
 def test_the_heatmap_carries_each_tasks_median_and_the_flows(ui, clock):
     app, api = ui
-    history(app, api, clock)
+    orders = history(app, api, clock)
     html = signed_in(app, "director").get("/analytics/heatmap?from=2026-12-01&to=2026-12-31&kind=wardrobe")
     assert html.status_code == 200
     page = html.get_data(as_text=True)
@@ -176,3 +176,141 @@ def test_the_heatmap_carries_each_tasks_median_and_the_flows(ui, clock):
     assert heat["tasks"]["new_order"]["median"] == pytest.approx(1.5, abs=0.02)
     assert ["prepare_contract", "design", 1] in heat["transitions"]
     assert 'id="heat-bpmn"' in page and "order_lifecycle" in page
+    named = re.search(r'<tr data-task="prepare_contract"><th scope="row"><a href="([^"]+)"', page)
+    assert named and "task=prepare_contract" in unescape(named.group(1))
+    listed = signed_in(app, "director").get(unescape(named.group(1))).get_data(as_text=True)
+    assert listed_numbers(listed) == {orders["d"]}  # the one wardrobe that got as far as the contract
+
+
+def listed_numbers(html: str) -> set[str]:
+    return set(re.findall(r'<a href="/orders/([^"/]+)"><strong>', html))
+
+
+def test_each_per_stage_figure_links_to_exactly_the_orders_it_counts(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    director = signed_in(app, "director")
+    html = director.get("/analytics/?from=2026-12-01&to=2026-12-31").get_data(as_text=True)
+
+    def link_in(row_pattern: str) -> tuple[str, int]:
+        row = re.search(row_pattern, html, re.S)
+        assert row, row_pattern
+        found = re.search(r'<a href="(/orders\?[^"]+)">(\d+)</a>', row.group(row.lastindex or 0))
+        assert found, row.group(0)
+        return unescape(found.group(1)), int(found.group(2))
+
+    late, late_count = link_in(r'<tr data-stage="Новый заказ">.*?</tr>')  # b's confirmation took 9 working hours
+    assert "task_late=1" in late and late_count == 1
+    assert listed_numbers(director.get(late).get_data(as_text=True)) == {orders["b"]}
+    looped, loop_count = link_in(r'<li data-task="prepare_contract">.*?</li>')  # d went back to design once
+    assert loop_count == 1 and listed_numbers(director.get(looped).get_data(as_text=True)) == {orders["d"]}
+    step, step_count = link_in(r'<tr data-from="new_order" data-to="plan_measurement">.*?</tr>')
+    assert step_count == 4
+    assert listed_numbers(director.get(step).get_data(as_text=True)) == {orders[k] for k in "abcd"}
+    stopped, _count = link_in(r'data-table="cancelled">.*?(<tr data-stage="Планирование выезда на замер">.*?</tr>)')
+    assert listed_numbers(director.get(stopped).get_data(as_text=True)) == {orders["c"]}  # c stopped there, d passed
+
+    # every per-stage count on the page is the number of rows its list shows, and the list's workbook holds them
+    links = re.findall(r'<a href="(/orders\?[^"]*(?:task|stopped_at)[^"]*)">(\d+)</a>', html)
+    assert len(links) >= 15
+    for href, count in links:
+        page = director.get(unescape(href)).get_data(as_text=True)
+        assert len(listed_numbers(page)) == int(count), href
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    workbook = director.get(unescape(step).replace("/orders?", "/orders.xlsx?"))
+    sheet = load_workbook(BytesIO(workbook.data)).active
+    numbers = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True) if row[0]}
+    assert {orders[k] for k in "abcd"} <= numbers and orders["e"] not in numbers
+
+
+def test_the_list_names_the_task_filter_and_offers_to_drop_it(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    director = signed_in(app, "director")
+    page = director.get("/orders?task=prepare_contract&task_loop=1&kind=wardrobe").get_data(as_text=True)
+    chip = re.search(r'<span class="badge task-chip">(.*?)</span>', page, re.S)
+    assert chip and "Возвращались: задача «Подготовка договора»" in text_of(chip.group(1))
+    dropped = unescape(re.search(r'href="([^"]+)"', chip.group(1)).group(1))
+    assert "task" not in dropped and "kind=wardrobe" in dropped
+    assert listed_numbers(director.get(dropped).get_data(as_text=True)) == {orders[k] for k in "acde"}
+
+
+@pytest.mark.parametrize("query, message", [
+    ("task=new%20order!", "Задача: «new order!» — не идентификатор задачи процесса"),
+    ("task=new_order&task_late=maybe", "Задача выполнена с опозданием: «maybe» — ожидается 1 или 0"),
+    ("task_loop=often", "Возврат к задаче: «often» — ожидается 1 или 0"),
+    ("task=design&task_next=дизайн", "Следующая задача: «дизайн» — не идентификатор задачи процесса"),
+])
+def test_a_malformed_task_filter_is_named_on_the_list(ui, query, message):
+    app, api = ui
+    api.create_order("wardrobe")
+    response = signed_in(app, "director").get(f"/orders?{query}")
+    assert response.status_code == 422 and message in text_of(response.get_data(as_text=True))
+    assert signed_in(app, "director").get(f"/orders.xlsx?{query}").status_code == 422
+
+
+def test_the_api_lists_orders_by_their_tasks_and_names_a_bad_task_filter(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    looped = api.get("/orders?task=prepare_contract&task_loop=true")
+    assert looped.status_code == 200 and [item["number"] for item in looped.json["items"]] == [orders["d"]]
+    late = api.get("/orders?task_stage=Новый заказ&task_late=1&created_from=2026-12-01")
+    assert [item["number"] for item in late.json["items"]] == [orders["b"]]
+    refused = api.get("/orders?task=new_order&task_late=maybe")
+    assert refused.status_code == 422 and "task_late" in refused.json["fields"]
+
+
+def test_the_tables_download_as_a_workbook_a_sheet_each_for_the_same_filters(ui, clock):
+    app, api = ui
+    history(app, api, clock)
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    director = signed_in(app, "director")
+    page = director.get("/analytics/?from=2026-12-01&to=2026-12-31&kind=wardrobe").get_data(as_text=True)
+    href = unescape(re.search(r'id="analytics-xlsx" href="([^"]+)"', page).group(1))
+    response = director.get(href)
+    assert response.status_code == 200 and response.headers["Content-Disposition"].endswith(".xlsx")
+    book = load_workbook(BytesIO(response.data))
+    assert {"Отбор", "Заказы по видам", "В срок по этапам", "Время на этапе", "Выручка и платежи",
+            "Движение между этапами", "Возвраты", "Отмены по этапам"} <= set(book.sheetnames)
+
+    def rows(title: str) -> list[tuple]:
+        return list(book[title].iter_rows(min_row=2, values_only=True))
+
+    assert rows("Заказы по видам") == [("Встроенный шкаф", 3, 1, 1)]  # the kind filter holds: no kitchen
+    assert ("Новый заказ", 3, 3, 100.0, 0) in rows("В срок по этапам")  # b, the late kitchen, is filtered out
+    assert rows("Возвраты") == [("Подготовка договора", 1, 1)]
+    assert rows("Отмены по этапам") == [("Планирование выезда на замер", 1, "Дорого (1)")]
+    assert rows("Выручка и платежи")[0][1:] == (1, 120000, 2, 45000)  # d's prepayment and a's 5 000
+    assert director.get("/analytics/tables.xlsx?kind=yacht").status_code == 422
+
+
+def test_a_drill_down_shows_its_period_in_the_lists_date_fields_and_the_last_day_counts(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    director = signed_in(app, "director")
+    html = director.get("/analytics/?from=2026-12-01&to=2026-12-03").get_data(as_text=True)
+    href = unescape(re.search(r'<a href="(/orders\?[^"]*kind=wardrobe[^"]*)">2</a>', html).group(1))
+    listed = director.get(href).get_data(as_text=True)
+    assert 'name="created_from" value="2026-12-01"' in listed and 'name="created_to" value="2026-12-03"' in listed
+    # a and c were created on 3 December (Moscow): «по 03.12» takes the whole company day
+    assert listed_numbers(listed) == {orders["a"], orders["c"]}
+
+
+def test_revenue_of_a_month_links_to_the_orders_completed_in_that_month(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    director = signed_in(app, "director")
+    html = director.get("/analytics/?from=2026-11-01&to=2026-12-31").get_data(as_text=True)
+    cell = re.search(r'<tr data-month="2026-12">.*?data-cell="completed"><a href="([^"]+)">1</a>', html, re.S)
+    assert cell and "completed_from=2026-12-01" in unescape(cell.group(1))
+    assert "completed_to=2026-12-31" in unescape(cell.group(1))
+    assert listed_numbers(director.get(unescape(cell.group(1))).get_data(as_text=True)) == {orders["d"]}
+    november = director.get("/orders?status=completed&completed_from=2026-11-01&completed_to=2026-11-30")
+    assert listed_numbers(november.get_data(as_text=True)) == set()  # d was completed on 7 December
+    assert director.get("/orders?completed_to=31.12.2026").status_code == 422

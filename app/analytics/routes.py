@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from app import policy
 from app.analytics import bp
+from app.analytics.export import analytics_workbook
 from app.extensions import db
 from app.models import CHANNELS, ORDER_KINDS, Partner, ProcessDefinition
 from app.services import analytics
+from app.services.workbooks import download
 from app.web import allowed
 
 DIMENSIONS = ("kind", "channel", "partner", "customer")
@@ -64,9 +66,16 @@ def index():
     if filters is None:
         return render_template("analytics/index.html", **context, figures=None), 422
     lanes = _lanes(current_user)
+    figures = _figures(filters, lanes)
+    kind_names = {code: title for code, title in context["choices"]["kind"]}
+    return render_template("analytics/index.html", **context, figures=figures, filters=filters, lanes=lanes,
+                           chart=_chart(figures, kind_names), kind_names=kind_names,
+                           link=lambda **extra: orders_link(filters, **extra), month_end=analytics.month_end)
+
+
+def _figures(filters: analytics.Filters, lanes: set[str] | None) -> dict:
     locale = str(get_locale())
-    kind_names = {code: names[0 if locale == "ru" else 1] for code, names in ORDER_KINDS.items()}
-    figures = {
+    return {
         "by": {dimension: analytics.orders_by(filters, dimension, locale) for dimension in DIMENSIONS},
         "on_time": analytics.on_time(filters, lanes),
         "on_time_months": analytics.on_time_by_month(filters, lanes),
@@ -74,9 +83,17 @@ def index():
         "money": analytics.money_by_month(filters),
         "flow": analytics.flow(filters, lanes),
     }
-    return render_template("analytics/index.html", **context, figures=figures, filters=filters, lanes=lanes,
-                           chart=_chart(figures, kind_names), kind_names=kind_names,
-                           link=lambda **extra: orders_link(filters, **extra))
+
+
+@bp.get("/tables.xlsx")
+@allowed("analytics.view")
+def export():
+    """The page's tables for the same filters, a sheet each; a bad filter gets the page with its message."""
+    context, filters = _form()
+    if filters is None:
+        return render_template("analytics/index.html", **context, figures=None), 422
+    names = {name: dict(choices) for name, choices in context["choices"].items()}
+    return download(analytics_workbook(filters, _figures(filters, _lanes(current_user)), names), "analitika")
 
 
 def _chart(figures: dict, kinds: dict[str, str]) -> dict:

@@ -76,13 +76,22 @@ BPMN_XML = {"content": {"application/xml": {"schema": {"type": "string"}}}}
 PROCESS_ID = _path("process_id", {"type": "string", "maxLength": 100, "description": "e.g. order_lifecycle"})
 VERSION = _path("version", {"type": "integer", "minimum": 0, "maximum": 10**6})
 MIGRATION_ID = _path("migration_id", ID)
+BPMN_TASK = {"type": "string", "maxLength": 100, "pattern": "^[A-Za-z_][A-Za-z0-9_.-]*$"}
 ORDER_FILTERS = [
     _filter("stage", Order.stage), _filter("status", Order.status),
     _filter("kind", Order.kind), _filter("channel", Order.channel),
     _filter("partner", Partner.code), _filter("assignee", User.login),
     _query("q", TEXT_QUERY, "order number, customer name, address or (4+ digits) phone contains it"),
     _query("created_from", DAY_OR_STAMP), _query("created_to", DAY_OR_STAMP),
+    _query("completed_from", DAY_OR_STAMP), _query("completed_to", DAY_OR_STAMP),
     _query("at_risk", {"type": "boolean"}, "true (or 1, yes): only active orders predicted to miss the promised date"),
+    _query("task", BPMN_TASK, "orders that had a task at this BPMN task id"),
+    _filter("task_stage", HumanTask.stage),
+    _query("task_done", {"type": "boolean"}, "that task (any, without task or task_stage) was completed"),
+    _query("task_late", {"type": "boolean"}, "that task (or any) was completed after its deadline"),
+    _query("task_loop", {"type": "boolean"}, "the order reached that task (or any) more than once"),
+    _query("task_next", BPMN_TASK, "the order's next task after that one (or any) was this BPMN task id"),
+    _filter("stopped_at", HumanTask.stage),
     _query("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
     _query("per_page", {"type": "integer", "minimum": 1, "maximum": 200}),
 ]

@@ -38,7 +38,7 @@ from app.services.dates import parse_datetime
 from app.services.inputs import int_arg
 from app.services.notes import add_note
 from app.services.notifications import notify
-from app.services.order_search import search_orders, sorted_by
+from app.services.order_search import search_orders, sorted_by, task_filter
 from app.services.orders import STATUS_LABELS
 from app.services.workbooks import download
 from app.usecases import messages
@@ -95,7 +95,17 @@ def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
     return first
 
 
-DATE_FILTERS = {"created_from": N_("Создан с"), "created_to": N_("Создан по")}
+DATE_FILTERS = {"created_from": N_("Создан с"), "created_to": N_("Создан по"),
+                "completed_from": N_("Выполнен с"), "completed_to": N_("Выполнен по")}
+TASK_PROBLEMS = {
+    "task": N_("Задача: «%(value)s» — не идентификатор задачи процесса"),
+    "task_next": N_("Следующая задача: «%(value)s» — не идентификатор задачи процесса"),
+    "task_stage": N_("Этап задачи: не длиннее 120 символов"),
+    "stopped_at": N_("Остановился на этапе: не длиннее 120 символов"),
+    "task_done": N_("Задача выполнена: «%(value)s» — ожидается 1 или 0"),
+    "task_late": N_("Задача выполнена с опозданием: «%(value)s» — ожидается 1 или 0"),
+    "task_loop": N_("Возврат к задаче: «%(value)s» — ожидается 1 или 0"),
+}
 
 
 def listed_orders(user: User, args) -> tuple[Select, dict[str, str]]:
@@ -110,6 +120,12 @@ def listed_orders(user: User, args) -> tuple[Select, dict[str, str]]:
             except ValueError:
                 errors[name] = _("%(field)s: дата «%(value)s» не распознана", field=_(label), value=raw[:40])
     readable = {key: value for key, value in args.items() if key not in errors}
+    try:
+        task_filter(readable)
+    except ValidationError as exc:  # each argument is read on its own: leaving out the unreadable ones is enough
+        for name in exc.fields:
+            errors[name] = _(TASK_PROBLEMS[name], value=str(args.get(name, ""))[:40])
+            readable.pop(name, None)
     return sorted_by(search_orders(user, readable), args), errors
 
 
@@ -132,6 +148,44 @@ def export():
     return download(orders_workbook(query, _columns()), "zakazy")
 
 
+def _task_name(bpmn_id: str) -> str:
+    name = db.session.execute(select(HumanTask.name).where(HumanTask.bpmn_id == bpmn_id).limit(1)).scalar()
+    return name or bpmn_id
+
+
+def _task_chips(errors: dict[str, str]) -> list[tuple[str, str]]:
+    """The task filters in force, each as (what it says, the list's address without it): drill-downs from the
+    analytics have no field in the filter form, so the list names them and offers to drop them."""
+    try:
+        chosen = task_filter({key: value for key, value in request.args.items() if key not in errors})
+    except ValidationError:
+        return []
+    chips: list[tuple[str, str]] = []
+
+    def without(*names: str) -> str:
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k not in names and k != "page"]
+        return url_for("orders.index") + ("?" + urlencode(kept) if kept else "")
+
+    if chosen.on_tasks:
+        where = ", ".join(
+            [_("задача «%(name)s»", name=_task_name(chosen.task))] * bool(chosen.task)
+            + [_("этап «%(name)s»", name=chosen.stage)] * bool(chosen.stage)) or _("любая задача")
+        if chosen.next:
+            label = _("Была %(where)s, за ней — «%(next)s»", where=where, next=_task_name(chosen.next))
+        elif chosen.loop:
+            label = _("Возвращались: %(where)s", where=where)
+        elif chosen.late:
+            label = _("С опозданием: %(where)s", where=where)
+        elif chosen.done:
+            label = _("Выполнена: %(where)s", where=where)
+        else:
+            label = _("Была %(where)s", where=where)
+        chips.append((label, without("task", "task_stage", "task_done", "task_late", "task_loop", "task_next")))
+    if chosen.stopped_at:
+        chips.append((_("Остановился на этапе «%(stage)s»", stage=chosen.stopped_at), without("stopped_at")))
+    return chips
+
+
 def _list_page(user: User, query: Select, errors: dict[str, str]):
     total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
@@ -150,7 +204,7 @@ def _list_page(user: User, query: Select, errors: dict[str, str]):
         statuses=STATUS_LABELS, partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
         query_string=urlencode(filters_only), sla_state=sla_state, bulk_actions=BULK_ACTIONS,
         is_staff=policy.is_staff(user), can_create=policy.can(user, "orders.create"),
-        can_import=policy.can(user, "orders.import"),
+        can_import=policy.can(user, "orders.import"), task_chips=_task_chips(errors),
         assignable=db.session.execute(select(User).where(User.active.is_(True), User.login != "customer")
                                       .order_by(User.name)).scalars().all(), errors=errors), (422 if errors else 200)
 

@@ -44,10 +44,10 @@ class Filters:
     def order_args(self, **extra: str) -> dict[str, str]:
         """The orders list's query string for this cohort (plus `extra`: status, stage, q)."""
         args = {"kind": self.kind, "partner": self.partner, "channel": self.channel}
-        if self.start:
-            args["created_from"] = start_of(self.start).isoformat()
+        if self.start:  # bare dates: the list reads them as the company's days, and its date fields show them
+            args["created_from"] = self.start.isoformat()
         if self.end:
-            args["created_to"] = (start_of(self.end + timedelta(days=1)) - timedelta(microseconds=1)).isoformat()
+            args["created_to"] = self.end.isoformat()
         return {name: value for name, value in {**args, **extra}.items() if value}
 
     def query_args(self) -> dict[str, str]:
@@ -104,6 +104,7 @@ class StageTiming:
     count: int
     median_hours: float
     p90_hours: float
+    orders: int = 0  # the orders those tasks belong to (an order that came back counts once)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class OnTime:
     stage: str
     on_time: int
     total: int
+    late_orders: int = 0  # orders with a task at the stage completed after its deadline
 
     @property
     def percent(self) -> float | None:
@@ -121,6 +123,8 @@ class OnTime:
 class Flow:
     transitions: dict[tuple[str, str], int] = field(default_factory=dict)  # (from bpmn id, to bpmn id) → times
     loops: dict[str, int] = field(default_factory=dict)  # bpmn id → times an order came back to it
+    loop_orders: dict[str, int] = field(default_factory=dict)  # bpmn id → orders that came back to it
+    transition_orders: dict[tuple[str, str], int] = field(default_factory=dict)  # (from, to) → orders that went so
     names: dict[str, str] = field(default_factory=dict)  # bpmn id → the task's name
     cancelled: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)  # stage, count, reasons
 
@@ -155,7 +159,8 @@ def orders_by(filters: Filters, dimension: str, locale: str = "ru") -> list[Orde
 
 
 def _completed_tasks(filters: Filters, lanes: set[str] | None):
-    query = (select(HumanTask.bpmn_id, HumanTask.stage, Order.kind, HumanTask.created_at, HumanTask.completed_at)
+    query = (select(HumanTask.bpmn_id, HumanTask.stage, Order.kind, HumanTask.created_at, HumanTask.completed_at,
+                    HumanTask.order_id)
              .join(Order, HumanTask.order_id == Order.id)
              .where(HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed",
                     HumanTask.completed_at.is_not(None)))
@@ -170,9 +175,15 @@ def on_time(filters: Filters, lanes: set[str] | None = None) -> list[OnTime]:
     query = (select(HumanTask.stage, met, func.count()).where(
         HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed", HumanTask.due_at.is_not(None))
         .group_by(HumanTask.stage).order_by(HumanTask.stage))
+    late = (select(HumanTask.stage, func.count(HumanTask.order_id.distinct())).where(
+        HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed",
+        HumanTask.completed_at > HumanTask.due_at).group_by(HumanTask.stage))
     if lanes is not None:
         query = query.where(HumanTask.lane.in_(lanes or {""}))
-    return [OnTime(stage, int(ok or 0), total) for stage, ok, total in db.session.execute(query)]
+        late = late.where(HumanTask.lane.in_(lanes or {""}))
+    late_orders: dict[str, int] = {stage: count for stage, count in db.session.execute(late)}
+    return [OnTime(stage, int(ok or 0), total, late_orders.get(stage, 0))
+            for stage, ok, total in db.session.execute(query)]
 
 
 def on_time_by_month(filters: Filters, lanes: set[str] | None = None) -> list[tuple[date, OnTime]]:
@@ -204,15 +215,17 @@ def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[Stage
     """Median and 90th percentile of working hours from a task's opening to its completion, per kind and stage."""
     calendar = business_calendar()
     hours: dict[tuple[str, str], list[float]] = defaultdict(list)
+    orders: dict[tuple[str, str], set[int]] = defaultdict(set)
     rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
                               .limit(SAMPLE_LIMIT))
-    for _bpmn, stage, kind, opened, closed in rows:
+    for _bpmn, stage, kind, opened, closed, order_id in rows:
         hours[(kind, stage)].append(max(0.0, calendar.working_hours_between(opened, closed)))
+        orders[(kind, stage)].add(order_id)
     result = []
     for (kind, stage), values in sorted(hours.items()):
         values.sort()
         result.append(StageTiming(kind, stage, len(values), round(statistics.median(values), 2),
-                                  round(percentile(values, 0.9), 2)))
+                                  round(percentile(values, 0.9), 2), len(orders[(kind, stage)])))
     return result
 
 
@@ -222,7 +235,7 @@ def median_by_task(filters: Filters) -> dict[str, tuple[int, float]]:
     hours: dict[str, list[float]] = defaultdict(list)
     rows = db.session.execute(_completed_tasks(filters, None).order_by(HumanTask.completed_at.desc())
                               .limit(SAMPLE_LIMIT))
-    for bpmn_id, _stage, _kind, opened, closed in rows:
+    for bpmn_id, _stage, _kind, opened, closed, _order in rows:
         hours[bpmn_id].append(max(0.0, calendar.working_hours_between(opened, closed)))
     return {bpmn_id: (len(values), round(statistics.median(values), 2)) for bpmn_id, values in hours.items()}
 
@@ -236,6 +249,8 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
         .order_by(HumanTask.order_id, HumanTask.created_at, HumanTask.id).limit(SAMPLE_LIMIT))
     transitions: Counter[tuple[str, str]] = Counter()
     loops: Counter[str] = Counter()
+    transition_orders: dict[tuple[str, str], set[int | None]] = defaultdict(set)  # in the cohort: never None
+    loop_orders: dict[str, set[int | None]] = defaultdict(set)
     previous: tuple[int | None, str] | None = None
     seen: set[str] = set()
     for order_id, bpmn_id, name, lane in rows:
@@ -243,12 +258,16 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
             seen = set()
         elif lanes is None or lane in lanes:
             transitions[(previous[1], bpmn_id)] += 1
+            transition_orders[(previous[1], bpmn_id)].add(order_id)
         if bpmn_id in seen and (lanes is None or lane in lanes):
             loops[bpmn_id] += 1
+            loop_orders[bpmn_id].add(order_id)
         seen.add(bpmn_id)
         result.names[bpmn_id] = name
         previous = (order_id, bpmn_id)
     result.transitions, result.loops = dict(transitions.most_common()), dict(loops.most_common())
+    result.transition_orders = {key: len(ids) for key, ids in transition_orders.items()}
+    result.loop_orders = {key: len(ids) for key, ids in loop_orders.items()}
     # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task.
     last_task = (select(func.max(HumanTask.id)).where(HumanTask.order_id == Order.id)
                  .correlate(Order).scalar_subquery())
@@ -295,3 +314,8 @@ def money_by_month(filters: Filters) -> list[Money]:
 
 def start_month(day: date) -> date:
     return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    """The last day of the day's month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

@@ -1,13 +1,18 @@
 """Filtering and sorting orders from query-string arguments: one implementation for the API and the UI."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, or_, select
 
 from app.errors import ValidationError
 from app.models import Customer, HumanTask, Order, OrderStatus, Partner, User
 from app.policy import visible_orders
 from app.services.dates import parse_datetime
 from app.services.inputs import like_pattern
+from app.services.periods import start_of
 
 SORTS = {
     "number": Order.number, "created": Order.created_at, "kind": Order.kind, "customer": Customer.name,
@@ -16,21 +21,104 @@ SORTS = {
 }
 NULLS_LAST = {"predicted"}  # orders with nothing predicted (finished, not yet reckoned) after the dated ones
 YES = ("1", "true", "yes", "on")
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+FLAGS = (*YES, "0", "false", "no", "off", "")
+BPMN_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")  # an XML NCName in ASCII, as long as HumanTask.bpmn_id
+TASK_ARGS = ("task", "task_stage", "task_done", "task_late", "task_loop", "task_next", "stopped_at")
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Orders by the tasks they had (the analytics' per-stage figures drill down here): a task at the bpmn id `task`
+    and/or at the stage `task_stage` (without either: any task), completed (`done`), completed after its deadline
+    (`late`), reached more than once (`loop`), or followed straight by the task `next`; `stopped_at`: the stage of
+    the order's last task (where a cancelled order stopped)."""
+    task: str = ""
+    stage: str = ""
+    done: bool = False
+    late: bool = False
+    loop: bool = False
+    next: str = ""
+    stopped_at: str = ""
+
+    @property
+    def on_tasks(self) -> bool:
+        return bool(self.task or self.stage or self.done or self.late or self.loop or self.next)
+
+
+def task_filter(args) -> TaskFilter:
+    """The task filter from the query string; raises ValidationError naming each argument it cannot use."""
+    raw = {name: str(args.get(name) or "").strip() for name in TASK_ARGS}
+    problems: dict[str, str] = {}
+    for name in ("task", "task_next"):
+        if raw[name] and not BPMN_ID.fullmatch(raw[name]):
+            problems[name] = "a BPMN task id expected"
+    for name in ("task_stage", "stopped_at"):
+        if len(raw[name]) > 120:
+            problems[name] = "at most 120 characters"
+    flags = {}
+    for name in ("task_done", "task_late", "task_loop"):
+        if raw[name].lower() not in FLAGS:
+            problems[name] = "true or false expected"
+        flags[name] = raw[name].lower() in YES
+    if problems:
+        raise ValidationError("task filter: " + ", ".join(sorted(problems)), fields=problems)
+    return TaskFilter(raw["task"], raw["task_stage"], flags["task_done"], flags["task_late"], flags["task_loop"],
+                      raw["task_next"], raw["stopped_at"])
+
+
+def _tasks_matching(chosen: TaskFilter):
+    """Ids of the orders that had such a task."""
+    if chosen.next:
+        ordered = (select(HumanTask.order_id, HumanTask.bpmn_id, HumanTask.stage,
+                          func.lead(HumanTask.bpmn_id).over(partition_by=HumanTask.order_id,
+                                                            order_by=(HumanTask.created_at, HumanTask.id))
+                          .label("next_id")).subquery())
+        step = select(ordered.c.order_id).where(ordered.c.next_id == chosen.next)
+        if chosen.task:
+            step = step.where(ordered.c.bpmn_id == chosen.task)
+        if chosen.stage:
+            step = step.where(ordered.c.stage == chosen.stage)
+        return step
+    query = select(HumanTask.order_id).where(HumanTask.order_id.is_not(None))
+    if chosen.task:
+        query = query.where(HumanTask.bpmn_id == chosen.task)
+    if chosen.stage:
+        query = query.where(HumanTask.stage == chosen.stage)
+    if chosen.done or chosen.late:
+        query = query.where(HumanTask.state == "completed", HumanTask.completed_at.is_not(None))
+    if chosen.late:
+        query = query.where(HumanTask.due_at.is_not(None), HumanTask.completed_at > HumanTask.due_at)
+    if chosen.loop:  # more than once at the same task
+        query = query.group_by(HumanTask.order_id, HumanTask.bpmn_id).having(func.count() > 1)
+    return query
+
+
+def _stopped_at(stage: str):
+    """Ids of the orders whose last task was at the stage (cancelling renames Order.stage, the task keeps it)."""
+    last = select(func.max(HumanTask.id)).where(HumanTask.order_id.is_not(None)).group_by(HumanTask.order_id)
+    return select(HumanTask.order_id).where(HumanTask.id.in_(last), HumanTask.stage == stage)
 
 
 def _date(args, name: str):
-    raw = args.get(name)
+    """A moment; a bare date (what the list's date fields send) is the company's day: its first moment for
+    `…_from`, the first moment of the next day for `…_to` (taken as exclusive then)."""
+    raw = (args.get(name) or "").strip()
     if not raw:
         return None
     try:
+        if DAY.fullmatch(raw):
+            day = date.fromisoformat(raw)
+            return start_of(day + timedelta(days=1)) if name.endswith("_to") else start_of(day)
         return parse_datetime(raw)
     except ValueError as exc:
         raise ValidationError(f"'{name}' must be an ISO date", fields={name: "ISO date expected"}) from exc
 
 
 def search_orders(user: User, args):
-    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates, and
-    to the active orders at risk of missing the promised date (`at_risk`)."""
+    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates (created,
+    completed), the
+    tasks they had (TaskFilter), and to the active orders at risk of missing the promised date (`at_risk`)."""
     query = visible_orders(user).join(Order.customer)
     for name, column in (("stage", Order.stage), ("status", Order.status), ("kind", Order.kind),
                          ("channel", Order.channel)):
@@ -44,14 +132,21 @@ def search_orders(user: User, args):
             .where(HumanTask.state == "open", User.login == args["assignee"])))
     if str(args.get("at_risk", "")).lower() in YES:
         query = query.where(Order.at_risk.is_(True), Order.status == OrderStatus.ACTIVE)
+    chosen = task_filter(args)
+    if chosen.on_tasks:
+        query = query.where(Order.id.in_(_tasks_matching(chosen)))
+    if chosen.stopped_at:
+        query = query.where(Order.id.in_(_stopped_at(chosen.stopped_at)))
     text = (args.get("q") or "").strip()
     if text:
         query = query.where(matches_text(text))
-    created_from, created_to = _date(args, "created_from"), _date(args, "created_to")
-    if created_from:
-        query = query.where(Order.created_at >= created_from)
-    if created_to:
-        query = query.where(Order.created_at <= created_to)
+    for prefix, column in (("created", Order.created_at), ("completed", Order.completed_at)):
+        since, until = _date(args, f"{prefix}_from"), _date(args, f"{prefix}_to")
+        if since:
+            query = query.where(column >= since)
+        if until:
+            whole_day = DAY.fullmatch((args.get(f"{prefix}_to") or "").strip())
+            query = query.where(column < until if whole_day else column <= until)
     return query
 
 

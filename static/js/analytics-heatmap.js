@@ -1,5 +1,7 @@
 // The lifecycle as a heatmap: the active version drawn by the bpmn-js NavigatedViewer, each task filled from green
 // (quick) to red (the slowest median), a badge with its median and count, and on the flows how many orders passed.
+// The wide lifecycle opens at scale 1:1 on its start (badges readable, drag to pan); «Вся схема» fits it, and below
+// READABLE zoom the numbers hide (colours stay) so they do not pile up.
 (function () {
   "use strict";
 
@@ -35,6 +37,24 @@
     return [];
   }
 
+  var READABLE = 0.7;
+  var NUMBERS = { minZoom: READABLE };
+
+  // Scale 1:1 at the diagram's left edge, the process's start event half-way down the view (the lifecycle's lanes
+  // are taller than the view: the start is rarely in the top one).
+  function readable(canvas, registry) {
+    canvas.zoom("fit-viewport", "auto");
+    var box = canvas.viewbox();
+    var inner = box.inner;
+    var height = box.outer.height;
+    var start = registry.filter(function (element) {
+      return element.type === "bpmn:StartEvent" && element.parent && element.parent.type === "bpmn:Participant";
+    })[0] || registry.filter(function (element) { return element.type === "bpmn:StartEvent"; })[0];
+    var top = start ? start.y + start.height / 2 - height / 2 : inner.y - 20;
+    top = Math.max(inner.y - 20, Math.min(top, inner.y + inner.height + 20 - height));
+    canvas.viewbox({ x: inner.x - 20, y: top, width: box.outer.width, height: height });
+  }
+
   function colour(share) {
     return "hsl(" + Math.round(120 * (1 - share)) + ", 75%, " + (80 - 5 * share) + "%)";
   }
@@ -46,7 +66,7 @@
       var canvas = viewer.get("canvas");
       var registry = viewer.get("elementRegistry");
       var overlays = viewer.get("overlays");
-      canvas.zoom("fit-viewport", "auto");
+      readable(canvas, registry);
       var slowest = 0;
       Object.keys(heat.tasks).forEach(function (id) { slowest = Math.max(slowest, heat.tasks[id].median); });
       var coloured = 0;
@@ -59,7 +79,7 @@
           shape.style.fill = colour(slowest ? cell.median / slowest : 0);
           coloured += 1;
         }
-        overlays.add(id, { position: { bottom: 6, left: 4 }, scale: { min: 1 },
+        overlays.add(id, { position: { top: -20, left: 0 }, scale: { min: 1 }, show: NUMBERS,
           html: '<div class="heat-badge" data-task="' + id + '">' + cell.median.toLocaleString() + " " +
             holder.dataset.hours + " · " + cell.count + "</div>" });
       });
@@ -74,13 +94,20 @@
         var points = connection.waypoints;
         var middle = points[Math.floor(points.length / 2)];
         overlays.add(id, { position: { left: middle.x - connection.x - 8, top: middle.y - connection.y - 8 },
-          scale: { min: 1 },
+          scale: { min: 1 }, show: NUMBERS,
           html: '<div class="flow-count" data-flow="' + id + '">' + counts[id] + "</div>" });
       });
       holder.dataset.coloured = String(coloured);
       holder.dataset.flows = String(Object.keys(counts).length);
       var fit = document.getElementById("heat-fit");
       if (fit) fit.addEventListener("click", function () { canvas.zoom("fit-viewport", "auto"); });
+      var actual = document.getElementById("heat-actual");
+      if (actual) actual.addEventListener("click", function () { readable(canvas, registry); });
+      viewer.on("canvas.viewbox.changed", function (event) {
+        holder.dataset.zoom = event.viewbox.scale.toFixed(2);
+        holder.classList.toggle("zoomed-out", event.viewbox.scale < READABLE);
+      });
+      holder.dataset.zoom = canvas.zoom().toFixed(2);
       holder.dataset.ready = "true";  // the browser test waits for this
     }).catch(function (error) {
       holder.dataset.ready = "error";

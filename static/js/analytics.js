@@ -4,22 +4,32 @@
   "use strict";
 
   var COLOURS = ["#4c78a8", "#54a24b", "#c0392b", "#eeca3b"];
+  var PERCENT = { max: 100, axisLabel: { formatter: "{value} %" } };
 
-  function bars(holder, categories, series, names, options) {
+  var CROWDED = 4;  // more categories than this: horizontal bars, so the long stage names read whole
+  var ROW = 26;  // px per category in a horizontal chart
+
+  // Bars per category. Rotated labels under a column chart ran past the left edge (ECharts's containLabel does
+  // not measure a rotated label hanging left of the first tick), so crowded charts lie on their side instead.
+  function bars(holder, categories, series, names, valueAxis) {
+    var horizontal = categories.length > CROWDED;
+    if (horizontal) holder.style.height = Math.max(280, categories.length * series.length * ROW / 2 + 80) + "px";
     var chart = window.echarts.init(holder, null, { renderer: "svg" });
-    chart.setOption(Object.assign({
+    var categoryAxis = { type: "category", data: categories, inverse: horizontal,
+      axisLabel: { interval: 0, width: horizontal ? 170 : 120, overflow: "truncate" } };
+    var values = Object.assign({ type: "value" }, valueAxis || {});
+    chart.setOption({
       animation: false,
       color: COLOURS,
-      grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
       legend: names.length > 1 ? { top: 0 } : undefined,
       tooltip: { trigger: "axis" },
-      xAxis: { type: "category", data: categories, axisLabel: { interval: 0, rotate: categories.length > 4 ? 25 : 0,
-        width: 120, overflow: "truncate" } },
-      yAxis: { type: "value" },
+      xAxis: horizontal ? values : categoryAxis,
+      yAxis: horizontal ? categoryAxis : values,
       series: series.map(function (values, index) {
         return { name: names[index], type: "bar", barMaxWidth: 28, data: values };
       })
-    }, options || {}));
+    });
     window.addEventListener("resize", function () { chart.resize(); });
   }
 
@@ -38,13 +48,11 @@
     });
     var onTime = document.getElementById("chart-on-time");
     if (onTime) {
-      bars(onTime, column(data.on_time, 0), [column(data.on_time, 1)], ["%"],
-        { yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value} %" } } });
+      bars(onTime, column(data.on_time, 0), [column(data.on_time, 1)], ["%"], PERCENT);
     }
     var months = document.getElementById("chart-on-time-months");
     if (months) {
-      bars(months, column(data.on_time_months, 0), [column(data.on_time_months, 1)], ["%"],
-        { yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value} %" } } });
+      bars(months, column(data.on_time_months, 0), [column(data.on_time_months, 1)], ["%"], PERCENT);
     }
     var timing = document.getElementById("chart-timing");
     if (timing) bars(timing, column(data.timing, 0), [column(data.timing, 1), column(data.timing, 2)], data.timing_series);
