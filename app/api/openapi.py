@@ -70,7 +70,9 @@ NUMBER = _path("number", {"type": "string", "maxLength": 20, "description": "ord
 TASK_ID, JOB_ID, DOCUMENT_ID = _path("task_id", ID), _path("job_id", ID), _path("document_id", ID)
 TOKEN = _path("token", {"type": "string", "maxLength": 200})
 DATE = {"type": "string", "format": "date"}
-DAY_OR_STAMP = {"anyOf": [DATE, {"type": "string", "format": "date-time"}], "description": "a date or date-time"}
+PERIOD_DAY = {**DATE, "pattern": "^(19|2[0-9])[0-9]{2}-", "description": "a day of the years 1900–2999"}
+DAY_OR_STAMP = {"anyOf": [PERIOD_DAY, {"type": "string", "format": "date-time", "pattern": PERIOD_DAY["pattern"]}],
+                "description": "a date (years 1900–2999) or date-time"}
 PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
 BPMN_XML = {"content": {"application/xml": {"schema": {"type": "string"}}}}
 PROCESS_ID = _path("process_id", {"type": "string", "maxLength": 100, "description": "e.g. order_lifecycle"})
@@ -221,7 +223,7 @@ PATHS = {
         "The calling partner's settlements for a period (orders created from..to, default this month): per order "
         "price, payments to the company and to the partner, commission, balances; totals",
         {200: ("statement", "Settlements"), 403: "partners only"},
-        params=[_query("from", DATE), _query("to", DATE)], tag="partner")},
+        params=[_query("from", PERIOD_DAY), _query("to", PERIOD_DAY)], tag="partner")},
     "/status/{token}": {"get": _op("The customer's view of an order: milestones, next step, visits, documents, "
                                    "payments, manager, claims, open customer tasks",
                                    {200: ("status", "CustomerStatus"),

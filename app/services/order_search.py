@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, or_, select
 
@@ -12,7 +12,7 @@ from app.models import Customer, HumanTask, Order, OrderStatus, Partner, User
 from app.policy import visible_orders
 from app.services.dates import parse_datetime
 from app.services.inputs import like_pattern
-from app.services.periods import start_of
+from app.services.periods import YEARS, parse_day, start_of
 
 SORTS = {
     "number": Order.number, "created": Order.created_at, "kind": Order.kind, "customer": Customer.name,
@@ -108,9 +108,12 @@ def _date(args, name: str):
         return None
     try:
         if DAY.fullmatch(raw):
-            day = date.fromisoformat(raw)
+            day = parse_day(raw)
             return start_of(day + timedelta(days=1)) if name.endswith("_to") else start_of(day)
-        return parse_datetime(raw)
+        moment = parse_datetime(raw)
+        if not YEARS[0] <= moment.year <= YEARS[1]:
+            raise ValueError(raw)
+        return moment
     except ValueError as exc:
         raise ValidationError(f"'{name}' must be an ISO date", fields={name: "ISO date expected"}) from exc
 

@@ -36,6 +36,15 @@ def start_of(day: date) -> datetime:
 YEARS = (1900, 2999)  # the years a period may name
 
 
+def parse_day(raw: str) -> date:
+    """A day typed as YYYY-MM-DD within YEARS (9999-12-31 has no next day to count up to, year 1 no UTC);
+    ValueError otherwise."""
+    day = date.fromisoformat(raw.strip())
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ValueError(raw)
+    return day
+
+
 def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date | None, date | None]
                  ) -> tuple[date | None, date | None]:
     """Dates from the query string (YYYY-MM-DD): absent → the default, empty → open-ended.
@@ -51,12 +60,9 @@ def parse_period(raw_from: str | None, raw_to: str | None, default: tuple[date |
             bounds.append(None)
         else:
             try:
-                day = date.fromisoformat(raw.strip())
+                bounds.append(parse_day(raw))
             except ValueError:
                 raise ValueError(name) from None
-            if not YEARS[0] <= day.year <= YEARS[1]:  # 9999-12-31 has no next day to count up to
-                raise ValueError(name)
-            bounds.append(day)
     if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
         raise ValueError("period")
     return bounds[0], bounds[1]

@@ -15,7 +15,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.services import date_buckets
 from app.services.calendar import company_tz
-from app.services.periods import YEARS, start_of
+from app.services.periods import parse_day, start_of
 from app.services.report_sources import COUNT, DATE, DATETIME, NUMBER, PERIOD, SOURCES, TEXT, Source
 
 BUCKET_LABELS = {"day": _l("по дням"), "week": _l("по неделям"), "month": _l("по месяцам"),
@@ -155,13 +155,8 @@ def _list(value: Any) -> list:
 
 
 def _day(value: str) -> date | None:
-    """A filter's date, or None for empty; ValueError when it is not one a period can hold (periods.YEARS)."""
-    if not value:
-        return None
-    day = date.fromisoformat(value)
-    if not YEARS[0] <= day.year <= YEARS[1]:
-        raise ValueError(value)
-    return day
+    """A filter's date, or None for empty; ValueError when it is not one (periods.parse_day)."""
+    return parse_day(value) if value else None
 
 
 def _check_value(kind: str, op: str, value: str, value_to: str) -> str | None:
