@@ -2,12 +2,15 @@
 90th percentile of working hours, revenue and payments, loops and cancellations; who may look; bad filters."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from decimal import Decimal
 from html import unescape
+from io import BytesIO
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.extensions import db
@@ -314,3 +317,37 @@ def test_revenue_of_a_month_links_to_the_orders_completed_in_that_month(ui, cloc
     november = director.get("/orders?status=completed&completed_from=2026-11-01&completed_to=2026-11-30")
     assert listed_numbers(november.get_data(as_text=True)) == set()  # d was completed on 7 December
     assert director.get("/orders?completed_to=31.12.2026").status_code == 422
+
+
+def test_customers_with_one_name_are_counted_apart_and_each_links_to_their_own_orders(ui, clock):
+    """The partner's card for «Иванова Мария Петровна» is not our customer of that name (a partner never shares
+    our cards): two rows, and each count lists exactly that card's orders — not every order a search for the name
+    would find."""
+    app, api = ui
+    orders = history(app, api, clock)
+    client = signed_in(app, "director")
+    page = client.get("/analytics/?from=2026-12-01&to=2026-12-31").get_data(as_text=True)
+    section = page.split('data-figure="by-customer"')[1].split("</section>")[0]
+    rows = re.findall(r'<tr[^>]*>\s*<th[^>]*>([^<]+)</th>\s*<td[^>]*>\s*<a href="([^"]+)"[^>]*>(\d+)</a>', section)
+    assert sorted((name.strip(), int(count)) for name, _link, count in rows) == [
+        ("Иванова Мария Петровна", 1), ("Иванова Мария Петровна", 3)]
+    listed = {int(count): listed_numbers(client.get(unescape(link)).get_data(as_text=True))
+              for _name, link, count in rows}
+    assert listed == {3: {orders["a"], orders["c"], orders["d"]}, 1: {orders["b"]}}
+    bad = client.get("/orders?customer=abc")
+    assert bad.status_code == 422 and "не номер карточки заказчика" in bad.get_data(as_text=True)
+
+
+def test_a_head_of_production_sees_their_tasks_on_the_heatmap_and_no_money(ui, clock):
+    app, api = ui
+    history(app, api, clock)
+    head = signed_in(app, "head_production")
+    page = head.get("/analytics/?from=2026-12-01&to=2026-12-31").get_data(as_text=True)
+    assert 'data-figure="money"' not in page and "Выручка" not in page
+    assert "Выручка" not in str(load_workbook(BytesIO(head.get(
+        "/analytics/tables.xlsx?from=2026-12-01&to=2026-12-31").data)).sheetnames)
+    heat = head.get("/analytics/heatmap?from=2026-12-01&to=2026-12-31").get_data(as_text=True)
+    data = json.loads(re.search(r'id="heat-data">(.*?)</script>', heat, re.S).group(1))
+    assert set(data["tasks"]) == {"production"}
+    sales_head = signed_in(app, "head_sales").get("/analytics/?from=2026-12-01&to=2026-12-31")
+    assert 'data-figure="money"' in sales_head.get_data(as_text=True)  # revenue is the sales department's figure

@@ -44,10 +44,12 @@ def analytics_workbook(filters: analytics.Filters, figures: dict, names: dict[st
         Column(_("90-й процентиль, раб. ч"), NUMBER, "0.00")],
         [[row.stage, names["kind"].get(row.kind, row.kind), row.count, row.orders, row.median_hours, row.p90_hours]
          for row in figures["timing"]])
-    write_table(_sheet(book, _("Выручка и платежи")), [
-        Column(_("Месяц"), NUMBER, "MM.YYYY"), Column(_("Выполнено заказов"), NUMBER),
-        Column(_("Выручка"), 16, MONEY), Column(_("Платежей"), NUMBER), Column(_("Сумма платежей"), 16, MONEY)],
-        [[row.month, row.completed, float(row.revenue), row.paid, float(row.payments)] for row in figures["money"]])
+    if figures["money"] is not None:  # not a head's of production, say
+        write_table(_sheet(book, _("Выручка и платежи")), [
+            Column(_("Месяц"), NUMBER, "MM.YYYY"), Column(_("Выполнено заказов"), NUMBER),
+            Column(_("Выручка"), 16, MONEY), Column(_("Платежей"), NUMBER), Column(_("Сумма платежей"), 16, MONEY)],
+            [[row.month, row.completed, float(row.revenue), row.paid, float(row.payments)]
+             for row in figures["money"]])
     flow: analytics.Flow = figures["flow"]
     write_table(_sheet(book, _("Движение между этапами")), [
         Column(_("Из задачи"), NAME), Column(_("В задачу"), NAME), Column(_("Раз"), NUMBER),

@@ -73,6 +73,13 @@ def index():
                            link=lambda **extra: orders_link(filters, **extra), month_end=analytics.month_end)
 
 
+MONEY_LANES = {"sales", "accountant"}  # the heads whose department's figures revenue and payments are
+
+
+def _sees_money(lanes: set[str] | None) -> bool:
+    return lanes is None or bool(lanes & MONEY_LANES)
+
+
 def _figures(filters: analytics.Filters, lanes: set[str] | None) -> dict:
     locale = str(get_locale())
     return {
@@ -80,7 +87,7 @@ def _figures(filters: analytics.Filters, lanes: set[str] | None) -> dict:
         "on_time": analytics.on_time(filters, lanes),
         "on_time_months": analytics.on_time_by_month(filters, lanes),
         "timing": analytics.time_in_stage(filters, lanes),
-        "money": analytics.money_by_month(filters),
+        "money": analytics.money_by_month(filters) if _sees_money(lanes) else None,
         "flow": analytics.flow(filters, lanes),
     }
 
@@ -108,7 +115,8 @@ def _chart(figures: dict, kinds: dict[str, str]) -> dict:
         "timing": [[f"{row.stage} · {kinds.get(row.kind, row.kind)}", row.median_hours, row.p90_hours]
                    for row in figures["timing"]],
         "timing_series": [_("Медиана, раб. ч"), _("90-й процентиль, раб. ч")],
-        "money": [[row.month.strftime("%Y-%m"), float(row.revenue), float(row.payments)] for row in figures["money"]],
+        "money": [[row.month.strftime("%Y-%m"), float(row.revenue), float(row.payments)]
+                  for row in figures["money"] or ()],
         "money_series": [_("Выручка (выполненные заказы)"), _("Платежи")],
     }
 
@@ -121,9 +129,10 @@ def heatmap():
                                                               ProcessDefinition.active.is_(True))).scalar_one_or_none()
     if filters is None:
         return render_template("analytics/heatmap.html", **context, version=version, heat=None), 422
-    flow = analytics.flow(filters)
+    lanes = _lanes(current_user)  # a head sees their departments' tasks coloured, as on the figures' page
+    flow = analytics.flow(filters, lanes)
     heat = {"tasks": {bpmn_id: {"count": count, "median": median}
-                      for bpmn_id, (count, median) in analytics.median_by_task(filters).items()},
+                      for bpmn_id, (count, median) in analytics.median_by_task(filters, lanes).items()},
             "transitions": [[a, b, count] for (a, b), count in flow.transitions.items()]}
     return render_template("analytics/heatmap.html", **context, version=version, heat=heat, filters=filters,
                            names=flow.names, slowest_first=sorted(heat["tasks"].items(),

@@ -83,6 +83,7 @@ ORDER_FILTERS = [
     _filter("stage", Order.stage), _filter("status", Order.status),
     _filter("kind", Order.kind), _filter("channel", Order.channel),
     _filter("partner", Partner.code), _filter("assignee", User.login),
+    _query("customer", {"type": "string", "pattern": "^[0-9]{1,9}$"}, "one customer's orders (the customer's id)"),
     _query("q", TEXT_QUERY, "order number, customer name, address or (4+ digits) phone contains it"),
     _query("created_from", DAY_OR_STAMP), _query("created_to", DAY_OR_STAMP),
     _query("completed_from", DAY_OR_STAMP), _query("completed_to", DAY_OR_STAMP),

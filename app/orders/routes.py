@@ -34,11 +34,10 @@ from app.orders.export import COLUMNS, orders_workbook
 from app.services import order_history as history
 from app.services import orders as order_service
 from app.services.attachments import save_upload
-from app.services.dates import parse_datetime
 from app.services.inputs import int_arg
 from app.services.notes import add_note
 from app.services.notifications import notify
-from app.services.order_search import search_orders, sorted_by, task_filter
+from app.services.order_search import customer_arg, date_arg, search_orders, sorted_by, task_filter
 from app.services.orders import STATUS_LABELS
 from app.services.workbooks import download
 from app.usecases import messages
@@ -116,9 +115,13 @@ def listed_orders(user: User, args) -> tuple[Select, dict[str, str]]:
         raw = (args.get(name) or "").strip()
         if raw:
             try:
-                parse_datetime(raw)
-            except ValueError:
+                date_arg(args, name)
+            except ValidationError:
                 errors[name] = _("%(field)s: дата «%(value)s» не распознана", field=_(label), value=raw[:40])
+    try:
+        customer_arg(args)
+    except ValidationError:
+        errors["customer"] = _("Заказчик: «%(value)s» — не номер карточки заказчика", value=args["customer"][:40])
     readable = {key: value for key, value in args.items() if key not in errors}
     try:
         task_filter(readable)
@@ -183,6 +186,10 @@ def _task_chips(errors: dict[str, str]) -> list[tuple[str, str]]:
         chips.append((label, without("task", "task_stage", "task_done", "task_late", "task_loop", "task_next")))
     if chosen.stopped_at:
         chips.append((_("Остановился на этапе «%(stage)s»", stage=chosen.stopped_at), without("stopped_at")))
+    customer = request.args.get("customer", "")
+    if customer and "customer" not in errors:  # one customer's orders (search_orders has checked the id)
+        card = db.session.get(Customer, int(customer))
+        chips.append((_("Заказчик: %(name)s", name=card.name if card else customer), without("customer")))
     return chips
 
 

@@ -152,9 +152,10 @@ def orders_by(filters: Filters, dimension: str, locale: str = "ru") -> list[Orde
         return [OrderCounts(code or "", name or "", created, completed, cancelled)
                 for _id, created, completed, cancelled, code, name in db.session.execute(query)]
     if dimension == "customer":
-        query = (_counted(Customer.name, filters).join(Customer, Order.customer_id == Customer.id)
-                 .limit(TOP_CUSTOMERS))
-        return [OrderCounts(name, name, *counts) for name, *counts in db.session.execute(query)]
+        query = (_counted(Customer.id, filters).add_columns(Customer.name)
+                 .join(Customer, Order.customer_id == Customer.id).group_by(Customer.name).limit(TOP_CUSTOMERS))
+        return [OrderCounts(str(customer_id), name, *counts)
+                for customer_id, *counts, name in db.session.execute(query)]
     raise ValueError(dimension)
 
 
@@ -229,11 +230,11 @@ def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[Stage
     return result
 
 
-def median_by_task(filters: Filters) -> dict[str, tuple[int, float]]:
-    """bpmn id → (completed tasks, median working hours): what the heatmap colours."""
+def median_by_task(filters: Filters, lanes: set[str] | None = None) -> dict[str, tuple[int, float]]:
+    """bpmn id → (completed tasks, median working hours): what the heatmap colours (of `lanes` only, if given)."""
     calendar = business_calendar()
     hours: dict[str, list[float]] = defaultdict(list)
-    rows = db.session.execute(_completed_tasks(filters, None).order_by(HumanTask.completed_at.desc())
+    rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
                               .limit(SAMPLE_LIMIT))
     for bpmn_id, _stage, _kind, opened, closed, _order in rows:
         hours[bpmn_id].append(max(0.0, calendar.working_hours_between(opened, closed)))

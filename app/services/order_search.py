@@ -11,7 +11,7 @@ from app.errors import ValidationError
 from app.models import Customer, HumanTask, Order, OrderStatus, Partner, User
 from app.policy import visible_orders
 from app.services.dates import parse_datetime
-from app.services.inputs import like_pattern
+from app.services.inputs import MAX_ID, like_pattern
 from app.services.periods import YEARS, parse_day, start_of
 
 SORTS = {
@@ -100,7 +100,17 @@ def _stopped_at(stage: str):
     return select(HumanTask.order_id).where(HumanTask.id.in_(last), HumanTask.stage == stage)
 
 
-def _date(args, name: str):
+def customer_arg(args) -> int | None:
+    """`customer`: a customer card's id; ValidationError naming it otherwise."""
+    customer = str(args.get("customer") or "").strip()
+    if not customer:
+        return None
+    if not (customer.isascii() and customer.isdigit() and int(customer) <= MAX_ID):
+        raise ValidationError("'customer' must be a customer id", fields={"customer": "customer id expected"})
+    return int(customer)
+
+
+def date_arg(args, name: str):
     """A moment; a bare date (what the list's date fields send) is the company's day: its first moment for
     `…_from`, the first moment of the next day for `…_to` (taken as exclusive then)."""
     raw = (args.get(name) or "").strip()
@@ -119,9 +129,9 @@ def _date(args, name: str):
 
 
 def search_orders(user: User, args):
-    """The orders the user may see, narrowed by stage, status, kind, channel, partner, assignee, text, dates (created,
-    completed), the
-    tasks they had (TaskFilter), and to the active orders at risk of missing the promised date (`at_risk`)."""
+    """The orders the user may see, narrowed by stage, status, kind, channel, partner, customer, assignee, text,
+    dates (created, completed), the tasks they had (TaskFilter), and to the active orders at risk of missing the
+    promised date (`at_risk`)."""
     query = visible_orders(user).join(Order.customer)
     for name, column in (("stage", Order.stage), ("status", Order.status), ("kind", Order.kind),
                          ("channel", Order.channel)):
@@ -129,6 +139,9 @@ def search_orders(user: User, args):
             query = query.where(column == args[name])
     if args.get("partner"):
         query = query.where(Order.partner_id.in_(select(Partner.id).where(Partner.code == args["partner"])))
+    customer = customer_arg(args)
+    if customer is not None:  # one customer's card (the analytics' «by customer» links here: a name may be shared)
+        query = query.where(Order.customer_id == customer)
     if args.get("assignee"):
         query = query.where(Order.id.in_(
             select(HumanTask.order_id).join(User, HumanTask.assignee_id == User.id)
@@ -144,7 +157,7 @@ def search_orders(user: User, args):
     if text:
         query = query.where(matches_text(text))
     for prefix, column in (("created", Order.created_at), ("completed", Order.completed_at)):
-        since, until = _date(args, f"{prefix}_from"), _date(args, f"{prefix}_to")
+        since, until = date_arg(args, f"{prefix}_from"), date_arg(args, f"{prefix}_to")
         if since:
             query = query.where(column >= since)
         if until:
