@@ -102,3 +102,13 @@ def make_app(_apps):
 def api(app, client):
     seed(app)
     return Api(app, client)
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    """A local SMTP server that keeps what it is sent (reports' mailings)."""
+    from tests.support.smtp_server import CapturingSMTP
+
+    server = CapturingSMTP(tmp_path).start()
+    yield server
+    server.stop()

@@ -12,7 +12,6 @@ import pytest
 from app.extensions import db
 from app.models import SavedReport
 from tests.support.reports import payments_recorded
-from tests.support.smtp_server import CapturingSMTP
 from tests.support.web import csrf_of, signed_in
 from tests.test_reports import save_form, sheet_rows, table_rows, text_of
 from workers.scheduler import Scheduler
@@ -106,13 +105,6 @@ def test_months_follow_daylight_saving_time(make_app):
                             (datetime(2027, 4, 1, 0, 30, tzinfo=NEW_YORK), "50")])
     page = signed_in(app, "director").get(f"/reports/build?{BY_MONTH}")
     assert table_rows(page.data) == [["февраль 2027", "100"], ["март 2027", "500"], ["апрель 2027", "50"]]
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    server = CapturingSMTP(tmp_path).start()
-    yield server
-    server.stop()
 
 
 def test_a_scheduled_report_mails_its_months(make_app, smtp, clock):

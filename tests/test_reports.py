@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Order, OutboxJob, SavedReport
 from tests.support.reports import PAYMENTS, history
-from tests.support.smtp_server import CapturingSMTP
 from tests.support.web import csrf_of, signed_in
 from workers.scheduler import Scheduler
 
@@ -141,13 +140,6 @@ def test_a_bad_recipient_is_named_and_nothing_typed_is_lost(director, app):
     assert 'value="Оплаты по видам"' in page.data.decode() and 'value="boss@example.com, nope"' in page.data.decode()
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(SavedReport)).scalar_one() == 0
-
-
-@pytest.fixture
-def smtp(tmp_path):
-    server = CapturingSMTP(tmp_path).start()
-    yield server
-    server.stop()
 
 
 def test_a_scheduled_report_arrives_by_mail_as_a_workbook(make_app, smtp, clock):
