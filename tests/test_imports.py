@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
 import zipfile
 
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Order, OrderImport, ProcessInstance, User
+from app.models import Order, OrderImport, OutboxJob, ProcessInstance, User
 from app.usecases.imports import run_import, start_processes
+from tests.support.api import Api
 from tests.support.web import csrf_of, signed_in
 
 HEADERS = ["номер во внешней системе", "вид", "канал", "заказчик", "телефон", "e-mail", "адрес", "описание",
@@ -259,3 +262,21 @@ def test_a_start_job_delivered_twice_starts_nothing_twice(api, app):
         assert db.session.execute(select(func.count()).select_from(ProcessInstance)
                                   .where(ProcessInstance.order_id.in_(ids))).scalar() == 3
     assert api.get(f"/imports/{import_id}", as_="sales").get_json()["started"] == 3
+
+
+def test_the_same_file_uploaded_twice_at_once_counts_each_imports_own_orders(make_app):
+    """Two uploads before any worker ran: the first creates the orders, the second finds them imported; each
+    import starts and counts only its own orders, so neither page waits forever for the other's."""
+    app = make_app(JOBS_INLINE=False, RQ_QUEUE=f"bespoke-test-{os.getpid()}-{time.monotonic_ns()}")  # no worker
+    api = Api(app, app.test_client())
+    first = upload(api, workbook(GOOD), dry_run="false").get_json()["import_id"]
+    second = upload(api, workbook(GOOD), dry_run="false").get_json()["import_id"]
+    with app.app_context():
+        assert run_import(first) == {"created": 3, "failed": 0}
+        assert run_import(second) == {"created": 0, "failed": 3}
+        jobs = db.session.execute(select(OutboxJob.params).where(OutboxJob.operator == "imports.start")).scalars().all()
+        assert [job["import_id"] for job in jobs] == [first]
+        assert start_processes(first, jobs[0]["orders"]) == {"started": 3}
+        counted = {record.id: (record.created, record.started) for record in db.session.execute(
+            select(OrderImport)).scalars()}
+    assert counted == {first: (3, 3), second: (0, 0)}

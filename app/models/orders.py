@@ -130,6 +130,8 @@ class Order(Model):
     at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     # The order's number in the system an Excel import came from: importing the same row again creates nothing.
     external_ref: Mapped[str | None] = mapped_column(String(60), unique=True, index=True, nullable=True)
+    # The Excel import it came from (its process is started by that import's jobs).
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("order_imports.id"), index=True, nullable=True)
 
     customer = relationship(Customer, lazy="joined")
     partner = relationship(Partner, lazy="joined")

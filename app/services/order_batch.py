@@ -83,9 +83,8 @@ def _customers(cleans: list[dict]) -> list[int]:
     return [ids[key] for key in keys]
 
 
-def create_orders(rows: list[tuple[dict, str]], actor: User | None, details: dict) -> list[int]:
-    """Stage an order per (validated intake values, external number); their ids in the same order. `details` go
-    into each order's creation event (which import it came from)."""
+def create_orders(rows: list[tuple[dict, str]], actor: User | None, import_id: int) -> list[int]:
+    """Stage an order per (validated intake values, external number) of the import; their ids in the same order."""
     if not rows:
         return []
     cleans = [clean for clean, _ in rows]
@@ -95,12 +94,12 @@ def create_orders(rows: list[tuple[dict, str]], actor: User | None, details: dic
         {"number": number, "kind": clean["kind"], "channel": clean["channel"], "customer_id": customer_id,
          "partner_id": clean["partner"].id if clean["partner"] else None, "address": clean["address"],
          "description": clean["description"], "created_by_id": actor.id if actor else None,
-         "external_ref": ref, "stage": IMPORTED_STAGE, "status": OrderStatus.ACTIVE}
+         "external_ref": ref, "import_id": import_id, "stage": IMPORTED_STAGE, "status": OrderStatus.ACTIVE}
         for (clean, ref), customer_id, number in zip(rows, customer_ids, numbers, strict=True)]).scalars().all()
     who = {"actor_id": actor.id, "actor_label": actor.login} if actor else {"actor_id": None, "actor_label": "system"}
     db.session.execute(insert(AuditEvent), [
         {"order_id": order_id, "kind": "status", "entity": "order", "entity_id": None, "field": "status",
-         "old_value": None, "new_value": OrderStatus.ACTIVE.value, "details": {"channel": clean["channel"], **details},
-         **who}
+         "old_value": None, "new_value": OrderStatus.ACTIVE.value,
+         "details": {"channel": clean["channel"], "import": import_id}, **who}
         for order_id, clean in zip(order_ids, cleans, strict=True)])
     return list(order_ids)

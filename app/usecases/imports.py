@@ -82,7 +82,7 @@ def _place(record: OrderImport, items: list[dict]) -> tuple[list[int], list[dict
         except ValidationError as exc:
             refused.extend(_refusals(item["row"], exc))
     actor = db.session.get(User, record.uploaded_by_id) if record.uploaded_by_id else None
-    return place_batch(rows, actor, {"import": record.id}), refused
+    return place_batch(rows, actor, record.id), refused
 
 
 def _batch(import_id: int, items: list[dict]) -> None:
@@ -98,15 +98,11 @@ def _batch(import_id: int, items: list[dict]) -> None:
             record.errors = [*(record.errors or ()), *refused]
 
 
-def _unstarted(record: OrderImport) -> list[int]:
-    """The import's orders whose process has not started (found by their external numbers)."""
-    refs = [item["ref"] for item in record.payloads or ()]
-    found: list[int] = []
-    for start in range(0, len(refs), 1000):
-        found += db.session.execute(select(Order.id).where(
-            Order.external_ref.in_(refs[start:start + 1000]), Order.status == OrderStatus.ACTIVE,
-            ~select(ProcessInstance.id).where(ProcessInstance.order_id == Order.id).exists())).scalars()
-    return sorted(found)
+def _unstarted(import_id: int) -> list[int]:
+    """The import's orders whose process has not started."""
+    return list(db.session.execute(select(Order.id).where(
+        Order.import_id == import_id, Order.status == OrderStatus.ACTIVE,
+        ~select(ProcessInstance.id).where(ProcessInstance.order_id == Order.id).exists()).order_by(Order.id)).scalars())
 
 
 def run_import(import_id: int) -> dict:
@@ -127,7 +123,7 @@ def run_import(import_id: int) -> dict:
     with unit_of_work(fresh=True):
         record = db.session.get_one(OrderImport, import_id)
         record.status, record.finished_at = "done", clock.now()
-        waiting = _unstarted(record)
+        waiting = _unstarted(import_id)
         for start in range(0, len(waiting), START_CHUNK):  # the workers share them out
             add_job(START_OPERATOR, {"import_id": import_id, "orders": waiting[start:start + START_CHUNK]})
         return {"created": record.created, "failed": record.failed}

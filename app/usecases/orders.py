@@ -22,10 +22,10 @@ def place_order(payload: dict, actor: User | None, *, external_ref: str | None =
     return order
 
 
-def place_batch(rows: list[tuple[dict, str]], actor: User | None, details: dict) -> list[int]:
+def place_batch(rows: list[tuple[dict, str]], actor: User | None, import_id: int) -> list[int]:
     """An import's batch of orders (validated intake values, external number) staged in the caller's unit of work,
     without their processes: each is started afterwards by `start_placed`, one order per unit of work."""
-    return order_batch.create_orders(rows, actor, details)
+    return order_batch.create_orders(rows, actor, import_id)
 
 
 def start_placed(order_id: int, actor: User | None) -> bool:

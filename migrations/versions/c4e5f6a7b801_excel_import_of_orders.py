@@ -1,4 +1,4 @@
-"""excel import of orders: order_imports and orders.external_ref
+"""excel import of orders: order_imports, orders.external_ref and orders.import_id
 
 Revision ID: c4e5f6a7b801
 Revises: 64e80d80b754
@@ -47,10 +47,17 @@ def upgrade():
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.add_column(sa.Column('external_ref', sa.String(length=60), nullable=True))
         batch_op.create_index(batch_op.f('ix_orders_external_ref'), ['external_ref'], unique=True)
+        batch_op.add_column(sa.Column('import_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_orders_import_id'), ['import_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_orders_import_id_order_imports'), 'order_imports', ['import_id'],
+                                    ['id'])
 
 
 def downgrade():
     with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_orders_import_id_order_imports'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_orders_import_id'))
+        batch_op.drop_column('import_id')
         batch_op.drop_index(batch_op.f('ix_orders_external_ref'))
         batch_op.drop_column('external_ref')
 
