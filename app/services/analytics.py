@@ -18,7 +18,7 @@ from sqlalchemy import case, func, select
 from app.extensions import db
 from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment
 from app.services.calendar import business_calendar, company_tz
-from app.services.periods import parse_period, start_of, this_month
+from app.services.periods import parse_period, this_month, within
 
 SAMPLE_LIMIT = 20_000  # completed tasks read for the percentiles and transitions; the newest ones beyond it
 TOP_CUSTOMERS = 20
@@ -74,11 +74,7 @@ def parse_filters(args, partners: set[str] | None = None) -> Filters:
 
 def _cohort(filters: Filters):
     """Ids of the orders the figures count."""
-    query = select(Order.id)
-    if filters.start:
-        query = query.where(Order.created_at >= start_of(filters.start))
-    if filters.end:
-        query = query.where(Order.created_at < start_of(filters.end + timedelta(days=1)))
+    query = select(Order.id).where(*within(Order.created_at, filters.start, filters.end))
     if filters.kind:
         query = query.where(Order.kind == filters.kind)
     if filters.channel:

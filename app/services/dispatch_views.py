@@ -21,7 +21,7 @@ from app.models.users import user_roles
 from app.services.bindings import bound_tasks
 from app.services.inputs import clean_text, int_arg
 from app.services.order_search import matches_text
-from app.services.periods import period_from, start_of, this_week
+from app.services.periods import period_from, this_week, within
 from app.services.visits import KINDS
 
 QUEUE = "queue"  # the person filter's value for visits no crew has taken yet
@@ -90,10 +90,7 @@ def visits_query(filters: VisitFilters) -> Select:
     """Visits kept by the filters, with their order, customer and person loaded, by time."""
     query = (select(Visit).join(Visit.order).join(Order.customer).outerjoin(Visit.user)
              .options(contains_eager(Visit.order).contains_eager(Order.customer), contains_eager(Visit.user)))
-    if filters.date_from:
-        query = query.where(Visit.starts_at >= start_of(filters.date_from))
-    if filters.date_to:
-        query = query.where(Visit.starts_at < start_of(filters.date_to + timedelta(days=1)))
+    query = query.where(*within(Visit.starts_at, filters.date_from, filters.date_to))
     if filters.kind:
         query = query.where(Visit.kind == filters.kind)
     if filters.status:

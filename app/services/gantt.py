@@ -14,7 +14,7 @@ from app import clock
 from app.extensions import db
 from app.models import ORDER_KINDS, HumanTask, Order, OrderStatus
 from app.services.inputs import int_arg
-from app.services.periods import period_from, start_of
+from app.services.periods import period_from, within
 
 SHOWN_STATES = ("open", "completed")  # a cancelled task (an interrupted branch) was no stage the order went
 
@@ -103,10 +103,7 @@ def orders_query(filters: GanttFilters) -> Select:
         query = query.where(Order.kind == filters.kind)
     if filters.stage:
         query = query.where(Order.stage == filters.stage)
-    if filters.date_from:
-        query = query.where(Order.created_at >= start_of(filters.date_from))
-    if filters.date_to:
-        query = query.where(Order.created_at < start_of(filters.date_to + timedelta(days=1)))
+    query = query.where(*within(Order.created_at, filters.date_from, filters.date_to))
     if filters.at_risk:
         query = query.where(Order.at_risk.is_(True))
     return query.order_by(Order.created_at, Order.id)

@@ -80,3 +80,13 @@ def period_from(args: Mapping[str, str], default: tuple[date | None, date | None
                            _("Дата «%(value)s» не распознана: укажите её в виде ГГГГ-ММ-ДД",
                              value=args.get(problem, "")[:40]))
         return default
+
+
+def within(column, first: date | None, last: date | None) -> list:
+    """Conditions keeping a stored moment within the company's days first..last (either end open)."""
+    kept = []
+    if first:
+        kept.append(column >= start_of(first))
+    if last:
+        kept.append(column < start_of(last + timedelta(days=1)))
+    return kept

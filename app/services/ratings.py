@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from app.extensions import db
 from app.models import Claim, Feedback, HumanTask, RatingWeight, Role, User
 from app.policy import CUSTOMERS, MANAGEMENT, headed_lanes
-from app.services.periods import start_of
+from app.services.periods import within
 
 KPIS = ("on_time", "throughput", "rework", "claims", "ratings")
 DEFAULT_WEIGHTS = {"on_time": 30.0, "throughput": 20.0, "rework": 20.0, "claims": 15.0, "ratings": 15.0}
@@ -119,11 +119,7 @@ def _period(first: date | None, last: date | None):
     """The tasks completed by a person, in a lane, within the company's days first..last (either end open)."""
     conditions = [HumanTask.state == "completed", HumanTask.completed_by_id.is_not(None),
                   HumanTask.lane.not_in(["", *sorted(CUSTOMERS)])]  # the customer's own tasks rate nobody
-    if first:
-        conditions.append(HumanTask.completed_at >= start_of(first))
-    if last:
-        conditions.append(HumanTask.completed_at < start_of(last + timedelta(days=1)))
-    return and_(*conditions)
+    return and_(*conditions, *within(HumanTask.completed_at, first, last))
 
 
 def _rows(first: date | None, last: date | None) -> dict[tuple[int, str], Row]:
