@@ -33,7 +33,8 @@ from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-HISTORY_KEY = "bespoke_history"  # the state's summary of the dropped tasks: {"elements": {...}, "flows": [...]}
+# The state's summary of the dropped tasks: {"elements": {id: state}, "flows": [[from, to]], "passed": {process: [id]}}
+HISTORY_KEY = "bespoke_history"
 FROM_KEY = "bespoke_from"  # internal_data of a task hung from a new parent: the element it was reached from
 
 # When one element ran more than once (a loop, a re-measurement), the state that says most wins.
@@ -89,7 +90,7 @@ def merge_state(elements: dict[str, str], element: str, state: str) -> None:
 
 
 def empty_history() -> dict[str, Any]:
-    return {"elements": {}, "flows": []}
+    return {"elements": {}, "flows": [], "passed": {}}
 
 
 def prune(workflow, dct: dict, history: dict[str, Any] | None) -> dict[str, Any]:
@@ -97,6 +98,7 @@ def prune(workflow, dct: dict, history: dict[str, Any] | None) -> dict[str, Any]
     subprocesses; the diagram summary of what was dropped, merged into `history`."""
     elements = dict((history or {}).get("elements", {}))
     flows = {tuple(f) for f in (history or {}).get("flows", [])}
+    passed = {name: set(ids) for name, ids in (history or {}).get("passed", {}).items()}
     dropped: set[str] = set()
     workflows = [(workflow, dct)]
     for task_id, sub_dct in dct.get("subprocesses", {}).items():
@@ -106,6 +108,8 @@ def prune(workflow, dct: dict, history: dict[str, Any] | None) -> dict[str, Any]
     for wf, wf_dct in workflows:
         for task in _prune_tree(wf, wf_dct):
             dropped.add(str(task.id))
+            if bpmn_id(task) is not None:  # a version without this element could not take the instance over
+                passed.setdefault(wf.spec.name, set()).add(bpmn_id(task))
             state = element_state(task)
             if state is not None:
                 merge_state(elements, bpmn_id(task), state)
@@ -113,7 +117,8 @@ def prune(workflow, dct: dict, history: dict[str, Any] | None) -> dict[str, Any]
             if flow is not None:
                 flows.add(flow)
     _drop_subprocesses(dct, dropped)
-    return {"elements": elements, "flows": sorted([list(f) for f in flows])}
+    return {"elements": elements, "flows": sorted([list(f) for f in flows]),
+            "passed": {name: sorted(ids) for name, ids in sorted(passed.items())}}
 
 
 def _drop_subprocesses(dct: dict, dropped: set[str]) -> None:
