@@ -108,11 +108,13 @@ def prune(workflow, dct: dict, history: dict[str, Any] | None) -> dict[str, Any]
     for wf, wf_dct in workflows:
         for task in _prune_tree(wf, wf_dct):
             dropped.add(str(task.id))
-            if bpmn_id(task) is not None:  # a version without this element could not take the instance over
-                passed.setdefault(wf.spec.name, set()).add(bpmn_id(task))
+            element = bpmn_id(task)
+            if element is None:
+                continue  # Spiff's own split/join tasks: not on the diagram
+            passed.setdefault(wf.spec.name, set()).add(element)  # a version without it cannot take the instance
             state = element_state(task)
             if state is not None:
-                merge_state(elements, bpmn_id(task), state)
+                merge_state(elements, element, state)
             flow = flow_into(task)
             if flow is not None:
                 flows.add(flow)
