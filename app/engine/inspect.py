@@ -14,14 +14,10 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from app.engine.pruning import bpmn_id as _bpmn_id
+from app.engine.pruning import element_state, flow_into, merge_state
 from app.engine.runtime import ProcessEngine
 from app.engine.views import parse_due
-
-# When one element ran more than once (a loop, a re-measurement), the state that says most wins.
-STATE_OF = {TaskState.ERROR: "error", TaskState.READY: "active", TaskState.STARTED: "active",
-            TaskState.WAITING: "waiting", TaskState.COMPLETED: "done", TaskState.CANCELLED: "cancelled"}
-PRECEDENCE = ("error", "active", "waiting", "done", "cancelled")
-REACHED = TaskState.WAITING | TaskState.READY | TaskState.STARTED | TaskState.COMPLETED | TaskState.ERROR
 
 
 @dataclass(frozen=True)
@@ -49,18 +45,6 @@ class Picture:
     messages: list[WaitingMessage] = field(default_factory=list)
 
 
-def _bpmn_id(task) -> str | None:
-    return getattr(task.task_spec, "bpmn_id", None)
-
-
-def _named_source(task) -> str | None:
-    """The nearest task above this one that is a diagram element (Spiff's own split/join tasks are not)."""
-    parent = task.parent
-    while parent is not None and _bpmn_id(parent) is None:
-        parent = parent.parent
-    return _bpmn_id(parent) if parent is not None else None
-
-
 def _attached_to(task) -> str | None:
     """The activity a boundary event belongs to: its sibling under Spiff's boundary split that is not an event."""
     if not isinstance(task.task_spec, BoundaryEvent) or task.parent is None:
@@ -75,20 +59,18 @@ def _attached_to(task) -> str | None:
 def picture(workflow: BpmnWorkflow) -> Picture:
     """Every element's state, the flows taken, and the timers and messages the workflow waits for."""
     result = Picture()
-    flows: set[tuple[str, str]] = set()
+    history = getattr(workflow, "bespoke_history", None) or {}  # what the saved state's pruning dropped
+    result.elements.update(history.get("elements", {}))
+    flows: set[tuple[str, str]] = {(source, target) for source, target in history.get("flows", [])}
     for task in ProcessEngine.tasks(workflow):
         bpmn_id = _bpmn_id(task)
-        state = STATE_OF.get(task.state)
-        boundary = isinstance(task.task_spec, BoundaryEvent)
-        if bpmn_id is None or state is None or (boundary and state == "cancelled"):
-            continue  # a boundary event whose activity finished first was never going to fire: nothing to show
-        known = result.elements.get(bpmn_id)
-        if known is None or PRECEDENCE.index(state) < PRECEDENCE.index(known):
-            result.elements[bpmn_id] = state
-        if task.state & REACHED and not boundary:  # a boundary event has no incoming flow
-            source = _named_source(task)
-            if source is not None and source != bpmn_id:
-                flows.add((source, bpmn_id))
+        state = element_state(task)
+        if bpmn_id is None or state is None:
+            continue
+        merge_state(result.elements, bpmn_id, state)
+        flow = flow_into(task)
+        if flow is not None:
+            flows.add(flow)
         if task.state != TaskState.WAITING:
             continue
         spec = task.task_spec

@@ -22,7 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition, SignalEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from app.engine import messages
+from app.engine import messages, pruning
 from app.engine.bindings import Bindings
 from app.engine.definitions import task_properties, version_bindings
 from app.engine.events import catches_signal, close_idle_event_subprocesses, interrupt, pending_events
@@ -110,13 +110,25 @@ class ProcessEngine:
         self.script_engine.environment.log.take()  # a step starts here: forget what an earlier failed one printed
         dct = json.loads(state, cls=self.serializer.json_decoder_cls)
         self.serializer.migrate(dct)
-        dct["spec"], dct["subprocess_specs"] = specs
+        history = dct.pop(pruning.HISTORY_KEY, None)  # absent from states saved before pruning: nothing dropped
+        dct["spec"], dct["subprocess_specs"] = specs  # a state saved with its spec embedded loads as well
         workflow = self.serializer.from_dict(dct)
         workflow.script_engine = self.script_engine
+        workflow.bespoke_history = history or pruning.empty_history()
         return workflow
 
     def dump(self, workflow: BpmnWorkflow) -> str:
-        return self.serializer.serialize_json(workflow)
+        """The workflow as JSON without its spec (the version holds it) and without the finished history of its
+        task tree (`app.engine.pruning`); the workflow itself is left as it was."""
+        serializer = self.serializer
+        serializer.registry._encoder_mode = True  # as Spiff's serialize_json: datetimes etc. left to the encoder
+        try:
+            dct = serializer.to_dict(workflow)
+            dct[serializer.VERSION_KEY] = serializer.VERSION
+            dct[pruning.HISTORY_KEY] = pruning.prune(workflow, dct, getattr(workflow, "bespoke_history", None))
+            return json.dumps(dct, cls=serializer._encoder_cls)
+        finally:
+            serializer.registry._encoder_mode = False
 
     # -- acting ----------------------------------------------------------------------------------
     def user_task(self, workflow: BpmnWorkflow, guid: str):

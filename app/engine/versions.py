@@ -185,7 +185,29 @@ def migration_problems(registry, workflow: BpmnWorkflow, new: tuple, target: str
             if task.state == TaskState.STARTED and new_spec_of_task is not None \
                     and _changes_of(registry, task.task_spec, new_spec_of_task):
                 problems.append(f"задача {_where(task)} выполняется фоновым заданием и изменена в {target}")
+    problems += _pruned_problems(workflow, new, target)
     return list(dict.fromkeys(problems))
+
+
+def _pruned_problems(workflow: BpmnWorkflow, new: tuple, target: str) -> list[str]:
+    """The same refusal for passed steps whose tasks the saved state no longer holds (`app.engine.pruning`)."""
+    new_spec, new_subs = new
+    old_specs = {workflow.spec.name: workflow.spec, **workflow.subprocess_specs}
+    new_specs = {new_spec.name: new_spec, **new_subs}
+    problems = []
+    passed = (getattr(workflow, "bespoke_history", None) or {}).get("passed", {})
+    for name, ids in passed.items():
+        spec = new_specs.get(name)
+        present = {getattr(t, "bpmn_id", None) for t in spec.task_specs.values()} if spec is not None else set()
+        old = {getattr(t, "bpmn_id", None): t for t in old_specs[name].task_specs.values()} \
+            if name in old_specs else {}
+        for bpmn_id in ids:
+            if bpmn_id not in present:
+                task_spec = old.get(bpmn_id)
+                where = f"«{task_spec.bpmn_name or bpmn_id}» ({bpmn_id})" if task_spec is not None else bpmn_id
+                problems.append(f"пройденный шаг {where} отсутствует в {target}: историю заказа "
+                                f"не загрузить в новой версии")
+    return problems
 
 
 def _waiting_timers(workflow: BpmnWorkflow) -> dict:
