@@ -80,9 +80,9 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
         try:
             requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=30)
             return server
-        except requests.ConnectionError:
+        except requests.ConnectionError as exc:
             if server.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {server.returncode}")
+                raise SystemExit(f"gunicorn exited with {server.returncode}") from exc
             time.sleep(0.1)
     server.terminate()
     raise SystemExit("gunicorn did not answer within 20 s")
