@@ -7,6 +7,7 @@ from functools import wraps
 from flask import current_app, jsonify, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import policy
@@ -35,7 +36,8 @@ def _user_from_token(token: str) -> User:
         raise Unauthorized("The token has expired; request a new one") from exc
     except BadSignature as exc:
         raise Unauthorized("Invalid token") from exc
-    user = db.session.get(User, data.get("uid"))
+    # The roles come in the same query: every API view checks them (`policy.ensure`).
+    user = db.session.get(User, data.get("uid"), options=[joinedload(User.roles)])
     if user is None or not user.active or user.password_hash[-12:] != data.get("pw"):
         raise Unauthorized("Invalid token")
     return user

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app import clock, policy
 from app.api import bp
@@ -10,7 +11,7 @@ from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import task_detail_json, task_json
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import HumanTask, Order, User
+from app.models import HumanTask, Order, ProcessInstance, User
 from app.services.inputs import body_object, body_text
 from app.usecases import tasks as task_cases
 
@@ -76,7 +77,10 @@ def complete(user, task_id):
     task_id = task_cases.complete_task(task_id, body_object(body, "data"), user).id
 
     def respond():
-        task = db.session.get_one(HumanTask, task_id)
+        # One query for the task with its order and instance, not the instance's state: the commit expired them all.
+        task = db.session.execute(select(HumanTask).where(HumanTask.id == task_id).options(
+            joinedload(HumanTask.order), joinedload(HumanTask.instance).defer(ProcessInstance.state))
+        ).unique().scalar_one()
         order, instance = task.order, task.instance
         same = HumanTask.order_id == order.id if order is not None else HumanTask.instance_id == instance.id
         open_tasks = db.session.execute(select(HumanTask).where(same, HumanTask.state == "open")

@@ -11,6 +11,7 @@ from typing import Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.engine import engine
@@ -136,12 +137,14 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     if instance.id is None:
         db.session.flush()
     order = instance.order
+    if order is not None:  # the order's side of the link, known without a query (that would read the state again)
+        set_committed_value(order, "instance", instance)
     project_tasks(instance, workflow, view, actor, acted, definition_forms(instance.definition))
     for bpmn_id, text in view.log:  # what the step's scripts printed: the instance's log (`runs.log`)
         audit.record(instance.order_id, "log", actor, field=bpmn_id[:80], new=text, entity="instance",
                      entity_id=instance.id, instance_id=instance.id)
     if order is not None:
-        project_order(order, view, actor)
+        project_order(order, view, actor, workflow)
     elif view.finished:
         audit.record(None, "process", actor, field="status", old="running", new="completed", entity="instance",
                      entity_id=instance.id, instance_id=instance.id)

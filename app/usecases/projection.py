@@ -98,8 +98,11 @@ def _form_data(task: TaskView, forms: dict) -> dict:
     return data
 
 
-def project_order(order: Order, view: StepView, actor) -> None:
-    """The order's stage and status from the step: milestones passed, the first task open, the end."""
+def project_order(order: Order, view: StepView, actor, workflow=None) -> None:
+    """The order's stage and status from the step: milestones passed, the first task open, the end.
+
+    `workflow` (the step's, in hand) gives the norms when no task waits: the prediction then need not load
+    the instance's state again."""
     stage, status = order.stage, order.status
     for milestone in view.milestones:
         stage = milestone.get("stage") or stage
@@ -121,4 +124,7 @@ def project_order(order: Order, view: StepView, actor) -> None:
             visits.cancel_all(order, actor)
     # The norms travel in every task's data: no need to load the workflow again for the «SLA sum».
     sla = next((t.data["sla"] for t in view.ready if isinstance(t.data.get("sla"), dict)), None)
+    if sla is None and workflow is not None and order.status == OrderStatus.ACTIVE:
+        found = engine().workflow_data(workflow).get("sla")
+        sla = found if isinstance(found, dict) else {}
     prediction.refresh_order(order, sla=sla)
