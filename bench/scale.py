@@ -30,8 +30,7 @@ from sqlalchemy import event, func, insert, select  # noqa: E402
 from app import clock, create_app  # noqa: E402
 from app.demo import load_demo  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.models import (AuditEvent, Component, Customer, HumanTask, Order, Partner, Payment,  # noqa: E402
-                        ProcessInstance, Visit)
+from app.models import AuditEvent, Component, Customer, HumanTask, Order, Partner, Payment, ProcessInstance, Visit  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import deploy_processes  # noqa: E402
 from tests.support.services import PostgresServer, RedisServer  # noqa: E402
