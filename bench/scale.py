@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -272,6 +273,7 @@ def run(backend: str, orders: int, requests: int, keep: str | None = None, full_
         redis.stop()
         if server:
             server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # a --keep file lies elsewhere
     return {"build_s": round(built, 1), "rows": counts, "pages": figures}
 
 
