@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from babel.numbers import format_currency
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
@@ -74,11 +74,26 @@ def kind_label(code: str) -> str:
     return names[0] if str(get_locale()) == "ru" else names[1]
 
 
+def _translations():
+    """get_translations(), kept on the request's Babel context while its locale stays the one they were read for: a
+    list page calls `_()` hundreds of times, and each lookup through flask_babel costs a few context look-ups and a
+    locale name (force_locale swaps the locale object, so it gets its own)."""
+    ctx = g.get("_flask_babel") if g else None
+    locale = getattr(ctx, "babel_locale", None)
+    cached = getattr(ctx, "bespoke_translations", None)
+    if locale is not None and cached is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    if ctx is not None and getattr(ctx, "babel_locale", None) is not None:
+        ctx.bespoke_translations = (ctx.babel_locale, translations)
+    return translations
+
+
 @pass_context
 def template_gettext(context, message: str, **variables) -> str:
     """`_()` in templates as in Python: formatted only when given variables. Jinja's own always applies `%`,
     so a label with a literal '%' («Срок этапа подходит (75 %)») shown through `_(label)` raised a 500."""
-    text = get_translations().ugettext(message)
+    text = _translations().ugettext(message)
     if context.eval_ctx.autoescape:
         text = Markup(text)
     return text % variables if variables else text

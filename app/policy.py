@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from flask import g, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, false, or_, select
 
@@ -78,8 +79,21 @@ def candidates(task) -> set[int]:
     task's role (or its starter) works it."""
     if task is None or task.id is None:
         return set()
+    known = g.get("task_candidates") if has_app_context() else None
+    if known is not None and task.id in known:
+        return known[task.id]
     return set(db.session.execute(select(TaskCandidate.user_id)
                                   .where(TaskCandidate.human_task_id == task.id)).scalars())
+
+
+def preload_candidates(task_ids) -> None:
+    """Read the candidates of a list's tasks in one query, for this request's `can()` on each row (read-only
+    pages: a list asks `can('tasks.claim', task)` per row)."""
+    known: dict[int, set[int]] = {task_id: set() for task_id in task_ids}
+    for task_id, user_id in db.session.execute(select(TaskCandidate.human_task_id, TaskCandidate.user_id)
+                                               .where(TaskCandidate.human_task_id.in_(known or [0]))):
+        known[task_id].add(user_id)
+    g.task_candidates = {**g.get("task_candidates", {}), **known}
 
 
 def _sees_task(user: User, task) -> str | None:

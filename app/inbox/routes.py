@@ -5,6 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, String, and_, cast, func, or_, select
+from sqlalchemy.orm import contains_eager, defer, selectinload
 
 from app import clock
 from app.extensions import db
@@ -12,7 +13,7 @@ from app.i18n import N_
 from app.inbox import bp
 from app.inbox.export import tasks_workbook
 from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, ProcessDefinition, ProcessInstance, Role, User
-from app.policy import headed_lanes, is_partner, sees_every_task, task_scope
+from app.policy import headed_lanes, is_partner, preload_candidates, sees_every_task, task_scope
 from app.services.inputs import like_pattern
 from app.services.order_search import matches_text
 from app.services.workbooks import download
@@ -76,6 +77,14 @@ def listed_tasks(user: User, args) -> tuple[str, Select]:
     return tab, query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
 
 
+def _with_rows(query: Select) -> Select:
+    """What each row of the list shows, loaded with its tasks (a few queries a page, not a few per row): the order
+    from the scope's outer join with its customer, its visits, and the instance (without its workflow state)."""
+    return query.options(contains_eager(HumanTask.order).selectinload(Order.visits),  # type: ignore[attr-defined]
+                         selectinload(HumanTask.instance).options(defer(ProcessInstance.state),
+                                                                  selectinload(ProcessInstance.started_by)))
+
+
 @bp.get("/inbox.xlsx")
 @allowed("lists.export")  # partners have no tasks: their start page is the portal
 def export():
@@ -93,13 +102,14 @@ def index():
     tab, query = listed_tasks(user, request.args)
     heads = headed_lanes(user)
     counts = {t: _count(_base(user, t)) for t in TABS if t != "team" or heads or sees_every_task(user)}
-    tasks = db.session.execute(query.limit(300)).scalars().all()
+    tasks = db.session.execute(_with_rows(query).limit(300)).scalars().unique().all()
+    preload_candidates([t.id for t in tasks])  # each row asks can('tasks.claim', task)
     now = clock.now()
     rows = [(t, sla_state(t.due_at, t.created_at, now)) for t in tasks]
     suspended = set(db.session.execute(select(ProcessInstance.id).where(
         ProcessInstance.id.in_({t.instance_id for t in tasks} or {0}), ProcessInstance.status == "suspended")
     ).scalars())  # their tasks wait: marked «приостановлен» (one query for the page)
-    stages = sorted(set(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open")).scalars()))
+    stages = sorted(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open").distinct()).scalars())
     context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,
                    partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
                    heads=heads, team=colleagues(heads) if heads else {}, now=now, sla_badge=sla_badge,

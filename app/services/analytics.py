@@ -10,14 +10,14 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment
-from app.services.calendar import business_calendar, company_tz
+from app.services.calendar import BusinessCalendar, business_calendar, company_tz
 from app.services.periods import parse_period, this_month, within
 
 SAMPLE_LIMIT = 20_000  # completed tasks read for the percentiles and transitions; the newest ones beyond it
@@ -183,19 +183,64 @@ def on_time(filters: Filters, lanes: set[str] | None = None) -> list[OnTime]:
             for stage, ok, total in db.session.execute(query)]
 
 
+def _utc_hour(column):
+    """The UTC hour a moment falls in, as text 'YYYY-MM-DD HH' (SQL: the database groups, not Python)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
+    return func.strftime("%Y-%m-%d %H", column)
+
+
 def on_time_by_month(filters: Filters, lanes: set[str] | None = None) -> list[tuple[date, OnTime]]:
-    """The same share per month the tasks were completed in (company days), over a bounded list of tasks."""
-    query = (select(HumanTask.completed_at, HumanTask.due_at).where(
+    """The same share per month the tasks were completed in (company days): the database counts them per UTC hour
+    (an hour lies in one company month wherever the offset is whole hours), the hours are summed per month here."""
+    hour = _utc_hour(HumanTask.completed_at)
+    met = func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0))
+    query = (select(hour, met, func.count()).where(
         HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed", HumanTask.due_at.is_not(None),
-        HumanTask.completed_at.is_not(None)).order_by(HumanTask.completed_at.desc()).limit(SAMPLE_LIMIT))
+        HumanTask.completed_at.is_not(None)).group_by(hour))
     if lanes is not None:
         query = query.where(HumanTask.lane.in_(lanes or {""}))
     months: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    for completed_at, due_at in db.session.execute(query):
-        month = start_month(completed_at.astimezone(company_tz()).date())
-        months[month][0] += completed_at <= due_at
-        months[month][1] += 1
+    tz = company_tz()
+    for moment, ok, total in db.session.execute(query):
+        at = datetime.strptime(moment, "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
+        month = start_month(at.astimezone(tz).date())
+        months[month][0] += int(ok or 0)
+        months[month][1] += total
     return [(month, OnTime(month.strftime("%Y-%m"), met, total)) for month, (met, total) in sorted(months.items())]
+
+
+class WorkingHours:
+    """`BusinessCalendar.working_hours_between` for many pairs: the working seconds before each day are summed once
+    for the days the pairs span, so a pair costs two lookups instead of a walk over its days."""
+
+    def __init__(self, calendar: BusinessCalendar, moments: list[datetime]) -> None:
+        self.calendar, self.tz = calendar, calendar.tz
+        self.days: dict[date, tuple[float, datetime | None, datetime | None]] = {}
+        if not moments:
+            return
+        day, last = min(moments).astimezone(self.tz).date(), max(moments).astimezone(self.tz).date()
+        before = 0.0
+        while day <= last:
+            if calendar.is_working_day(day):
+                opens = datetime.combine(day, calendar.start, self.tz).astimezone(timezone.utc)
+                closes = datetime.combine(day, calendar.end, self.tz).astimezone(timezone.utc)
+                self.days[day] = (before, opens, closes)
+                before += max(0.0, (closes - opens).total_seconds())
+            else:
+                self.days[day] = (before, None, None)
+            day += timedelta(days=1)
+
+    def _worked(self, moment: datetime) -> float:
+        """Working seconds from the first day up to `moment`."""
+        before, opens, closes = self.days[moment.astimezone(self.tz).date()]
+        if opens is None or closes is None or moment <= opens:
+            return before
+        return before + (min(moment, closes) - opens).total_seconds()
+
+    def between(self, a: datetime, b: datetime) -> float:
+        """Working hours from a to b, at least 0 (what the figures count)."""
+        return max(0.0, (self._worked(b) - self._worked(a)) / 3600) if b > a else 0.0
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -210,13 +255,13 @@ def percentile(values: list[float], share: float) -> float:
 
 def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[StageTiming]:
     """Median and 90th percentile of working hours from a task's opening to its completion, per kind and stage."""
-    calendar = business_calendar()
     hours: dict[tuple[str, str], list[float]] = defaultdict(list)
     orders: dict[tuple[str, str], set[int]] = defaultdict(set)
     rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
-                              .limit(SAMPLE_LIMIT))
+                              .limit(SAMPLE_LIMIT)).all()
+    worked = WorkingHours(business_calendar(), [moment for row in rows for moment in (row[3], row[4])])
     for _bpmn, stage, kind, opened, closed, order_id in rows:
-        hours[(kind, stage)].append(max(0.0, calendar.working_hours_between(opened, closed)))
+        hours[(kind, stage)].append(worked.between(opened, closed))
         orders[(kind, stage)].add(order_id)
     result = []
     for (kind, stage), values in sorted(hours.items()):
@@ -228,12 +273,12 @@ def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[Stage
 
 def median_by_task(filters: Filters, lanes: set[str] | None = None) -> dict[str, tuple[int, float]]:
     """bpmn id → (completed tasks, median working hours): what the heatmap colours (of `lanes` only, if given)."""
-    calendar = business_calendar()
     hours: dict[str, list[float]] = defaultdict(list)
     rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
-                              .limit(SAMPLE_LIMIT))
+                              .limit(SAMPLE_LIMIT)).all()
+    worked = WorkingHours(business_calendar(), [moment for row in rows for moment in (row[3], row[4])])
     for bpmn_id, _stage, _kind, opened, closed, _order in rows:
-        hours[bpmn_id].append(max(0.0, calendar.working_hours_between(opened, closed)))
+        hours[bpmn_id].append(worked.between(opened, closed))
     return {bpmn_id: (len(values), round(statistics.median(values), 2)) for bpmn_id, values in hours.items()}
 
 
