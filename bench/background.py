@@ -10,6 +10,7 @@ run but sit in the index the scheduler reads. Writes its figures to docs/PERFORM
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -29,15 +30,15 @@ from app.extensions import db  # noqa: E402
 from app.models import Customer, Order, OutboxJob, ProcessDefinition, ProcessInstance  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import Api, seed  # noqa: E402
-from tests.support.services import RedisServer  # noqa: E402
+from tests.support.services import PostgresServer, RedisServer  # noqa: E402
 from tests.support.workers import start_worker  # noqa: E402
 from workers.scheduler import Scheduler  # noqa: E402
 
 HOUR = 1.0  # seconds per SLA hour: the 4-hour new-order SLA warns after 3 s and is due after 4 s
 
 
-def make_app(tmp: Path, redis: RedisServer, queue: str, hour: float = HOUR):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'bench.sqlite3'}", "JOBS_INLINE": False,
+def make_app(tmp: Path, redis: RedisServer, queue: str, hour: float = HOUR, database: str | None = None):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database or f"sqlite:///{tmp / 'bench.sqlite3'}", "JOBS_INLINE": False,
                       "REDIS_URL": redis.url, "SECRET_KEY": "bench", "RQ_QUEUE": queue, "INSTANCE_PATH": str(tmp),
                       "UPLOADS_DIR": str(tmp / "uploads"), "SLA_CALENDAR": "continuous", "SLA_HOUR_SECONDS": hour})
     with app.app_context():
@@ -151,32 +152,57 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--scale", default="1000,10000,100000")
     parser.add_argument("--jobs-orders", type=int, default=100)
+    parser.add_argument("--jobs-workers", default="1,2,4", help="worker counts to drain the same jobs with")
+    parser.add_argument("--jobs-db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--only", choices=("timers", "scale", "jobs"), help="measure one part (no report written)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "PERFORMANCE.md"))
     args = parser.parse_args()
     redis = RedisServer()
+    late, costs, flows = {}, [], []
     try:
-        tmp = Path(tempfile.mkdtemp(prefix="bespoke-bench-"))
-        app = make_app(tmp, redis, f"bench-timers-{os.getpid()}")
-        add_waiting(app, args.waiting)
-        late = lateness(app, args.orders)
-
-        tmp2 = Path(tempfile.mkdtemp(prefix="bespoke-bench-"))
-        app2 = make_app(tmp2, redis, f"bench-scale-{os.getpid()}")
-        costs, have = [], 0
-        for size in (int(s) for s in args.scale.split(",")):
-            add_waiting(app2, size - have, start=have)
-            have = size
-            costs.append(round_cost(app2))
-
-        flows = []
-        for workers in (1, 2):
-            tmp3 = Path(tempfile.mkdtemp(prefix="bespoke-bench-"))
-            # Hour-long SLA hours here: no escalation may join the jobs being counted.
-            flows.append(throughput(make_app(tmp3, redis, f"bench-jobs-{workers}-{os.getpid()}", hour=3600),
-                                    args.jobs_orders, workers))
+        if args.only in (None, "timers"):
+            tmp = Path(tempfile.mkdtemp(prefix="bespoke-bench-"))
+            app = make_app(tmp, redis, f"bench-timers-{os.getpid()}")
+            add_waiting(app, args.waiting)
+            late = lateness(app, args.orders)
+        if args.only in (None, "scale"):
+            tmp2 = Path(tempfile.mkdtemp(prefix="bespoke-bench-"))
+            app2 = make_app(tmp2, redis, f"bench-scale-{os.getpid()}")
+            have = 0
+            for size in (int(s) for s in args.scale.split(",")):
+                add_waiting(app2, size - have, start=have)
+                have = size
+                costs.append(round_cost(app2))
+        if args.only in (None, "jobs"):
+            flows = jobs_per_second(redis, args)
     finally:
         redis.stop()
-    report(Path(args.out), args, late, costs, flows)
+    print(json.dumps({"lateness": late, "round_cost": costs, "jobs": flows}, default=str, indent=2))
+    if args.only is None:
+        report(Path(args.out), args, late, costs, flows)
+
+
+def jobs_per_second(redis: RedisServer, args) -> list[dict]:
+    """The same jobs drained by 1, 2, 4 … workers, on SQLite and on PostgreSQL (a fresh database each)."""
+    flows = []
+    backends = ("sqlite", "postgresql") if args.jobs_db == "both" else (args.jobs_db,)
+    postgres = PostgresServer() if "postgresql" in backends else None
+    try:
+        for backend in backends:
+            for workers in (int(w) for w in args.jobs_workers.split(",")):
+                tmp3 = Path(tempfile.mkdtemp(prefix="bespoke-bench-"))
+                name = f"bench-jobs-{backend}-{workers}-{os.getpid()}"
+                database = postgres.create_database(name.replace("-", "_")) if postgres and backend == "postgresql" \
+                    else None
+                # Hour-long SLA hours here: no escalation may join the jobs being counted.
+                app = make_app(tmp3, redis, name, hour=3600, database=database)
+                flows.append({"db": backend, **throughput(app, args.jobs_orders, workers)})
+                with app.app_context():
+                    db.engine.dispose()
+    finally:
+        if postgres is not None:
+            postgres.stop()
+    return flows
 
 
 def report(path: Path, args, late: dict, costs: list[dict], flows: list[dict]) -> None:
