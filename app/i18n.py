@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Callable
 from decimal import Decimal
+from typing import Any, Callable
 
 from babel import Locale
 from babel.numbers import format_currency, get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
