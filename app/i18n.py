@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, Callable
 
-from babel.numbers import format_currency
+from babel import Locale
+from babel.numbers import format_currency, get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
 from flask_login import current_user
@@ -36,6 +38,27 @@ def money(value) -> str:
     if value is None or value == "":
         return "—"
     return format_currency(Decimal(str(value)), "RUB", locale=str(get_locale()))
+
+
+def money_formatter() -> Callable[[Any], str]:
+    """`money` for a page of amounts: babel's pattern for the current locale read once, then plain string work
+    for each amount to the kopeck (any other value goes through `money`) — babel per amount is ~0.2 ms."""
+    locale = Locale.parse(str(get_locale()))
+    pattern = locale.currency_formats["standard"]
+    if pattern.grouping != (3, 3) or pattern.frac_prec != (2, 2):
+        return money
+    symbol, minus = locale.currency_symbols.get("RUB", "RUB"), get_minus_sign_symbol(locale)
+    prefix, suffix = ([part.replace("¤", symbol).replace("-", minus) for part in parts]
+                      for parts in (pattern.prefix, pattern.suffix))
+    digits = str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale)})
+
+    def fast(value) -> str:
+        if not isinstance(value, Decimal) or value.as_tuple().exponent != -2:
+            return money(value)
+        negative = value.is_signed()
+        return f"{prefix[negative]}{format(abs(value), ',.2f').translate(digits)}{suffix[negative]}"
+
+    return fast
 
 
 def when(value) -> str:

@@ -143,8 +143,12 @@ Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on this 2-core machine,
 
 The status page of an order with documents costs {ratio:.2f}× the staff card of the same order (p50,
 same run); the statement count of every page stays flat as orders grow (payments are loaded in one
-query per statement). The reconciliation PDF is rendered by WeasyPrint within the request: seconds for
-hundreds of orders — a candidate for a background job with a download link.
+query per statement). The statement page formats its amounts, kinds, statuses and column labels once
+per request (babel's currency pattern read once, `app.i18n.money_formatter`) instead of through babel and
+the catalogue in every cell. The reconciliation PDF is one WeasyPrint document; its columns are sized so
+that an order stays on one line (300 orders: 13 pages instead of 21). What is left is WeasyPrint's own
+per-cell work — cascade, box building, table layout and drawing for 2,700 cells (cProfile: ~40 % layout,
+~20 % styles, ~25 % drawing, font subsetting negligible) — so the PDF stays in seconds on this machine.
 """
     write_section(path, "## Customer status page and partner portal", section)
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from app.errors import NotFound, ValidationError
 from app.extensions import db
+from app.i18n import kind_label, money_formatter, percent, when
 from app.models import ORDER_KINDS, Document, Note, Order, User
 from app.partner import bp
 from app.policy import is_partner, visible_orders
@@ -207,6 +208,18 @@ def _download_name(st, extension: str) -> str:
     return f"sverka-{st.partner.code}-{st.date_from:%Y%m%d}-{st.date_to:%Y%m%d}.{extension}"
 
 
+def _statement_lines(st) -> tuple[list[dict], dict]:
+    """The statement's rows and totals as the strings the page shows, formatted once per request (a few
+    microseconds a row) instead of through babel and the catalogue per cell in the template."""
+    money = money_formatter()
+    kinds = {code: kind_label(code) for code in {row.kind for row in st.rows}}
+    statuses = {code: _(STATUS_LABELS.get(code, code)) for code in {row.status for row in st.rows}}
+    lines = [{"number": row.number, "created": when(row.created_at), "kind": kinds[row.kind],
+              "status": statuses[row.status], "pct": percent(row.commission_pct),
+              **{name: money(getattr(row, name)) for name in TOTALS}} for row in st.rows]
+    return lines, {name: money(st.total(name)) for name in TOTALS}
+
+
 @bp.get("/settlements")
 @allowed("partner.portal")
 def settlements():
@@ -216,10 +229,10 @@ def settlements():
     except ValidationError as exc:
         first, last = this_month()
         st, error = statement(user.partner, first, last, tz=company_tz()), exc.message
-    totals = {name: st.total(name) for name in TOTALS}
+    lines, totals = _statement_lines(st)
     period = {"from": st.date_from.isoformat(), "to": st.date_to.isoformat()}
-    return render_template("partner/settlements.html", st=st, totals=totals, period=period, error=error,
-                           statuses=STATUS_LABELS), (422 if error else 200)
+    return render_template("partner/settlements.html", st=st, lines=lines, totals=totals, period=period,
+                           error=error), (422 if error else 200)
 
 
 @bp.get("/settlements.xlsx")
