@@ -70,10 +70,13 @@ OPERATORS: dict[str, OperatorSpec] = {
     # An Excel import of orders: 500 rows per commit; then each batch's processes, one order per commit.
     "imports.orders": OperatorSpec("app.usecases.imports:run_job", 3, 2, 1800),
     "imports.start": OperatorSpec("app.usecases.imports:start_job", 5, 2, 600),
+    # A partner's reconciliation act drawn into the PDF cache when its page is opened, ahead of the download.
+    "statements.prerender": OperatorSpec("app.operators.statements:prerender", 1, 2, 300),
 }
-PLATFORM_JOBS = frozenset({"process.migrate", "reports.send", "imports.orders", "imports.start"})
+PLATFORM_JOBS = frozenset({"process.migrate", "reports.send", "imports.orders", "imports.start",
+                           "statements.prerender"})
 # Long batches, taken from the bulk queue only when nothing else waits (app.queue).
-BULK_JOBS = frozenset({"process.migrate", "imports.orders", "imports.start"})
+BULK_JOBS = frozenset({"process.migrate", "imports.orders", "imports.start", "statements.prerender"})
 OPERATOR_NAMES = frozenset(OPERATORS) - PLATFORM_JOBS  # what a service task in a diagram may name
 # Operators whose result no diagram reads: their service task completes when the job is written.
 DETACHED = frozenset({"notify", "sla.escalate"})

@@ -30,6 +30,7 @@ from app.services.periods import local_today, parse_period, this_month
 from app.services.settlements import TOTALS, settle, statement, statement_pdf, statement_xlsx
 from app.services.status_links import status_url
 from app.usecases.orders import place_order_from_form
+from app.usecases.statements import prerender_statement
 from app.web import allowed
 
 PER_PAGE = 25
@@ -230,6 +231,8 @@ def settlements():
         first, last = this_month()
         st, error = statement(user.partner, first, last, tz=company_tz()), exc.message
     lines, totals = _statement_lines(st)
+    if st.rows and not error:
+        prerender_statement(user.partner.id, st.date_from, st.date_to)  # the act is likely downloaded next
     period = {"from": st.date_from.isoformat(), "to": st.date_to.isoformat()}
     return render_template("partner/settlements.html", st=st, lines=lines, totals=totals, period=period,
                            error=error), (422 if error else 200)

@@ -8,10 +8,16 @@ already taken still has to be settled.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
+import time as time_module
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
+from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -90,20 +96,63 @@ def statement(partner: Partner, date_from: date, date_to: date, tz=timezone.utc)
 TOTALS = ("price", "paid_company", "paid_partner", "commission", "customer_owes", "partner_owes")
 
 
-def statement_pdf(st: Statement, company: dict) -> bytes:
-    """The period's reconciliation act (акт сверки) as PDF, on the order documents' layout."""
-    from weasyprint import HTML
-
+def statement_html(st: Statement, company: dict) -> str:
+    """The reconciliation act (акт сверки) as the HTML the PDF is drawn from, on the order documents' layout."""
     from app.models import ORDER_KINDS
-    from app.services.documents import TEMPLATES_DIR, env
+    from app.services.documents import env
 
     kinds = {code: labels[0] for code, labels in ORDER_KINDS.items()}
-    html = env.get_template("partner_statement.html").render(
+    return env.get_template("partner_statement.html").render(
         kind="partner_statement", title="Акт сверки", company=company, partner=st.partner, rows=st.rows,
         date_from=st.date_from, date_to=st.date_to, kinds=kinds, totals={name: st.total(name) for name in TOTALS},
         overrides=[{"label": kinds.get(o.kind, o.kind), "pct": o.pct} for o in st.partner.commissions],
         document={"number": f"{st.partner.code}-{st.date_from:%Y%m%d}-{st.date_to:%Y%m%d}", "version": 1})
-    return HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()
+
+
+def statement_pdf(st: Statement, company: dict) -> bytes:
+    """The period's reconciliation act as PDF. WeasyPrint lays out every cell (seconds for a few hundred
+    orders), so a drawn act is kept under the digest of everything it prints (`pdf_cache`): the same
+    statement is drawn once — ahead of the download by `statements.prerender` when the partner opens
+    the page — and any change to an order, a payment, a percentage or the layout is a new digest."""
+    return pdf_cache(statement_html(st, company))
+
+
+def pdf_cache(html: str) -> bytes:
+    """The PDF of a document's HTML, drawn once per content: the bytes kept under UPLOADS_DIR/pdf-cache for
+    a week after their last use, written whole (rename) so a reader never sees half a file."""
+    from weasyprint import HTML
+    from weasyprint import __version__ as weasyprint_version
+
+    from app.services.documents import TEMPLATES_DIR
+
+    digest = hashlib.sha256(b"\0".join(
+        (html.encode(), (TEMPLATES_DIR / "print.css").read_bytes(), weasyprint_version.encode()))).hexdigest()
+    folder = Path(current_app.config["UPLOADS_DIR"]) / "pdf-cache"
+    path = folder / f"{digest}.pdf"
+    try:
+        content = path.read_bytes()
+        os.utime(path)
+        return content
+    except FileNotFoundError:
+        pass
+    content = HTML(string=html, base_url=str(TEMPLATES_DIR)).write_pdf()
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{digest}.{os.getpid()}.{threading.get_ident()}.part"
+    partial.write_bytes(content)
+    os.replace(partial, path)
+    _forget_old(folder)
+    return content
+
+
+def _forget_old(folder: Path, days: int = 7) -> None:
+    """Drop the drawn acts nobody asked for in a week (each use touches its file)."""
+    limit = time_module.time() - days * 86400
+    for old in folder.glob("*.pdf"):
+        try:
+            if old.stat().st_mtime < limit:
+                old.unlink()
+        except FileNotFoundError:
+            pass  # another worker dropped it first
 
 
 def statement_xlsx(st: Statement) -> bytes:
