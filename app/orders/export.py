@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Select, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.i18n import N_
@@ -64,7 +64,7 @@ def _value(key: str, order: Order, task: HumanTask | None) -> Any:
 def orders_workbook(query: Select, keys: list[str]) -> bytes:
     """The query's orders (the list's, filtered and sorted) in the chosen columns."""
     keys = [key for key in keys if key in COLUMNS] or list(COLUMNS)
-    orders, cut = capped(query.options(contains_eager(Order.customer), selectinload(Order.partner)))
+    orders, cut = capped(query.options(joinedload(Order.customer), selectinload(Order.partner)))
     tasks = open_tasks([order.id for order in orders])
     columns = [Column(_(COLUMNS[key]), *CELLS[key]) for key in keys]
     rows = ([_value(key, order, tasks.get(order.id)) for key in keys] for order in orders)
