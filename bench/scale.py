@@ -241,12 +241,26 @@ def time_pages(app, requests: int) -> dict:
     return result
 
 
-def run(backend: str, orders: int, requests: int, keep: str | None = None, full_states: bool = False) -> dict:
-    """Build (or, with `keep` naming a SQLite file already built, reuse) the database and time the pages."""
+def _built(url: str) -> bool:
+    """Whether the PostgreSQL database at `url` already holds a built bench (its orders table exists)."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)
+    try:
+        return inspect(engine).has_table("orders")
+    finally:
+        engine.dispose()
+
+
+def run(backend: str, orders: int, requests: int, keep: str | None = None, full_states: bool = False,
+        pg_url: str | None = None) -> dict:
+    """Build (or, with `keep` naming a SQLite file already built or `pg_url` a PostgreSQL database already built,
+    reuse) the database and time the pages."""
     tmp = Path(tempfile.mkdtemp(prefix="bespoke-scale-"))
-    server = PostgresServer() if backend == "postgresql" else None
-    reuse = bool(keep and Path(keep).exists())
-    url = server.create_database("bespoke_scale") if server else f"sqlite:///{keep or tmp / 'scale.sqlite3'}"
+    server = PostgresServer() if backend == "postgresql" and not pg_url else None
+    reuse = bool(keep and Path(keep).exists()) or bool(pg_url and _built(pg_url))
+    url = (pg_url if backend == "postgresql" and pg_url else server.create_database("bespoke_scale") if server
+           else f"sqlite:///{keep or tmp / 'scale.sqlite3'}")
     redis = RedisServer()
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_INLINE": True, "REDIS_URL": redis.url,
@@ -305,11 +319,13 @@ def main() -> None:
     parser.add_argument("--full-states", action="store_true", help="finished instances keep their workflow state too")
     parser.add_argument("--keep", help="SQLite only: build into this file, or reuse it if it exists (to time "
                                        "changes to the code on the same data; a schema change needs a new file)")
+    parser.add_argument("--pg-url", help="PostgreSQL only: an empty database on a server you run, built into "
+                                         "once and reused on the next runs (like --keep)")
     args = parser.parse_args()
     result: dict = {"orders": args.orders}
     for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         result[backend] = run(backend, args.orders, args.requests, args.keep if backend == "sqlite" else None,
-                              args.full_states)
+                              args.full_states, args.pg_url)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.no_write:
         write_section(Path(args.out), "## Lists and dashboards at scale",
