@@ -217,12 +217,14 @@ def pages(app) -> dict[str, tuple[str, list[str]]]:
     }
 
 
-def time_pages(app, requests: int) -> dict:
+def time_pages(app, requests: int, only: set[str] | None = None) -> dict:
     with app.app_context():
         statements = Statements(db.engine)
     clients: dict[str, object] = {}
     result = {}
     for name, (login, paths) in pages(app).items():
+        if only and name not in only:
+            continue
         client = clients.get(login) or signed_in(app, login)
         clients[login] = client
         client.get(paths[0])  # warm: templates compiled, caches filled
@@ -253,7 +255,7 @@ def _built(url: str) -> bool:
 
 
 def run(backend: str, orders: int, requests: int, keep: str | None = None, full_states: bool = False,
-        pg_url: str | None = None) -> dict:
+        pg_url: str | None = None, only: set[str] | None = None) -> dict:
     """Build (or, with `keep` naming a SQLite file already built or `pg_url` a PostgreSQL database already built,
     reuse) the database and time the pages."""
     tmp = Path(tempfile.mkdtemp(prefix="bespoke-scale-"))
@@ -282,7 +284,7 @@ def run(backend: str, orders: int, requests: int, keep: str | None = None, full_
                     db.session.commit()
         built = time.perf_counter() - began
         print(f"{backend}: built {counts} in {built:.0f} s", file=sys.stderr, flush=True)
-        figures = time_pages(app, requests)
+        figures = time_pages(app, requests, only)
     finally:
         redis.stop()
         if server:
@@ -321,11 +323,12 @@ def main() -> None:
                                        "changes to the code on the same data; a schema change needs a new file)")
     parser.add_argument("--pg-url", help="PostgreSQL only: an empty database on a server you run, built into "
                                          "once and reused on the next runs (like --keep)")
+    parser.add_argument("--pages", help="time only these pages (comma-separated names, e.g. inbox_queue,board_sales)")
     args = parser.parse_args()
     result: dict = {"orders": args.orders}
     for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         result[backend] = run(backend, args.orders, args.requests, args.keep if backend == "sqlite" else None,
-                              args.full_states, args.pg_url)
+                              args.full_states, args.pg_url, set(args.pages.split(",")) if args.pages else None)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.no_write:
         write_section(Path(args.out), "## Lists and dashboards at scale",

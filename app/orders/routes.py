@@ -205,11 +205,20 @@ def page_links(page: int, pages: int, around: int = 3) -> list[int | None]:
     return links
 
 
+def _page_of(query: Select, page: int) -> list[Order]:
+    """The page's orders: their ids first, sorted and cut on the orders alone, then those 50 rows with their customer
+    and partner (sorting 15,000 kitchens by price with both joined cost SQLite a second)."""
+    ids = list(db.session.execute(query.with_only_columns(Order.id).offset((page - 1) * PER_PAGE)
+                                  .limit(PER_PAGE)).scalars())
+    found = {order.id: order for order in db.session.execute(select(Order).where(Order.id.in_(ids or [0]))).scalars()}
+    return [found[order_id] for order_id in ids if order_id in found]
+
+
 def _list_page(user: User, query: Select, errors: dict[str, str]):
     total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
-    orders = db.session.execute(query.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).scalars().all()
+    orders = _page_of(query, page)
     args = request.args.to_dict()
     filters_only = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]  # every chosen column
     saved = db.session.execute(select(SavedFilter).where(SavedFilter.user_id == user.id,

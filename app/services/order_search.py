@@ -5,7 +5,8 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, column, func, literal_column, or_, select, table, union
+from sqlalchemy import and_, func, literal_column, or_, select, table, union
+from sqlalchemy import column as table_column
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -28,7 +29,7 @@ DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 FLAGS = (*YES, "0", "false", "no", "off", "")
 BPMN_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")  # an XML NCName in ASCII, as long as HumanTask.bpmn_id
 TRIGRAM = 3  # the indexes find texts of three characters or more; a shorter one reads every order
-ORDERS_FTS, CUSTOMERS_FTS = table("orders_fts", column("rowid")), table("customers_fts", column("rowid"))
+ORDERS_FTS, CUSTOMERS_FTS = table("orders_fts", table_column("rowid")), table("customers_fts", table_column("rowid"))
 TASK_ARGS = ("task", "task_stage", "task_done", "task_late", "task_loop", "task_next", "stopped_at")
 
 
