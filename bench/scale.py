@@ -217,12 +217,14 @@ def pages(app) -> dict[str, tuple[str, list[str]]]:
     }
 
 
-def time_pages(app, requests: int) -> dict:
+def time_pages(app, requests: int, only: set[str] | None = None) -> dict:
     with app.app_context():
         statements = Statements(db.engine)
     clients: dict[str, object] = {}
     result = {}
     for name, (login, paths) in pages(app).items():
+        if only and name not in only:
+            continue
         client = clients.get(login) or signed_in(app, login)
         clients[login] = client
         client.get(paths[0])  # warm: templates compiled, caches filled
@@ -241,12 +243,26 @@ def time_pages(app, requests: int) -> dict:
     return result
 
 
-def run(backend: str, orders: int, requests: int, keep: str | None = None, full_states: bool = False) -> dict:
-    """Build (or, with `keep` naming a SQLite file already built, reuse) the database and time the pages."""
+def _built(url: str) -> bool:
+    """Whether the PostgreSQL database at `url` already holds a built bench (its orders table exists)."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)
+    try:
+        return inspect(engine).has_table("orders")
+    finally:
+        engine.dispose()
+
+
+def run(backend: str, orders: int, requests: int, keep: str | None = None, full_states: bool = False,
+        pg_url: str | None = None, only: set[str] | None = None) -> dict:
+    """Build (or, with `keep` naming a SQLite file already built or `pg_url` a PostgreSQL database already built,
+    reuse) the database and time the pages."""
     tmp = Path(tempfile.mkdtemp(prefix="bespoke-scale-"))
-    server = PostgresServer() if backend == "postgresql" else None
-    reuse = bool(keep and Path(keep).exists())
-    url = server.create_database("bespoke_scale") if server else f"sqlite:///{keep or tmp / 'scale.sqlite3'}"
+    server = PostgresServer() if backend == "postgresql" and not pg_url else None
+    reuse = bool(keep and Path(keep).exists()) or bool(pg_url and _built(pg_url))
+    url = (pg_url if backend == "postgresql" and pg_url else server.create_database("bespoke_scale") if server
+           else f"sqlite:///{keep or tmp / 'scale.sqlite3'}")
     redis = RedisServer()
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_INLINE": True, "REDIS_URL": redis.url,
@@ -268,7 +284,7 @@ def run(backend: str, orders: int, requests: int, keep: str | None = None, full_
                     db.session.commit()
         built = time.perf_counter() - began
         print(f"{backend}: built {counts} in {built:.0f} s", file=sys.stderr, flush=True)
-        figures = time_pages(app, requests)
+        figures = time_pages(app, requests, only)
     finally:
         redis.stop()
         if server:
@@ -305,11 +321,14 @@ def main() -> None:
     parser.add_argument("--full-states", action="store_true", help="finished instances keep their workflow state too")
     parser.add_argument("--keep", help="SQLite only: build into this file, or reuse it if it exists (to time "
                                        "changes to the code on the same data; a schema change needs a new file)")
+    parser.add_argument("--pg-url", help="PostgreSQL only: an empty database on a server you run, built into "
+                                         "once and reused on the next runs (like --keep)")
+    parser.add_argument("--pages", help="time only these pages (comma-separated names, e.g. inbox_queue,board_sales)")
     args = parser.parse_args()
     result: dict = {"orders": args.orders}
     for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         result[backend] = run(backend, args.orders, args.requests, args.keep if backend == "sqlite" else None,
-                              args.full_states)
+                              args.full_states, args.pg_url, set(args.pages.split(",")) if args.pages else None)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.no_write:
         write_section(Path(args.out), "## Lists and dashboards at scale",

@@ -93,6 +93,7 @@ def run_migrations_online():
     with connectable.connect() as connection:
         # SQLite cannot ALTER most things: let Alembic rebuild tables in batch mode there.
         conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
+        conf_args.setdefault("include_name", _not_a_search_table)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -101,6 +102,13 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+
+
+def _not_a_search_table(name, type_, _parent_names):
+    """Autogenerate leaves the FTS tables alone: no model describes them (app/models/search.py builds them)."""
+    from app.models.search import is_search_table
+
+    return not (type_ == "table" and is_search_table(name))
 
 
 if context.is_offline_mode():

@@ -13,10 +13,16 @@ from sqlalchemy import create_engine, select
 
 from app.extensions import db
 from app.models import Notification, OutboxJob
+from app.models.search import is_search_table
 from tests.support.api import Api
 from tests.support.workers import run_burst
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def searched_apart(name, type_, _parents) -> bool:
+    """The FTS tables are no model's (app/models/search.py builds them): left out of the comparison."""
+    return not (type_ == "table" and is_search_table(name))
 
 
 @pytest.mark.sqlite_only
@@ -29,7 +35,8 @@ def test_migrations_build_the_schema_the_models_describe(tmp_path):
         upgrade(directory=str(ROOT / "migrations"))
         engine = create_engine(url)
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), db.metadata)
+            context = MigrationContext.configure(conn, opts={"compare_type": False, "include_name": searched_apart})
+            diff = compare_metadata(context, db.metadata)
         engine.dispose()
         db.engine.dispose()
     assert diff == []

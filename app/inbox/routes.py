@@ -14,7 +14,7 @@ from app.inbox import bp
 from app.inbox.export import tasks_workbook
 from app.models import ORDER_KINDS, Customer, HumanTask, Order, Partner, ProcessDefinition, ProcessInstance, Role, User
 from app.policy import headed_lanes, is_partner, preload_candidates, sees_every_task, task_scope
-from app.services.inputs import like_pattern
+from app.services.inputs import MAX_ID, int_arg, like_pattern
 from app.services.order_search import matches_text
 from app.services.workbooks import download
 from app.usecases import process
@@ -22,6 +22,7 @@ from app.usecases import tasks as task_cases
 from app.web import action, allowed, sla_state
 
 TABS = ("mine", "queue", "team")
+PER_PAGE = 50  # rows a page shows; «Следующие задачи» goes on from the last one (by due time, then id)
 # The highest SLA escalation a task reached, short enough for a badge on a phone row.
 SLA_BADGES = {"warning": N_("⚠ 75 %"), "head": N_("Руководителю"), "director": N_("Директору")}
 
@@ -77,6 +78,18 @@ def listed_tasks(user: User, args) -> tuple[str, Select]:
     return tab, query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
 
 
+def _after(query: Select, task_id: int | None) -> Select:
+    """The tasks listed after `task_id` in the list's order (no due time last, then by due time, then id): the next
+    page, whatever was done or taken meanwhile. Unknown id: from the start."""
+    last = db.session.get(HumanTask, task_id) if task_id else None
+    if last is None:
+        return query
+    if last.due_at is None:
+        return query.where(HumanTask.due_at.is_(None), HumanTask.id > last.id)
+    return query.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at > last.due_at,
+                           and_(HumanTask.due_at == last.due_at, HumanTask.id > last.id)))
+
+
 def _with_rows(query: Select) -> Select:
     """What each row of the list shows, loaded with its tasks (a few queries a page, not a few per row): the order
     from the scope's outer join with its customer, its visits, and the instance (without its workflow state)."""
@@ -102,7 +115,10 @@ def index():
     tab, query = listed_tasks(user, request.args)
     heads = headed_lanes(user)
     counts = {t: _count(_base(user, t)) for t in TABS if t != "team" or heads or sees_every_task(user)}
-    tasks = db.session.execute(_with_rows(query).limit(300)).scalars().unique().all()
+    after = int_arg(request.args, "after", 0, 0, MAX_ID, strict=False)
+    tasks = db.session.execute(_with_rows(_after(query, after)).limit(PER_PAGE + 1)).scalars().unique().all()
+    more = len(tasks) > PER_PAGE
+    tasks = tasks[:PER_PAGE]
     preload_candidates([t.id for t in tasks])  # each row asks can('tasks.claim', task)
     now = clock.now()
     rows = [(t, sla_state(t.due_at, t.created_at, now)) for t in tasks]
@@ -113,7 +129,7 @@ def index():
     context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,
                    partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
                    heads=heads, team=colleagues(heads) if heads else {}, now=now, sla_badge=sla_badge,
-                   suspended=suspended)
+                   suspended=suspended, after=after, more=more, per_page=PER_PAGE)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "inbox-list":
         return render_template("inbox/_list.html", **context)
     return render_template("inbox/index.html", **context)

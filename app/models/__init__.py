@@ -38,6 +38,7 @@ from app.models.process import (
 )
 from app.models.ratings import RatingWeight
 from app.models.reports import SavedReport
+from app.models.search import install_search_indexes  # the text-search indexes follow create_all
 from app.models.security import LoginAttempt
 from app.models.ui import SavedFilter
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User
@@ -49,5 +50,5 @@ __all__ = [
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
     "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "RatingWeight", "Role", "SavedFilter",
-    "SavedReport", "TaskCandidate", "User", "VISIT_KINDS", "Visit", "ForecastStat",
+    "SavedReport", "TaskCandidate", "install_search_indexes", "User", "VISIT_KINDS", "Visit", "ForecastStat",
 ]

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import Component, Department, HumanTask, Order, OrderStatus, User
 from app.models.users import user_roles
 from app.policy import MANAGEMENT
+from app.services.analytics import WorkingHours
 from app.services.calendar import business_calendar, company_tz
 
 # The workshops' boards also show components and the orders waiting for them: procurement buys, production builds.
@@ -154,9 +155,12 @@ def workload(dept: Department, now: datetime) -> list[Workload]:
     their open tasks; the queue first, then the busiest."""
     lane = dept.role_code
     overdue = func.sum(case((HumanTask.due_at < now, 1), else_=0))
+    # grouped by `assignee_id + 0`: by the column itself SQLite would walk every open task of every lane in the
+    # (state, assignee) index to save a sort of a few rows; so it reads the lane's entries of the board's index
+    person = (HumanTask.assignee_id + 0).label("person")
     counts = {assignee: (count, int(late or 0), oldest) for assignee, count, oldest, late in db.session.execute(
-        select(HumanTask.assignee_id, func.count(), func.min(HumanTask.created_at), overdue)
-        .where(_open(lane)).group_by(HumanTask.assignee_id))}
+        select(person, func.count(), func.min(HumanTask.created_at), overdue)
+        .where(_open(lane)).group_by(person))}
     holders = [user_id for user_id in counts if user_id is not None]
     in_lane = select(user_roles.c.user_id).where(user_roles.c.role_code == lane)
     people = db.session.execute(select(User).where(or_(
@@ -182,10 +186,15 @@ def late_tasks(lane: str | None, now: datetime) -> tuple[list[LateTask], int]:
     tasks = db.session.execute(query.options(contains_eager(HumanTask.order))
                                .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
                                .limit(LIST_LIMIT)).scalars().all()
-    calendar = business_calendar()
+    # the working days between the deadlines and now summed once, not walked per task (two years late: 500 days each)
+    hours = WorkingHours(business_calendar(), [task.due_at for task in tasks if task.due_at is not None] + [now])
+
+    def late_by(due: datetime) -> float:
+        return hours.between(due, now) if due <= now else -hours.between(now, due)
+
     rows = [LateTask(task=task, overdue=task.due_at is not None and task.due_at < now,
                      at_risk=bool(task.order is not None and task.order.at_risk),
-                     late_hours=None if task.due_at is None else calendar.working_hours_between(task.due_at, now))
+                     late_hours=None if task.due_at is None else late_by(task.due_at))
             for task in tasks]
     return rows, total
 

@@ -5,9 +5,11 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select, table, union
+from sqlalchemy import column as table_column
 
 from app.errors import ValidationError
+from app.extensions import db
 from app.models import Customer, HumanTask, Order, OrderStatus, Partner, User
 from app.policy import visible_orders
 from app.services.dates import parse_datetime
@@ -26,6 +28,8 @@ YES = ("1", "true", "yes", "on")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 FLAGS = (*YES, "0", "false", "no", "off", "")
 BPMN_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")  # an XML NCName in ASCII, as long as HumanTask.bpmn_id
+TRIGRAM = 3  # the indexes find texts of three characters or more; a shorter one reads every order
+ORDERS_FTS, CUSTOMERS_FTS = table("orders_fts", table_column("rowid")), table("customers_fts", table_column("rowid"))
 TASK_ARGS = ("task", "task_stage", "task_done", "task_late", "task_loop", "task_next", "stopped_at")
 
 
@@ -170,14 +174,37 @@ def search_orders(user: User, args):
 
 
 def matches_text(text: str):
-    """Order number, customer name, address, or (4+ digits) phone contains the text; needs Customer joined."""
+    """Order number, customer name, address, or (4+ digits) phone contains the text; needs Customer joined. From
+    three characters on, the text-search indexes (app/models/search.py) name the few orders that can match first,
+    so the LIKE below reads those rows instead of every order."""
     digits = "".join(ch for ch in text if ch.isdigit())
     like = like_pattern(text)  # '%' and '_' typed by a person are characters to find, not wildcards
     conditions = [Order.number.ilike(like, escape="\\"), Customer.name.ilike(like, escape="\\"),
                   Order.address.ilike(like, escape="\\")]
     if len(digits) >= 4:
         conditions.append(Customer.phone.like(f"%{digits}%"))
-    return or_(*conditions)
+    if len(text) < TRIGRAM:
+        return or_(*conditions)
+    return and_(Order.id.in_(_candidates(text, digits if len(digits) >= 4 else "")), or_(*conditions))
+
+
+def _candidates(text: str, digits: str):
+    """Ids of the orders whose number or address, or whose customer's name or phone (`digits`), contains the text,
+    case aside — read from the indexes: FTS5 trigram tables on SQLite, pg_trgm GIN indexes on PostgreSQL."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        def phrase(value: str) -> str:  # an FTS5 string: the text itself, found anywhere in a column
+            return '"' + value.replace('"', '""') + '"'
+
+        by_customer = f"name : {phrase(text)}" + (f" OR phone : {phrase(digits)}" if digits else "")
+        own = select(ORDERS_FTS.c.rowid).where(literal_column("orders_fts").op("MATCH")(phrase(text)))
+        customers = select(CUSTOMERS_FTS.c.rowid).where(literal_column("customers_fts").op("MATCH")(by_customer))
+    else:
+        like = like_pattern(text)
+        own = select(Order.id).where(or_(Order.number.ilike(like, escape="\\"),
+                                         Order.address.ilike(like, escape="\\")))
+        customers = select(Customer.id).where(or_(Customer.name.ilike(like, escape="\\"),
+                                                  *[Customer.phone.like(f"%{digits}%")] * bool(digits)))
+    return union(own, select(Order.id).where(Order.customer_id.in_(customers)))
 
 
 def sorted_by(query, args):

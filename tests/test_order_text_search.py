@@ -1,0 +1,87 @@
+"""The orders list's text search at scale: it reads the text-search indexes (FTS5 trigram on SQLite, pg_trgm on
+PostgreSQL) instead of every order, and finds exactly what «contains the text, case aside» finds."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from app.extensions import db
+from app.models import Customer, Order, User
+from app.services.order_search import search_orders, sorted_by
+from tests.support.api import Api
+
+PEOPLE = (("Фёдорова Алёна", "+7 916 555-10-01", "г. Москва, ул. Ленина, д. 5"),
+          ("ЁЖИКОВ ПЁТР", "+7 916 555-10-02", "Санкт-Петербург, Невский пр., 100% готов"),
+          ("Smith John", "+7 495 777-10-03", "London, Baker Street 221b"),
+          ("O'Brien Anna", "+7 812 300-40-50", "Казань, ул. Баумана_2"),
+          ("федоров иван", "+7 916 555-10-05", "г. Москва, ЛЕНИНСКИЙ пр-т, 12"))
+QUERIES = ("фёдоров", "ФЁДОР", "алё", "ёжиков", "пётр", "SMITH", "john", "o'brien", "ленин", "ул. л", "пр., 100%",
+           "баумана_2", "5551001", "555-10", "7771003", "ан", "B", "нет-такого", '"кавычки"', "москва, ул")
+
+
+@pytest.fixture
+def api(make_app):
+    app = make_app()
+    return Api(app, app.test_client())
+
+
+def expected(api, query: str) -> set[str]:
+    """The orders whose number, customer name or address contains the text case aside, or (4+ digits) whose
+    customer's phone contains the digits — worked out in Python over every order."""
+    digits = "".join(ch for ch in query if ch.isdigit())
+    with api.app.app_context():
+        rows = db.session.execute(select(Order.number, Order.address, Customer.name, Customer.phone)
+                                  .join(Order.customer)).all()
+    wanted = query.lower()
+    return {number for number, address, name, phone in rows
+            if any(wanted in (value or "").lower() for value in (number, address, name))
+            or (len(digits) >= 4 and digits in (phone or ""))}
+
+
+def found(api, query: str) -> set[str]:
+    listing = api.get("/orders?per_page=100&q=" + query.replace("%", "%25").replace("&", "%26")).get_json()
+    return {item["number"] for item in listing["items"]}
+
+
+def test_the_text_search_finds_what_contains_the_text_in_any_case_and_follows_changes(api):
+    numbers = [api.create_order(customer={"name": name, "phone": phone}, address=address)
+               for name, phone, address in PEOPLE]
+    for query in QUERIES + (numbers[2], numbers[3][-5:].lower()):
+        assert found(api, query) == expected(api, query), query
+    assert found(api, "ёжиков") == {numbers[1]} and found(api, "ленин") == {numbers[0], numbers[4]}
+
+    with api.app.app_context():  # a renamed customer and a moved order are found by what they say now
+        db.session.execute(select(Customer).where(Customer.name == "Smith John")).scalar_one().name = "Шмидт Иоганн"
+        db.session.execute(select(Order).where(Order.number == numbers[0])).scalar_one().address = "Тверь, Садовая"
+        db.session.commit()
+    assert found(api, "smith") == set() and found(api, "ШМИДТ") == {numbers[2]}
+    assert found(api, "ленин") == {numbers[4]} and found(api, "садовая") == {numbers[0]}
+    with api.app.app_context():  # a deleted order leaves the index with it
+        db.session.delete(db.session.execute(select(Order).where(Order.number == numbers[4])).scalar_one())
+        db.session.commit()
+    assert found(api, "ленин") == set() and found(api, "фёдоров") == {numbers[0]}
+
+
+def plan(api, query: str) -> str:
+    """How the database means to run the list's query for `q=query`."""
+    with api.app.app_context():
+        director = db.session.execute(select(User).where(User.login == "director")).scalar_one()
+        listed = sorted_by(search_orders(director, {"q": query}), {})
+        sql = str(listed.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        if db.engine.dialect.name == "sqlite":
+            return "\n".join(str(row) for row in db.session.execute(text("EXPLAIN QUERY PLAN " + sql)))
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))  # a handful of rows: it would read them all
+        plan = "\n".join(row[0] for row in db.session.execute(text("EXPLAIN " + sql)))
+        db.session.rollback()
+        return plan
+
+
+def test_the_text_search_reads_the_index_not_every_order(api):
+    api.create_order(customer={"name": "Фёдорова Алёна", "phone": "+7 916 555-10-01"})
+    found_plan = plan(api, "фёдоров")
+    if api.app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert "SCAN orders_fts VIRTUAL TABLE" in found_plan and "SCAN customers_fts VIRTUAL TABLE" in found_plan
+        assert "SCAN orders" not in found_plan.replace("SCAN orders_fts", "")  # no pass over every order
+    else:
+        assert "ix_customers_name_trgm" in found_plan and "ix_orders_number_trgm" in found_plan, found_plan
+    assert "fts" not in plan(api, "фё") and "trgm" not in plan(api, "фё")  # two letters: no index can say
