@@ -5,7 +5,9 @@ is woken early through Redis pub/sub whenever a step sets a nearer timer or a jo
 retry. Each round touches only what is due, so its cost follows the due timers, not the orders.
 
 Every PREDICTION_REFRESH_SECONDS it also recounts the prediction figures and re-predicts the active orders, a
-bounded batch (PREDICTION_BATCH) per round until all are done, then the at-risk sweep. Saved reports whose mailing
+slice per round until all are done, then the at-risk sweep. A slice is as many orders as take about
+PREDICTION_SLICE_SECONDS (at most PREDICTION_BATCH): a due timer waits behind one slice, not behind hundreds of
+orders (at 100,000 orders a 200-order batch held the timers for seconds). Saved reports whose mailing
 is due get one reports.send job each.
 """
 from __future__ import annotations
@@ -25,12 +27,13 @@ from app.services import prediction
 from app.services.outbox import wake_channel
 from app.usecases import reports as saved_reports
 from app.usecases.risk import sweep
-from app.usecases.timers import next_timer, wake_timers
+from app.usecases.timers import hand_out, next_timer, wake_timers
 from app.usecases.uow import discard, unit_of_work
 from workers.relay import Relay, next_due
 
 log = logging.getLogger(__name__)
 REDIS_CHECK_SECONDS = 2.0  # how often a sleeping scheduler asks whether Redis was restarted under it
+PREDICTION_SLICE_SECONDS = 0.05  # a round's share of re-predicting the active orders
 
 
 class Scheduler:
@@ -46,6 +49,7 @@ class Scheduler:
         self.redis_away = False  # the last round could not reach Redis
         self.next_prediction: datetime | None = None  # when to recount the figures and re-predict next
         self.predicted_after: int | None = None  # a refresh under way: the last order id done so far
+        self.prediction_slice = 1  # orders re-predicted per round: grown or shrunk to PREDICTION_SLICE_SECONDS
 
     def poll_payments(self, now: datetime) -> dict | None:
         """Every ONEC_POLL_SECONDS, ask 1C for payments of the orders waiting at the payment task."""
@@ -59,18 +63,24 @@ class Scheduler:
         batch is due at once until every active order is done, and then the at-risk sweep runs."""
         if self.predicted_after is None and self.next_prediction is not None and now < self.next_prediction:
             return None
-        batch = int(current_app.config["PREDICTION_BATCH"])
+        most = int(current_app.config["PREDICTION_BATCH"])
         later = now + timedelta(seconds=float(current_app.config["PREDICTION_REFRESH_SECONDS"]))
         try:
             with unit_of_work():
                 stats = prediction.refresh_stats() if self.predicted_after is None else None
-                done, last = prediction.refresh_active(batch, self.predicted_after or 0, now)
+                started = time.perf_counter()
+                done, last = prediction.refresh_active(min(most, self.prediction_slice), self.predicted_after or 0,
+                                                       now)
+                took = time.perf_counter() - started
         except Exception:  # noqa: BLE001 - a broken prediction must not hold up the timers: try again next time
             log.exception("refreshing the predictions failed; trying again in %s", later - now)
             discard()
             self.predicted_after, self.next_prediction = None, later
             return None
         self.predicted_after = last
+        if done:
+            per_order = max(took / done, 1e-4)
+            self.prediction_slice = max(1, min(most, int(PREDICTION_SLICE_SECONDS / per_order)))
         if last is None:
             self.next_prediction = later
         # The sweep goes over every late order: once per refresh, when the last batch is in, not after each batch.
@@ -78,7 +88,10 @@ class Scheduler:
 
     def run_once(self, now: datetime | None = None) -> dict:
         now = now or clock.now()
-        woken = wake_timers(now, self.batch, self.on_wake)
+        if current_app.config["TIMER_WAKE"] == "workers":
+            woken = len(hand_out(now, self.batch))  # the workers wake them
+        else:
+            woken = wake_timers(now, self.batch, self.on_wake)
         try:
             relayed = self.relay.run(now)
             if self.redis_away:
