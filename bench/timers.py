@@ -1,15 +1,16 @@
 """Benchmark: timer lateness with 100,000 waiting timers and 50 coming due every second, for a minute.
 
     .venv/bin/python bench/timers.py [--waiting 100000] [--rate 50] [--seconds 60] [--workers 2]
-                                     [--db sqlite|postgresql] [--mode inline|workers]
+                                     [--db sqlite|postgresql] [--modes inline,workers,inline]
 
 Real parts: SQLite (WAL) in a temp dir or PostgreSQL, a real redis-server, a `flask scheduler` process and
 `flask worker` processes (they run the SLA escalation jobs the firings write, and take the wake-ups themselves
 in `--mode workers`). The database is built with bulk Core inserts: one order is created through the API and its
 instance — a real saved state with its three SLA timers (75 %, 100 %, 200 %) — is copied `--waiting` times, each
-copy's timers moved in its state and in `next_timer_at`. The first `--rate × --seconds` copies get their 75 %
-timer due `--rate` per second, starting a few seconds after the scheduler is up (their task guids made unique,
-their tasks copied, so a wake-up is the real step); the rest wait a month.
+copy's timers moved in its state and in `next_timer_at` to a month away. Then each phase (`--modes`, A/B/A on the
+same database) starts a scheduler and workers with that TIMER_WAKE and adds `--rate × --seconds` more copies whose
+75 % timer comes due `--rate` per second from a few seconds on (their task guids made unique, their tasks copied,
+so a wake-up is the real step).
 
 Lateness of each firing = the moment its instance was woken, read from the database (the `sla.escalate` job the
 wake-up wrote in its unit of work: `outbox_jobs.created_at`) − the timer's due moment. Prints one JSON object
@@ -32,14 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from app.engine.views import parse_due  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import HumanTask, Order, OutboxJob, ProcessInstance  # noqa: E402
+from app.queue import get_queue  # noqa: E402
 from app.usecases.uow import wake_scheduler  # noqa: E402
 from bench.background import make_app  # noqa: E402
-from bench.report import pct  # noqa: E402
+from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import Api  # noqa: E402
 from tests.support.services import PostgresServer, RedisServer  # noqa: E402
 from tests.support.workers import start_process, stop_process, worker_command  # noqa: E402
@@ -146,11 +148,11 @@ def build_due(app, tpl: dict, count: int, rate: float) -> tuple[dict[int, dateti
     return dues, start
 
 
-def ready(folder: Path, workers: int, timeout: float = 120) -> None:
-    """Until the scheduler and the workers have started (their logs say so), and a few rounds more."""
+def ready(folder: Path, old: set[Path], workers: int, timeout: float = 120) -> None:
+    """Until this phase's scheduler and workers have started (their new logs say so), and a few rounds more."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        logs = [p.read_text() for p in folder.glob("*.log")]
+        logs = [p.read_text() for p in set(folder.glob("*.log")) - old]
         if sum("scheduler:" in text for text in logs) and sum("Listening on" in text for text in logs) >= workers:
             time.sleep(3)
             return
@@ -162,58 +164,71 @@ def collect(app, dues: dict[int, datetime]) -> dict[int, datetime]:
     """Each due instance's wake-up moment: when its escalation job was written (in the wake-up's unit of work)."""
     with app.app_context():
         found = dict(db.session.execute(select(OutboxJob.instance_id, func.min(OutboxJob.created_at)).where(
-            OutboxJob.operator == "sla.escalate").group_by(OutboxJob.instance_id)).all())
+            OutboxJob.operator == "sla.escalate", OutboxJob.instance_id >= min(dues))
+            .group_by(OutboxJob.instance_id)).all())
         db.session.rollback()
     return {iid: found[iid] for iid in dues if iid in found}
+
+
+def phase(app, tmp: Path, tpl: dict, mode: str, args) -> dict:
+    """One mode's minute: its scheduler and workers started, `rate × seconds` timers due, their lateness."""
+    env = {"TIMER_WAKE": mode, "PYTHONUNBUFFERED": "1"}  # unbuffered: their logs say when they are up
+    old = set(tmp.glob("*.log"))
+    procs = [start_process(app, worker_command(), "worker", **env) for _ in range(args.workers)]
+    procs.append(start_process(app, [sys.executable, "-m", "flask", "scheduler"], "scheduler", **env))
+    try:
+        ready(tmp, old, args.workers)
+        dues, start = build_due(app, tpl, int(args.rate * args.seconds), args.rate)
+        deadline = time.monotonic() + LEAD + args.seconds + args.drain
+        woken: dict[int, datetime] = {}
+        while time.monotonic() < deadline and len(woken) < len(dues):
+            time.sleep(2)
+            woken = collect(app, dues)
+        end = datetime.now(timezone.utc)
+    finally:
+        for proc in procs:
+            stop_process(proc)
+    woken = collect(app, dues)
+    with app.app_context():  # what did not fire or run is dropped: the next phase measures only its own work
+        db.session.execute(update(ProcessInstance).where(ProcessInstance.id.in_(list(dues)))
+                           .values(next_timer_at=None))
+        db.session.execute(update(OutboxJob).where(OutboxJob.status.in_(("queued", "pending", "running")))
+                           .values(status="done"))
+        db.session.commit()
+        get_queue().empty()
+    # A timer that never fired counts as late as the phase's end (a lower bound).
+    late = [((woken.get(iid) or end) - due).total_seconds() * 1000 for iid, due in dues.items()]
+    span = (max(woken.values()) - min(woken.values())).total_seconds() if len(woken) > 1 else 0.0
+    return {"mode": mode, "due": len(dues), "fired": len(woken),
+            "fired_per_s": round(len(woken) / span, 1) if span else None,
+            "p50_ms": round(pct(late, 50), 1), "p99_ms": round(pct(late, 99), 1), "max_ms": round(max(late), 1)}
 
 
 def measure(args) -> dict:
     redis = RedisServer()
     postgres = PostgresServer() if args.db == "postgresql" else None
-    procs = []
     try:
         tmp = Path(tempfile.mkdtemp(prefix="bespoke-bench-timers-"))
         name = f"bench-timers-{os.getpid()}"
         database = postgres.create_database(name.replace("-", "_")) if postgres else None
         app = make_app(tmp, redis, name, hour=3600, database=database)
         tpl = template(app)
-        due_count = int(args.rate * args.seconds)
         t0 = time.monotonic()
-        build_waiting(app, tpl, args.waiting - due_count)
+        build_waiting(app, tpl, args.waiting)
         built_in = time.monotonic() - t0
         if postgres is not None:
             with app.app_context():
                 db.session.execute(db.text("ANALYZE"))
                 db.session.commit()
-        env = {"TIMER_WAKE": args.mode, "PYTHONUNBUFFERED": "1"}  # unbuffered: their logs say when they are up
-        procs = [start_process(app, worker_command(), "worker", **env) for _ in range(args.workers)]
-        procs.append(start_process(app, [sys.executable, "-m", "flask", "scheduler"], "scheduler", **env))
-        ready(tmp, args.workers)
-        dues, start = build_due(app, tpl, due_count, args.rate)
-        deadline = time.monotonic() + LEAD + args.seconds + args.drain
-        woken: dict[int, datetime] = {}
-        while time.monotonic() < deadline:
-            time.sleep(2)
-            woken = collect(app, dues)
-            if len(woken) == len(dues):
-                break
-        for proc in procs:
-            stop_process(proc)
-        procs = []
-        woken = collect(app, dues)
+        phases = [phase(app, tmp, tpl, mode, args) for mode in args.modes.split(",")]
+        load = os.getloadavg()[0]
     finally:
-        for proc in procs:
-            stop_process(proc)
         redis.stop()
         if postgres is not None:
             postgres.stop()
-    late = [(woken[iid] - dues[iid]).total_seconds() * 1000 for iid in woken]
-    span = (max(woken.values()) - min(woken.values())).total_seconds() if len(woken) > 1 else 0.0
-    return {"db": args.db, "mode": args.mode, "waiting": args.waiting, "due": len(dues), "fired": len(woken),
-            "rate_asked": args.rate, "fired_per_s": round(len(woken) / span, 1) if span else None,
-            "p50_ms": round(pct(late, 50), 1) if late else None, "p99_ms": round(pct(late, 99), 1) if late else None,
-            "max_ms": round(max(late), 1) if late else None, "workers": args.workers,
-            "build_s": round(built_in, 1), "first_due": start.isoformat()}
+    return {"db": args.db, "waiting": args.waiting, "rate_asked": args.rate, "seconds": args.seconds,
+            "workers": args.workers, "build_s": round(built_in, 1), "load_average": round(load, 1),
+            "phases": phases}
 
 
 def main() -> None:
@@ -224,12 +239,41 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=60.0, help="longest wait for the last firings")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--mode", choices=("inline", "workers"), default="inline")
+    parser.add_argument("--modes", default="inline,workers,inline",
+                        help="TIMER_WAKE of each phase, one after another on the same database (A/B/A)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "PERFORMANCE.md"))
     parser.add_argument("--no-report", action="store_true", help="print the figures, leave PERFORMANCE.md alone")
     args = parser.parse_args()
     result = measure(args)
     print(json.dumps(result))
+    if not args.no_report:
+        report(Path(args.out), args, result)
+
+
+MARKER = "## Timers on time under load"
+
+
+def report(path: Path, args, result: dict) -> None:
+    """This run's phases as the PERFORMANCE.md section for its database (one section per database)."""
+    rows = "\n".join(f"| {p['mode']} | {p['due']} | {p['fired']} | {p['fired_per_s']} | {p['p50_ms']:.0f} ms | "
+                     f"{p['p99_ms']:.0f} ms | {p['max_ms']:.0f} ms |" for p in result["phases"])
+    marker = f"{MARKER} ({args.db})"
+    write_section(path, marker, f"""{marker}
+
+Command: `.venv/bin/python bench/timers.py --db {args.db} --waiting {args.waiting} --rate {args.rate:g} \
+--seconds {args.seconds:g} --drain {args.drain:g} --workers {args.workers} --modes {args.modes}`
+Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on this 2-core machine, shared with other benchmarks (load
+average {result['load_average']} at the end): read the phases against each other, not as absolute figures.
+{args.waiting:,} instances wait with real saved states (three SLA timers each, a month away) while, in each phase,
+{args.rate:g} more come due per second for {args.seconds:g} s; a `flask scheduler` and {args.workers} `flask worker`
+processes run with that phase's TIMER_WAKE (the workers also run the escalation and notification jobs the firings
+write). Lateness = when the wake-up's unit of work wrote its `sla.escalate` job − the timer's due moment; a timer
+still unfired when the phase ends ({args.drain:g} s after the last was due) counts as late as that end.
+
+| TIMER_WAKE | due | fired | fired/s | lateness p50 | p99 | max |
+|---|---|---|---|---|---|---|
+{rows}
+""")
 
 
 if __name__ == "__main__":

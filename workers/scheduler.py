@@ -49,7 +49,7 @@ class Scheduler:
         self.redis_away = False  # the last round could not reach Redis
         self.next_prediction: datetime | None = None  # when to recount the figures and re-predict next
         self.predicted_after: int | None = None  # a refresh under way: the last order id done so far
-        self.prediction_slice = 1  # orders re-predicted per round: grown or shrunk to PREDICTION_SLICE_SECONDS
+        self.prediction_chunk = 1  # orders re-predicted at a time, sized from the pace of the last chunk
 
     def poll_payments(self, now: datetime) -> dict | None:
         """Every ONEC_POLL_SECONDS, ask 1C for payments of the orders waiting at the payment task."""
@@ -59,8 +59,9 @@ class Scheduler:
         return pull_payments()
 
     def refresh_predictions(self, now: datetime) -> dict | None:
-        """When due, one batch of re-predicted active orders (the figures recounted before the first); the next
-        batch is due at once until every active order is done, and then the at-risk sweep runs."""
+        """When due, a slice of re-predicted active orders (the figures recounted before the first): chunks of
+        orders until PREDICTION_SLICE_SECONDS have passed or PREDICTION_BATCH orders are done; the next slice is
+        due at once until every active order is done, and then the at-risk sweep runs."""
         if self.predicted_after is None and self.next_prediction is not None and now < self.next_prediction:
             return None
         most = int(current_app.config["PREDICTION_BATCH"])
@@ -68,22 +69,26 @@ class Scheduler:
         try:
             with unit_of_work():
                 stats = prediction.refresh_stats() if self.predicted_after is None else None
-                started = time.perf_counter()
-                done, last = prediction.refresh_active(min(most, self.prediction_slice), self.predicted_after or 0,
-                                                       now)
-                took = time.perf_counter() - started
+                started, done, last = time.perf_counter(), 0, self.predicted_after
+                while True:
+                    chunk = min(self.prediction_chunk, most - done)
+                    began = time.perf_counter()
+                    count, last = prediction.refresh_active(chunk, last or 0, now)
+                    if count:  # the next chunk: as many orders as this one's pace fits in a tenth of the slice
+                        pace = max((time.perf_counter() - began) / count, 1e-4)
+                        self.prediction_chunk = max(1, int(PREDICTION_SLICE_SECONDS / 10 / pace))
+                    done += count
+                    if last is None or done >= most or time.perf_counter() - started >= PREDICTION_SLICE_SECONDS:
+                        break
         except Exception:  # noqa: BLE001 - a broken prediction must not hold up the timers: try again next time
             log.exception("refreshing the predictions failed; trying again in %s", later - now)
             discard()
             self.predicted_after, self.next_prediction = None, later
             return None
         self.predicted_after = last
-        if done:
-            per_order = max(took / done, 1e-4)
-            self.prediction_slice = max(1, min(most, int(PREDICTION_SLICE_SECONDS / per_order)))
         if last is None:
             self.next_prediction = later
-        # The sweep goes over every late order: once per refresh, when the last batch is in, not after each batch.
+        # The sweep goes over every late order: once per refresh, when the last slice is in, not after each slice.
         return {"stats": stats, "orders": done, **(sweep(now) if last is None else {})}
 
     def run_once(self, now: datetime | None = None) -> dict:

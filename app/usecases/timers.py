@@ -82,9 +82,10 @@ def hand_out(now: datetime | None = None, limit: int = 200) -> list[tuple[int, d
     queue = get_queue()
     try:
         with queue.connection.pipeline() as pipe:
+            # At the front of the queue, ahead of the notifications: each pushed to the front, the latest first.
             queue.enqueue_many([queue.prepare_data("workers.wakeups.wake", (instance_id, until.isoformat()),
-                                                   result_ttl=0, failure_ttl=24 * 3600)
-                                for instance_id in sorted(leased, key=due.__getitem__)], pipeline=pipe)
+                                                   result_ttl=0, failure_ttl=24 * 3600, at_front=True)
+                                for instance_id in sorted(leased, key=due.__getitem__, reverse=True)], pipeline=pipe)
             pipe.execute()
     except RedisError as exc:
         log.warning("%d due timer(s) wait for Redis; handed out again when their lease ends: %s", len(leased), exc)
