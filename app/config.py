@@ -127,6 +127,11 @@ class Config:
         self.PREDICTION_REFRESH_SECONDS = float(os.environ.get("PREDICTION_REFRESH_SECONDS", 3600))
         self.PREDICTION_BATCH = int(os.environ.get("PREDICTION_BATCH", 200))
         self.PREDICTION_MIN_SAMPLES = int(os.environ.get("PREDICTION_MIN_SAMPLES", 20))
+        # Who wakes the due timers (app/usecases/timers.py): "inline" — the scheduler, one instance after another;
+        # "workers" — the scheduler leases each due instance for TIMER_LEASE_SECONDS and hands it to the workers
+        # (an instance whose worker died is handed out again once its lease runs out).
+        self.TIMER_WAKE = os.environ.get("TIMER_WAKE", "inline")
+        self.TIMER_LEASE_SECONDS = float(os.environ.get("TIMER_LEASE_SECONDS", 60))
         # The http operator: header sets a diagram names ({"name": {"Header": "value"}}, JSON) so secrets stay in
         # settings; calls to addresses inside the network are refused unless allowed.
         self.HTTP_OPERATOR_HEADERS = os.environ.get("HTTP_OPERATOR_HEADERS", "")

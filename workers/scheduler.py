@@ -5,7 +5,9 @@ is woken early through Redis pub/sub whenever a step sets a nearer timer or a jo
 retry. Each round touches only what is due, so its cost follows the due timers, not the orders.
 
 Every PREDICTION_REFRESH_SECONDS it also recounts the prediction figures and re-predicts the active orders, a
-bounded batch (PREDICTION_BATCH) per round until all are done, then the at-risk sweep. Saved reports whose mailing
+slice per round until all are done, then the at-risk sweep. A slice is as many orders as take about
+PREDICTION_SLICE_SECONDS (at most PREDICTION_BATCH): a due timer waits behind one slice, not behind hundreds of
+orders (at 100,000 orders a 200-order batch held the timers for seconds). Saved reports whose mailing
 is due get one reports.send job each.
 """
 from __future__ import annotations
@@ -25,12 +27,13 @@ from app.services import prediction
 from app.services.outbox import wake_channel
 from app.usecases import reports as saved_reports
 from app.usecases.risk import sweep
-from app.usecases.timers import next_timer, wake_timers
+from app.usecases.timers import hand_out, next_timer, wake_timers
 from app.usecases.uow import discard, unit_of_work
 from workers.relay import Relay, next_due
 
 log = logging.getLogger(__name__)
 REDIS_CHECK_SECONDS = 2.0  # how often a sleeping scheduler asks whether Redis was restarted under it
+PREDICTION_SLICE_SECONDS = 0.05  # a round's share of re-predicting the active orders
 
 
 class Scheduler:
@@ -46,6 +49,7 @@ class Scheduler:
         self.redis_away = False  # the last round could not reach Redis
         self.next_prediction: datetime | None = None  # when to recount the figures and re-predict next
         self.predicted_after: int | None = None  # a refresh under way: the last order id done so far
+        self.prediction_chunk = 1  # orders re-predicted at a time, sized from the pace of the last chunk
 
     def poll_payments(self, now: datetime) -> dict | None:
         """Every ONEC_POLL_SECONDS, ask 1C for payments of the orders waiting at the payment task."""
@@ -55,16 +59,27 @@ class Scheduler:
         return pull_payments()
 
     def refresh_predictions(self, now: datetime) -> dict | None:
-        """When due, one batch of re-predicted active orders (the figures recounted before the first); the next
-        batch is due at once until every active order is done, and then the at-risk sweep runs."""
+        """When due, a slice of re-predicted active orders (the figures recounted before the first): chunks of
+        orders until PREDICTION_SLICE_SECONDS have passed or PREDICTION_BATCH orders are done; the next slice is
+        due at once until every active order is done, and then the at-risk sweep runs."""
         if self.predicted_after is None and self.next_prediction is not None and now < self.next_prediction:
             return None
-        batch = int(current_app.config["PREDICTION_BATCH"])
+        most = int(current_app.config["PREDICTION_BATCH"])
         later = now + timedelta(seconds=float(current_app.config["PREDICTION_REFRESH_SECONDS"]))
         try:
             with unit_of_work():
                 stats = prediction.refresh_stats() if self.predicted_after is None else None
-                done, last = prediction.refresh_active(batch, self.predicted_after or 0, now)
+                started, done, last = time.perf_counter(), 0, self.predicted_after
+                while True:
+                    chunk = min(self.prediction_chunk, most - done)
+                    began = time.perf_counter()
+                    count, last = prediction.refresh_active(chunk, last or 0, now)
+                    if count:  # the next chunk: as many orders as this one's pace fits in a tenth of the slice
+                        pace = max((time.perf_counter() - began) / count, 1e-4)
+                        self.prediction_chunk = max(1, int(PREDICTION_SLICE_SECONDS / 10 / pace))
+                    done += count
+                    if last is None or done >= most or time.perf_counter() - started >= PREDICTION_SLICE_SECONDS:
+                        break
         except Exception:  # noqa: BLE001 - a broken prediction must not hold up the timers: try again next time
             log.exception("refreshing the predictions failed; trying again in %s", later - now)
             discard()
@@ -73,12 +88,15 @@ class Scheduler:
         self.predicted_after = last
         if last is None:
             self.next_prediction = later
-        # The sweep goes over every late order: once per refresh, when the last batch is in, not after each batch.
+        # The sweep goes over every late order: once per refresh, when the last slice is in, not after each slice.
         return {"stats": stats, "orders": done, **(sweep(now) if last is None else {})}
 
     def run_once(self, now: datetime | None = None) -> dict:
         now = now or clock.now()
-        woken = wake_timers(now, self.batch, self.on_wake)
+        if current_app.config["TIMER_WAKE"] == "workers":
+            woken = len(hand_out(now, self.batch))  # the workers wake them
+        else:
+            woken = wake_timers(now, self.batch, self.on_wake)
         try:
             relayed = self.relay.run(now)
             if self.redis_away:

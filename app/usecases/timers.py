@@ -1,7 +1,14 @@
 """Timers: waking the instances whose timers are due, and the SLA escalations their boundary timers ask for.
 
-`wake_timers` is what the scheduler (and `flask wake-timers`) does each round: one unit of work per due
-instance, a broken one parked with its error instead of stopping the others.
+`wake_timers` is what the scheduler (and `flask wake-timers`) does each round with TIMER_WAKE=inline: one unit
+of work per due instance, a broken one parked with its error instead of stopping the others.
+
+With TIMER_WAKE=workers the scheduler only hands the work out (`hand_out`): one statement leases every due instance
+— its `next_timer_at` moves to the end of the lease, TIMER_LEASE_SECONDS on — and each gets an rq job
+(`workers.wakeups.wake`) that a worker runs (`wake_leased`). The lease is the instance's own column, so a wake-up is
+idempotent (it runs only while `next_timer_at` is still its lease: a second run finds the step done and does
+nothing), and recoverable (a worker that died mid-wake committed nothing, so its lease simply runs out, the instance
+is due again and is handed out again); a lost Redis job is the same case.
 
 `escalate` is the `sla.escalate` operator: an SLA timer fired on an open task — record the level reached
 and tell the right people. The level comes from the boundary timer that fired (its `sla_level`
@@ -12,19 +19,23 @@ completed in the meantime needs no one chasing it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import func, select
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock
 from app.errors import BespokeError
 from app.extensions import db
 from app.models import Escalation, HumanTask, ProcessInstance
 from app.operators.registry import JobContext
+from app.queue import get_queue
 from app.services import audit
 from app.services.notifications import queue_notifications, recipients
-from app.usecases.process import due_instances, record_error, wake_instance
+from app.usecases.process import due_instances, record_error, step, wake_instance
 from app.usecases.uow import discard, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -53,6 +64,53 @@ def wake_timers(now: datetime | None = None, limit: int = 200,
             log.exception("waking instance %s failed", instance_id)
             _mark_error(instance_id, f"{type(exc).__name__}: {exc}")
     return woken
+
+
+def hand_out(now: datetime | None = None, limit: int = 200) -> list[tuple[int, datetime]]:
+    """Lease the due instances (one UPDATE) and queue a wake-up job for each: (instance id, due time) of those
+    handed out. Without Redis the jobs are lost but the leases run out, and the instances are handed out again."""
+    now = now or clock.now()
+    until = now + timedelta(seconds=float(current_app.config["TIMER_LEASE_SECONDS"]))
+    with unit_of_work():
+        due = dict(due_instances(now, limit))
+        leased = db.session.execute(update(ProcessInstance).where(
+            ProcessInstance.id.in_(list(due)), ProcessInstance.next_timer_at <= now)
+            .values(next_timer_at=until).returning(ProcessInstance.id)
+            .execution_options(synchronize_session=False)).scalars().all() if due else []
+    if not leased:
+        return []
+    queue = get_queue()
+    try:
+        with queue.connection.pipeline() as pipe:
+            # At the front of the queue, ahead of the notifications: each pushed to the front, the latest first.
+            queue.enqueue_many([queue.prepare_data("workers.wakeups.wake", (instance_id, until.isoformat()),
+                                                   result_ttl=0, failure_ttl=24 * 3600, at_front=True)
+                                for instance_id in sorted(leased, key=due.__getitem__, reverse=True)], pipeline=pipe)
+            pipe.execute()
+    except RedisError as exc:
+        log.warning("%d due timer(s) wait for Redis; handed out again when their lease ends: %s", len(leased), exc)
+        return []
+    return [(instance_id, due[instance_id]) for instance_id in leased]
+
+
+def wake_leased(instance_id: int, until: datetime) -> bool:
+    """A worker's wake-up of an instance leased until `until`: False when its lease is not the instance's any more
+    (woken already, by another run of the same job, or handed out again after the lease ran out)."""
+    try:
+        with unit_of_work(fresh=True):
+            instance = db.session.get(ProcessInstance, instance_id)
+            if instance is None or instance.next_timer_at != until:
+                return False
+            step(instance, lambda wf: None, "timer", refresh_timers=True)
+            return True
+    except StaleDataError:
+        return False  # another run of the wake-up saved the instance first
+    except BespokeError as exc:
+        _mark_error(instance_id, exc.message)
+    except Exception as exc:  # noqa: BLE001 - parked with its error, as an inline wake-up is
+        log.exception("waking instance %s failed", instance_id)
+        _mark_error(instance_id, f"{type(exc).__name__}: {exc}")
+    return False
 
 
 def _mark_error(instance_id: int, message: str) -> None:
