@@ -54,17 +54,17 @@ def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-k", "gthread",
                                "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "256",
                                "--timeout", "120", "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # four processes importing the app on a loaded box take a while
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=30)
+            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=60)
             return server
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
             if server.poll() is not None:
                 raise SystemExit(f"gunicorn exited with {server.returncode}") from exc
             time.sleep(0.1)
     server.terminate()
-    raise SystemExit("gunicorn did not answer within 60 s")
+    raise SystemExit("gunicorn did not answer within 180 s")
 
 
 def prepare(api: Api, count: int) -> list[tuple[int, str]]:
