@@ -131,7 +131,7 @@ def enqueue(jobs: list[tuple[int, int, bool]]) -> int:
     pushed: list[int] = []
     try:
         for job_id, attempts, bulk in jobs:
-            get_queue(bulk).enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=0,
+            get_queue(bulk).enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=3600,
                           failure_ttl=7 * 24 * 3600)
             pushed.append(job_id)
     except RedisError as exc:
