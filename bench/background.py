@@ -218,6 +218,7 @@ def jobs_per_second(redis: RedisServer, args) -> list[dict]:
                     app = make_app(tmp3, redis, name, hour=3600, database=database, **gateway.config("smsru"),
                                    **smtp.settings())
                     flows.append({"db": backend, "latency_ms": latency, **throughput(app, args.jobs_orders, workers)})
+                    print(json.dumps(flows[-1]), file=sys.stderr, flush=True)  # progress: one line per run
                     with app.app_context():
                         db.engine.dispose()
     finally:
