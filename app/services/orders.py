@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 from flask_babel import gettext
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app import clock
 from app.errors import NotFound, ValidationError
@@ -45,12 +47,16 @@ def next_number(today: date | None = None) -> str:
 def next_numbers(count: int, today: date | None = None) -> list[str]:
     """Allocate `count` consecutive order numbers for the year at once (an import's batch)."""
     year = (today or clock.today()).year
-    counter = db.session.execute(
-        select(OrderCounter).where(OrderCounter.year == year).with_for_update()
-    ).scalar_one_or_none()
+    locked = select(OrderCounter).where(OrderCounter.year == year).with_for_update()
+    counter = db.session.execute(locked).scalar_one_or_none()
     if counter is None:
-        counter = OrderCounter(year=year, last=0)
-        db.session.add(counter)
+        # The year's first number: orders placed at that moment all find no row. One inserts it, the others'
+        # insert waits for that one and does nothing, and then each takes the row's lock in turn.
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        db.session.execute(insert(OrderCounter).values(year=year, last=0).on_conflict_do_nothing(
+            index_elements=[OrderCounter.year]))
+        counter = db.session.execute(locked).scalar_one()
     first = counter.last + 1
     counter.last += count
     db.session.flush()

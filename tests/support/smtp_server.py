@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections import deque
 from email import policy
@@ -27,6 +28,7 @@ class CapturingSMTP:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.logins: list[tuple[str, str]] = []  # (mechanism, login) of each successful AUTH
         self.refuse: deque[tuple[str, str]] = deque()
+        self.delay = 0.0  # seconds before answering DATA: a real server's round trips and its own work
         self.port = free_port()
         ca = trustme.CA()
         self.ca_file = directory / f"smtp-ca-{self.port}.pem"
@@ -80,6 +82,8 @@ class CapturingSMTP:
             return "250 2.0.0 Stored (never heard)"
         if refusal:
             return refusal
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.messages.append(BytesParser(policy=policy.default).parsebytes(envelope.original_content))
         return "250 2.0.0 Stored"
