@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
+import threading
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -13,6 +15,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import Pool
 
 NAMING = {
@@ -32,6 +35,7 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 
 WRITE_OPTION = "bespoke_write"
+BUSY_TIMEOUT_MS = 15000  # how long a writer waits for another before «database is locked»
 QUEUE_FD = "bespoke_writers_fd"  # the connection's own descriptor of the writers' lock file
 QUEUED = "bespoke_writers_queued"  # the connection holds the writers' lock
 
@@ -43,7 +47,7 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -78,16 +82,50 @@ def _queue_up(conn) -> None:
     SQLite's own wait for its write lock (busy_timeout) is a poll that sleeps up to 100 ms between
     tries: a writer that lets the lock go and takes it again at once (the scheduler waking timer after
     timer, an import's batches) wins every time, and the others fail with «database is locked» after
-    15 s. A blocked flock is handed on the moment the holder lets go, so writers take turns.
+    15 s. A blocked flock is handed on the moment the holder lets go, so writers take turns. The wait is
+    as long as SQLite's busy timeout at most, then fails as SQLite would.
     """
     path = conn.engine.url.database
     if not path or path == ":memory:" or path.startswith("file:"):
         return
     fd = conn.info.get(QUEUE_FD)
     if fd is None:
-        fd = conn.info[QUEUE_FD] = os.open(f"{path}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = conn.info[QUEUE_FD] = _open_queue(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else writing: no wait
+    except BlockingIOError:
+        os.close(conn.info.pop(QUEUE_FD))
+        conn.info[QUEUE_FD] = _wait_in_queue(path)
     conn.info[QUEUED] = True
+
+
+def _open_queue(path: str) -> int:
+    return os.open(f"{path}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def _wait_in_queue(path: str) -> int:
+    """A blocking flock has no timeout: a thread waits in the queue on a descriptor of its own and hands it over
+    holding the lock — or, when it gets the lock after we gave up, lets it go and closes it, so a writer stuck
+    elsewhere costs this one an error, never a hang. Returns the descriptor that holds the lock."""
+    got, guard, state = threading.Event(), threading.Lock(), {"abandoned": False}
+    fd = _open_queue(path)
+
+    def wait() -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with guard:
+            if state["abandoned"]:
+                os.close(fd)  # closing the last descriptor of a lock lets it go
+            else:
+                got.set()
+
+    threading.Thread(target=wait, name="sqlite-writers-queue", daemon=True).start()
+    if got.wait(BUSY_TIMEOUT_MS / 1000):
+        return fd
+    with guard:
+        if got.is_set():
+            return fd
+        state["abandoned"] = True
+    raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
 
 
 def _leave_queue(info: dict) -> None:
