@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event, func, insert, select  # noqa: E402
+from sqlalchemy import create_engine, event, func, insert, select  # noqa: E402
 
 from app import clock, create_app  # noqa: E402
 from app.demo import load_demo  # noqa: E402
@@ -242,11 +242,19 @@ def time_pages(app, requests: int) -> dict:
 
 
 def run(backend: str, orders: int, requests: int, keep: str | None = None, full_states: bool = False) -> dict:
-    """Build (or, with `keep` naming a SQLite file already built, reuse) the database and time the pages."""
+    """Build (or, with `keep` naming a SQLite file or a PostgreSQL URL already built, reuse) the database and time
+    the pages; a `keep` URL whose database has no orders yet is built into and left for the next run."""
     tmp = Path(tempfile.mkdtemp(prefix="bespoke-scale-"))
-    server = PostgresServer() if backend == "postgresql" else None
-    reuse = bool(keep and Path(keep).exists())
-    url = server.create_database("bespoke_scale") if server else f"sqlite:///{keep or tmp / 'scale.sqlite3'}"
+    kept_url = bool(keep and keep.startswith("postgresql"))
+    server = PostgresServer() if backend == "postgresql" and not kept_url else None
+    if kept_url:
+        url = str(keep)
+        with create_engine(url).connect() as conn:
+            reuse = conn.execute(db.text("SELECT to_regclass('orders') IS NOT NULL")).scalar() and bool(
+                conn.execute(db.text("SELECT count(*) FROM orders")).scalar())
+    else:
+        reuse = bool(keep and Path(keep).exists())
+        url = server.create_database("bespoke_scale") if server else f"sqlite:///{keep or tmp / 'scale.sqlite3'}"
     redis = RedisServer()
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_INLINE": True, "REDIS_URL": redis.url,
@@ -305,11 +313,13 @@ def main() -> None:
     parser.add_argument("--full-states", action="store_true", help="finished instances keep their workflow state too")
     parser.add_argument("--keep", help="SQLite only: build into this file, or reuse it if it exists (to time "
                                        "changes to the code on the same data; a schema change needs a new file)")
+    parser.add_argument("--keep-pg", help="PostgreSQL only: a database URL (a server you started) to build into, "
+                                          "or to reuse if it already has the orders")
     args = parser.parse_args()
     result: dict = {"orders": args.orders}
     for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
-        result[backend] = run(backend, args.orders, args.requests, args.keep if backend == "sqlite" else None,
-                              args.full_states)
+        keep = args.keep if backend == "sqlite" else args.keep_pg
+        result[backend] = run(backend, args.orders, args.requests, keep, args.full_states)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.no_write:
         write_section(Path(args.out), "## Lists and dashboards at scale",

@@ -1,0 +1,39 @@
+"""the analytics' daily rows of completed tasks (task_days), counted from the tasks already completed
+
+Revision ID: e8a2b4c6d8f0
+Revises: d7f1a2b3c4e5
+Create Date: 2026-12-02 05:10:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = 'e8a2b4c6d8f0'
+down_revision = 'd7f1a2b3c4e5'
+branch_labels = None
+depends_on = None
+
+BUCKETS = 19  # app.models.analytics.BUCKET_COLUMNS
+COUNTS = ("tasks", "orders", "with_due", "on_time", "late_orders", *(f"h{index:02d}" for index in range(BUCKETS)))
+
+
+def upgrade():
+    op.create_table(
+        'task_days',
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('kind', sa.String(length=20), nullable=False),
+        sa.Column('stage', sa.String(length=120), nullable=False),
+        sa.Column('bpmn_id', sa.String(length=100), nullable=False),
+        sa.Column('lane', sa.String(length=40), nullable=False),
+        sa.Column('month', sa.Date(), nullable=False),
+        *(sa.Column(name, sa.Integer(), server_default='0', nullable=False) for name in COUNTS),
+        sa.PrimaryKeyConstraint('day', 'kind', 'stage', 'bpmn_id', 'lane', 'month', name='pk_task_days'),
+    )
+    from app.services.daily_stats import backfill  # the same counting as a completion's, over every task so far
+
+    backfill(op.get_bind())
+
+
+def downgrade():
+    op.drop_table('task_days')
