@@ -78,6 +78,18 @@ def parse_filters(args, partners: set[str] | None = None) -> Filters:
     return Filters(start, end, kind, partner, channel)
 
 
+def _in_cohort(filters: Filters) -> list:
+    """Conditions on `Order` keeping the orders the figures count (read from ix_orders_analytics alone)."""
+    kept = within(Order.created_at, filters.start, filters.end)
+    if filters.kind:
+        kept.append(Order.kind == filters.kind)
+    if filters.channel:
+        kept.append(Order.channel == filters.channel)
+    if filters.partner:
+        kept.append(Order.partner_id.in_(select(Partner.id).where(Partner.code == filters.partner)))
+    return kept
+
+
 def _cohort(filters: Filters):
     """Ids of the orders the figures count."""
     query = select(Order.id).where(*within(Order.created_at, filters.start, filters.end))
@@ -134,7 +146,7 @@ class Flow:
 def _counted(group, filters: Filters):
     completed = func.sum(case((Order.status == OrderStatus.COMPLETED, 1), else_=0))
     cancelled = func.sum(case((Order.status == OrderStatus.CANCELLED, 1), else_=0))
-    return (select(group, func.count(), completed, cancelled).where(Order.id.in_(_cohort(filters)))
+    return (select(group, func.count(), completed, cancelled).where(*_in_cohort(filters))
             .group_by(group).order_by(func.count().desc(), group))
 
 
@@ -154,10 +166,12 @@ def orders_by(filters: Filters, dimension: str, locale: str = "ru") -> list[Orde
         return [OrderCounts(code or "", name or "", created, completed, cancelled)
                 for _id, created, completed, cancelled, code, name in db.session.execute(query)]
     if dimension == "customer":
-        query = (_counted(Customer.id, filters).add_columns(Customer.name)
-                 .join(Customer, Order.customer_id == Customer.id).group_by(Customer.name).limit(TOP_CUSTOMERS))
-        return [OrderCounts(str(customer_id), name, *counts)
-                for customer_id, *counts, name in db.session.execute(query)]
+        busiest = _counted(Order.customer_id, filters).where(Order.customer_id.is_not(None)).limit(TOP_CUSTOMERS)
+        rows = db.session.execute(busiest).all()
+        names = dict(db.session.execute(select(Customer.id, Customer.name).where(
+            Customer.id.in_([row[0] for row in rows]))).all())
+        return [OrderCounts(str(customer_id), names[customer_id], *counts)
+                for customer_id, *counts in rows if customer_id in names]
     raise ValueError(dimension)
 
 
@@ -221,6 +235,21 @@ def _utc_hour(column):
     return func.strftime("%Y-%m-%d %H", column)
 
 
+class _Months:
+    """The company month of a UTC hour 'YYYY-MM-DD HH' (`_utc_hour`), one zone conversion per distinct day-hour."""
+
+    def __init__(self) -> None:
+        self.tz = company_tz()
+        self.known: dict[str, date] = {}
+
+    def of(self, hour: str) -> date:
+        month = self.known.get(hour)
+        if month is None:
+            at = datetime(int(hour[:4]), int(hour[5:7]), int(hour[8:10]), int(hour[11:13]), tzinfo=timezone.utc)
+            month = self.known[hour] = start_month(at.astimezone(self.tz).date())
+        return month
+
+
 def on_time_by_month(filters: Filters, lanes: set[str] | None = None) -> list[tuple[date, OnTime]]:
     """The same share per month the tasks were completed in (company days): the database counts them per UTC hour
     (an hour lies in one company month wherever the offset is whole hours), the hours are summed per month here."""
@@ -238,10 +267,9 @@ def on_time_by_month(filters: Filters, lanes: set[str] | None = None) -> list[tu
     if lanes is not None:
         query = query.where(HumanTask.lane.in_(lanes or {""}))
     months: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    tz = company_tz()
+    month_of = _Months()
     for moment, ok, total in db.session.execute(query):
-        at = datetime.strptime(moment, "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
-        month = start_month(at.astimezone(tz).date())
+        month = month_of.of(moment)
         months[month][0] += int(ok or 0)
         months[month][1] += total
     return [(month, OnTime(month.strftime("%Y-%m"), met, total)) for month, (met, total) in sorted(months.items())]
@@ -355,7 +383,7 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
     for stage, reason, count in db.session.execute(
             select(HumanTask.stage, Order.cancel_reason, func.count())
             .select_from(Order).outerjoin(HumanTask, HumanTask.id == last_task)
-            .where(Order.id.in_(_cohort(filters)), Order.status == OrderStatus.CANCELLED)
+            .where(*_in_cohort(filters), Order.status == OrderStatus.CANCELLED)
             .group_by(HumanTask.stage, Order.cancel_reason)):
         reasons[stage or ""][(reason or "").strip()] += count
     result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
@@ -375,19 +403,21 @@ class Money:
 def money_by_month(filters: Filters) -> list[Money]:
     """Prices of the cohort's completed orders by the month they completed, and its payments by the month paid."""
     revenue: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])
-    for price, completed_at in db.session.execute(
-            select(Order.price, Order.completed_at).where(Order.id.in_(_cohort(filters)),
-                                                          Order.status == OrderStatus.COMPLETED)):
-        if completed_at is None:
-            continue
-        month = start_month(completed_at.astimezone(company_tz()).date())
-        revenue[month][0] += price or Decimal(0)
-        revenue[month][1] += 1
+    hour = _utc_hour(Order.completed_at)  # summed per UTC hour by the database, the hours into company months here
+    months = _Months()
+    for moment, price, count in db.session.execute(
+            select(hour, func.sum(Order.price), func.count()).where(
+                *_in_cohort(filters), Order.status == OrderStatus.COMPLETED, Order.completed_at.is_not(None))
+            .group_by(hour)):
+        month = months.of(moment)
+        revenue[month][0] += Decimal(price or 0)
+        revenue[month][1] += count
     paid: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])
-    for amount, paid_on in db.session.execute(select(Payment.amount, Payment.paid_on)
-                                              .where(Payment.order_id.in_(_cohort(filters)))):
-        paid[start_month(paid_on)][0] += amount or Decimal(0)
-        paid[start_month(paid_on)][1] += 1
+    for paid_on, amount, count in db.session.execute(
+            select(Payment.paid_on, func.sum(Payment.amount), func.count()).where(
+                Payment.order_id.in_(_cohort(filters))).group_by(Payment.paid_on)):
+        paid[start_month(paid_on)][0] += Decimal(amount or 0)
+        paid[start_month(paid_on)][1] += count
     months = sorted(set(revenue) | set(paid))
     return [Money(month, revenue[month][0], revenue[month][1], paid[month][0], paid[month][1]) for month in months]
 
