@@ -1,5 +1,5 @@
 """the analytics' daily rows of completed tasks (task_days), counted from the tasks already completed; the
-index its cohort counts read
+indexes its cohort counts and the rating read
 
 Revision ID: e8a2b4c6d8f0
 Revises: d7f1a2b3c4e5
@@ -34,12 +34,19 @@ def upgrade():
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index('ix_orders_analytics', ['created_at', 'kind', 'channel', 'partner_id', 'status',
                                                       'customer_id', 'completed_at', 'price'], unique=False)
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.create_index('ix_human_tasks_rating', ['state', 'completed_at', 'lane', 'completed_by_id',
+                                                        'order_id', 'due_at', 'bpmn_id'], unique=False)
+        batch_op.create_index('ix_human_tasks_order_step', ['order_id', 'bpmn_id', 'created_at'], unique=False)
     from app.services.daily_stats import backfill  # the same counting as a completion's, over every task so far
 
     backfill(op.get_bind())
 
 
 def downgrade():
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_human_tasks_order_step')
+        batch_op.drop_index('ix_human_tasks_rating')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_analytics')
     op.drop_table('task_days')
