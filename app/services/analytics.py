@@ -286,15 +286,21 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def from_histogram(counts: list[int], share: float) -> float:
-    """`percentile` of values known only by their daily buckets: interpolated within the bucket it falls in."""
-    position, before = (sum(counts) - 1) * share, 0
-    for index, count in enumerate(counts):
-        if count and position < before + count:
-            low = HOUR_BUCKETS[index - 1] if index else 0.0
-            high = HOUR_BUCKETS[index] if index < len(HOUR_BUCKETS) else low
-            return low + (high - low) * (position - before + 0.5) / count
-        before += count
-    return 0.0
+    """`percentile` of values known only by their buckets: each value is taken to lie evenly spread within its
+    bucket (the open last one: at its lower bound), then interpolated between the nearest two as `percentile` does."""
+    def value(rank: int) -> float:
+        before = 0
+        for index, count in enumerate(counts):
+            if rank < before + count:
+                low = HOUR_BUCKETS[index - 1] if index else 0.0
+                high = HOUR_BUCKETS[index] if index < len(HOUR_BUCKETS) else low
+                return low + (high - low) * (rank - before + 0.5) / count
+            before += count
+        return 0.0
+
+    position = (sum(counts) - 1) * share
+    low = int(position)
+    return value(low) + (value(low + 1) - value(low)) * (position - low) if position > low else value(low)
 
 
 def _histograms(filters: Filters, lanes: set[str] | None, *group) -> list | None:
