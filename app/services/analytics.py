@@ -167,11 +167,11 @@ def orders_by(filters: Filters, dimension: str, locale: str = "ru") -> list[Orde
                 for _id, created, completed, cancelled, code, name in db.session.execute(query)]
     if dimension == "customer":
         busiest = _counted(Order.customer_id, filters).where(Order.customer_id.is_not(None)).limit(TOP_CUSTOMERS)
-        rows = db.session.execute(busiest).all()
+        counted = db.session.execute(busiest).all()
         names = dict(db.session.execute(select(Customer.id, Customer.name).where(
-            Customer.id.in_([row[0] for row in rows]))).all())
+            Customer.id.in_([row[0] for row in counted]))).all())
         return [OrderCounts(str(customer_id), names[customer_id], *counts)
-                for customer_id, *counts in rows if customer_id in names]
+                for customer_id, *counts in counted if customer_id in names]
     raise ValueError(dimension)
 
 
@@ -313,7 +313,7 @@ def _histograms(filters: Filters, lanes: set[str] | None, *group) -> list | None
                                     *(func.sum(c[name]) for name in BUCKET_COLUMNS)).group_by(*group)
                               .order_by(*group)).all()
     exact = current_app.config.get("ANALYTICS_EXACT_TASKS", EXACT_TASKS)
-    return rows if sum(row[len(group)] for row in rows) > exact else None
+    return list(rows) if sum(row[len(group)] for row in rows) > exact else None
 
 
 def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[StageTiming]:
@@ -410,12 +410,12 @@ def money_by_month(filters: Filters) -> list[Money]:
     """Prices of the cohort's completed orders by the month they completed, and its payments by the month paid."""
     revenue: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])
     hour = _utc_hour(Order.completed_at)  # summed per UTC hour by the database, the hours into company months here
-    months = _Months()
+    month_of = _Months()
     for moment, price, count in db.session.execute(
             select(hour, func.sum(Order.price), func.count()).where(
                 *_in_cohort(filters), Order.status == OrderStatus.COMPLETED, Order.completed_at.is_not(None))
             .group_by(hour)):
-        month = months.of(moment)
+        month = month_of.of(moment)
         revenue[month][0] += Decimal(price or 0)
         revenue[month][1] += count
     paid: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])

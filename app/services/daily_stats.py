@@ -144,8 +144,8 @@ def backfill(connection) -> int:
     tally = Tally()
     seen: set[tuple[int, str]] = set()
     seen_late: set[tuple[int, str]] = set()
-    result = connection.execution_options(yield_per=20_000).execute(
-        tasks.order_by(HumanTask.order_id, HumanTask.completed_at, HumanTask.id))
+    result = connection.execute(tasks.order_by(HumanTask.order_id, HumanTask.completed_at, HumanTask.id)
+                                .execution_options(yield_per=20_000))
     for order_id, stage, bpmn_id, lane, opened, closed, due, created, kind in result:
         key = (order_id, stage)
         late = due is not None and closed > due
