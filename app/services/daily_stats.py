@@ -94,8 +94,12 @@ def count_completed(rows: Iterable[HumanTask]) -> None:
     if not done:
         return
     tally = Tally()
-    orders = {order_id: (created, kind) for order_id, created, kind in db.session.execute(
-        select(Order.id, Order.created_at, Order.kind).where(Order.id.in_({row.order_id for row in done})))}
+    orders = {}
+    for order_id in {row.order_id for row in done}:
+        order = db.session.get(Order, order_id)  # the step has its order in hand: no query
+        if order is not None:
+            orders[order_id] = (order.created_at, order.kind)
+    done = [row for row in done if row.order_id in orders]
     ids = [row.id for row in done]
     seen: set[tuple[int | None, str]] = set()
     seen_late: set[tuple[int | None, str]] = set()
