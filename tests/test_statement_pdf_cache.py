@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import OutboxJob, Order
+from app.models import Order, OutboxJob
 from app.usecases.uow import unit_of_work
 from tests.support.api import Api
 from tests.support.web import signed_in

@@ -1,4 +1,5 @@
 """All models, imported so Alembic and the app see one metadata."""
+from app.models.analytics import task_days
 from app.models.audit import AuditEvent
 from app.models.dispatch import VISIT_KINDS, ForecastStat, Visit
 from app.models.imports import OrderImport
@@ -44,6 +45,7 @@ from app.models.ui import SavedFilter
 from app.models.users import LANE_ROLES, ROLES, Department, Role, User
 
 __all__ = [
+    "task_days",
     "Attachment", "AuditEvent", "CHANNELS", "Claim", "Component", "Customer", "Department", "Document",
     "Escalation", "Feedback", "HumanTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderImport", "OrderStatus",

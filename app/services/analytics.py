@@ -2,8 +2,10 @@
 revenue and payments by month, the flow between stages (loops and cancellations) — for one cohort of orders.
 
 The cohort is the orders created in the period (company days), narrowed by kind, partner and channel; every figure
-counts that cohort, so each one drills down to `/orders` with the same filters. Counts are SQL aggregates;
-medians and the 90th percentile of working hours are computed here over a bounded list of completed tasks.
+counts that cohort, so each one drills down to `/orders` with the same filters. Counts are SQL aggregates; the tasks'
+figures are summed from the daily rows (`task_days`, app/services/daily_stats.py) unless a partner or channel
+narrows the cohort; medians and 90th percentiles of working hours are exact up to EXACT_TASKS tasks, else read
+from the rows' working-hours histogram.
 """
 from __future__ import annotations
 
@@ -13,14 +15,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import case, func, select
 
 from app.extensions import db
-from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment
-from app.services.calendar import BusinessCalendar, business_calendar, company_tz
+from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment, task_days
+from app.models.analytics import BUCKET_COLUMNS, HOUR_BUCKETS
+from app.services.calendar import business_calendar, company_tz
+from app.services.daily_stats import WorkingHours
 from app.services.periods import parse_period, this_month, within
 
 SAMPLE_LIMIT = 20_000  # completed tasks read for the percentiles and transitions; the newest ones beyond it
+EXACT_TASKS = 5_000  # up to this many completed tasks the percentiles are exact; beyond, from the daily histogram
 TOP_CUSTOMERS = 20
 LIFECYCLE = "order_lifecycle"  # the process every order runs (app.usecases.process.ORDER_PROCESS)
 
@@ -70,6 +76,18 @@ def parse_filters(args, partners: set[str] | None = None) -> Filters:
     if partner and partners is not None and partner not in partners:
         raise FilterError("partner")
     return Filters(start, end, kind, partner, channel)
+
+
+def _in_cohort(filters: Filters) -> list:
+    """Conditions on `Order` keeping the orders the figures count (read from ix_orders_analytics alone)."""
+    kept = within(Order.created_at, filters.start, filters.end)
+    if filters.kind:
+        kept.append(Order.kind == filters.kind)
+    if filters.channel:
+        kept.append(Order.channel == filters.channel)
+    if filters.partner:
+        kept.append(Order.partner_id.in_(select(Partner.id).where(Partner.code == filters.partner)))
+    return kept
 
 
 def _cohort(filters: Filters):
@@ -128,7 +146,7 @@ class Flow:
 def _counted(group, filters: Filters):
     completed = func.sum(case((Order.status == OrderStatus.COMPLETED, 1), else_=0))
     cancelled = func.sum(case((Order.status == OrderStatus.CANCELLED, 1), else_=0))
-    return (select(group, func.count(), completed, cancelled).where(Order.id.in_(_cohort(filters)))
+    return (select(group, func.count(), completed, cancelled).where(*_in_cohort(filters))
             .group_by(group).order_by(func.count().desc(), group))
 
 
@@ -148,10 +166,12 @@ def orders_by(filters: Filters, dimension: str, locale: str = "ru") -> list[Orde
         return [OrderCounts(code or "", name or "", created, completed, cancelled)
                 for _id, created, completed, cancelled, code, name in db.session.execute(query)]
     if dimension == "customer":
-        query = (_counted(Customer.id, filters).add_columns(Customer.name)
-                 .join(Customer, Order.customer_id == Customer.id).group_by(Customer.name).limit(TOP_CUSTOMERS))
-        return [OrderCounts(str(customer_id), name, *counts)
-                for customer_id, *counts, name in db.session.execute(query)]
+        busiest = _counted(Order.customer_id, filters).where(Order.customer_id.is_not(None)).limit(TOP_CUSTOMERS)
+        counted = db.session.execute(busiest).all()
+        names = dict(db.session.execute(select(Customer.id, Customer.name).where(
+            Customer.id.in_([row[0] for row in counted]))).all())
+        return [OrderCounts(str(customer_id), names[customer_id], *counts)
+                for customer_id, *counts in counted if customer_id in names]
     raise ValueError(dimension)
 
 
@@ -166,8 +186,33 @@ def _completed_tasks(filters: Filters, lanes: set[str] | None):
     return query
 
 
+def _daily(filters: Filters) -> bool:
+    """Whether the daily rows can answer: they know the orders' kind, not their partner or channel (a cohort
+    narrowed by those is small enough to read task by task)."""
+    return not filters.partner and not filters.channel
+
+
+def _days(filters: Filters, lanes: set[str] | None, *columns):
+    """A query over the cohort's daily rows (`columns` first, to group by and sum)."""
+    query = select(*columns)
+    if filters.start:
+        query = query.where(task_days.c.day >= filters.start)
+    if filters.end:
+        query = query.where(task_days.c.day <= filters.end)
+    if filters.kind:
+        query = query.where(task_days.c.kind == filters.kind)
+    if lanes is not None:
+        query = query.where(task_days.c.lane.in_(lanes or {""}))
+    return query
+
+
 def on_time(filters: Filters, lanes: set[str] | None = None) -> list[OnTime]:
     """Completed tasks with a deadline per stage, and how many met it (`lanes`: a head's departments only)."""
+    if _daily(filters):
+        c = task_days.c
+        query = (_days(filters, lanes, c.stage, func.sum(c.on_time), func.sum(c.with_due), func.sum(c.late_orders))
+                 .group_by(c.stage).having(func.sum(c.with_due) > 0).order_by(c.stage))
+        return [OnTime(stage, int(ok), int(total), int(late)) for stage, ok, total, late in db.session.execute(query)]
     met = func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0))
     query = (select(HumanTask.stage, met, func.count()).where(
         HumanTask.order_id.in_(_cohort(filters)), HumanTask.state == "completed", HumanTask.due_at.is_not(None))
@@ -190,9 +235,30 @@ def _utc_hour(column):
     return func.strftime("%Y-%m-%d %H", column)
 
 
+class _Months:
+    """The company month of a UTC hour 'YYYY-MM-DD HH' (`_utc_hour`), one zone conversion per distinct day-hour."""
+
+    def __init__(self) -> None:
+        self.tz = company_tz()
+        self.known: dict[str, date] = {}
+
+    def of(self, hour: str) -> date:
+        month = self.known.get(hour)
+        if month is None:
+            at = datetime(int(hour[:4]), int(hour[5:7]), int(hour[8:10]), int(hour[11:13]), tzinfo=timezone.utc)
+            month = self.known[hour] = start_month(at.astimezone(self.tz).date())
+        return month
+
+
 def on_time_by_month(filters: Filters, lanes: set[str] | None = None) -> list[tuple[date, OnTime]]:
     """The same share per month the tasks were completed in (company days): the database counts them per UTC hour
     (an hour lies in one company month wherever the offset is whole hours), the hours are summed per month here."""
+    if _daily(filters):
+        c = task_days.c
+        query = (_days(filters, lanes, c.month, func.sum(c.on_time), func.sum(c.with_due))
+                 .group_by(c.month).having(func.sum(c.with_due) > 0).order_by(c.month))
+        return [(month, OnTime(month.strftime("%Y-%m"), int(ok), int(total)))
+                for month, ok, total in db.session.execute(query)]
     hour = _utc_hour(HumanTask.completed_at)
     met = func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0))
     query = (select(hour, met, func.count()).where(
@@ -201,46 +267,12 @@ def on_time_by_month(filters: Filters, lanes: set[str] | None = None) -> list[tu
     if lanes is not None:
         query = query.where(HumanTask.lane.in_(lanes or {""}))
     months: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    tz = company_tz()
+    month_of = _Months()
     for moment, ok, total in db.session.execute(query):
-        at = datetime.strptime(moment, "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
-        month = start_month(at.astimezone(tz).date())
+        month = month_of.of(moment)
         months[month][0] += int(ok or 0)
         months[month][1] += total
     return [(month, OnTime(month.strftime("%Y-%m"), met, total)) for month, (met, total) in sorted(months.items())]
-
-
-class WorkingHours:
-    """`BusinessCalendar.working_hours_between` for many pairs: the working seconds before each day are summed once
-    for the days the pairs span, so a pair costs two lookups instead of a walk over its days."""
-
-    def __init__(self, calendar: BusinessCalendar, moments: list[datetime]) -> None:
-        self.calendar, self.tz = calendar, calendar.tz
-        self.days: dict[date, tuple[float, datetime | None, datetime | None]] = {}
-        if not moments:
-            return
-        day, last = min(moments).astimezone(self.tz).date(), max(moments).astimezone(self.tz).date()
-        before = 0.0
-        while day <= last:
-            if calendar.is_working_day(day):
-                opens = datetime.combine(day, calendar.start, self.tz).astimezone(timezone.utc)
-                closes = datetime.combine(day, calendar.end, self.tz).astimezone(timezone.utc)
-                self.days[day] = (before, opens, closes)
-                before += max(0.0, (closes - opens).total_seconds())
-            else:
-                self.days[day] = (before, None, None)
-            day += timedelta(days=1)
-
-    def _worked(self, moment: datetime) -> float:
-        """Working seconds from the first day up to `moment`."""
-        before, opens, closes = self.days[moment.astimezone(self.tz).date()]
-        if opens is None or closes is None or moment <= opens:
-            return before
-        return before + (min(moment, closes) - opens).total_seconds()
-
-    def between(self, a: datetime, b: datetime) -> float:
-        """Working hours from a to b, at least 0 (what the figures count)."""
-        return max(0.0, (self._worked(b) - self._worked(a)) / 3600) if b > a else 0.0
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -253,8 +285,44 @@ def percentile(values: list[float], share: float) -> float:
     return values[low] + (values[high] - values[low]) * (position - low)
 
 
+def from_histogram(counts: list[int], share: float) -> float:
+    """`percentile` of values known only by their buckets: each value is taken to lie evenly spread within its
+    bucket (the open last one: at its lower bound), then interpolated between the nearest two as `percentile` does."""
+    def value(rank: int) -> float:
+        before = 0
+        for index, count in enumerate(counts):
+            if rank < before + count:
+                low = HOUR_BUCKETS[index - 1] if index else 0.0
+                high = HOUR_BUCKETS[index] if index < len(HOUR_BUCKETS) else low
+                return low + (high - low) * (rank - before + 0.5) / count
+            before += count
+        return 0.0
+
+    position = (sum(counts) - 1) * share
+    low = int(position)
+    return value(low) + (value(low + 1) - value(low)) * (position - low) if position > low else value(low)
+
+
+def _histograms(filters: Filters, lanes: set[str] | None, *group) -> list | None:
+    """Per `group`: completed tasks, orders and the working-hours buckets from the daily rows — None when the
+    cohort is small enough for exact percentiles (or the rows cannot answer), so the tasks are read instead."""
+    if not _daily(filters):
+        return None
+    c = task_days.c
+    rows = db.session.execute(_days(filters, lanes, *group, func.sum(c.tasks), func.sum(c.orders),
+                                    *(func.sum(c[name]) for name in BUCKET_COLUMNS)).group_by(*group)
+                              .order_by(*group)).all()
+    exact = current_app.config.get("ANALYTICS_EXACT_TASKS", EXACT_TASKS)
+    return list(rows) if sum(row[len(group)] for row in rows) > exact else None
+
+
 def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[StageTiming]:
     """Median and 90th percentile of working hours from a task's opening to its completion, per kind and stage."""
+    histograms = _histograms(filters, lanes, task_days.c.kind, task_days.c.stage)
+    if histograms is not None:
+        return [StageTiming(kind, stage, int(tasks), round(from_histogram(list(buckets), 0.5), 2),
+                            round(from_histogram(list(buckets), 0.9), 2), int(orders))
+                for kind, stage, tasks, orders, *buckets in histograms if tasks]
     hours: dict[tuple[str, str], list[float]] = defaultdict(list)
     orders: dict[tuple[str, str], set[int]] = defaultdict(set)
     rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
@@ -273,6 +341,10 @@ def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[Stage
 
 def median_by_task(filters: Filters, lanes: set[str] | None = None) -> dict[str, tuple[int, float]]:
     """bpmn id → (completed tasks, median working hours): what the heatmap colours (of `lanes` only, if given)."""
+    histograms = _histograms(filters, lanes, task_days.c.bpmn_id)
+    if histograms is not None:
+        return {bpmn_id: (int(tasks), round(from_histogram(list(buckets), 0.5), 2))
+                for bpmn_id, tasks, _orders, *buckets in histograms if tasks}
     hours: dict[str, list[float]] = defaultdict(list)
     rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
                               .limit(SAMPLE_LIMIT)).all()
@@ -317,7 +389,7 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
     for stage, reason, count in db.session.execute(
             select(HumanTask.stage, Order.cancel_reason, func.count())
             .select_from(Order).outerjoin(HumanTask, HumanTask.id == last_task)
-            .where(Order.id.in_(_cohort(filters)), Order.status == OrderStatus.CANCELLED)
+            .where(*_in_cohort(filters), Order.status == OrderStatus.CANCELLED)
             .group_by(HumanTask.stage, Order.cancel_reason)):
         reasons[stage or ""][(reason or "").strip()] += count
     result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
@@ -337,19 +409,21 @@ class Money:
 def money_by_month(filters: Filters) -> list[Money]:
     """Prices of the cohort's completed orders by the month they completed, and its payments by the month paid."""
     revenue: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])
-    for price, completed_at in db.session.execute(
-            select(Order.price, Order.completed_at).where(Order.id.in_(_cohort(filters)),
-                                                          Order.status == OrderStatus.COMPLETED)):
-        if completed_at is None:
-            continue
-        month = start_month(completed_at.astimezone(company_tz()).date())
-        revenue[month][0] += price or Decimal(0)
-        revenue[month][1] += 1
+    hour = _utc_hour(Order.completed_at)  # summed per UTC hour by the database, the hours into company months here
+    month_of = _Months()
+    for moment, price, count in db.session.execute(
+            select(hour, func.sum(Order.price), func.count()).where(
+                *_in_cohort(filters), Order.status == OrderStatus.COMPLETED, Order.completed_at.is_not(None))
+            .group_by(hour)):
+        month = month_of.of(moment)
+        revenue[month][0] += Decimal(price or 0)
+        revenue[month][1] += count
     paid: dict[date, list] = defaultdict(lambda: [Decimal(0), 0])
-    for amount, paid_on in db.session.execute(select(Payment.amount, Payment.paid_on)
-                                              .where(Payment.order_id.in_(_cohort(filters)))):
-        paid[start_month(paid_on)][0] += amount or Decimal(0)
-        paid[start_month(paid_on)][1] += 1
+    for paid_on, amount, count in db.session.execute(
+            select(Payment.paid_on, func.sum(Payment.amount), func.count()).where(
+                Payment.order_id.in_(_cohort(filters))).group_by(Payment.paid_on)):
+        paid[start_month(paid_on)][0] += Decimal(amount or 0)
+        paid[start_month(paid_on)][1] += count
     months = sorted(set(revenue) | set(paid))
     return [Money(month, revenue[month][0], revenue[month][1], paid[month][0], paid[month][1]) for month in months]
 

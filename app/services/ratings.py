@@ -145,18 +145,27 @@ def _rows(first: date | None, last: date | None) -> dict[tuple[int, str], Row]:
             select(*key, func.count()).where(done, HumanTask.order_id.is_not(None), again).group_by(*key)):
         rows[(user_id, lane)].reworked = reworked
 
-    worked = (select(HumanTask.completed_by_id.label("user_id"), HumanTask.lane.label("lane"),
-                     HumanTask.order_id.label("order_id"))
-              .where(done, HumanTask.order_id.is_not(None)).distinct().subquery())
-    by = (worked.c.user_id, worked.c.lane)
-    for user_id, lane, orders in db.session.execute(select(*by, func.count()).group_by(*by)):
+    def worked(*among):
+        """Each (person, lane, order) they worked in the period once — of the orders `among` only, if given: the
+        claims' and ratings' few orders are looked up by order, not found among every task of the period."""
+        return (select(HumanTask.completed_by_id.label("user_id"), HumanTask.lane.label("lane"),
+                       HumanTask.order_id.label("order_id"))
+                .where(done, HumanTask.order_id.is_not(None), *among).distinct().subquery())
+
+    every = worked()
+    for user_id, lane, orders in db.session.execute(
+            select(every.c.user_id, every.c.lane, func.count()).group_by(every.c.user_id, every.c.lane)):
         rows[(user_id, lane)].orders = orders
+    claimed = worked(HumanTask.order_id.in_(select(Claim.order_id)))
+    by = (claimed.c.user_id, claimed.c.lane)
     for user_id, lane, claims in db.session.execute(
-            select(*by, func.count(Claim.id)).join(Claim, Claim.order_id == worked.c.order_id).group_by(*by)):
+            select(*by, func.count(Claim.id)).join(Claim, Claim.order_id == claimed.c.order_id).group_by(*by)):
         rows[(user_id, lane)].claims = claims
+    rated_orders = worked(HumanTask.order_id.in_(select(Feedback.order_id).where(Feedback.rating.is_not(None))))
+    by = (rated_orders.c.user_id, rated_orders.c.lane)
     for user_id, lane, mean, rated in db.session.execute(
             select(*by, func.avg(Feedback.rating), func.count(Feedback.rating))
-            .join(Feedback, Feedback.order_id == worked.c.order_id)
+            .join(Feedback, Feedback.order_id == rated_orders.c.order_id)
             .where(Feedback.rating.is_not(None)).group_by(*by)):
         rows[(user_id, lane)].rating_mean, rows[(user_id, lane)].ratings = float(mean), rated
     return rows

@@ -10,7 +10,7 @@ from app.engine import engine
 from app.engine.views import INPUT_ERROR_VARIABLE, StepView, TaskView
 from app.extensions import db
 from app.models import LANE_ROLES, Escalation, HumanTask, Order, OrderStatus, ProcessInstance, ProcessSettings, User
-from app.services import audit, lane_owners, prediction, task_text, visits
+from app.services import audit, daily_stats, lane_owners, prediction, task_text, visits
 
 
 def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None,
@@ -35,6 +35,7 @@ def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, ac
         audit.record(instance.order_id, "task", actor, field="state", old="open", new=row.state,
                      entity="task", entity_id=row.id, details={"bpmn_id": row.bpmn_id, "name": row.name},
                      instance_id=instance.id)
+    daily_stats.count_completed(row for row in open_rows.values() if row.id in closed)  # the analytics' rows
     if closed:  # a task that is done no longer needs anyone chasing it
         db.session.execute(update(Escalation).where(Escalation.human_task_id.in_(closed),
                                                     Escalation.cleared_at.is_(None)).values(cleared_at=now))

@@ -1,0 +1,28 @@
+"""The analytics' daily rows: completed tasks counted per day their orders came in, so a year's figures sum a few
+thousand rows instead of reading a million tasks (app/services/daily_stats.py keeps them)."""
+from __future__ import annotations
+
+from sqlalchemy import Column, Date, Integer, PrimaryKeyConstraint, String, Table
+
+from app.extensions import db
+
+# Upper bounds (working hours) of the time-in-stage histogram's buckets; the last one is open.
+HOUR_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 36, 54, 81, 122, 183, 275)
+BUCKET_COLUMNS = tuple(f"h{index:02d}" for index in range(len(HOUR_BUCKETS) + 1))
+KEY_COLUMNS = ("day", "kind", "stage", "bpmn_id", "lane", "month")
+COUNT_COLUMNS = ("tasks", "orders", "with_due", "on_time", "late_orders", *BUCKET_COLUMNS)
+
+# One row per (the company day the orders were created, their kind, the task's stage, BPMN id and lane, the company
+# month the tasks were completed in): `orders` and `late_orders` count an order once per stage — in the row of its
+# first completed (first late) task there — so they add up over days like the other counts.
+task_days = Table(
+    "task_days", db.metadata,
+    Column("day", Date, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("stage", String(120), nullable=False),
+    Column("bpmn_id", String(100), nullable=False),
+    Column("lane", String(40), nullable=False),
+    Column("month", Date, nullable=False),
+    *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in COUNT_COLUMNS),
+    PrimaryKeyConstraint(*KEY_COLUMNS, name="pk_task_days"),
+)

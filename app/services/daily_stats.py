@@ -1,0 +1,165 @@
+"""The analytics' daily rows (`task_days`): counted in the unit of work that completes a task, and rebuilt from the
+task rows by `backfill` (the migration that made the table runs it).
+
+A completed task adds 1 to the row of (its order's creation day in the company's zone, the order's kind, the task's
+stage, BPMN id and lane, the company month it was completed in): to `tasks`, to its working-hours bucket, to
+`with_due` / `on_time` when it had a deadline; to `orders` when it is its order's first completed task at the stage
+and to `late_orders` when it is the order's first late one there (first by completion, then by id).
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db
+from app.models import HumanTask, Order, task_days
+from app.models.analytics import BUCKET_COLUMNS, COUNT_COLUMNS, HOUR_BUCKETS, KEY_COLUMNS
+from app.services.calendar import BusinessCalendar, business_calendar, company_tz
+
+Key = tuple[date, str, str, str, str, date]
+
+
+class WorkingHours:
+    """`BusinessCalendar.working_hours_between` for many pairs: the working seconds before each day are summed once
+    for the days the pairs span, so a pair costs two lookups instead of a walk over its days."""
+
+    def __init__(self, calendar: BusinessCalendar, moments: list[datetime]) -> None:
+        self.calendar, self.tz = calendar, calendar.tz
+        self.days: dict[date, tuple[float, datetime | None, datetime | None]] = {}
+        if not moments:
+            return
+        day, last = min(moments).astimezone(self.tz).date(), max(moments).astimezone(self.tz).date()
+        before = 0.0
+        while day <= last:
+            if calendar.is_working_day(day):
+                opens = datetime.combine(day, calendar.start, self.tz).astimezone(timezone.utc)
+                closes = datetime.combine(day, calendar.end, self.tz).astimezone(timezone.utc)
+                self.days[day] = (before, opens, closes)
+                before += max(0.0, (closes - opens).total_seconds())
+            else:
+                self.days[day] = (before, None, None)
+            day += timedelta(days=1)
+
+    def _worked(self, moment: datetime) -> float:
+        """Working seconds from the first day up to `moment`."""
+        before, opens, closes = self.days[moment.astimezone(self.tz).date()]
+        if opens is None or closes is None or moment <= opens:
+            return before
+        return before + (min(moment, closes) - opens).total_seconds()
+
+    def between(self, a: datetime, b: datetime) -> float:
+        """Working hours from a to b, at least 0 (what the figures count)."""
+        return max(0.0, (self._worked(b) - self._worked(a)) / 3600) if b > a else 0.0
+
+
+def bucket(hours: float) -> str:
+    """The histogram column a task's working hours fall in."""
+    return BUCKET_COLUMNS[bisect_right(HOUR_BUCKETS, hours)]
+
+
+class Tally:
+    """Rows being counted: key → column → how many; `first` remembers each order's stages already counted."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
+        self.tz = company_tz()
+
+    def add(self, order_created: datetime, kind: str, stage: str, bpmn_id: str, lane: str, hours: float,
+            completed: datetime, due: datetime | None, first: bool, first_late: bool) -> None:
+        key = (order_created.astimezone(self.tz).date(), kind, stage, bpmn_id, lane,
+               completed.astimezone(self.tz).date().replace(day=1))
+        row = self.rows[key]
+        row["tasks"] += 1
+        row[bucket(hours)] += 1
+        row["orders"] += first
+        if due is not None:
+            row["with_due"] += 1
+            row["on_time"] += completed <= due
+            row["late_orders"] += first_late
+
+
+def _hours(opened: datetime, closed: datetime) -> float:
+    return WorkingHours(business_calendar(), [opened, closed]).between(opened, closed)
+
+
+def count_completed(rows: Iterable[HumanTask]) -> None:
+    """Add tasks just completed (state set, not yet committed) to their daily rows."""
+    done = sorted((row for row in rows if row.state == "completed" and row.order_id is not None
+                   and row.completed_at is not None), key=lambda row: (row.completed_at, row.id or 0))
+    if not done:
+        return
+    tally = Tally()
+    orders = {}
+    for order_id in {row.order_id for row in done}:
+        order = db.session.get(Order, order_id)  # the step has its order in hand: no query
+        if order is not None:
+            orders[order_id] = (order.created_at, order.kind)
+    done = [row for row in done if row.order_id in orders]
+    ids = [row.id for row in done]
+    seen: set[tuple[int | None, str]] = set()
+    seen_late: set[tuple[int | None, str]] = set()
+    for order_id, stage, completed, due in db.session.execute(
+            select(HumanTask.order_id, HumanTask.stage, HumanTask.completed_at, HumanTask.due_at).where(
+                HumanTask.order_id.in_(list(orders)), HumanTask.state == "completed", HumanTask.id.not_in(ids))):
+        seen.add((order_id, stage))
+        if due is not None and completed is not None and completed > due:
+            seen_late.add((order_id, stage))
+    for row in done:
+        created, kind = orders[row.order_id]
+        late = row.due_at is not None and row.completed_at > row.due_at
+        key = (row.order_id, row.stage)
+        tally.add(created, kind, row.stage, row.bpmn_id, row.lane, _hours(row.created_at, row.completed_at),
+                  row.completed_at, row.due_at, key not in seen, late and key not in seen_late)
+        seen.add(key)
+        if late:
+            seen_late.add(key)
+    _upsert(tally)
+
+
+def _upsert(tally: Tally) -> None:
+    """Add the tally to the stored rows (a row another completion is adding to at the same moment is summed)."""
+    dialect = db.session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for key, counts in tally.rows.items():
+        statement = make(task_days).values(**dict(zip(KEY_COLUMNS, key, strict=True)), **counts)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(KEY_COLUMNS),
+            set_={name: task_days.c[name] + statement.excluded[name] for name in COUNT_COLUMNS if counts[name]})
+        db.session.execute(statement)
+
+
+def backfill(connection) -> int:
+    """Rebuild every daily row from the completed task rows (over `connection`); returns the rows written."""
+    tasks = select(HumanTask.order_id, HumanTask.stage, HumanTask.bpmn_id, HumanTask.lane, HumanTask.created_at,
+                   HumanTask.completed_at, HumanTask.due_at, Order.created_at, Order.kind).join(
+        Order, HumanTask.order_id == Order.id).where(HumanTask.state == "completed",
+                                                     HumanTask.completed_at.is_not(None))
+    moments = connection.execute(select(HumanTask.created_at, HumanTask.completed_at).where(
+        HumanTask.state == "completed", HumanTask.completed_at.is_not(None), HumanTask.order_id.is_not(None))
+        .order_by(HumanTask.created_at).limit(1)).first()
+    last = connection.execute(select(HumanTask.completed_at).where(HumanTask.state == "completed")
+                              .order_by(HumanTask.completed_at.desc()).limit(1)).scalar()
+    worked = WorkingHours(business_calendar(), [m for m in (*(moments or ()), last) if m is not None])
+    tally = Tally()
+    seen: set[tuple[int, str]] = set()
+    seen_late: set[tuple[int, str]] = set()
+    result = connection.execute(tasks.order_by(HumanTask.order_id, HumanTask.completed_at, HumanTask.id)
+                                .execution_options(yield_per=20_000))
+    for order_id, stage, bpmn_id, lane, opened, closed, due, created, kind in result:
+        key = (order_id, stage)
+        late = due is not None and closed > due
+        tally.add(created, kind, stage, bpmn_id, lane, worked.between(opened, closed), closed, due,
+                  key not in seen, late and key not in seen_late)
+        seen.add(key)
+        if late:
+            seen_late.add(key)
+    connection.execute(delete(task_days))
+    rows = [dict(zip(KEY_COLUMNS, key, strict=True)) | counts for key, counts in tally.rows.items()]
+    for start in range(0, len(rows), 5_000):
+        connection.execute(insert(task_days), rows[start:start + 5_000])
+    return len(rows)

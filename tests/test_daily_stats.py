@@ -1,0 +1,117 @@
+"""The analytics' daily rows (`task_days`): what completing tasks counts into them equals a count of the task rows
+themselves and what the backfill rebuilds; past EXACT_TASKS the page reads its percentiles from their histogram."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import HumanTask, Order, task_days
+from app.models.analytics import COUNT_COLUMNS, HOUR_BUCKETS, KEY_COLUMNS
+from app.services import analytics, daily_stats
+from app.services.calendar import business_calendar, company_tz
+from app.usecases.uow import unit_of_work
+from tests.support.api import Api
+from tests.support.boards import at
+from tests.test_analytics import DECEMBER, NEW_ORDER, history
+
+
+@pytest.fixture
+def ui(make_app):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    return app, Api(app, app.test_client())
+
+
+def _stored() -> dict[tuple, dict[str, int]]:
+    return {tuple(row[name] for name in KEY_COLUMNS): {name: row[name] for name in COUNT_COLUMNS}
+            for row in db.session.execute(select(task_days)).mappings()}
+
+
+def _counted_from_tasks() -> dict[tuple, dict[str, int]]:
+    """The same rows counted straight from the task rows, with the calendar's own working-hours arithmetic."""
+    tz, calendar = company_tz(), business_calendar()
+    rows: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
+    first, first_late = set(), set()
+    for task, order in db.session.execute(
+            select(HumanTask, Order).join(Order, HumanTask.order_id == Order.id)
+            .where(HumanTask.state == "completed").order_by(HumanTask.completed_at, HumanTask.id)):
+        row = rows[(order.created_at.astimezone(tz).date(), order.kind, task.stage, task.bpmn_id, task.lane,
+                    task.completed_at.astimezone(tz).date().replace(day=1))]
+        hours = calendar.working_hours_between(task.created_at, task.completed_at)
+        row["tasks"] += 1
+        row[f"h{sum(hours >= edge for edge in HOUR_BUCKETS):02d}"] += 1
+        row["orders"] += (task.order_id, task.stage) not in first
+        first.add((task.order_id, task.stage))
+        if task.due_at is not None:
+            late = task.completed_at > task.due_at
+            row["with_due"] += 1
+            row["on_time"] += not late
+            row["late_orders"] += late and (task.order_id, task.stage) not in first_late
+            if late:
+                first_late.add((task.order_id, task.stage))
+    return dict(rows)
+
+
+def test_completed_tasks_are_counted_per_day_as_the_task_rows_say_and_the_backfill_agrees(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)
+    at(clock, 2026, 12, 31, 23)  # f comes in on New Year's Eve; its first task is done at midnight, in January
+    orders["f"] = api.create_order("kitchen")
+    at(clock, 2027, 1, 1, 0)
+    api.step(orders["f"], "new_order")
+    with app.app_context():
+        stored = _stored()
+        assert stored == _counted_from_tasks()
+        december, january = date(2026, 12, 1), date(2027, 1, 1)
+        contract = stored[(date(2026, 12, 7), "wardrobe", "Подготовка договора", "prepare_contract", "sales",
+                           december)]
+        assert (contract["tasks"], contract["orders"]) == (2, 1)  # d came back to the contract: one order, twice
+        late = stored[(date(2026, 12, 3), "kitchen", NEW_ORDER, "new_order", "sales", december)]
+        assert (late["with_due"], late["on_time"], late["late_orders"]) == (1, 0, 1)  # b: 9 working hours
+        wardrobes = stored[(date(2026, 12, 3), "wardrobe", NEW_ORDER, "new_order", "sales", december)]
+        assert wardrobes["tasks"] == 2  # a in 1 h, c (cancelled later) in 3 h, give or take the clock's tick
+        for hours in (1, 3):
+            assert wardrobes[daily_stats.bucket(hours - 0.01)] + wardrobes[daily_stats.bucket(hours + 0.01)] == 1
+        assert stored[(date(2026, 12, 31), "kitchen", NEW_ORDER, "new_order", "sales", january)]["tasks"] == 1
+        with unit_of_work():
+            db.session.execute(task_days.delete())
+        with unit_of_work():
+            daily_stats.backfill(db.session.connection())
+        assert _stored() == stored
+
+
+def test_a_large_cohort_reads_its_percentiles_from_the_histogram_and_counts_the_same(make_app, clock):
+    app = make_app(WTF_CSRF_ENABLED=False, ANALYTICS_EXACT_TASKS=0)
+    api = Api(app, app.test_client())
+    history(app, api, clock)
+    with app.app_context():
+        filters = analytics.parse_filters(DECEMBER)
+        timing = {(row.kind, row.stage): row for row in analytics.time_in_stage(filters)}
+        wardrobe = timing[("wardrobe", NEW_ORDER)]  # 1, 1.5 and 3 working hours: exactly 1.5 and 2.7
+        assert (wardrobe.count, wardrobe.orders) == (3, 3)
+        assert wardrobe.median_hours == pytest.approx(1.5, abs=0.5)  # within a bucket: 1.5–2 h, 3–4 h
+        assert wardrobe.p90_hours == pytest.approx(2.7, abs=1)
+        assert timing[("kitchen", NEW_ORDER)].median_hours == pytest.approx(9, abs=4)  # the 8–12 h bucket
+        heat = analytics.median_by_task(filters)
+        assert heat["new_order"][0] == 4 and heat["new_order"][1] == pytest.approx(2.25, abs=1)
+        new_order = {row.stage: row for row in analytics.on_time(filters)}[NEW_ORDER]
+        assert (new_order.on_time, new_order.total, new_order.late_orders) == (3, 4, 1)
+        assert [(month, row.on_time, row.total) for month, row in analytics.on_time_by_month(filters)] == [
+            (date(2026, 12, 1), sum(row.on_time for row in analytics.on_time(filters)),
+             sum(row.total for row in analytics.on_time(filters)))]
+
+
+def test_a_cohort_narrowed_by_partner_is_counted_from_its_tasks_as_before(ui, clock):
+    app, api = ui
+    history(app, api, clock)
+    with app.app_context():
+        with unit_of_work():
+            db.session.execute(task_days.delete())  # the partner's figures do not come from the daily rows
+        mega = analytics.parse_filters({**DECEMBER, "partner": "mega"})
+        assert [(row.stage, row.on_time, row.total, row.late_orders) for row in analytics.on_time(mega)] == [
+            (NEW_ORDER, 0, 1, 1)]
+        assert [(row.kind, row.count) for row in analytics.time_in_stage(mega)] == [("kitchen", 1)]
+        assert analytics.on_time(analytics.parse_filters(DECEMBER)) == []  # the whole cohort does
