@@ -25,7 +25,7 @@ from sqlalchemy import update
 from app.extensions import begin_write, db
 from app.models import OutboxJob
 from app.queue import get_queue
-from app.services.outbox import rq_job_id, wake_channel
+from app.services.outbox import handed_on, rq_job_id, wake_channel
 
 log = logging.getLogger(__name__)
 _open: ContextVar[bool] = ContextVar("unit_of_work_open", default=False)
@@ -85,9 +85,12 @@ def _remove(files: list[Path]) -> None:
 
 
 def _commit() -> None:
-    jobs = db.session.info.pop("new_jobs", [])
+    staged = db.session.info.pop("new_jobs", [])
     timer_at = db.session.info.pop("timer_at", None)
     try:
+        if staged:  # the jobs get their ids in the commit's own flush; the commit then expires them
+            db.session.flush()
+        jobs = handed_on(staged)
         db.session.commit()
     except BaseException:  # e.g. a stale version counter found while flushing: nothing of the unit stays
         discard()
