@@ -96,19 +96,21 @@ def _commit() -> None:
         discard()
         raise
     db.session.info.pop("stored_files", None)
-    dispatch(jobs)
-    if timer_at is not None:
-        wake_scheduler(timer_at)
+    dispatch(jobs, wake=timer_at)
 
 
-def dispatch(jobs: list[tuple[int, bool]]) -> None:
-    """Hand committed jobs (id, bulk) on: run them here (JOBS_INLINE) or push them to rq."""
-    if not jobs:
-        return
+def dispatch(jobs: list[tuple[int, bool]], *, wake: datetime | None = None) -> None:
+    """Hand committed jobs (id, bulk) on: run them here (JOBS_INLINE) or push them to rq; then wake the scheduler
+    for a timer nearer than the one it sleeps towards (pushed with the jobs: one round trip to Redis)."""
     if current_app.config["JOBS_INLINE"]:
-        _run_inline([job_id for job_id, _ in jobs])
-    else:
-        enqueue([(job_id, 0, bulk) for job_id, bulk in jobs])
+        if jobs:
+            _run_inline([job_id for job_id, _ in jobs])
+        if wake is not None:
+            wake_scheduler(wake)
+    elif jobs:
+        enqueue([(job_id, 0, bulk) for job_id, bulk in jobs], wake=wake)
+    elif wake is not None:
+        wake_scheduler(wake)
 
 
 def _run_inline(job_ids: list[int]) -> None:
@@ -128,22 +130,25 @@ def _run_inline(job_ids: list[int]) -> None:
         _inline_queue.reset(token)
 
 
-def enqueue(jobs: list[tuple[int, int, bool]]) -> int:
-    """Push committed jobs (id, attempts so far, bulk) to their rq queue; when Redis is unreachable they wait as
-    'pending'."""
-    pushed: list[int] = []
+def enqueue(jobs: list[tuple[int, int, bool]], *, wake: datetime | None = None) -> int:
+    """Push committed jobs (id, attempts so far, bulk) to their rq queue — and the scheduler's wake-up (`wake`) —
+    in one Redis transaction, one round trip; when Redis is unreachable they wait as 'pending'."""
     try:
-        for job_id, attempts, bulk in jobs:
-            get_queue(bulk).enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=3600,
-                          failure_ttl=7 * 24 * 3600)
-            pushed.append(job_id)
+        with get_queue().connection.pipeline() as pipe:
+            for job_id, attempts, bulk in jobs:
+                get_queue(bulk).enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts),
+                                        result_ttl=3600, failure_ttl=7 * 24 * 3600, pipeline=pipe)
+            if wake is not None:
+                pipe.publish(wake_channel(), wake.isoformat())
+            pipe.execute()
     except RedisError as exc:
-        waiting = [job_id for job_id, _, _ in jobs if job_id not in pushed]
+        waiting = [job_id for job_id, _, _ in jobs]
         log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(waiting), exc)
         with unit_of_work(fresh=True):
             db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting), OutboxJob.status == "queued")
                                .values(status="pending"))
-    return len(pushed)
+        return 0
+    return len(jobs)
 
 
 def wake_scheduler(when: datetime) -> None:
