@@ -53,8 +53,14 @@ def bearer_token() -> str:
 
 
 def authenticate() -> User:
-    """The bearer token's user."""
-    return _user_from_token(bearer_token())
+    """The bearer token's user, read once a request (the document's checks ask first, then the view)."""
+    token = bearer_token()
+    known = request.environ.get("bespoke.api_user")  # this request's, never another's (a test's `g` may outlive one)
+    if known is not None and known[0] == token:
+        return known[1]
+    user = _user_from_token(token)
+    request.environ["bespoke.api_user"] = (token, user)
+    return user
 
 
 def json_body() -> dict:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload
 
 from app import clock, policy
@@ -74,19 +74,21 @@ def assign(user, task_id):
 @endpoint("tasks.complete", write=True)
 def complete(user, task_id):
     body = json_body()
-    task_id = task_cases.complete_task(task_id, body_object(body, "data"), user).id
+    task = task_cases.complete_task(task_id, body_object(body, "data"), user)
+    task_id, order_id, instance_id = task.id, task.order_id, task.instance_id
 
     def respond():
-        # One query for the task with its order and instance, not the instance's state: the commit expired them all.
-        task = db.session.execute(select(HumanTask).where(HumanTask.id == task_id).options(
-            joinedload(HumanTask.order), joinedload(HumanTask.instance).defer(ProcessInstance.state))
-        ).unique().scalar_one()
-        order, instance = task.order, task.instance
-        same = HumanTask.order_id == order.id if order is not None else HumanTask.instance_id == instance.id
-        open_tasks = db.session.execute(select(HumanTask).where(same, HumanTask.state == "open")
-                                        .order_by(HumanTask.id)).scalars().all()
-        body = {"task": task_json(task), "instance": {"id": instance.id, "status": instance.status},
-                "order": None, "tasks": [task_json(t) for t in open_tasks]}
+        # One query after the commit (which expired everything): the task and its order's (or its process's) open
+        # tasks, each with its order and instance — not the instance's state — and its assignee without roles.
+        same = HumanTask.order_id == order_id if order_id is not None else HumanTask.instance_id == instance_id
+        rows = db.session.execute(select(HumanTask).where(or_(HumanTask.id == task_id, and_(
+            same, HumanTask.state == "open"))).order_by(HumanTask.id).options(
+            joinedload(HumanTask.order), joinedload(HumanTask.instance).defer(ProcessInstance.state),
+            joinedload(HumanTask.assignee).lazyload(User.roles))).unique().scalars().all()
+        done = next(row for row in rows if row.id == task_id)
+        order, instance = done.order, done.instance
+        body = {"task": task_json(done), "instance": {"id": instance.id, "status": instance.status},
+                "order": None, "tasks": [task_json(t) for t in rows if t.state == "open"]}
         if order is not None:
             body["order"] = {"number": order.number, "stage": order.stage, "status": order.status}
         return jsonify(body)

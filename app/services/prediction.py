@@ -207,29 +207,35 @@ def order_path(order: Order, stage: str) -> list[str]:
     return paths[stage]
 
 
-def _waiting_at(order: Order) -> list[tuple[str, datetime | None]]:
-    """(bpmn_id, due_at) of the tasks the order waits at; between tasks (a timer, a worker), its newest task."""
-    open_tasks = db.session.execute(select(HumanTask.bpmn_id, HumanTask.due_at).where(
-        HumanTask.order_id == order.id, HumanTask.state == "open").order_by(HumanTask.id)).all()
+def _waiting_at(order: Order, open_tasks: list[tuple[str, datetime | None]] | None = None
+                ) -> list[tuple[str, datetime | None]]:
+    """(bpmn_id, due_at) of the tasks the order waits at; between tasks (a timer, a worker), its newest task.
+
+    `open_tasks`: the caller knows them (the step that just projected them); they are not read back.
+    """
+    if open_tasks is None:
+        open_tasks = [(row.bpmn_id, row.due_at) for row in db.session.execute(
+            select(HumanTask.bpmn_id, HumanTask.due_at).where(
+                HumanTask.order_id == order.id, HumanTask.state == "open").order_by(HumanTask.id))]
     if open_tasks:
-        return [(row.bpmn_id, row.due_at) for row in open_tasks]
+        return open_tasks
     newest = db.session.execute(select(HumanTask.bpmn_id).where(HumanTask.order_id == order.id)
                                 .order_by(HumanTask.id.desc()).limit(1)).scalar_one_or_none()
     return [(newest, None)] if newest else []
 
 
 def predict(order: Order, now: datetime | None = None, *, stats: dict[tuple[str, str], Figures] | None = None,
-            sla: dict | None = None) -> Prediction | None:
+            sla: dict | None = None, waiting: list[tuple[str, datetime | None]] | None = None) -> Prediction | None:
     """When the order will likely be done (p50) and done at the latest 4 times in 5 (p80); None once finished.
 
     `stats` (`load_stats`) saves a read per order in a batch; `sla` saves loading the order's workflow when
-    the caller holds its data already.
+    the caller holds its data already; `waiting`, (bpmn_id, due_at) of its open tasks oldest first, reading them.
     """
     if order.status != OrderStatus.ACTIVE:
         return None
     now = now or clock.now()
     calendar = business_calendar()
-    waiting = _waiting_at(order)
+    waiting = _waiting_at(order, waiting)
     stats = load_stats(order.kind, [stage for stage, _ in waiting]) if stats is None else stats
     min_samples = int(current_app.config.get("PREDICTION_MIN_SAMPLES", 20))
     slowest: tuple[datetime, datetime, str, str] | None = None
@@ -255,9 +261,18 @@ def predict(order: Order, now: datetime | None = None, *, stats: dict[tuple[str,
 
 
 def refresh_order(order: Order, now: datetime | None = None, *, stats: dict[tuple[str, str], Figures] | None = None,
-                  sla: dict | None = None) -> Prediction | None:
-    """Write the order's prediction into its columns (cleared once it is finished: nor is it at risk then)."""
-    found = predict(order, now, stats=stats, sla=sla)
+                  sla: dict | None = None, waiting: list[tuple[str, datetime | None]] | None = None
+                  ) -> Prediction | None:
+    """Write the order's prediction into its columns (cleared once it is finished: nor is it at risk then).
+
+    Given `waiting` (a step's projection), the rest it reads — the figures, the newest task — is nothing the
+    unit of work has staged: it reads without flushing, and the order is written once, at the commit.
+    """
+    if waiting is not None:
+        with db.session.no_autoflush:
+            found = predict(order, now, stats=stats, sla=sla, waiting=waiting)
+    else:
+        found = predict(order, now, stats=stats, sla=sla)
     order.predicted_on = found.date if found else None
     order.predicted_p80_on = found.p80_date if found else None
     order.prediction_method = found.method if found else None

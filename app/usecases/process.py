@@ -139,12 +139,12 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     order = instance.order
     if order is not None:  # the order's side of the link, known without a query (that would read the state again)
         set_committed_value(order, "instance", instance)
-    project_tasks(instance, workflow, view, actor, acted, definition_forms(instance.definition))
+    waiting = project_tasks(instance, workflow, view, actor, acted, definition_forms(instance.definition))
     for bpmn_id, text in view.log:  # what the step's scripts printed: the instance's log (`runs.log`)
         audit.record(instance.order_id, "log", actor, field=bpmn_id[:80], new=text, entity="instance",
                      entity_id=instance.id, instance_id=instance.id)
     if order is not None:
-        project_order(order, view, actor, workflow)
+        project_order(order, view, actor, workflow, waiting=waiting)
     elif view.finished:
         audit.record(None, "process", actor, field="status", old="running", new="completed", entity="instance",
                      entity_id=instance.id, instance_id=instance.id)
@@ -152,7 +152,7 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
         # spiffworkflow:retry in the diagram overrides the operator's defaults (retries = attempts - 1).
         add_job(call.operator, call.params, order_id=instance.order_id, instance_id=instance.id, task_guid=call.guid,
                 bpmn_id=call.bpmn_id, max_attempts=call.retries + 1 if call.retries is not None else None,
-                backoff_base=call.backoff_base)
+                backoff_base=call.backoff_base, flush=False)
 
 
 def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,

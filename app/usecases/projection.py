@@ -2,8 +2,11 @@
 stage and status. Stages only: the step's caller (`app.usecases.process`) owns the unit of work."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from app import clock
 from app.engine import engine
@@ -14,13 +17,26 @@ from app.services import audit, daily_stats, lane_owners, prediction, task_text,
 
 
 def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None,
-                  forms: dict) -> None:
+                  forms: dict) -> list[tuple[str, datetime | None]]:
     """Close the task rows the step finished or cancelled, open one for each task that now waits for a person:
-    its role from the lane (`task_role`), its assignee, its candidates (lane owners), its filled documentation."""
+    its role from the lane (`task_role`), its assignee, its candidates (lane owners), its filled documentation.
+
+    Returns (bpmn_id, due_at) of the instance's open tasks after the step, oldest first (the prediction's input).
+    """
     now = clock.now()
+    # The one read that must see what the unit of work staged (its autoflush writes the state): the rest of the
+    # step's writes wait for the commit's flush, in one go.
     open_rows = {t.task_guid: t for t in db.session.execute(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")).scalars()}
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
+        .order_by(HumanTask.id).options(lazyload(HumanTask.assignee))).scalars()}
+    with db.session.no_autoflush:
+        return _project_tasks(instance, workflow, view, actor, acted, forms, open_rows, now)
+
+
+def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None, forms: dict,
+                   open_rows: dict[str, HumanTask], now: datetime) -> list[tuple[str, datetime | None]]:
     ready = {t.guid: t for t in view.ready}
+    waiting = [(row.bpmn_id, row.due_at) for guid, row in open_rows.items() if guid in ready]
     closed: list[int] = []
     for guid, row in open_rows.items():
         if guid in ready:
@@ -61,8 +77,10 @@ def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, ac
                         assignee_id=assignee, due_at=view_task.due_at,
                         data=_form_data(view_task, forms), created_at=now)
         db.session.add(row)
+        waiting.append((row.bpmn_id, row.due_at))
         if owners:
             lane_owners.name_candidates(row, owners, known, actor)
+    return waiting
 
 
 def lane_roles(process_id: str) -> dict[str, str]:
@@ -99,11 +117,13 @@ def _form_data(task: TaskView, forms: dict) -> dict:
     return data
 
 
-def project_order(order: Order, view: StepView, actor, workflow=None) -> None:
+def project_order(order: Order, view: StepView, actor, workflow=None, *,
+                  waiting: list[tuple[str, datetime | None]] | None = None) -> None:
     """The order's stage and status from the step: milestones passed, the first task open, the end.
 
     `workflow` (the step's, in hand) gives the norms when no task waits: the prediction then need not load
-    the instance's state again."""
+    the instance's state again. `waiting` (`project_tasks`'s answer) spares the prediction reading the open
+    tasks back, and so flushing the step's writes in the middle of it."""
     stage, status = order.stage, order.status
     for milestone in view.milestones:
         stage = milestone.get("stage") or stage
@@ -128,4 +148,4 @@ def project_order(order: Order, view: StepView, actor, workflow=None) -> None:
     if sla is None and workflow is not None and order.status == OrderStatus.ACTIVE:
         found = engine().workflow_data(workflow).get("sla")
         sla = found if isinstance(found, dict) else {}
-    prediction.refresh_order(order, sla=sla)
+    prediction.refresh_order(order, sla=sla, waiting=waiting)

@@ -25,7 +25,7 @@ from sqlalchemy import update
 from app.extensions import begin_write, db
 from app.models import OutboxJob
 from app.queue import get_queue
-from app.services.outbox import rq_job_id, wake_channel
+from app.services.outbox import handed_on, rq_job_id, wake_channel
 
 log = logging.getLogger(__name__)
 _open: ContextVar[bool] = ContextVar("unit_of_work_open", default=False)
@@ -85,27 +85,32 @@ def _remove(files: list[Path]) -> None:
 
 
 def _commit() -> None:
-    jobs = db.session.info.pop("new_jobs", [])
+    staged = db.session.info.pop("new_jobs", [])
     timer_at = db.session.info.pop("timer_at", None)
     try:
+        if staged:  # the jobs get their ids in the commit's own flush; the commit then expires them
+            db.session.flush()
+        jobs = handed_on(staged)
         db.session.commit()
     except BaseException:  # e.g. a stale version counter found while flushing: nothing of the unit stays
         discard()
         raise
     db.session.info.pop("stored_files", None)
-    dispatch(jobs)
-    if timer_at is not None:
-        wake_scheduler(timer_at)
+    dispatch(jobs, wake=timer_at)
 
 
-def dispatch(jobs: list[tuple[int, bool]]) -> None:
-    """Hand committed jobs (id, bulk) on: run them here (JOBS_INLINE) or push them to rq."""
-    if not jobs:
-        return
+def dispatch(jobs: list[tuple[int, bool]], *, wake: datetime | None = None) -> None:
+    """Hand committed jobs (id, bulk) on: run them here (JOBS_INLINE) or push them to rq; then wake the scheduler
+    for a timer nearer than the one it sleeps towards (pushed with the jobs: one round trip to Redis)."""
     if current_app.config["JOBS_INLINE"]:
-        _run_inline([job_id for job_id, _ in jobs])
-    else:
-        enqueue([(job_id, 0, bulk) for job_id, bulk in jobs])
+        if jobs:
+            _run_inline([job_id for job_id, _ in jobs])
+        if wake is not None:
+            wake_scheduler(wake)
+    elif jobs:
+        enqueue([(job_id, 0, bulk) for job_id, bulk in jobs], wake=wake)
+    elif wake is not None:
+        wake_scheduler(wake)
 
 
 def _run_inline(job_ids: list[int]) -> None:
@@ -125,22 +130,25 @@ def _run_inline(job_ids: list[int]) -> None:
         _inline_queue.reset(token)
 
 
-def enqueue(jobs: list[tuple[int, int, bool]]) -> int:
-    """Push committed jobs (id, attempts so far, bulk) to their rq queue; when Redis is unreachable they wait as
-    'pending'."""
-    pushed: list[int] = []
+def enqueue(jobs: list[tuple[int, int, bool]], *, wake: datetime | None = None) -> int:
+    """Push committed jobs (id, attempts so far, bulk) to their rq queue — and the scheduler's wake-up (`wake`) —
+    in one Redis transaction, one round trip; when Redis is unreachable they wait as 'pending'."""
     try:
-        for job_id, attempts, bulk in jobs:
-            get_queue(bulk).enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts), result_ttl=3600,
-                          failure_ttl=7 * 24 * 3600)
-            pushed.append(job_id)
+        with get_queue().connection.pipeline() as pipe:
+            for job_id, attempts, bulk in jobs:
+                get_queue(bulk).enqueue("workers.jobs.run", job_id, job_id=rq_job_id(job_id, attempts),
+                                        result_ttl=3600, failure_ttl=7 * 24 * 3600, pipeline=pipe)
+            if wake is not None:
+                pipe.publish(wake_channel(), wake.isoformat())
+            pipe.execute()
     except RedisError as exc:
-        waiting = [job_id for job_id, _, _ in jobs if job_id not in pushed]
+        waiting = [job_id for job_id, _, _ in jobs]
         log.warning("Redis unavailable, %d job(s) wait in the outbox: %s", len(waiting), exc)
         with unit_of_work(fresh=True):
             db.session.execute(update(OutboxJob).where(OutboxJob.id.in_(waiting), OutboxJob.status == "queued")
                                .values(status="pending"))
-    return len(pushed)
+        return 0
+    return len(jobs)
 
 
 def wake_scheduler(when: datetime) -> None:
