@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,30 +40,13 @@ from sqlalchemy import func, select  # noqa: E402
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import HumanTask  # noqa: E402
-from bench.http_step import HttpClient, free_port  # noqa: E402
+from bench.http_step import HttpClient, free_port, start_server  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import Api, seed  # noqa: E402
 from tests.support.services import PostgresServer, RedisServer  # noqa: E402
 
 STEP = "new_order"
 DATA = {"decision": "confirm"}  # STAGE_INPUT["new_order"]: reads nothing, so it can be made up front
-
-
-def start_server(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-k", "gthread",
-                               "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "256",
-                               "--timeout", "120", "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 180  # four processes importing the app on a loaded box take a while
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=60)
-            return server
-        except requests.RequestException as exc:
-            if server.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {server.returncode}") from exc
-            time.sleep(0.1)
-    server.terminate()
-    raise SystemExit("gunicorn did not answer within 180 s")
 
 
 def prepare(api: Api, count: int) -> list[tuple[int, str]]:

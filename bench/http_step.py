@@ -31,14 +31,11 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.demo import STAGE_INPUT  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.models import OutboxJob  # noqa: E402
-from app.usecases.jobs import execute_job  # noqa: E402
-from bench.lifecycle import floor  # noqa: E402
+from bench.lifecycle import drain, floor  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import HAPPY_CASH, Api, seed  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
@@ -73,19 +70,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict, port: int) -> subprocess.Popen:
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}",
+def start_server(env: dict, port: int, workers: int = 1, threads: int = 1) -> subprocess.Popen:
+    """gunicorn serving wsgi:app on the port (sync workers; gthread when `threads` > 1), once it answers."""
+    kind = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else []
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), *kind,
+                               "-b", f"127.0.0.1:{port}", "--backlog", "256", "--timeout", "120",
                                "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-    for _ in range(200):
+    deadline = time.monotonic() + 180  # a few processes importing the app on a loaded box take a while
+    while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=30)
+            requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=60)
             return server
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
             if server.poll() is not None:
                 raise SystemExit(f"gunicorn exited with {server.returncode}") from exc
             time.sleep(0.1)
     server.terminate()
-    raise SystemExit("gunicorn did not answer within 20 s")
+    raise SystemExit("gunicorn did not answer within 180 s")
 
 
 class Driver:
@@ -95,15 +96,7 @@ class Driver:
         self.app, self.api, self.rng = app, Api(app, client), random.Random(1)
 
     def drain(self) -> None:
-        with self.app.app_context():
-            while True:  # jobs can start further jobs
-                ids = db.session.execute(select(OutboxJob.id).where(OutboxJob.status.in_(("queued", "pending")))
-                                         .order_by(OutboxJob.id)).scalars().all()
-                if not ids:
-                    break
-                for job_id in ids:
-                    execute_job(job_id)
-            db.session.remove()
+        drain(self.app)
 
     def complete(self, number: str, expect: str) -> float:
         task = self.api.open_task(number)

@@ -66,6 +66,19 @@ def instrument() -> None:
     wrap(uow, "_commit", "commit + push jobs to Redis")
 
 
+def drain(app) -> None:
+    """What the worker does between requests: the queued jobs, and the jobs they start, run here."""
+    with app.app_context():
+        while True:  # jobs can start further jobs
+            ids = db.session.execute(select(OutboxJob.id).where(OutboxJob.status.in_(("queued", "pending")))
+                                     .order_by(OutboxJob.id)).scalars().all()
+            if not ids:
+                break
+            for job_id in ids:
+                execute_job(job_id)
+        db.session.remove()
+
+
 class Bench:
     def __init__(self, app) -> None:
         self.app = app
@@ -73,15 +86,7 @@ class Bench:
         self.rng = random.Random(1)
 
     def drain(self) -> None:
-        with self.app.app_context():
-            while True:  # jobs can start further jobs
-                ids = db.session.execute(select(OutboxJob.id).where(OutboxJob.status.in_(("queued", "pending")))
-                                         .order_by(OutboxJob.id)).scalars().all()
-                if not ids:
-                    break
-                for job_id in ids:
-                    execute_job(job_id)
-            db.session.remove()
+        drain(self.app)
 
     def complete(self, number: str, expect: str, variant: dict | None = None) -> float:
         task = self.api.open_task(number)

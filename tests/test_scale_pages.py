@@ -5,10 +5,9 @@ The figures at 100,000 orders are bench/scale.py's (docs/PERFORMANCE.md); these 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
-from app.extensions import db
 from tests.support.api import Api
+from tests.support.sql import statements
 from tests.support.web import signed_in
 
 
@@ -20,18 +19,8 @@ def ui(make_app):
 
 def statements_of(app, client, path: str) -> tuple[int, str]:
     """The SQL statements one page request ran, and the page."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements(app) as seen:
         response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 200
     return len(seen), response.get_data(as_text=True)
 
@@ -56,18 +45,8 @@ def test_the_orders_list_counts_orders_alone_and_still_sorts_and_finds_by_custom
                for name, phone in (("Яковлева Юлия", "+7 916 555-00-01"), ("Абрамов Антон", "+7 916 555-00-02"),
                                    ("Михайлова Мила", "+7 916 555-00-03"))}
     client = signed_in(app, "director")
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements(app) as seen:
         page = client.get("/orders?sort=customer").get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     count = next(s for s in seen if s.lstrip().upper().startswith("SELECT COUNT(*)") and "FROM orders" in s)
     assert "JOIN customers" not in count  # 100,000 orders counted without a join per order
     order = [page.index(numbers[name]) for name in ("Абрамов Антон", "Михайлова Мила", "Яковлева Юлия")]

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import OutboxJob
 from app.usecases.jobs import execute_job
 from tests.support.api import HAPPY_CASH, Api
+from tests.support.sql import COMMIT, statements
 
 
 @contextmanager
@@ -31,31 +32,6 @@ def flushes():
         yield seen
     finally:
         event.remove(Session, "after_flush", record)
-
-
-@contextmanager
-def statements(app):
-    """The SQL statements run inside the block, as the database received them, and COMMIT where a commit came."""
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, _params, _context, _many):
-        seen.append(statement)
-
-    def commit(_conn):
-        seen.append(COMMIT)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    event.listen(engine, "commit", commit)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-        event.remove(engine, "commit", commit)
-
-
-COMMIT = "-- commit"
 
 
 def state_reads(seen: list[str]) -> int:
@@ -113,7 +89,7 @@ def test_a_completion_reads_the_user_once_flushes_little_and_answers_in_one_quer
         with app.app_context():
             data = STAGE_INPUT[bpmn_id](api.rng, {})
         token = api.token(api.doer(task))
-        with statements(app) as seen, flushes() as flushed:
+        with statements(app, commits=True) as seen, flushes() as flushed:
             response = api.client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data},
                                        headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, response.get_json()
@@ -140,7 +116,8 @@ def test_a_completion_reads_the_user_once_flushes_little_and_answers_in_one_quer
     # the form writes it once more. Before: the prediction's read and the job's own flush split the step's writes.
     assert sum(c["order writes"] for c in cost.values()) <= len(HAPPY_CASH) + 2, cost
     assert sum(c["flushes"] for c in cost.values()) <= 30, cost  # was 50 (4-8 a completion)
-    assert sum(c["statements"] for c in cost.values()) <= 205, cost  # was 262
+    # was 262; two a completion (its earlier completions read, the day's row upserted) keep the analytics' daily rows
+    assert sum(c["statements"] for c in cost.values()) <= 220, cost
 
 
 class RoundTrips:

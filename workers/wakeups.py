@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, has_app_context
-
 from app.usecases.timers import wake_leased
-
-_app: Flask | None = None
+from workers.jobs import in_app
 
 
 def wake(instance_id: int, until: str) -> bool:
     """rq job: wake the instance if its lease (until `until`) is still the one the scheduler gave."""
-    if has_app_context():
-        return wake_leased(instance_id, datetime.fromisoformat(until))
-    global _app
-    if _app is None:
-        from app import create_app
-
-        _app = create_app()
-    with _app.app_context():
-        return wake_leased(instance_id, datetime.fromisoformat(until))
+    return in_app(wake_leased, instance_id, datetime.fromisoformat(until))
