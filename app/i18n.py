@@ -1,14 +1,15 @@
 """Languages: Russian by default, English per user; dates, numbers and money by locale."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
 from babel import Locale
+from babel.dates import get_date_format, get_datetime_format, get_time_format
 from babel.numbers import format_currency, get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 from flask import Flask, g, has_request_context, request, session
-from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_translations
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_timezone, get_translations
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -57,6 +58,26 @@ def money_formatter() -> Callable[[Any], str]:
             return money(value)
         negative = value.is_signed()
         return f"{prefix[negative]}{format(abs(value), ',.2f').translate(digits)}{suffix[negative]}"
+
+    return fast
+
+
+def when_formatter() -> Callable[[Any], str]:
+    """`when` for a page of moments: the locale's short date, time and joining patterns and the user's zone read
+    once, then each moment formatted by them as babel's format_datetime would (it looks them up per call)."""
+    locale = Locale.parse(str(get_locale()))
+    zone = get_timezone()
+    joined = str(get_datetime_format("short", locale=locale)).replace("'", "")
+    date_pattern, time_pattern = get_date_format("short", locale=locale), get_time_format("short", locale=locale)
+
+    def fast(value) -> str:
+        if not isinstance(value, datetime):
+            return when(value)
+        local = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(zone)
+        if hasattr(zone, "normalize"):  # pytz
+            local = zone.normalize(local)
+        return joined.replace("{0}", time_pattern.apply(local.timetz(), locale, reference_date=local.date())) \
+            .replace("{1}", date_pattern.apply(local, locale))
 
     return fast
 

@@ -1,14 +1,15 @@
-"""The partner statement's amounts, formatted once per page by plain string work, read exactly as babel
-prints them, in Russian and in English, for every amount to the kopeck and anything else."""
+"""The partner statement's amounts and moments, formatted once per page (babel's patterns read once), read exactly
+as babel prints them, in Russian and in English, for every amount to the kopeck, any moment, and anything else."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.i18n import money, money_formatter
+from app.i18n import money, money_formatter, when, when_formatter
 
 KOPECKS = st.integers(min_value=-10**14, max_value=10**14).map(lambda k: Decimal(k).scaleb(-2))
 
@@ -22,3 +23,17 @@ KOPECKS = st.integers(min_value=-10**14, max_value=10**14).map(lambda k: Decimal
 def test_a_statement_amount_reads_as_everywhere_else(app, language, amount):
     with app.test_request_context(headers={"Accept-Language": language}):
         assert money_formatter()(amount) == money(amount)
+
+
+MOMENTS = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1))
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moment=MOMENTS.map(lambda m: m.replace(tzinfo=timezone.utc)) | MOMENTS
+       | MOMENTS.map(lambda m: m.replace(tzinfo=timezone(timedelta(hours=-5)))) | st.dates() | st.none())
+@example(moment=datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc))  # late evening in New York, 03:30 in Moscow
+@example(moment=datetime(2026, 12, 31, 21, 0, tzinfo=timezone.utc))  # midnight in Moscow: the next year there
+def test_a_statement_moment_reads_as_everywhere_else(app, language, moment):
+    with app.test_request_context(headers={"Accept-Language": language}):
+        assert when_formatter()(moment) == when(moment)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.errors import NotFound, ValidationError
 from app.extensions import db
-from app.i18n import kind_label, money_formatter, percent, when
+from app.i18n import kind_label, money_formatter, percent, when_formatter
 from app.models import ORDER_KINDS, Document, Note, Order, User
 from app.partner import bp
 from app.policy import is_partner, visible_orders
@@ -212,7 +212,7 @@ def _download_name(st, extension: str) -> str:
 def _statement_lines(st) -> tuple[list[dict], dict]:
     """The statement's rows and totals as the strings the page shows, formatted once per request (a few
     microseconds a row) instead of through babel and the catalogue per cell in the template."""
-    money = money_formatter()
+    money, when = money_formatter(), when_formatter()
     kinds = {code: kind_label(code) for code in {row.kind for row in st.rows}}
     statuses = {code: _(STATUS_LABELS.get(code, code)) for code in {row.status for row in st.rows}}
     lines = [{"number": row.number, "created": when(row.created_at), "kind": kinds[row.kind],
