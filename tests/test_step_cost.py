@@ -48,26 +48,32 @@ def run_jobs(app) -> None:
         db.session.remove()
 
 
-def test_each_completion_reads_the_workflow_state_once(make_app):
-    app = make_app(JOBS_INLINE=False)  # the jobs a step asks for run in the worker, not in the request
-    api = Api(app, app.test_client())
-    number = api.create_order()
-    run_jobs(app)
-    reads = {}
+def cash_path(app, api, number: str, **recording):
+    """Walks the order down the cash path, the worker's jobs run between steps; yields each completed task, the
+    answer, and the SQL statements and flushes its request ran."""
     for bpmn_id in HAPPY_CASH:
         task = api.open_task(number)
         assert task["bpmn_id"] == bpmn_id
         with app.app_context():
             data = STAGE_INPUT[bpmn_id](api.rng, {})
         token = api.token(api.doer(task))
-        with statements(app) as seen:
+        with statements(app, **recording) as seen, flushes() as flushed:
             response = api.client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data},
                                        headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, response.get_json()
-        body = response.get_json()
-        assert body["task"]["state"] == "completed" and body["order"]["number"] == number
-        reads[bpmn_id] = state_reads(seen)
+        yield task, response.get_json(), seen, flushed
         run_jobs(app)
+
+
+def test_each_completion_reads_the_workflow_state_once(make_app):
+    app = make_app(JOBS_INLINE=False)  # the jobs a step asks for run in the worker, not in the request
+    api = Api(app, app.test_client())
+    number = api.create_order()
+    run_jobs(app)
+    reads = {}
+    for task, body, seen, _ in cash_path(app, api, number):
+        assert body["task"]["state"] == "completed" and body["order"]["number"] == number
+        reads[task["bpmn_id"]] = state_reads(seen)
     # Loading the step's workflow is the one read: neither the prediction (norms, typical path) nor the
     # answer built after the commit reads the state again.
     assert reads == {bpmn_id: 1 for bpmn_id in HAPPY_CASH}
@@ -84,16 +90,8 @@ def test_a_completion_reads_the_user_once_flushes_little_and_answers_in_one_quer
     number = api.create_order()
     run_jobs(app)
     cost = {}
-    for bpmn_id in HAPPY_CASH:
-        task = api.open_task(number)
-        with app.app_context():
-            data = STAGE_INPUT[bpmn_id](api.rng, {})
-        token = api.token(api.doer(task))
-        with statements(app, commits=True) as seen, flushes() as flushed:
-            response = api.client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data},
-                                       headers={"Authorization": f"Bearer {token}"})
-        assert response.status_code == 200, response.get_json()
-        body = response.get_json()
+    for task, body, seen, flushed in cash_path(app, api, number, commits=True):
+        bpmn_id = task["bpmn_id"]
         assert body["task"]["state"] == "completed" and body["task"]["id"] == task["id"]
         assert all(t["state"] == "open" for t in body["tasks"]) and task["id"] not in {t["id"] for t in body["tasks"]}
         # BEGIN is a statement on SQLite only: left out, the counts are the same on PostgreSQL.
@@ -108,7 +106,6 @@ def test_a_completion_reads_the_user_once_flushes_little_and_answers_in_one_quer
             "after commit": len(answer),
             "order writes": sum(1 for s in words if s.startswith("UPDATE orders")),
             "flushes": len(flushed), "statements": len(words)}
-        run_jobs(app)
     assert api.order(number)["status"] == "completed"
     # The API's document check and the view share the token's user; the answer is one SELECT after the commit.
     assert {k: (c["users"], c["after commit"]) for k, c in cost.items()} == {k: (1, 1) for k in HAPPY_CASH}

@@ -8,6 +8,7 @@ already taken still has to be settled.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -121,12 +122,10 @@ def pdf_cache(html: str) -> bytes:
     """The PDF of a document's HTML, drawn once per content: the bytes kept under UPLOADS_DIR/pdf-cache for
     a week after their last use, written whole (rename) so a reader never sees half a file."""
     from weasyprint import HTML
-    from weasyprint import __version__ as weasyprint_version
 
     from app.services.documents import TEMPLATES_DIR
 
-    digest = hashlib.sha256(b"\0".join(
-        (html.encode(), (TEMPLATES_DIR / "print.css").read_bytes(), weasyprint_version.encode()))).hexdigest()
+    digest = hashlib.sha256(b"\0".join((html.encode(), _layout()))).hexdigest()
     folder = Path(current_app.config["UPLOADS_DIR"]) / "pdf-cache"
     path = folder / f"{digest}.pdf"
     try:
@@ -142,6 +141,16 @@ def pdf_cache(html: str) -> bytes:
     os.replace(partial, path)
     _forget_old(folder)
     return content
+
+
+@functools.cache
+def _layout() -> bytes:
+    """What besides the HTML decides the drawing: the print stylesheet and WeasyPrint's version (read once)."""
+    from weasyprint import __version__ as weasyprint_version
+
+    from app.services.documents import TEMPLATES_DIR
+
+    return (TEMPLATES_DIR / "print.css").read_bytes() + b"\0" + weasyprint_version.encode()
 
 
 def _forget_old(folder: Path, days: int = 7) -> None:
