@@ -49,6 +49,8 @@ class ProcessEngine:
         self.script_engine = ScriptEngine(environment=RestrictedEnvironment(helpers))
         self._versions: OrderedDict[tuple, Any] = OrderedDict()
         self._cache_size = cache_size
+        # instance id → (specs, the state as saved, that state loaded): `load_ahead` fills it, `load` takes from it
+        self._ahead: OrderedDict[int, tuple[tuple, str, BpmnWorkflow]] = OrderedDict()
 
     # -- definitions -------------------------------------------------------------------------
     def version_cached(self, definition_id: int, checksum: str, kind: str, load: Callable[[], Any]) -> Any:
@@ -106,8 +108,27 @@ class ProcessEngine:
         workflow.get_tasks(state=TaskState.READY)[0].data.update(jsonable(data))
         return workflow
 
-    def load(self, specs: tuple, state: str) -> BpmnWorkflow:
+    def load(self, specs: tuple, state: str, *, instance_id: int | None = None) -> BpmnWorkflow:
+        """The workflow saved as `state`. With `instance_id`, the one `load_ahead` made of exactly this state (of
+        the same version) is taken instead of parsing it again: a workflow is taken once, by the step that then
+        saves it, so a step that fails leaves nothing half-changed behind."""
         self.script_engine.environment.log.take()  # a step starts here: forget what an earlier failed one printed
+        if instance_id is not None:
+            ahead = self._ahead.pop(instance_id, None)
+            if ahead is not None and ahead[0] is specs and ahead[1] == state:
+                return ahead[2]
+        return self._restore(specs, state)
+
+    def load_ahead(self, instance_id: int, specs: tuple, state: str) -> None:
+        """Load a state just committed for the instance's next step in this process (`load(…, instance_id=)`):
+        run after the answer went out, it takes the parsing off that step's time. Anything else that saves the
+        instance meanwhile (another process, a worker) saves another state, and the step then loads that."""
+        self._ahead[instance_id] = (specs, state, self._restore(specs, state))
+        self._ahead.move_to_end(instance_id)
+        while len(self._ahead) > self._cache_size:
+            self._ahead.popitem(last=False)
+
+    def _restore(self, specs: tuple, state: str) -> BpmnWorkflow:
         dct = json.loads(state, cls=self.serializer.json_decoder_cls)
         self.serializer.migrate(dct)
         history = dct.pop(pruning.HISTORY_KEY, None)  # absent from states saved before pruning: nothing dropped

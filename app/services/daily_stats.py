@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -121,16 +122,26 @@ def count_completed(rows: Iterable[HumanTask]) -> None:
     _upsert(tally)
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str):
+    """INSERT … ON CONFLICT adding every count to the stored row's, built once per dialect (adding a zero is a
+    no-op, and one shape of statement is compiled once instead of a new one per key)."""
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        inserted = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(task_days)
+        statement = _UPSERTS[dialect] = inserted.on_conflict_do_update(
+            index_elements=list(KEY_COLUMNS),
+            set_={name: task_days.c[name] + inserted.excluded[name] for name in COUNT_COLUMNS})
+    return statement
+
+
 def _upsert(tally: Tally) -> None:
     """Add the tally to the stored rows (a row another completion is adding to at the same moment is summed)."""
-    dialect = db.session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for key, counts in tally.rows.items():
-        statement = make(task_days).values(**dict(zip(KEY_COLUMNS, key, strict=True)), **counts)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(KEY_COLUMNS),
-            set_={name: task_days.c[name] + statement.excluded[name] for name in COUNT_COLUMNS if counts[name]})
-        db.session.execute(statement)
+    if tally.rows:
+        db.session.execute(_upsert_statement(db.session.get_bind().dialect.name),
+                           [dict(zip(KEY_COLUMNS, key, strict=True)) | counts for key, counts in tally.rows.items()])
 
 
 def backfill(connection) -> int:

@@ -136,6 +136,7 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
         instance.finished_at = clock.now()
     if instance.id is None:
         db.session.flush()
+    db.session.info.setdefault("saved_states", {})[instance.id] = (_specs(instance.definition), instance.state)
     order = instance.order
     if order is not None:  # the order's side of the link, known without a query (that would read the state again)
         set_committed_value(order, "instance", instance)
@@ -163,7 +164,7 @@ def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None =
     """
     ensure_moves(instance)
     eng = engine()
-    workflow = _load(instance)
+    workflow = eng.load(_specs(instance.definition), instance.state, instance_id=instance.id)
     if act(workflow) is False:
         return None
     view = eng.run(workflow, refresh_timers=refresh_timers)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_babel import gettext
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app import policy
 from app.engine import engine
@@ -18,7 +19,8 @@ from app.usecases.uow import savepoint, unit_of_work
 
 
 def get_task(task_id: int) -> HumanTask:
-    task = db.session.get(HumanTask, task_id)
+    """The task with its order and instance (what acting on it checks first), in one query."""
+    task = db.session.get(HumanTask, task_id, options=(joinedload(HumanTask.order), joinedload(HumanTask.instance)))
     if task is None:
         raise NotFound(f"Task {task_id} does not exist")
     return task

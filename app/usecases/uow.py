@@ -18,10 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from flask import current_app
+from flask import after_this_request, current_app, g, has_request_context
 from redis.exceptions import RedisError
 from sqlalchemy import update
 
+from app.engine import engine
 from app.extensions import begin_write, db
 from app.models import OutboxJob
 from app.queue import get_queue
@@ -30,6 +31,7 @@ from app.services.outbox import handed_on, rq_job_id, wake_channel
 log = logging.getLogger(__name__)
 _open: ContextVar[bool] = ContextVar("unit_of_work_open", default=False)
 _inline_queue: ContextVar[list | None] = ContextVar("inline_queue", default=None)
+AHEAD_PER_REQUEST = 4  # a request that stepped more instances (a broadcast signal) loads the last few ahead
 
 
 @contextmanager
@@ -74,6 +76,7 @@ def discard() -> None:
     """Roll back what the session holds (a read that is over, or a unit of work that failed)."""
     db.session.info.pop("new_jobs", None)
     db.session.info.pop("timer_at", None)
+    db.session.info.pop("saved_states", None)
     _remove(db.session.info.pop("stored_files", []))
     db.session.rollback()
 
@@ -87,6 +90,7 @@ def _remove(files: list[Path]) -> None:
 def _commit() -> None:
     staged = db.session.info.pop("new_jobs", [])
     timer_at = db.session.info.pop("timer_at", None)
+    saved = db.session.info.pop("saved_states", {})
     try:
         if staged:  # the jobs get their ids in the commit's own flush; the commit then expires them
             db.session.flush()
@@ -96,7 +100,36 @@ def _commit() -> None:
         discard()
         raise
     db.session.info.pop("stored_files", None)
+    load_ahead(saved)  # before the jobs run inline: a state they save after this one replaces it
     dispatch(jobs, wake=timer_at)
+
+
+def load_ahead(saved: dict[int, tuple[tuple, str]]) -> None:
+    """After a request's answer has gone out, load the workflows its units of work saved (the last state of each:
+    jobs run inline commit after the step), for their next step in this process (`ProcessEngine.load_ahead`).
+    A worker's job has no answer to wait for: nothing is loaded."""
+    if not saved or not has_request_context():
+        return
+    pending = g.get("load_ahead")
+    if pending is None:
+        pending = g.load_ahead = {}
+        eng = engine()
+
+        def load() -> None:
+            for instance_id, (specs, state) in list(pending.items())[-AHEAD_PER_REQUEST:]:
+                try:
+                    eng.load_ahead(instance_id, specs, state)
+                except Exception:  # noqa: BLE001 - an optimisation: the next step parses the state itself
+                    log.exception("Loading instance %s ahead failed", instance_id)
+
+        @after_this_request
+        def when_sent(response):
+            response.call_on_close(load)
+            return response
+
+    for instance_id, entry in saved.items():
+        pending.pop(instance_id, None)
+        pending[instance_id] = entry  # the newest last
 
 
 def dispatch(jobs: list[tuple[int, bool]], *, wake: datetime | None = None) -> None:

@@ -59,6 +59,14 @@ def seed_for_real(app) -> None:
     deploy_processes(app)
 
 
+def sent(response):
+    """What a WSGI server does once the answer is out: close it, which runs its `call_on_close` work (the workflows
+    a step saved are loaded ahead for their next step there: every API test then steps them as a server would)."""
+    response.get_data()
+    response.close()
+    return response
+
+
 class Api:
     def __init__(self, app, client) -> None:
         self.app, self.client = app, client
@@ -76,10 +84,10 @@ class Api:
         return {"Authorization": f"Bearer {self.token(login)}"} if login else {}
 
     def get(self, path: str, as_: str | None = "admin", **kw):
-        return self.client.get(f"/api/v1{path}", headers=self._headers(as_), **kw)
+        return sent(self.client.get(f"/api/v1{path}", headers=self._headers(as_), **kw))
 
     def post(self, path: str, json=None, as_: str | None = "admin", **kw):
-        return self.client.post(f"/api/v1{path}", json=json, headers=self._headers(as_), **kw)
+        return sent(self.client.post(f"/api/v1{path}", json=json, headers=self._headers(as_), **kw))
 
     # -- orders ---------------------------------------------------------------------------------------
     def create_order(self, kind: str = "wardrobe", as_: str = "sales", **extra) -> str:
