@@ -42,13 +42,19 @@ from tests.support.services import RedisServer  # noqa: E402
 
 
 class HttpResponse:
-    """A `requests` response with the test client's `get_json()`, so `tests.support.api.Api` drives it."""
+    """A `requests` response with the test client's `get_json()`, `get_data()` and `close()`, so `tests.support.api.Api` drives it."""
 
     def __init__(self, response: requests.Response) -> None:
         self.response, self.status_code = response, response.status_code
 
     def get_json(self):
         return self.response.json()
+
+    def get_data(self) -> bytes:
+        return self.response.content
+
+    def close(self) -> None:
+        self.response.close()
 
 
 class HttpClient:

@@ -11,6 +11,7 @@ from typing import Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
@@ -140,12 +141,12 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     order = instance.order
     if order is not None:  # the order's side of the link, known without a query (that would read the state again)
         set_committed_value(order, "instance", instance)
-    waiting = project_tasks(instance, workflow, view, actor, acted, definition_forms(instance.definition))
+    waiting, moved = project_tasks(instance, workflow, view, actor, acted, definition_forms(instance.definition))
     for bpmn_id, text in view.log:  # what the step's scripts printed: the instance's log (`runs.log`)
         audit.record(instance.order_id, "log", actor, field=bpmn_id[:80], new=text, entity="instance",
                      entity_id=instance.id, instance_id=instance.id)
     if order is not None:
-        project_order(order, view, actor, workflow, waiting=waiting)
+        project_order(order, view, actor, workflow, waiting=waiting, moved=moved)
     elif view.finished:
         audit.record(None, "process", actor, field="status", old="running", new="completed", entity="instance",
                      entity_id=instance.id, instance_id=instance.id)
@@ -283,7 +284,7 @@ def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[i
 def wake_instance(instance_id: int, now: datetime | None = None) -> bool:
     """Fire the due timers of one instance and run it on; False when nothing was due any more."""
     now = now or clock.now()
-    instance = db.session.get(ProcessInstance, instance_id)
+    instance = db.session.get(ProcessInstance, instance_id, options=(joinedload(ProcessInstance.order),))
     if instance is None or instance.next_timer_at is None or instance.next_timer_at > now:
         return False
     step(instance, lambda wf: None, "timer", refresh_timers=True)

@@ -17,11 +17,12 @@ from app.services import audit, daily_stats, lane_owners, prediction, task_text,
 
 
 def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None,
-                  forms: dict) -> list[tuple[str, datetime | None]]:
+                  forms: dict) -> tuple[list[tuple[str, datetime | None]], bool]:
     """Close the task rows the step finished or cancelled, open one for each task that now waits for a person:
     its role from the lane (`task_role`), its assignee, its candidates (lane owners), its filled documentation.
 
-    Returns (bpmn_id, due_at) of the instance's open tasks after the step, oldest first (the prediction's input).
+    Returns (bpmn_id, due_at) of the instance's open tasks after the step, oldest first (the prediction's input),
+    and whether any task row closed or opened.
     """
     now = clock.now()
     # The one read that must see what the unit of work staged (its autoflush writes the state): the rest of the
@@ -34,7 +35,7 @@ def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, ac
 
 
 def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None, forms: dict,
-                   open_rows: dict[str, HumanTask], now: datetime) -> list[tuple[str, datetime | None]]:
+                   open_rows: dict[str, HumanTask], now: datetime) -> tuple[list[tuple[str, datetime | None]], bool]:
     ready = {t.guid: t for t in view.ready}
     waiting = [(row.bpmn_id, row.due_at) for guid, row in open_rows.items() if guid in ready]
     closed: list[int] = []
@@ -80,7 +81,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         waiting.append((row.bpmn_id, row.due_at))
         if owners:
             lane_owners.name_candidates(row, owners, known, actor)
-    return waiting
+    return waiting, len(waiting) != len(open_rows) or bool(closed)
 
 
 def lane_roles(process_id: str) -> dict[str, str]:
@@ -118,12 +119,14 @@ def _form_data(task: TaskView, forms: dict) -> dict:
 
 
 def project_order(order: Order, view: StepView, actor, workflow=None, *,
-                  waiting: list[tuple[str, datetime | None]] | None = None) -> None:
+                  waiting: list[tuple[str, datetime | None]] | None = None, moved: bool = True) -> None:
     """The order's stage and status from the step: milestones passed, the first task open, the end.
 
     `workflow` (the step's, in hand) gives the norms when no task waits: the prediction then need not load
     the instance's state again. `waiting` (`project_tasks`'s answer) spares the prediction reading the open
-    tasks back, and so flushing the step's writes in the middle of it."""
+    tasks back, and so flushing the step's writes in the middle of it. A step that `moved` no task (a timer's
+    warning, a message a task waits on) and left the stage and status as they were changes nothing the prediction
+    reads but the clock, which the scheduler's periodic refresh follows: it is not predicted again."""
     stage, status = order.stage, order.status
     for milestone in view.milestones:
         stage = milestone.get("stage") or stage
@@ -133,6 +136,7 @@ def project_order(order: Order, view: StepView, actor, workflow=None, *,
     if view.finished and status == OrderStatus.ACTIVE:  # a process that ends without saying how: it is done
         status = OrderStatus.COMPLETED
         stage = stage or _("Завершён")
+    still = not moved and not view.milestones and stage == order.stage and status == order.status
     if stage != order.stage:
         audit.record(order.id, "stage", actor, field="stage", old=order.stage or None, new=stage)
         order.stage = stage
@@ -143,6 +147,8 @@ def project_order(order: Order, view: StepView, actor, workflow=None, *,
             order.completed_at = clock.now()
         elif status == OrderStatus.CANCELLED:
             visits.cancel_all(order, actor)
+    if still:
+        return
     # The norms travel in every task's data: no need to load the workflow again for the «SLA sum».
     sla = next((t.data["sla"] for t in view.ready if isinstance(t.data.get("sla"), dict)), None)
     if sla is None and workflow is not None and order.status == OrderStatus.ACTIVE:

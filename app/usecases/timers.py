@@ -25,6 +25,7 @@ from typing import Callable
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock
@@ -98,7 +99,7 @@ def wake_leased(instance_id: int, until: datetime) -> bool:
     (woken already, by another run of the same job, or handed out again after the lease ran out)."""
     try:
         with unit_of_work(fresh=True):
-            instance = db.session.get(ProcessInstance, instance_id)
+            instance = db.session.get(ProcessInstance, instance_id, options=(joinedload(ProcessInstance.order),))
             if instance is None or instance.next_timer_at != until:
                 return False
             step(instance, lambda wf: None, "timer", refresh_timers=True)
