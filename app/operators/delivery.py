@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Notification
 from app.models.base import utcnow
 from app.operators.registry import JobContext, OperatorError
+from app.usecases.uow import discard
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ def deliver(ctx: JobContext, transport: Transport) -> dict:
         in_doubt = note.status == "sending" and not resend
         note.status, note.provider, note.delivery_job_id = "sending", transport.name, ctx.job_id
     note = db.session.get_one(Notification, notification_id)
+    # The read ends before the gateway is asked (seconds, at worst its timeout): no connection idles in a
+    # transaction meanwhile. The transport reads the row's columns, loaded now.
+    db.session.expunge(note)
+    discard()
     try:
         receipt = transport.lookup(note) if in_doubt else transport.send(note)
     except OperatorError as exc:

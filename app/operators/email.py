@@ -26,6 +26,7 @@ from app.models import Document, Notification, Order
 from app.operators.delivery import LogTransport, Receipt, Transport, deliver
 from app.operators.registry import JobContext, OperatorError
 from app.services.inbound_mail import reply_address
+from app.usecases.uow import discard
 
 DEFAULT_TIMEOUT = 30.0  # seconds per connect/read; SMTP_TIMEOUT in the config overrides it
 # CRLF line ends, and 7-bit transfer encodings (base64 for Cyrillic): no reliance on the server's 8BITMIME.
@@ -112,6 +113,7 @@ class SmtpTransport:
             raise OperatorError(f"SMTP_SECURITY должен быть starttls, ssl или none, а не «{self.security}»",
                                 permanent=True)
         payload = self._payload(notification)
+        discard()  # the attachments were read: no transaction stays open while the mail server answers
         smtp = self._open()
         try:
             reply = _transmit(smtp, parseaddr(self.mail_from)[1], notification.recipient, payload)
