@@ -134,7 +134,13 @@ def _drop_subprocesses(dct: dict, dropped: set[str]) -> None:
         pending.extend(key for key in sub.get("tasks", {}) if key in subprocesses)
 
 
-def _protected(wf) -> tuple[set, set, dict]:
+def _children(wf) -> dict:
+    """Each task's children, listed once (Spiff's `Task.children` builds the list anew at every call)."""
+    tasks = wf.tasks
+    return {task: [tasks.get(child) for child in task._children] for task in tasks.values()}
+
+
+def _protected(wf, children: dict) -> tuple[set, set, dict]:
     """(tasks never dropped or cut out, tasks whose children all stay, the process ends folded into one).
 
     A process's end merges into its final data the data every branch that ended before it had (Spiff's
@@ -150,17 +156,17 @@ def _protected(wf) -> tuple[set, set, dict]:
     for task in wf.tasks.values():
         if not task.state & FINISHED:  # still going (or failed): it, its parent and its children stay
             keep.add(task)
-            keep.update(task.children)
+            keep.update(children[task])
             whole.add(task)
             if task.parent is not None:
                 keep.add(task.parent)
                 whole.add(task.parent)
-                keep.update(task.parent.children)
+                keep.update(children[task.parent])
             split_name = getattr(task.task_spec, "split_task", None)
             split = task.find_ancestor(split_name) if split_name else None
             if split is not None:  # a structured join looks back to its split and the split's children
                 whole.add(split)
-                keep.update(split.children)
+                keep.update(children[split])
                 current = task
                 while current is not None and current is not split:
                     keep.add(current)
@@ -199,11 +205,12 @@ def _fold_ends(wf_dct: dict, folds: dict, dropped: set) -> None:
 
 def _prune_tree(wf, wf_dct: dict) -> list:
     """Drop what is no longer needed from one workflow's serialized tasks; the dropped tasks."""
-    keep, whole, folds = _protected(wf)
+    below_of = _children(wf)
+    keep, whole, folds = _protected(wf, below_of)
     needed: set = set()  # a kept task or one with a kept task below it
-    order = _preorder(wf.task_tree)
+    order = _preorder(wf.task_tree, below_of)
     for task in reversed(order):
-        if task in keep or any(child in needed for child in task.children):
+        if task in keep or any(child in needed for child in below_of[task]):
             needed.add(task)
     if len(needed) == len(order):
         return []
@@ -213,18 +220,18 @@ def _prune_tree(wf, wf_dct: dict) -> list:
     while stack:
         node = stack.pop()
         children = []
-        for child in node.children:
+        for child in below_of[node]:
             if node not in whole and child not in needed:
-                dropped.extend(_preorder(child))
+                dropped.extend(_preorder(child, below_of))
                 continue
             start = child
             while child not in keep and child not in whole and child.state == TaskState.COMPLETED:
-                below = [c for c in child.children if c in needed]
+                below = [c for c in below_of[child] if c in needed]
                 if len(below) != 1:
                     break
-                for other in child.children:
+                for other in below_of[child]:
                     if other is not below[0]:
-                        dropped.extend(_preorder(other))
+                        dropped.extend(_preorder(other, below_of))
                 dropped.append(child)
                 child = below[0]
             if child is not start:
@@ -247,11 +254,11 @@ def _rehang(entry: dict, task, parent) -> None:
     entry["internal_data"] = {**entry["internal_data"], FROM_KEY: named_source(task)}
 
 
-def _preorder(root) -> list:
+def _preorder(root, children: dict) -> list:
     """The subtree's tasks, parents before children (without recursion: a long loop makes a deep tree)."""
     result, stack = [], [root]
     while stack:
         task = stack.pop()
         result.append(task)
-        stack.extend(reversed(task.children))
+        stack.extend(reversed(children[task]))
     return result
