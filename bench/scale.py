@@ -32,7 +32,7 @@ from app import clock, create_app  # noqa: E402
 from app.demo import load_demo  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import AuditEvent, Component, Customer, HumanTask, Order, Partner, Payment, ProcessInstance, Visit  # noqa: E402
-from app.models.analytics import task_days  # noqa: E402
+from app.models.analytics import flow_days, task_days  # noqa: E402
 from app.services import daily_stats  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import deploy_processes  # noqa: E402
@@ -175,14 +175,16 @@ def build(count: int, seed: int = 16, full_states: bool = False) -> dict:
     return bulk.counts
 
 
-def _analytics_rows() -> None:
-    """The analytics' daily rows, which the bulk inserts bypass: counted from the task rows (as the migration that
-    made the table does) when there are none yet — also in a file kept from before the table existed."""
-    task_days.create(db.engine, checkfirst=True)
-    if db.session.execute(select(func.count()).select_from(task_days)).scalar():
-        return
-    daily_stats.backfill(db.session.connection())
-    db.session.commit()
+def _analytics_rows(rebuild: bool = True) -> None:
+    """The analytics' daily rows, which the bulk inserts bypass: counted from the task rows (as the migrations that
+    made the tables do) after a build, or in a kept file when a table has none yet (made before it existed)."""
+    for table, backfill in ((task_days, daily_stats.backfill), (flow_days, daily_stats.backfill_flow)):
+        table.create(db.engine, checkfirst=True)
+        if rebuild or not db.session.execute(select(func.count()).select_from(table)).scalar():
+            began = time.perf_counter()
+            written = backfill(db.session.connection())
+            db.session.commit()
+            print(f"  {table.name}: {written} rows in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
 
 
 def _reset_sequences() -> None:
@@ -288,6 +290,7 @@ def run(backend: str, orders: int, requests: int, keep: str | None = None, full_
             with app.app_context():
                 counts = {"orders": db.session.execute(select(func.count()).select_from(Order)).scalar(),
                           "human_tasks": db.session.execute(select(func.count()).select_from(HumanTask)).scalar()}
+                _analytics_rows(rebuild=False)
         else:
             with app.app_context():
                 db.create_all()

@@ -20,7 +20,7 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment, task_days
-from app.models.analytics import BUCKET_COLUMNS, HOUR_BUCKETS
+from app.models.analytics import BUCKET_COLUMNS, HOUR_BUCKETS, flow_days
 from app.services.calendar import business_calendar, company_tz
 from app.services.daily_stats import WorkingHours
 from app.services.periods import parse_period, this_month, within
@@ -192,17 +192,17 @@ def _daily(filters: Filters) -> bool:
     return not filters.partner and not filters.channel
 
 
-def _days(filters: Filters, lanes: set[str] | None, *columns):
+def _days(filters: Filters, lanes: set[str] | None, *columns, table=task_days):
     """A query over the cohort's daily rows (`columns` first, to group by and sum)."""
     query = select(*columns)
     if filters.start:
-        query = query.where(task_days.c.day >= filters.start)
+        query = query.where(table.c.day >= filters.start)
     if filters.end:
-        query = query.where(task_days.c.day <= filters.end)
+        query = query.where(table.c.day <= filters.end)
     if filters.kind:
-        query = query.where(task_days.c.kind == filters.kind)
+        query = query.where(table.c.kind == filters.kind)
     if lanes is not None:
-        query = query.where(task_days.c.lane.in_(lanes or {""}))
+        query = query.where(table.c.lane.in_(lanes or {""}))
     return query
 
 
@@ -356,6 +356,50 @@ def median_by_task(filters: Filters, lanes: set[str] | None = None) -> dict[str,
 
 def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
     """Task → next task per order, the tasks orders came back to, and where cancelled orders stopped, with why."""
+    result = _flow_from_days(filters, lanes) if _daily(filters) else _flow_from_tasks(filters, lanes)
+    # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task.
+    last_task = (select(func.max(HumanTask.id)).where(HumanTask.order_id == Order.id)
+                 .correlate(Order).scalar_subquery())
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for stage, reason, count in db.session.execute(
+            select(HumanTask.stage, Order.cancel_reason, func.count())
+            .select_from(Order).outerjoin(HumanTask, HumanTask.id == last_task)
+            .where(*_in_cohort(filters), Order.status == OrderStatus.CANCELLED)
+            .group_by(HumanTask.stage, Order.cancel_reason)):
+        reasons[stage or ""][(reason or "").strip()] += count
+    result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
+                              key=lambda row: (-row[1], row[0]))
+    return result
+
+
+def _flow_from_days(filters: Filters, lanes: set[str] | None) -> Flow:
+    """Transitions and loops summed from the flow rows (every task of the cohort, counted as it opened)."""
+    result = Flow()
+    c = flow_days.c
+    transitions: Counter[tuple[str, str]] = Counter()
+    transition_orders: Counter[tuple[str, str]] = Counter()
+    loops: Counter[str] = Counter()
+    loop_orders: Counter[str] = Counter()
+    for prev, bpmn_id, lane, name, times, orders, looped, looped_orders in db.session.execute(
+            _days(filters, None, c.prev_bpmn_id, c.bpmn_id, c.lane, func.max(c.name), func.sum(c.tasks),
+                  func.sum(c.pair_orders), func.sum(c.loops), func.sum(c.loop_orders), table=flow_days)
+            .group_by(c.prev_bpmn_id, c.bpmn_id, c.lane).order_by(c.prev_bpmn_id, c.bpmn_id, c.lane)):
+        result.names[bpmn_id] = name
+        if lanes is not None and lane not in lanes:
+            continue
+        if prev:
+            transitions[(prev, bpmn_id)] += int(times)
+            transition_orders[(prev, bpmn_id)] += int(orders)
+        if looped:
+            loops[bpmn_id] += int(looped)
+            loop_orders[bpmn_id] += int(looped_orders)
+    result.transitions, result.loops = dict(transitions.most_common()), dict(loops.most_common())
+    result.transition_orders, result.loop_orders = dict(transition_orders), dict(loop_orders)
+    return result
+
+
+def _flow_from_tasks(filters: Filters, lanes: set[str] | None) -> Flow:
+    """Transitions and loops read task by task (a cohort narrowed by partner or channel)."""
     result = Flow()
     rows = db.session.execute(
         select(HumanTask.order_id, HumanTask.bpmn_id, HumanTask.name, HumanTask.lane)
@@ -382,18 +426,6 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
     result.transitions, result.loops = dict(transitions.most_common()), dict(loops.most_common())
     result.transition_orders = {key: len(ids) for key, ids in transition_orders.items()}
     result.loop_orders = {key: len(ids) for key, ids in loop_orders.items()}
-    # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task.
-    last_task = (select(func.max(HumanTask.id)).where(HumanTask.order_id == Order.id)
-                 .correlate(Order).scalar_subquery())
-    reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for stage, reason, count in db.session.execute(
-            select(HumanTask.stage, Order.cancel_reason, func.count())
-            .select_from(Order).outerjoin(HumanTask, HumanTask.id == last_task)
-            .where(*_in_cohort(filters), Order.status == OrderStatus.CANCELLED)
-            .group_by(HumanTask.stage, Order.cancel_reason)):
-        reasons[stage or ""][(reason or "").strip()] += count
-    result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
-                              key=lambda row: (-row[1], row[0]))
     return result
 
 
