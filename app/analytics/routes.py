@@ -130,7 +130,7 @@ def heatmap():
     if filters is None:
         return render_template("analytics/heatmap.html", **context, version=version, heat=None), 422
     lanes = _lanes(current_user)  # a head sees their departments' tasks coloured, as on the figures' page
-    flow = analytics.flow(filters, lanes)
+    flow = analytics.flow(filters, lanes, cancelled=False)
     heat = {"tasks": {bpmn_id: {"count": count, "median": median}
                       for bpmn_id, (count, median) in analytics.median_by_task(filters, lanes).items()},
             "transitions": [[a, b, count] for (a, b), count in flow.transitions.items()]}

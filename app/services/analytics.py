@@ -354,9 +354,12 @@ def median_by_task(filters: Filters, lanes: set[str] | None = None) -> dict[str,
     return {bpmn_id: (len(values), round(statistics.median(values), 2)) for bpmn_id, values in hours.items()}
 
 
-def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
-    """Task → next task per order, the tasks orders came back to, and where cancelled orders stopped, with why."""
+def flow(filters: Filters, lanes: set[str] | None = None, cancelled: bool = True) -> Flow:
+    """Task → next task per order, the tasks orders came back to, and (unless not `cancelled`: the heatmap draws
+    none) where cancelled orders stopped, with why."""
     result = _flow_from_days(filters, lanes) if _daily(filters) else _flow_from_tasks(filters, lanes)
+    if not cancelled:
+        return result
     # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task.
     last_task = (select(func.max(HumanTask.id)).where(HumanTask.order_id == Order.id)
                  .correlate(Order).scalar_subquery())
