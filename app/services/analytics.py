@@ -3,9 +3,9 @@ revenue and payments by month, the flow between stages (loops and cancellations)
 
 The cohort is the orders created in the period (company days), narrowed by kind, partner and channel; every figure
 counts that cohort, so each one drills down to `/orders` with the same filters. Counts are SQL aggregates; the tasks'
-figures are summed from the daily rows (`task_days`, app/services/daily_stats.py) unless a partner or channel
-narrows the cohort; medians and 90th percentiles of working hours are exact up to EXACT_TASKS tasks, else read
-from the rows' working-hours histogram.
+figures and the flow between them are summed from the daily rows (`task_days`, `flow_days`,
+app/services/daily_stats.py) unless a partner or channel narrows the cohort; medians and 90th percentiles of working
+hours are exact up to EXACT_TASKS tasks, else read from the rows' working-hours histogram.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from app.services.calendar import business_calendar, company_tz
 from app.services.daily_stats import WorkingHours
 from app.services.periods import parse_period, this_month, within
 
-SAMPLE_LIMIT = 20_000  # completed tasks read for the percentiles and transitions; the newest ones beyond it
+SAMPLE_LIMIT = 20_000  # tasks read for the percentiles and transitions of a cohort narrowed by partner or channel
 EXACT_TASKS = 5_000  # up to this many completed tasks the percentiles are exact; beyond, from the daily histogram
 TOP_CUSTOMERS = 20
 LIFECYCLE = "order_lifecycle"  # the process every order runs (app.usecases.process.ORDER_PROCESS)
