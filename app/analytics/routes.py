@@ -83,7 +83,7 @@ def _sees_money(lanes: set[str] | None) -> bool:
 def _figures(filters: analytics.Filters, lanes: set[str] | None) -> dict:
     locale = str(get_locale())
     return {
-        "by": {dimension: analytics.orders_by(filters, dimension, locale) for dimension in DIMENSIONS},
+        "by": analytics.orders_by_dimensions(filters, DIMENSIONS, locale),
         "on_time": analytics.on_time(filters, lanes),
         "on_time_months": analytics.on_time_by_month(filters, lanes),
         "timing": analytics.time_in_stage(filters, lanes),

@@ -143,36 +143,62 @@ class Flow:
     cancelled: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)  # stage, count, reasons
 
 
-def _counted(group, filters: Filters):
+def _counted(group: tuple, filters: Filters):
     completed = func.sum(case((Order.status == OrderStatus.COMPLETED, 1), else_=0))
     cancelled = func.sum(case((Order.status == OrderStatus.CANCELLED, 1), else_=0))
-    return (select(group, func.count(), completed, cancelled).where(*_in_cohort(filters))
-            .group_by(group).order_by(func.count().desc(), group))
+    return (select(*group, func.count(), completed, cancelled).where(*_in_cohort(filters))
+            .group_by(*group).order_by(func.count().desc(), *group))
 
 
 def orders_by(filters: Filters, dimension: str, locale: str = "ru") -> list[OrderCounts]:
     """Created / completed / cancelled orders of the cohort per kind, channel, partner or customer (the
     TOP_CUSTOMERS busiest)."""
+    return orders_by_dimensions(filters, (dimension,), locale)[dimension]
+
+
+def orders_by_dimensions(filters: Filters, dimensions: tuple[str, ...],
+                         locale: str = "ru") -> dict[str, list[OrderCounts]]:
+    """`orders_by` for several dimensions: kind, channel and partner summed from one pass over the cohort (grouped
+    by the three at once: a few hundred groups), the busiest customers counted apart."""
     index = 0 if locale == "ru" else 1
-    if dimension == "kind":
-        rows = db.session.execute(_counted(Order.kind, filters))
-        return [OrderCounts(key, ORDER_KINDS.get(key, (key, key))[index], *counts) for key, *counts in rows]
-    if dimension == "channel":
-        rows = db.session.execute(_counted(Order.channel, filters))
-        return [OrderCounts(key, CHANNELS.get(key, (key, key))[index], *counts) for key, *counts in rows]
-    if dimension == "partner":
-        query = _counted(Order.partner_id, filters).add_columns(Partner.code, Partner.name).outerjoin(
-            Partner, Order.partner_id == Partner.id).group_by(Partner.code, Partner.name)
-        return [OrderCounts(code or "", name or "", created, completed, cancelled)
-                for _id, created, completed, cancelled, code, name in db.session.execute(query)]
-    if dimension == "customer":
-        busiest = _counted(Order.customer_id, filters).where(Order.customer_id.is_not(None)).limit(TOP_CUSTOMERS)
-        counted = db.session.execute(busiest).all()
+    result: dict[str, list[OrderCounts]] = {}
+    if {"kind", "channel", "partner"} & set(dimensions):
+        totals: dict[str, dict] = {name: defaultdict(lambda: [0, 0, 0]) for name in ("kind", "channel", "partner")}
+        for kind, channel, partner_id, created, completed, cancelled in db.session.execute(
+                _counted((Order.kind, Order.channel, Order.partner_id), filters)):
+            for name, key in (("kind", kind), ("channel", channel), ("partner", partner_id)):
+                counts = totals[name][key]
+                counts[0] += created
+                counts[1] += completed or 0
+                counts[2] += cancelled or 0
+
+        def busiest(counted: dict) -> list:  # as the database ordered them: most created first, then by key
+            return sorted(counted.items(), key=lambda item: (-item[1][0], item[0] is not None, item[0] or ""))
+
+        result["kind"] = [OrderCounts(key, ORDER_KINDS.get(key, (key, key))[index], *counts)
+                          for key, counts in busiest(totals["kind"])]
+        result["channel"] = [OrderCounts(key, CHANNELS.get(key, (key, key))[index], *counts)
+                             for key, counts in busiest(totals["channel"])]
+        named = {partner_id: (code, name) for partner_id, code, name in db.session.execute(
+            select(Partner.id, Partner.code, Partner.name).where(
+                Partner.id.in_([key for key in totals["partner"] if key is not None])))} if "partner" in dimensions \
+            else {}
+        result["partner"] = [OrderCounts(*named.get(key, ("", "")), *counts)
+                             for key, counts in sorted(totals["partner"].items(),
+                                                       key=lambda item: (-item[1][0], item[0] is not None,
+                                                                         item[0] or 0))]
+    if "customer" in dimensions:
+        busiest_customers = (_counted((Order.customer_id,), filters).where(Order.customer_id.is_not(None))
+                             .limit(TOP_CUSTOMERS))
+        counted = db.session.execute(busiest_customers).all()
         names = dict(db.session.execute(select(Customer.id, Customer.name).where(
             Customer.id.in_([row[0] for row in counted]))).all())
-        return [OrderCounts(str(customer_id), names[customer_id], *counts)
-                for customer_id, *counts in counted if customer_id in names]
-    raise ValueError(dimension)
+        result["customer"] = [OrderCounts(str(customer_id), names[customer_id], *counts)
+                              for customer_id, *counts in counted if customer_id in names]
+    unknown = set(dimensions) - {"kind", "channel", "partner", "customer"}
+    if unknown:
+        raise ValueError(unknown.pop())
+    return {dimension: result[dimension] for dimension in dimensions}
 
 
 def _completed_tasks(filters: Filters, lanes: set[str] | None):
