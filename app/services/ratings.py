@@ -140,8 +140,10 @@ def _rows(first: date | None, last: date | None) -> dict[tuple[int, str], Row]:
             for user_id, lane, tasks, with_due, on_time, orders in counts}
 
     later = aliased(HumanTask)  # the same step of the same order, opened again after theirs was done
+    # (so opened within the period or after it: said outright, PostgreSQL hashes only those tasks, not every one)
     again = (select(later.id).where(later.order_id == HumanTask.order_id, later.bpmn_id == HumanTask.bpmn_id,
-                                    later.id != HumanTask.id, later.created_at >= HumanTask.completed_at)
+                                    later.id != HumanTask.id, later.created_at >= HumanTask.completed_at,
+                                    *within(later.created_at, first, None))
              .exists())
     for user_id, lane, reworked in db.session.execute(
             select(*key, func.count()).where(done, HumanTask.order_id.is_not(None), again).group_by(*key)):
