@@ -177,14 +177,21 @@ def build(count: int, seed: int = 16, full_states: bool = False) -> dict:
 
 def _analytics_rows(rebuild: bool = True) -> None:
     """The analytics' daily rows, which the bulk inserts bypass: counted from the task rows (as the migrations that
-    made the tables do) after a build, or in a kept file when a table has none yet (made before it existed)."""
-    for table, backfill in ((task_days, daily_stats.backfill), (flow_days, daily_stats.backfill_flow)):
+    made the tables do) after a build, or in a kept database whose rows do not add up to its tasks (made before a
+    table existed, or by a build that counted only the demo's own orders)."""
+    tasks = select(func.count()).select_from(HumanTask).where(HumanTask.order_id.is_not(None))
+    for table, backfill, counted in (
+            (task_days, daily_stats.backfill, tasks.where(HumanTask.state == "completed",
+                                                          HumanTask.completed_at.is_not(None))),
+            (flow_days, daily_stats.backfill_flow, tasks)):
         table.create(db.engine, checkfirst=True)
-        if rebuild or not db.session.execute(select(func.count()).select_from(table)).scalar():
+        stored = db.session.execute(select(func.coalesce(func.sum(table.c.tasks), 0))).scalar()
+        if rebuild or stored != db.session.execute(counted).scalar():
             began = time.perf_counter()
             written = backfill(db.session.connection())
             db.session.commit()
-            print(f"  {table.name}: {written} rows in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+            print(f"  {table.name}: {written} rows in {time.perf_counter() - began:.0f} s", file=sys.stderr,
+                  flush=True)
 
 
 def _reset_sequences() -> None:
