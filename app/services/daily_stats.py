@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from itertools import groupby
 from operator import itemgetter
+from typing import Any
 
-from sqlalchemy import Date, String, case, cast, delete, event, func, insert, literal, select
+from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -227,42 +228,55 @@ def _sequences(connection, *where, stream: bool = False):
     return groupby(rows, key=itemgetter(0))
 
 
+_OPENED: dict[str, Any] = {}  # dialect → the INSERT … SELECT below, built once a process
+
+
+def _opened_statement(dialect: str):
+    """The flow rows of an order's tasks just opened (`opened_ids`), as a window over the order's tasks says what
+    each follows and repeats; bound: opened_order, opened_ids, opened_day (the order's company day), opened_kind."""
+    statement = _OPENED.get(dialect)
+    if statement is not None:
+        return statement
+    order = (HumanTask.created_at, HumanTask.id)
+    tasks = select(HumanTask.id, HumanTask.bpmn_id, HumanTask.lane, HumanTask.name, HumanTask.created_at,
+                   func.lag(HumanTask.bpmn_id, 1, "").over(order_by=order).label("prev"),
+                   func.row_number().over(partition_by=HumanTask.bpmn_id, order_by=order).label("nth")).where(
+        HumanTask.order_id == bindparam("opened_order")).subquery()
+    paired = select(tasks, func.row_number().over(partition_by=(tasks.c.prev, tasks.c.bpmn_id),
+                                                  order_by=(tasks.c.created_at, tasks.c.id)).label("pair_nth")
+                    ).subquery()
+    day: ColumnElement = bindparam("opened_day", type_=Date())
+    of_kind: ColumnElement = bindparam("opened_kind", type_=String())
+    if dialect == "postgresql":  # typed for the INSERT's columns (SQLite stores the bound text as it is)
+        day, of_kind = cast(day, Date), cast(of_kind, String)
+    counted = select(
+        day, of_kind, paired.c.prev, paired.c.bpmn_id, paired.c.lane, func.max(paired.c.name), func.count(),
+        func.sum(case(((paired.c.prev != "") & (paired.c.pair_nth == 1), 1), else_=0)),
+        func.sum(case((paired.c.nth > 1, 1), else_=0)), func.sum(case((paired.c.nth == 2, 1), else_=0))
+    ).where(paired.c.id.in_(bindparam("opened_ids", expanding=True))).group_by(
+        paired.c.prev, paired.c.bpmn_id, paired.c.lane)
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = make(flow_days).from_select([*FLOW_KEY_COLUMNS, "name", *FLOW_COUNT_COLUMNS], counted)
+    statement = _OPENED[dialect] = inserted.on_conflict_do_update(
+        index_elements=list(FLOW_KEY_COLUMNS),
+        set_={**{name: flow_days.c[name] + inserted.excluded[name] for name in FLOW_COUNT_COLUMNS},
+              "name": inserted.excluded.name})
+    return statement
+
+
 def count_opened(connection, rows: Iterable[HumanTask], orders: dict[int, tuple[datetime, str]]) -> None:
     """Add tasks just inserted (flushed: they have ids) to the flow rows, over `connection` (the flush's): one
-    INSERT … SELECT a order, whose window over the order's tasks says what each new one follows and repeats.
-    `orders`: order id → (created at, kind)."""
+    INSERT … SELECT an order. `orders`: order id → (created at, kind)."""
     opened: dict[int, list[int]] = defaultdict(list)
     for row in rows:
         if row.order_id in orders and row.id is not None:
             opened[row.order_id].append(row.id)
-    dialect = connection.dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = _opened_statement(connection.dialect.name)
     tz = company_tz()
     for order_id, ids in opened.items():
         created, kind = orders[order_id]
-        order = (HumanTask.created_at, HumanTask.id)
-        tasks = select(HumanTask.id, HumanTask.bpmn_id, HumanTask.lane, HumanTask.name, HumanTask.created_at,
-                       func.lag(HumanTask.bpmn_id, 1, "").over(order_by=order).label("prev"),
-                       func.row_number().over(partition_by=HumanTask.bpmn_id, order_by=order).label("nth")).where(
-            HumanTask.order_id == order_id).subquery()
-        paired = select(tasks, func.row_number().over(partition_by=(tasks.c.prev, tasks.c.bpmn_id),
-                                                      order_by=(tasks.c.created_at, tasks.c.id)).label("pair_nth")
-                        ).subquery()
-        day: ColumnElement = literal(created.astimezone(tz).date(), Date)
-        of_kind: ColumnElement = literal(kind, String)
-        if dialect == "postgresql":  # typed for the INSERT's columns (SQLite stores the bound text as it is)
-            day, of_kind = cast(day, Date), cast(of_kind, String)
-        counted = select(
-            day, of_kind, paired.c.prev,
-            paired.c.bpmn_id, paired.c.lane, func.max(paired.c.name), func.count(),
-            func.sum(case(((paired.c.prev != "") & (paired.c.pair_nth == 1), 1), else_=0)),
-            func.sum(case((paired.c.nth > 1, 1), else_=0)), func.sum(case((paired.c.nth == 2, 1), else_=0))
-        ).where(paired.c.id.in_(ids)).group_by(paired.c.prev, paired.c.bpmn_id, paired.c.lane)
-        statement = make(flow_days).from_select([*FLOW_KEY_COLUMNS, "name", *FLOW_COUNT_COLUMNS], counted)
-        connection.execute(statement.on_conflict_do_update(
-            index_elements=list(FLOW_KEY_COLUMNS),
-            set_={**{name: flow_days.c[name] + statement.excluded[name] for name in FLOW_COUNT_COLUMNS},
-                  "name": statement.excluded.name}))
+        connection.execute(statement, {"opened_order": order_id, "opened_ids": ids,
+                                       "opened_day": created.astimezone(tz).date(), "opened_kind": kind})
 
 
 @event.listens_for(Session, "after_flush")
