@@ -161,6 +161,9 @@ def orders_by_dimensions(filters: Filters, dimensions: tuple[str, ...],
                          locale: str = "ru") -> dict[str, list[OrderCounts]]:
     """`orders_by` for several dimensions: kind, channel and partner summed from one pass over the cohort (grouped
     by the three at once: a few hundred groups), the busiest customers counted apart."""
+    unknown = set(dimensions) - {"kind", "channel", "partner", "customer"}
+    if unknown:
+        raise ValueError(unknown.pop())
     index = 0 if locale == "ru" else 1
     result: dict[str, list[OrderCounts]] = {}
     if {"kind", "channel", "partner"} & set(dimensions):
@@ -196,9 +199,6 @@ def orders_by_dimensions(filters: Filters, dimensions: tuple[str, ...],
             Customer.id.in_([row[0] for row in counted]))).all())
         result["customer"] = [OrderCounts(str(customer_id), names[customer_id], *counts)
                               for customer_id, *counts in counted if customer_id in names]
-    unknown = set(dimensions) - {"kind", "channel", "partner", "customer"}
-    if unknown:
-        raise ValueError(unknown.pop())
     return {dimension: result[dimension] for dimension in dimensions}
 
 
