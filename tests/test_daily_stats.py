@@ -24,6 +24,7 @@ from app.services.calendar import business_calendar, company_tz
 from app.usecases.uow import unit_of_work
 from tests.support.api import Api
 from tests.support.boards import at
+from tests.support.sql import statements
 from tests.test_analytics import DECEMBER, NEW_ORDER, history
 
 
@@ -168,3 +169,22 @@ def test_opened_tasks_are_counted_into_the_flow_rows_as_the_task_rows_say_and_th
         flow = analytics.flow(analytics.parse_filters(DECEMBER))
         assert flow.loops == {"prepare_contract": 1} and flow.loop_orders == {"prepare_contract": 1}
         assert flow.transitions[("new_order", "plan_measurement")] == 4
+
+
+@pytest.mark.parametrize("exact", [0, 5_000])  # percentiles from the histogram / from the tasks
+def test_the_page_reads_its_task_figures_in_one_pass_over_the_daily_rows_and_they_equal_each_figure_s_own(
+        make_app, clock, exact):
+    app = make_app(WTF_CSRF_ENABLED=False, ANALYTICS_EXACT_TASKS=exact)
+    api = Api(app, app.test_client())
+    history(app, api, clock)
+    with app.app_context():
+        for args, lanes in ((DECEMBER, None), ({**DECEMBER, "kind": "wardrobe"}, None), (DECEMBER, {"sales"}),
+                            (DECEMBER, set())):
+            filters = analytics.parse_filters(args)
+            with statements(app) as seen:
+                together = analytics.task_figures(filters, lanes)
+            assert sum(1 for s in seen if "FROM task_days" in s) == 1  # was three
+            assert together == (analytics.on_time(filters, lanes), analytics.on_time_by_month(filters, lanes),
+                                analytics.time_in_stage(filters, lanes))
+            if args is DECEMBER and lanes is None:
+                assert all(together) and any(row.late_orders for row in together[0])  # b was late

@@ -13,8 +13,8 @@ from app.models import RatingWeight
 from app.services import ratings
 from app.usecases.uow import unit_of_work
 from tests.support.history import msk
-from tests.support.sql import statements
 from tests.support.ratings import measurers_april
+from tests.support.sql import statements
 from tests.support.web import signed_in
 
 APRIL = {"from": "2027-04-01", "to": "2027-04-30"}

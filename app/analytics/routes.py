@@ -82,11 +82,12 @@ def _sees_money(lanes: set[str] | None) -> bool:
 
 def _figures(filters: analytics.Filters, lanes: set[str] | None) -> dict:
     locale = str(get_locale())
+    on_time, on_time_months, timing = analytics.task_figures(filters, lanes)
     return {
         "by": analytics.orders_by_dimensions(filters, DIMENSIONS, locale),
-        "on_time": analytics.on_time(filters, lanes),
-        "on_time_months": analytics.on_time_by_month(filters, lanes),
-        "timing": analytics.time_in_stage(filters, lanes),
+        "on_time": on_time,
+        "on_time_months": on_time_months,
+        "timing": timing,
         "money": analytics.money_by_month(filters) if _sees_money(lanes) else None,
         "flow": analytics.flow(filters, lanes),
     }
