@@ -32,7 +32,7 @@ from app import clock, create_app  # noqa: E402
 from app.demo import load_demo  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import AuditEvent, Component, Customer, HumanTask, Order, Partner, Payment, ProcessInstance, Visit  # noqa: E402
-from app.models.analytics import task_days  # noqa: E402
+from app.models.analytics import flow_days, task_days  # noqa: E402
 from app.services import daily_stats  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import deploy_processes  # noqa: E402
@@ -175,14 +175,23 @@ def build(count: int, seed: int = 16, full_states: bool = False) -> dict:
     return bulk.counts
 
 
-def _analytics_rows() -> None:
-    """The analytics' daily rows, which the bulk inserts bypass: counted from the task rows (as the migration that
-    made the table does) when there are none yet — also in a file kept from before the table existed."""
-    task_days.create(db.engine, checkfirst=True)
-    if db.session.execute(select(func.count()).select_from(task_days)).scalar():
-        return
-    daily_stats.backfill(db.session.connection())
-    db.session.commit()
+def _analytics_rows(rebuild: bool = True) -> None:
+    """The analytics' daily rows, which the bulk inserts bypass: counted from the task rows (as the migrations that
+    made the tables do) after a build, or in a kept database whose rows do not add up to its tasks (made before a
+    table existed, or by a build that counted only the demo's own orders)."""
+    tasks = select(func.count()).select_from(HumanTask).where(HumanTask.order_id.is_not(None))
+    for table, backfill, counted in (
+            (task_days, daily_stats.backfill, tasks.where(HumanTask.state == "completed",
+                                                          HumanTask.completed_at.is_not(None))),
+            (flow_days, daily_stats.backfill_flow, tasks)):
+        table.create(db.engine, checkfirst=True)
+        stored = db.session.execute(select(func.coalesce(func.sum(table.c.tasks), 0))).scalar()
+        if rebuild or stored != db.session.execute(counted).scalar():
+            began = time.perf_counter()
+            written = backfill(db.session.connection())
+            db.session.commit()
+            print(f"  {table.name}: {written} rows in {time.perf_counter() - began:.0f} s", file=sys.stderr,
+                  flush=True)
 
 
 def _reset_sequences() -> None:
@@ -288,6 +297,7 @@ def run(backend: str, orders: int, requests: int, keep: str | None = None, full_
             with app.app_context():
                 counts = {"orders": db.session.execute(select(func.count()).select_from(Order)).scalar(),
                           "human_tasks": db.session.execute(select(func.count()).select_from(HumanTask)).scalar()}
+                _analytics_rows(rebuild=False)
         else:
             with app.app_context():
                 db.create_all()

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from itertools import groupby
 
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import HumanTask, Order, task_days
-from app.models.analytics import COUNT_COLUMNS, HOUR_BUCKETS, KEY_COLUMNS
+from app.models.analytics import (
+    COUNT_COLUMNS,
+    FLOW_COUNT_COLUMNS,
+    FLOW_KEY_COLUMNS,
+    HOUR_BUCKETS,
+    KEY_COLUMNS,
+    flow_days,
+)
 from app.services import analytics, daily_stats
 from app.services.calendar import business_calendar, company_tz
 from app.usecases.uow import unit_of_work
 from tests.support.api import Api
 from tests.support.boards import at
+from tests.support.sql import statements
 from tests.test_analytics import DECEMBER, NEW_ORDER, history
 
 
@@ -115,3 +124,67 @@ def test_a_cohort_narrowed_by_partner_is_counted_from_its_tasks_as_before(ui, cl
             (NEW_ORDER, 0, 1, 1)]
         assert [(row.kind, row.count) for row in analytics.time_in_stage(mega)] == [("kitchen", 1)]
         assert analytics.on_time(analytics.parse_filters(DECEMBER)) == []  # the whole cohort does
+
+
+def _stored_flow() -> dict[tuple, dict]:
+    return {tuple(row[name] for name in FLOW_KEY_COLUMNS): {name: row[name] for name in (*FLOW_COUNT_COLUMNS, "name")}
+            for row in db.session.execute(select(flow_days)).mappings()}
+
+
+def _flow_counted_from_tasks() -> dict[tuple, dict]:
+    """The flow rows counted straight from each order's task rows in the order they opened."""
+    tz = company_tz()
+    rows: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(FLOW_COUNT_COLUMNS, 0))
+    tasks = db.session.execute(select(HumanTask, Order).join(Order, HumanTask.order_id == Order.id)
+                               .order_by(HumanTask.order_id, HumanTask.created_at, HumanTask.id)).all()
+    for _order_id, group in groupby(tasks, key=lambda pair: pair[0].order_id):
+        before: list[str] = []  # the order's tasks opened so far
+        for task, order in group:
+            prev = before[-1] if before else ""
+            row = rows[(order.created_at.astimezone(tz).date(), order.kind, prev, task.bpmn_id, task.lane)]
+            row["tasks"] += 1
+            row["pair_orders"] += bool(prev) and (prev, task.bpmn_id) not in set(zip(before, before[1:], strict=False))
+            row["loops"] += task.bpmn_id in before
+            row["loop_orders"] += before.count(task.bpmn_id) == 1  # its first return there
+            row["name"] = task.name
+            before.append(task.bpmn_id)
+    return dict(rows)
+
+
+def test_opened_tasks_are_counted_into_the_flow_rows_as_the_task_rows_say_and_the_backfill_agrees(ui, clock):
+    app, api = ui
+    history(app, api, clock)
+    with app.app_context():
+        stored = _stored_flow()
+        assert stored == _flow_counted_from_tasks()
+        assert sum(row["loops"] for row in stored.values()) == 1  # d came back to the contract once
+        firsts = sum(row["tasks"] for key, row in stored.items() if key[2] == "")  # each order's first task
+        assert firsts == len(set(db.session.execute(select(HumanTask.order_id)).scalars())) > 1
+        with unit_of_work():
+            db.session.execute(flow_days.delete())
+        assert analytics.flow(analytics.parse_filters(DECEMBER)).transitions == {}  # the page reads the rows
+        with unit_of_work():
+            daily_stats.backfill_flow(db.session.connection())
+        assert _stored_flow() == stored
+        flow = analytics.flow(analytics.parse_filters(DECEMBER))
+        assert flow.loops == {"prepare_contract": 1} and flow.loop_orders == {"prepare_contract": 1}
+        assert flow.transitions[("new_order", "plan_measurement")] == 4
+
+
+@pytest.mark.parametrize("exact", [0, 5_000])  # percentiles from the histogram / from the tasks
+def test_the_page_reads_its_task_figures_in_one_pass_over_the_daily_rows_and_they_equal_each_figure_s_own(
+        make_app, clock, exact):
+    app = make_app(WTF_CSRF_ENABLED=False, ANALYTICS_EXACT_TASKS=exact)
+    api = Api(app, app.test_client())
+    history(app, api, clock)
+    with app.app_context():
+        for args, lanes in ((DECEMBER, None), ({**DECEMBER, "kind": "wardrobe"}, None), (DECEMBER, {"sales"}),
+                            (DECEMBER, set())):
+            filters = analytics.parse_filters(args)
+            with statements(app) as seen:
+                together = analytics.task_figures(filters, lanes)
+            assert sum(1 for s in seen if "FROM task_days" in s) == 1  # was three
+            assert together == (analytics.on_time(filters, lanes), analytics.on_time_by_month(filters, lanes),
+                                analytics.time_in_stage(filters, lanes))
+            if args is DECEMBER and lanes is None:
+                assert all(together) and any(row.late_orders for row in together[0])  # b was late

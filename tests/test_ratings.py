@@ -14,6 +14,7 @@ from app.services import ratings
 from app.usecases.uow import unit_of_work
 from tests.support.history import msk
 from tests.support.ratings import measurers_april
+from tests.support.sql import statements
 from tests.support.web import signed_in
 
 APRIL = {"from": "2027-04-01", "to": "2027-04-30"}
@@ -63,6 +64,17 @@ def test_components_scores_and_places_match_the_hand_computed_ones(app):
                                 "ratings": None}
     assert third.score == 47.1 and third.place == 3
     assert [row.user.login for row in table.rows] == ["measurer", "measurer2", "head_measurer"]
+
+
+def test_the_period_s_tasks_are_read_once_for_the_counts_and_the_orders_worked(app):
+    with statements(app) as seen:
+        table = measurer_table(app)
+    assert {row.user.login: (row.tasks, row.orders) for row in table.rows} == {
+        "measurer": (3, 3), "measurer2": (2, 2), "head_measurer": (1, 1)}
+    # the counts with the orders worked (was a pass of its own: a year's ~400,000 tasks read twice), the returns,
+    # and the claims' and the ratings' few orders
+    assert sum(1 for s in seen if "FROM human_tasks" in s) == 4
+    assert sum(1 for s in seen if "FROM human_tasks" in s and "count(DISTINCT human_tasks.order_id)" in s) == 1
 
 
 def test_the_director_sees_every_row_with_its_components(app):

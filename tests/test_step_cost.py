@@ -118,8 +118,9 @@ def test_a_completion_reads_the_user_once_flushes_little_and_answers_in_one_quer
     # the form writes it once more. Before: the prediction's read and the job's own flush split the step's writes.
     assert sum(c["order writes"] for c in cost.values()) <= len(HAPPY_CASH) + 2, cost
     assert sum(c["flushes"] for c in cost.values()) <= 30, cost  # was 50 (4-8 a completion)
-    # was 262; two a completion (its earlier completions read, the day's row upserted) keep the analytics' daily rows
-    assert sum(c["statements"] for c in cost.values()) <= 220, cost
+    # was 262; two a completion (its earlier completions read, the day's row upserted) keep the analytics' daily rows,
+    # one a step that opens tasks (an INSERT … SELECT) the flow rows
+    assert sum(c["statements"] for c in cost.values()) <= 230, cost
 
 
 class RoundTrips:

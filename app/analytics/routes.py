@@ -82,11 +82,12 @@ def _sees_money(lanes: set[str] | None) -> bool:
 
 def _figures(filters: analytics.Filters, lanes: set[str] | None) -> dict:
     locale = str(get_locale())
+    on_time, on_time_months, timing = analytics.task_figures(filters, lanes)
     return {
-        "by": {dimension: analytics.orders_by(filters, dimension, locale) for dimension in DIMENSIONS},
-        "on_time": analytics.on_time(filters, lanes),
-        "on_time_months": analytics.on_time_by_month(filters, lanes),
-        "timing": analytics.time_in_stage(filters, lanes),
+        "by": analytics.orders_by_dimensions(filters, DIMENSIONS, locale),
+        "on_time": on_time,
+        "on_time_months": on_time_months,
+        "timing": timing,
         "money": analytics.money_by_month(filters) if _sees_money(lanes) else None,
         "flow": analytics.flow(filters, lanes),
     }
@@ -130,7 +131,7 @@ def heatmap():
     if filters is None:
         return render_template("analytics/heatmap.html", **context, version=version, heat=None), 422
     lanes = _lanes(current_user)  # a head sees their departments' tasks coloured, as on the figures' page
-    flow = analytics.flow(filters, lanes)
+    flow = analytics.flow(filters, lanes, cancelled=False)
     heat = {"tasks": {bpmn_id: {"count": count, "median": median}
                       for bpmn_id, (count, median) in analytics.median_by_task(filters, lanes).items()},
             "transitions": [[a, b, count] for (a, b), count in flow.transitions.items()]}

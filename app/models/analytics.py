@@ -26,3 +26,22 @@ task_days = Table(
     *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in COUNT_COLUMNS),
     PrimaryKeyConstraint(*KEY_COLUMNS, name="pk_task_days"),
 )
+
+# The flow between tasks: one row per (the company day the orders were created, their kind, the task an order had
+# just before — "" for its first —, the task, its lane). `tasks` counts the tasks opened so (a transition when
+# `prev_bpmn_id` is set); `pair_orders` the orders that went prev → task for the first time, `loops` the tasks an
+# order had had before (came back to), `loop_orders` the orders that came back to it the first time; `name` is the
+# task's name as last opened. Counted when a task opens (app/services/daily_stats.py), so a period sums days.
+FLOW_KEY_COLUMNS = ("day", "kind", "prev_bpmn_id", "bpmn_id", "lane")
+FLOW_COUNT_COLUMNS = ("tasks", "pair_orders", "loops", "loop_orders")
+flow_days = Table(
+    "flow_days", db.metadata,
+    Column("day", Date, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("prev_bpmn_id", String(100), nullable=False),
+    Column("bpmn_id", String(100), nullable=False),
+    Column("lane", String(40), nullable=False),
+    Column("name", String(200), nullable=False, default="", server_default=""),
+    *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in FLOW_COUNT_COLUMNS),
+    PrimaryKeyConstraint(*FLOW_KEY_COLUMNS, name="pk_flow_days"),
+)

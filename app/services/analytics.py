@@ -3,9 +3,9 @@ revenue and payments by month, the flow between stages (loops and cancellations)
 
 The cohort is the orders created in the period (company days), narrowed by kind, partner and channel; every figure
 counts that cohort, so each one drills down to `/orders` with the same filters. Counts are SQL aggregates; the tasks'
-figures are summed from the daily rows (`task_days`, app/services/daily_stats.py) unless a partner or channel
-narrows the cohort; medians and 90th percentiles of working hours are exact up to EXACT_TASKS tasks, else read
-from the rows' working-hours histogram.
+figures and the flow between them are summed from the daily rows (`task_days`, `flow_days`,
+app/services/daily_stats.py) unless a partner or channel narrows the cohort; medians and 90th percentiles of working
+hours are exact up to EXACT_TASKS tasks, else read from the rows' working-hours histogram.
 """
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment, task_days
-from app.models.analytics import BUCKET_COLUMNS, HOUR_BUCKETS
+from app.models.analytics import BUCKET_COLUMNS, HOUR_BUCKETS, flow_days
 from app.services.calendar import business_calendar, company_tz
 from app.services.daily_stats import WorkingHours
 from app.services.periods import parse_period, this_month, within
 
-SAMPLE_LIMIT = 20_000  # completed tasks read for the percentiles and transitions; the newest ones beyond it
+SAMPLE_LIMIT = 20_000  # tasks read for the percentiles and transitions of a cohort narrowed by partner or channel
 EXACT_TASKS = 5_000  # up to this many completed tasks the percentiles are exact; beyond, from the daily histogram
 TOP_CUSTOMERS = 20
 LIFECYCLE = "order_lifecycle"  # the process every order runs (app.usecases.process.ORDER_PROCESS)
@@ -143,36 +144,62 @@ class Flow:
     cancelled: list[tuple[str, int, list[tuple[str, int]]]] = field(default_factory=list)  # stage, count, reasons
 
 
-def _counted(group, filters: Filters):
+def _counted(group: tuple, filters: Filters):
     completed = func.sum(case((Order.status == OrderStatus.COMPLETED, 1), else_=0))
     cancelled = func.sum(case((Order.status == OrderStatus.CANCELLED, 1), else_=0))
-    return (select(group, func.count(), completed, cancelled).where(*_in_cohort(filters))
-            .group_by(group).order_by(func.count().desc(), group))
+    return (select(*group, func.count(), completed, cancelled).where(*_in_cohort(filters))
+            .group_by(*group).order_by(func.count().desc(), *group))
 
 
 def orders_by(filters: Filters, dimension: str, locale: str = "ru") -> list[OrderCounts]:
     """Created / completed / cancelled orders of the cohort per kind, channel, partner or customer (the
     TOP_CUSTOMERS busiest)."""
+    return orders_by_dimensions(filters, (dimension,), locale)[dimension]
+
+
+def orders_by_dimensions(filters: Filters, dimensions: tuple[str, ...],
+                         locale: str = "ru") -> dict[str, list[OrderCounts]]:
+    """`orders_by` for several dimensions: kind, channel and partner summed from one pass over the cohort (grouped
+    by the three at once: a few hundred groups), the busiest customers counted apart."""
+    unknown = set(dimensions) - {"kind", "channel", "partner", "customer"}
+    if unknown:
+        raise ValueError(unknown.pop())
     index = 0 if locale == "ru" else 1
-    if dimension == "kind":
-        rows = db.session.execute(_counted(Order.kind, filters))
-        return [OrderCounts(key, ORDER_KINDS.get(key, (key, key))[index], *counts) for key, *counts in rows]
-    if dimension == "channel":
-        rows = db.session.execute(_counted(Order.channel, filters))
-        return [OrderCounts(key, CHANNELS.get(key, (key, key))[index], *counts) for key, *counts in rows]
-    if dimension == "partner":
-        query = _counted(Order.partner_id, filters).add_columns(Partner.code, Partner.name).outerjoin(
-            Partner, Order.partner_id == Partner.id).group_by(Partner.code, Partner.name)
-        return [OrderCounts(code or "", name or "", created, completed, cancelled)
-                for _id, created, completed, cancelled, code, name in db.session.execute(query)]
-    if dimension == "customer":
-        busiest = _counted(Order.customer_id, filters).where(Order.customer_id.is_not(None)).limit(TOP_CUSTOMERS)
-        counted = db.session.execute(busiest).all()
+    result: dict[str, list[OrderCounts]] = {}
+    if {"kind", "channel", "partner"} & set(dimensions):
+        totals: dict[str, dict] = {name: defaultdict(lambda: [0, 0, 0]) for name in ("kind", "channel", "partner")}
+        for kind, channel, partner_id, created, completed, cancelled in db.session.execute(
+                _counted((Order.kind, Order.channel, Order.partner_id), filters)):
+            for name, key in (("kind", kind), ("channel", channel), ("partner", partner_id)):
+                counts = totals[name][key]
+                counts[0] += created
+                counts[1] += completed or 0
+                counts[2] += cancelled or 0
+
+        def busiest(counted: dict) -> list:  # as the database ordered them: most created first, then by key
+            return sorted(counted.items(), key=lambda item: (-item[1][0], item[0] is not None, item[0] or ""))
+
+        result["kind"] = [OrderCounts(key, ORDER_KINDS.get(key, (key, key))[index], *counts)
+                          for key, counts in busiest(totals["kind"])]
+        result["channel"] = [OrderCounts(key, CHANNELS.get(key, (key, key))[index], *counts)
+                             for key, counts in busiest(totals["channel"])]
+        named = {partner_id: (code, name) for partner_id, code, name in db.session.execute(
+            select(Partner.id, Partner.code, Partner.name).where(
+                Partner.id.in_([key for key in totals["partner"] if key is not None])))} if "partner" in dimensions \
+            else {}
+        result["partner"] = [OrderCounts(*named.get(key, ("", "")), *counts)
+                             for key, counts in sorted(totals["partner"].items(),
+                                                       key=lambda item: (-item[1][0], item[0] is not None,
+                                                                         item[0] or 0))]
+    if "customer" in dimensions:
+        busiest_customers = (_counted((Order.customer_id,), filters).where(Order.customer_id.is_not(None))
+                             .limit(TOP_CUSTOMERS))
+        counted = db.session.execute(busiest_customers).all()
         names = dict(db.session.execute(select(Customer.id, Customer.name).where(
             Customer.id.in_([row[0] for row in counted]))).all())
-        return [OrderCounts(str(customer_id), names[customer_id], *counts)
-                for customer_id, *counts in counted if customer_id in names]
-    raise ValueError(dimension)
+        result["customer"] = [OrderCounts(str(customer_id), names[customer_id], *counts)
+                              for customer_id, *counts in counted if customer_id in names]
+    return {dimension: result[dimension] for dimension in dimensions}
 
 
 def _completed_tasks(filters: Filters, lanes: set[str] | None):
@@ -192,17 +219,17 @@ def _daily(filters: Filters) -> bool:
     return not filters.partner and not filters.channel
 
 
-def _days(filters: Filters, lanes: set[str] | None, *columns):
+def _days(filters: Filters, lanes: set[str] | None, *columns, table=task_days):
     """A query over the cohort's daily rows (`columns` first, to group by and sum)."""
     query = select(*columns)
     if filters.start:
-        query = query.where(task_days.c.day >= filters.start)
+        query = query.where(table.c.day >= filters.start)
     if filters.end:
-        query = query.where(task_days.c.day <= filters.end)
+        query = query.where(table.c.day <= filters.end)
     if filters.kind:
-        query = query.where(task_days.c.kind == filters.kind)
+        query = query.where(table.c.kind == filters.kind)
     if lanes is not None:
-        query = query.where(task_days.c.lane.in_(lanes or {""}))
+        query = query.where(table.c.lane.in_(lanes or {""}))
     return query
 
 
@@ -323,6 +350,11 @@ def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[Stage
         return [StageTiming(kind, stage, int(tasks), round(from_histogram(list(buckets), 0.5), 2),
                             round(from_histogram(list(buckets), 0.9), 2), int(orders))
                 for kind, stage, tasks, orders, *buckets in histograms if tasks]
+    return _timing_from_tasks(filters, lanes)
+
+
+def _timing_from_tasks(filters: Filters, lanes: set[str] | None) -> list[StageTiming]:
+    """`time_in_stage` read task by task: exact percentiles."""
     hours: dict[tuple[str, str], list[float]] = defaultdict(list)
     orders: dict[tuple[str, str], set[int]] = defaultdict(set)
     rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
@@ -337,6 +369,40 @@ def time_in_stage(filters: Filters, lanes: set[str] | None = None) -> list[Stage
         result.append(StageTiming(kind, stage, len(values), round(statistics.median(values), 2),
                                   round(percentile(values, 0.9), 2), len(orders[(kind, stage)])))
     return result
+
+
+def task_figures(filters: Filters, lanes: set[str] | None = None) -> tuple[
+        list[OnTime], list[tuple[date, OnTime]], list[StageTiming]]:
+    """`on_time`, `on_time_by_month` and `time_in_stage` together — from the daily rows in one pass (grouped by kind,
+    stage and month, summed here) instead of three."""
+    if not _daily(filters):
+        return on_time(filters, lanes), on_time_by_month(filters, lanes), time_in_stage(filters, lanes)
+    c = task_days.c
+    stages: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # stage → on time, with a deadline, late orders
+    months: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    timing: dict[tuple[str, str], list[int]] = {}  # (kind, stage) → tasks, orders, the buckets
+    for kind, stage, month, ok, due, late, *counts in db.session.execute(
+            _days(filters, lanes, c.kind, c.stage, c.month, func.sum(c.on_time), func.sum(c.with_due),
+                  func.sum(c.late_orders), func.sum(c.tasks), func.sum(c.orders),
+                  *(func.sum(c[name]) for name in BUCKET_COLUMNS)).group_by(c.kind, c.stage, c.month)):
+        stages[stage][0] += int(ok)
+        stages[stage][1] += int(due)
+        stages[stage][2] += int(late)
+        months[month][0] += int(ok)
+        months[month][1] += int(due)
+        summed = timing.setdefault((kind, stage), [0] * len(counts))
+        for index, value in enumerate(counts):
+            summed[index] += int(value)
+    by_stage = [OnTime(stage, ok, due, late) for stage, (ok, due, late) in sorted(stages.items()) if due > 0]
+    by_month = [(month, OnTime(month.strftime("%Y-%m"), ok, due)) for month, (ok, due) in sorted(months.items())
+                if due > 0]
+    if sum(counts[0] for counts in timing.values()) > current_app.config.get("ANALYTICS_EXACT_TASKS", EXACT_TASKS):
+        stage_timing = [StageTiming(kind, stage, tasks, round(from_histogram(buckets, 0.5), 2),
+                                    round(from_histogram(buckets, 0.9), 2), orders)
+                        for (kind, stage), (tasks, orders, *buckets) in sorted(timing.items()) if tasks]
+    else:
+        stage_timing = _timing_from_tasks(filters, lanes)
+    return by_stage, by_month, stage_timing
 
 
 def median_by_task(filters: Filters, lanes: set[str] | None = None) -> dict[str, tuple[int, float]]:
@@ -354,8 +420,57 @@ def median_by_task(filters: Filters, lanes: set[str] | None = None) -> dict[str,
     return {bpmn_id: (len(values), round(statistics.median(values), 2)) for bpmn_id, values in hours.items()}
 
 
-def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
-    """Task → next task per order, the tasks orders came back to, and where cancelled orders stopped, with why."""
+def flow(filters: Filters, lanes: set[str] | None = None, cancelled: bool = True) -> Flow:
+    """Task → next task per order, the tasks orders came back to, and (unless not `cancelled`: the heatmap draws
+    none) where cancelled orders stopped, with why."""
+    result = _flow_from_days(filters, lanes) if _daily(filters) else _flow_from_tasks(filters, lanes)
+    if not cancelled:
+        return result
+    # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task — looked up
+    # per cancelled order (joined instead, PostgreSQL hashed every task row: 0.9 s for a year at 100,000 orders).
+    later = aliased(HumanTask)
+    last_task = (select(func.max(later.id)).where(later.order_id == Order.id).correlate(Order).scalar_subquery())
+    stopped = (select(HumanTask.stage).where(HumanTask.id == last_task).correlate(Order).scalar_subquery()
+               .label("stopped"))
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for stage, reason, count in db.session.execute(
+            select(stopped, Order.cancel_reason, func.count())
+            .where(*_in_cohort(filters), Order.status == OrderStatus.CANCELLED)
+            .group_by(stopped, Order.cancel_reason)):
+        reasons[stage or ""][(reason or "").strip()] += count
+    result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
+                              key=lambda row: (-row[1], row[0]))
+    return result
+
+
+def _flow_from_days(filters: Filters, lanes: set[str] | None) -> Flow:
+    """Transitions and loops summed from the flow rows (every task of the cohort, counted as it opened)."""
+    result = Flow()
+    c = flow_days.c
+    transitions: Counter[tuple[str, str]] = Counter()
+    transition_orders: Counter[tuple[str, str]] = Counter()
+    loops: Counter[str] = Counter()
+    loop_orders: Counter[str] = Counter()
+    for prev, bpmn_id, lane, name, times, orders, looped, looped_orders in db.session.execute(
+            _days(filters, None, c.prev_bpmn_id, c.bpmn_id, c.lane, func.max(c.name), func.sum(c.tasks),
+                  func.sum(c.pair_orders), func.sum(c.loops), func.sum(c.loop_orders), table=flow_days)
+            .group_by(c.prev_bpmn_id, c.bpmn_id, c.lane).order_by(c.prev_bpmn_id, c.bpmn_id, c.lane)):
+        result.names[bpmn_id] = name
+        if lanes is not None and lane not in lanes:
+            continue
+        if prev:
+            transitions[(prev, bpmn_id)] += int(times)
+            transition_orders[(prev, bpmn_id)] += int(orders)
+        if looped:
+            loops[bpmn_id] += int(looped)
+            loop_orders[bpmn_id] += int(looped_orders)
+    result.transitions, result.loops = dict(transitions.most_common()), dict(loops.most_common())
+    result.transition_orders, result.loop_orders = dict(transition_orders), dict(loop_orders)
+    return result
+
+
+def _flow_from_tasks(filters: Filters, lanes: set[str] | None) -> Flow:
+    """Transitions and loops read task by task (a cohort narrowed by partner or channel)."""
     result = Flow()
     rows = db.session.execute(
         select(HumanTask.order_id, HumanTask.bpmn_id, HumanTask.name, HumanTask.lane)
@@ -382,18 +497,6 @@ def flow(filters: Filters, lanes: set[str] | None = None) -> Flow:
     result.transitions, result.loops = dict(transitions.most_common()), dict(loops.most_common())
     result.transition_orders = {key: len(ids) for key, ids in transition_orders.items()}
     result.loop_orders = {key: len(ids) for key, ids in loop_orders.items()}
-    # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task.
-    last_task = (select(func.max(HumanTask.id)).where(HumanTask.order_id == Order.id)
-                 .correlate(Order).scalar_subquery())
-    reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for stage, reason, count in db.session.execute(
-            select(HumanTask.stage, Order.cancel_reason, func.count())
-            .select_from(Order).outerjoin(HumanTask, HumanTask.id == last_task)
-            .where(*_in_cohort(filters), Order.status == OrderStatus.CANCELLED)
-            .group_by(HumanTask.stage, Order.cancel_reason)):
-        reasons[stage or ""][(reason or "").strip()] += count
-    result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
-                              key=lambda row: (-row[1], row[0]))
     return result
 
 

@@ -1,5 +1,6 @@
 """The analytics' daily rows (`task_days`): counted in the unit of work that completes a task, and rebuilt from the
-task rows by `backfill` (the migration that made the table runs it).
+task rows by `backfill` (the migration that made the table runs it). The flow's rows (`flow_days`): counted by the
+flush that inserts a task (`count_opened`, whoever opens it), rebuilt by `backfill_flow`.
 
 A completed task adds 1 to the row of (its order's creation day in the company's zone, the order's kind, the task's
 stage, BPMN id and lane, the company month it was completed in): to `tasks`, to its working-hours bucket, to
@@ -12,14 +13,26 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
 from app.models import HumanTask, Order, task_days
-from app.models.analytics import BUCKET_COLUMNS, COUNT_COLUMNS, HOUR_BUCKETS, KEY_COLUMNS
+from app.models.analytics import (
+    BUCKET_COLUMNS,
+    COUNT_COLUMNS,
+    FLOW_COUNT_COLUMNS,
+    FLOW_KEY_COLUMNS,
+    HOUR_BUCKETS,
+    KEY_COLUMNS,
+    flow_days,
+)
 from app.services.calendar import BusinessCalendar, business_calendar, company_tz
 
 Key = tuple[date, str, str, str, str, date]
@@ -173,4 +186,132 @@ def backfill(connection) -> int:
     rows = [dict(zip(KEY_COLUMNS, key, strict=True)) | counts for key, counts in tally.rows.items()]
     for start in range(0, len(rows), 5_000):
         connection.execute(insert(task_days), rows[start:start + 5_000])
+    return len(rows)
+
+
+# -- the flow between tasks (flow_days) ------------------------------------------------------------------------
+
+FlowKey = tuple[date, str, str, str, str]
+
+
+class FlowTally:
+    """Flow rows being counted: key → column → how many, and the task's name per key."""
+
+    def __init__(self) -> None:
+        self.rows: dict[FlowKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FLOW_COUNT_COLUMNS, 0))
+        self.names: dict[FlowKey, str] = {}
+        self.tz = company_tz()
+
+    def order(self, created: datetime, kind: str, tasks: Iterable[tuple[int, str, str, str]],
+              counted: set[int] | None = None) -> None:
+        """Count an order's tasks (id, bpmn id, lane, name — in the order they opened): those in `counted`, or
+        every one; each against the tasks opened before it."""
+        day = created.astimezone(self.tz).date()
+        prev = ""
+        pairs: set[tuple[str, str]] = set()
+        seen: set[str] = set()
+        looped: set[str] = set()
+        for task_id, bpmn_id, lane, name in tasks:
+            loop = bpmn_id in seen
+            if counted is None or task_id in counted:
+                key = (day, kind, prev, bpmn_id, lane)
+                row = self.rows[key]
+                row["tasks"] += 1
+                row["pair_orders"] += bool(prev) and (prev, bpmn_id) not in pairs
+                row["loops"] += loop
+                row["loop_orders"] += loop and bpmn_id not in looped
+                self.names[key] = name
+            if prev:
+                pairs.add((prev, bpmn_id))
+            if loop:
+                looped.add(bpmn_id)
+            seen.add(bpmn_id)
+            prev = bpmn_id
+
+
+def _sequences(connection, *where, stream: bool = False):
+    """The orders' tasks in the order they opened, with the order's creation and kind: (order id, rows)."""
+    query = (select(HumanTask.order_id, HumanTask.id, HumanTask.bpmn_id, HumanTask.lane, HumanTask.name,
+                    Order.created_at, Order.kind).join(Order, HumanTask.order_id == Order.id).where(*where)
+             .order_by(HumanTask.order_id, HumanTask.created_at, HumanTask.id))
+    rows = connection.execute(query.execution_options(yield_per=20_000) if stream else query)
+    return groupby(rows, key=itemgetter(0))
+
+
+_OPENED: dict[str, Any] = {}  # dialect → the INSERT … SELECT below, built once a process
+
+
+def _opened_statement(dialect: str):
+    """The flow rows of an order's tasks just opened (`opened_ids`), as a window over the order's tasks says what
+    each follows and repeats; bound: opened_order, opened_ids, opened_day (the order's company day), opened_kind."""
+    statement = _OPENED.get(dialect)
+    if statement is not None:
+        return statement
+    order = (HumanTask.created_at, HumanTask.id)
+    tasks = select(HumanTask.id, HumanTask.bpmn_id, HumanTask.lane, HumanTask.name, HumanTask.created_at,
+                   func.lag(HumanTask.bpmn_id, 1, "").over(order_by=order).label("prev"),
+                   func.row_number().over(partition_by=HumanTask.bpmn_id, order_by=order).label("nth")).where(
+        HumanTask.order_id == bindparam("opened_order")).subquery()
+    paired = select(tasks, func.row_number().over(partition_by=(tasks.c.prev, tasks.c.bpmn_id),
+                                                  order_by=(tasks.c.created_at, tasks.c.id)).label("pair_nth")
+                    ).subquery()
+    day: ColumnElement = bindparam("opened_day", type_=Date())
+    of_kind: ColumnElement = bindparam("opened_kind", type_=String())
+    if dialect == "postgresql":  # typed for the INSERT's columns (SQLite stores the bound text as it is)
+        day, of_kind = cast(day, Date), cast(of_kind, String)
+    counted = select(
+        day, of_kind, paired.c.prev, paired.c.bpmn_id, paired.c.lane, func.max(paired.c.name), func.count(),
+        func.sum(case(((paired.c.prev != "") & (paired.c.pair_nth == 1), 1), else_=0)),
+        func.sum(case((paired.c.nth > 1, 1), else_=0)), func.sum(case((paired.c.nth == 2, 1), else_=0))
+    ).where(paired.c.id.in_(bindparam("opened_ids", expanding=True))).group_by(
+        paired.c.prev, paired.c.bpmn_id, paired.c.lane)
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = make(flow_days).from_select([*FLOW_KEY_COLUMNS, "name", *FLOW_COUNT_COLUMNS], counted)
+    statement = _OPENED[dialect] = inserted.on_conflict_do_update(
+        index_elements=list(FLOW_KEY_COLUMNS),
+        set_={**{name: flow_days.c[name] + inserted.excluded[name] for name in FLOW_COUNT_COLUMNS},
+              "name": inserted.excluded.name})
+    return statement
+
+
+def count_opened(connection, rows: Iterable[HumanTask], orders: dict[int, tuple[datetime, str]]) -> None:
+    """Add tasks just inserted (flushed: they have ids) to the flow rows, over `connection` (the flush's): one
+    INSERT … SELECT an order. `orders`: order id → (created at, kind)."""
+    opened: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        if row.order_id in orders and row.id is not None:
+            opened[row.order_id].append(row.id)
+    statement = _opened_statement(connection.dialect.name)
+    tz = company_tz()
+    for order_id, ids in opened.items():
+        created, kind = orders[order_id]
+        connection.execute(statement, {"opened_order": order_id, "opened_ids": ids,
+                                       "opened_day": created.astimezone(tz).date(), "opened_kind": kind})
+
+
+@event.listens_for(Session, "after_flush")
+def _tasks_opened(session: Session, _context) -> None:
+    """Every flush that inserts task rows counts them into the flow rows, in the same transaction."""
+    opened = [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None]
+    if not opened:
+        return
+    orders: dict[int, tuple[datetime, str]] = {}
+    for order_id in {row.order_id for row in opened if row.order_id is not None}:
+        order = session.get(Order, order_id)  # the step has its order in hand: no query
+        if order is not None:
+            orders[order_id] = (order.created_at, order.kind)
+    count_opened(session.connection(), opened, orders)
+
+
+def backfill_flow(connection) -> int:
+    """Rebuild every flow row from the task rows (over `connection`); returns the rows written."""
+    tally = FlowTally()
+    for _order_id, group in _sequences(connection, HumanTask.order_id.is_not(None), stream=True):
+        tasks = list(group)
+        tally.order(tasks[0][5], tasks[0][6], (row[1:5] for row in tasks))
+    connection.execute(delete(flow_days))
+    rows = [dict(zip(FLOW_KEY_COLUMNS, key, strict=True)) | counts | {"name": tally.names[key]}
+            for key, counts in tally.rows.items()]
+    for start in range(0, len(rows), 5_000):
+        connection.execute(insert(flow_days), rows[start:start + 5_000])
     return len(rows)

@@ -3,7 +3,7 @@ score and ranked within the role (the formula is docs/RATING.md).
 
 A person is rated in a role for the tasks of that role's lane they completed (`HumanTask.completed_by_id`) in the
 period; the orders they worked are those tasks' orders. Every figure is one aggregate grouped by (person, role):
-five queries whatever the number of people or tasks.
+four queries whatever the number of people or tasks.
 """
 from __future__ import annotations
 
@@ -125,37 +125,37 @@ def _period(first: date | None, last: date | None):
 def _rows(first: date | None, last: date | None) -> dict[tuple[int, str], Row]:
     done = _period(first, last)
     key = (HumanTask.completed_by_id, HumanTask.lane)
+    # One pass over the period's tasks (the rating index alone): the counts and the orders worked (each once).
     counts = db.session.execute(
         select(*key, func.count(), func.count(HumanTask.due_at),
-               func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0)))
+               func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0)),
+               func.count(HumanTask.order_id.distinct()))
         .where(done).group_by(*key)).all()
     if not counts:
         return {}
     people = {user.id: user for user in db.session.execute(
         select(User).where(User.id.in_({row[0] for row in counts}))).scalars()}
     rows = {(user_id, lane): Row(user=people[user_id], role=lane, tasks=tasks, with_due=with_due,
-                                 on_time=int(on_time or 0))
-            for user_id, lane, tasks, with_due, on_time in counts}
+                                 on_time=int(on_time or 0), orders=orders)
+            for user_id, lane, tasks, with_due, on_time, orders in counts}
 
     later = aliased(HumanTask)  # the same step of the same order, opened again after theirs was done
+    # (so opened within the period or after it: said outright, PostgreSQL hashes only those tasks, not every one)
     again = (select(later.id).where(later.order_id == HumanTask.order_id, later.bpmn_id == HumanTask.bpmn_id,
-                                    later.id != HumanTask.id, later.created_at >= HumanTask.completed_at)
+                                    later.id != HumanTask.id, later.created_at >= HumanTask.completed_at,
+                                    *within(later.created_at, first, None))
              .exists())
     for user_id, lane, reworked in db.session.execute(
             select(*key, func.count()).where(done, HumanTask.order_id.is_not(None), again).group_by(*key)):
         rows[(user_id, lane)].reworked = reworked
 
     def worked(*among):
-        """Each (person, lane, order) they worked in the period once — of the orders `among` only, if given: the
-        claims' and ratings' few orders are looked up by order, not found among every task of the period."""
+        """Each (person, lane, order) they worked in the period once, of the orders `among`: the claims' and
+        ratings' few orders are looked up by order, not found among every task of the period."""
         return (select(HumanTask.completed_by_id.label("user_id"), HumanTask.lane.label("lane"),
                        HumanTask.order_id.label("order_id"))
                 .where(done, HumanTask.order_id.is_not(None), *among).distinct().subquery())
 
-    every = worked()
-    for user_id, lane, orders in db.session.execute(
-            select(every.c.user_id, every.c.lane, func.count()).group_by(every.c.user_id, every.c.lane)):
-        rows[(user_id, lane)].orders = orders
     claimed = worked(HumanTask.order_id.in_(select(Claim.order_id)))
     by = (claimed.c.user_id, claimed.c.lane)
     for user_id, lane, claims in db.session.execute(
