@@ -281,10 +281,15 @@ def due_instances(now: datetime | None = None, limit: int = 200) -> list[tuple[i
         .order_by(ProcessInstance.next_timer_at).limit(limit)) if due is not None]
 
 
+def instance_to_step(instance_id: int) -> ProcessInstance | None:
+    """The instance with its order, in one query (a step saves both)."""
+    return db.session.get(ProcessInstance, instance_id, options=(joinedload(ProcessInstance.order),))
+
+
 def wake_instance(instance_id: int, now: datetime | None = None) -> bool:
     """Fire the due timers of one instance and run it on; False when nothing was due any more."""
     now = now or clock.now()
-    instance = db.session.get(ProcessInstance, instance_id, options=(joinedload(ProcessInstance.order),))
+    instance = instance_to_step(instance_id)
     if instance is None or instance.next_timer_at is None or instance.next_timer_at > now:
         return False
     step(instance, lambda wf: None, "timer", refresh_timers=True)

@@ -25,7 +25,6 @@ from typing import Callable
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import clock
@@ -36,7 +35,7 @@ from app.operators.registry import JobContext
 from app.queue import get_queue
 from app.services import audit
 from app.services.notifications import queue_notifications, recipients
-from app.usecases.process import due_instances, record_error, step, wake_instance
+from app.usecases.process import due_instances, instance_to_step, record_error, step, wake_instance
 from app.usecases.uow import discard, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ def wake_leased(instance_id: int, until: datetime) -> bool:
     (woken already, by another run of the same job, or handed out again after the lease ran out)."""
     try:
         with unit_of_work(fresh=True):
-            instance = db.session.get(ProcessInstance, instance_id, options=(joinedload(ProcessInstance.order),))
+            instance = instance_to_step(instance_id)
             if instance is None or instance.next_timer_at != until:
                 return False
             step(instance, lambda wf: None, "timer", refresh_timers=True)
