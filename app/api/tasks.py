@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from app import clock, policy
 from app.api import bp
@@ -70,6 +70,17 @@ def assign(user, task_id):
     return jsonify(task_json(task_cases.assign_task(task_id, login, user)))
 
 
+# What the answer to a completion shows (`task_json`, the order's number, stage and status, the instance's status):
+# only those columns are read — not the orders' forty, the tasks' form data, nor the instance's state.
+ANSWER_COLUMNS = (
+    load_only(HumanTask.id, HumanTask.order_id, HumanTask.instance_id, HumanTask.name, HumanTask.bpmn_id,
+              HumanTask.kind, HumanTask.stage, HumanTask.lane, HumanTask.lane_name, HumanTask.state,
+              HumanTask.assignee_id, HumanTask.created_at, HumanTask.due_at, HumanTask.sla_level),
+    joinedload(HumanTask.order).load_only(Order.number, Order.stage, Order.status),
+    joinedload(HumanTask.instance).load_only(ProcessInstance.status, ProcessInstance.definition_id),
+    joinedload(HumanTask.assignee).load_only(User.login).lazyload(User.roles))
+
+
 @bp.post("/tasks/<int:task_id>/complete")
 @endpoint("tasks.complete", write=True)
 def complete(user, task_id):
@@ -82,9 +93,7 @@ def complete(user, task_id):
         # tasks, each with its order and instance — not the instance's state — and its assignee without roles.
         same = HumanTask.order_id == order_id if order_id is not None else HumanTask.instance_id == instance_id
         rows = db.session.execute(select(HumanTask).where(or_(HumanTask.id == task_id, and_(
-            same, HumanTask.state == "open"))).order_by(HumanTask.id).options(
-            joinedload(HumanTask.order), joinedload(HumanTask.instance).defer(ProcessInstance.state),
-            joinedload(HumanTask.assignee).lazyload(User.roles))).unique().scalars().all()
+            same, HumanTask.state == "open"))).order_by(HumanTask.id).options(*ANSWER_COLUMNS)).unique().scalars().all()
         done = next(row for row in rows if row.id == task_id)
         order, instance = done.order, done.instance
         body = {"task": task_json(done), "instance": {"id": instance.id, "status": instance.status},
