@@ -159,3 +159,19 @@ def test_the_stage_filter_offers_the_open_tasks_stages_read_by_a_few_index_seeks
     else:
         assert "Recursive Union" in plan and "(lane = " in plan, plan
         assert not re.search(r"Index Cond: \(\(?state\)?(::text)? = 'open'::text\)$", plan, re.M), plan
+
+
+@pytest.mark.parametrize("login, path", [("sales", "/inbox?tab=queue"), ("director", "/boards/production"),
+                                         ("director", "/boards/sales")])
+def test_lists_of_tasks_are_sorted_and_cut_on_the_tasks_before_their_orders_are_joined(ui, login, path):
+    """A thousand queued or late tasks: the page's 50 are picked from the tasks (and an order's flag) alone, then
+    only their rows read with their order, customer and partner — one query for the board's three lists."""
+    app, api = ui
+    numbers = [api.create_order() for _ in range(4)]
+    api.walk(numbers[0], ["new_order", "plan_measurement", "measurement", "prepare_contract", "payment"])
+    client = signed_in(app, login)
+    seen = [s for s, _ in statements_of(app, client, path)]
+    cuts = [s for s in seen if "FROM human_tasks" in s and "LIMIT" in s]
+    assert cuts and all("customers" not in s and "partners" not in s for s in cuts), "\n\n".join(cuts)
+    loads = [s for s in seen if "FROM human_tasks" in s and "customers" in s]
+    assert len(loads) == 1 and "human_tasks.id IN" in loads[0], "\n\n".join(loads)
