@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.inbox.routes import PER_PAGE
-from app.models import HumanTask
+from app.models import HumanTask, Order
 from app.orders.routes import page_links
 from app.services.reference import create_user
 from app.usecases.uow import unit_of_work
@@ -175,3 +175,25 @@ def test_lists_of_tasks_are_sorted_and_cut_on_the_tasks_before_their_orders_are_
     assert cuts and all("customers" not in s and "partners" not in s for s in cuts), "\n\n".join(cuts)
     loads = [s for s in seen if "FROM human_tasks" in s and "customers" in s]
     assert len(loads) == 1 and "human_tasks.id IN" in loads[0], "\n\n".join(loads)
+
+
+def test_the_orders_stage_filter_offers_every_stage_read_by_one_seek_each(ui):
+    app, api = ui
+    numbers = [api.create_order() for _ in range(4)]
+    api.walk(numbers[0], ["new_order"])
+    api.walk(numbers[1], ["new_order", "plan_measurement", "measurement"])
+    analyzed(app)
+    with app.app_context():
+        expected = sorted(set(db.session.execute(select(Order.stage).distinct()).scalars()) - {""})
+    client = signed_in(app, "director")
+    page = client.get("/orders").get_data(as_text=True)
+    offered = re.search(r'<select name="stage">.*?</select>', page, re.S).group(0)
+    assert re.findall(r"<option >([^<]+)</option>", offered) == expected and len(expected) >= 3
+
+    statement, parameters = next(s for s in statements_of(app, client, "/orders")  # the filter's choices
+                                 if s[0].startswith(("WITH RECURSIVE", "SELECT DISTINCT orders.stage")))
+    plan = plan_of(app, statement, parameters)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # from one stage to the next, not every order
+        assert re.search(r"SEARCH \w+ USING COVERING INDEX ix_orders_stage \(stage>\?\)", plan), plan
+    else:
+        assert "Recursive Union" in plan, plan
