@@ -120,7 +120,8 @@ def _page(query: Select) -> list[HumanTask]:
     then those rows with what they show (joining every order, customer and partner of a thousand queued tasks
     before the sort cost more than the rest of the page)."""
     ids = list(db.session.execute(query.with_only_columns(HumanTask.id).limit(PER_PAGE + 1)).scalars())
-    rows = select(HumanTask).outerjoin(HumanTask.order).where(HumanTask.id.in_(ids or [0]))
+    rows = select(HumanTask).outerjoin(HumanTask.order).options(defer(HumanTask.data)).where(  # no form data shown
+        HumanTask.id.in_(ids or [0]))
     found = {task.id: task for task in db.session.execute(_with_rows(rows)).scalars().unique()}
     return [found[task_id] for task_id in ids if task_id in found]
 

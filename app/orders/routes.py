@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, send_file, session,
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from app import policy
 from app.errors import Conflict, NotFound, ValidationError
@@ -86,7 +86,8 @@ def _stopped_processes(order_ids: list[int]) -> dict[int, str]:
 
 
 def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
-    rows = db.session.execute(select(HumanTask).where(HumanTask.order_id.in_(order_ids), HumanTask.state == "open")
+    rows = db.session.execute(select(HumanTask).options(defer(HumanTask.data))  # the list shows no form data
+                              .where(HumanTask.order_id.in_(order_ids), HumanTask.state == "open")
                               .order_by(HumanTask.id)).scalars().all()
     first: dict[int, HumanTask] = {}
     for task in rows:

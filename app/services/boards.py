@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from app import clock
 from app.extensions import db
@@ -161,7 +161,8 @@ def _tasks(ids: list[int]) -> dict[int, HumanTask]:
     """The tasks of these ids, each with its order (its customer and partner): the board's lists are sorted and cut
     on the tasks' ids first, so only their rows are joined — not every open task of the lane before the cut."""
     return {task.id: task for task in db.session.execute(
-        select(HumanTask).options(joinedload(HumanTask.order)).where(HumanTask.id.in_(ids or [0]))).scalars()}
+        select(HumanTask).options(joinedload(HumanTask.order), defer(HumanTask.data))  # no form data shown
+        .where(HumanTask.id.in_(ids or [0]))).scalars()}
 
 
 def _open(lane: str | None):
