@@ -175,6 +175,9 @@ def test_lists_of_tasks_are_sorted_and_cut_on_the_tasks_before_their_orders_are_
     assert cuts and all("customers" not in s and "partners" not in s for s in cuts), "\n\n".join(cuts)
     loads = [s for s in seen if "FROM human_tasks" in s and "customers" in s]
     assert len(loads) == 1 and "human_tasks.id IN" in loads[0], "\n\n".join(loads)
+    late = [s for s in seen if "sla_level IS NOT NULL" in s]  # the board's late tasks: counted, then cut
+    assert len(late) == (2 if path.startswith("/boards") else 0)
+    assert not any("JOIN orders" in s for s in late), late  # at-risk orders by their index, no join per task
 
 
 def test_the_orders_stage_filter_offers_every_stage_read_by_one_seek_each(ui):
