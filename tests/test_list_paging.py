@@ -178,6 +178,9 @@ def test_lists_of_tasks_are_sorted_and_cut_on_the_tasks_before_their_orders_are_
     late = [s for s in seen if "sla_level IS NOT NULL" in s]  # the board's late tasks: counted, then cut
     assert len(late) == (2 if path.startswith("/boards") else 0)
     assert not any("JOIN orders" in s for s in late), late  # at-risk orders by their index, no join per task
+    held = [s for s in seen if "FROM human_tasks" in s and "FROM components" in s]  # orders held up by components
+    assert len(held) == (2 if path == "/boards/production" else 0)
+    assert not any("EXISTS" in s for s in held), held  # counted through each task's order, not a semi join
 
 
 def test_the_orders_stage_filter_offers_every_stage_read_by_one_seek_each(ui):

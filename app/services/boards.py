@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import defer, joinedload
 
 from app import clock
@@ -280,9 +280,11 @@ def held_orders(limit: int = LIST_LIMIT) -> tuple[dict[int, int], int]:
     are."""
     not_arrived = and_(Component.order_id == HumanTask.order_id, Component.status.in_(NOT_ARRIVED))
     waiting = select(func.count(Component.id)).where(not_arrived).correlate(HumanTask).scalar_subquery()
+    # `waiting > 0`, not EXISTS: PostgreSQL made the EXISTS a semi join over every component (212,000, no index on
+    # their status); counted per open workshop task through the order's components instead (a few each)
     query = (select(HumanTask.id, waiting).join(Order, HumanTask.order_id == Order.id)
              .where(HumanTask.state == "open", HumanTask.lane.in_(WORKSHOP_LANES),
-                    Order.status == OrderStatus.ACTIVE, exists().where(not_arrived)))
+                    Order.status == OrderStatus.ACTIVE, waiting > 0))
     total = db.session.execute(select(func.count()).select_from(query.with_only_columns(HumanTask.id)
                                                                 .subquery())).scalar_one()
     rows = db.session.execute(query.order_by(HumanTask.created_at, HumanTask.id).limit(limit)).all()
