@@ -6,12 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.inbox.routes import PER_PAGE
+from app.models import HumanTask, Order
 from app.orders.routes import page_links
+from app.services.reference import create_user
+from app.usecases.uow import unit_of_work
 from tests.support.api import Api
+from tests.support.diagrams import deploy_diagram, start
 from tests.support.sql import statements
 from tests.support.web import signed_in
 
@@ -73,7 +77,6 @@ def plan_of(app, statement: str, parameters) -> str:
 @pytest.mark.parametrize("login, path, starts", [
     ("director", "/boards/production", "SELECT human_tasks.assignee_id + "),  # the workload per person
     ("director", "/boards/production", "SELECT human_tasks.stage, count(*)"),  # open tasks per stage
-    ("sales", "/inbox?tab=queue", "SELECT DISTINCT human_tasks.stage"),  # the stage filter's choices
 ])
 def test_figures_over_open_tasks_read_the_board_index(ui, login, path, starts):
     app, api = ui
@@ -89,3 +92,114 @@ def test_figures_over_open_tasks_read_the_board_index(ui, login, path, starts):
     else:  # a handful of rows: PostgreSQL's costs pick any of the indexes on open tasks, but one of them
         assert re.search(r"Index (Only )?Scan using ix_human_tasks_\w+ on human_tasks|Bitmap Index Scan on "
                          r"ix_human_tasks_", plan), plan
+
+
+def analyzed(app) -> None:
+    with app.app_context():  # what the planner knows of a real database
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
+def inbox_tasks(client, tab: str) -> set[int]:
+    page = client.get(f"/inbox?tab={tab}").get_data(as_text=True)
+    return {int(task) for task in re.findall(r'data-task="(\d+)"', page)}
+
+
+def test_the_inbox_queue_reads_its_lanes_open_tasks_from_the_index_and_lists_what_the_process_named(ui):
+    app, api = ui
+    with app.app_context(), unit_of_work():  # named by the process for an accountant's task, without the role
+        create_user("ln_second", "Второй кассир", "demo", ["sales"])
+    deploy_diagram(api, "ln_owners.bpmn")
+    assert api.client.put("/api/v1/processes/ln_owners/settings", json={"lane_roles": {"Бухгалтерия": "accountant"}},
+                          headers=api._headers("analyst")).status_code == 200
+    [pay] = start(api, "ln_owners", as_="analyst")["tasks"]
+    for _ in range(3):
+        api.create_order()
+    analyzed(app)
+    for login, sees_pay in (("accountant", True), ("ln_second", True), ("head_accountant", False), ("sales", False)):
+        client = signed_in(app, login)
+        listed = api.get("/tasks?scope=queue", as_=login).get_json()["items"]
+        assert inbox_tasks(client, "queue") == {task["id"] for task in listed}  # the same tasks as the API's queue
+        assert (pay["id"] in inbox_tasks(client, "queue")) is sees_pay
+    assert len(inbox_tasks(signed_in(app, "sales"), "queue")) >= 3
+
+    seen = statements_of(app, signed_in(app, "sales"), "/inbox?tab=queue")
+    statement, parameters = next(s for s in seen if s[0].startswith("SELECT count(*)")  # the queue tab's count
+                                 and "assignee_id IS NULL" in s[0])
+    plan = plan_of(app, statement, parameters)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # the lane's entries, not every free open task
+        assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX ix_human_tasks_open_\w+ \(state=\? AND lane=\?",
+                         plan), plan
+    else:  # a handful of rows, costed as such: at least the lane's condition stands apart from the candidacies
+        # (an OR of the two kept PostgreSQL off the (state, lane) index at 100,000 orders)
+        assert "lane)::text = 'sales'::text" in plan and " OR " not in plan, plan
+
+
+def test_the_stage_filter_offers_the_open_tasks_stages_read_by_a_few_index_seeks(ui):
+    app, api = ui
+    numbers = [api.create_order() for _ in range(4)]
+    api.walk(numbers[0], ["new_order"])
+    api.walk(numbers[1], ["new_order", "plan_measurement", "measurement"])  # open tasks of three lanes and stages
+    analyzed(app)
+    with app.app_context():
+        expected = sorted(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open")
+                                             .distinct()).scalars())
+    client = signed_in(app, "sales")
+    page = client.get("/inbox?tab=queue").get_data(as_text=True)
+    offered = re.search(r'<select name="stage".*?</select>', page, re.S).group(0)
+    assert re.findall(r"<option >([^<]+)</option>", offered) == expected and len(expected) >= 3
+
+    statement, parameters = next(s for s in statements_of(app, client, "/inbox?tab=queue") if "stage" in s[0]
+                                 and "human_tasks.state = " in s[0] and "count(" not in s[0] and "LIMIT" not in s[0])
+    plan = plan_of(app, statement, parameters)
+    # seeks from one lane to the next and from one stage to the next within a lane, not a read of every open task
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert re.search(r"INDEX ix_human_tasks_open_\w+ \(state=\? AND lane>\?\)", plan), plan
+        assert re.search(r"INDEX ix_human_tasks_open_board \(state=\? AND lane=\? AND stage>\?\)", plan), plan
+    else:
+        assert "Recursive Union" in plan and "(lane = " in plan, plan
+        assert not re.search(r"Index Cond: \(\(?state\)?(::text)? = 'open'::text\)$", plan, re.M), plan
+
+
+@pytest.mark.parametrize("login, path", [("sales", "/inbox?tab=queue"), ("director", "/boards/production"),
+                                         ("director", "/boards/sales")])
+def test_lists_of_tasks_are_sorted_and_cut_on_the_tasks_before_their_orders_are_joined(ui, login, path):
+    """A thousand queued or late tasks: the page's 50 are picked from the tasks (and an order's flag) alone, then
+    only their rows read with their order, customer and partner — one query for the board's three lists."""
+    app, api = ui
+    numbers = [api.create_order() for _ in range(4)]
+    api.walk(numbers[0], ["new_order", "plan_measurement", "measurement", "prepare_contract", "payment"])
+    client = signed_in(app, login)
+    seen = [s for s, _ in statements_of(app, client, path)]
+    cuts = [s for s in seen if "FROM human_tasks" in s and "LIMIT" in s]
+    assert cuts and all("customers" not in s and "partners" not in s for s in cuts), "\n\n".join(cuts)
+    loads = [s for s in seen if "FROM human_tasks" in s and "customers" in s]
+    assert len(loads) == 1 and "human_tasks.id IN" in loads[0], "\n\n".join(loads)
+    late = [s for s in seen if "sla_level IS NOT NULL" in s]  # the board's late tasks: counted, then cut
+    assert len(late) == (2 if path.startswith("/boards") else 0)
+    assert not any("JOIN orders" in s for s in late), late  # at-risk orders by their index, no join per task
+    held = [s for s in seen if "FROM human_tasks" in s and "FROM components" in s]  # orders held up by components
+    assert len(held) == (2 if path == "/boards/production" else 0)
+    assert not any("EXISTS" in s for s in held), held  # counted through each task's order, not a semi join
+
+
+def test_the_orders_stage_filter_offers_every_stage_read_by_one_seek_each(ui):
+    app, api = ui
+    numbers = [api.create_order() for _ in range(4)]
+    api.walk(numbers[0], ["new_order"])
+    api.walk(numbers[1], ["new_order", "plan_measurement", "measurement"])
+    analyzed(app)
+    with app.app_context():
+        expected = sorted(set(db.session.execute(select(Order.stage).distinct()).scalars()) - {""})
+    client = signed_in(app, "director")
+    page = client.get("/orders").get_data(as_text=True)
+    offered = re.search(r'<select name="stage">.*?</select>', page, re.S).group(0)
+    assert re.findall(r"<option >([^<]+)</option>", offered) == expected and len(expected) >= 3
+
+    statement, parameters = next(s for s in statements_of(app, client, "/orders")  # the filter's choices
+                                 if s[0].startswith(("WITH RECURSIVE", "SELECT DISTINCT orders.stage")))
+    plan = plan_of(app, statement, parameters)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # from one stage to the next, not every order
+        assert re.search(r"SEARCH \w+ USING COVERING INDEX ix_orders_stage \(stage>\?\)", plan), plan
+    else:
+        assert "Recursive Union" in plan, plan

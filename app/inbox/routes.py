@@ -5,7 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, String, and_, cast, func, or_, select
-from sqlalchemy.orm import contains_eager, defer, selectinload
+from sqlalchemy.orm import aliased, contains_eager, defer, selectinload
 
 from app import clock
 from app.extensions import db
@@ -35,7 +35,7 @@ def sla_badge(level: str | None) -> str | None:
 
 
 def _base(user: User, tab: str):
-    return task_scope(user, tab).where(HumanTask.state == "open")
+    return task_scope(user, tab, "open")
 
 
 def _filtered(query, args):
@@ -98,6 +98,34 @@ def _with_rows(query: Select) -> Select:
                                                                   selectinload(ProcessInstance.started_by)))
 
 
+def open_stages() -> list[str]:
+    """The stages of the open tasks, sorted (the stage filter's choices). Read as a skip scan of the board index:
+    each lane that has open tasks, then within it each next stage, one index seek apiece (a few dozen), rather
+    than the entry of every open task (56,000 at 100,000 orders)."""
+    other = aliased(HumanTask)
+    lanes = select(func.min(HumanTask.lane).label("lane")).where(HumanTask.state == "open").cte("lanes", recursive=True)
+    next_lane = select(func.min(other.lane)).where(other.state == "open", other.lane > lanes.c.lane)
+    lanes = lanes.union_all(select(next_lane.scalar_subquery()).where(lanes.c.lane.is_not(None)))
+    first_stage = select(func.min(other.stage)).where(other.state == "open", other.lane == lanes.c.lane)
+    pairs = select(lanes.c.lane, first_stage.scalar_subquery().label("stage")).where(
+        lanes.c.lane.is_not(None)).cte("pairs", recursive=True)
+    next_stage = select(func.min(other.stage)).where(other.state == "open", other.lane == pairs.c.lane,
+                                                     other.stage > pairs.c.stage)
+    pairs = pairs.union_all(select(pairs.c.lane, next_stage.scalar_subquery()).where(pairs.c.stage.is_not(None)))
+    return sorted(db.session.execute(select(pairs.c.stage).where(pairs.c.stage.is_not(None)).distinct()).scalars())
+
+
+def _page(query: Select) -> list[HumanTask]:
+    """The page's tasks (one more than a page: is there a next?): their ids first, sorted and cut on the tasks alone,
+    then those rows with what they show (joining every order, customer and partner of a thousand queued tasks
+    before the sort cost more than the rest of the page)."""
+    ids = list(db.session.execute(query.with_only_columns(HumanTask.id).limit(PER_PAGE + 1)).scalars())
+    rows = select(HumanTask).outerjoin(HumanTask.order).options(defer(HumanTask.data)).where(  # no form data shown
+        HumanTask.id.in_(ids or [0]))
+    found = {task.id: task for task in db.session.execute(_with_rows(rows)).scalars().unique()}
+    return [found[task_id] for task_id in ids if task_id in found]
+
+
 @bp.get("/inbox.xlsx")
 @allowed("lists.export")  # partners have no tasks: their start page is the portal
 def export():
@@ -116,7 +144,7 @@ def index():
     heads = headed_lanes(user)
     counts = {t: _count(_base(user, t)) for t in TABS if t != "team" or heads or sees_every_task(user)}
     after = int_arg(request.args, "after", 0, 0, MAX_ID, strict=False)
-    tasks = db.session.execute(_with_rows(_after(query, after)).limit(PER_PAGE + 1)).scalars().unique().all()
+    tasks = _page(_after(query, after))
     more = len(tasks) > PER_PAGE
     tasks = tasks[:PER_PAGE]
     preload_candidates([t.id for t in tasks])  # each row asks can('tasks.claim', task)
@@ -125,7 +153,7 @@ def index():
     suspended = set(db.session.execute(select(ProcessInstance.id).where(
         ProcessInstance.id.in_({t.instance_id for t in tasks} or {0}), ProcessInstance.status == "suspended")
     ).scalars())  # their tasks wait: marked «приостановлен» (one query for the page)
-    stages = sorted(db.session.execute(select(HumanTask.stage).where(HumanTask.state == "open").distinct()).scalars())
+    stages = open_stages()
     context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,
                    partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),
                    heads=heads, team=colleagues(heads) if heads else {}, now=now, sla_badge=sla_badge,

@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, send_file, session,
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased, defer
 
 from app import policy
 from app.errors import Conflict, NotFound, ValidationError
@@ -85,7 +86,8 @@ def _stopped_processes(order_ids: list[int]) -> dict[int, str]:
 
 
 def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
-    rows = db.session.execute(select(HumanTask).where(HumanTask.order_id.in_(order_ids), HumanTask.state == "open")
+    rows = db.session.execute(select(HumanTask).options(defer(HumanTask.data))  # the list shows no form data
+                              .where(HumanTask.order_id.in_(order_ids), HumanTask.state == "open")
                               .order_by(HumanTask.id)).scalars().all()
     first: dict[int, HumanTask] = {}
     for task in rows:
@@ -214,6 +216,16 @@ def _page_of(query: Select, page: int) -> list[Order]:
     return [found[order_id] for order_id in ids if order_id in found]
 
 
+def order_stages() -> list[str]:
+    """The stages orders are at, sorted (the stage filter's choices): read as a skip scan of the stage index, one
+    seek per stage, rather than its 100,000 entries."""
+    other = aliased(Order)
+    found = select(func.min(Order.stage).label("stage")).cte("stages", recursive=True)
+    following = select(func.min(other.stage)).where(other.stage > found.c.stage).scalar_subquery()
+    found = found.union_all(select(following).where(found.c.stage.is_not(None)))
+    return sorted(set(db.session.execute(select(found.c.stage).where(found.c.stage.is_not(None))).scalars()) - {""})
+
+
 def _list_page(user: User, query: Select, errors: dict[str, str]):
     total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
@@ -224,7 +236,7 @@ def _list_page(user: User, query: Select, errors: dict[str, str]):
     saved = db.session.execute(select(SavedFilter).where(SavedFilter.user_id == user.id,
                                                          SavedFilter.area == "orders")
                                .order_by(SavedFilter.name)).scalars().all()
-    stages = sorted(set(db.session.execute(select(Order.stage).distinct()).scalars()) - {""})
+    stages = order_stages()
     return render_template(
         "orders/list.html", orders=orders, tasks=_open_tasks([o.id for o in orders]),
         stopped=_stopped_processes([o.id for o in orders]), total=total, page=page,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import defer, joinedload
 
 from app import clock
 from app.extensions import db
@@ -134,16 +134,35 @@ def board(dept: Department, now: datetime | None = None) -> Board:
     """Every figure of the department's board at `now` (default: the clock's now)."""
     now = now or clock.now()
     lane = dept.role_code  # None: a department without a lane has no tasks (never the lane-less "" ones)
+    oldest_ids = oldest(lane)
+    late_ids, late_total = late_tasks(lane, now)
+    workshop = lane in WORKSHOP_LANES
+    waiting, held_total = held_orders() if workshop else ({}, 0)
+    tasks = _tasks([*oldest_ids, *late_ids, *waiting])  # the three lists' rows, in one query
+
+    def listed(ids) -> list[HumanTask]:
+        return [tasks[task_id] for task_id in ids if task_id in tasks]
+
     result = Board(department=dept, now=now, workload=workload(dept, now), stages=stages(lane),
-                   late=[], late_total=0, week=compliance(lane, week_start(now), now),
-                   month=compliance(lane, month_start(now), now), oldest=oldest(lane))
-    result.late, result.late_total = late_tasks(lane, now)
-    if lane in WORKSHOP_LANES:
+                   late=late_rows(listed(late_ids), now), late_total=late_total,
+                   week=compliance(lane, week_start(now), now), month=compliance(lane, month_start(now), now),
+                   oldest=listed(oldest_ids))
+    if workshop:
         result.workshop = True
         result.components = component_counts()
         result.component_lists = {group: component_list(group) for group in COMPONENT_GROUPS}
-        result.held, result.held_total = held_orders(now)
+        result.held = [HeldOrder(task=task, waiting=waiting[task.id], waited=now - task.created_at)
+                       for task in listed(waiting)]
+        result.held_total = held_total
     return result
+
+
+def _tasks(ids: list[int]) -> dict[int, HumanTask]:
+    """The tasks of these ids, each with its order (its customer and partner): the board's lists are sorted and cut
+    on the tasks' ids first, so only their rows are joined — not every open task of the lane before the cut."""
+    return {task.id: task for task in db.session.execute(
+        select(HumanTask).options(joinedload(HumanTask.order), defer(HumanTask.data))  # no form data shown
+        .where(HumanTask.id.in_(ids or [0]))).scalars()}
 
 
 def _open(lane: str | None):
@@ -177,26 +196,32 @@ def stages(lane: str | None) -> list[tuple[str, int]]:
     return [(stage, count) for stage, count in rows]
 
 
-def late_tasks(lane: str | None, now: datetime) -> tuple[list[LateTask], int]:
-    """Open tasks of the lane overdue, past their 75 % warning, or of an at-risk order: the most overdue first
-    (at most LIST_LIMIT), and how many there are."""
-    late = or_(HumanTask.due_at < now, HumanTask.sla_level.is_not(None), Order.at_risk.is_(True))
-    query = select(HumanTask).outerjoin(Order, HumanTask.order_id == Order.id).where(_open(lane), late)
+def late_tasks(lane: str | None, now: datetime) -> tuple[list[int], int]:
+    """Open tasks of the lane overdue, past their 75 % warning, or of an at-risk order: the ids of the most overdue
+    first (at most LIST_LIMIT), and how many there are."""
+    # the at-risk orders by their index, not each of the lane's tasks joined with its order (PostgreSQL hashed all
+    # 100,000 orders for a lane of 1,000 tasks)
+    at_risk = select(Order.id).where(Order.at_risk.is_(True))
+    late = or_(HumanTask.due_at < now, HumanTask.sla_level.is_not(None), HumanTask.order_id.in_(at_risk))
+    query = select(HumanTask.id).where(_open(lane), late)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    tasks = db.session.execute(query.options(contains_eager(HumanTask.order))
-                               .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-                               .limit(LIST_LIMIT)).scalars().all()
+    ids = db.session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+                             .limit(LIST_LIMIT)).scalars().all()
+    return list(ids), total
+
+
+def late_rows(tasks: list[HumanTask], now: datetime) -> list[LateTask]:
+    """The late tasks as the board lists them: overdue or not, the order at risk, working hours late or left."""
     # the working days between the deadlines and now summed once, not walked per task (two years late: 500 days each)
     hours = WorkingHours(business_calendar(), [task.due_at for task in tasks if task.due_at is not None] + [now])
 
     def late_by(due: datetime) -> float:
         return hours.between(due, now) if due <= now else -hours.between(now, due)
 
-    rows = [LateTask(task=task, overdue=task.due_at is not None and task.due_at < now,
+    return [LateTask(task=task, overdue=task.due_at is not None and task.due_at < now,
                      at_risk=bool(task.order is not None and task.order.at_risk),
                      late_hours=None if task.due_at is None else late_by(task.due_at))
             for task in tasks]
-    return rows, total
 
 
 def week_start(now: datetime) -> datetime:
@@ -222,9 +247,9 @@ def compliance(lane: str | None, since: datetime, now: datetime) -> Compliance:
     return Compliance(since=since, on_time=int(met or 0), total=total)
 
 
-def oldest(lane: str | None, limit: int = OLDEST_LIMIT) -> list[HumanTask]:
-    """The lane's open tasks waiting longest."""
-    return list(db.session.execute(select(HumanTask).options(joinedload(HumanTask.order)).where(_open(lane))
+def oldest(lane: str | None, limit: int = OLDEST_LIMIT) -> list[int]:
+    """The ids of the lane's open tasks waiting longest (read from the board index alone)."""
+    return list(db.session.execute(select(HumanTask.id).where(_open(lane))
                                    .order_by(HumanTask.created_at, HumanTask.id).limit(limit)).scalars())
 
 
@@ -249,16 +274,18 @@ def component_list(group: str, limit: int = LIST_LIMIT) -> list[tuple[Component,
     return [(component, number) for component, number in rows]
 
 
-def held_orders(now: datetime, limit: int = LIST_LIMIT) -> tuple[list[HeldOrder], int]:
-    """Active orders at a workshop stage (procurement or production) with a component not yet arrived: the
-    longest waiting first (at most `limit`), and how many there are."""
+def held_orders(limit: int = LIST_LIMIT) -> tuple[dict[int, int], int]:
+    """Active orders at a workshop stage (procurement or production) with a component not yet arrived: their
+    stage's task id → components still waiting, the longest waiting first (at most `limit`), and how many there
+    are."""
     not_arrived = and_(Component.order_id == HumanTask.order_id, Component.status.in_(NOT_ARRIVED))
     waiting = select(func.count(Component.id)).where(not_arrived).correlate(HumanTask).scalar_subquery()
-    query = (select(HumanTask, waiting).join(Order, HumanTask.order_id == Order.id)
+    # `waiting > 0`, not EXISTS: PostgreSQL made the EXISTS a semi join over every component (212,000, no index on
+    # their status); counted per open workshop task through the order's components instead (a few each)
+    query = (select(HumanTask.id, waiting).join(Order, HumanTask.order_id == Order.id)
              .where(HumanTask.state == "open", HumanTask.lane.in_(WORKSHOP_LANES),
-                    Order.status == OrderStatus.ACTIVE, exists().where(not_arrived)))
+                    Order.status == OrderStatus.ACTIVE, waiting > 0))
     total = db.session.execute(select(func.count()).select_from(query.with_only_columns(HumanTask.id)
                                                                 .subquery())).scalar_one()
-    rows = db.session.execute(query.options(contains_eager(HumanTask.order))
-                              .order_by(HumanTask.created_at, HumanTask.id).limit(limit)).all()
-    return [HeldOrder(task=task, waiting=count, waited=now - task.created_at) for task, count in rows], total
+    rows = db.session.execute(query.order_by(HumanTask.created_at, HumanTask.id).limit(limit)).all()
+    return {task_id: count for task_id, count in rows}, total
