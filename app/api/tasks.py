@@ -28,10 +28,8 @@ def list_tasks(user):
     scope = request.args.get("scope", "mine")
     if scope not in ("mine", "queue", "all"):
         raise ValidationError("scope must be mine, queue or all", fields={"scope": "mine|queue|all"})
-    query = policy.task_scope(user, scope)
     state = request.args.get("state", "open")
-    if state != "any":
-        query = query.where(HumanTask.state == state)
+    query = policy.task_scope(user, scope, None if state == "any" else state)
     if request.args.get("order"):
         query = query.where(Order.number == request.args["order"])
     if request.args.get("stage"):
