@@ -38,7 +38,7 @@ from sqlalchemy import func, insert, select, update  # noqa: E402
 from app.engine.views import parse_due  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import HumanTask, Order, OutboxJob, ProcessInstance  # noqa: E402
-from app.queue import get_queue  # noqa: E402
+from app.queue import get_queue, timer_queue  # noqa: E402
 from app.usecases.uow import wake_scheduler  # noqa: E402
 from bench.background import make_app  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
@@ -196,6 +196,7 @@ def phase(app, tmp: Path, tpl: dict, mode: str, args) -> dict:
                            .values(status="done"))
         db.session.commit()
         get_queue().empty()
+        timer_queue().empty()
     # A timer that never fired counts as late as the phase's end (a lower bound).
     late = [((woken.get(iid) or end) - due).total_seconds() * 1000 for iid, due in dues.items()]
     span = (max(woken.values()) - min(woken.values())).total_seconds() if len(woken) > 1 else 0.0

@@ -1,5 +1,5 @@
 """TIMER_WAKE=workers: the scheduler leases due instances and the workers wake them — once, even when a wake-up
-job runs twice, and again after a worker died in the middle of one."""
+job runs twice, again after a worker died in the middle of one, and the oldest due first."""
 from __future__ import annotations
 
 import os
@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import Escalation, OutboxJob, ProcessInstance
-from app.queue import get_queue
+from app.queue import timer_queue
 from app.usecases.timers import wake_leased
 from tests.support.api import Api
 from tests.support.workers import run_burst, start_worker
@@ -41,7 +41,7 @@ def _instance(app) -> ProcessInstance:
 def _handed_out(app) -> list[tuple[int, datetime]]:
     """The wake-up jobs waiting in the queue: (instance id, end of its lease)."""
     with app.app_context():
-        return [(job.args[0], datetime.fromisoformat(job.args[1])) for job in get_queue().jobs
+        return [(job.args[0], datetime.fromisoformat(job.args[1])) for job in timer_queue().jobs
                 if job.func_name == "workers.wakeups.wake"]
 
 
@@ -80,7 +80,7 @@ def test_a_worker_killed_in_the_middle_of_a_wake_up_leaves_it_to_be_handed_out_a
     time.sleep(max(0.0, (instance.next_timer_at - datetime.now(instance.next_timer_at.tzinfo)).total_seconds()) + 0.1)
     with app.app_context():
         assert Scheduler().run_once()["woken"] == 1
-        queue = get_queue()
+        queue = timer_queue()
     [(_, until)] = _handed_out(app)
 
     with app.app_context():
@@ -112,3 +112,33 @@ def test_a_worker_killed_in_the_middle_of_a_wake_up_leaves_it_to_be_handed_out_a
     levels = _escalations(app)
     assert levels["warning"] == 1 and set(levels.values()) == {1}, levels  # each timer fired exactly once
     assert _instance(app).next_timer_at != until  # its next timer (or none: all three fired), not a lease
+
+
+def test_wake_ups_wait_oldest_due_first_however_many_rounds_handed_them_out(make_app, redis_server, clock):
+    # Pushed to the front of the jobs' queue, each newer round of due timers went ahead of the older ones still
+    # waiting: in a burst the first timers due fired last (at 50 a second, ~30 s late).
+    app = make_app(JOBS_INLINE=False, RQ_QUEUE=_queue_name(), SLA_CALENDAR="continuous", TIMER_WAKE="workers",
+                   TIMER_LEASE_SECONDS=3600)  # the first round's lease still holds when the clock jumps to the second
+    api = Api(app, app.test_client())
+    for _ in range(3):
+        api.create_order()
+        clock.advance(minutes=10)  # each order's warning 10 minutes after the one before
+    with app.app_context():
+        dues = dict(db.session.execute(select(ProcessInstance.id, ProcessInstance.next_timer_at)
+                                       .where(ProcessInstance.order_id.is_not(None))).all())
+        db.session.rollback()
+    first, *later = sorted(dues, key=dues.__getitem__)
+    clock.set(dues[first] + timedelta(seconds=1))
+    with app.app_context():
+        assert Scheduler().run_once()["woken"] == 1  # the first round: the oldest alone
+    clock.set(max(dues.values()) + timedelta(seconds=1))
+    with app.app_context():
+        assert Scheduler().run_once()["woken"] == 2  # the second round: the two after it
+    assert [instance_id for instance_id, _ in _handed_out(app)] == [first, *later]  # what a worker takes first
+    with app.app_context():
+        for instance_id, until in _handed_out(app):
+            assert wake_leased(instance_id, until) is True
+        escalating = db.session.execute(select(OutboxJob.instance_id).where(OutboxJob.operator == "sla.escalate")
+                                        .order_by(OutboxJob.id)).scalars().all()
+        db.session.rollback()
+    assert escalating == [first, *later]  # each warned once, in the order they were due

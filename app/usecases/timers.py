@@ -32,7 +32,7 @@ from app.errors import BespokeError
 from app.extensions import db
 from app.models import Escalation, HumanTask, ProcessInstance
 from app.operators.registry import JobContext
-from app.queue import get_queue
+from app.queue import timer_queue
 from app.services import audit
 from app.services.notifications import queue_notifications, recipients
 from app.usecases.process import due_instances, instance_to_step, record_error, step, wake_instance
@@ -79,13 +79,13 @@ def hand_out(now: datetime | None = None, limit: int = 200) -> list[tuple[int, d
             .execution_options(synchronize_session=False)).scalars().all() if due else []
     if not leased:
         return []
-    queue = get_queue()
+    queue = timer_queue()
     try:
         with queue.connection.pipeline() as pipe:
-            # At the front of the queue, ahead of the notifications: each pushed to the front, the latest first.
+            # Their own queue, which workers take first: oldest due first, after those handed out before.
             queue.enqueue_many([queue.prepare_data("workers.wakeups.wake", (instance_id, until.isoformat()),
-                                                   result_ttl=0, failure_ttl=24 * 3600, at_front=True)
-                                for instance_id in sorted(leased, key=due.__getitem__, reverse=True)], pipeline=pipe)
+                                                   result_ttl=0, failure_ttl=24 * 3600)
+                                for instance_id in sorted(leased, key=due.__getitem__)], pipeline=pipe)
             pipe.execute()
     except RedisError as exc:
         log.warning("%d due timer(s) wait for Redis; handed out again when their lease ends: %s", len(leased), exc)
