@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.demo import STAGE_INPUT
 from app.extensions import db
 from app.models import OutboxJob
+from app.queue import get_queue
 from app.usecases.jobs import execute_job
 from tests.support.api import HAPPY_CASH, Api
 from tests.support.sql import COMMIT, statements
@@ -185,7 +186,7 @@ def test_the_jobs_and_the_wake_up_a_completion_asks_for_reach_redis_in_one_round
             trips[bpmn_id] = proxy.count
             with app.app_context():
                 jobs = db.session.execute(select(OutboxJob.id).where(OutboxJob.id.not_in(before))).scalars().all()
-                queued = app.extensions["bespoke.queue"].connection.lrange(f"rq:queue:{app.config['RQ_QUEUE']}", 0, -1)
+                queued = get_queue().connection.lrange(f"rq:queue:{app.config['RQ_QUEUE']}", 0, -1)
                 db.session.remove()
             pushed[bpmn_id] = len(jobs)
             assert {f"outbox-{job_id}-0".encode() for job_id in jobs} <= set(queued)  # each job is in rq's queue
