@@ -2,15 +2,18 @@
 themselves and what the backfill rebuilds; past EXACT_TASKS the page reads its percentiles from their histogram."""
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
+from contextlib import suppress
 from datetime import date
 from itertools import groupby
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from app.extensions import db
-from app.models import HumanTask, Order, task_days
+from app.models import HumanTask, Order, User, task_days
 from app.models.analytics import (
     COUNT_COLUMNS,
     FLOW_COUNT_COLUMNS,
@@ -21,7 +24,8 @@ from app.models.analytics import (
 )
 from app.services import analytics, daily_stats
 from app.services.calendar import business_calendar, company_tz
-from app.usecases.uow import unit_of_work
+from app.usecases.tasks import complete_task
+from app.usecases.uow import savepoint, unit_of_work
 from tests.support.api import Api
 from tests.support.boards import at
 from tests.support.sql import statements
@@ -188,3 +192,75 @@ def test_the_page_reads_its_task_figures_in_one_pass_over_the_daily_rows_and_the
                                 analytics.time_in_stage(filters, lanes))
             if args is DECEMBER and lanes is None:
                 assert all(together) and any(row.late_orders for row in together[0])  # b was late
+
+
+CONFIRM = {"decision": "confirm"}  # the new-order step's input: it reads nothing
+
+
+def _new_orders(app, api, count: int) -> tuple[list[dict], int]:
+    """`count` orders of one day, kind and stage (so their completions count into the same daily rows): their open
+    tasks, and the id of the person who does them."""
+    tasks = [api.open_task(api.create_order()) for _ in range(count)]
+    with app.app_context():
+        doer = db.session.execute(select(User.id).where(User.login == api.doer(tasks[0]))).scalar_one()
+        db.session.remove()
+    return tasks, doer
+
+
+def test_completions_of_one_stage_at_once_do_not_wait_for_each_other_s_daily_rows(make_app):
+    """Every completion of a stage adds to the same daily rows. On PostgreSQL a second completion goes through while
+    the first one's unit of work is still open (the rows are added as the last thing before the commit, not
+    mid-step, where they held the row's lock for the rest of the step); on SQLite the second takes its turn."""
+    app = make_app()
+    api = Api(app, app.test_client())
+    (first, second), doer = _new_orders(app, api, 2)
+    holding, release = threading.Event(), threading.Event()
+
+    def complete_and_hold() -> None:
+        with app.app_context():
+            with unit_of_work():
+                complete_task(first["id"], CONFIRM, db.session.get(User, doer))
+                holding.set()
+                release.wait(30)
+            db.session.remove()
+
+    held = threading.Thread(target=complete_and_hold)
+    held.start()
+    assert holding.wait(30)
+    answers: list[int] = []
+    other = threading.Thread(target=lambda: answers.append(api.complete(second, CONFIRM).status_code))
+    other.start()
+    other.join(5)
+    through_meanwhile = not other.is_alive()
+    release.set()
+    held.join(30)
+    other.join(30)
+    assert answers == [200]
+    postgres = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql"
+    assert through_meanwhile is postgres  # SQLite: one writer at a time, by design
+    with app.app_context():
+        assert _stored() == _counted_from_tasks()
+        assert _stored_flow() == _flow_counted_from_tasks()
+        assert sum(row["tasks"] for key, row in _stored().items() if key[3] == "new_order") == 2
+
+
+class Refused(Exception):
+    pass
+
+
+def test_what_a_failed_unit_of_work_or_savepoint_counted_is_not_added_to_the_daily_rows(make_app):
+    app = make_app()
+    api = Api(app, app.test_client())
+    tasks, doer = _new_orders(app, api, 3)
+    with app.app_context():
+        with pytest.raises(Refused), unit_of_work():
+            complete_task(tasks[0]["id"], CONFIRM, db.session.get(User, doer))
+            raise Refused  # e.g. a later part of the same request refused: the whole unit rolls back
+        with unit_of_work():
+            with suppress(Refused), savepoint():
+                complete_task(tasks[1]["id"], CONFIRM, db.session.get(User, doer))
+                raise Refused  # only the savepoint's part rolls back
+            complete_task(tasks[2]["id"], CONFIRM, db.session.get(User, doer))
+        assert _stored() == _counted_from_tasks()
+        assert _stored_flow() == _flow_counted_from_tasks()
+        assert sum(row["tasks"] for key, row in _stored().items() if key[3] == "new_order") == 1

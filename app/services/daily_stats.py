@@ -1,6 +1,7 @@
 """The analytics' daily rows (`task_days`): counted in the unit of work that completes a task, and rebuilt from the
 task rows by `backfill` (the migration that made the table runs it). The flow's rows (`flow_days`): counted by the
-flush that inserts a task (`count_opened`, whoever opens it), rebuilt by `backfill_flow`.
+flush that inserts a task (whoever opens it), rebuilt by `backfill_flow`. Both are added to the rows just before the
+commit (see "added last" below).
 
 A completed task adds 1 to the row of (its order's creation day in the company's zone, the order's kind, the task's
 stage, BPMN id and lane, the company month it was completed in): to `tasks`, to its working-hours bucket, to
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -151,10 +153,9 @@ def _upsert_statement(dialect: str):
 
 
 def _upsert(tally: Tally) -> None:
-    """Add the tally to the stored rows (a row another completion is adding to at the same moment is summed)."""
+    """Add the tally to the stored rows when the unit of work commits (`_add_staged`)."""
     if tally.rows:
-        db.session.execute(_upsert_statement(db.session.get_bind().dialect.name),
-                           [dict(zip(KEY_COLUMNS, key, strict=True)) | counts for key, counts in tally.rows.items()])
+        _stage(db.session(), ("tasks", tally.rows))
 
 
 def backfill(connection) -> int:
@@ -264,7 +265,7 @@ def _opened_statement(dialect: str):
         func.sum(case(((paired.c.prev != "") & (paired.c.pair_nth == 1), 1), else_=0)),
         func.sum(case((paired.c.nth > 1, 1), else_=0)), func.sum(case((paired.c.nth == 2, 1), else_=0))
     ).where(paired.c.id.in_(bindparam("opened_ids", expanding=True))).group_by(
-        paired.c.prev, paired.c.bpmn_id, paired.c.lane)
+        paired.c.prev, paired.c.bpmn_id, paired.c.lane).order_by(paired.c.prev, paired.c.bpmn_id, paired.c.lane)
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     inserted = make(flow_days).from_select([*FLOW_KEY_COLUMNS, "name", *FLOW_COUNT_COLUMNS], counted)
     statement = _OPENED[dialect] = inserted.on_conflict_do_update(
@@ -274,33 +275,78 @@ def _opened_statement(dialect: str):
     return statement
 
 
-def count_opened(connection, rows: Iterable[HumanTask], orders: dict[int, tuple[datetime, str]]) -> None:
-    """Add tasks just inserted (flushed: they have ids) to the flow rows, over `connection` (the flush's): one
-    INSERT … SELECT an order. `orders`: order id → (created at, kind)."""
-    opened: dict[int, list[int]] = defaultdict(list)
-    for row in rows:
-        if row.order_id in orders and row.id is not None:
-            opened[row.order_id].append(row.id)
-    statement = _opened_statement(connection.dialect.name)
-    tz = company_tz()
-    for order_id, ids in opened.items():
-        created, kind = orders[order_id]
-        connection.execute(statement, {"opened_order": order_id, "opened_ids": ids,
-                                       "opened_day": created.astimezone(tz).date(), "opened_kind": kind})
-
-
 @event.listens_for(Session, "after_flush")
 def _tasks_opened(session: Session, _context) -> None:
-    """Every flush that inserts task rows counts them into the flow rows, in the same transaction."""
-    opened = [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None]
-    if not opened:
+    """Every flush that inserts task rows counts them into the flow rows, in the same transaction: one INSERT …
+    SELECT an order, staged to the commit (`_add_staged`; the rows it reads are in the database by then)."""
+    opened: dict[int, list[int]] = defaultdict(list)
+    for row in session.new:
+        if isinstance(row, HumanTask) and row.order_id is not None and row.id is not None:
+            opened[row.order_id].append(row.id)
+    tz = company_tz()
+    for order_id, ids in opened.items():
+        order = session.identity_map.get(identity_key(Order, order_id))  # the step has its order in hand
+        created, kind = (order.created_at, order.kind) if order is not None else session.execute(
+            select(Order.created_at, Order.kind).where(Order.id == order_id)).one()
+        _stage(session, ("flow", {"opened_order": order_id, "opened_ids": sorted(ids),
+                                  "opened_day": created.astimezone(tz).date(), "opened_kind": kind}))
+
+
+# -- added last -------------------------------------------------------------------------------------------------
+# A daily row is shared by every order of its day, kind and stage, and adding to it locks the row until the
+# transaction ends. Added mid-step, every other completion of the same stage would wait on PostgreSQL for this unit
+# of work's whole remainder; so the counts are staged on the session and added just before the commit, in the order
+# of their keys (two units of work adding to the same rows lock them in the same order: neither waits on the other
+# in a cycle). A rolled-back transaction or savepoint takes what it staged with it.
+
+STAGED = "daily_stats.staged"
+
+
+def _stage(session: Session, entry: tuple[str, Any]) -> None:
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(STAGED, []).append((transaction, entry))
+
+
+def _inside(transaction, outer) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _unstage(session: Session, rolled_back) -> None:
+    staged = session.info.get(STAGED)
+    if staged:
+        session.info[STAGED] = [(tx, entry) for tx, entry in staged if not _inside(tx, rolled_back)]
+
+
+@event.listens_for(Session, "before_commit")
+def _add_staged(session: Session) -> None:
+    """Add what the transaction staged, as its last statements (a savepoint's release leaves it staged)."""
+    if session.get_nested_transaction() is not None or not session.info.get(STAGED):
         return
-    orders: dict[int, tuple[datetime, str]] = {}
-    for order_id in {row.order_id for row in opened if row.order_id is not None}:
-        order = session.get(Order, order_id)  # the step has its order in hand: no query
-        if order is not None:
-            orders[order_id] = (order.created_at, order.kind)
-    count_opened(session.connection(), opened, orders)
+    session.flush()  # the last flush: the tasks it opens are staged too
+    tasks: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
+    flows = []
+    root = session.get_transaction()
+    for transaction, (kind, entry) in session.info.pop(STAGED):
+        if not _inside(transaction, root):
+            continue  # staged by a transaction that ended without a commit (a session closed mid-way)
+        if kind == "flow":
+            flows.append(entry)
+            continue
+        for key, counts in entry.items():
+            row = tasks[key]
+            for name, count in counts.items():
+                row[name] += count
+    dialect = session.get_bind().dialect.name
+    if tasks:
+        session.execute(_upsert_statement(dialect), [dict(zip(KEY_COLUMNS, key, strict=True)) | tasks[key]
+                                                     for key in sorted(tasks)])
+    for params in sorted(flows, key=itemgetter("opened_day", "opened_kind", "opened_order")):
+        session.execute(_opened_statement(dialect), params)
 
 
 def backfill_flow(connection) -> int:
