@@ -224,7 +224,7 @@ SQLite (WAL), real Redis, one sequential client with keep-alive (`requests.Sessi
 | in-memory SpiffWorkflow floor (complete + engine steps) p50 | {r['floor_p50_ms']} ms |
 | API p50 / floor p50 | {r['ratio_p50']}× |
 """ + (f"| CPU time of a completion p50 (`--cpu`: the same completions in-process) | {r['cpu_p50_ms']} ms |\n"
-       if "cpu_p50_ms" in r else "")
+       if "cpu_p50_ms" in r else "") + "\n"
     write_section(path, "## Task completion over real HTTP", section)
 
 

@@ -15,8 +15,7 @@ def loaded_ahead(app, number: str) -> bool:
     """Whether this process holds the order's workflow loaded ahead (and of the state it has now)."""
     with app.app_context():
         order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
-        ahead = engine()._ahead.get(order.instance.id)
-        return ahead is not None and ahead[1] == order.instance.state
+        return engine().holds_ahead(order.instance.id, order.instance.state)
 
 
 def test_two_processes_stepping_one_order_each_take_only_the_state_the_database_holds(make_app):

@@ -119,6 +119,11 @@ class ProcessEngine:
                 return ahead[2]
         return self._restore(specs, state)
 
+    def holds_ahead(self, instance_id: int, state: str) -> bool:
+        """Whether a workflow of exactly this state is loaded ahead for the instance (what its next step takes)."""
+        ahead = self._ahead.get(instance_id)
+        return ahead is not None and ahead[1] == state
+
     def load_ahead(self, instance_id: int, specs: tuple, state: str) -> None:
         """Load a state just committed for the instance's next step in this process (`load(…, instance_id=)`):
         run after the answer went out, it takes the parsing off that step's time. Anything else that saves the
