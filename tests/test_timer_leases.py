@@ -9,8 +9,9 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from rq.registry import StartedJobRegistry
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
+from app import clock
 from app.extensions import db
 from app.models import Escalation, OutboxJob, ProcessInstance
 from app.queue import timer_queue
@@ -142,3 +143,26 @@ def test_wake_ups_wait_oldest_due_first_however_many_rounds_handed_them_out(make
                                         .order_by(OutboxJob.id)).scalars().all()
         db.session.rollback()
     assert escalating == [first, *later]  # each warned once, in the order they were due
+
+
+def test_re_predicting_the_orders_stops_for_a_timer_that_is_due(make_app):
+    """The scheduler re-predicts the active orders a slice per round; a timer due meanwhile waits behind one chunk of
+    the slice, not the whole of it (at 100,000 orders the slices were most of a due timer's lateness)."""
+    app = make_app()
+    api = Api(app, app.test_client())
+    for _ in range(4):
+        api.create_order()
+    scheduler = Scheduler()
+    with app.app_context():
+        due = db.session.execute(select(ProcessInstance.id).order_by(ProcessInstance.id).limit(1)).scalar_one()
+        db.session.execute(update(ProcessInstance).where(ProcessInstance.id == due)
+                           .values(next_timer_at=clock.now() - timedelta(seconds=1)))
+        db.session.commit()
+        first = scheduler.refresh_predictions(clock.now())
+        assert first is not None and first["orders"] == 1  # one chunk (one order at first), then the timer's turn
+        assert scheduler.predicted_after is not None  # the refresh goes on next round
+        db.session.execute(update(ProcessInstance).values(next_timer_at=None))
+        db.session.commit()
+        rest = scheduler.refresh_predictions(clock.now())
+        assert rest is not None and rest["orders"] == 3 and scheduler.predicted_after is None  # all done, then swept
+        assert "fired" in rest

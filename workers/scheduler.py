@@ -6,8 +6,9 @@ retry. Each round touches only what is due, so its cost follows the due timers, 
 
 Every PREDICTION_REFRESH_SECONDS it also recounts the prediction figures and re-predicts the active orders, a
 slice per round until all are done, then the at-risk sweep. A slice is as many orders as take about
-PREDICTION_SLICE_SECONDS (at most PREDICTION_BATCH): a due timer waits behind one slice, not behind hundreds of
-orders (at 100,000 orders a 200-order batch held the timers for seconds). Saved reports whose mailing
+PREDICTION_SLICE_SECONDS (at most PREDICTION_BATCH), and the slice ends early when the next timer comes due: a due
+timer waits behind one chunk of a slice (a tenth of it), not behind hundreds of orders (at 100,000 orders a 200-order
+batch held the timers for seconds). Saved reports whose mailing
 is due get one reports.send job each.
 """
 from __future__ import annotations
@@ -60,12 +61,16 @@ class Scheduler:
 
     def refresh_predictions(self, now: datetime) -> dict | None:
         """When due, a slice of re-predicted active orders (the figures recounted before the first): chunks of
-        orders until PREDICTION_SLICE_SECONDS have passed or PREDICTION_BATCH orders are done; the next slice is
-        due at once until every active order is done, and then the at-risk sweep runs."""
+        orders until PREDICTION_SLICE_SECONDS have passed (or the next timer is due) or PREDICTION_BATCH orders are
+        done; the next slice is due at once until every active order is done, and then the at-risk sweep runs."""
         if self.predicted_after is None and self.next_prediction is not None and now < self.next_prediction:
             return None
         most = int(current_app.config["PREDICTION_BATCH"])
         later = now + timedelta(seconds=float(current_app.config["PREDICTION_REFRESH_SECONDS"]))
+        # The slice ends when the next timer comes due: that timer then waits behind one chunk, not the whole slice.
+        upcoming = next_timer()
+        budget = PREDICTION_SLICE_SECONDS if upcoming is None else max(
+            0.0, min(PREDICTION_SLICE_SECONDS, (upcoming - clock.now()).total_seconds()))
         try:
             with unit_of_work():
                 stats = prediction.refresh_stats() if self.predicted_after is None else None
@@ -78,7 +83,7 @@ class Scheduler:
                         pace = max((time.perf_counter() - began) / count, 1e-4)
                         self.prediction_chunk = max(1, int(PREDICTION_SLICE_SECONDS / 10 / pace))
                     done += count
-                    if last is None or done >= most or time.perf_counter() - started >= PREDICTION_SLICE_SECONDS:
+                    if last is None or done >= most or time.perf_counter() - started >= budget:
                         break
         except Exception:  # noqa: BLE001 - a broken prediction must not hold up the timers: try again next time
             log.exception("refreshing the predictions failed; trying again in %s", later - now)
