@@ -6,17 +6,19 @@ from datetime import date, timedelta
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from app import clock
 from app.engine import engine
 from app.engine.paths import typical_path
-from app.extensions import db
+from app.extensions import WRITE_OPTION, db
 from app.models import ForecastStat, HumanTask, Order, ProcessDefinition
 from app.services import prediction
 from app.services.calendar import business_calendar
 from app.usecases.uow import unit_of_work
 from tests.support.api import Api
 from tests.support.history import MSK, definition_id, make_order, msk
+from workers.scheduler import Scheduler
 
 
 @pytest.fixture
@@ -132,3 +134,26 @@ def test_the_active_orders_are_refreshed_in_batches(app):
         assert orders[2].predicted_on == date(2027, 4, 27)
         assert prediction.WorkingClock(business_calendar()).between(msk(16, 14), msk(19, 12)) == 7
         assert timedelta(hours=7) == msk(19, 12) - msk(19, 5)
+
+
+def test_the_scheduler_recounts_the_figures_without_holding_the_write_lock(app):
+    """At 100,000 orders the recount reads for seconds; on SQLite a unit of work holding the write lock meanwhile
+    kept every person's step waiting. The recount's read runs outside any unit of work; only storing the figures
+    (a moment) writes."""
+    with app.app_context():
+        with unit_of_work():
+            history()
+        seen: list[tuple[str, bool]] = []
+
+        def record(conn, _cursor, statement, _parameters, _context, _many):
+            seen.append((statement, bool(conn.get_execution_options().get(WRITE_OPTION))))
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert Scheduler().refresh_predictions(clock.now())["stats"] == 4
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        [recount] = [writing for statement, writing in seen if "human_tasks JOIN orders" in statement]
+        [store] = [writing for statement, writing in seen if statement.startswith("DELETE FROM forecast_stats")]
+        assert (recount, store) == (False, True)
+        assert len(db.session.execute(select(ForecastStat)).scalars().all()) == 4
