@@ -6,13 +6,13 @@ from datetime import date, timedelta
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select, update
 
 from app import clock
 from app.engine import engine
 from app.engine.paths import typical_path
 from app.extensions import WRITE_OPTION, db
-from app.models import ForecastStat, HumanTask, Order, ProcessDefinition
+from app.models import ForecastStat, HumanTask, Order, ProcessDefinition, ProcessInstance
 from app.services import prediction
 from app.services.calendar import business_calendar
 from app.usecases.uow import unit_of_work
@@ -157,3 +157,26 @@ def test_the_scheduler_recounts_the_figures_without_holding_the_write_lock(app):
         [store] = [writing for statement, writing in seen if statement.startswith("DELETE FROM forecast_stats")]
         assert (recount, store) == (False, True)
         assert len(db.session.execute(select(ForecastStat)).scalars().all()) == 4
+
+
+def test_a_timer_due_while_the_figures_are_recounted_is_woken_without_waiting_for_the_recount(app, api):
+    """At 100,000 orders the recount reads for seconds (once an hour): it runs beside the scheduler's loop, which
+    meanwhile wakes the timers that come due."""
+    api.create_order()
+    with app.app_context():
+        with unit_of_work():
+            order = make_order("wardrobe", [("production", msk(12, 9))], msk(15, 18))
+            instance_id = order.instance.id
+        # Enough finished tasks for the recount to take a while (a tenth of a second or more).
+        db.session.execute(insert(HumanTask), [
+            {"task_guid": str(uuid4()), "instance_id": instance_id, "order_id": order.id, "bpmn_id": "production",
+             "name": "production", "stage": "production", "lane": "production", "created_at": msk(12, 9),
+             "state": "completed", "completed_at": msk(15, 18)} for _ in range(20_000)])
+        db.session.execute(update(ProcessInstance).where(ProcessInstance.order_id != order.id)
+                           .values(next_timer_at=clock.now() - timedelta(seconds=1)))  # the new order's: due
+        db.session.commit()
+        woken: list[int] = []
+        scheduler = Scheduler(on_wake=lambda instance, _due, _at: woken.append(instance))
+        refreshed = scheduler.refresh_predictions(clock.now())  # the round's own wake-up came before: none here
+        assert refreshed is not None and refreshed["stats"] == 2  # production: wardrobes, and every kind
+        assert len(woken) == 1  # woken while the figures were being recounted

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
 
 from app import clock
+from app.extensions import db
 from app.operators.lease import heartbeat_seconds
 from app.operators.onec import pull_payments
 from app.queue import get_queue
@@ -35,6 +38,7 @@ from workers.relay import Relay, next_due
 log = logging.getLogger(__name__)
 REDIS_CHECK_SECONDS = 2.0  # how often a sleeping scheduler asks whether Redis was restarted under it
 PREDICTION_SLICE_SECONDS = 0.05  # a round's share of re-predicting the active orders
+RECOUNT_LOOK_SECONDS = 0.1  # while the figures are recounted, how often to look for a timer come due (or set nearer)
 
 
 class Scheduler:
@@ -68,11 +72,11 @@ class Scheduler:
         most = int(current_app.config["PREDICTION_BATCH"])
         later = now + timedelta(seconds=float(current_app.config["PREDICTION_REFRESH_SECONDS"]))
         try:
-            # A refresh starts by recounting the figures: reads only, before the unit of work, so that on SQLite the
+            # A refresh starts by recounting the figures: reads only, outside the unit of work, so that on SQLite the
             # recount (seconds at 100,000 orders) holds no write lock; they are stored in the unit of work below.
-            counted = prediction.count_stats() if self.predicted_after is None else None
+            counted = self.recount() if self.predicted_after is None else None
             # The slice ends when the next timer comes due: it then waits behind one chunk, not the whole slice.
-            upcoming = next_timer()  # (ends the recount's read)
+            upcoming = next_timer()
             budget = PREDICTION_SLICE_SECONDS if upcoming is None else max(
                 0.0, min(PREDICTION_SLICE_SECONDS, (upcoming - clock.now()).total_seconds()))
             with unit_of_work():
@@ -99,12 +103,38 @@ class Scheduler:
         # The sweep goes over every late order: once per refresh, when the last slice is in, not after each slice.
         return {"stats": stats, "orders": done, **(sweep(now) if last is None else {})}
 
+    def recount(self) -> list:
+        """`prediction.count_stats` in a thread beside this one, which meanwhile wakes the timers that come due: at
+        100,000 orders the recount reads for seconds, and the timers would wait for it."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def count() -> list:
+            with app.app_context():
+                try:
+                    return prediction.count_stats()
+                finally:
+                    db.session.remove()
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recount") as pool:
+            counting = pool.submit(count)
+            while True:
+                upcoming = next_timer()
+                pause = RECOUNT_LOOK_SECONDS if upcoming is None else min(
+                    RECOUNT_LOOK_SECONDS, max(0.0, (upcoming - clock.now()).total_seconds()))
+                try:
+                    return counting.result(timeout=pause)
+                except FuturesTimeout:
+                    self.wake(clock.now())
+
+    def wake(self, now: datetime) -> int:
+        """The due timers: woken here, or handed out to the workers (TIMER_WAKE=workers)."""
+        if current_app.config["TIMER_WAKE"] == "workers":
+            return len(hand_out(now, self.batch))
+        return wake_timers(now, self.batch, self.on_wake)
+
     def run_once(self, now: datetime | None = None) -> dict:
         now = now or clock.now()
-        if current_app.config["TIMER_WAKE"] == "workers":
-            woken = len(hand_out(now, self.batch))  # the workers wake them
-        else:
-            woken = wake_timers(now, self.batch, self.on_wake)
+        woken = self.wake(now)
         try:
             relayed = self.relay.run(now)
             if self.redis_away:
