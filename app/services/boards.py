@@ -137,8 +137,9 @@ def board(dept: Department, now: datetime | None = None) -> Board:
     oldest_ids = oldest(lane)
     late_ids, late_total = late_tasks(lane, now)
     workshop = lane in WORKSHOP_LANES
-    waiting, held_total = held_orders() if workshop else ({}, 0)
-    tasks = _tasks([*oldest_ids, *late_ids, *waiting])  # the three lists' rows, in one query
+    waiting = Waiting.read() if workshop else Waiting()
+    held, held_total = held_orders(waiting) if workshop else ({}, 0)
+    tasks = _tasks([*oldest_ids, *late_ids, *held])  # the three lists' rows, in one query
 
     def listed(ids) -> list[HumanTask]:
         return [tasks[task_id] for task_id in ids if task_id in tasks]
@@ -149,10 +150,10 @@ def board(dept: Department, now: datetime | None = None) -> Board:
                    oldest=listed(oldest_ids))
     if workshop:
         result.workshop = True
-        result.components = component_counts()
-        result.component_lists = {group: component_list(group) for group in COMPONENT_GROUPS}
-        result.held = [HeldOrder(task=task, waiting=waiting[task.id], waited=now - task.created_at)
-                       for task in listed(waiting)]
+        result.components = {**waiting.counts(), "arrived": arrived_count()}
+        result.component_lists = {**waiting.lists(), "arrived": component_list("arrived")}
+        result.held = [HeldOrder(task=task, waiting=held[task.id], waited=now - task.created_at)
+                       for task in listed(held)]
         result.held_total = held_total
     return result
 
@@ -259,33 +260,74 @@ def _active_components():
     return select(Component).join(Order, Component.order_id == Order.id).where(Order.status == OrderStatus.ACTIVE)
 
 
+@dataclass
+class Waiting:
+    """The components of active orders not arrived yet (needed or ordered): a few thousand of the 200,000 a year's
+    orders have, read once from the status index for the two groups' counts and lists and the held orders. Sorted
+    here: asked to sort them (and cut the first 50), the planners walk every order from the oldest instead (SQLite
+    all 100,000, PostgreSQL 15–25 ms a group); and no open workshop task's components are counted one by one."""
+
+    rows: list = field(default_factory=list)  # (component id, status, order id), the oldest orders first
+
+    @classmethod
+    def read(cls) -> Waiting:
+        rows = db.session.execute(
+            select(Order.created_at, Component.order_id, Component.position, Component.id, Component.status)
+            .join(Order, Component.order_id == Order.id)
+            .where(Order.status == OrderStatus.ACTIVE, Component.status.in_(NOT_ARRIVED))).all()
+        return cls([(component_id, status, order_id) for _created, order_id, _position, component_id, status
+                    in sorted(rows, key=lambda row: (row[0], row[1], row[2], row[3]))])
+
+    def counts(self) -> dict[str, int]:
+        return {group: sum(1 for row in self.rows if row[1] in COMPONENT_GROUPS[group]) for group in ("missing", "ordered")}
+
+    def per_order(self) -> dict[int, int]:
+        """order id → its components waiting."""
+        result: dict[int, int] = {}
+        for row in self.rows:
+            result[row[2]] = result.get(row[2], 0) + 1
+        return result
+
+    def lists(self, limit: int = LIST_LIMIT) -> dict[str, list[tuple[Component, str]]]:
+        """Each group's first `limit` (component, order number)."""
+        shown = {group: [row[0] for row in self.rows if row[1] in COMPONENT_GROUPS[group]][:limit]
+                 for group in ("missing", "ordered")}
+        loaded = {component.id: (component, number) for component, number in db.session.execute(
+            select(Component, Order.number).join(Order, Component.order_id == Order.id)
+            .where(Component.id.in_([*shown["missing"], *shown["ordered"]] or [0])))}
+        return {group: [loaded[component_id] for component_id in ids if component_id in loaded]
+                for group, ids in shown.items()}
+
+
+def arrived_count() -> int:
+    """Components of active orders arrived (received or in the workshop)."""
+    return db.session.execute(_active_components().with_only_columns(func.count())
+                              .where(Component.status.in_(COMPONENT_GROUPS["arrived"]))).scalar_one()
+
+
 def component_counts() -> dict[str, int]:
     """Components of active orders per group: missing, ordered, arrived."""
-    rows = dict(db.session.execute(_active_components().with_only_columns(Component.status, func.count())
-                                   .group_by(Component.status)).all())
-    return {group: sum(rows.get(status, 0) for status in statuses) for group, statuses in COMPONENT_GROUPS.items()}
+    return {**Waiting.read().counts(), "arrived": arrived_count()}
 
 
 def component_list(group: str, limit: int = LIST_LIMIT) -> list[tuple[Component, str]]:
     """(component, order number) of one group, the oldest orders first."""
+    if group != "arrived":
+        return Waiting.read().lists(limit)[group]
+    # most components of every active order have arrived: the oldest orders' are found at once
     rows = db.session.execute(_active_components().add_columns(Order.number)
                               .where(Component.status.in_(COMPONENT_GROUPS[group]))
                               .order_by(Order.created_at, Order.id, Component.position).limit(limit))
     return [(component, number) for component, number in rows]
 
 
-def held_orders(limit: int = LIST_LIMIT) -> tuple[dict[int, int], int]:
+def held_orders(waiting: Waiting | None = None, limit: int = LIST_LIMIT) -> tuple[dict[int, int], int]:
     """Active orders at a workshop stage (procurement or production) with a component not yet arrived: their
     stage's task id → components still waiting, the longest waiting first (at most `limit`), and how many there
     are."""
-    not_arrived = and_(Component.order_id == HumanTask.order_id, Component.status.in_(NOT_ARRIVED))
-    waiting = select(func.count(Component.id)).where(not_arrived).correlate(HumanTask).scalar_subquery()
-    # `waiting > 0`, not EXISTS: PostgreSQL made the EXISTS a semi join over every component (212,000, no index on
-    # their status); counted per open workshop task through the order's components instead (a few each)
-    query = (select(HumanTask.id, waiting).join(Order, HumanTask.order_id == Order.id)
-             .where(HumanTask.state == "open", HumanTask.lane.in_(WORKSHOP_LANES),
-                    Order.status == OrderStatus.ACTIVE, waiting > 0))
-    total = db.session.execute(select(func.count()).select_from(query.with_only_columns(HumanTask.id)
-                                                                .subquery())).scalar_one()
-    rows = db.session.execute(query.order_by(HumanTask.created_at, HumanTask.id).limit(limit)).all()
-    return {task_id: count for task_id, count in rows}, total
+    per_order = (waiting or Waiting.read()).per_order()
+    # the open workshop tasks (the board index's entries of two lanes), the oldest first, kept when their order waits
+    held = [(task_id, per_order[order_id]) for task_id, order_id in db.session.execute(
+        select(HumanTask.id, HumanTask.order_id).where(HumanTask.state == "open", HumanTask.lane.in_(WORKSHOP_LANES))
+        .order_by(HumanTask.created_at, HumanTask.id)) if order_id in per_order]
+    return dict(held[:limit]), len(held)
