@@ -151,7 +151,7 @@ def board(dept: Department, now: datetime | None = None) -> Board:
     if workshop:
         result.workshop = True
         result.components = {**waiting.counts(), "arrived": arrived_count()}
-        result.component_lists = {**waiting.lists(), "arrived": component_list("arrived")}
+        result.component_lists = {**waiting.lists(), "arrived": arrived_list()}
         result.held = [HeldOrder(task=task, waiting=held[task.id], waited=now - task.created_at)
                        for task in listed(held)]
         result.held_total = held_total
@@ -279,7 +279,8 @@ class Waiting:
                     in sorted(rows, key=lambda row: (row[0], row[1], row[2], row[3]))])
 
     def counts(self) -> dict[str, int]:
-        return {group: sum(1 for row in self.rows if row[1] in COMPONENT_GROUPS[group]) for group in ("missing", "ordered")}
+        return {group: sum(1 for row in self.rows if row[1] in COMPONENT_GROUPS[group])
+                for group in ("missing", "ordered")}
 
     def per_order(self) -> dict[int, int]:
         """order id → its components waiting."""
@@ -305,18 +306,11 @@ def arrived_count() -> int:
                               .where(Component.status.in_(COMPONENT_GROUPS["arrived"]))).scalar_one()
 
 
-def component_counts() -> dict[str, int]:
-    """Components of active orders per group: missing, ordered, arrived."""
-    return {**Waiting.read().counts(), "arrived": arrived_count()}
-
-
-def component_list(group: str, limit: int = LIST_LIMIT) -> list[tuple[Component, str]]:
-    """(component, order number) of one group, the oldest orders first."""
-    if group != "arrived":
-        return Waiting.read().lists(limit)[group]
-    # most components of every active order have arrived: the oldest orders' are found at once
+def arrived_list(limit: int = LIST_LIMIT) -> list[tuple[Component, str]]:
+    """(component, order number) of the arrived group, the oldest orders first: most components of every active
+    order have arrived, so the oldest orders' are found at once."""
     rows = db.session.execute(_active_components().add_columns(Order.number)
-                              .where(Component.status.in_(COMPONENT_GROUPS[group]))
+                              .where(Component.status.in_(COMPONENT_GROUPS["arrived"]))
                               .order_by(Order.created_at, Order.id, Component.position).limit(limit))
     return [(component, number) for component, number in rows]
 
