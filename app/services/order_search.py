@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import column as table_column
-from sqlalchemy import func, literal_column, or_, select, table, union
+from sqlalchemy import any_, func, literal_column, or_, select, table, union
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -207,6 +207,9 @@ def _candidates(text: str, digits: str):
                                          Order.address.ilike(like, escape="\\")))
         customers = select(Customer.id).where(or_(Customer.name.ilike(like, escape="\\"),
                                                   *[Customer.phone.like(f"%{digits}%")] * bool(digits)))
+        # the customers found first, on their own (an array): as `IN (subquery)` PostgreSQL joined them to the
+        # orders with a parallel scan of every customer (20 ms) instead of their trigram indexes (1 ms)
+        return union(own, select(Order.id).where(Order.customer_id == any_(func.array(customers.scalar_subquery()))))
     return union(own, select(Order.id).where(Order.customer_id.in_(customers)))
 
 
