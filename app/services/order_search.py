@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import column as table_column
 from sqlalchemy import any_, func, literal_column, or_, select, table, union
+from sqlalchemy import column as table_column
 
 from app.errors import ValidationError
 from app.extensions import db
