@@ -86,10 +86,25 @@ def when(value) -> str:
     if not value:
         return "—"
     if isinstance(value, datetime):
-        return format_datetime(value, "short")
+        return _request_when()(value)
     if isinstance(value, date):
         return format_date(value, "medium")
     return str(value)
+
+
+def _request_when() -> Callable[[datetime], str]:
+    """when_formatter, made once a request for its locale and time zone (a list page prints a hundred moments, and
+    babel's format_datetime reads the locale's patterns for each); babel's own outside a request."""
+    ctx = g.get("_flask_babel") if g else None
+    if ctx is None:
+        return lambda value: format_datetime(value, "short")
+    locale, zone = get_locale(), get_timezone()
+    cached = getattr(ctx, "bespoke_when", None)
+    if cached is not None and cached[0] is locale and cached[1] is zone:
+        return cached[2]
+    formatter = when_formatter()
+    ctx.bespoke_when = (locale, zone, formatter)
+    return formatter
 
 
 def day(value) -> str:
