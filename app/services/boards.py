@@ -14,7 +14,8 @@ from sqlalchemy.orm import defer, joinedload
 
 from app import clock
 from app.extensions import db
-from app.models import Component, Department, HumanTask, Order, OrderStatus, User
+from app.models import Component, Department, HumanTask, Order, OrderComponentCount, OrderStatus, User
+from app.models.component_counts import ARRIVED
 from app.models.users import user_roles
 from app.policy import MANAGEMENT
 from app.services.analytics import WorkingHours
@@ -23,7 +24,7 @@ from app.services.calendar import business_calendar, company_tz
 # The workshops' boards also show components and the orders waiting for them: procurement buys, production builds.
 WORKSHOP_LANES = ("procurement", "production")
 # A component's status, as the boards group it: not ordered yet, ordered, arrived (at the warehouse or the workshop).
-COMPONENT_GROUPS = {"missing": ("needed",), "ordered": ("ordered",), "arrived": ("received", "in_workshop")}
+COMPONENT_GROUPS = {"missing": ("needed",), "ordered": ("ordered",), "arrived": ARRIVED}
 NOT_ARRIVED = COMPONENT_GROUPS["missing"] + COMPONENT_GROUPS["ordered"]
 LIST_LIMIT = 50  # rows in a list; the total is counted beside it
 OLDEST_LIMIT = 10
@@ -301,9 +302,10 @@ class Waiting:
 
 
 def arrived_count() -> int:
-    """Components of active orders arrived (received or in the workshop)."""
-    return db.session.execute(_active_components().with_only_columns(func.count())
-                              .where(Component.status.in_(COMPONENT_GROUPS["arrived"]))).scalar_one()
+    """Components of active orders arrived (received or in the workshop): the active orders' counts added up, each
+    kept beside its order by the database (app/models/component_counts.py)."""
+    return db.session.execute(select(func.coalesce(func.sum(OrderComponentCount.arrived), 0))
+                              .where(OrderComponentCount.active.is_(True))).scalar_one()
 
 
 def arrived_list(limit: int = LIST_LIMIT) -> list[tuple[Component, str]]:
