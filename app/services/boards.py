@@ -160,10 +160,12 @@ def board(dept: Department, now: datetime | None = None) -> Board:
 
 
 def _tasks(ids: list[int]) -> dict[int, HumanTask]:
-    """The tasks of these ids, each with its order (its customer and partner): the board's lists are sorted and cut
-    on the tasks' ids first, so only their rows are joined — not every open task of the lane before the cut."""
+    """The tasks of these ids, each with its order: the board's lists are sorted and cut on the tasks' ids first, so
+    only their rows are joined — not every open task of the lane before the cut. The board shows no form data and
+    no order's customer or partner: neither is read (nor the partners' commissions after them)."""
     return {task.id: task for task in db.session.execute(
-        select(HumanTask).options(joinedload(HumanTask.order), defer(HumanTask.data))  # no form data shown
+        select(HumanTask).options(joinedload(HumanTask.order).lazyload(Order.customer),
+                                  joinedload(HumanTask.order).lazyload(Order.partner), defer(HumanTask.data))
         .where(HumanTask.id.in_(ids or [0]))).scalars()}
 
 
