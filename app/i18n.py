@@ -72,8 +72,8 @@ def number_formatter() -> Callable[[Any], str]:
     number not below zero (anything else goes through babel) — babel per number is ~25 µs, a board has 260."""
     locale = Locale.parse(str(get_locale()))
     pattern = locale.decimal_formats[None]
-    if (pattern.grouping, pattern.frac_prec, pattern.int_prec, pattern.scale, pattern.exp_prec,
-            pattern.prefix[0], pattern.suffix[0]) != ((3, 3), (0, 3), (1, 1), 0, None, "", ""):
+    if (pattern.grouping, pattern.frac_prec, pattern.int_prec[0], pattern.scale, pattern.exp_prec,
+            pattern.prefix[0], pattern.suffix[0]) != ((3, 3), (0, 3), 1, 0, None, "", ""):
         return _number_by_babel
     group, decimal = get_group_symbol(locale), get_decimal_symbol(locale)
     quantum = Decimal("0.001")
@@ -129,7 +129,10 @@ def _per_request(name: str, make: Callable[[], Callable[[Any], str]]) -> Callabl
     ctx = g.get("_flask_babel") if g else None
     if ctx is None:
         return None
-    locale, zone = get_locale(), get_timezone()
+    # what flask_babel keeps on its context once asked (force_locale swaps the locale object): cheaper than asking
+    locale, zone = getattr(ctx, "babel_locale", None), getattr(ctx, "babel_tzinfo", None)
+    if locale is None or zone is None:
+        locale, zone = get_locale(), get_timezone()
     cached = getattr(ctx, "bespoke_formatters", None)
     if cached is None or cached[0] is not locale or cached[1] is not zone:
         cached = ctx.bespoke_formatters = (locale, zone, {})
