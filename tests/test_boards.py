@@ -5,12 +5,14 @@ import re
 from html import unescape
 
 import pytest
+from flask import url_for
 from sqlalchemy import delete, event, func, insert, select, update
 
 from app.extensions import db
 from app.models import Component, Department, Order
 from app.models.component_counts import ARRIVED
 from app.services import boards
+from app.web import link_maker
 from tests.support.api import Api
 from tests.support.boards import at, msk, sales_history, workshop_order
 from tests.support.web import signed_in
@@ -221,3 +223,16 @@ def test_the_arrived_components_count_follows_every_way_components_and_orders_ch
         db.session.delete(db.session.get(Order, extra_id))
         db.session.commit()
     check(6)
+
+
+@pytest.mark.parametrize("endpoint, key, values", [
+    ("orders.card", "number", ["2026-00042", "B00012345", "с пробелом и/косой", "100%?&#", "ё"]),
+    ("tasks.show", "task_id", [1, 42, 10**9]),
+    ("orders.index", "stage", ["Производство", "a b"]),  # no rule of its own: url_for each time (a query string)
+])
+def test_a_pages_links_read_as_url_for_writes_them(ui, endpoint, key, values):
+    """The board's rows link through link_maker, which builds the address once: each must read as url_for's."""
+    app, _api = ui
+    with app.test_request_context():
+        made = link_maker(endpoint, key)
+        assert [made(value) for value in values] == [url_for(endpoint, **{key: value}) for value in values]
