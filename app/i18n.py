@@ -36,6 +36,11 @@ def select_locale() -> str:
 
 
 def money(value) -> str:
+    formatter = _per_request("money", money_formatter)
+    return formatter(value) if formatter is not None else _money_by_babel(value)
+
+
+def _money_by_babel(value) -> str:
     if value is None or value == "":
         return "—"
     return format_currency(Decimal(str(value)), "RUB", locale=str(get_locale()))
@@ -47,7 +52,7 @@ def money_formatter() -> Callable[[Any], str]:
     locale = Locale.parse(str(get_locale()))
     pattern = locale.currency_formats["standard"]
     if pattern.grouping != (3, 3) or pattern.frac_prec != (2, 2):
-        return money
+        return _money_by_babel
     symbol, minus = locale.currency_symbols.get("RUB", "RUB"), get_minus_sign_symbol(locale)
     prefix, suffix = ([part.replace("¤", symbol).replace("-", minus) for part in parts]
                       for parts in (pattern.prefix, pattern.suffix))
@@ -55,9 +60,33 @@ def money_formatter() -> Callable[[Any], str]:
 
     def fast(value) -> str:
         if not isinstance(value, Decimal) or value.as_tuple().exponent != -2:
-            return money(value)
+            return _money_by_babel(value)
         negative = value.is_signed()
         return f"{prefix[negative]}{format(abs(value), ',.2f').translate(digits)}{suffix[negative]}"
+
+    return fast
+
+
+def number_formatter() -> Callable[[Any], str]:
+    """`number` for a page of figures: the locale's decimal pattern read once, then plain string work for each
+    number not below zero (anything else goes through babel) — babel per number is ~25 µs, a board has 260."""
+    locale = Locale.parse(str(get_locale()))
+    pattern = locale.decimal_formats[None]
+    if (pattern.grouping, pattern.frac_prec, pattern.int_prec[0], pattern.scale, pattern.exp_prec,
+            pattern.prefix[0], pattern.suffix[0]) != ((3, 3), (0, 3), 1, 0, None, "", ""):
+        return _number_by_babel
+    group, decimal = get_group_symbol(locale), get_decimal_symbol(locale)
+    quantum = Decimal("0.001")
+
+    def fast(value) -> str:
+        if type(value) not in (int, float, Decimal):
+            return _number_by_babel(value)
+        exact = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not exact.is_finite() or exact.is_signed() or exact.adjusted() > 20:
+            return _number_by_babel(value)
+        whole, _point, fraction = f"{exact.quantize(quantum):f}".partition(".")
+        fraction = fraction.rstrip("0")
+        return f"{int(whole):,}".replace(",", group) + (decimal + fraction if fraction else "")
 
     return fast
 
@@ -86,10 +115,31 @@ def when(value) -> str:
     if not value:
         return "—"
     if isinstance(value, datetime):
-        return format_datetime(value, "short")
+        formatter = _per_request("when", when_formatter)
+        return formatter(value) if formatter is not None else format_datetime(value, "short")
     if isinstance(value, date):
         return format_date(value, "medium")
     return str(value)
+
+
+def _per_request(name: str, make: Callable[[], Callable[[Any], str]]) -> Callable[[Any], str] | None:
+    """The formatter `make` gives (money_formatter, …), made once a request for its locale and time zone: a list
+    page prints a hundred moments and amounts, and babel reads the locale's patterns for each. None outside a
+    request."""
+    ctx = g.get("_flask_babel") if g else None
+    if ctx is None:
+        return None
+    # what flask_babel keeps on its context once asked (force_locale swaps the locale object): cheaper than asking
+    locale, zone = getattr(ctx, "babel_locale", None), getattr(ctx, "babel_tzinfo", None)
+    if locale is None or zone is None:
+        locale, zone = get_locale(), get_timezone()
+    cached = getattr(ctx, "bespoke_formatters", None)
+    if cached is None or cached[0] is not locale or cached[1] is not zone:
+        cached = ctx.bespoke_formatters = (locale, zone, {})
+    made: dict[str, Callable[[Any], str]] = cached[2]
+    if name not in made:
+        made[name] = make()
+    return made[name]
 
 
 def day(value) -> str:
@@ -102,6 +152,11 @@ def day(value) -> str:
 
 
 def number(value) -> str:
+    formatter = _per_request("number", number_formatter)
+    return formatter(value) if formatter is not None else _number_by_babel(value)
+
+
+def _number_by_babel(value) -> str:
     return "—" if value is None else format_decimal(value)
 
 

@@ -13,6 +13,7 @@ writes its figures to docs/PERFORMANCE.md.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import shutil
@@ -279,7 +280,7 @@ def _built(url: str) -> bool:
 
 
 def run(backend: str, orders: int, requests: int, keep: str | None = None, full_states: bool = False,
-        pg_url: str | None = None, only: set[str] | None = None) -> dict:
+        pg_url: str | None = None, only: set[str] | None = None, gc_freeze: bool = True) -> dict:
     """Build (or, with `keep` naming a SQLite file already built or `pg_url` a PostgreSQL database already built,
     reuse) the database and time the pages."""
     tmp = Path(tempfile.mkdtemp(prefix="bespoke-scale-"))
@@ -292,6 +293,8 @@ def run(backend: str, orders: int, requests: int, keep: str | None = None, full_
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_INLINE": True, "REDIS_URL": redis.url,
                           "SECRET_KEY": "bench", "INSTANCE_PATH": str(tmp), "UPLOADS_DIR": str(tmp / "uploads"),
                           "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+        if gc_freeze:
+            gc.freeze()  # as wsgi.py does once the app is made
         began = time.perf_counter()
         if reuse:
             with app.app_context():
@@ -351,11 +354,14 @@ def main() -> None:
     parser.add_argument("--pg-url", help="PostgreSQL only: an empty database on a server you run, built into "
                                          "once and reused on the next runs (like --keep)")
     parser.add_argument("--pages", help="time only these pages (comma-separated names, e.g. inbox_queue,board_sales)")
+    parser.add_argument("--no-gc-freeze", action="store_true", help="leave start-up's objects to the collector's "
+                                                                    "full passes (wsgi.py freezes them)")
     args = parser.parse_args()
     result: dict = {"orders": args.orders}
     for backend in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         result[backend] = run(backend, args.orders, args.requests, args.keep if backend == "sqlite" else None,
-                              args.full_states, args.pg_url, set(args.pages.split(",")) if args.pages else None)
+                              args.full_states, args.pg_url, set(args.pages.split(",")) if args.pages else None,
+                              not args.no_gc_freeze)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if not args.no_write:
         write_section(Path(args.out), "## Lists and dashboards at scale",

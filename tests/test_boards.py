@@ -5,11 +5,14 @@ import re
 from html import unescape
 
 import pytest
-from sqlalchemy import event, select
+from flask import url_for
+from sqlalchemy import delete, event, func, insert, select, update
 
 from app.extensions import db
-from app.models import Department
+from app.models import Component, Department, Order
+from app.models.component_counts import ARRIVED
 from app.services import boards
+from app.web import link_maker
 from tests.support.api import Api
 from tests.support.boards import at, msk, sales_history, workshop_order
 from tests.support.web import signed_in
@@ -156,3 +159,80 @@ def test_the_figures_fragment_refreshes_itself(ui):
     fragment = client.get("/boards/sales", headers={"HX-Request": "true", "HX-Target": "board"})
     body = fragment.get_data(as_text=True)
     assert fragment.status_code == 200 and body.lstrip().startswith('<div id="board"') and "<html" not in body
+
+
+def arrived_by_join(app) -> int:
+    """The active orders' arrived components counted from the components themselves."""
+    with app.app_context():
+        return db.session.execute(select(func.count()).select_from(Component)
+                                  .join(Order, Component.order_id == Order.id)
+                                  .where(Order.status == "active", Component.status.in_(ARRIVED))).scalar_one()
+
+
+def test_the_arrived_components_count_follows_every_way_components_and_orders_change(ui, clock):
+    """The board adds up each order's arrived components, kept beside the order by the database: it must say what
+    counting the components says after steps, edits, Core inserts and updates, a finished, reopened and deleted
+    order."""
+    app, api = ui
+    received = workshop_order(api, clock, (2026, 12, 8, 10), received=True)  # three received by a step
+    ordered = workshop_order(api, clock, (2026, 12, 8, 11), ordered=True)
+    at(clock, 2026, 12, 9, 10)
+
+    def check(expected: int) -> None:
+        with app.test_request_context():
+            assert boards.arrived_count() == arrived_by_join(app) == expected
+
+    check(3)
+    api.step(ordered, "production", components=[  # the step's components replace the order's
+        {"name": "Петли Blum", "quantity": 2, "status": "in_workshop"},
+        {"name": "Ручки", "quantity": 1, "status": "received"},
+        {"name": "Направляющие", "quantity": 1, "status": "received"}])
+    check(6)
+    with app.app_context():  # Core, as the bench and imports write: an insert, statuses changed, a row moved
+        order_id = {number: db.session.execute(select(Order.id).where(Order.number == number)).scalar_one()
+                    for number in (received, ordered)}
+        db.session.execute(insert(Component), [{"order_id": order_id[received], "position": 9, "name": "Фасад",
+                                                "status": "in_workshop"},
+                                               {"order_id": order_id[received], "position": 10, "name": "Стекло",
+                                                "status": "needed"}])
+        db.session.execute(update(Component).where(Component.name == "Стекло").values(status="received"))
+        db.session.execute(update(Component).where(Component.name == "Направляющие",
+                                                   Component.order_id == order_id[ordered]).values(status="ordered"))
+        db.session.execute(update(Component).where(Component.name == "Фасад").values(order_id=order_id[ordered]))
+        db.session.commit()
+    check(7)
+    with app.app_context():
+        db.session.execute(delete(Component).where(Component.name == "Ручки", Component.order_id == order_id[ordered]))
+        db.session.commit()
+    check(6)
+    with app.app_context():  # the order finished, as its process's end writes it
+        db.session.get(Order, order_id[received]).status = "completed"
+        db.session.commit()
+    check(2)  # the finished order's four are left out
+    with app.app_context():
+        db.session.execute(update(Order).where(Order.id == order_id[received]).values(status="active"))
+        db.session.commit()
+    check(6)
+    extra = api.create_order()
+    with app.app_context():
+        extra_id = db.session.execute(select(Order.id).where(Order.number == extra)).scalar_one()
+        db.session.execute(insert(Component), [{"order_id": extra_id, "name": "Фасад", "status": "received"}])
+        db.session.commit()
+    check(7)
+    with app.app_context():  # a deleted order takes its components and its count with it
+        db.session.delete(db.session.get(Order, extra_id))
+        db.session.commit()
+    check(6)
+
+
+@pytest.mark.parametrize("endpoint, key, values", [
+    ("orders.card", "number", ["2026-00042", "B00012345", "с пробелом и/косой", "100%?&#", "ё"]),
+    ("tasks.show", "task_id", [1, 42, 10**9]),
+    ("orders.index", "stage", ["Производство", "a b"]),  # no rule of its own: url_for each time (a query string)
+])
+def test_a_pages_links_read_as_url_for_writes_them(ui, endpoint, key, values):
+    """The board's rows link through link_maker, which builds the address once: each must read as url_for's."""
+    app, _api = ui
+    with app.test_request_context():
+        made = link_maker(endpoint, key)
+        assert [made(value) for value in values] == [url_for(endpoint, **{key: value}) for value in values]

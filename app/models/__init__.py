@@ -1,6 +1,7 @@
 """All models, imported so Alembic and the app see one metadata."""
 from app.models.analytics import task_days
 from app.models.audit import AuditEvent
+from app.models.component_counts import OrderComponentCount  # its triggers follow create_all
 from app.models.dispatch import VISIT_KINDS, ForecastStat, Visit
 from app.models.imports import OrderImport
 from app.models.mail import QuarantinedMail
@@ -48,7 +49,8 @@ __all__ = [
     "task_days",
     "Attachment", "AuditEvent", "CHANNELS", "Claim", "Component", "Customer", "Department", "Document",
     "Escalation", "Feedback", "HumanTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
-    "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderCounter", "OrderImport", "OrderStatus",
+    "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderComponentCount", "OrderCounter",
+    "OrderImport", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",
     "ProcessDraft", "ProcessInstance", "ProcessMigration",
     "ProcessMigrationItem", "ProcessSettings", "QuarantinedMail", "ROLES", "RatingWeight", "Role", "SavedFilter",

@@ -178,6 +178,8 @@ class Component(Model):
     """A material or part the order needs; procurement tracks its status."""
 
     __tablename__ = "components"
+    # The workshops' boards read the few components still needed or ordered from here, not all 200,000 of a year.
+    __table_args__ = (Index("ix_components_status", "status", "order_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)

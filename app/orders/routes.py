@@ -207,13 +207,18 @@ def page_links(page: int, pages: int, around: int = 3) -> list[int | None]:
     return links
 
 
-def _page_of(query: Select, page: int) -> list[Order]:
+def _page_of(query: Select, page: int, counted: bool = False) -> tuple[list[Order], int | None]:
     """The page's orders: their ids first, sorted and cut on the orders alone, then those 50 rows with their customer
-    and partner (sorting 15,000 kitchens by price with both joined cost SQLite a second)."""
-    ids = list(db.session.execute(query.with_only_columns(Order.id).offset((page - 1) * PER_PAGE)
-                                  .limit(PER_PAGE)).scalars())
+    and partner (sorting 15,000 kitchens by price with both joined cost SQLite a second). `counted`: the total
+    comes beside the ids (None on a page past the end)."""
+    cut = query.offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    if counted:
+        rows = db.session.execute(cut.with_only_columns(Order.id, func.count().over())).all()
+        ids, total = [row[0] for row in rows], (rows[0][1] if rows else None)
+    else:
+        ids, total = list(db.session.execute(cut.with_only_columns(Order.id)).scalars()), None
     found = {order.id: order for order in db.session.execute(select(Order).where(Order.id.in_(ids or [0]))).scalars()}
-    return [found[order_id] for order_id in ids if order_id in found]
+    return [found[order_id] for order_id in ids if order_id in found], total
 
 
 def order_stages() -> list[str]:
@@ -227,10 +232,14 @@ def order_stages() -> list[str]:
 
 
 def _list_page(user: User, query: Select, errors: dict[str, str]):
-    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     page = int_arg(request.args, "page", 1, 1, 10**6, strict=False)
+    # a text search reads all its matches to sort them either way: its page's ids carry the total, one statement
+    # instead of finding the matches twice (10,000 for a surname: SQLite 13 ms, PostgreSQL 25–45 ms each time);
+    # other lists count from an index and read only their page's rows in the sort's order
+    orders, total = _page_of(query, page, counted=bool((request.args.get("q") or "").strip()))
+    if total is None:
+        total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
-    orders = _page_of(query, page)
     args = request.args.to_dict()
     filters_only = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]  # every chosen column
     saved = db.session.execute(select(SavedFilter).where(SavedFilter.user_id == user.id,

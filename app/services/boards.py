@@ -14,7 +14,8 @@ from sqlalchemy.orm import defer, joinedload
 
 from app import clock
 from app.extensions import db
-from app.models import Component, Department, HumanTask, Order, OrderStatus, User
+from app.models import Component, Department, HumanTask, Order, OrderComponentCount, OrderStatus, User
+from app.models.component_counts import ARRIVED
 from app.models.users import user_roles
 from app.policy import MANAGEMENT
 from app.services.analytics import WorkingHours
@@ -23,7 +24,7 @@ from app.services.calendar import business_calendar, company_tz
 # The workshops' boards also show components and the orders waiting for them: procurement buys, production builds.
 WORKSHOP_LANES = ("procurement", "production")
 # A component's status, as the boards group it: not ordered yet, ordered, arrived (at the warehouse or the workshop).
-COMPONENT_GROUPS = {"missing": ("needed",), "ordered": ("ordered",), "arrived": ("received", "in_workshop")}
+COMPONENT_GROUPS = {"missing": ("needed",), "ordered": ("ordered",), "arrived": ARRIVED}
 NOT_ARRIVED = COMPONENT_GROUPS["missing"] + COMPONENT_GROUPS["ordered"]
 LIST_LIMIT = 50  # rows in a list; the total is counted beside it
 OLDEST_LIMIT = 10
@@ -137,8 +138,9 @@ def board(dept: Department, now: datetime | None = None) -> Board:
     oldest_ids = oldest(lane)
     late_ids, late_total = late_tasks(lane, now)
     workshop = lane in WORKSHOP_LANES
-    waiting, held_total = held_orders() if workshop else ({}, 0)
-    tasks = _tasks([*oldest_ids, *late_ids, *waiting])  # the three lists' rows, in one query
+    waiting = Waiting.read() if workshop else Waiting()
+    held, held_total = held_orders(waiting) if workshop else ({}, 0)
+    tasks = _tasks([*oldest_ids, *late_ids, *held])  # the three lists' rows, in one query
 
     def listed(ids) -> list[HumanTask]:
         return [tasks[task_id] for task_id in ids if task_id in tasks]
@@ -149,19 +151,21 @@ def board(dept: Department, now: datetime | None = None) -> Board:
                    oldest=listed(oldest_ids))
     if workshop:
         result.workshop = True
-        result.components = component_counts()
-        result.component_lists = {group: component_list(group) for group in COMPONENT_GROUPS}
-        result.held = [HeldOrder(task=task, waiting=waiting[task.id], waited=now - task.created_at)
-                       for task in listed(waiting)]
+        result.components = {**waiting.counts(), "arrived": arrived_count()}
+        result.component_lists = {**waiting.lists(), "arrived": arrived_list()}
+        result.held = [HeldOrder(task=task, waiting=held[task.id], waited=now - task.created_at)
+                       for task in listed(held)]
         result.held_total = held_total
     return result
 
 
 def _tasks(ids: list[int]) -> dict[int, HumanTask]:
-    """The tasks of these ids, each with its order (its customer and partner): the board's lists are sorted and cut
-    on the tasks' ids first, so only their rows are joined — not every open task of the lane before the cut."""
+    """The tasks of these ids, each with its order: the board's lists are sorted and cut on the tasks' ids first, so
+    only their rows are joined — not every open task of the lane before the cut. The board shows no form data and
+    no order's customer or partner: neither is read (nor the partners' commissions after them)."""
     return {task.id: task for task in db.session.execute(
-        select(HumanTask).options(joinedload(HumanTask.order), defer(HumanTask.data))  # no form data shown
+        select(HumanTask).options(joinedload(HumanTask.order).lazyload(Order.customer),
+                                  joinedload(HumanTask.order).lazyload(Order.partner), defer(HumanTask.data))
         .where(HumanTask.id.in_(ids or [0]))).scalars()}
 
 
@@ -259,33 +263,69 @@ def _active_components():
     return select(Component).join(Order, Component.order_id == Order.id).where(Order.status == OrderStatus.ACTIVE)
 
 
-def component_counts() -> dict[str, int]:
-    """Components of active orders per group: missing, ordered, arrived."""
-    rows = dict(db.session.execute(_active_components().with_only_columns(Component.status, func.count())
-                                   .group_by(Component.status)).all())
-    return {group: sum(rows.get(status, 0) for status in statuses) for group, statuses in COMPONENT_GROUPS.items()}
+@dataclass
+class Waiting:
+    """The components of active orders not arrived yet (needed or ordered): a few thousand of the 200,000 a year's
+    orders have, read once from the status index for the two groups' counts and lists and the held orders. Sorted
+    here: asked to sort them (and cut the first 50), the planners walk every order from the oldest instead (SQLite
+    all 100,000, PostgreSQL 15–25 ms a group); and no open workshop task's components are counted one by one."""
+
+    rows: list = field(default_factory=list)  # (component id, status, order id), the oldest orders first
+
+    @classmethod
+    def read(cls) -> Waiting:
+        rows = db.session.execute(
+            select(Order.created_at, Component.order_id, Component.position, Component.id, Component.status)
+            .join(Order, Component.order_id == Order.id)
+            .where(Order.status == OrderStatus.ACTIVE, Component.status.in_(NOT_ARRIVED))).all()
+        return cls([(component_id, status, order_id) for _created, order_id, _position, component_id, status
+                    in sorted(rows, key=lambda row: (row[0], row[1], row[2], row[3]))])
+
+    def counts(self) -> dict[str, int]:
+        return {group: sum(1 for row in self.rows if row[1] in COMPONENT_GROUPS[group])
+                for group in ("missing", "ordered")}
+
+    def per_order(self) -> dict[int, int]:
+        """order id → its components waiting."""
+        result: dict[int, int] = {}
+        for row in self.rows:
+            result[row[2]] = result.get(row[2], 0) + 1
+        return result
+
+    def lists(self, limit: int = LIST_LIMIT) -> dict[str, list[tuple[Component, str]]]:
+        """Each group's first `limit` (component, order number)."""
+        shown = {group: [row[0] for row in self.rows if row[1] in COMPONENT_GROUPS[group]][:limit]
+                 for group in ("missing", "ordered")}
+        loaded = {component.id: (component, number) for component, number in db.session.execute(
+            select(Component, Order.number).join(Order, Component.order_id == Order.id)
+            .where(Component.id.in_([*shown["missing"], *shown["ordered"]] or [0])))}
+        return {group: [loaded[component_id] for component_id in ids if component_id in loaded]
+                for group, ids in shown.items()}
 
 
-def component_list(group: str, limit: int = LIST_LIMIT) -> list[tuple[Component, str]]:
-    """(component, order number) of one group, the oldest orders first."""
+def arrived_count() -> int:
+    """Components of active orders arrived (received or in the workshop): the active orders' counts added up, each
+    kept beside its order by the database (app/models/component_counts.py)."""
+    return db.session.execute(select(func.coalesce(func.sum(OrderComponentCount.arrived), 0))
+                              .where(OrderComponentCount.active.is_(True))).scalar_one()
+
+
+def arrived_list(limit: int = LIST_LIMIT) -> list[tuple[Component, str]]:
+    """(component, order number) of the arrived group, the oldest orders first: most components of every active
+    order have arrived, so the oldest orders' are found at once."""
     rows = db.session.execute(_active_components().add_columns(Order.number)
-                              .where(Component.status.in_(COMPONENT_GROUPS[group]))
+                              .where(Component.status.in_(COMPONENT_GROUPS["arrived"]))
                               .order_by(Order.created_at, Order.id, Component.position).limit(limit))
     return [(component, number) for component, number in rows]
 
 
-def held_orders(limit: int = LIST_LIMIT) -> tuple[dict[int, int], int]:
+def held_orders(waiting: Waiting | None = None, limit: int = LIST_LIMIT) -> tuple[dict[int, int], int]:
     """Active orders at a workshop stage (procurement or production) with a component not yet arrived: their
     stage's task id → components still waiting, the longest waiting first (at most `limit`), and how many there
     are."""
-    not_arrived = and_(Component.order_id == HumanTask.order_id, Component.status.in_(NOT_ARRIVED))
-    waiting = select(func.count(Component.id)).where(not_arrived).correlate(HumanTask).scalar_subquery()
-    # `waiting > 0`, not EXISTS: PostgreSQL made the EXISTS a semi join over every component (212,000, no index on
-    # their status); counted per open workshop task through the order's components instead (a few each)
-    query = (select(HumanTask.id, waiting).join(Order, HumanTask.order_id == Order.id)
-             .where(HumanTask.state == "open", HumanTask.lane.in_(WORKSHOP_LANES),
-                    Order.status == OrderStatus.ACTIVE, waiting > 0))
-    total = db.session.execute(select(func.count()).select_from(query.with_only_columns(HumanTask.id)
-                                                                .subquery())).scalar_one()
-    rows = db.session.execute(query.order_by(HumanTask.created_at, HumanTask.id).limit(limit)).all()
-    return {task_id: count for task_id, count in rows}, total
+    per_order = (waiting or Waiting.read()).per_order()
+    # the open workshop tasks (the board index's entries of two lanes), the oldest first, kept when their order waits
+    held = [(task_id, per_order[order_id]) for task_id, order_id in db.session.execute(
+        select(HumanTask.id, HumanTask.order_id).where(HumanTask.state == "open", HumanTask.lane.in_(WORKSHOP_LANES))
+        .order_by(HumanTask.created_at, HumanTask.id)) if order_id in per_order]
+    return dict(held[:limit]), len(held)
