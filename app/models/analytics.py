@@ -2,6 +2,8 @@
 thousand rows instead of reading a million tasks (app/services/daily_stats.py keeps them)."""
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import Column, Date, Integer, PrimaryKeyConstraint, String, Table
 
 from app.extensions import db
@@ -44,4 +46,22 @@ flow_days = Table(
     Column("name", String(200), nullable=False, default="", server_default=""),
     *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in FLOW_COUNT_COLUMNS),
     PrimaryKeyConstraint(*FLOW_KEY_COLUMNS, name="pk_flow_days"),
+)
+
+# The rating's rows: one per (the company day a person completed tasks, that person, the task's lane, the day they
+# last completed a task of the same order in that lane before — NO_EARLIER for the first, or a task of no order).
+# `tasks`, `with_due`, `on_time` count the tasks completed so; `reworked` those a later task of the same step of the
+# same order came back to (added when it opens); `orders` the orders they worked that day (each once), so the orders
+# worked in a period are the rows' `orders` within it whose `since` lies before it (app/services/rating_stats.py).
+NO_EARLIER = date(1, 1, 1)
+RATING_KEY_COLUMNS = ("day", "user_id", "lane", "since")
+RATING_COUNT_COLUMNS = ("tasks", "with_due", "on_time", "reworked", "orders")
+rating_days = Table(
+    "rating_days", db.metadata,
+    Column("day", Date, nullable=False),
+    Column("user_id", Integer, nullable=False),
+    Column("lane", String(40), nullable=False),
+    Column("since", Date, nullable=False),
+    *(Column(name, Integer, nullable=False, default=0, server_default="0") for name in RATING_COUNT_COLUMNS),
+    PrimaryKeyConstraint(*RATING_KEY_COLUMNS, name="pk_rating_days"),
 )
