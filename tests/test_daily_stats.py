@@ -7,7 +7,8 @@ from datetime import date
 from itertools import groupby
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import HumanTask, Order, task_days
@@ -188,3 +189,22 @@ def test_the_page_reads_its_task_figures_in_one_pass_over_the_daily_rows_and_the
                                 analytics.time_in_stage(filters, lanes))
             if args is DECEMBER and lanes is None:
                 assert all(together) and any(row.late_orders for row in together[0])  # b was late
+
+
+def test_each_order_keeps_the_stage_of_its_newest_task_where_the_cancelled_ones_stopped(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)  # c was cancelled at the measurement's planning
+    with app.app_context():
+        newest = aliased(HumanTask)
+        last = select(HumanTask.stage).where(HumanTask.id == select(func.max(newest.id)).where(
+            newest.order_id == Order.id).correlate(Order).scalar_subquery()).correlate(Order).scalar_subquery()
+        kept = {number: (stage, from_tasks) for number, stage, from_tasks in db.session.execute(
+            select(Order.number, Order.last_task_stage, last))}
+        assert all(stage == from_tasks for stage, from_tasks in kept.values()), kept
+        assert kept[orders["c"]][0] == "Планирование выезда на замер"
+        with unit_of_work():  # the migration's rebuild agrees
+            db.session.execute(update(Order).values(last_task_stage=None))
+            daily_stats._last_task_stages(db.session.connection(), [order.id for order in db.session.execute(
+                select(Order)).scalars()])
+        assert dict(db.session.execute(select(Order.number, Order.last_task_stage)).all()) == {
+            number: stage for number, (stage, _) in kept.items()}

@@ -17,7 +17,6 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import CHANNELS, ORDER_KINDS, Customer, HumanTask, Order, OrderStatus, Partner, Payment, task_days
@@ -426,17 +425,14 @@ def flow(filters: Filters, lanes: set[str] | None = None, cancelled: bool = True
     result = _flow_from_days(filters, lanes) if _daily(filters) else _flow_from_tasks(filters, lanes)
     if not cancelled:
         return result
-    # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task — looked up
-    # per cancelled order (joined instead, PostgreSQL hashed every task row: 0.9 s for a year at 100,000 orders).
-    later = aliased(HumanTask)
-    last_task = (select(func.max(later.id)).where(later.order_id == Order.id).correlate(Order).scalar_subquery())
-    stopped = (select(HumanTask.stage).where(HumanTask.id == last_task).correlate(Order).scalar_subquery()
-               .label("stopped"))
+    # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task, which the
+    # order keeps (`last_task_stage`; looked up per cancelled order, a year at 100,000 orders took 40 ms SQLite,
+    # 85 ms PostgreSQL).
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for stage, reason, count in db.session.execute(
-            select(stopped, Order.cancel_reason, func.count())
+            select(Order.last_task_stage, Order.cancel_reason, func.count())
             .where(*_in_cohort(filters), Order.status == OrderStatus.CANCELLED)
-            .group_by(stopped, Order.cancel_reason)):
+            .group_by(Order.last_task_stage, Order.cancel_reason)):
         reasons[stage or ""][(reason or "").strip()] += count
     result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
                               key=lambda row: (-row[1], row[0]))

@@ -17,9 +17,9 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select
+from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -289,9 +289,20 @@ def count_opened(connection, rows: Iterable[HumanTask], orders: dict[int, tuple[
                                        "opened_day": created.astimezone(tz).date(), "opened_kind": kind})
 
 
+def _last_task_stages(connection, order_ids: Iterable[int]) -> None:
+    """Set each order's `last_task_stage` to the stage of its newest task row (by id), over `connection` (its
+    `updated_at` kept: nothing anyone did to the order)."""
+    newer = aliased(HumanTask)
+    newest = select(func.max(newer.id)).where(newer.order_id == Order.id).correlate(Order).scalar_subquery()
+    stage = select(HumanTask.stage).where(HumanTask.id == newest).correlate(Order).scalar_subquery()
+    connection.execute(update(Order).where(Order.id.in_(list(order_ids)))
+                       .values(last_task_stage=stage, updated_at=Order.updated_at))
+
+
 @event.listens_for(Session, "after_flush")
 def _tasks_opened(session: Session, _context) -> None:
-    """Every flush that inserts task rows counts them into the flow rows, in the same transaction."""
+    """Every flush that inserts task rows counts them into the flow rows and sets their orders' last task stage, in
+    the same transaction."""
     opened = [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None]
     if not opened:
         return
@@ -301,6 +312,7 @@ def _tasks_opened(session: Session, _context) -> None:
         if order is not None:
             orders[order_id] = (order.created_at, order.kind)
     count_opened(session.connection(), opened, orders)
+    _last_task_stages(session.connection(), {row.order_id for row in opened if row.order_id is not None})
 
 
 def backfill_flow(connection) -> int:
