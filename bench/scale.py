@@ -32,7 +32,7 @@ from app import clock, create_app  # noqa: E402
 from app.demo import load_demo  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import AuditEvent, Component, Customer, HumanTask, Order, Partner, Payment, ProcessInstance, Visit  # noqa: E402
-from app.models.analytics import flow_days, rating_days, task_days  # noqa: E402
+from app.models.analytics import flow_days, flow_months, rating_days, task_days, task_months  # noqa: E402
 from app.services import daily_stats, rating_stats  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import deploy_processes  # noqa: E402
@@ -195,6 +195,15 @@ def _analytics_rows(rebuild: bool = True) -> None:
             db.session.commit()
             print(f"  {table.name}: {written} rows in {time.perf_counter() - began:.0f} s", file=sys.stderr,
                   flush=True)
+    stale = False
+    for days, months in ((task_days, task_months), (flow_days, flow_months)):  # the day rows summed per month
+        months.create(db.engine, checkfirst=True)
+        summed = [db.session.execute(select(func.coalesce(func.sum(table.c.tasks), 0))).scalar()
+                  for table in (days, months)]
+        stale = stale or summed[0] != summed[1]
+    if stale:
+        print(f"  month rows: {daily_stats.months_from_days(db.session.connection())}", file=sys.stderr, flush=True)
+        db.session.commit()
 
 
 def _reset_sequences() -> None:

@@ -1,6 +1,7 @@
 """The analytics' daily rows (`task_days`): counted in the unit of work that completes a task, and rebuilt from the
 task rows by `backfill` (the migration that made the table runs it). The flow's rows (`flow_days`): counted by the
-flush that inserts a task (`count_opened`, whoever opens it), rebuilt by `backfill_flow`.
+flush that inserts a task (`count_opened`, whoever opens it), rebuilt by `backfill_flow`. Each is counted into its
+month's row too (`task_months`, `flow_months`: the same keys with the month's first day), as it is into its day's.
 
 A completed task adds 1 to the row of (its order's creation day in the company's zone, the order's kind, the task's
 stage, BPMN id and lane, the company month it was completed in): to `tasks`, to its working-hours bucket, to
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -32,6 +34,8 @@ from app.models.analytics import (
     HOUR_BUCKETS,
     KEY_COLUMNS,
     flow_days,
+    flow_months,
+    task_months,
 )
 from app.services.calendar import BusinessCalendar, business_calendar, company_tz
 
@@ -135,30 +139,44 @@ def count_completed(rows: Iterable[HumanTask]) -> None:
     _upsert(tally)
 
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
-def _upsert_statement(dialect: str):
-    """INSERT … ON CONFLICT adding every count to the stored row's, built once per dialect (adding a zero is a
-    no-op, and one shape of statement is compiled once instead of a new one per key)."""
-    statement = _UPSERTS.get(dialect)
+def _upsert_statement(dialect: str, table=task_days):
+    """INSERT … ON CONFLICT adding every count to the stored row's, built once per dialect and table (adding a zero
+    is a no-op, and one shape of statement is compiled once instead of a new one per key)."""
+    statement = _UPSERTS.get((dialect, table.name))
     if statement is None:
-        inserted = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(task_days)
-        statement = _UPSERTS[dialect] = inserted.on_conflict_do_update(
+        inserted = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        statement = _UPSERTS[(dialect, table.name)] = inserted.on_conflict_do_update(
             index_elements=list(KEY_COLUMNS),
-            set_={name: task_days.c[name] + inserted.excluded[name] for name in COUNT_COLUMNS})
+            set_={name: table.c[name] + inserted.excluded[name] for name in COUNT_COLUMNS})
     return statement
 
 
+def by_month(rows: dict[tuple, dict[str, int]]) -> dict[tuple, dict[str, int]]:
+    """Day rows (keyed by the day first) summed per month: the month rows they add to."""
+    months: dict[tuple, dict[str, int]] = {}
+    for (day, *rest), counts in rows.items():
+        summed = months.setdefault((day.replace(day=1), *rest), dict.fromkeys(counts, 0))
+        for name, value in counts.items():
+            summed[name] += value
+    return months
+
+
 def _upsert(tally: Tally) -> None:
-    """Add the tally to the stored rows (a row another completion is adding to at the same moment is summed)."""
+    """Add the tally to the stored day and month rows (a row another completion is adding to at the same moment is
+    summed)."""
     if tally.rows:
-        db.session.execute(_upsert_statement(db.session.get_bind().dialect.name),
-                           [dict(zip(KEY_COLUMNS, key, strict=True)) | counts for key, counts in tally.rows.items()])
+        dialect = db.session.get_bind().dialect.name
+        for table, rows in ((task_days, tally.rows), (task_months, by_month(tally.rows))):
+            db.session.execute(_upsert_statement(dialect, table),
+                               [dict(zip(KEY_COLUMNS, key, strict=True)) | counts for key, counts in rows.items()])
 
 
 def backfill(connection) -> int:
-    """Rebuild every daily row from the completed task rows (over `connection`); returns the rows written."""
+    """Rebuild every daily row from the completed task rows (over `connection`); returns the rows written. The
+    month rows are rebuilt from them by `months_from_days` (apart: the migrations before those tables run this)."""
     tasks = select(HumanTask.order_id, HumanTask.stage, HumanTask.bpmn_id, HumanTask.lane, HumanTask.created_at,
                    HumanTask.completed_at, HumanTask.due_at, Order.created_at, Order.kind).join(
         Order, HumanTask.order_id == Order.id).where(HumanTask.state == "completed",
@@ -238,13 +256,13 @@ def _sequences(connection, *where, stream: bool = False):
     return groupby(rows, key=itemgetter(0))
 
 
-_OPENED: dict[str, Any] = {}  # dialect → the INSERT … SELECT below, built once a process
+_OPENED: dict[tuple[str, str], Any] = {}  # (dialect, table) → the INSERT … SELECT below, built once a process
 
 
-def _opened_statement(dialect: str):
+def _opened_statement(dialect: str, table=flow_days):
     """The flow rows of an order's tasks just opened (`opened_ids`), as a window over the order's tasks says what
     each follows and repeats; bound: opened_order, opened_ids, opened_day (the order's company day), opened_kind."""
-    statement = _OPENED.get(dialect)
+    statement = _OPENED.get((dialect, table.name))
     if statement is not None:
         return statement
     order = (HumanTask.created_at, HumanTask.id)
@@ -266,43 +284,67 @@ def _opened_statement(dialect: str):
     ).where(paired.c.id.in_(bindparam("opened_ids", expanding=True))).group_by(
         paired.c.prev, paired.c.bpmn_id, paired.c.lane)
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = make(flow_days).from_select([*FLOW_KEY_COLUMNS, "name", *FLOW_COUNT_COLUMNS], counted)
-    statement = _OPENED[dialect] = inserted.on_conflict_do_update(
+    inserted = make(table).from_select([*FLOW_KEY_COLUMNS, "name", *FLOW_COUNT_COLUMNS], counted)
+    statement = _OPENED[(dialect, table.name)] = inserted.on_conflict_do_update(
         index_elements=list(FLOW_KEY_COLUMNS),
-        set_={**{name: flow_days.c[name] + inserted.excluded[name] for name in FLOW_COUNT_COLUMNS},
+        set_={**{name: table.c[name] + inserted.excluded[name] for name in FLOW_COUNT_COLUMNS},
               "name": inserted.excluded.name})
     return statement
 
 
 def count_opened(connection, rows: Iterable[HumanTask], orders: dict[int, tuple[datetime, str]]) -> None:
     """Add tasks just inserted (flushed: they have ids) to the flow rows, over `connection` (the flush's): one
-    INSERT … SELECT an order. `orders`: order id → (created at, kind)."""
+    INSERT … SELECT an order for its day's row, one for its month's. `orders`: order id → (created at, kind)."""
     opened: dict[int, list[int]] = defaultdict(list)
     for row in rows:
         if row.order_id in orders and row.id is not None:
             opened[row.order_id].append(row.id)
-    statement = _opened_statement(connection.dialect.name)
+    days, months = (_opened_statement(connection.dialect.name, table) for table in (flow_days, flow_months))
     tz = company_tz()
     for order_id, ids in opened.items():
         created, kind = orders[order_id]
-        connection.execute(statement, {"opened_order": order_id, "opened_ids": ids,
-                                       "opened_day": created.astimezone(tz).date(), "opened_kind": kind})
+        day = created.astimezone(tz).date()
+        for statement, bound in ((days, day), (months, day.replace(day=1))):
+            connection.execute(statement, {"opened_order": order_id, "opened_ids": ids, "opened_day": bound,
+                                           "opened_kind": kind})
 
 
-def _last_task_stages(connection, order_ids: Iterable[int]) -> None:
-    """Set each order's `last_task_stage` to the stage of its newest task row (by id), over `connection` (its
-    `updated_at` kept: nothing anyone did to the order)."""
+def last_task_stages(connection, order_ids: Iterable[int] | None = None) -> None:
+    """Set each order's (or every order's) `last_task_stage` to the stage of its newest task row (by id), over
+    `connection` (its `updated_at` kept: nothing anyone did to the order) — what the migration fills them with."""
     newer = aliased(HumanTask)
     newest = select(func.max(newer.id)).where(newer.order_id == Order.id).correlate(Order).scalar_subquery()
     stage = select(HumanTask.stage).where(HumanTask.id == newest).correlate(Order).scalar_subquery()
-    connection.execute(update(Order).where(Order.id.in_(list(order_ids)))
-                       .values(last_task_stage=stage, updated_at=Order.updated_at))
+    orders = update(Order) if order_ids is None else update(Order).where(Order.id.in_(list(order_ids)))
+    connection.execute(orders.values(last_task_stage=stage, updated_at=Order.updated_at))
+
+
+_SET_STAGE = (update(Order).where(Order.id == bindparam("newest_order"))
+              .values(last_task_stage=bindparam("newest_stage"), updated_at=Order.updated_at))
+
+
+def _newest_stages(session: Session, opened: list[HumanTask]) -> None:
+    """Orders that got task rows keep the stage of the newest (the highest id: inserted last). A step sets it with
+    the order's own write (app/usecases/projection.py); rows inserted otherwise are set here, by SQL."""
+    newest: dict[int, HumanTask] = {}
+    for row in opened:
+        if row.order_id is not None and row.id is not None and (
+                row.order_id not in newest or row.id > (newest[row.order_id].id or 0)):
+            newest[row.order_id] = row
+    stale = []
+    for order_id, row in newest.items():
+        order = session.get(Order, order_id)
+        if order is not None and order.last_task_stage != row.stage:
+            stale.append({"newest_order": order_id, "newest_stage": row.stage})
+            set_committed_value(order, "last_task_stage", row.stage)
+    if stale:
+        session.connection().execute(_SET_STAGE, stale)
 
 
 @event.listens_for(Session, "after_flush")
 def _tasks_opened(session: Session, _context) -> None:
-    """Every flush that inserts task rows counts them into the flow rows and sets their orders' last task stage, in
-    the same transaction."""
+    """Every flush that inserts task rows counts them into the flow rows and keeps their orders' last task stage,
+    in the same transaction."""
     opened = [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None]
     if not opened:
         return
@@ -312,11 +354,12 @@ def _tasks_opened(session: Session, _context) -> None:
         if order is not None:
             orders[order_id] = (order.created_at, order.kind)
     count_opened(session.connection(), opened, orders)
-    _last_task_stages(session.connection(), {row.order_id for row in opened if row.order_id is not None})
+    _newest_stages(session, opened)
 
 
 def backfill_flow(connection) -> int:
-    """Rebuild every flow row from the task rows (over `connection`); returns the rows written."""
+    """Rebuild every flow row from the task rows (over `connection`); returns the rows written (the month rows:
+    `months_from_days`)."""
     tally = FlowTally()
     for _order_id, group in _sequences(connection, HumanTask.order_id.is_not(None), stream=True):
         tasks = list(group)
@@ -327,3 +370,22 @@ def backfill_flow(connection) -> int:
     for start in range(0, len(rows), 5_000):
         connection.execute(insert(flow_days), rows[start:start + 5_000])
     return len(rows)
+
+
+def months_from_days(connection) -> int:
+    """Rebuild the month rows by summing the stored day rows (over `connection`); returns the rows written."""
+    written = 0
+    for days, months, keys, counts in ((task_days, task_months, KEY_COLUMNS, COUNT_COLUMNS),
+                                       (flow_days, flow_months, FLOW_KEY_COLUMNS, FLOW_COUNT_COLUMNS)):
+        stored = {tuple(row[name] for name in keys): row for row in connection.execute(
+            select(days).order_by(*(days.c[name] for name in keys))).mappings()}
+        summed = by_month({key: {name: row[name] for name in counts} for key, row in stored.items()})
+        names = {(key[0].replace(day=1), *key[1:]): row["name"] for key, row in stored.items()} if "name" in days.c \
+            else {}
+        connection.execute(delete(months))
+        rows = [dict(zip(keys, key, strict=True)) | counted | ({"name": names[key]} if names else {})
+                for key, counted in summed.items()]
+        for start in range(0, len(rows), 5_000):
+            connection.execute(insert(months), rows[start:start + 5_000])
+        written += len(rows)
+    return written
