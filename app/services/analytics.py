@@ -456,11 +456,15 @@ def flow(filters: Filters, lanes: set[str] | None = None, cancelled: bool = True
         return result
     # Cancelling renames the order's stage («Отменён»): where it stopped is the stage of its last task, which the
     # order keeps (`last_task_stage`; looked up per cancelled order, a year at 100,000 orders took 40 ms SQLite,
-    # 85 ms PostgreSQL).
+    # 85 ms PostgreSQL). SQLite finds the cancelled ones in ix_orders_analytics first, else it reads every order row
+    # of the period (a year: 50,000, not 10,000; 23 → 16 ms); PostgreSQL filters the status in that index itself (and
+    # hashes every order for the IN: 15 → 33 ms).
+    stopped = [*_in_cohort(filters), Order.status == OrderStatus.CANCELLED]
+    if db.session.get_bind().dialect.name == "sqlite":
+        stopped = [Order.id.in_(select(Order.id).where(*stopped).correlate(None))]
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for stage, reason, count in db.session.execute(
-            select(Order.last_task_stage, Order.cancel_reason, func.count())
-            .where(*_in_cohort(filters), Order.status == OrderStatus.CANCELLED)
+            select(Order.last_task_stage, Order.cancel_reason, func.count()).where(*stopped)
             .group_by(Order.last_task_stage, Order.cancel_reason)):
         reasons[stage or ""][(reason or "").strip()] += count
     result.cancelled = sorted(((stage, sum(c.values()), c.most_common()) for stage, c in reasons.items()),
