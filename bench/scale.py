@@ -33,8 +33,8 @@ from app import clock, create_app  # noqa: E402
 from app.demo import load_demo  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import AuditEvent, Component, Customer, HumanTask, Order, Partner, Payment, ProcessInstance, Visit  # noqa: E402
-from app.models.analytics import flow_days, task_days  # noqa: E402
-from app.services import daily_stats  # noqa: E402
+from app.models.analytics import flow_days, flow_months, rating_days, task_days, task_months  # noqa: E402
+from app.services import daily_stats, rating_stats  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
 from tests.support.api import deploy_processes  # noqa: E402
 from tests.support.services import PostgresServer, RedisServer  # noqa: E402
@@ -177,14 +177,17 @@ def build(count: int, seed: int = 16, full_states: bool = False) -> dict:
 
 
 def _analytics_rows(rebuild: bool = True) -> None:
-    """The analytics' daily rows, which the bulk inserts bypass: counted from the task rows (as the migrations that
-    made the tables do) after a build, or in a kept database whose rows do not add up to its tasks (made before a
-    table existed, or by a build that counted only the demo's own orders)."""
+    """The analytics' and the rating's daily rows, which the bulk inserts bypass: counted from the task rows (as the
+    migrations that made the tables do) after a build, or in a kept database whose rows do not add up to its tasks
+    (made before a table existed, or by a build that counted only the demo's own orders)."""
     tasks = select(func.count()).select_from(HumanTask).where(HumanTask.order_id.is_not(None))
     for table, backfill, counted in (
             (task_days, daily_stats.backfill, tasks.where(HumanTask.state == "completed",
                                                           HumanTask.completed_at.is_not(None))),
-            (flow_days, daily_stats.backfill_flow, tasks)):
+            (flow_days, daily_stats.backfill_flow, tasks),
+            (rating_days, rating_stats.backfill, select(func.count()).select_from(HumanTask).where(
+                HumanTask.state == "completed", HumanTask.completed_by_id.is_not(None),
+                HumanTask.completed_at.is_not(None)))):
         table.create(db.engine, checkfirst=True)
         stored = db.session.execute(select(func.coalesce(func.sum(table.c.tasks), 0))).scalar()
         if rebuild or stored != db.session.execute(counted).scalar():
@@ -193,6 +196,15 @@ def _analytics_rows(rebuild: bool = True) -> None:
             db.session.commit()
             print(f"  {table.name}: {written} rows in {time.perf_counter() - began:.0f} s", file=sys.stderr,
                   flush=True)
+    stale = False
+    for days, months in ((task_days, task_months), (flow_days, flow_months)):  # the day rows summed per month
+        months.create(db.engine, checkfirst=True)
+        summed = [db.session.execute(select(func.coalesce(func.sum(table.c.tasks), 0))).scalar()
+                  for table in (days, months)]
+        stale = stale or summed[0] != summed[1]
+    if stale:
+        print(f"  month rows: {daily_stats.months_from_days(db.session.connection())}", file=sys.stderr, flush=True)
+        db.session.commit()
 
 
 def _reset_sequences() -> None:

@@ -9,8 +9,9 @@ from datetime import date
 from itertools import groupby
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import HumanTask, Order, User, task_days
@@ -21,6 +22,8 @@ from app.models.analytics import (
     HOUR_BUCKETS,
     KEY_COLUMNS,
     flow_days,
+    flow_months,
+    task_months,
 )
 from app.services import analytics, daily_stats
 from app.services.calendar import business_calendar, company_tz
@@ -123,6 +126,7 @@ def test_a_cohort_narrowed_by_partner_is_counted_from_its_tasks_as_before(ui, cl
     with app.app_context():
         with unit_of_work():
             db.session.execute(task_days.delete())  # the partner's figures do not come from the daily rows
+            db.session.execute(task_months.delete())
         mega = analytics.parse_filters({**DECEMBER, "partner": "mega"})
         assert [(row.stage, row.on_time, row.total, row.late_orders) for row in analytics.on_time(mega)] == [
             (NEW_ORDER, 0, 1, 1)]
@@ -166,9 +170,11 @@ def test_opened_tasks_are_counted_into_the_flow_rows_as_the_task_rows_say_and_th
         assert firsts == len(set(db.session.execute(select(HumanTask.order_id)).scalars())) > 1
         with unit_of_work():
             db.session.execute(flow_days.delete())
+            db.session.execute(flow_months.delete())
         assert analytics.flow(analytics.parse_filters(DECEMBER)).transitions == {}  # the page reads the rows
         with unit_of_work():
             daily_stats.backfill_flow(db.session.connection())
+            daily_stats.months_from_days(db.session.connection())
         assert _stored_flow() == stored
         flow = analytics.flow(analytics.parse_filters(DECEMBER))
         assert flow.loops == {"prepare_contract": 1} and flow.loop_orders == {"prepare_contract": 1}
@@ -264,3 +270,73 @@ def test_what_a_failed_unit_of_work_or_savepoint_counted_is_not_added_to_the_dai
         assert _stored() == _counted_from_tasks()
         assert _stored_flow() == _flow_counted_from_tasks()
         assert sum(row["tasks"] for key, row in _stored().items() if key[3] == "new_order") == 1
+
+
+def test_each_order_keeps_the_stage_of_its_newest_task_where_the_cancelled_ones_stopped(ui, clock):
+    app, api = ui
+    orders = history(app, api, clock)  # c was cancelled at the measurement's planning
+    with app.app_context():
+        newest = aliased(HumanTask)
+        last = select(HumanTask.stage).where(HumanTask.id == select(func.max(newest.id)).where(
+            newest.order_id == Order.id).correlate(Order).scalar_subquery()).correlate(Order).scalar_subquery()
+        kept = {number: (stage, from_tasks) for number, stage, from_tasks in db.session.execute(
+            select(Order.number, Order.last_task_stage, last))}
+        assert all(stage == from_tasks for stage, from_tasks in kept.values()), kept
+        assert kept[orders["c"]][0] == "Планирование выезда на замер"
+        with unit_of_work():  # the migration's rebuild agrees
+            db.session.execute(update(Order).values(last_task_stage=None))
+            daily_stats.last_task_stages(db.session.connection(), [order.id for order in db.session.execute(
+                select(Order)).scalars()])
+        assert dict(db.session.execute(select(Order.number, Order.last_task_stage)).all()) == {
+            number: stage for number, (stage, _) in kept.items()}
+
+
+def _rows_of(table, keys, counts) -> dict[tuple, dict]:
+    return {tuple(row[name] for name in keys): {name: row[name] for name in counts}
+            for row in db.session.execute(select(table)).mappings()}
+
+
+PERIODS = [DECEMBER, {"from": "2026-12-04", "to": "2026-12-31"}, {"from": "2026-11-30", "to": "2026-12-31"},
+           {"from": "2026-11-01", "to": "2026-12-06"}, {"from": "2026-12-01", "to": ""}, {"from": "", "to": ""},
+           {"from": "", "to": "2026-12-31"}, {"from": "2026-11-15", "to": "2027-01-10"},
+           {"from": "2026-12-03", "to": "2026-12-07"}]
+
+
+def _figures(filters) -> tuple:
+    return analytics.task_figures(filters), analytics.flow(filters), analytics.median_by_task(filters)
+
+
+@pytest.mark.parametrize("exact", [0, 5_000])  # percentiles from the histogram / from the tasks
+def test_the_month_rows_are_the_day_rows_summed_and_a_period_reads_the_same_figures_either_way(
+        make_app, clock, monkeypatch, exact):
+    app = make_app(WTF_CSRF_ENABLED=False, ANALYTICS_EXACT_TASKS=exact)
+    api = Api(app, app.test_client())
+    orders = history(app, api, clock)  # e came in November, the others in December
+    at(clock, 2027, 1, 2, 10)  # and one in January, with its first task done
+    orders["f"] = api.create_order("kitchen")
+    api.step(orders["f"], "new_order")
+    tables = ((task_days, task_months, KEY_COLUMNS, COUNT_COLUMNS),
+              (flow_days, flow_months, FLOW_KEY_COLUMNS, FLOW_COUNT_COLUMNS))
+    with app.app_context():
+        for days, months, keys, counts in tables:
+            assert _rows_of(months, keys, counts) == daily_stats.by_month(_rows_of(days, keys, counts))
+            assert {key[0] for key in _rows_of(months, keys, counts)} >= {date(2026, 12, 1), date(2027, 1, 1)}
+        stored = [_rows_of(months, keys, counts) for _days, months, keys, counts in tables]
+        with unit_of_work():  # the migration's rebuild, and the backfills', agree
+            daily_stats.months_from_days(db.session.connection())
+        assert [_rows_of(months, keys, counts) for _days, months, keys, counts in tables] == stored
+        with unit_of_work():
+            daily_stats.backfill(db.session.connection())
+            daily_stats.backfill_flow(db.session.connection())
+            daily_stats.months_from_days(db.session.connection())
+        assert [_rows_of(months, keys, counts) for _days, months, keys, counts in tables] == stored
+        with app.test_request_context():
+            with statements(app) as seen:
+                from_months = {str(args): _figures(analytics.parse_filters(args)) for args in PERIODS}
+            assert any("FROM task_months" in s for s in seen) and any("FROM flow_months" in s for s in seen)
+            monkeypatch.setattr(analytics, "_whole_months", lambda filters: None)  # every period from its days
+            with statements(app) as seen:
+                from_days = {str(args): _figures(analytics.parse_filters(args)) for args in PERIODS}
+            assert not any("_months" in s for s in seen)
+        assert from_months == from_days
+        assert from_months[str(DECEMBER)][1].transitions  # the figures are there to compare

@@ -120,8 +120,10 @@ def test_a_completion_reads_the_user_once_flushes_little_and_answers_in_one_quer
     assert sum(c["order writes"] for c in cost.values()) <= len(HAPPY_CASH) + 2, cost
     assert sum(c["flushes"] for c in cost.values()) <= 30, cost  # was 50 (4-8 a completion)
     # was 262; two a completion (its earlier completions read, the day's row upserted) keep the analytics' daily rows,
-    # one a step that opens tasks (an INSERT … SELECT) the flow rows
-    assert sum(c["statements"] for c in cost.values()) <= 230, cost
+    # one a step that opens tasks (an INSERT … SELECT) the flow rows; 206 before the rating's rows (the order's tasks
+    # read, the person's day upserted: two a step) and the month rows (one more upsert a completion, one more
+    # INSERT … SELECT a step that opens tasks) — 239
+    assert sum(c["statements"] for c in cost.values()) <= 240, cost
 
 
 class RoundTrips:

@@ -1,6 +1,8 @@
 """The analytics page (figures, charts, tables, each figure a link to its orders) and the lifecycle heatmap."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -54,9 +56,20 @@ def _form():
     return dict(typed=typed, choices=choices, error=error, bad=bad), filters
 
 
-def orders_link(filters: analytics.Filters, **extra: str) -> str:
-    args: dict = filters.order_args(**extra)
-    return url_for("orders.index", **args)
+# What url_for leaves unescaped in a query string (werkzeug's own `_urlencode`), so the links read the same.
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
+def orders_links(filters: analytics.Filters):
+    """A function of `extra` giving the orders list's address for the cohort plus `extra`: url_for's address, with
+    the list's path built once — a year's page has some 250 links, 16 ms of url_for."""
+    path = url_for("orders.index")
+
+    def link(**extra: str) -> str:
+        args = filters.order_args(**extra)
+        return f"{path}?{urlencode(args, safe=QUERY_SAFE)}" if args else path
+
+    return link
 
 
 @bp.get("/")
@@ -70,7 +83,7 @@ def index():
     kind_names = {code: title for code, title in context["choices"]["kind"]}
     return render_template("analytics/index.html", **context, figures=figures, filters=filters, lanes=lanes,
                            chart=_chart(figures, kind_names), kind_names=kind_names,
-                           link=lambda **extra: orders_link(filters, **extra), month_end=analytics.month_end)
+                           link=orders_links(filters), month_end=analytics.month_end)
 
 
 MONEY_LANES = {"sales", "accountant"}  # the heads whose department's figures revenue and payments are

@@ -130,6 +130,10 @@ class Order(Model):
     delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     stage: Mapped[str] = mapped_column(String(120), index=True, default="")
+    # The stage of the order's newest task row, set by the flush that inserts one (app/services/daily_stats.py): where
+    # a cancelled order stopped, since cancelling renames `stage` — the analytics read it instead of every order's
+    # tasks. Written by SQL after the flush, so a loaded order may hold an older value until it is read again.
+    last_task_stage: Mapped[str | None] = mapped_column(String(120), nullable=True)
     status: Mapped[str] = mapped_column(String(20), index=True, default=OrderStatus.ACTIVE)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, index=True)

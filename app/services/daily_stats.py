@@ -1,7 +1,8 @@
 """The analytics' daily rows (`task_days`): counted in the unit of work that completes a task, and rebuilt from the
 task rows by `backfill` (the migration that made the table runs it). The flow's rows (`flow_days`): counted by the
-flush that inserts a task (whoever opens it), rebuilt by `backfill_flow`. Both are added to the rows just before the
-commit (see "added last" below).
+flush that inserts a task (whoever opens it), rebuilt by `backfill_flow`. Each is counted into its month's row too
+(`task_months`, `flow_months`: the same keys with the month's first day), as it is into its day's. All are added to the
+rows just before the commit (see "added last" below).
 
 A completed task adds 1 to the row of (its order's creation day in the company's zone, the order's kind, the task's
 stage, BPMN id and lane, the company month it was completed in): to `tasks`, to its working-hours bucket, to
@@ -18,9 +19,10 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select
+from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -34,6 +36,8 @@ from app.models.analytics import (
     HOUR_BUCKETS,
     KEY_COLUMNS,
     flow_days,
+    flow_months,
+    task_months,
 )
 from app.services.calendar import BusinessCalendar, business_calendar, company_tz
 
@@ -137,29 +141,40 @@ def count_completed(rows: Iterable[HumanTask]) -> None:
     _upsert(tally)
 
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
-def _upsert_statement(dialect: str):
-    """INSERT … ON CONFLICT adding every count to the stored row's, built once per dialect (adding a zero is a
-    no-op, and one shape of statement is compiled once instead of a new one per key)."""
-    statement = _UPSERTS.get(dialect)
+def _upsert_statement(dialect: str, table=task_days):
+    """INSERT … ON CONFLICT adding every count to the stored row's, built once per dialect and table (adding a zero
+    is a no-op, and one shape of statement is compiled once instead of a new one per key)."""
+    statement = _UPSERTS.get((dialect, table.name))
     if statement is None:
-        inserted = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(task_days)
-        statement = _UPSERTS[dialect] = inserted.on_conflict_do_update(
+        inserted = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        statement = _UPSERTS[(dialect, table.name)] = inserted.on_conflict_do_update(
             index_elements=list(KEY_COLUMNS),
-            set_={name: task_days.c[name] + inserted.excluded[name] for name in COUNT_COLUMNS})
+            set_={name: table.c[name] + inserted.excluded[name] for name in COUNT_COLUMNS})
     return statement
 
 
+def by_month(rows: dict[tuple, dict[str, int]]) -> dict[tuple, dict[str, int]]:
+    """Day rows (keyed by the day first) summed per month: the month rows they add to."""
+    months: dict[tuple, dict[str, int]] = {}
+    for (day, *rest), counts in rows.items():
+        summed = months.setdefault((day.replace(day=1), *rest), dict.fromkeys(counts, 0))
+        for name, value in counts.items():
+            summed[name] += value
+    return months
+
+
 def _upsert(tally: Tally) -> None:
-    """Add the tally to the stored rows when the unit of work commits (`_add_staged`)."""
+    """Add the tally to the stored day and month rows when the unit of work commits (`_add_staged`)."""
     if tally.rows:
         _stage(db.session(), ("tasks", tally.rows))
 
 
 def backfill(connection) -> int:
-    """Rebuild every daily row from the completed task rows (over `connection`); returns the rows written."""
+    """Rebuild every daily row from the completed task rows (over `connection`); returns the rows written. The
+    month rows are rebuilt from them by `months_from_days` (apart: the migrations before those tables run this)."""
     tasks = select(HumanTask.order_id, HumanTask.stage, HumanTask.bpmn_id, HumanTask.lane, HumanTask.created_at,
                    HumanTask.completed_at, HumanTask.due_at, Order.created_at, Order.kind).join(
         Order, HumanTask.order_id == Order.id).where(HumanTask.state == "completed",
@@ -239,13 +254,13 @@ def _sequences(connection, *where, stream: bool = False):
     return groupby(rows, key=itemgetter(0))
 
 
-_OPENED: dict[str, Any] = {}  # dialect → the INSERT … SELECT below, built once a process
+_OPENED: dict[tuple[str, str], Any] = {}  # (dialect, table) → the INSERT … SELECT below, built once a process
 
 
-def _opened_statement(dialect: str):
+def _opened_statement(dialect: str, table=flow_days):
     """The flow rows of an order's tasks just opened (`opened_ids`), as a window over the order's tasks says what
     each follows and repeats; bound: opened_order, opened_ids, opened_day (the order's company day), opened_kind."""
-    statement = _OPENED.get(dialect)
+    statement = _OPENED.get((dialect, table.name))
     if statement is not None:
         return statement
     order = (HumanTask.created_at, HumanTask.id)
@@ -265,35 +280,72 @@ def _opened_statement(dialect: str):
         func.sum(case(((paired.c.prev != "") & (paired.c.pair_nth == 1), 1), else_=0)),
         func.sum(case((paired.c.nth > 1, 1), else_=0)), func.sum(case((paired.c.nth == 2, 1), else_=0))
     ).where(paired.c.id.in_(bindparam("opened_ids", expanding=True))).group_by(
-        paired.c.prev, paired.c.bpmn_id, paired.c.lane).order_by(paired.c.prev, paired.c.bpmn_id, paired.c.lane)
+        paired.c.prev, paired.c.bpmn_id, paired.c.lane)
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = make(flow_days).from_select([*FLOW_KEY_COLUMNS, "name", *FLOW_COUNT_COLUMNS], counted)
-    statement = _OPENED[dialect] = inserted.on_conflict_do_update(
+    inserted = make(table).from_select([*FLOW_KEY_COLUMNS, "name", *FLOW_COUNT_COLUMNS], counted)
+    statement = _OPENED[(dialect, table.name)] = inserted.on_conflict_do_update(
         index_elements=list(FLOW_KEY_COLUMNS),
-        set_={**{name: flow_days.c[name] + inserted.excluded[name] for name in FLOW_COUNT_COLUMNS},
+        set_={**{name: table.c[name] + inserted.excluded[name] for name in FLOW_COUNT_COLUMNS},
               "name": inserted.excluded.name})
     return statement
 
 
+def last_task_stages(connection, order_ids: Iterable[int] | None = None) -> None:
+    """Set each order's (or every order's) `last_task_stage` to the stage of its newest task row (by id), over
+    `connection` (its `updated_at` kept: nothing anyone did to the order) — what the migration fills them with."""
+    newer = aliased(HumanTask)
+    newest = select(func.max(newer.id)).where(newer.order_id == Order.id).correlate(Order).scalar_subquery()
+    stage = select(HumanTask.stage).where(HumanTask.id == newest).correlate(Order).scalar_subquery()
+    orders = update(Order) if order_ids is None else update(Order).where(Order.id.in_(list(order_ids)))
+    connection.execute(orders.values(last_task_stage=stage, updated_at=Order.updated_at))
+
+
+_SET_STAGE = (update(Order).where(Order.id == bindparam("newest_order"))
+              .values(last_task_stage=bindparam("newest_stage"), updated_at=Order.updated_at))
+
+
+def _newest_stages(session: Session, opened: list[HumanTask]) -> None:
+    """Orders that got task rows keep the stage of the newest (the highest id: inserted last). A step sets it with
+    the order's own write (app/usecases/projection.py); rows inserted otherwise are set here, by SQL."""
+    newest: dict[int, HumanTask] = {}
+    for row in opened:
+        if row.order_id is not None and row.id is not None and (
+                row.order_id not in newest or row.id > (newest[row.order_id].id or 0)):
+            newest[row.order_id] = row
+    stale = []
+    for order_id, row in newest.items():
+        order = session.get(Order, order_id)
+        if order is not None and order.last_task_stage != row.stage:
+            stale.append({"newest_order": order_id, "newest_stage": row.stage})
+            set_committed_value(order, "last_task_stage", row.stage)
+    if stale:
+        session.connection().execute(_SET_STAGE, stale)
+
+
 @event.listens_for(Session, "after_flush")
 def _tasks_opened(session: Session, _context) -> None:
-    """Every flush that inserts task rows counts them into the flow rows, in the same transaction: one INSERT …
-    SELECT an order, staged to the commit (`_add_staged`; the rows it reads are in the database by then)."""
-    opened: dict[int, list[int]] = defaultdict(list)
-    for row in session.new:
-        if isinstance(row, HumanTask) and row.order_id is not None and row.id is not None:
-            opened[row.order_id].append(row.id)
+    """Every flush that inserts task rows counts them into the flow rows, in the same transaction (one INSERT …
+    SELECT an order for its day's row and one for its month's, staged to the commit: `_add_staged`; the rows they
+    read are in the database by then), and keeps their orders' last task stage."""
+    opened = [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None]
+    if not opened:
+        return
+    ids: dict[int, list[int]] = defaultdict(list)
+    for row in opened:
+        if row.order_id is not None and row.id is not None:
+            ids[row.order_id].append(row.id)
     tz = company_tz()
-    for order_id, ids in opened.items():
+    for order_id, task_ids in ids.items():
         order = session.identity_map.get(identity_key(Order, order_id))  # the step has its order in hand
         created, kind = (order.created_at, order.kind) if order is not None else session.execute(
             select(Order.created_at, Order.kind).where(Order.id == order_id)).one()
-        _stage(session, ("flow", {"opened_order": order_id, "opened_ids": sorted(ids),
+        _stage(session, ("flow", {"opened_order": order_id, "opened_ids": sorted(task_ids),
                                   "opened_day": created.astimezone(tz).date(), "opened_kind": kind}))
+    _newest_stages(session, opened)
 
 
 # -- added last -------------------------------------------------------------------------------------------------
-# A daily row is shared by every order of its day, kind and stage, and adding to it locks the row until the
+# A day's (or month's) row is shared by every order of its day, kind and stage, and adding to it locks the row until the
 # transaction ends. Added mid-step, every other completion of the same stage would wait on PostgreSQL for this unit
 # of work's whole remainder; so the counts are staged on the session and added just before the commit, in the order
 # of their keys (two units of work adding to the same rows lock them in the same order: neither waits on the other
@@ -342,15 +394,19 @@ def _add_staged(session: Session) -> None:
             for name, count in counts.items():
                 row[name] += count
     dialect = session.get_bind().dialect.name
-    if tasks:
-        session.execute(_upsert_statement(dialect), [dict(zip(KEY_COLUMNS, key, strict=True)) | tasks[key]
-                                                     for key in sorted(tasks)])
+    for table, rows in ((task_days, tasks), (task_months, by_month(tasks))):
+        if rows:
+            session.execute(_upsert_statement(dialect, table), [dict(zip(KEY_COLUMNS, key, strict=True)) | rows[key]
+                                                                for key in sorted(rows)])
     for params in sorted(flows, key=itemgetter("opened_day", "opened_kind", "opened_order")):
-        session.execute(_opened_statement(dialect), params)
+        session.execute(_opened_statement(dialect, flow_days), params)
+        session.execute(_opened_statement(dialect, flow_months),
+                        {**params, "opened_day": params["opened_day"].replace(day=1)})
 
 
 def backfill_flow(connection) -> int:
-    """Rebuild every flow row from the task rows (over `connection`); returns the rows written."""
+    """Rebuild every flow row from the task rows (over `connection`); returns the rows written (the month rows:
+    `months_from_days`)."""
     tally = FlowTally()
     for _order_id, group in _sequences(connection, HumanTask.order_id.is_not(None), stream=True):
         tasks = list(group)
@@ -361,3 +417,22 @@ def backfill_flow(connection) -> int:
     for start in range(0, len(rows), 5_000):
         connection.execute(insert(flow_days), rows[start:start + 5_000])
     return len(rows)
+
+
+def months_from_days(connection) -> int:
+    """Rebuild the month rows by summing the stored day rows (over `connection`); returns the rows written."""
+    written = 0
+    for days, months, keys, counts in ((task_days, task_months, KEY_COLUMNS, COUNT_COLUMNS),
+                                       (flow_days, flow_months, FLOW_KEY_COLUMNS, FLOW_COUNT_COLUMNS)):
+        stored = {tuple(row[name] for name in keys): row for row in connection.execute(
+            select(days).order_by(*(days.c[name] for name in keys))).mappings()}
+        summed = by_month({key: {name: row[name] for name in counts} for key, row in stored.items()})
+        names = {(key[0].replace(day=1), *key[1:]): row["name"] for key, row in stored.items()} if "name" in days.c \
+            else {}
+        connection.execute(delete(months))
+        rows = [dict(zip(keys, key, strict=True)) | counted | ({"name": names[key]} if names else {})
+                for key, counted in summed.items()]
+        for start in range(0, len(rows), 5_000):
+            connection.execute(insert(months), rows[start:start + 5_000])
+        written += len(rows)
+    return written

@@ -3,7 +3,8 @@ score and ranked within the role (the formula is docs/RATING.md).
 
 A person is rated in a role for the tasks of that role's lane they completed (`HumanTask.completed_by_id`) in the
 period; the orders they worked are those tasks' orders. Every figure is one aggregate grouped by (person, role):
-four queries whatever the number of people or tasks.
+three queries whatever the number of people or tasks — the counts summed from the daily rows (`rating_days`,
+app/services/rating_stats.py), the claims and the ratings from their few orders' tasks.
 """
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, func, select
 
 from app.extensions import db
 from app.models import Claim, Feedback, HumanTask, RatingWeight, Role, User
 from app.policy import CUSTOMERS, MANAGEMENT, headed_lanes
+from app.services import rating_stats
 from app.services.periods import within
 
 KPIS = ("on_time", "throughput", "rework", "claims", "ratings")
@@ -124,30 +125,16 @@ def _period(first: date | None, last: date | None):
 
 def _rows(first: date | None, last: date | None) -> dict[tuple[int, str], Row]:
     done = _period(first, last)
-    key = (HumanTask.completed_by_id, HumanTask.lane)
-    # One pass over the period's tasks (the rating index alone): the counts and the orders worked (each once).
-    counts = db.session.execute(
-        select(*key, func.count(), func.count(HumanTask.due_at),
-               func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0)),
-               func.count(HumanTask.order_id.distinct()))
-        .where(done).group_by(*key)).all()
+    # The period's daily rows (app/services/rating_stats.py): a year is a few thousand rows, not 400,000 tasks
+    # read twice (the counts with the orders worked, and whether a later task came back to each).
+    counts = db.session.execute(rating_stats.summed(first, last, ["", *sorted(CUSTOMERS)])).all()
     if not counts:
         return {}
     people = {user.id: user for user in db.session.execute(
         select(User).where(User.id.in_({row[0] for row in counts}))).scalars()}
-    rows = {(user_id, lane): Row(user=people[user_id], role=lane, tasks=tasks, with_due=with_due,
-                                 on_time=int(on_time or 0), orders=orders)
-            for user_id, lane, tasks, with_due, on_time, orders in counts}
-
-    later = aliased(HumanTask)  # the same step of the same order, opened again after theirs was done
-    # (so opened within the period or after it: said outright, PostgreSQL hashes only those tasks, not every one)
-    again = (select(later.id).where(later.order_id == HumanTask.order_id, later.bpmn_id == HumanTask.bpmn_id,
-                                    later.id != HumanTask.id, later.created_at >= HumanTask.completed_at,
-                                    *within(later.created_at, first, None))
-             .exists())
-    for user_id, lane, reworked in db.session.execute(
-            select(*key, func.count()).where(done, HumanTask.order_id.is_not(None), again).group_by(*key)):
-        rows[(user_id, lane)].reworked = reworked
+    rows = {(user_id, lane): Row(user=people[user_id], role=lane, tasks=int(tasks), with_due=int(with_due),
+                                 on_time=int(on_time), reworked=int(reworked), orders=int(orders))
+            for user_id, lane, tasks, with_due, on_time, reworked, orders in counts}
 
     def worked(*among):
         """Each (person, lane, order) they worked in the period once, of the orders `among`: the claims' and

@@ -57,6 +57,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         db.session.execute(update(Escalation).where(Escalation.human_task_id.in_(closed),
                                                     Escalation.cleared_at.is_(None)).values(cleared_at=now))
     lanes = None
+    newest: HumanTask | None = None  # the last row added gets the highest id
     for guid, view_task in ready.items():
         if guid in open_rows:
             continue
@@ -81,6 +82,11 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         waiting.append((row.bpmn_id, row.due_at))
         if owners:
             lane_owners.name_candidates(row, owners, known, actor)
+        newest = row
+    if newest is not None and instance.order_id is not None:  # with the order's own write: where it stopped
+        order = db.session.get(Order, instance.order_id)
+        if order is not None and order.last_task_stage != newest.stage:
+            order.last_task_stage = newest.stage
     return waiting, len(waiting) != len(open_rows) or bool(closed)
 
 
