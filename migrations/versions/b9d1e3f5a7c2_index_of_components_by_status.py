@@ -18,6 +18,9 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('components', schema=None) as batch_op:
         batch_op.create_index('ix_components_status', ['status', 'order_id'], unique=False)
+    # The planner's figures for the new index: without them SQLite, holding figures for the table's other index,
+    # keeps walking that one (the production board at 100,000 orders: 101 ms instead of 48).
+    op.execute("ANALYZE components")
 
 
 def downgrade():
