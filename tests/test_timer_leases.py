@@ -166,3 +166,24 @@ def test_re_predicting_the_orders_stops_for_a_timer_that_is_due(make_app):
         rest = scheduler.refresh_predictions(clock.now())
         assert rest is not None and rest["orders"] == 3 and scheduler.predicted_after is None  # all done, then swept
         assert "fired" in rest
+
+
+def test_on_sqlite_the_scheduler_gathers_the_query_planner_s_figures_at_start_and_daily(make_app):
+    """Nothing else runs ANALYZE on SQLite, and without its figures the lists and analytics get poor plans at
+    100,000 orders (the orders list 106 ms instead of 25). PostgreSQL's autovacuum keeps its own."""
+    app = make_app()
+    Api(app, app.test_client()).create_order()
+    scheduler = Scheduler()
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+        if sqlite:
+            db.session.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+            db.session.commit()
+        now = clock.now()
+        assert scheduler.run_once(now)["analyzed"] is sqlite
+        if sqlite:
+            figures = db.session.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'human_tasks'")).scalar()
+            db.session.rollback()
+            assert figures > 0
+        assert scheduler.run_once(now + timedelta(hours=23))["analyzed"] is False
+        assert scheduler.run_once(now + timedelta(hours=25))["analyzed"] is sqlite
