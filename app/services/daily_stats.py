@@ -16,14 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import Date, String, bindparam, case, cast, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -304,44 +303,30 @@ _SET_STAGE = (update(Order).where(Order.id == bindparam("newest_order"))
               .values(last_task_stage=bindparam("newest_stage"), updated_at=Order.updated_at))
 
 
-def _newest_stages(session: Session, opened: list[HumanTask]) -> None:
-    """Orders that got task rows keep the stage of the newest (the highest id: inserted last). A step sets it with
-    the order's own write (app/usecases/projection.py); rows inserted otherwise are set here, by SQL."""
-    newest: dict[int, HumanTask] = {}
-    for row in opened:
-        if row.order_id is not None and row.id is not None and (
-                row.order_id not in newest or row.id > (newest[row.order_id].id or 0)):
-            newest[row.order_id] = row
-    stale = []
-    for order_id, row in newest.items():
-        order = session.get(Order, order_id)
-        if order is not None and order.last_task_stage != row.stage:
-            stale.append({"newest_order": order_id, "newest_stage": row.stage})
-            set_committed_value(order, "last_task_stage", row.stage)
-    if stale:
-        session.connection().execute(_SET_STAGE, stale)
-
-
 @event.listens_for(Session, "after_flush")
 def _tasks_opened(session: Session, _context) -> None:
     """Every flush that inserts task rows counts them into the flow rows, in the same transaction (one INSERT …
     SELECT an order for its day's row and one for its month's, staged to the commit: `_add_staged`; the rows they
-    read are in the database by then), and keeps their orders' last task stage."""
-    opened = [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None]
-    if not opened:
-        return
-    ids: dict[int, list[int]] = defaultdict(list)
-    for row in opened:
-        if row.order_id is not None and row.id is not None:
-            ids[row.order_id].append(row.id)
+    read are in the database by then), and keeps their orders' last task stage: the stage of the newest (the highest
+    id). A step sets it with the order's own write (app/usecases/projection.py); rows inserted otherwise by SQL here."""
+    opened: dict[int, list[HumanTask]] = defaultdict(list)
+    for row in session.new:
+        if isinstance(row, HumanTask) and row.order_id is not None and row.id is not None:
+            opened[row.order_id].append(row)
     tz = company_tz()
-    for order_id, task_ids in ids.items():
-        order = session.identity_map.get(identity_key(Order, order_id))  # the step has its order in hand
-        created, kind = (order.created_at, order.kind) if order is not None else session.execute(
-            select(Order.created_at, Order.kind).where(Order.id == order_id)).one()
-        _stage(session, ("flow", {"opened_order": order_id, "opened_ids": sorted(task_ids),
-                                  "opened_day": created.astimezone(tz).date(), "opened_kind": kind}))
-    _newest_stages(session, opened)
+    stale = []
+    for order_id, rows in opened.items():
+        order = session.get(Order, order_id)  # the step has its order in hand: no query
+        if order is None:
+            continue
+        _stage(session, ("flow", {"opened_order": order_id, "opened_ids": sorted(row.id for row in rows),
+                                  "opened_day": order.created_at.astimezone(tz).date(), "opened_kind": order.kind}))
+        newest = max(rows, key=attrgetter("id"))
+        if order.last_task_stage != newest.stage:
+            stale.append({"newest_order": order_id, "newest_stage": newest.stage})
+            set_committed_value(order, "last_task_stage", newest.stage)
+    if stale:
+        session.connection().execute(_SET_STAGE, stale)
 
 
 # -- added last -------------------------------------------------------------------------------------------------
