@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app import clock
 from app.extensions import db
@@ -24,6 +24,7 @@ from app.models import (
     Partner,
     Payment,
     ProcessDefinition,
+    ProcessInstance,
     TaskCandidate,
     User,
 )
@@ -47,12 +48,36 @@ def _money(value: Decimal | None):
 
 def task_json(task: HumanTask) -> dict:
     definition = task.instance.definition
+    return task_row_json(task, task.order.number if task.order else None, definition.process_id, definition.name,
+                         task.assignee.login if task.assignee else None)
+
+
+# The columns `task_row_json` reads of a task row, and what it reads beside them (`TASK_ROW` selects both).
+TASK_ROW = (HumanTask.id, HumanTask.instance_id, HumanTask.name, HumanTask.bpmn_id, HumanTask.kind, HumanTask.stage,
+            HumanTask.lane, HumanTask.lane_name, HumanTask.state, HumanTask.created_at, HumanTask.due_at,
+            HumanTask.sla_level, Order.number.label("order_number"), ProcessDefinition.process_id,
+            ProcessDefinition.name.label("process_name"), User.login.label("assignee_login"))
+
+
+def task_rows(*where) -> Select:
+    """`TASK_ROW` of the tasks `where` picks, with their order's number, process and assignee: plain rows for
+    `task_row_json`, no ORM objects (the answer to a completion)."""
+    return (select(*TASK_ROW).select_from(HumanTask)
+            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+            .outerjoin(Order, Order.id == HumanTask.order_id).outerjoin(User, User.id == HumanTask.assignee_id)
+            .where(*where))
+
+
+def task_row_json(task, order_number: str | None, process_id: str, process_name: str | None,
+                  assignee: str | None) -> dict:
+    """A task as the API shows it: `task` is the ORM row or a `task_rows` row (the same attribute names)."""
     return {
-        "id": task.id, "order_number": task.order.number if task.order else None, "instance_id": task.instance_id,
-        "process_id": definition.process_id, "process_name": definition.name or definition.process_id,
+        "id": task.id, "order_number": order_number, "instance_id": task.instance_id,
+        "process_id": process_id, "process_name": process_name or process_id,
         "name": task.name, "bpmn_id": task.bpmn_id, "kind": task.kind,
         "stage": task.stage, "lane": task.lane, "lane_name": task.lane_name, "state": task.state,
-        "assignee": task.assignee.login if task.assignee else None,
+        "assignee": assignee,
         "created_at": _iso(task.created_at), "due_at": _iso(task.due_at), "sla_level": task.sla_level,
         "overdue": bool(task.due_at and task.state == "open" and task.due_at < clock.now(task.due_at.tzinfo)),
     }

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy import and_, or_
 
 from app import clock, policy
 from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
-from app.api.schemas import task_detail_json, task_json
+from app.api.schemas import task_detail_json, task_json, task_row_json, task_rows
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import HumanTask, Order, ProcessInstance, User
@@ -68,17 +67,6 @@ def assign(user, task_id):
     return jsonify(task_json(task_cases.assign_task(task_id, login, user)))
 
 
-# What the answer to a completion shows (`task_json`, the order's number, stage and status, the instance's status):
-# only those columns are read — not the orders' forty, the tasks' form data, nor the instance's state.
-ANSWER_COLUMNS = (
-    load_only(HumanTask.id, HumanTask.order_id, HumanTask.instance_id, HumanTask.name, HumanTask.bpmn_id,
-              HumanTask.kind, HumanTask.stage, HumanTask.lane, HumanTask.lane_name, HumanTask.state,
-              HumanTask.assignee_id, HumanTask.created_at, HumanTask.due_at, HumanTask.sla_level),
-    joinedload(HumanTask.order).load_only(Order.number, Order.stage, Order.status),
-    joinedload(HumanTask.instance).load_only(ProcessInstance.status, ProcessInstance.definition_id),
-    joinedload(HumanTask.assignee).load_only(User.login).lazyload(User.roles))
-
-
 @bp.post("/tasks/<int:task_id>/complete")
 @endpoint("tasks.complete", write=True)
 def complete(user, task_id):
@@ -87,17 +75,21 @@ def complete(user, task_id):
     task_id, order_id, instance_id = task.id, task.order_id, task.instance_id
 
     def respond():
-        # One query after the commit (which expired everything): the task and its order's (or its process's) open
-        # tasks, each with its order and instance — not the instance's state — and its assignee without roles.
+        # One query after the commit: the task and its order's (or its process's) open tasks as plain rows, with
+        # the order's number, stage and status and the instance's status — not the instance's state, no ORM objects.
         same = HumanTask.order_id == order_id if order_id is not None else HumanTask.instance_id == instance_id
-        rows = db.session.execute(select(HumanTask).where(or_(HumanTask.id == task_id, and_(
-            same, HumanTask.state == "open"))).order_by(HumanTask.id).options(*ANSWER_COLUMNS)).unique().scalars().all()
+        rows = db.session.execute(task_rows(or_(HumanTask.id == task_id, and_(same, HumanTask.state == "open")))
+                                  .add_columns(Order.stage.label("order_stage"), Order.status.label("order_status"),
+                                               ProcessInstance.status.label("instance_status"))
+                                  .order_by(HumanTask.id)).all()
+        shown = [(row, task_row_json(row, row.order_number, row.process_id, row.process_name, row.assignee_login))
+                 for row in rows]
         done = next(row for row in rows if row.id == task_id)
-        order, instance = done.order, done.instance
-        body = {"task": task_json(done), "instance": {"id": instance.id, "status": instance.status},
-                "order": None, "tasks": [task_json(t) for t in rows if t.state == "open"]}
-        if order is not None:
-            body["order"] = {"number": order.number, "stage": order.stage, "status": order.status}
+        body = {"task": next(json for row, json in shown if row.id == task_id),
+                "instance": {"id": instance_id, "status": done.instance_status},
+                "order": None, "tasks": [json for row, json in shown if row.state == "open"]}
+        if order_id is not None:
+            body["order"] = {"number": done.order_number, "stage": done.order_stage, "status": done.order_status}
         return jsonify(body)
 
     return AfterCommit(respond)

@@ -25,12 +25,14 @@ def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, ac
     and whether any task row closed or opened.
     """
     now = clock.now()
-    # The one read that must see what the unit of work staged (its autoflush writes the state): the rest of the
-    # step's writes wait for the commit's flush, in one go.
-    open_rows = {t.task_guid: t for t in db.session.execute(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
-        .order_by(HumanTask.id).options(lazyload(HumanTask.assignee))).scalars()}
+    # The open rows as this unit of work left them: those stored (less any it closed) and those it added, read
+    # without an autoflush. Every write of the step, the state's included, waits for the commit's flush, in one go.
     with db.session.no_autoflush:
+        stored = list(db.session.execute(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
+            .order_by(HumanTask.id).options(lazyload(HumanTask.assignee))).scalars())
+        pending = [t for t in db.session.new if isinstance(t, HumanTask) and t.instance_id == instance.id]
+        open_rows = {t.task_guid: t for t in (*stored, *pending) if t.state == "open"}
         return _project_tasks(instance, workflow, view, actor, acted, forms, open_rows, now)
 
 
