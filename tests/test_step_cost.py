@@ -200,3 +200,36 @@ def test_the_jobs_and_the_wake_up_a_completion_asks_for_reach_redis_in_one_round
         assert all(count <= 1 for count in trips.values()), trips
     finally:
         proxy.close()
+
+
+def test_two_steps_of_one_instance_in_one_unit_of_work_close_the_task_the_first_opened(api, app):
+    """The open task rows are read without flushing: a second step in the same unit of work still finds the row the
+    first one added (not yet written) and closes it, and does not take the row the first one closed for open."""
+    import random
+
+    from app.engine import engine
+    from app.models import HumanTask, Order
+    from app.usecases import process
+    from app.usecases.uow import unit_of_work
+
+    number = api.create_order()
+    with app.app_context():
+        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+        order_id, instance, actor, eng = order.id, order.instance, order.created_by, engine()
+        first = db.session.execute(select(HumanTask).where(HumanTask.order_id == order_id)).scalar_one()
+        rng = random.Random(3)
+        inputs = {bpmn_id: STAGE_INPUT[bpmn_id](rng, {}) for bpmn_id in ("new_order", "plan_measurement")}
+
+        def completing(guid: str, bpmn_id: str):  # nothing in between reads the database (which would flush)
+            return lambda workflow: eng.complete_user_task(eng.user_task(workflow, guid), inputs[bpmn_id])
+
+        with unit_of_work():
+            view = process.step(instance, completing(first.task_guid, "new_order"), actor, acted=first.task_guid)
+            opened = view.ready[0]
+            assert opened.bpmn_id == "plan_measurement"
+            process.step(instance, completing(opened.guid, "plan_measurement"), actor, acted=opened.guid)
+        db.session.remove()
+        rows = db.session.execute(select(HumanTask.bpmn_id, HumanTask.state).where(HumanTask.order_id == order_id)
+                                  .order_by(HumanTask.id)).all()
+    assert [tuple(row) for row in rows] == [("new_order", "completed"), ("plan_measurement", "completed"),
+                                            ("measurement", "open")]

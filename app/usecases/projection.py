@@ -73,7 +73,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
             assignee = next(iter(known.values()))
         if not role and assignee is None and not known:  # nobody's role: the starter's (admins may act too)
             assignee = instance.started_by_id
-        row = HumanTask(task_guid=guid, instance_id=instance.id, order_id=instance.order_id,
+        row = HumanTask(task_guid=guid, instance_id=instance.id, order_id=instance.order_id, state="open",
                         bpmn_id=view_task.bpmn_id, name=view_task.name, stage=view_task.stage,
                         lane=role, lane_name=view_task.lane or None, kind=view_task.kind,
                         documentation=task_text.documentation(view_task.documentation, view_task.data),
