@@ -3,24 +3,29 @@ from __future__ import annotations
 
 from flask_babel import gettext
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from app import policy
 from app.engine import engine
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.forms_ui import set_path
-from app.models import HumanTask, User
+from app.models import HumanTask, Order, User
 from app.services import audit, orders, visits
 from app.services.attachments import allowed_for, save_upload
 from app.services.forms import validate_form
 from app.usecases import process
 from app.usecases.uow import savepoint, unit_of_work
 
+# What acting on a task reads first: its order (whose it is, what the step writes) and its instance with its version.
+# The order's customer and partner, and the assignee (a name in a refusal), load only if something asks for them.
+TASK_TO_ACT_ON = (joinedload(HumanTask.order).options(lazyload(Order.customer), lazyload(Order.partner)),
+                  joinedload(HumanTask.instance), lazyload(HumanTask.assignee))
+
 
 def get_task(task_id: int) -> HumanTask:
     """The task with its order and instance (what acting on it checks first), in one query."""
-    task = db.session.get(HumanTask, task_id, options=(joinedload(HumanTask.order), joinedload(HumanTask.instance)))
+    task = db.session.get(HumanTask, task_id, options=TASK_TO_ACT_ON)
     if task is None:
         raise NotFound(f"Task {task_id} does not exist")
     return task
