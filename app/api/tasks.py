@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from sqlalchemy import and_, or_
+from sqlalchemy import Select, and_, bindparam, or_
 
 from app import clock, policy
 from app.api import bp
@@ -67,6 +67,27 @@ def assign(user, task_id):
     return jsonify(task_json(task_cases.assign_task(task_id, login, user)))
 
 
+# The answer to a completion, one statement for each kind of owner (built once): the task (:task_id) and the open
+# tasks of its order or process (:owner) as plain rows, with the order's number, stage and status and the instance's
+# status — not the instance's state, no ORM objects.
+_ANSWERS: dict[bool, Select] = {}
+
+
+def _answer(by_order: bool) -> Select:
+    statement = _ANSWERS.get(by_order)
+    if statement is None:
+        owner = HumanTask.order_id if by_order else HumanTask.instance_id
+        statement = _ANSWERS[by_order] = task_rows(or_(
+            HumanTask.id == bindparam("task_id"), and_(owner == bindparam("owner"), HumanTask.state == "open"))
+        ).add_columns(Order.stage.label("order_stage"), Order.status.label("order_status"),
+                      ProcessInstance.status.label("instance_status")).order_by(HumanTask.id)
+    return statement
+
+
+def _shown(row) -> dict:
+    return task_row_json(row, row.order_number, row.process_id, row.process_name, row.assignee_login)
+
+
 @bp.post("/tasks/<int:task_id>/complete")
 @endpoint("tasks.complete", write=True)
 def complete(user, task_id):
@@ -74,20 +95,12 @@ def complete(user, task_id):
     task = task_cases.complete_task(task_id, body_object(body, "data"), user)
     task_id, order_id, instance_id = task.id, task.order_id, task.instance_id
 
-    def respond():
-        # One query after the commit: the task and its order's (or its process's) open tasks as plain rows, with
-        # the order's number, stage and status and the instance's status — not the instance's state, no ORM objects.
-        same = HumanTask.order_id == order_id if order_id is not None else HumanTask.instance_id == instance_id
-        rows = db.session.execute(task_rows(or_(HumanTask.id == task_id, and_(same, HumanTask.state == "open")))
-                                  .add_columns(Order.stage.label("order_stage"), Order.status.label("order_status"),
-                                               ProcessInstance.status.label("instance_status"))
-                                  .order_by(HumanTask.id)).all()
-        shown = [(row, task_row_json(row, row.order_number, row.process_id, row.process_name, row.assignee_login))
-                 for row in rows]
+    def respond():  # one query after the commit
+        rows = db.session.execute(_answer(order_id is not None), {
+            "task_id": task_id, "owner": instance_id if order_id is None else order_id}).all()
         done = next(row for row in rows if row.id == task_id)
-        body = {"task": next(json for row, json in shown if row.id == task_id),
-                "instance": {"id": instance_id, "status": done.instance_status},
-                "order": None, "tasks": [json for row, json in shown if row.state == "open"]}
+        body = {"task": _shown(done), "instance": {"id": instance_id, "status": done.instance_status},
+                "order": None, "tasks": [_shown(row) for row in rows if row.state == "open"]}
         if order_id is not None:
             body["order"] = {"number": done.order_number, "stage": done.order_stage, "status": done.order_status}
         return jsonify(body)
