@@ -147,3 +147,23 @@ def test_two_people_complete_the_same_task_at_once(api, app):
     assert done["state"] == "completed" and done["completed_by"] == winner
     history = api.get(f"/orders/{number}/history").get_json()["items"]
     assert sum(1 for e in history if e["kind"] == "stage" and e["new"] == "Планирование выезда на замер") == 1
+
+
+def test_the_answer_to_a_completion_shows_tasks_as_the_task_list_does(api):
+    """The completion's answer is read as plain rows (`task_rows`), the lists through the ORM (`task_json`): the
+    same task looks the same in both — its order, process, assignee (named by the process or not), deadline."""
+    number = api.create_order()
+    api.walk(number, ["new_order"])
+    task = api.open_task(number)
+    worker = task["lane"]  # the demo's person of the role
+    assert api.post(f"/tasks/{task['id']}/claim", as_=worker).status_code == 200  # an assignee for the answer
+    with api.app.app_context():
+        data = STAGE_INPUT["plan_measurement"](api.rng, {})
+    body = api.complete(api.open_task(number), data, as_=worker)
+    assert body.status_code == 200, body.get_json()
+    answer = body.get_json()
+    listed = {t["id"]: t for t in api.get("/tasks?scope=all&state=any").get_json()["items"]}
+    assert answer["task"] == listed[task["id"]] and answer["task"]["assignee"] == worker
+    assert answer["tasks"] and all(shown == listed[shown["id"]] for shown in answer["tasks"])
+    assert answer["order"] == {k: api.order(number)[k] for k in ("number", "stage", "status")}
+    assert answer["instance"]["status"] == "running"
