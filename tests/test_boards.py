@@ -6,11 +6,10 @@ from html import unescape
 
 import pytest
 from flask import url_for
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 
 from app.extensions import db
 from app.models import Component, Department, Order
-from app.models.component_counts import ARRIVED
 from app.services import boards
 from app.web import link_maker
 from tests.support.api import Api
@@ -161,68 +160,92 @@ def test_the_figures_fragment_refreshes_itself(ui):
     assert fragment.status_code == 200 and body.lstrip().startswith('<div id="board"') and "<html" not in body
 
 
-def arrived_by_join(app) -> int:
-    """The active orders' arrived components counted from the components themselves."""
+def counted_by_join(app, limit: int = 2) -> tuple[dict[str, int], dict[int, int], dict[str, list[int]]]:
+    """The active orders' components counted from the components themselves: per board group, per order still
+    waiting (needed or ordered), and each waiting group's first `limit` ids (the oldest orders first, by position)."""
     with app.app_context():
-        return db.session.execute(select(func.count()).select_from(Component)
-                                  .join(Order, Component.order_id == Order.id)
-                                  .where(Order.status == "active", Component.status.in_(ARRIVED))).scalar_one()
+        rows = db.session.execute(select(Component.id, Component.status, Component.order_id)
+                                  .join(Order, Component.order_id == Order.id).where(Order.status == "active")
+                                  .order_by(Order.created_at, Order.id, Component.position, Component.id)).all()
+    groups = {group: [row.id for row in rows if row.status in statuses]
+              for group, statuses in boards.COMPONENT_GROUPS.items()}
+    waiting: dict[int, int] = {}
+    for row in rows:
+        if row.status in boards.NOT_ARRIVED:
+            waiting[row.order_id] = waiting.get(row.order_id, 0) + 1
+    return ({group: len(ids) for group, ids in groups.items()}, waiting,
+            {group: groups[group][:limit] for group in ("missing", "ordered")})
 
 
-def test_the_arrived_components_count_follows_every_way_components_and_orders_change(ui, clock):
-    """The board adds up each order's arrived components, kept beside the order by the database: it must say what
-    counting the components says after steps, edits, Core inserts and updates, a finished, reopened and deleted
-    order."""
+def test_the_component_counts_follow_every_way_components_and_orders_change(ui, clock):
+    """The board adds up and lists each order's arrived, needed and ordered components, kept beside the order by the
+    database: it must say what counting the components says after steps, edits, Core inserts and updates, a
+    finished, reopened and deleted order."""
     app, api = ui
     received = workshop_order(api, clock, (2026, 12, 8, 10), received=True)  # three received by a step
     ordered = workshop_order(api, clock, (2026, 12, 8, 11), ordered=True)
+    needed = workshop_order(api, clock, (2026, 12, 8, 12))  # three needed, at procurement
     at(clock, 2026, 12, 9, 10)
 
-    def check(expected: int) -> None:
+    def check(missing: int, on_order: int, arrived: int) -> None:
         with app.test_request_context():
-            assert boards.arrived_count() == arrived_by_join(app) == expected
+            waiting = boards.Waiting.read()
+            kept = {**waiting.counts(), "arrived": boards.arrived_count()}
+            firsts = {group: [component.id for component, _number in rows]
+                      for group, rows in waiting.lists(limit=2).items()}
+            assert (kept, waiting.per_order(), firsts) == counted_by_join(app)
+        assert kept == {"missing": missing, "ordered": on_order, "arrived": arrived}
 
-    check(3)
+    check(3, 3, 3)
     api.step(ordered, "production", components=[  # the step's components replace the order's
         {"name": "Петли Blum", "quantity": 2, "status": "in_workshop"},
         {"name": "Ручки", "quantity": 1, "status": "received"},
         {"name": "Направляющие", "quantity": 1, "status": "received"}])
-    check(6)
+    check(3, 0, 6)
     with app.app_context():  # Core, as the bench and imports write: an insert, statuses changed, a row moved
         order_id = {number: db.session.execute(select(Order.id).where(Order.number == number)).scalar_one()
-                    for number in (received, ordered)}
+                    for number in (received, ordered, needed)}
         db.session.execute(insert(Component), [{"order_id": order_id[received], "position": 9, "name": "Фасад",
                                                 "status": "in_workshop"},
                                                {"order_id": order_id[received], "position": 10, "name": "Стекло",
-                                                "status": "needed"}])
+                                                "status": "needed"},
+                                               {"order_id": order_id[received], "position": -1, "name": "Цоколь",
+                                                "status": "ordered"}])
+        db.session.commit()
+    check(4, 1, 7)  # the oldest order's ordered «Цоколь» comes first in its group
+    with app.app_context():
         db.session.execute(update(Component).where(Component.name == "Стекло").values(status="received"))
         db.session.execute(update(Component).where(Component.name == "Направляющие",
                                                    Component.order_id == order_id[ordered]).values(status="ordered"))
         db.session.execute(update(Component).where(Component.name == "Фасад").values(order_id=order_id[ordered]))
+        db.session.execute(update(Component).where(Component.name == "Цоколь").values(order_id=order_id[needed],
+                                                                                      status="needed"))
         db.session.commit()
-    check(7)
+    check(4, 1, 7)
     with app.app_context():
         db.session.execute(delete(Component).where(Component.name == "Ручки", Component.order_id == order_id[ordered]))
+        db.session.execute(delete(Component).where(Component.name == "Цоколь"))
         db.session.commit()
-    check(6)
+    check(3, 1, 6)
     with app.app_context():  # the order finished, as its process's end writes it
         db.session.get(Order, order_id[received]).status = "completed"
         db.session.commit()
-    check(2)  # the finished order's four are left out
+    check(3, 1, 2)  # the finished order's four are left out
     with app.app_context():
         db.session.execute(update(Order).where(Order.id == order_id[received]).values(status="active"))
         db.session.commit()
-    check(6)
+    check(3, 1, 6)
     extra = api.create_order()
     with app.app_context():
         extra_id = db.session.execute(select(Order.id).where(Order.number == extra)).scalar_one()
-        db.session.execute(insert(Component), [{"order_id": extra_id, "name": "Фасад", "status": "received"}])
+        db.session.execute(insert(Component), [{"order_id": extra_id, "name": "Фасад", "status": "received"},
+                                               {"order_id": extra_id, "name": "Ящик", "status": "needed"}])
         db.session.commit()
-    check(7)
-    with app.app_context():  # a deleted order takes its components and its count with it
+    check(4, 1, 7)
+    with app.app_context():  # a deleted order takes its components and its counts with it
         db.session.delete(db.session.get(Order, extra_id))
         db.session.commit()
-    check(6)
+    check(3, 1, 6)
 
 
 @pytest.mark.parametrize("endpoint, key, values", [

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app import policy
 from app.boards import bp
+from app.boards import rows as board_rows
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Department
@@ -57,7 +58,7 @@ def board(department: str):
     policy.ensure(user, "boards.view", found.code)
     figures = boards.board(found)
     context = dict(board=figures, dept=found, others=boards.boards_of(user), refresh=REFRESH_SECONDS,
-                   heads_lane=found.head_id == user.id)
+                   heads_lane=found.head_id == user.id, board_rows=board_rows)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "board":
         return render_template("boards/_figures.html", **context)
     return render_template("boards/board.html", **context)

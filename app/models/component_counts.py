@@ -1,11 +1,11 @@
-"""Each order's components that have arrived, kept beside the order by the database itself (triggers), so the workshops'
-boards add up the active orders' figures instead of joining them with their 200,000 components (PostgreSQL 15–20 ms,
-SQLite 7–9 ms at 100,000 orders).
+"""Each order's components counted by status beside the order — arrived, still needed, ordered — kept by the database
+itself (triggers), so the workshops' boards add up and list the active orders' figures instead of joining them with
+their 200,000 components (PostgreSQL 15–20 ms, SQLite 7–19 ms at 100,000 orders).
 
-Triggers, not the code that writes components: every path keeps the figure right — the ORM's order edits and steps,
-Core bulk inserts (the bench, imports), an order's status changing or the order deleted. The same statements serve
-`create_all` (the tests, the bench) and the migration. A SQLite migration that rebuilds `orders` or `components`
-(batch "move and copy") drops their triggers: it must call `install_component_counts` again.
+Triggers, not the code that writes components: every path keeps the figures right — the ORM's order edits and
+steps, Core bulk inserts (the bench, imports), an order's status changing or the order deleted. The same statements
+serve `create_all` (the tests, the bench) and the migrations. A SQLite migration that rebuilds `orders` or
+`components` (batch "move and copy") drops their triggers: it must call `install_component_counts` again.
 """
 from __future__ import annotations
 
@@ -16,53 +16,82 @@ from app.extensions import db
 from app.models.base import Model
 
 ARRIVED = ("received", "in_workshop")  # a component's statuses once it is at the warehouse or the workshop
-_ARRIVED_SQL = ", ".join(f"'{status}'" for status in ARRIVED)
-# the order's row, made on its first arrived component (or counted up)
-_COUNT_UP = ("INSERT INTO order_component_counts (order_id, active, arrived) "
-             "SELECT id, status = 'active', 1 FROM orders WHERE id = {order_id}{also} "
-             "ON CONFLICT (order_id) DO UPDATE SET arrived = order_component_counts.arrived + 1")
-_COUNT_DOWN = "UPDATE order_component_counts SET arrived = arrived - 1 WHERE order_id = {order_id}"
+# column → the component statuses it counts
+COUNTED = {"arrived": ARRIVED, "needed": ("needed",), "ordered": ("ordered",)}
+# the active orders still waiting for a component: the rows of the partial index the boards read (its condition and
+# the query's must be the same text for SQLite to use it)
+WAITING = "active AND needed + ordered > 0"
 _ACTIVE = ("UPDATE order_component_counts SET active = (new.status = 'active') "
            "WHERE order_id = new.id AND active <> (new.status = 'active')")
 
 
 class OrderComponentCount(Model):
-    """How many of an order's components have arrived, and whether the order is active (both kept by triggers)."""
+    """How many of an order's components have arrived, are still needed and are ordered, and whether the order is
+    active (all kept by triggers)."""
 
     __tablename__ = "order_component_counts"
-    __table_args__ = (Index("ix_order_component_counts_active", "active", "arrived"),)
+    __table_args__ = (Index("ix_order_component_counts_active", "active", "arrived"),
+                      Index("ix_order_component_counts_waiting", "order_id", "needed", "ordered",
+                            sqlite_where=text(WAITING), postgresql_where=text(WAITING)))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True,
                                           autoincrement=False)
     active: Mapped[bool] = mapped_column(Boolean)
     arrived: Mapped[int] = mapped_column(Integer, default=0)
+    needed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ordered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-def sqlite_statements() -> list[str]:
-    up, down = _COUNT_UP.format(order_id="new.order_id", also=""), _COUNT_DOWN.format(order_id="old.order_id")
-    up_if_arrived = _COUNT_UP.format(order_id="new.order_id", also=f" AND new.status IN ({_ARRIVED_SQL})")
+def _in(statuses) -> str:
+    return "(" + ", ".join(f"'{status}'" for status in statuses) + ")"
+
+
+def _ones(row: str, columns) -> list[str]:
+    """Per column, 1 when the component `row` (new or old) has one of its statuses."""
+    return [f"CASE WHEN {row}.status IN {_in(COUNTED[column])} THEN 1 ELSE 0 END" for column in columns]
+
+
+def _statuses(columns) -> str:
+    return _in(status for column in columns for status in COUNTED[column])
+
+
+def _count_up(columns) -> str:
+    """The new component counted in its order's row (made on the order's first counted component)."""
+    return (f"INSERT INTO order_component_counts (order_id, active, {', '.join(columns)}) "
+            f"SELECT id, status = 'active', {', '.join(_ones('new', columns))} FROM orders "
+            f"WHERE id = new.order_id AND new.status IN {_statuses(columns)} "
+            "ON CONFLICT (order_id) DO UPDATE SET "
+            + ", ".join(f"{column} = order_component_counts.{column} + excluded.{column}" for column in columns))
+
+
+def _count_down(columns) -> str:
+    """The old component taken off its order's row."""
+    ones = zip(columns, _ones("old", columns), strict=True)
+    return ("UPDATE order_component_counts SET " + ", ".join(f"{column} = {column} - {one}" for column, one in ones)
+            + f" WHERE order_id = old.order_id AND old.status IN {_statuses(columns)}")
+
+
+def sqlite_statements(columns=tuple(COUNTED)) -> list[str]:
+    counted = _statuses(columns)
     return [
         *(f"DROP TRIGGER IF EXISTS component_counts_{when}"
           for when in ("insert", "delete", "update", "order_status", "order_delete")),
-        f"CREATE TRIGGER component_counts_insert AFTER INSERT ON components WHEN new.status IN ({_ARRIVED_SQL}) "
-        f"BEGIN {up}; END",
-        f"CREATE TRIGGER component_counts_delete AFTER DELETE ON components WHEN old.status IN ({_ARRIVED_SQL}) "
-        f"BEGIN {down}; END",
-        f"CREATE TRIGGER component_counts_update AFTER UPDATE OF status, order_id ON components BEGIN "
-        f"{down} AND old.status IN ({_ARRIVED_SQL}); "
-        f"{up_if_arrived}; END",
+        f"CREATE TRIGGER component_counts_insert AFTER INSERT ON components WHEN new.status IN {counted} "
+        f"BEGIN {_count_up(columns)}; END",
+        f"CREATE TRIGGER component_counts_delete AFTER DELETE ON components WHEN old.status IN {counted} "
+        f"BEGIN {_count_down(columns)}; END",
+        "CREATE TRIGGER component_counts_update AFTER UPDATE OF status, order_id ON components BEGIN "
+        f"{_count_down(columns)}; {_count_up(columns)}; END",
         f"CREATE TRIGGER component_counts_order_status AFTER UPDATE OF status ON orders BEGIN {_ACTIVE}; END",
         "CREATE TRIGGER component_counts_order_delete AFTER DELETE ON orders "
         "BEGIN DELETE FROM order_component_counts WHERE order_id = old.id; END",
     ]
 
 
-def postgresql_statements() -> list[str]:
+def postgresql_statements(columns=tuple(COUNTED)) -> list[str]:
     return [
         "CREATE OR REPLACE FUNCTION component_counts_of_components() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"IF TG_OP IN ('DELETE', 'UPDATE') AND old.status IN ({_ARRIVED_SQL}) THEN "
-        f"{_COUNT_DOWN.format(order_id='old.order_id')}; END IF; "
-        f"IF TG_OP IN ('INSERT', 'UPDATE') AND new.status IN ({_ARRIVED_SQL}) THEN "
-        f"{_COUNT_UP.format(order_id='new.order_id', also='')}; END IF; "
+        f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {_count_down(columns)}; END IF; "
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_count_up(columns)}; END IF; "
         "RETURN NULL; END $$",
         "CREATE OR REPLACE FUNCTION component_counts_of_orders() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"{_ACTIVE}; RETURN NULL; END $$",
@@ -75,17 +104,19 @@ def postgresql_statements() -> list[str]:
     ]
 
 
-def install_component_counts(connection) -> None:
-    """The triggers (re)made, and every order's count worked out afresh from its components."""
+def install_component_counts(connection, columns=tuple(COUNTED)) -> None:
+    """The triggers (re)made, and every order's counts worked out afresh from its components. `columns`: the
+    counts kept (a migration before the needed and ordered ones existed keeps `arrived` alone)."""
     dialect = connection.dialect.name
-    for statement in sqlite_statements() if dialect == "sqlite" else postgresql_statements():
+    for statement in sqlite_statements(columns) if dialect == "sqlite" else postgresql_statements(columns):
         connection.execute(text(statement))
     connection.execute(text("DELETE FROM order_component_counts"))
     connection.execute(text(
-        "INSERT INTO order_component_counts (order_id, active, arrived) "
-        "SELECT orders.id, orders.status = 'active', count(*) FROM components "
-        f"JOIN orders ON orders.id = components.order_id WHERE components.status IN ({_ARRIVED_SQL}) "
-        "GROUP BY orders.id, orders.status"))
+        f"INSERT INTO order_component_counts (order_id, active, {', '.join(columns)}) "
+        f"SELECT orders.id, orders.status = 'active', "
+        + ", ".join(f"sum({one})" for one in _ones("components", columns))
+        + " FROM components JOIN orders ON orders.id = components.order_id "
+        f"WHERE components.status IN {_statuses(columns)} GROUP BY orders.id, orders.status"))
 
 
 @event.listens_for(db.metadata, "after_create")

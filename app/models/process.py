@@ -146,9 +146,10 @@ class HumanTask(Model):
     __table_args__ = (Index("ix_human_tasks_open_lane", "state", "lane"),
                       Index("ix_human_tasks_lane_completed", "lane", "completed_at"),
                       Index("ix_human_tasks_open_assignee", "state", "assignee_id"),
-                      # the boards' and the inbox's figures over open tasks, read from the index alone
+                      # the boards' and the inbox's figures over open tasks, read from the index alone (with
+                      # the order and the SLA level: the late tasks and the orders held up by components)
                       Index("ix_human_tasks_open_board", "state", "lane", "stage", "assignee_id", "created_at",
-                            "due_at"),
+                            "due_at", "order_id", "sla_level"),
                       # the rating's figures read these alone: a period's completed tasks; a step opened again
                       Index("ix_human_tasks_rating", "state", "completed_at", "lane", "completed_by_id", "order_id",
                             "due_at", "bpmn_id"),

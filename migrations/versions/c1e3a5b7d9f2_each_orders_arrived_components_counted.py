@@ -29,7 +29,9 @@ def upgrade():
     )
     with op.batch_alter_table('order_component_counts', schema=None) as batch_op:
         batch_op.create_index('ix_order_component_counts_active', ['active', 'arrived'], unique=False)
-    install_component_counts(op.get_bind())  # the triggers, and every order's count from its components
+    # the triggers, and every order's count from its components: `arrived` alone, the table as this revision makes
+    # it (a later one adds the needed and ordered counts)
+    install_component_counts(op.get_bind(), ("arrived",))
 
 
 def downgrade():
