@@ -80,6 +80,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def bench_app(prefix: str) -> tuple[RedisServer, dict, object]:
+    """A fresh SQLite database in a temporary folder with a real Redis, seeded as the API tests are: the Redis
+    server (to stop), the environment a server process needs for the same database, and the app."""
+    redis = RedisServer()
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    config = {"DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}", "REDIS_URL": redis.url, "SECRET_KEY": "bench",
+              "RQ_QUEUE": "bench", "JOBS_INLINE": "0", "INSTANCE_PATH": str(tmp)}
+    app = create_app({"SQLALCHEMY_DATABASE_URI": config["DATABASE_URL"], "JOBS_INLINE": False,
+                      "REDIS_URL": redis.url, "SECRET_KEY": "bench", "RQ_QUEUE": "bench", "INSTANCE_PATH": str(tmp)})
+    with app.app_context():
+        db.create_all()
+    seed(app)
+    return redis, config, app
+
+
 def start_server(env: dict, port: int, workers: int = 1, threads: int = 1) -> subprocess.Popen:
     """gunicorn serving wsgi:app on the port (sync workers; gthread when `threads` > 1), once it answers."""
     kind = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else []
@@ -173,15 +188,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "PERFORMANCE.md"))
     args = parser.parse_args()
 
-    redis = RedisServer()
-    tmp = Path(tempfile.mkdtemp(prefix="bespoke-http-bench-"))
-    config = {"DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}", "REDIS_URL": redis.url, "SECRET_KEY": "bench",
-              "RQ_QUEUE": "bench", "JOBS_INLINE": "0", "INSTANCE_PATH": str(tmp)}
-    app = create_app({"SQLALCHEMY_DATABASE_URI": config["DATABASE_URL"], "JOBS_INLINE": False,
-                      "REDIS_URL": redis.url, "SECRET_KEY": "bench", "RQ_QUEUE": "bench", "INSTANCE_PATH": str(tmp)})
-    with app.app_context():
-        db.create_all()
-    seed(app)
+    redis, config, app = bench_app("bespoke-http-bench-")
     port = free_port()
     server = start_server({**os.environ, **config}, port)
     try:

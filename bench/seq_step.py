@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,14 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
 from app.engine import engine  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import ProcessDefinition  # noqa: E402
-from bench.http_step import HttpClient, free_port, start_server  # noqa: E402
+from bench.http_step import HttpClient, bench_app, free_port, start_server  # noqa: E402
 from bench.report import pct, write_section  # noqa: E402
-from tests.support.api import Api, seed  # noqa: E402
-from tests.support.services import RedisServer  # noqa: E402
+from tests.support.api import Api  # noqa: E402
 
 NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
       'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
@@ -120,15 +117,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "PERFORMANCE.md"))
     args = parser.parse_args()
 
-    redis = RedisServer()
-    tmp = Path(tempfile.mkdtemp(prefix="bespoke-seq-bench-"))
-    config = {"DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}", "REDIS_URL": redis.url, "SECRET_KEY": "bench",
-              "RQ_QUEUE": "bench", "JOBS_INLINE": "0", "INSTANCE_PATH": str(tmp)}
-    app = create_app({"SQLALCHEMY_DATABASE_URI": config["DATABASE_URL"], "JOBS_INLINE": False,
-                      "REDIS_URL": redis.url, "SECRET_KEY": "bench", "RQ_QUEUE": "bench", "INSTANCE_PATH": str(tmp)})
-    with app.app_context():
-        db.create_all()
-    seed(app)
+    redis, config, app = bench_app("bespoke-seq-bench-")
     process_id = deploy(Api(app, app.test_client()), args.tasks)
     port = free_port()
     server = start_server({**os.environ, **config}, port)
