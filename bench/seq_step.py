@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 from app.engine import engine  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import ProcessDefinition  # noqa: E402
-from bench.http_step import HttpClient, bench_app, free_port, start_server  # noqa: E402
-from bench.report import pct, write_section  # noqa: E402
+from bench.http_step import HttpClient, bench_app, free_port, start_server, step_figures  # noqa: E402
+from bench.report import write_section  # noqa: E402
 from tests.support.api import Api  # noqa: E402
 
 NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -136,12 +136,8 @@ def main() -> None:
         server.wait(10)
         redis.stop()
 
-    p50, f50 = pct(latencies, 50) * 1000, pct(floor_times, 50) * 1000
-    result = {"model": f"seq{args.tasks}", "instances": args.instances, "completions": len(latencies),
-              "p50_ms": round(p50, 2), "p95_ms": round(pct(latencies, 95) * 1000, 2),
-              "floor_p50_ms": round(f50, 3), "ratio_p50": round(p50 / f50, 1)}
-    if cpu_times:
-        result["cpu_p50_ms"] = round(pct(cpu_times, 50) * 1000, 2)
+    result = {"model": f"seq{args.tasks}", "instances": args.instances,
+              **step_figures(latencies, floor_times, cpu_times)}
     print(json.dumps(result, indent=2))
     write_report(Path(args.out), result, args)
 
