@@ -54,12 +54,19 @@ def _figure(value: float, unit: str) -> str:
     return f"{escape(number(round(value, 1)))}&nbsp;{unit}"
 
 
+def _labels(t: dict) -> dict:
+    """The template's labels escaped as Jinja's autoescape would have put them (and their `%` formats escaping what
+    they are given)."""
+    return {key: escape(value) for key, value in t.items()}
+
+
 def _assignee(task, t) -> Markup:
     return escape(task.assignee.name) if task.assignee else escape(t["queue"])
 
 
 def held(rows: Iterable, t, card_url: Link, task_url: Link) -> Markup:
     """The held orders' rows (HeldOrder)."""
+    t = _labels(t)
     return Markup("".join(_HELD.format(
         number=escape(row.task.order.number), order=_order_link(row.task.order, card_url),
         kind=escape(kind_label(row.task.order.kind)), task_href=escape(task_url(row.task.id)),
@@ -71,6 +78,7 @@ def held(rows: Iterable, t, card_url: Link, task_url: Link) -> Markup:
 
 def late(rows: Iterable, t, card_url: Link, task_url: Link) -> Markup:
     """The late tasks' rows (LateTask)."""
+    t = _labels(t)
     lines = []
     for row in rows:
         task, order = row.task, row.task.order
@@ -98,6 +106,7 @@ def late(rows: Iterable, t, card_url: Link, task_url: Link) -> Markup:
 
 def components(rows: Iterable, t, card_url: Link, status_labels) -> Markup:
     """A component group's rows ((Component, order number))."""
+    t = _labels(t)
     return Markup("".join(_COMPONENT.format(
         href=escape(card_url(order_number)), number=escape(order_number), name=escape(component.name),
         quantity=escape(number(component.quantity)), unit=escape(component.unit),
