@@ -9,7 +9,7 @@ from flask import url_for
 from sqlalchemy import delete, event, insert, select, update
 
 from app.extensions import db
-from app.models import Component, Department, Order
+from app.models import Component, Department, HumanTask, Order
 from app.services import boards
 from app.web import link_maker
 from tests.support.api import Api
@@ -259,3 +259,37 @@ def test_a_pages_links_read_as_url_for_writes_them(ui, endpoint, key, values):
     with app.test_request_context():
         made = link_maker(endpoint, key)
         assert [made(value) for value in values] == [url_for(endpoint, **{key: value}) for value in values]
+
+
+def test_compliance_and_the_late_count_read_in_one_statement_each_agree_with_a_recount_of_the_rows(ui, clock):
+    app, api = ui
+    sales_history(app, api, clock)
+    with app.test_request_context():
+        first = db.session.execute(select(HumanTask.id).where(HumanTask.lane == "sales", HumanTask.state == "completed")
+                                   .order_by(HumanTask.id).limit(1)).scalar_one()
+        db.session.execute(update(HumanTask).where(HumanTask.id == first).values(  # on Monday 30 November, on time
+            completed_at=msk(2026, 11, 30, 12), due_at=msk(2026, 11, 30, 15)))
+        db.session.commit()
+        rows = db.session.execute(select(HumanTask).where(HumanTask.lane == "sales")).scalars().all()
+        at_risk = {t.id: t.order.at_risk for t in rows}
+        # Tuesday 1 December: the week began in November, before the month; Wednesday 9th: after it; the 31st
+        for moment in ((2026, 12, 1, 12), (2026, 12, 9, 10, 0, 30), (2026, 12, 31, 17)):
+            board = figures(app, "sales", *moment)
+            now = msk(*moment)
+            for figure, since in ((board.week, boards.week_start(now)), (board.month, boards.month_start(now))):
+                counted = [t for t in rows if t.state == "completed" and t.due_at is not None
+                           and since <= t.completed_at <= now]
+                assert figure.since == since
+                assert (figure.total, figure.on_time) == (len(counted),
+                                                          sum(t.completed_at <= t.due_at for t in counted))
+            late = sorted((t for t in rows if t.state == "open" and (t.due_at is not None and t.due_at < now
+                                                                       or t.sla_level is not None or at_risk[t.id])),
+                          key=lambda t: (t.due_at is None, t.due_at, t.id))
+            assert board.late_total == len(late) and [row.task.id for row in board.late] == [t.id for t in late]
+            if moment[2] == 1:  # the task of 30 November counts this week, not this month
+                assert (board.week.total, board.week.on_time, board.month.total) == (1, 1, 0)
+        assert board.month.total == 4 and board.late_total >= 2  # the other four, in December
+        ids, total = boards.late_tasks("sales", now, limit=1)  # a list cut short still counts them all
+        assert (ids, total) == ([late[0].id], len(late))
+        assert boards.late_tasks("no such lane", now) == ([], 0)
+        assert [(c.total, c.on_time) for c in boards.compliance("no such lane", (msk(2026, 12, 1),), now)] == [(0, 0)]

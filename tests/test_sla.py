@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -93,3 +94,32 @@ def test_warning_then_head_then_director_each_recorded_and_notified_then_cleared
     assert escalations() == [("warning", False), ("head", False), ("director", False)]
     with app.app_context():
         assert db.session.get(HumanTask, task["id"]).state == "completed"
+
+
+def test_the_shared_table_of_working_hours_counts_as_the_calendar_does_as_it_grows_either_way():
+    from app.services.daily_stats import SHARED_DAYS, WorkingHours
+
+    cal = calendar(EXTRA_HOLIDAYS="2026-06-17", EXTRA_WORKDAYS="2026-06-20")
+    late = msk(2026, 6, 22, 11, 30)
+    pairs = [(msk(2026, 6, 11, 16, 0), msk(2026, 6, 15, 11, 0)),  # over a public holiday and a weekend
+             (msk(2026, 6, 16, 20, 30), msk(2026, 6, 22, 10, 15)),  # a company day off, a working Saturday
+             (msk(2024, 12, 28, 8, 0), late),  # back over two new year holidays: the table grows backwards
+             (msk(2026, 6, 22, 9, 0), msk(2027, 1, 12, 17, 59)),  # and forwards
+             (msk(2026, 6, 13, 12, 0), msk(2026, 6, 14, 23, 0))]  # a weekend only: nothing
+    seen = []
+    for a, b in pairs:
+        table = WorkingHours.shared(cal, [a, b])
+        assert table.between(a, b) == cal.working_hours_between(a, b) == table.between(a, b)
+        assert table.between(b, a) == 0
+        seen.append(table)
+        assert all(old.between(x, y) == cal.working_hours_between(x, y)  # a table handed out earlier still answers
+                   for old, (x, y) in zip(seen, pairs, strict=False))
+    assert cal.working_hours_between(*pairs[4]) == 0
+    assert WorkingHours.shared(cal, [msk(2025, 3, 3, 10, 0), late]) is seen[-1]  # within it: the same table
+    assert WorkingHours.shared(cal, [pairs[0][0]]) is seen[-1]
+    # a span wider than the shared one gets its own table, and the shared one stays as it was
+    far = msk(2026, 6, 22, 10, 0).replace(year=2026 - SHARED_DAYS // 366 - 1)
+    wide = WorkingHours.shared(cal, [far, late])
+    assert wide is not seen[-1] and WorkingHours.shared(cal, [pairs[1][0]]) is seen[-1]
+    assert wide.between(far, late) == pytest.approx(cal.working_hours_between(far, late))
+    assert WorkingHours.shared(cal, []).between(late, late) == 0

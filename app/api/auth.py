@@ -7,7 +7,6 @@ from functools import wraps
 from flask import current_app, jsonify, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import policy
@@ -15,6 +14,7 @@ from app.api import bp
 from app.errors import BespokeError, Conflict, Unauthorized, ValidationError
 from app.extensions import db
 from app.models import User
+from app.models.users import SIGNED_IN
 from app.services.inputs import parse_json
 from app.usecases.signin import sign_in
 from app.usecases.uow import discard, unit_of_work
@@ -36,8 +36,7 @@ def _user_from_token(token: str) -> User:
         raise Unauthorized("The token has expired; request a new one") from exc
     except BadSignature as exc:
         raise Unauthorized("Invalid token") from exc
-    # The roles come in the same query: every API view checks them (`policy.ensure`).
-    user = db.session.get(User, data.get("uid"), options=[joinedload(User.roles)])
+    user = db.session.get(User, data.get("uid"), options=SIGNED_IN)
     if user is None or not user.active or user.password_hash[-12:] != data.get("pw"):
         raise Unauthorized("Invalid token")
     return user

@@ -387,7 +387,7 @@ def _timing_from_tasks(filters: Filters, lanes: set[str] | None) -> list[StageTi
     orders: dict[tuple[str, str], set[int]] = defaultdict(set)
     rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
                               .limit(SAMPLE_LIMIT)).all()
-    worked = WorkingHours(business_calendar(), [moment for row in rows for moment in (row[3], row[4])])
+    worked = WorkingHours.shared(business_calendar(), [moment for row in rows for moment in (row[3], row[4])])
     for _bpmn, stage, kind, opened, closed, order_id in rows:
         hours[(kind, stage)].append(worked.between(opened, closed))
         orders[(kind, stage)].add(order_id)
@@ -442,7 +442,7 @@ def median_by_task(filters: Filters, lanes: set[str] | None = None) -> dict[str,
     hours: dict[str, list[float]] = defaultdict(list)
     rows = db.session.execute(_completed_tasks(filters, lanes).order_by(HumanTask.completed_at.desc())
                               .limit(SAMPLE_LIMIT)).all()
-    worked = WorkingHours(business_calendar(), [moment for row in rows for moment in (row[3], row[4])])
+    worked = WorkingHours.shared(business_calendar(), [moment for row in rows for moment in (row[3], row[4])])
     for bpmn_id, _stage, _kind, opened, closed, _order in rows:
         hours[bpmn_id].append(worked.between(opened, closed))
     return {bpmn_id: (len(values), round(statistics.median(values), 2)) for bpmn_id, values in hours.items()}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, case, func, or_, select, text
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm import defer, joinedload, lazyload
 
 from app import clock
 from app.extensions import db
@@ -145,9 +145,9 @@ def board(dept: Department, now: datetime | None = None) -> Board:
     def listed(ids) -> list[HumanTask]:
         return [tasks[task_id] for task_id in ids if task_id in tasks]
 
+    week, month = compliance(lane, (week_start(now), month_start(now)), now)
     result = Board(department=dept, now=now, workload=workload(dept, now), stages=stages(lane),
-                   late=late_rows(listed(late_ids), now), late_total=late_total,
-                   week=compliance(lane, week_start(now), now), month=compliance(lane, month_start(now), now),
+                   late=late_rows(listed(late_ids), now), late_total=late_total, week=week, month=month,
                    oldest=listed(oldest_ids))
     if workshop:
         result.workshop = True
@@ -188,7 +188,7 @@ def workload(dept: Department, now: datetime) -> list[Workload]:
     in_lane = select(user_roles.c.user_id).where(user_roles.c.role_code == lane)
     people = db.session.execute(select(User).where(or_(
         and_(User.active.is_(True), or_(User.department_id == dept.id, User.id.in_(in_lane))),
-        User.id.in_(holders or [0]))).order_by(User.name)).scalars().all()
+        User.id.in_(holders or [0]))).order_by(User.name).options(lazyload(User.roles))).scalars().all()
     rows = [Workload(person, *counts.get(person.id, (0, 0, None))) for person in people]
     rows.sort(key=lambda row: (-row.open, -row.overdue))
     return [Workload(None, *counts.get(None, (0, 0, None))), *rows]
@@ -200,24 +200,24 @@ def stages(lane: str | None) -> list[tuple[str, int]]:
     return [(stage, count) for stage, count in rows]
 
 
-def late_tasks(lane: str | None, now: datetime) -> tuple[list[int], int]:
+def late_tasks(lane: str | None, now: datetime, limit: int = LIST_LIMIT) -> tuple[list[int], int]:
     """Open tasks of the lane overdue, past their 75 % warning, or of an at-risk order: the ids of the most overdue
-    first (at most LIST_LIMIT), and how many there are."""
+    first (at most `limit`), and how many there are."""
     # the at-risk orders by their index, not each of the lane's tasks joined with its order (PostgreSQL hashed all
     # 100,000 orders for a lane of 1,000 tasks)
     at_risk = select(Order.id).where(Order.at_risk.is_(True))
     late = or_(HumanTask.due_at < now, HumanTask.sla_level.is_not(None), HumanTask.order_id.in_(at_risk))
-    query = select(HumanTask.id).where(_open(lane), late)
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    ids = db.session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-                             .limit(LIST_LIMIT)).scalars().all()
-    return list(ids), total
+    rows = db.session.execute(select(HumanTask.id, func.count().over()).where(_open(lane), late)  # how many, too
+                              .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+                              .limit(limit)).all()
+    return [task_id for task_id, _total in rows], rows[0][1] if rows else 0
 
 
 def late_rows(tasks: list[HumanTask], now: datetime) -> list[LateTask]:
     """The late tasks as the board lists them: overdue or not, the order at risk, working hours late or left."""
-    # the working days between the deadlines and now summed once, not walked per task (two years late: 500 days each)
-    hours = WorkingHours(business_calendar(), [task.due_at for task in tasks if task.due_at is not None] + [now])
+    # the working days between the deadlines and now summed once and kept, not walked per task (two years late: 500
+    # days each) nor per request
+    hours = WorkingHours.shared(business_calendar(), [task.due_at for task in tasks if task.due_at is not None] + [now])
 
     def late_by(due: datetime) -> float:
         return hours.between(due, now) if due <= now else -hours.between(now, due)
@@ -242,13 +242,18 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), company_tz()).astimezone(timezone.utc)
 
 
-def compliance(lane: str | None, since: datetime, now: datetime) -> Compliance:
-    """Completed since `since` with a deadline: how many by their deadline."""
-    on_time = func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0))
-    total, met = db.session.execute(select(func.count(), on_time).where(
+def compliance(lane: str | None, starts: tuple[datetime, ...], now: datetime) -> list[Compliance]:
+    """Completed since each of `starts` with a deadline: how many by their deadline (every period in one pass over
+    the earliest one's tasks)."""
+    completed = HumanTask.completed_at
+    on_time = completed <= HumanTask.due_at
+    figures = []
+    for since in starts:
+        figures += [func.count().filter(completed >= since), func.count().filter(and_(completed >= since, on_time))]
+    row = db.session.execute(select(*figures).where(
         HumanTask.state == "completed", HumanTask.lane == lane, HumanTask.due_at.is_not(None),
-        HumanTask.completed_at >= since, HumanTask.completed_at <= now)).one()
-    return Compliance(since=since, on_time=int(met or 0), total=total)
+        completed >= min(starts), completed <= now)).one()
+    return [Compliance(since=since, total=row[2 * i], on_time=row[2 * i + 1]) for i, since in enumerate(starts)]
 
 
 def oldest(lane: str | None, limit: int = OLDEST_LIMIT) -> list[int]:

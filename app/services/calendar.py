@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
 from app import clock
+
+if TYPE_CHECKING:
+    from app.services.daily_stats import WorkingHours
 
 MAX_DAYS = 3 * 366  # an SLA longer than this is a typo, not a deadline
 
@@ -31,6 +35,7 @@ class BusinessCalendar:
     days_off: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
     _public: holidays_lib.HolidayBase | None = field(default=None, repr=False)
+    hours_table: WorkingHours | None = field(default=None, repr=False, compare=False)  # `WorkingHours.shared`'s
 
     @classmethod
     def from_config(cls, config) -> "BusinessCalendar":

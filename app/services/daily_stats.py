@@ -43,6 +43,9 @@ from app.services.calendar import BusinessCalendar, business_calendar, company_t
 Key = tuple[date, str, str, str, str, date]
 
 
+SHARED_DAYS = 20 * 366  # a shared table of working hours spans at most this (`WorkingHours.shared`)
+
+
 class WorkingHours:
     """`BusinessCalendar.working_hours_between` for many pairs: the working seconds before each day are summed once
     for the days the pairs span, so a pair costs two lookups instead of a walk over its days."""
@@ -53,6 +56,31 @@ class WorkingHours:
         if not moments:
             return
         day, last = min(moments).astimezone(self.tz).date(), max(moments).astimezone(self.tz).date()
+        self._count(day, last)
+
+    @classmethod
+    def shared(cls, calendar: BusinessCalendar, moments: list[datetime]) -> WorkingHours:
+        """A table covering `moments`, kept on the calendar and shared by the callers after: a board's late tasks
+        span years of days (a holiday lookup each) and every completion asks for the same few days again. It grows
+        to cover what it is asked for; a span wider than SHARED_DAYS gets a table of its own, not kept."""
+        if not moments:
+            return cls(calendar, [])
+        first, last = min(moments).astimezone(calendar.tz).date(), max(moments).astimezone(calendar.tz).date()
+        table = calendar.hours_table
+        if table is not None:
+            if table.first <= first and last <= table.last:
+                return table
+            if (max(last, table.last) - min(first, table.first)).days <= SHARED_DAYS:
+                first, last = min(first, table.first), max(last, table.last)
+        grown = cls(calendar, [])
+        grown._count(first, last)
+        if (last - first).days <= SHARED_DAYS:
+            calendar.hours_table = grown  # kept once whole: a request reading the old one meanwhile keeps it
+        return grown
+
+    def _count(self, day: date, last: date) -> None:
+        calendar = self.calendar
+        self.first, self.last = day, last
         before = 0.0
         while day <= last:
             if calendar.is_working_day(day):
@@ -103,7 +131,7 @@ class Tally:
 
 
 def _hours(opened: datetime, closed: datetime) -> float:
-    return WorkingHours(business_calendar(), [opened, closed]).between(opened, closed)
+    return WorkingHours.shared(business_calendar(), [opened, closed]).between(opened, closed)
 
 
 def count_completed(rows: Iterable[HumanTask]) -> None:
