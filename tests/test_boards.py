@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from html import unescape
 
 import pytest
 from flask import url_for
-from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy import delete, event, insert, select, text, update
 
 from app.extensions import db
 from app.models import Component, Department, HumanTask, Order
+from app.models.component_counts import OrderComponentCount
 from app.services import boards
 from app.web import link_maker
 from tests.support.api import Api
@@ -293,3 +296,70 @@ def test_compliance_and_the_late_count_read_in_one_statement_each_agree_with_a_r
         assert (ids, total) == ([late[0].id], len(late))
         assert boards.late_tasks("no such lane", now) == ([], 0)
         assert [(c.total, c.on_time) for c in boards.compliance("no such lane", (msk(2026, 12, 1),), now)] == [(0, 0)]
+
+
+def _waiting_on_a_lock(engine) -> bool:
+    with engine.connect() as probe:  # a transaction of its own: pg_stat_activity is read once per transaction
+        return bool(probe.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND wait_event_type = 'Lock'")).scalar_one())
+
+
+def _race(app, first: str, second: str, params: dict) -> None:
+    """`first` written and held open while `second` is written by another connection; then first commits. On
+    PostgreSQL the second goes as far as it can meanwhile (its statement done or waiting on a lock, seen in
+    pg_stat_activity); on SQLite one writer at a time is the design: the second writes after the first's commit."""
+    with app.app_context():
+        engine = db.engine
+    postgres = engine.dialect.name == "postgresql"
+    errors: list[BaseException] = []
+
+    def write_second() -> None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(second), params)
+        except BaseException as exc:  # noqa: BLE001 — handed to the test's thread
+            errors.append(exc)
+
+    with engine.connect() as conn:
+        conn.begin()
+        conn.execute(text(first), params)
+        other = threading.Thread(target=write_second)
+        if postgres:
+            other.start()
+            deadline = time.monotonic() + 10
+            while other.is_alive() and time.monotonic() < deadline and not _waiting_on_a_lock(engine):
+                time.sleep(0.02)
+        conn.commit()
+    if not postgres:
+        other.start()
+    other.join(30)
+    assert not other.is_alive() and not errors, errors
+
+
+@pytest.mark.parametrize("first, second", [("insert", "cancel"), ("cancel", "insert"), ("insert", "insert")])
+def test_the_component_counts_stay_right_when_two_writers_change_one_order_at_once(ui, clock, first, second):
+    """Two transactions at once: a component added to an order as another cancels it (either first), or as another
+    adds and moves components of the same order. The counts beside the order must say what counting its
+    components says once both have committed: a waiting order cancelled meanwhile must not stay on the board."""
+    app, api = ui
+    number = workshop_order(api, clock, (2026, 12, 8, 10))  # three needed
+    fresh = api.create_order()  # none yet: the first component makes its row
+    writes = {
+        "insert": "INSERT INTO components (order_id, position, name, quantity, unit, status) "
+                  "VALUES (:order_id, 7, 'Фасад', 1, 'шт', 'needed')",
+        "cancel": "UPDATE orders SET status = 'cancelled' WHERE id = :order_id",
+    }
+    with app.app_context():
+        ids = [db.session.execute(select(Order.id).where(Order.number == n)).scalar_one() for n in (number, fresh)]
+    for order_id in ids:
+        second_write = writes[second] if first != second else (
+            "UPDATE components SET status = 'ordered' WHERE order_id = :order_id AND status = 'needed'")
+        _race(app, writes[first], second_write, {"order_id": order_id})
+        with app.test_request_context():
+            waiting = boards.Waiting.read()
+            kept = ({**waiting.counts(), "arrived": boards.arrived_count()}, waiting.per_order())
+            active = db.session.execute(select(OrderComponentCount.order_id, OrderComponentCount.active)
+                                        .where(OrderComponentCount.order_id.in_(ids))).all()
+            statuses = dict(db.session.execute(select(Order.id, Order.status).where(Order.id.in_(ids))).all())
+        assert kept == counted_by_join(app)[:2]
+        assert all(flag == (statuses[order_id] == "active") for order_id, flag in active), (active, statuses)

@@ -54,11 +54,12 @@ def _statuses(columns) -> str:
     return _in(status for column in columns for status in COUNTED[column])
 
 
-def _count_up(columns) -> str:
-    """The new component counted in its order's row (made on the order's first counted component)."""
+def _count_up(columns, lock: str = "") -> str:
+    """The new component counted in its order's row (made on the order's first counted component), the order's
+    status read with `lock`."""
     return (f"INSERT INTO order_component_counts (order_id, active, {', '.join(columns)}) "
             f"SELECT id, status = 'active', {', '.join(_ones('new', columns))} FROM orders "
-            f"WHERE id = new.order_id AND new.status IN {_statuses(columns)} "
+            f"WHERE id = new.order_id AND new.status IN {_statuses(columns)}{lock} "
             "ON CONFLICT (order_id) DO UPDATE SET "
             + ", ".join(f"{column} = order_component_counts.{column} + excluded.{column}" for column in columns))
 
@@ -87,11 +88,17 @@ def sqlite_statements(columns=tuple(COUNTED)) -> list[str]:
     ]
 
 
-def postgresql_statements(columns=tuple(COUNTED)) -> list[str]:
+def postgresql_statements(columns=tuple(COUNTED), *, share_order: bool = True) -> list[str]:
+    """`share_order`: a component counted up reads its order's status FOR SHARE. Without it, an order cancelled
+    while its first component was being added (either first, both uncommitted) kept a row marked active: the
+    cancel's update found no row to mark (not yet committed), and the insert had read the status before the
+    cancel. Now whichever comes second waits for the first's commit and sees what it wrote (SQLite has one writer
+    at a time)."""
+    lock = " FOR SHARE" if share_order else ""
     return [
         "CREATE OR REPLACE FUNCTION component_counts_of_components() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {_count_down(columns)}; END IF; "
-        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_count_up(columns)}; END IF; "
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_count_up(columns, lock)}; END IF; "
         "RETURN NULL; END $$",
         "CREATE OR REPLACE FUNCTION component_counts_of_orders() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"{_ACTIVE}; RETURN NULL; END $$",
