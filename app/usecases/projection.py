@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import lazyload
 
 from app import clock
@@ -56,8 +56,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
                      instance_id=instance.id)
     daily_stats.count_completed(row for row in open_rows.values() if row.id in closed)  # the analytics' rows
     if closed:  # a task that is done no longer needs anyone chasing it
-        db.session.execute(update(Escalation).where(Escalation.human_task_id.in_(closed),
-                                                    Escalation.cleared_at.is_(None)).values(cleared_at=now))
+        db.session.connection().execute(_CLEAR_ESCALATIONS, {"closed": closed, "now": now})
     lanes = None
     newest: HumanTask | None = None  # the last row added gets the highest id
     for guid, view_task in ready.items():
@@ -90,6 +89,15 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         if order is not None and order.last_task_stage != newest.stage:
             order.last_task_stage = newest.stage
     return waiting, len(waiting) != len(open_rows) or bool(closed)
+
+
+# The escalations of the tasks a step closed, cleared as a plain statement on the unit of work's connection: through
+# the ORM (a bulk update synchronising the session) it cost 5 % of a plain completion's Python calls. Nothing reads
+# an escalation back as an object in a step; a unit of work that does gets it afresh after its commit.
+_CLEAR_ESCALATIONS = (update(Escalation)
+                      .where(Escalation.human_task_id.in_(bindparam("closed", expanding=True)),
+                             Escalation.cleared_at.is_(None))
+                      .values(cleared_at=bindparam("now")))
 
 
 def lane_roles(process_id: str) -> dict[str, str]:
