@@ -34,14 +34,13 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
 
     from app import assets, engine, errors, i18n, web
-    from app.models import User
-    from app.models.users import SIGNED_IN
+    from app.models.users import signed_in_user
 
     @login_manager.user_loader
     def _load_user(session_id: str):
         # The id carries the password hash's tail: changing the password ends other sessions.
         user_id, _, stamp = session_id.partition(":")
-        user = db.session.get(User, int(user_id), options=SIGNED_IN) if user_id.isdigit() else None
+        user = signed_in_user(int(user_id)) if user_id.isdigit() else None
         return user if user is not None and user.session_stamp == stamp else None
 
     errors.init_app(app)

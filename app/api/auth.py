@@ -12,9 +12,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import policy
 from app.api import bp
 from app.errors import BespokeError, Conflict, Unauthorized, ValidationError
-from app.extensions import db
 from app.models import User
-from app.models.users import SIGNED_IN
+from app.models.users import signed_in_user
 from app.services.inputs import parse_json
 from app.usecases.signin import sign_in
 from app.usecases.uow import discard, unit_of_work
@@ -36,7 +35,8 @@ def _user_from_token(token: str) -> User:
         raise Unauthorized("The token has expired; request a new one") from exc
     except BadSignature as exc:
         raise Unauthorized("Invalid token") from exc
-    user = db.session.get(User, data.get("uid"), options=SIGNED_IN)
+    uid = data.get("uid")
+    user = signed_in_user(uid) if isinstance(uid, int) else None
     if user is None or not user.active or user.password_hash[-12:] != data.get("pw"):
         raise Unauthorized("Invalid token")
     return user

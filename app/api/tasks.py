@@ -95,8 +95,8 @@ def complete(user, task_id):
     task = task_cases.complete_task(task_id, body_object(body, "data"), user)
     task_id, order_id, instance_id = task.id, task.order_id, task.instance_id
 
-    def respond():  # one query after the commit
-        rows = db.session.execute(_answer(order_id is not None), {
+    def respond():  # one plain query after the commit (the session holds nothing to flush)
+        rows = db.session.connection().execute(_answer(order_id is not None), {
             "task_id": task_id, "owner": instance_id if order_id is None else order_id}).all()
         done = next(row for row in rows if row.id == task_id)
         body = {"task": _shown(done), "instance": {"id": instance_id, "status": done.instance_status},

@@ -4,7 +4,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, bindparam, select
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from app.extensions import db
@@ -115,6 +115,10 @@ class User(UserMixin, Model):
         return f"<User {self.login}>"
 
 
-# How the signed-in user of a request is read (a session's, a token's): with the roles every check asks for, in the
-# same query (their own `selectin` load would be a second one on every page and call).
-SIGNED_IN = (joinedload(User.roles),)
+_SIGNED_IN = select(User).where(User.id == bindparam("user_id")).options(joinedload(User.roles))
+
+
+def signed_in_user(user_id: int) -> User | None:
+    """The signed-in user of a request (a session's, a token's) with the roles every check asks for, in one query
+    (their own `selectin` load was a second on every page and call), by a statement built once."""
+    return db.session.execute(_SIGNED_IN, {"user_id": user_id}).unique().scalar_one_or_none()
