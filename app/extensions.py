@@ -154,6 +154,16 @@ def _sqlite_close(_dbapi_connection, record) -> None:
         os.close(fd)
 
 
+def plain(statement, params: dict | None = None):
+    """Run a statement of plain rows (no ORM objects in or out) on the session's connection: what
+    `db.session.execute` does for it — the autoflush first, unless the session holds it off — without the ORM's
+    handling of the statement and its result, which costs more than a short query on a hot path (a completion)."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)
+
+
 def begin_write() -> None:
     """Open the session's transaction as a writer (must come before any query)."""
     if not db.session().in_transaction():

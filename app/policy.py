@@ -12,10 +12,10 @@ from typing import Callable
 
 from flask import g, has_app_context
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, false, or_, select, union
+from sqlalchemy import and_, bindparam, exists, false, or_, select, union
 
 from app.errors import Forbidden
-from app.extensions import db
+from app.extensions import db, plain
 from app.i18n import N_
 from app.models import Department, HumanTask, Order, ProcessInstance, ProcessSettings, TaskCandidate, User
 
@@ -74,6 +74,9 @@ def _partner_account(user: User, order) -> str | None:
     return None
 
 
+_CANDIDATES = select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == bindparam("task_id"))
+
+
 def candidates(task) -> set[int]:
     """The people the process named to work the task (spiff-arena's lane owners, `TaskCandidate`); empty: the
     task's role (or its starter) works it."""
@@ -82,8 +85,7 @@ def candidates(task) -> set[int]:
     known = g.get("task_candidates") if has_app_context() else None
     if known is not None and task.id in known:
         return known[task.id]
-    return set(db.session.execute(select(TaskCandidate.user_id)
-                                  .where(TaskCandidate.human_task_id == task.id)).scalars())
+    return set(plain(_CANDIDATES, {"task_id": task.id}).scalars())
 
 
 def preload_candidates(task_ids) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.demo import STAGE_INPUT
-from app.extensions import db
-from app.models import OutboxJob
+from app.extensions import db, plain
+from app.models import HumanTask, OutboxJob
 from app.queue import get_queue
 from app.usecases.jobs import execute_job
 from tests.support.api import HAPPY_CASH, Api
@@ -236,3 +236,22 @@ def test_two_steps_of_one_instance_in_one_unit_of_work_close_the_task_the_first_
                                   .order_by(HumanTask.id)).all()
     assert [tuple(row) for row in rows] == [("new_order", "completed"), ("plan_measurement", "completed"),
                                             ("measurement", "open")]
+
+
+def test_a_plain_statement_sees_what_the_unit_of_work_added_unless_the_autoflush_is_held_off(api, app):
+    """`plain` skips the ORM's handling of a statement, not its autoflush: a named candidate added in this unit of
+    work counts (the task's check must see it), and inside `no_autoflush` (a step's projection) nothing is written
+    before the commit's one flush."""
+    from app.models import TaskCandidate, User
+    from app.policy import candidates
+
+    api.create_order()
+    with app.test_request_context():
+        task = db.session.execute(select(HumanTask).where(HumanTask.state == "open").limit(1)).scalar_one()
+        user = db.session.execute(select(User).where(User.login == "director")).scalar_one()
+        assert candidates(task) == set()
+        with db.session.no_autoflush:
+            db.session.add(TaskCandidate(human_task_id=task.id, user_id=user.id))
+            assert plain(select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == task.id)).all() == []
+        assert candidates(task) == {user.id}  # the autoflush wrote it first
+        db.session.rollback()

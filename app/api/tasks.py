@@ -9,7 +9,7 @@ from app.api import bp
 from app.api.auth import AfterCommit, endpoint, json_body
 from app.api.schemas import task_detail_json, task_json, task_row_json, task_rows
 from app.errors import ValidationError
-from app.extensions import db
+from app.extensions import db, plain
 from app.models import HumanTask, Order, ProcessInstance, User
 from app.services.inputs import body_object, body_text
 from app.usecases import tasks as task_cases
@@ -95,8 +95,8 @@ def complete(user, task_id):
     task = task_cases.complete_task(task_id, body_object(body, "data"), user)
     task_id, order_id, instance_id = task.id, task.order_id, task.instance_id
 
-    def respond():  # one plain query after the commit (the session holds nothing to flush)
-        rows = db.session.connection().execute(_answer(order_id is not None), {
+    def respond():  # one plain query after the commit
+        rows = plain(_answer(order_id is not None), {
             "task_id": task_id, "owner": instance_id if order_id is None else order_id}).all()
         done = next(row for row in rows if row.id == task_id)
         body = {"task": _shown(done), "instance": {"id": instance_id, "status": done.instance_status},

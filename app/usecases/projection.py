@@ -11,7 +11,7 @@ from sqlalchemy.orm import lazyload
 from app import clock
 from app.engine import engine
 from app.engine.views import INPUT_ERROR_VARIABLE, StepView, TaskView
-from app.extensions import db
+from app.extensions import db, plain
 from app.models import LANE_ROLES, Escalation, HumanTask, Order, OrderStatus, ProcessInstance, ProcessSettings, User
 from app.services import audit, daily_stats, lane_owners, prediction, task_text, visits
 
@@ -56,7 +56,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
                      instance_id=instance.id)
     daily_stats.count_completed(row for row in open_rows.values() if row.id in closed)  # the analytics' rows
     if closed:  # a task that is done no longer needs anyone chasing it
-        db.session.connection().execute(_CLEAR_ESCALATIONS, {"closed": closed, "now": now})
+        plain(_CLEAR_ESCALATIONS, {"closed": closed, "now": now})
     lanes = None
     newest: HumanTask | None = None  # the last row added gets the highest id
     for guid, view_task in ready.items():
@@ -91,20 +91,19 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
     return waiting, len(waiting) != len(open_rows) or bool(closed)
 
 
-# The escalations of the tasks a step closed, cleared as a plain statement on the unit of work's connection: through
-# the ORM (a bulk update synchronising the session) it cost 5 % of a plain completion's Python calls. Nothing reads
-# an escalation back as an object in a step; a unit of work that does gets it afresh after its commit.
+# The escalations of the tasks a step closed, cleared as a plain statement: through the ORM (a bulk update
+# synchronising the session) it cost 5 % of a plain completion's Python calls. Nothing reads an escalation back as an
+# object in a step; a unit of work that does gets it afresh after its commit.
 _CLEAR_ESCALATIONS = (update(Escalation)
                       .where(Escalation.human_task_id.in_(bindparam("closed", expanding=True)),
                              Escalation.cleared_at.is_(None))
                       .values(cleared_at=bindparam("now")))
+_LANE_ROLES = select(ProcessSettings.lane_roles).where(ProcessSettings.process_id == bindparam("process_id"))
 
 
 def lane_roles(process_id: str) -> dict[str, str]:
     """The process's lane → role mapping (`ProcessSettings`); lanes named by a role code need none."""
-    settings = db.session.execute(select(ProcessSettings.lane_roles)
-                                  .where(ProcessSettings.process_id == process_id)).scalar_one_or_none()
-    return dict(settings or {})
+    return dict(plain(_LANE_ROLES, {"process_id": process_id}).scalar_one_or_none() or {})
 
 
 def task_role(lane: str, mapping: dict[str, str]) -> str:
