@@ -36,7 +36,7 @@ def _user_from_token(token: str) -> User:
     except BadSignature as exc:
         raise Unauthorized("Invalid token") from exc
     uid = data.get("uid")
-    user = signed_in_user(uid) if isinstance(uid, int) else None
+    user = signed_in_user(uid) if type(uid) is int else None  # an id, never a bool or a string
     if user is None or not user.active or user.password_hash[-12:] != data.get("pw"):
         raise Unauthorized("Invalid token")
     return user
