@@ -7,6 +7,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.util import identity_key
 
 from app import clock
 from app.engine import engine
@@ -28,12 +29,26 @@ def project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, ac
     # The open rows as this unit of work left them: those stored (less any it closed) and those it added, read
     # without an autoflush. Every write of the step, the state's included, waits for the commit's flush, in one go.
     with db.session.no_autoflush:
-        stored = list(db.session.execute(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
-            .order_by(HumanTask.id).options(lazyload(HumanTask.assignee))).scalars())
+        stored = _held_or_read(plain(_OPEN_ROW_IDS, {"instance_id": instance.id}).scalars().all())
         pending = [t for t in db.session.new if isinstance(t, HumanTask) and t.instance_id == instance.id]
         open_rows = {t.task_guid: t for t in (*stored, *pending) if t.state == "open"}
         return _project_tasks(instance, workflow, view, actor, acted, forms, open_rows, now)
+
+
+_OPEN_ROW_IDS = (select(HumanTask.id)
+                 .where(HumanTask.instance_id == bindparam("instance_id"), HumanTask.state == "open")
+                 .order_by(HumanTask.id))
+
+
+def _held_or_read(ids: list[int]) -> list[HumanTask]:
+    """The task rows of these ids: those the unit of work holds as it holds them (a completion holds the one it
+    acts on: no query), the others read in one."""
+    held = {task_id: db.session.identity_map.get(identity_key(HumanTask, task_id)) for task_id in ids}
+    missing = [task_id for task_id, row in held.items() if row is None]
+    if missing:
+        held.update((row.id, row) for row in db.session.execute(
+            select(HumanTask).where(HumanTask.id.in_(missing)).options(lazyload(HumanTask.assignee))).scalars())
+    return [row for row in held.values() if row is not None]
 
 
 def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, acted: str | None, forms: dict,
