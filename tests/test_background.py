@@ -106,7 +106,8 @@ def test_notifications_never_hold_the_next_persons_task(make_app):
     assert api.open_task(number)["bpmn_id"] == "prepare_contract"
     with app.app_context():
         waiting = db.session.execute(select(OutboxJob.params).where(OutboxJob.operator == "notify",
-                                                                    OutboxJob.status == "queued")).scalars().all()
+                                                                    OutboxJob.status == "queued")
+                                      .order_by(OutboxJob.id)).scalars().all()
         assert [p["event"] for p in waiting] == ["order_received", "visit_booked"]
         # History credits the person who moved the order, not a background job.
         stages = api.get(f"/orders/{number}/history").get_json()["items"]

@@ -69,7 +69,8 @@ def test_with_no_worker_the_next_task_opens_at_once_and_the_message_goes_out_lat
     assert api.open_task(number)["bpmn_id"] == "measurement"
     with app.app_context():
         queued = db.session.execute(select(OutboxJob.params).where(OutboxJob.operator == "notify",
-                                                                   OutboxJob.status == "queued")).scalars().all()
+                                                                   OutboxJob.status == "queued")
+                                    .order_by(OutboxJob.id)).scalars().all()
     assert [p["event"] for p in queued] == ["order_received", "visit_booked"]
 
     worker = run_burst(app)
@@ -92,7 +93,7 @@ def test_a_whole_order_with_a_claim_completes_and_every_notification_is_sent(api
     assert order["tasks"] == [] and order["process"]["status"] == "completed" and order["status"] == "completed"
     with api.app.app_context():
         notify = db.session.execute(select(OutboxJob.params, OutboxJob.status)
-                                    .where(OutboxJob.operator == "notify")).all()
+                                    .where(OutboxJob.operator == "notify").order_by(OutboxJob.id)).all()
         unsent = db.session.execute(select(Notification.id).where(Notification.status != "sent")).all()
     assert {status for _, status in notify} == {"done"} and unsent == []
     assert [p["event"] for p, _ in notify] == [
