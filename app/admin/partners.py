@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from app import policy
 from app.admin import bp
@@ -154,7 +155,8 @@ def _save_partner(partner: Partner | None):
 @bp.get("/partners")
 @allowed("partners.view")
 def partners():
-    rows = db.session.execute(select(Partner).order_by(Partner.name)).scalars().all()
+    rows = db.session.execute(select(Partner).options(selectinload(Partner.commissions))
+                              .order_by(Partner.name)).scalars().all()
     orders = dict(db.session.execute(select(Order.partner_id, func.count()).where(Order.partner_id.is_not(None))
                                      .group_by(Order.partner_id)).all())
     accounts = dict(db.session.execute(select(User.partner_id, func.count()).where(User.partner_id.is_not(None))

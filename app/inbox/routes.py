@@ -94,8 +94,9 @@ def _with_rows(query: Select) -> Select:
     """What each row of the list shows, loaded with its tasks (a few queries a page, not a few per row): the order
     from the scope's outer join with its customer, its visits, and the instance (without its workflow state)."""
     return query.options(contains_eager(HumanTask.order).selectinload(Order.visits),  # type: ignore[attr-defined]
-                         selectinload(HumanTask.instance).options(defer(ProcessInstance.state),
-                                                                  selectinload(ProcessInstance.started_by)))
+                         selectinload(HumanTask.instance).options(
+                             defer(ProcessInstance.state),
+                             selectinload(ProcessInstance.started_by).lazyload(User.roles)))  # a name, no roles
 
 
 def open_stages() -> list[str]:
@@ -150,9 +151,8 @@ def index():
     preload_candidates([t.id for t in tasks])  # each row asks can('tasks.claim', task)
     now = clock.now()
     rows = [(t, sla_state(t.due_at, t.created_at, now)) for t in tasks]
-    suspended = set(db.session.execute(select(ProcessInstance.id).where(
-        ProcessInstance.id.in_({t.instance_id for t in tasks} or {0}), ProcessInstance.status == "suspended")
-    ).scalars())  # their tasks wait: marked «приостановлен» (one query for the page)
+    # their tasks wait: marked «приостановлен» (the rows' instances are loaded with them)
+    suspended = {t.instance_id for t in tasks if t.instance is not None and t.instance.status == "suspended"}
     stages = open_stages()
     context = dict(tab=tab, rows=rows, counts=counts, args=request.args, stages=stages, kinds=ORDER_KINDS,
                    partners=db.session.execute(select(Partner).order_by(Partner.name)).scalars().all(),

@@ -85,7 +85,9 @@ class Partner(Model):
     kind: Mapped[str] = mapped_column(String(20), default="point_of_sale")  # or "agent"
     commission_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
     contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    commissions = relationship("PartnerCommission", cascade="all, delete-orphan", lazy="selectin")
+    # read when asked (a statement, the partners page): every order's list row joins its partner, and loading the
+    # overrides with each was one more statement on every list page
+    commissions = relationship("PartnerCommission", cascade="all, delete-orphan")
 
 
 class PartnerCommission(Model):
@@ -109,14 +111,20 @@ class OrderCounter(Model):
 
 class Order(Model):
     __tablename__ = "orders"
-    # The analytics' cohort counts read this index alone, never the wide order rows.
+    # The analytics' cohort counts read this index alone, never the wide order rows. The orders list of one status
+    # (the active ones, mostly) sorted by the promised or the predicted date reads its page from the index's first
+    # entries, where it sorted every order of that status (13,000 active at 100,000 orders: 18–30 ms). A search
+    # by a customer's name takes the orders' ids from the customer's index alone.
     __table_args__ = (Index("ix_orders_analytics", "created_at", "kind", "channel", "partner_id", "status",
-                            "customer_id", "completed_at", "price"),)
+                            "customer_id", "completed_at", "price"),
+                      Index("ix_orders_status_promised", "status", "promised_date", "id"),
+                      Index("ix_orders_status_predicted", "status", "predicted_on", "id"),
+                      Index("ix_orders_customer_id", "customer_id", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True, index=True)
     kind: Mapped[str] = mapped_column(String(30), index=True)
     channel: Mapped[str] = mapped_column(String(20))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True, nullable=True)
     address: Mapped[str] = mapped_column(String(400), default="")
     description: Mapped[str] = mapped_column(Text, default="")
