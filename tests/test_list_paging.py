@@ -4,13 +4,15 @@ read from the (state, lane, stage, …) index alone."""
 from __future__ import annotations
 
 import re
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text
 
 from app.extensions import db
 from app.inbox.routes import PER_PAGE
-from app.models import HumanTask, Order
+from app.models import HumanTask, Order, Partner, PartnerCommission
 from app.orders.routes import page_links
 from app.services.reference import create_user
 from app.usecases.uow import unit_of_work
@@ -212,3 +214,40 @@ def test_the_orders_stage_filter_offers_every_stage_read_by_one_seek_each(ui):
         assert re.search(r"SEARCH \w+ USING COVERING INDEX ix_orders_stage \(stage>\?\)", plan), plan
     else:
         assert "Recursive Union" in plan, plan
+
+
+def test_the_active_orders_by_promised_date_come_in_the_lists_order_from_their_index(ui):
+    """The planning view — active orders by the promised date, the earliest first, one date's orders newest first —
+    reads its page from the (status, promised date) index; no list page reads the partners' commission overrides
+    (an order's partner is shown, its percentages are not)."""
+    app, api = ui
+    numbers = [api.create_order("kitchen", partner="mega") for _ in range(6)]
+    days = [date(2027, 3, 1), date(2027, 1, 15), date(2027, 3, 1), date(2026, 12, 20), date(2027, 2, 1),
+            date(2026, 12, 1)]
+    with app.app_context(), unit_of_work():
+        orders = {o.number: o for o in db.session.execute(select(Order).where(Order.number.in_(numbers))).scalars()}
+        for number, day in zip(numbers, days, strict=True):
+            orders[number].promised_date = day
+        orders[numbers[5]].status = "cancelled"  # the earliest date, but not active: not listed
+        mega = db.session.execute(select(Partner).where(Partner.code == "mega")).scalar_one()
+        db.session.add(PartnerCommission(partner_id=mega.id, kind="kitchen", pct=Decimal("12.5")))
+        ids = {number: orders[number].id for number in numbers}
+    analyzed(app)
+    client = signed_in(app, "director")
+    page = client.get("/orders?status=active&sort=promised").get_data(as_text=True)
+    listed = [n for n in re.findall(r'name="orders" value="([^"]+)"', page) if n in numbers]
+    expected = sorted(numbers[:5], key=lambda n: (days[numbers.index(n)], -ids[n]))
+    assert listed == expected and listed[0] == numbers[3] and listed[-2:] == [numbers[2], numbers[0]]
+
+    seen = statements_of(app, client, "/orders?status=active&sort=promised")
+    statement, parameters = next(s for s in seen if s[0].startswith("SELECT orders.id") and "LIMIT" in s[0])
+    plan = plan_of(app, statement, parameters)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # the status's entries in date order
+        assert re.search(r"SEARCH orders USING COVERING INDEX ix_orders_status_promised \(status=\?\)", plan), plan
+    else:
+        assert "ix_orders_status_promised" in plan, plan
+    for path in ("/orders", "/orders?q=Иванова", "/orders?status=active&sort=-promised"):
+        assert not any("partner_commissions" in s for s, _ in statements_of(app, client, path)), path
+    assert not any("partner_commissions" in s for s, _ in statements_of(app, signed_in(app, "sales"),
+                                                                         "/inbox?tab=queue"))
+    assert "12,5" in signed_in(app, "admin").get("/admin/partners").get_data(as_text=True)  # where they are shown
