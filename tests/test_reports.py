@@ -13,7 +13,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Order, OutboxJob, SavedReport
+from app.models import Order, OutboxJob, Payment, SavedReport
+from app.services import reports
+from app.usecases.uow import unit_of_work
 from tests.support.reports import PAYMENTS, history
 from tests.support.web import csrf_of, signed_in
 from workers.scheduler import Scheduler
@@ -66,6 +68,19 @@ def test_listed_columns_and_a_contains_filter(director):
     page = director.get("/reports/build?source=payments&columns=number&columns=amount&columns=paid_on"
                         "&f1_field=number&f1_op=contains&f1_value=p-2&run=1")
     assert table_rows(page.data) == [["P-2", "30 000", "20.04.2027"]]
+
+
+def test_listed_columns_come_in_the_order_the_rows_were_recorded_after_any_was_changed(director, app):
+    """A report of plain columns lists its rows as they were recorded, whatever the database does with a changed
+    row (PostgreSQL moves it to the end of the table), and a cut at the row limit keeps the first ones."""
+    with app.app_context(), unit_of_work():
+        first = db.session.execute(select(Payment).where(Payment.number == "P-0")).scalar_one()
+        first.method, first.amount = "card", first.amount + 1
+    page = director.get("/reports/build?source=payments&columns=number&columns=amount&run=1")
+    assert [row[0] for row in table_rows(page.data)] == ["P-0", "P-1", "P-2", "P-3"]
+    with app.app_context():
+        cut = reports.run(reports.parse({"source": "payments", "columns": ["number"]}), limit=2)
+    assert cut.rows == [["P-0"], ["P-1"]] and cut.truncated
 
 
 @pytest.mark.parametrize("query, field", [

@@ -116,3 +116,25 @@ def test_the_statement_as_excel_and_pdf_carries_the_same_figures(api, tmp_path):
                           check=True).stdout
     assert "Акт сверки взаиморасчётов" in text and wardrobe in text and kitchen in text
     assert "компания выплачивает партнёру комиссию 5 000,00" in text and "Пять тысяч рублей" in text
+
+
+def test_the_act_names_the_kinds_own_percentages_in_the_order_they_were_set_after_one_changed(api):
+    """The act (and the PDF kept under its text's digest) reads the same each time it is drawn: a changed override
+    keeps its place, where PostgreSQL returned a row written anew after the others."""
+    from app.services.settlements import statement_html
+
+    _order(api, "kitchen", "100000", [])
+    with api.app.app_context():
+        with unit_of_work():
+            partner_id = _partner(api.app).id
+            for kind, pct in (("windows", "6"), ("kitchen", "12.5"), ("wardrobe", "8")):
+                db.session.add(PartnerCommission(partner_id=partner_id, kind=kind, pct=Decimal(pct)))
+        with unit_of_work():
+            windows = db.session.execute(select(PartnerCommission).where(PartnerCommission.kind == "windows")
+                                         ).scalar_one()
+            windows.kind, windows.pct = "furniture", Decimal("6.5")  # PostgreSQL writes the row anew elsewhere
+        db.session.expunge_all()
+        html = statement_html(_statement(_partner(api.app)), api.app.config["COMPANY"])
+    named = html[html.index("по видам заказов"):]
+    assert named.index("Корпусная мебель на заказ — 6,5") < named.index("Кухонный гарнитур — 12,5") < named.index(
+        "Встроенный шкаф — 8"), named

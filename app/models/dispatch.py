@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from app.models.base import Model, UTCDateTime, utcnow
 
@@ -36,7 +36,7 @@ class Visit(Model):
     created_at = mapped_column(UTCDateTime, default=utcnow)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    order = relationship("Order", backref="visits")
+    order = relationship("Order", backref=backref("visits", order_by="Visit.starts_at"))  # as lists show them
     user = relationship("User")
 
     @property

@@ -44,6 +44,9 @@ class Source:
     fields: dict[str, Field]
     query: Callable[[], Select]  # the FROM clause with its joins, selecting nothing yet
     default_columns: tuple[str, ...]
+    # a report of plain columns lists its rows in the order they were recorded (a database returns rows in any
+    # order without one: PostgreSQL does once rows were updated, and a cut at the row limit kept any of them)
+    recorded: Callable[[], Any]
 
 
 def _orders() -> Select:
@@ -81,7 +84,7 @@ SOURCES: dict[str, Source] = {
         "promised_date": Field(_l("Обещанная дата"), lambda: Order.promised_date, DATE),
         "created_at": Field(_l("Создан"), lambda: Order.created_at, DATETIME),
         "completed_at": Field(_l("Завершён"), lambda: Order.completed_at, DATETIME),
-    }, _orders, ("number", "kind", "status", "customer", "price")),
+    }, _orders, ("number", "kind", "status", "customer", "price"), lambda: Order.id),
     "tasks": Source(_l("Задачи"), {
         "order": _ORDER_NUMBER,
         "name": Field(_l("Задача"), lambda: HumanTask.name),
@@ -92,7 +95,7 @@ SOURCES: dict[str, Source] = {
         "created_at": Field(_l("Открыта"), lambda: HumanTask.created_at, DATETIME),
         "due_at": Field(_l("Срок"), lambda: HumanTask.due_at, DATETIME),
         "completed_at": Field(_l("Выполнена"), lambda: HumanTask.completed_at, DATETIME),
-    }, _tasks, ("order", "name", "state", "assignee", "created_at")),
+    }, _tasks, ("order", "name", "state", "assignee", "created_at"), lambda: HumanTask.id),
     "payments": Source(_l("Платежи"), {
         "order": _ORDER_NUMBER,
         "kind": _ORDER_KIND,
@@ -103,7 +106,7 @@ SOURCES: dict[str, Source] = {
         "received_by": Field(_l("Получатель"), lambda: Payment.received_by),
         "source": Field(_l("Источник"), lambda: Payment.source),
         "recorded_at": Field(_l("Внесён"), lambda: Payment.created_at, DATETIME),
-    }, _payments, ("order", "paid_on", "amount", "method")),
+    }, _payments, ("order", "paid_on", "amount", "method"), lambda: Payment.id),
     "visits": Source(_l("Выезды"), {
         "order": _ORDER_NUMBER,
         "kind": Field(_l("Вид выезда"), lambda: Visit.kind, labels=VISIT_KINDS),
@@ -111,5 +114,5 @@ SOURCES: dict[str, Source] = {
         "person": Field(_l("Сотрудник"), lambda: _ASSIGNEE.name),
         "starts_at": Field(_l("Начало"), lambda: Visit.starts_at, DATETIME),
         "ends_at": Field(_l("Окончание"), lambda: Visit.ends_at, DATETIME),
-    }, _visits, ("order", "kind", "status", "person", "starts_at")),
+    }, _visits, ("order", "kind", "status", "person", "starts_at"), lambda: Visit.id),
 }

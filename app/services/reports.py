@@ -224,7 +224,8 @@ def run(definition: Definition, limit: int = ROW_LIMIT) -> Result:
                  for i, name in enumerate(definition.group_by)]
         types.append(COUNT if definition.aggregate == "count" else NUMBER)
     else:
-        query = query.add_columns(*[source.fields[name].expression() for name in definition.columns])
+        query = query.add_columns(*[source.fields[name].expression() for name in definition.columns]).order_by(
+            source.recorded())
         headers = [str(source.fields[name].label) for name in definition.columns]
         types = [source.fields[name].type for name in definition.columns]
     rows = [list(row) for row in db.session.execute(query.limit(limit + 1))]
