@@ -1,5 +1,5 @@
-"""the orders list of one status sorted by the promised or predicted date reads its page from an index; the orders
-of a customer's index carries their ids (a search by name reads no order row on PostgreSQL)
+"""the orders list of one status sorted by the promised or predicted date reads its page from an index; the index
+of a customer's orders carries their ids (a search by a name reads no order row for them on PostgreSQL)
 
 Revision ID: c4e6a8b0d2f1
 Revises: b9d1f3a5c7e0
