@@ -118,9 +118,10 @@ def test_the_statement_as_excel_and_pdf_carries_the_same_figures(api, tmp_path):
     assert "компания выплачивает партнёру комиссию 5 000,00" in text and "Пять тысяч рублей" in text
 
 
-def test_the_act_names_the_kinds_own_percentages_in_the_order_they_were_set_after_one_changed(api):
-    """The act (and the PDF kept under its text's digest) reads the same each time it is drawn: a changed override
-    keeps its place, where PostgreSQL returned a row written anew after the others."""
+def test_the_act_names_the_kinds_own_percentages_in_the_catalogues_order_whatever_was_changed(api):
+    """The act (and the PDF kept under its text's digest) reads the same each time it is drawn, in the order the
+    partners page shows: the catalogue's order of kinds, not the order the database returns (PostgreSQL returns a
+    row written anew after the others)."""
     from app.services.settlements import statement_html
 
     _order(api, "kitchen", "100000", [])
@@ -136,5 +137,5 @@ def test_the_act_names_the_kinds_own_percentages_in_the_order_they_were_set_afte
         db.session.expunge_all()
         html = statement_html(_statement(_partner(api.app)), api.app.config["COMPANY"])
     named = html[html.index("по видам заказов"):]
-    assert named.index("Корпусная мебель на заказ — 6,5") < named.index("Кухонный гарнитур — 12,5") < named.index(
-        "Встроенный шкаф — 8"), named
+    assert named.index("Встроенный шкаф — 8") < named.index("Корпусная мебель на заказ — 6,5") < named.index(
+        "Кухонный гарнитур — 12,5"), named

@@ -20,6 +20,7 @@ from app.models import ORDER_KINDS, Order, Partner, PartnerCommission, User
 from app.services.audit import record, set_field
 from app.services.money import decimal_from_text
 from app.services.reference import create_user
+from app.services.settlements import kind_overrides
 from app.usecases.uow import discard, unit_of_work
 from app.web import action, allowed
 
@@ -161,8 +162,7 @@ def partners():
                                      .group_by(Order.partner_id)).all())
     accounts = dict(db.session.execute(select(User.partner_id, func.count()).where(User.partner_id.is_not(None))
                                        .group_by(User.partner_id)).all())
-    position = {kind: i for i, kind in enumerate(ORDER_KINDS)}
-    overrides = {p.id: sorted(p.commissions, key=lambda c: position.get(c.kind, len(position))) for p in rows}
+    overrides = {p.id: kind_overrides(p) for p in rows}
     return render_template("admin/partners.html", partners=rows, orders=orders, accounts=accounts,
                            overrides=overrides, kinds=PARTNER_KINDS,
                            can_act=policy.can(current_user, "partners.edit"))

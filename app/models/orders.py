@@ -87,7 +87,7 @@ class Partner(Model):
     contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # read when asked (a statement, the partners page): every order's list row joins its partner, and loading the
     # overrides with each was one more statement on every list page
-    commissions = relationship("PartnerCommission", cascade="all, delete-orphan", order_by="PartnerCommission.id")
+    commissions = relationship("PartnerCommission", cascade="all, delete-orphan")  # listed by kind_overrides()
 
 
 class PartnerCommission(Model):

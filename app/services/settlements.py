@@ -23,13 +23,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Order, OrderStatus, Partner
+from app.models import ORDER_KINDS, Order, OrderStatus, Partner
 from app.services.money import ZERO, to_money
 
 
 def money(value) -> Decimal:
     """An amount to the kopeck (half up); none is zero here: an order without a price owes nothing yet."""
     return to_money(value) or ZERO
+
+
+def kind_overrides(partner: Partner) -> list:
+    """The partner's own percentages per order kind, in the catalogue's order of kinds (as the partners page and
+    the act list them: the same text each time, so the act's kept PDF is found again)."""
+    position = {kind: i for i, kind in enumerate(ORDER_KINDS)}
+    return sorted(partner.commissions, key=lambda override: (position.get(override.kind, len(position)),
+                                                             override.kind))
 
 
 def commission_pct(partner: Partner, kind: str) -> Decimal:
@@ -106,7 +114,7 @@ def statement_html(st: Statement, company: dict) -> str:
     return env.get_template("partner_statement.html").render(
         kind="partner_statement", title="Акт сверки", company=company, partner=st.partner, rows=st.rows,
         date_from=st.date_from, date_to=st.date_to, kinds=kinds, totals={name: st.total(name) for name in TOTALS},
-        overrides=[{"label": kinds.get(o.kind, o.kind), "pct": o.pct} for o in st.partner.commissions],
+        overrides=[{"label": kinds.get(o.kind, o.kind), "pct": o.pct} for o in kind_overrides(st.partner)],
         document={"number": f"{st.partner.code}-{st.date_from:%Y%m%d}-{st.date_to:%Y%m%d}", "version": 1})
 
 
