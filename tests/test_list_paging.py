@@ -217,13 +217,13 @@ def test_the_orders_stage_filter_offers_every_stage_read_by_one_seek_each(ui):
 
 
 def test_the_active_orders_by_promised_date_come_in_the_lists_order_from_their_index(ui):
-    """The planning view — active orders by the promised date, the earliest first, one date's orders newest first —
-    reads its page from the (status, promised date) index; no list page reads the partners' commission overrides
-    (an order's partner is shown, its percentages are not)."""
+    """The planning view — active orders by the promised date, the earliest first, one date's orders newest first,
+    those with no date last on both databases — reads its page from the (status, promised date) index; no list page
+    reads the partners' commission overrides (an order's partner is shown, its percentages are not)."""
     app, api = ui
-    numbers = [api.create_order("kitchen", partner="mega") for _ in range(6)]
+    numbers = [api.create_order("kitchen", partner="mega") for _ in range(7)]
     days = [date(2027, 3, 1), date(2027, 1, 15), date(2027, 3, 1), date(2026, 12, 20), date(2027, 2, 1),
-            date(2026, 12, 1)]
+            date(2026, 12, 1), None]  # the last has no promised date yet: after the dated ones either way
     with app.app_context(), unit_of_work():
         orders = {o.number: o for o in db.session.execute(select(Order).where(Order.number.in_(numbers))).scalars()}
         for number, day in zip(numbers, days, strict=True):
@@ -237,7 +237,10 @@ def test_the_active_orders_by_promised_date_come_in_the_lists_order_from_their_i
     page = client.get("/orders?status=active&sort=promised").get_data(as_text=True)
     listed = [n for n in re.findall(r'name="orders" value="([^"]+)"', page) if n in numbers]
     expected = sorted(numbers[:5], key=lambda n: (days[numbers.index(n)], -ids[n]))
-    assert listed == expected and listed[0] == numbers[3] and listed[-2:] == [numbers[2], numbers[0]]
+    assert listed == [*expected, numbers[6]] and listed[0] == numbers[3] and listed[-3:-1] == [numbers[2], numbers[0]]
+    latest_first = client.get("/orders?status=active&sort=-promised").get_data(as_text=True)
+    assert [n for n in re.findall(r'name="orders" value="([^"]+)"', latest_first) if n in numbers] == [
+        numbers[2], numbers[0], numbers[4], numbers[1], numbers[3], numbers[6]]
 
     seen = statements_of(app, client, "/orders?status=active&sort=promised")
     statement, parameters = next(s for s in seen if s[0].startswith("SELECT orders.id") and "LIMIT" in s[0])

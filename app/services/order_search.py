@@ -23,7 +23,7 @@ SORTS = {
     "stage": Order.stage, "status": Order.status, "price": Order.price, "promised": Order.promised_date,
     "predicted": Order.predicted_on,
 }
-NULLS_LAST = {"predicted"}  # orders with nothing predicted (finished, not yet reckoned) after the dated ones
+NULLS_LAST = {"promised", "predicted"}  # orders with no date after the dated ones, on both databases alike
 YES = ("1", "true", "yes", "on")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 FLAGS = (*YES, "0", "false", "no", "off", "")
