@@ -2,6 +2,8 @@
 PostgreSQL) instead of every order, and finds exactly what «contains the text, case aside» finds."""
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
@@ -107,9 +109,13 @@ def test_a_search_counts_and_pages_the_orders_the_index_names_without_reading_ea
     with statements(api.app) as seen:
         page = client.get("/orders?q=" + quote("тест")).get_data(as_text=True)
     assert all(number in page for number in expected(api, "тест")) and len(expected(api, "тест")) == len(names)
-    listed = [s for s in seen if s.startswith(("SELECT count(*)", "SELECT orders.id")) and "MATCH" in s
+    listed = [s for s in seen if s.startswith(("SELECT count(*)", "SELECT orders.id", "SELECT id")) and "MATCH" in s
               or "ILIKE" in s]
-    assert len(listed) == 1, seen  # the page's ids with the list's total beside them: the matches found once
+    if api.app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # the matches counted from the indexes, then the creation index walked to the page's last one
+        assert len(listed) == 2 and "INDEXED BY ix_orders_analytics" in listed[1], seen
+    else:
+        assert len(listed) == 1, seen  # the page's ids with the list's total beside them: the matches found once
     for statement in listed:
         assert "JOIN customers" not in statement, statement
         if api.app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -130,3 +136,45 @@ def test_a_searched_list_names_its_total_on_every_page_and_past_the_last(api, mo
         assert "всего 5" in html, page
         shown |= {number for number in numbers if number in html}
     assert shown == numbers
+
+
+@pytest.mark.parametrize("walk_share", [0, 10**6], ids=["sorting-the-matches", "walking-the-index"])
+def test_a_search_by_text_alone_pages_its_matches_in_the_order_of_creation_either_way(api, monkeypatch, walk_share):
+    """A search by a text alone, the list's own order: newest first (or oldest, asked), ties newest number first,
+    each match once (found by its customer and its address both), the same pages whether SQLite sorts the matches
+    or walks the creation index (`WALK_SHARE` chooses; PostgreSQL always sorts) — and when another filter narrows
+    the search too, only what both allow."""
+    monkeypatch.setattr("app.orders.routes.PER_PAGE", 3)
+    monkeypatch.setattr("app.services.order_search.WALK_SHARE", walk_share)
+    numbers = [api.create_order(customer={"name": f"Листов Тест №{n}", "phone": f"+7 900 000-00-1{n}"},
+                                kind="kitchen" if n % 3 else "wardrobe") for n in range(7)]
+    numbers.append(api.create_order(customer={"name": "Другой Человек", "phone": "+7 900 000-00-29"},
+                                    address="Москва, ул. Листовая, 3"))  # the text in the address only
+    numbers.append(api.create_order(customer={"name": "Листов Тест №8", "phone": "+7 900 000-00-28"},
+                                    address="Москва, Листовой пер., 1"))  # in both: listed once
+    unmatched = api.create_order(customer={"name": "Никак Не Совпадёт", "phone": "+7 900 000-00-99"})
+    created = {number: datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=day)  # not in the numbers' order
+               for number, day in zip(numbers + [unmatched], (5, 1, 9, 3, 3, 7, 0, 8, 2, 6), strict=True)}
+    with api.app.app_context():
+        for number, moment in created.items():
+            db.session.execute(select(Order).where(Order.number == number)).scalar_one().created_at = moment
+        db.session.commit()
+    newest_first = sorted(numbers, key=lambda number: (created[number], number), reverse=True)
+    client = signed_in(api.app, "director")
+
+    def listed(query: str) -> tuple[list[str], set[str]]:
+        shown, totals = [], set()
+        for page in (1, 2, 3, 4):
+            html = client.get(f"/orders?q={quote('листов')}{query}&page={page}").get_data(as_text=True)
+            shown += re.findall(r"<strong>(\d{4}-\d{5})</strong>", html)
+            totals |= set(re.findall(r"всего (\d+)", html))
+        return shown, totals
+
+    assert listed("") == (newest_first, {"9"})
+    assert listed("&sort=-created") == (newest_first, {"9"})
+    oldest_first = sorted(sorted(numbers, reverse=True), key=created.get)  # ties still newest number first
+    assert listed("&sort=created") == (oldest_first, {"9"})
+    kitchens = [number for number in newest_first if number in numbers[1:7] and numbers.index(number) % 3]
+    assert listed("&kind=kitchen") == (kitchens, {str(len(kitchens))})
+    html = client.get(f"/orders?q={quote('листов')}&page=9").get_data(as_text=True)
+    assert "всего 9" in html and not re.findall(r"<strong>(\d{4}-\d{5})</strong>", html)  # past the last page

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import any_, func, literal_column, or_, select, table, union
 from sqlalchemy import column as table_column
+from sqlalchemy import text as sql_text
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -178,9 +179,9 @@ def matches_text(text: str):
     two characters needs Customer joined. From three characters on, the text-search indexes (app/models/search.py)
     name the orders that match, and nothing else is read: the count of a broad search (10,000 orders) costs the
     index's entries, not a lower() of every matching order, customer and address."""
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = _phone_digits(text)
     if len(text) >= TRIGRAM:
-        candidates = _candidates(text, digits if len(digits) >= 4 else "")
+        candidates = _candidates(text, digits)
         if db.session.get_bind().dialect.name == "postgresql":
             # the matches as an array: their rows read by the primary key, not every order hashed against them
             # (10,000 matches of 100,000 orders: 35–40 → 24–30 ms with the page and its total)
@@ -189,9 +190,24 @@ def matches_text(text: str):
     like = like_pattern(text)  # '%' and '_' typed by a person are characters to find, not wildcards
     conditions = [Order.number.ilike(like, escape="\\"), Customer.name.ilike(like, escape="\\"),
                   Order.address.ilike(like, escape="\\")]
-    if len(digits) >= 4:
+    if digits:
         conditions.append(Customer.phone.like(f"%{digits}%"))
     return or_(*conditions)
+
+
+def _phone_digits(text: str) -> str:
+    """The digits of a searched text, when there are enough of them (four) to look for in the phones."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits if len(digits) >= 4 else ""
+
+
+def _fts_matches(text: str, digits: str) -> dict[str, str]:
+    """SQLite's FTS5 queries of a search: the orders' own columns (`own`) and the customers' (`customers`)."""
+    def phrase(value: str) -> str:  # an FTS5 string: the text itself, found anywhere in a column
+        return '"' + value.replace('"', '""') + '"'
+
+    return {"own": phrase(text),
+            "customers": f"name : {phrase(text)}" + (f" OR phone : {phrase(digits)}" if digits else "")}
 
 
 def _candidates(text: str, digits: str):
@@ -200,12 +216,10 @@ def _candidates(text: str, digits: str):
     anywhere in the column; case folded as Unicode folds it, ё and Ё alike), pg_trgm GIN indexes under the same
     ILIKE on PostgreSQL."""
     if db.session.get_bind().dialect.name == "sqlite":
-        def phrase(value: str) -> str:  # an FTS5 string: the text itself, found anywhere in a column
-            return '"' + value.replace('"', '""') + '"'
-
-        by_customer = f"name : {phrase(text)}" + (f" OR phone : {phrase(digits)}" if digits else "")
-        own = select(ORDERS_FTS.c.rowid).where(literal_column("orders_fts").op("MATCH")(phrase(text)))
-        customers = select(CUSTOMERS_FTS.c.rowid).where(literal_column("customers_fts").op("MATCH")(by_customer))
+        matches = _fts_matches(text, digits)
+        own = select(ORDERS_FTS.c.rowid).where(literal_column("orders_fts").op("MATCH")(matches["own"]))
+        customers = select(CUSTOMERS_FTS.c.rowid).where(
+            literal_column("customers_fts").op("MATCH")(matches["customers"]))
     else:
         like = like_pattern(text)
         own = select(Order.id).where(or_(Order.number.ilike(like, escape="\\"),
@@ -218,11 +232,57 @@ def _candidates(text: str, digits: str):
     return union(own, select(Order.id).where(Order.customer_id.in_(customers)))
 
 
+# A search by text alone in the order of creation, on SQLite, where its matches are many: the page walks the
+# analytics index — it holds each order's creation time and customer beside its id — from the newest (or oldest)
+# entry and keeps those the text-search tables name, so it stops at the page's last match; the total counts the
+# matches from those tables and the customers' index. Sorting every match instead read each matching order's row:
+# 10,000 orders for a common surname at 100,000 orders, 28–38 ms, where this is 11–16 ms in all.
+_TEXT_PAGE = {direction: sql_text(
+    "SELECT id FROM orders INDEXED BY ix_orders_analytics"
+    " WHERE customer_id IN (SELECT rowid FROM customers_fts WHERE customers_fts MATCH :customers)"
+    " OR id IN (SELECT rowid FROM orders_fts WHERE orders_fts MATCH :own)"
+    f" ORDER BY created_at {direction}, id DESC LIMIT :limit OFFSET :offset") for direction in ("ASC", "DESC")}
+# Walking the index reads at worst all of it; sorting the matches reads each match's row, about 18 index entries'
+# worth: from a match in 18 orders on, the walk is never the slower.
+WALK_SHARE = 18
+
+
+def text_search_page(user: User, args, page: int, per_page: int) -> tuple[list[int], int] | None:
+    """One page's order ids, and the total, of a search by text alone (nothing else narrows it, the user sees
+    every order) in the order of creation, on SQLite; None for any other list, which `search_orders` serves."""
+    text_searched = (args.get("q") or "").strip()
+    key = args.get("sort", "created")
+    if (len(text_searched) < TRIGRAM or key.lstrip("-") != "created"
+            or db.session.get_bind().dialect.name != "sqlite" or visible_orders(user).whereclause is not None):
+        return None
+    alone = search_orders(user, {"q": text_searched}).whereclause
+    if not search_orders(user, args).whereclause.compare(alone):  # another filter narrows it too
+        return None
+    digits = _phone_digits(text_searched)
+    candidates = _candidates(text_searched, digits)
+    total = db.session.execute(select(func.count()).select_from(candidates.subquery())).scalar_one()
+    offset = (page - 1) * per_page
+    if not total or offset >= total:
+        return [], total
+    if total * WALK_SHARE < (db.session.execute(select(func.max(Order.id))).scalar() or 0):
+        ids = db.session.execute(sorted_by(select(Order.id).where(Order.id.in_(candidates)), args)
+                                 .offset(offset).limit(per_page)).scalars().all()
+    else:
+        ids = db.session.execute(_TEXT_PAGE["DESC" if _descending(args) else "ASC"], {
+            **_fts_matches(text_searched, digits), "limit": per_page, "offset": offset}).scalars().all()
+    return list(ids), total
+
+
 def sorted_by(query, args):
     key = args.get("sort", "created")
     column = SORTS.get(key.lstrip("-"), Order.created_at)
-    descending = key.startswith("-") or (key == "created" and "sort" not in args)
-    ordering = column.desc() if descending else column.asc()
+    ordering = column.desc() if _descending(args) else column.asc()
     if key.lstrip("-") in NULLS_LAST:
         ordering = ordering.nulls_last()
     return query.order_by(ordering, Order.id.desc())
+
+
+def _descending(args) -> bool:
+    """The list's sort goes down: asked so ("-price"), or the default, newest first."""
+    key = args.get("sort", "created")
+    return key.startswith("-") or (key == "created" and "sort" not in args)
