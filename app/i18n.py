@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from babel import Locale
-from babel.dates import get_date_format, get_datetime_format, get_time_format
+from babel.dates import get_date_format, get_datetime_format, get_time_format, parse_pattern
 from babel.numbers import format_currency, get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, get_timezone, get_translations
@@ -148,7 +148,22 @@ def day(value) -> str:
         return "—"
     if isinstance(value, datetime):
         value = value.date()
-    return format_date(value, "d MMMM" if value.year == clock.now().year else "d MMMM y")
+    formatter = _per_request("day", day_formatter)
+    if formatter is not None:
+        return formatter(value)
+    return format_date(value, DAY_PATTERNS[value.year == clock.now().year])
+
+
+DAY_PATTERNS = {True: "d MMMM", False: "d MMMM y"}  # this year's date, another year's
+
+
+def day_formatter() -> Callable[[date], str]:
+    """`day` for a page of dates (a list shows fifty predicted ones): the locale and the two patterns read once, as
+    babel's format_date reads them per call."""
+    locale = Locale.parse(str(get_locale()))
+    patterns = {this_year: parse_pattern(pattern) for this_year, pattern in DAY_PATTERNS.items()}
+    year = clock.now().year
+    return lambda value: patterns[value.year == year].apply(value, locale)
 
 
 def number(value) -> str:
