@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm.exc import StaleDataError
+
 from app.demo import STAGE_INPUT
+from app.extensions import db
+from app.models import Order, ProcessInstance, User
+from app.usecases.tasks import complete_task, get_task
+from app.usecases.uow import unit_of_work
 from tests.support.api import HAPPY_CASH
 
 WRONG_ROLE = {"sales": "production", "customer": "sales"}
@@ -147,6 +155,28 @@ def test_two_people_complete_the_same_task_at_once(api, app):
     assert done["state"] == "completed" and done["completed_by"] == winner
     history = api.get(f"/orders/{number}/history").get_json()["items"]
     assert sum(1 for e in history if e["kind"] == "stage" and e["new"] == "Планирование выезда на замер") == 1
+
+
+def test_a_step_over_an_instance_another_step_changed_meanwhile_is_refused_and_leaves_nothing(api, app):
+    """The instance's version counter: a completion that read the instance before another step saved it (on
+    PostgreSQL a step of a parallel branch; SQLite's writers take turns) writes nothing and says why."""
+    number = api.create_order()
+    task = api.open_task(number)
+    with app.app_context():
+        instance = db.session.execute(select(ProcessInstance).join(Order).where(Order.number == number)).scalar_one()
+        instance_id, before = instance.id, (instance.state, instance.lock_version)
+        sales = db.session.execute(select(User).where(User.login == "sales")).scalar_one()
+        with pytest.raises(StaleDataError), unit_of_work():
+            get_task(task["id"]).instance.lock_version  # noqa: B018 - read, as the completion reads it
+            db.session.connection().execute(  # another writer's step, committed in between
+                update(ProcessInstance.__table__).where(ProcessInstance.id == instance_id)
+                .values(lock_version=ProcessInstance.lock_version + 1))
+            complete_task(task["id"], {"decision": "confirm"}, sales)
+        db.session.remove()
+    with app.app_context():
+        instance = db.session.get_one(ProcessInstance, instance_id)
+        assert (instance.state, instance.lock_version) == before  # the whole unit of work rolled back
+    assert api.open_task(number)["id"] == task["id"] and api.order(number)["stage"] == "Новый заказ"
 
 
 def test_the_answer_to_a_completion_shows_tasks_as_the_task_list_does(api):
