@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from flask import g, has_app_context
+from flask import g, has_app_context, has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import and_, bindparam, exists, false, or_, select, union
 
@@ -45,13 +45,26 @@ Check = Callable[[User, object], "str | None"]  # (user, order / task / message 
 
 def heads_lane(user: User, lane: str) -> bool:
     """The user heads the department that works `lane`."""
-    return db.session.execute(select(Department.id).where(Department.head_id == user.id,
-                                                          Department.role_code == lane)).first() is not None
+    return any(role_code == lane for _code, role_code in headed_departments(user))
 
 
 def headed_lanes(user: User) -> set[str | None]:
     """Lanes of the departments the user heads."""
-    return set(db.session.execute(select(Department.role_code).where(Department.head_id == user.id)).scalars())
+    return {role_code for _code, role_code in headed_departments(user)}
+
+
+_HEADED = select(Department.code, Department.role_code).where(Department.head_id == bindparam("user_id")) \
+    .order_by(Department.code)
+
+
+def headed_departments(user: User) -> list[tuple[str, str | None]]:
+    """(code, lane) of the departments the user heads, read once a request: the menu's board link, the inbox's
+    scope and its head's controls, the analytics' link and the checks on a task all ask (three to five queries a
+    page before)."""
+    known = request.environ.setdefault("bespoke.headed", {}) if has_request_context() else {}
+    if user.id not in known:
+        known[user.id] = [(code, role_code) for code, role_code in plain(_HEADED, {"user_id": user.id})]
+    return known[user.id]
 
 
 def sees_every_task(user: User) -> bool:

@@ -11,12 +11,13 @@ from flask import url_for
 from sqlalchemy import delete, event, insert, select, text, update
 
 from app.extensions import db
-from app.models import Component, Department, HumanTask, Order
+from app.models import Component, Department, HumanTask, Order, User
 from app.models.component_counts import OrderComponentCount
 from app.services import boards
 from app.web import link_maker
 from tests.support.api import Api
 from tests.support.boards import at, msk, sales_history, workshop_order
+from tests.support.sql import statements
 from tests.support.web import signed_in
 
 
@@ -151,6 +152,24 @@ def test_the_nav_links_heads_to_their_board_and_management_to_all_of_them(ui):
     assert nav.findall(signed_in(app, "admin").get("/inbox").get_data(as_text=True)) == [
         ("/boards/", "Доски отделов")]
     assert nav.findall(signed_in(app, "production").get("/inbox").get_data(as_text=True)) == []
+
+
+def test_a_head_s_page_reads_which_departments_they_head_once(ui):
+    """The menu's board link, the inbox's scope and its head's controls all ask which departments the person heads:
+    one query a page answers them all — and a head of two departments is led to the list of boards."""
+    app, api = ui
+    api.create_order()
+    client = signed_in(app, "head_sales")
+    for path in ("/inbox?tab=queue", "/inbox?tab=team", "/orders"):
+        with statements(app) as seen:
+            assert client.get(path).status_code == 200
+        assert sum("FROM departments" in statement for statement in seen) == 1, (path, seen)
+    with app.app_context():
+        db.session.execute(update(Department).where(Department.code == "production").values(
+            head_id=select(User.id).where(User.login == "head_sales").scalar_subquery()))
+        db.session.commit()
+    nav = re.compile(r'<a href="([^"]+)"[^>]*>(Доск[аи] отдел[аов]+)</a>')
+    assert nav.findall(client.get("/inbox").get_data(as_text=True)) == [("/boards/", "Доски отделов")]
 
 
 def test_the_figures_fragment_refreshes_itself(ui):

@@ -4,14 +4,11 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from app import policy
 from app.boards import bp
 from app.boards import rows as board_rows
 from app.errors import NotFound
-from app.extensions import db
-from app.models import Department
 from app.services import boards
 from app.web import allowed
 
@@ -27,8 +24,7 @@ def _board_link():
             return None
         if user.role_codes & policy.MANAGEMENT:
             return {"url": url_for("boards.index"), "many": True}
-        headed = db.session.execute(select(Department.code).where(Department.head_id == user.id)
-                                    .limit(2)).scalars().all()
+        headed = [code for code, _lane in policy.headed_departments(user)]
         if not headed:
             return None
         if len(headed) == 1:
