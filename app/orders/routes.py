@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, send_file, session,
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import aliased, defer, joinedload, lazyload
 
 from app import policy
 from app.errors import Conflict, NotFound, ValidationError
@@ -86,7 +86,8 @@ def _stopped_processes(order_ids: list[int]) -> dict[int, str]:
 
 
 def _open_tasks(order_ids: list[int]) -> dict[int, HumanTask]:
-    rows = db.session.execute(select(HumanTask).options(defer(HumanTask.data))  # the list shows no form data
+    rows = db.session.execute(select(HumanTask).options(defer(HumanTask.data),  # the list shows no form data
+                                                        joinedload(HumanTask.assignee).lazyload(User.roles))  # a name
                               .where(HumanTask.order_id.in_(order_ids), HumanTask.state == "open")
                               .order_by(HumanTask.id)).scalars().all()
     first: dict[int, HumanTask] = {}
@@ -276,6 +277,7 @@ def _list_page(user: User, query: Select, errors: dict[str, str]):
         is_staff=policy.is_staff(user), can_create=policy.can(user, "orders.create"),
         can_import=policy.can(user, "orders.import"), task_chips=_task_chips(errors),
         assignable=db.session.execute(select(User).where(User.active.is_(True), User.login != "customer")
+                                      .options(lazyload(User.roles))  # names to choose from, no roles
                                       .order_by(User.name)).scalars().all(), errors=errors), (422 if errors else 200)
 
 
