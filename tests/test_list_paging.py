@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select, text
@@ -39,6 +40,10 @@ def test_the_inbox_shows_a_page_of_tasks_and_goes_on_from_the_last_one(ui):
     assert following and "tab=queue" in following.group(1)
     second = client.get(following.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert second.count('/claim"') == 3 and 'rel="next"' not in second and "К первым задачам" in second
+    narrowed = client.get("/inbox?tab=queue&stage=" + quote("Нет такого этапа")).get_data(as_text=True)
+    for page in (second, narrowed):  # the tab counts its every task, whichever of them the list shows
+        assert f'data-count="queue">{PER_PAGE + 3}<' in page
+    assert narrowed.count('/claim"') == 0
     listed = [set(re.findall(r">(\d{4}-\d{5})</a>", page)) for page in (first, second)]
     assert not listed[0] & listed[1] and listed[0] | listed[1] == numbers  # each task once, none left out
 
@@ -126,8 +131,9 @@ def test_the_inbox_queue_reads_its_lanes_open_tasks_from_the_index_and_lists_wha
     assert len(inbox_tasks(signed_in(app, "sales"), "queue")) >= 3
 
     seen = statements_of(app, signed_in(app, "sales"), "/inbox?tab=queue")
-    statement, parameters = next(s for s in seen if s[0].startswith("SELECT count(*)")  # the queue tab's count
+    statement, parameters = next(s for s in seen if "count(*) OVER ()" in s[0]  # the queue's page with its count
                                  and "assignee_id IS NULL" in s[0])
+    assert not any(s[0].startswith("SELECT count(*)") and "assignee_id IS NULL" in s[0] for s in seen)  # only once
     plan = plan_of(app, statement, parameters)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # the lane's entries, not every free open task
         assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX ix_human_tasks_open_\w+ \(state=\? AND lane=\?",

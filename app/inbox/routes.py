@@ -71,11 +71,19 @@ def colleagues(lanes: set[str]) -> dict[str, list[User]]:
 
 def listed_tasks(user: User, args) -> tuple[str, Select]:
     """The tab shown and its tasks' query, filtered and in order: the page and its workbook both ask here."""
+    tab, query, _narrowed = _listed(user, args)
+    return tab, query
+
+
+def _listed(user: User, args) -> tuple[str, Select, bool]:
+    """`listed_tasks`, and whether a filter narrows the tab's tasks (else the list holds exactly what the tab
+    counts)."""
     tab = args.get("tab", "mine")
     if tab not in TABS:
         tab = "mine"
-    query = _filtered(_base(user, tab), args)
-    return tab, query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    base = _base(user, tab)
+    query = _filtered(base, args)
+    return tab, query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id), query is not base
 
 
 def _after(query: Select, task_id: int | None) -> Select:
@@ -125,15 +133,21 @@ def open_stages() -> list[str]:
     return sorted(db.session.execute(_OPEN_STAGES).scalars())
 
 
-def _page(query: Select) -> list[HumanTask]:
+def _page(query: Select, counted: bool = False) -> tuple[list[HumanTask], int | None]:
     """The page's tasks (one more than a page: is there a next?): their ids first, sorted and cut on the tasks alone,
     then those rows with what they show (joining every order, customer and partner of a thousand queued tasks
-    before the sort cost more than the rest of the page)."""
-    ids = list(db.session.execute(query.with_only_columns(HumanTask.id).limit(PER_PAGE + 1)).scalars())
+    before the sort cost more than the rest of the page). `counted`: how many the query holds comes beside the ids
+    (the sort reads them all anyway: a second statement counting them again cost as much as the page)."""
+    if counted:
+        found_ids = db.session.execute(query.with_only_columns(HumanTask.id, func.count().over())
+                                       .limit(PER_PAGE + 1)).all()
+        ids, total = [row[0] for row in found_ids], (found_ids[0][1] if found_ids else 0)
+    else:
+        ids, total = list(db.session.execute(query.with_only_columns(HumanTask.id).limit(PER_PAGE + 1)).scalars()), None
     rows = select(HumanTask).outerjoin(HumanTask.order).options(defer(HumanTask.data)).where(  # no form data shown
         HumanTask.id.in_(ids or [0]))
     found = {task.id: task for task in db.session.execute(_with_rows(rows)).scalars().unique()}
-    return [found[task_id] for task_id in ids if task_id in found]
+    return [found[task_id] for task_id in ids if task_id in found], total
 
 
 @bp.get("/inbox.xlsx")
@@ -150,11 +164,13 @@ def index():
     user = current_user._get_current_object()
     if is_partner(user):  # partners have no tasks: their start page is the portal
         return redirect(url_for("partner.index"))
-    tab, query = listed_tasks(user, request.args)
+    tab, query, narrowed = _listed(user, request.args)
     heads = headed_lanes(user)
-    counts = {t: _count(_base(user, t)) for t in TABS if t != "team" or heads or sees_every_task(user)}
+    counted = [t for t in TABS if t != "team" or heads or sees_every_task(user)]
     after = int_arg(request.args, "after", 0, 0, MAX_ID, strict=False)
-    tasks = _page(_after(query, after))
+    whole = tab in counted and not narrowed and not after  # the page's first rows of the tab's every task
+    tasks, total = _page(_after(query, after), counted=whole)
+    counts = {t: total if whole and t == tab else _count(_base(user, t)) for t in counted}
     more = len(tasks) > PER_PAGE
     tasks = tasks[:PER_PAGE]
     preload_candidates([t.id for t in tasks])  # each row asks can('tasks.claim', task)
