@@ -11,7 +11,7 @@ from app.demo import STAGE_INPUT
 from app.extensions import db
 from app.models import Order, ProcessInstance, User
 from app.usecases.tasks import complete_task, get_task
-from app.usecases.uow import unit_of_work
+from app.usecases.uow import savepoint, unit_of_work
 from tests.support.api import HAPPY_CASH
 
 WRONG_ROLE = {"sales": "production", "customer": "sales"}
@@ -177,6 +177,26 @@ def test_a_step_over_an_instance_another_step_changed_meanwhile_is_refused_and_l
         instance = db.session.get_one(ProcessInstance, instance_id)
         assert (instance.state, instance.lock_version) == before  # the whole unit of work rolled back
     assert api.open_task(number)["id"] == task["id"] and api.order(number)["stage"] == "Новый заказ"
+
+
+def test_a_step_undone_by_its_savepoint_leaves_the_instance_as_stored_for_the_next_step(api, app):
+    """A step inside a savepoint that then fails (a form's files kept, its data refused) is undone with it: the
+    instance reads as the database holds it again, and a step after it in the same unit of work goes through."""
+    number = api.create_order()
+    task = api.open_task(number)
+    with app.app_context():
+        sales = db.session.execute(select(User).where(User.login == "sales")).scalar_one()
+        with unit_of_work():
+            instance = get_task(task["id"]).instance
+            before = (instance.state, instance.lock_version)
+            with pytest.raises(RuntimeError), savepoint():
+                complete_task(task["id"], {"decision": "confirm"}, sales)
+                assert instance.lock_version == before[1] + 1
+                raise RuntimeError("what came after the step failed")
+            assert (instance.state, instance.lock_version) == before
+            complete_task(task["id"], {"decision": "confirm"}, sales)
+        db.session.remove()
+    assert api.order(number)["stage"] == "Планирование выезда на замер"
 
 
 def test_the_answer_to_a_completion_shows_tasks_as_the_task_list_does(api):

@@ -31,6 +31,7 @@ from app.models import (
 from app.services import audit, orders
 from app.services.outbox import add_job
 from app.usecases.projection import project_order, project_tasks
+from app.usecases.uow import written_by_statement
 
 ORDER_PROCESS = "order_lifecycle"  # the process an order starts (`start_order_process`); the others, `start_process`
 
@@ -157,8 +158,8 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
 _INSTANCES = cast(Table, ProcessInstance.__table__)
 _SAVED = ("state", "next_timer_at", "status", "error", "finished_at")
 # A step's write of its instance, built once and run at once: through the unit of work it was one more object for
-# the commit's flush to sort and diff (a fifth of a completion's flush). The version counter is checked as the
-# flush checks it: another writer's step in between matches no row.
+# the commit's flush to sort and diff (4 % of a plain completion's Python calls). The version counter is checked as
+# the flush checks it: another writer's step in between matches no row.
 _WRITE_INSTANCE = (update(_INSTANCES)
                    .where(_INSTANCES.c.id == bindparam("b_id"), _INSTANCES.c.lock_version == bindparam("b_version"))
                    .values({name: bindparam(f"b_{name}", type_=_INSTANCES.c[name].type)
@@ -181,6 +182,7 @@ def _write_instance(instance: ProcessInstance, values: dict) -> None:
         raise StaleDataError(f"Process instance {instance.id} was changed by another step meanwhile")
     for name, value in written.items():
         set_committed_value(instance, name, value)
+    written_by_statement(instance)
 
 
 def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,

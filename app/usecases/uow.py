@@ -60,6 +60,7 @@ def savepoint() -> Iterator[None]:
     jobs = list(db.session.info.get("new_jobs", []))
     timer_at = db.session.info.get("timer_at")
     files = len(db.session.info.get("stored_files", []))
+    written = len(db.session.info.get(WRITTEN, []))
     try:
         with db.session.begin_nested():
             yield
@@ -69,11 +70,25 @@ def savepoint() -> Iterator[None]:
         stored = db.session.info.get("stored_files", [])
         _remove(stored[files:])
         del stored[files:]
+        rows = db.session.info.get(WRITTEN, [])
+        for row in rows[written:]:  # read again as the database holds them once more
+            db.session.expire(row)
+        del rows[written:]
         raise
+
+
+WRITTEN = "written_by_statement"
+
+
+def written_by_statement(row) -> None:
+    """`row` was written by a statement of its own, not by the flush, and its object holds what was written: a
+    savepoint that rolls back expires it, as the session expires what its flush wrote there."""
+    db.session.info.setdefault(WRITTEN, []).append(row)
 
 
 def discard() -> None:
     """Roll back what the session holds (a read that is over, or a unit of work that failed)."""
+    db.session.info.pop(WRITTEN, None)
     db.session.info.pop("new_jobs", None)
     db.session.info.pop("timer_at", None)
     db.session.info.pop("saved_states", None)
@@ -88,6 +103,7 @@ def _remove(files: list[Path]) -> None:
 
 
 def _commit() -> None:
+    db.session.info.pop(WRITTEN, None)
     staged = db.session.info.pop("new_jobs", [])
     timer_at = db.session.info.pop("timer_at", None)
     saved = db.session.info.pop("saved_states", {})
