@@ -141,9 +141,9 @@ def test_a_searched_list_names_its_total_on_every_page_and_past_the_last(api, mo
 @pytest.mark.parametrize("walk_share", [0, 10**6], ids=["sorting-the-matches", "walking-the-index"])
 def test_a_search_by_text_alone_pages_its_matches_in_the_order_of_creation_either_way(api, monkeypatch, walk_share):
     """A search by a text alone, the list's own order: newest first (or oldest, asked), ties newest number first,
-    each match once (found by its customer and its address both), the same pages whether SQLite sorts the matches
-    or walks the creation index (`WALK_SHARE` chooses; PostgreSQL always sorts) — and when another filter narrows
-    the search too, only what both allow."""
+    each match once (found by its customer and its address both), the same pages whether the matches are sorted
+    as any list's or SQLite walks the creation index (`WALK_SHARE` chooses; PostgreSQL always sorts) — and when
+    another filter narrows the search too, only what both allow."""
     monkeypatch.setattr("app.orders.routes.PER_PAGE", 3)
     monkeypatch.setattr("app.services.order_search.WALK_SHARE", walk_share)
     numbers = [api.create_order(customer={"name": f"Листов Тест №{n}", "phone": f"+7 900 000-00-1{n}"},
@@ -178,3 +178,17 @@ def test_a_search_by_text_alone_pages_its_matches_in_the_order_of_creation_eithe
     assert listed("&kind=kitchen") == (kitchens, {str(len(kitchens))})
     html = client.get(f"/orders?q={quote('листов')}&page=9").get_data(as_text=True)
     assert "всего 9" in html and not re.findall(r"<strong>(\d{4}-\d{5})</strong>", html)  # past the last page
+
+
+def test_the_page_finds_what_the_text_says_whatever_it_holds_when_it_walks_the_index(api, monkeypatch):
+    """Quotes, '%', '_', ё and Ё, phone digits, a text of nothing found: the list page's own way for a text alone
+    (SQLite walks the creation index for it) finds exactly what «contains, case aside» finds."""
+    monkeypatch.setattr("app.services.order_search.WALK_SHARE", 10**6)  # every search counts as «many» here
+    numbers = [api.create_order(customer={"name": name, "phone": phone}, address=address)
+               for name, phone, address in PEOPLE]
+    client = signed_in(api.app, "director")
+    for query in QUERIES + (numbers[2], numbers[3][-5:].lower()):
+        if len(query.strip()) < 3:
+            continue  # the index cannot say: the general way (the API's test above)
+        html = client.get("/orders?q=" + quote(query)).get_data(as_text=True)
+        assert set(re.findall(r"<strong>(\d{4}-\d{5})</strong>", html)) == expected(api, query), query

@@ -243,13 +243,14 @@ _TEXT_PAGE = {direction: sql_text(
     " OR id IN (SELECT rowid FROM orders_fts WHERE orders_fts MATCH :own)"
     f" ORDER BY created_at {direction}, id DESC LIMIT :limit OFFSET :offset") for direction in ("ASC", "DESC")}
 # Walking the index reads at worst all of it; sorting the matches reads each match's row, about 18 index entries'
-# worth: from a match in 18 orders on, the walk is never the slower.
+# worth: from a match in 18 orders on, the walk is never the slower. Fewer matches are sorted as any list is.
 WALK_SHARE = 18
 
 
 def text_search_page(user: User, args, page: int, per_page: int) -> tuple[list[int], int] | None:
     """One page's order ids, and the total, of a search by text alone (nothing else narrows it, the user sees
-    every order) in the order of creation, on SQLite; None for any other list, which `search_orders` serves."""
+    every order) in the order of creation that matches many orders, on SQLite; None for any other list, which
+    `search_orders` serves."""
     text_searched = (args.get("q") or "").strip()
     key = args.get("sort", "created")
     if len(text_searched) < TRIGRAM or key.lstrip("-") != "created" or db.session.get_bind().dialect.name != "sqlite":
@@ -257,17 +258,15 @@ def text_search_page(user: User, args, page: int, per_page: int) -> tuple[list[i
     if search_orders(user, {name: value for name, value in args.items() if name != "q"}).whereclause is not None:
         return None  # another filter, or what the user may see, narrows it too
     digits = _phone_digits(text_searched)
-    candidates = _candidates(text_searched, digits)
-    total = db.session.execute(select(func.count()).select_from(candidates.subquery())).scalar_one()
+    total = db.session.execute(select(func.count()).select_from(_candidates(text_searched, digits).subquery())
+                               ).scalar_one()
     offset = (page - 1) * per_page
     if not total or offset >= total:
         return [], total
     if total * WALK_SHARE < (db.session.execute(select(func.max(Order.id))).scalar() or 0):
-        ids = db.session.execute(sorted_by(select(Order.id).where(Order.id.in_(candidates)), args)
-                                 .offset(offset).limit(per_page)).scalars().all()
-    else:
-        ids = db.session.execute(_TEXT_PAGE["DESC" if _descending(args) else "ASC"], {
-            **_fts_matches(text_searched, digits), "limit": per_page, "offset": offset}).scalars().all()
+        return None  # few: sorting them is cheaper than the walk
+    ids = db.session.execute(_TEXT_PAGE["DESC" if _descending(args) else "ASC"], {
+        **_fts_matches(text_searched, digits), "limit": per_page, "offset": offset}).scalars().all()
     return list(ids), total
 
 
