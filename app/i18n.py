@@ -151,7 +151,7 @@ def day(value) -> str:
     formatter = _per_request("day", day_formatter)
     if formatter is not None:
         return formatter(value)
-    return format_date(value, DAY_PATTERNS[value.year == clock.now().year])
+    return format_date(value, DAY_PATTERNS[value.year == clock.now(get_timezone()).year])
 
 
 DAY_PATTERNS = {True: "d MMMM", False: "d MMMM y"}  # this year's date, another year's
@@ -159,10 +159,11 @@ DAY_PATTERNS = {True: "d MMMM", False: "d MMMM y"}  # this year's date, another 
 
 def day_formatter() -> Callable[[date], str]:
     """`day` for a page of dates (a list shows fifty predicted ones): the locale and the two patterns read once, as
-    babel's format_date reads them per call."""
+    babel's format_date reads them per call. «This year» is the reader's (the company's zone): at 00:30 Moscow time
+    on 1 January it is already the new one."""
     locale = Locale.parse(str(get_locale()))
     patterns = {this_year: parse_pattern(pattern) for this_year, pattern in DAY_PATTERNS.items()}
-    year = clock.now().year
+    year = clock.now(get_timezone()).year
     return lambda value: patterns[value.year == year].apply(value, locale)
 
 

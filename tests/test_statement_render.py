@@ -2,7 +2,7 @@
 as babel prints them, in Russian and in English, for every amount to the kopeck, any moment, and anything else."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 import pytest
@@ -11,7 +11,7 @@ from flask_babel import format_datetime
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from app.i18n import money, money_formatter, number, number_formatter, when, when_formatter
+from app.i18n import day, money, money_formatter, number, number_formatter, when, when_formatter
 
 KOPECKS = st.integers(min_value=-10**14, max_value=10**14).map(lambda k: Decimal(k).scaleb(-2))
 
@@ -69,3 +69,17 @@ def test_a_statement_moment_reads_as_everywhere_else(app, language, moment):
         by_babel = format_datetime(moment, "short") if isinstance(moment, datetime) else when(moment)
         assert when_formatter()(moment) == by_babel
         assert when(moment) == by_babel
+
+
+@pytest.mark.parametrize("language, this_year, next_year", [("ru", "9 марта", "9 марта 2028"),
+                                                              ("en", "9 March", "9 March 2028")])
+def test_a_predicted_day_names_its_year_by_the_company_s_calendar_at_new_year(app, clock, language, this_year,
+                                                                            next_year):
+    """00:30 on 1 January in Moscow is still 31 December in UTC: a date of the new year reads without its year, as
+    the people reading it count, and on a page as alone."""
+    clock.set(datetime(2026, 12, 31, 21, 30, tzinfo=timezone.utc))  # 1 January 2027, 00:30 Moscow time
+    with app.test_request_context(headers={"Accept-Language": language}):
+        assert [day(date(2027, 3, 9)), day(date(2028, 3, 9))] == [this_year, next_year]
+        assert day(datetime(2027, 3, 9, 12, tzinfo=timezone.utc)) == this_year
+    with app.app_context():  # no request: the company's language
+        assert day(date(2027, 3, 9)) == "9 марта"
