@@ -11,7 +11,7 @@ from app.clock import now, today
 from app.extensions import db
 from app.models import Order, Partner, PartnerCommission, Payment
 from app.services.calendar import company_tz
-from app.services.settlements import commission_pct, settle, statement
+from app.services.settlements import commission_pct, settle, statement, statement_html
 from app.usecases.uow import unit_of_work
 
 
@@ -122,8 +122,6 @@ def test_the_act_names_the_kinds_own_percentages_in_the_catalogues_order_whateve
     """The act (and the PDF kept under its text's digest) reads the same each time it is drawn, in the order the
     partners page shows: the catalogue's order of kinds, not the order the database returns (PostgreSQL returns a
     row written anew after the others)."""
-    from app.services.settlements import statement_html
-
     _order(api, "kitchen", "100000", [])
     with api.app.app_context():
         with unit_of_work():

@@ -69,15 +69,9 @@ def colleagues(lanes: set[str]) -> dict[str, list[User]]:
     return {lane: [u for u in users if lane in u.role_codes] for lane in lanes}
 
 
-def listed_tasks(user: User, args) -> tuple[str, Select]:
-    """The tab shown and its tasks' query, filtered and in order: the page and its workbook both ask here."""
-    tab, query, _narrowed = _listed(user, args)
-    return tab, query
-
-
-def _listed(user: User, args) -> tuple[str, Select, bool]:
-    """`listed_tasks`, and whether a filter narrows the tab's tasks (else the list holds exactly what the tab
-    counts)."""
+def listed_tasks(user: User, args) -> tuple[str, Select, bool]:
+    """The tab shown and its tasks' query, filtered and in order — the page and its workbook both ask here — and
+    whether a filter narrows the tab's tasks (else the list holds exactly what the tab counts)."""
     tab = args.get("tab", "mine")
     if tab not in TABS:
         tab = "mine"
@@ -154,7 +148,7 @@ def _page(query: Select, counted: bool = False) -> tuple[list[HumanTask], int | 
 @allowed("lists.export")  # partners have no tasks: their start page is the portal
 def export():
     user = current_user._get_current_object()
-    tab, query = listed_tasks(user, request.args)
+    tab, query, _narrowed = listed_tasks(user, request.args)
     return download(tasks_workbook(query), {"mine": "moi-zadachi", "queue": "ochered", "team": "zadachi-komandy"}[tab])
 
 
@@ -164,7 +158,7 @@ def index():
     user = current_user._get_current_object()
     if is_partner(user):  # partners have no tasks: their start page is the portal
         return redirect(url_for("partner.index"))
-    tab, query, narrowed = _listed(user, request.args)
+    tab, query, narrowed = listed_tasks(user, request.args)
     heads = headed_lanes(user)
     counted = [t for t in TABS if t != "team" or heads or sees_every_task(user)]
     after = int_arg(request.args, "after", 0, 0, MAX_ID, strict=False)
