@@ -92,8 +92,9 @@ _CANDIDATES = select(TaskCandidate.user_id).where(TaskCandidate.human_task_id ==
 
 def candidates(task) -> set[int]:
     """The people the process named to work the task (spiff-arena's lane owners, `TaskCandidate`); empty: the
-    task's role (or its starter) works it."""
-    if task is None or task.id is None:
+    task's role (or its starter) works it. Only a task in a lane can have them (`lane_owners.named_logins`): one
+    outside any lane is not asked about."""
+    if task is None or task.id is None or task.lane_name is None:
         return set()
     known = g.get("task_candidates") if has_app_context() else None
     if known is not None and task.id in known:

@@ -88,3 +88,4 @@ def test_the_rating_s_rows_follow_every_completion_and_return_and_equal_the_task
         with unit_of_work():
             rating_stats.backfill(db.session.connection())
         assert _stored() == stored
+

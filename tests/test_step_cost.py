@@ -206,8 +206,9 @@ def test_the_jobs_and_the_wake_up_a_completion_asks_for_reach_redis_in_one_round
 
 
 def test_two_steps_of_one_instance_in_one_unit_of_work_close_the_task_the_first_opened(api, app):
-    """The open task rows are read without flushing: a second step in the same unit of work still finds the row the
-    first one added (not yet written) and closes it, and does not take the row the first one closed for open."""
+    """The open task rows are read without flushing: a second step in the same unit of work finds the row the first
+    one added (written by the step's own statement) and closes it, and does not take the row the first one closed
+    for open."""
     import random
 
     from app.engine import engine
@@ -255,3 +256,38 @@ def test_a_plain_statement_sees_what_the_unit_of_work_added_unless_the_autoflush
             assert plain(select(TaskCandidate.user_id).where(TaskCandidate.human_task_id == task.id)).all() == []
         assert candidates(task) == {user.id}  # the autoflush wrote it first
         db.session.rollback()
+
+
+def test_a_task_row_changed_before_its_step_keeps_the_change_and_its_completion_counts_once(api, app):
+    """A step closes its task rows by statements of its own and counts them into the rating's rows itself; a change
+    the unit of work made to the row before (an SLA level, not yet flushed) is still written by the flush, and the
+    flush's listener does not count the completion a second time: the rows equal their rebuild."""
+    import random
+
+    from app.engine import engine
+    from app.models import HumanTask, Order
+    from app.models.analytics import rating_days
+    from app.services import rating_stats
+    from app.usecases import process
+    from app.usecases.uow import unit_of_work
+
+    number = api.create_order()
+    with app.app_context():
+        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+        instance, actor, eng = order.instance, order.created_by, engine()
+        first = db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id)).scalar_one()
+        first_id, actor_id = first.id, actor.id
+        data = STAGE_INPUT["new_order"](random.Random(5), {})
+        with unit_of_work():
+            first.sla_level = "warning"
+            process.step(instance, lambda wf: eng.complete_user_task(eng.user_task(wf, first.task_guid), data),
+                         actor, acted=first.task_guid, recorded={"data": data})
+        db.session.remove()
+        row = db.session.get_one(HumanTask, first_id)
+        assert (row.state, row.completed_by_id, row.sla_level, row.data) == ("completed", actor_id, "warning", data)
+        stored = db.session.execute(select(rating_days)).all()
+        assert sum(r.tasks for r in stored) == 1
+        with unit_of_work():
+            db.session.execute(rating_days.delete())
+            rating_stats.backfill(db.session.connection())
+        assert db.session.execute(select(rating_days)).all() == stored

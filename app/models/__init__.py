@@ -29,6 +29,7 @@ from app.models.orders import (
 from app.models.process import (
     Escalation,
     HumanTask,
+    NewTask,
     OutboxJob,
     ProcessDefinition,
     ProcessDraft,
@@ -48,7 +49,7 @@ from app.models.users import LANE_ROLES, ROLES, Department, Role, User
 __all__ = [
     "task_days",
     "Attachment", "AuditEvent", "CHANNELS", "Claim", "Component", "Customer", "Department", "Document",
-    "Escalation", "Feedback", "HumanTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
+    "Escalation", "Feedback", "HumanTask", "NewTask", "InboundMessage", "LANE_ROLES", "LoginAttempt", "Note",
     "Notification", "NotificationTemplate", "ORDER_KINDS", "Order", "OrderComponentCount", "OrderCounter",
     "OrderImport", "OrderStatus",
     "OutboxJob", "PAYMENT_TYPES", "Partner", "PartnerCommission", "Payment", "ProcessDefinition",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
@@ -183,6 +184,21 @@ class HumanTask(Model):
     instance = relationship(ProcessInstance)
     assignee = relationship("User", foreign_keys=[assignee_id], lazy="joined")
     completed_by = relationship("User", foreign_keys=[completed_by_id])
+
+
+class NewTask(NamedTuple):
+    """A task row a step just opened (`app.usecases.projection`), as the rest of the step reads it: no ORM object,
+    nothing changes it in that unit of work."""
+
+    id: int
+    instance_id: int
+    order_id: int | None
+    bpmn_id: str
+    stage: str
+    lane: str
+    lane_name: str | None
+    created_at: datetime
+    due_at: datetime | None
 
 
 class TaskCandidate(Model):

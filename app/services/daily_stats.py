@@ -333,14 +333,22 @@ _SET_STAGE = (update(Order).where(Order.id == bindparam("newest_order"))
 
 @event.listens_for(Session, "after_flush")
 def _tasks_opened(session: Session, _context) -> None:
-    """Every flush that inserts task rows counts them into the flow rows, in the same transaction (one INSERT …
-    SELECT an order for its day's row and one for its month's, staged to the commit: `_add_staged`; the rows they
-    read are in the database by then), and keeps their orders' last task stage: the stage of the newest (the highest
-    id). A step sets it with the order's own write (app/usecases/projection.py); rows inserted otherwise by SQL here."""
-    opened: dict[int, list[HumanTask]] = defaultdict(list)
-    for row in session.new:
-        if isinstance(row, HumanTask) and row.order_id is not None and row.id is not None:
-            opened[row.order_id].append(row)
+    """Every flush that inserts task rows counts them into the flow rows (`count_opened`)."""
+    count_opened(session, [row for row in session.new
+                           if isinstance(row, HumanTask) and row.order_id is not None and row.id is not None])
+
+
+def count_opened(session: Session, rows: list) -> None:
+    """Count task rows of orders just inserted in this transaction (the flush's, or a step's by a statement of its
+    own: `app.usecases.projection`) into the flow rows (one INSERT … SELECT an order for its day's row and one for
+    its month's, staged to the commit: `_add_staged`; the rows they read are in the database by then), and keep their
+    orders' last task stage: the stage of the newest (the highest id). A step sets it with the order's own write
+    (app/usecases/projection.py); rows inserted otherwise by SQL here. A row has an id, order_id and stage."""
+    opened: dict[int, list] = defaultdict(list)
+    for row in rows:
+        opened[row.order_id].append(row)
+    if not opened:
+        return
     tz = company_tz()
     stale = []
     for order_id, rows in opened.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import HumanTask, TaskCandidate, User
+from app.models import NewTask, TaskCandidate, User
 from app.services import audit
 
 LANE_OWNERS = "lane_owners"  # the task data variable spiff-arena's processes set
@@ -37,10 +37,8 @@ def known_users(logins: list[str]) -> dict[str, int]:
     return {login: user_id for login, user_id in rows}
 
 
-def name_candidates(task: HumanTask, logins: list[str], known: dict[str, int], actor) -> None:
+def name_candidates(task: NewTask, logins: list[str], known: dict[str, int], actor) -> None:
     """Record the task's candidates (the known logins) and, in its history, who was named and who is unknown."""
-    if task.id is None:
-        db.session.flush()
     for login in logins:
         if login in known:
             db.session.add(TaskCandidate(human_task_id=task.id, user_id=known[login]))

@@ -11,13 +11,13 @@ lies before the period (an order worked on several of its days is counted on the
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import case, delete, event, func, insert, inspect, select
+from sqlalchemy import Connection, case, delete, event, func, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -120,8 +120,14 @@ def _completed_now(session: Session) -> list[HumanTask]:
 @event.listens_for(Session, "after_flush")
 def _tasks_flushed(session: Session, _context) -> None:
     """Every flush that completes or opens task rows counts them into the rating's rows, in the same transaction."""
-    completed = _completed_now(session)
-    opened = [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None]
+    count(session.connection, _completed_now(session),
+          [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None])
+
+
+def count(connection: Callable[[], Connection], completed: list, opened: list) -> None:
+    """Count task rows just completed (by a person, with their completion time) and opened (of an order), already
+    written in this transaction, into the rating's rows: the flush's listener above, and a step that wrote its task
+    rows by statements of its own (`app.usecases.projection`). A row is a `HumanTask` or a `Task`."""
     if not completed and not opened:
         return
     tally = RatingTally()
@@ -131,14 +137,13 @@ def _tasks_flushed(session: Session, _context) -> None:
                     {row.id for row in without_order})
     orders = {row.order_id for row in (*completed, *opened) if row.order_id is not None}
     if orders:
-        connection = session.connection()
-        tasks = [Task(*row) for row in connection.execute(
+        tasks = [Task(*row) for row in connection().execute(
             select(*COLUMNS).where(HumanTask.order_id.in_(orders)).order_by(HumanTask.order_id))]
         completed_ids = {row.id for row in completed}
         opened_ids = frozenset(row.id for row in opened)
         for _order_id, group in groupby(tasks, key=attrgetter("order_id")):
             tally.order(list(group), completed_ids, opened_ids)
-    _upsert(session.connection(), tally)
+    _upsert(connection(), tally)
 
 
 def _upsert(connection, tally: RatingTally) -> None:

@@ -126,8 +126,10 @@ def ensure_moves(instance: ProcessInstance | None) -> None:
                    instance_status=SUSPENDED)
 
 
-def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: str | None = None) -> None:
-    """Persist the state and rebuild the projections in the same unit of work."""
+def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: str | None = None,
+          recorded: dict | None = None) -> None:
+    """Persist the state and rebuild the projections in the same unit of work (`project_tasks`: the task acted
+    on, `acted`, records `recorded` on its row)."""
     eng = engine()
     if view.next_timer_at and view.next_timer_at != instance.next_timer_at:
         db.session.info["timer_at"] = min(view.next_timer_at, db.session.info.get("timer_at") or view.next_timer_at)
@@ -139,7 +141,8 @@ def _save(instance: ProcessInstance, workflow, view: StepView, actor, *, acted: 
     order = instance.order
     if order is not None:  # the order's side of the link, known without a query (that would read the state again)
         set_committed_value(order, "instance", instance)
-    waiting, moved = project_tasks(instance, workflow, view, actor, acted, definition_forms(instance.definition))
+    waiting, moved = project_tasks(instance, workflow, view, actor, acted, recorded,
+                                  definition_forms(instance.definition))
     for bpmn_id, text in view.log:  # what the step's scripts printed: the instance's log (`runs.log`)
         audit.record(instance.order_id, "log", actor, field=bpmn_id[:80], new=text, entity="instance",
                      entity_id=instance.id, instance_id=instance.id)
@@ -185,9 +188,10 @@ def _write_instance(instance: ProcessInstance, values: dict) -> None:
     written_by_statement(instance)
 
 
-def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None,
+def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None = None, recorded: dict | None = None,
           refresh_timers: bool = False) -> StepView | None:
-    """Load, act, run, save. An `act` that returns False changed nothing: nothing is saved.
+    """Load, act, run, save. An `act` that returns False changed nothing: nothing is saved. The row of the task
+    `acted` on, closed by the step, records `recorded` with it (what a person's form submitted, who took it).
 
     A suspended instance is refused here, whatever asked (`ensure_moves`).
     """
@@ -197,7 +201,7 @@ def step(instance: ProcessInstance, act: Callable, actor, *, acted: str | None =
     if act(workflow) is False:
         return None
     view = eng.run(workflow, refresh_timers=refresh_timers)
-    _save(instance, workflow, view, actor, acted=acted)
+    _save(instance, workflow, view, actor, acted=acted, recorded=recorded)
     route_signals(instance, view, actor)
     return view
 

@@ -67,10 +67,12 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
             raise ValidationError(problem, fields={"_task": problem})
         eng.complete_user_task(spiff_task, clean)
 
+    # What was submitted (the task's record and later context) and who did it, if nobody had taken it: written with
+    # the row's closing by the step.
+    recorded: dict[str, object] = {"data": {**(task.data or {}), **clean}}
     if task.assignee_id is None:
-        task.assignee = actor
-    process.step(instance, act, actor, acted=task.task_guid)
-    task.data = {**(task.data or {}), **clean}  # what was submitted: the task's record and later context
+        recorded["assignee_id"] = actor.id
+    process.step(instance, act, actor, acted=task.task_guid, recorded=recorded)
     if task.order is not None:
         orders.apply_process_data(task.order, clean, actor)
         visits.task_done(task)
