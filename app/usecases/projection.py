@@ -97,9 +97,9 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
     for guid, view_task in ready.items():
         if guid in open_rows:
             continue
-        if lanes is None:
+        if lanes is None and view_task.lane:  # a task in no lane has no role to look up
             lanes = lane_roles(instance.definition.process_id)
-        role = task_role(view_task.lane, lanes)
+        role = task_role(view_task.lane, lanes or {})
         assignee = _user_id(view_task.assignee)
         owners = lane_owners.named_logins(view_task.data, view_task.lane)
         known = lane_owners.known_users(owners)
