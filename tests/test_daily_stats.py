@@ -23,6 +23,7 @@ from app.models.analytics import (
     KEY_COLUMNS,
     flow_days,
     flow_months,
+    rating_days,
     task_months,
 )
 from app.services import analytics, daily_stats
@@ -340,3 +341,23 @@ def test_the_month_rows_are_the_day_rows_summed_and_a_period_reads_the_same_figu
             assert not any("_months" in s for s in seen)
         assert from_months == from_days
         assert from_months[str(DECEMBER)][1].transitions  # the figures are there to compare
+
+
+def test_a_task_row_the_commit_itself_first_writes_is_counted_into_the_flow_and_rating_rows(ui, clock):
+    """Rows flushed by the commit (nothing staged before it) are counted too: the counts staged by that last flush
+    are not left behind, for the flow rows nor the rating's."""
+    app, api = ui
+    number = api.create_order("wardrobe")
+    with app.app_context():
+        order = db.session.execute(select(Order).where(Order.number == number)).scalar_one()
+        first = db.session.execute(select(HumanTask).where(HumanTask.order_id == order.id)).scalar_one()
+        doer = db.session.execute(select(User.id).where(User.login == "sales")).scalar_one()
+        flow_before = sum(row["tasks"] for row in _stored_flow().values())
+        rating_before = db.session.execute(select(func.coalesce(func.sum(rating_days.c.tasks), 0))).scalar_one()
+        with unit_of_work():  # no flush until the commit's
+            db.session.add(HumanTask(task_guid="by-hand-1", instance_id=first.instance_id, order_id=order.id,
+                                     bpmn_id="by_hand", name="Вручную", stage=first.stage, lane="sales",
+                                     state="completed", completed_by_id=doer, completed_at=clock.now()))
+        assert sum(row["tasks"] for row in _stored_flow().values()) == flow_before + 1
+        assert db.session.execute(select(func.sum(rating_days.c.tasks))).scalar_one() == rating_before + 1
+        assert _stored_flow() == _flow_counted_from_tasks()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from itertools import groupby
 from operator import attrgetter, itemgetter
@@ -380,6 +380,24 @@ def _stage(session: Session, entry: tuple[str, Any]) -> None:
     session.info.setdefault(STAGED, []).append((transaction, entry))
 
 
+Adder = Callable[[Session, dict[tuple, dict[str, int]]], None]
+
+
+def add_at_commit(session: Session, add: Adder, rows: dict[tuple, dict[str, int]]) -> None:
+    """Stage counts of other shared rows (key → column → how many) the same way: `add` is called once at the commit
+    with what every entry staged for it summed per key, after the daily and flow rows (the rating's rows:
+    `app.services.rating_stats`)."""
+    if rows:
+        _stage(session, ("added", (add, rows)))
+
+
+def _sum_into(total: dict[tuple, dict[str, int]], rows: dict[tuple, dict[str, int]]) -> None:
+    for key, counts in rows.items():
+        row = total.setdefault(key, dict.fromkeys(counts, 0))
+        for name, count in counts.items():
+            row[name] += count
+
+
 def _inside(transaction, outer) -> bool:
     while transaction is not None:
         if transaction is outer:
@@ -398,22 +416,24 @@ def _unstage(session: Session, rolled_back) -> None:
 @event.listens_for(Session, "before_commit")
 def _add_staged(session: Session) -> None:
     """Add what the transaction staged, as its last statements (a savepoint's release leaves it staged)."""
-    if session.get_nested_transaction() is not None or not session.info.get(STAGED):
+    if session.get_nested_transaction() is not None:
         return
-    session.flush()  # the last flush: the tasks it opens are staged too
-    tasks: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
+    session.flush()  # the last flush (the commit's own finds nothing left): what it writes is staged too
+    if not session.info.get(STAGED):
+        return
+    tasks: dict[Key, dict[str, int]] = {}
     flows = []
+    added: dict[Adder, dict[tuple, dict[str, int]]] = {}
     root = session.get_transaction()
     for transaction, (kind, entry) in session.info.pop(STAGED):
         if not _inside(transaction, root):
             continue  # staged by a transaction that ended without a commit (a session closed mid-way)
         if kind == "flow":
             flows.append(entry)
-            continue
-        for key, counts in entry.items():
-            row = tasks[key]
-            for name, count in counts.items():
-                row[name] += count
+        elif kind == "added":
+            _sum_into(added.setdefault(entry[0], {}), entry[1])
+        else:
+            _sum_into(tasks, entry)
     dialect = session.get_bind().dialect.name
     for table, rows in ((task_days, tasks), (task_months, by_month(tasks))):
         if rows:
@@ -423,6 +443,8 @@ def _add_staged(session: Session) -> None:
         session.execute(_opened_statement(dialect, flow_days), params)
         session.execute(_opened_statement(dialect, flow_months),
                         {**params, "opened_day": params["opened_day"].replace(day=1)})
+    for add, rows in added.items():
+        add(session, rows)
 
 
 def backfill_flow(connection) -> int:

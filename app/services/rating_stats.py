@@ -11,19 +11,20 @@ lies before the period (an order worked on several of its days is counted on the
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date, datetime
 from itertools import groupby
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, case, delete, event, func, insert, inspect, select
+from sqlalchemy import case, delete, event, func, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import HumanTask
 from app.models.analytics import NO_EARLIER, RATING_COUNT_COLUMNS, RATING_KEY_COLUMNS, rating_days
+from app.services import daily_stats
 from app.services.calendar import company_tz
 
 RatingKey = tuple[date, int, str, date]
@@ -120,14 +121,16 @@ def _completed_now(session: Session) -> list[HumanTask]:
 @event.listens_for(Session, "after_flush")
 def _tasks_flushed(session: Session, _context) -> None:
     """Every flush that completes or opens task rows counts them into the rating's rows, in the same transaction."""
-    count(session.connection, _completed_now(session),
+    count(session, _completed_now(session),
           [row for row in session.new if isinstance(row, HumanTask) and row.order_id is not None])
 
 
-def count(connection: Callable[[], Connection], completed: list, opened: list) -> None:
+def count(session: Session, completed: list, opened: list) -> None:
     """Count task rows just completed (by a person, with their completion time) and opened (of an order), already
     written in this transaction, into the rating's rows: the flush's listener above, and a step that wrote its task
-    rows by statements of its own (`app.usecases.projection`). A row is a `HumanTask` or a `Task`."""
+    rows by statements of its own (`app.usecases.projection`). A row is a `HumanTask` or a `Task`. Counted now, as
+    the rows stand; added to the stored rows at the commit, after the daily rows (`daily_stats.add_at_commit`: a
+    person's row is shared by all their completions of the day, and adding to it locks it until the commit)."""
     if not completed and not opened:
         return
     tally = RatingTally()
@@ -137,20 +140,20 @@ def count(connection: Callable[[], Connection], completed: list, opened: list) -
                     {row.id for row in without_order})
     orders = {row.order_id for row in (*completed, *opened) if row.order_id is not None}
     if orders:
-        tasks = [Task(*row) for row in connection().execute(
+        tasks = [Task(*row) for row in session.connection().execute(
             select(*COLUMNS).where(HumanTask.order_id.in_(orders)).order_by(HumanTask.order_id))]
         completed_ids = {row.id for row in completed}
         opened_ids = frozenset(row.id for row in opened)
         for _order_id, group in groupby(tasks, key=attrgetter("order_id")):
             tally.order(list(group), completed_ids, opened_ids)
-    _upsert(connection(), tally)
+    daily_stats.add_at_commit(session, _add, tally.rows)
 
 
-def _upsert(connection, tally: RatingTally) -> None:
-    if tally.rows:
-        connection.execute(_upsert_statement(connection.dialect.name),
-                           [dict(zip(RATING_KEY_COLUMNS, key, strict=True)) | counts
-                            for key, counts in tally.rows.items()])
+def _add(session: Session, rows: dict[tuple, dict[str, int]]) -> None:
+    """Add counted rows to the stored ones, in the order of their keys (two commits adding to the same rows lock
+    them in the same order)."""
+    session.execute(_upsert_statement(session.get_bind().dialect.name),
+                    [dict(zip(RATING_KEY_COLUMNS, key, strict=True)) | rows[key] for key in sorted(rows)])
 
 
 def backfill(connection) -> int:

@@ -126,7 +126,7 @@ def _project_tasks(instance: ProcessInstance, workflow, view: StepView, actor, a
         if order is not None and order.last_task_stage != opened[-1].stage:
             order.last_task_stage = opened[-1].stage
     # Written by statements of their own, the rows are counted here as the flush's listeners count the flush's.
-    rating_stats.count(db.session.connection, completed, [row for row in opened if row.order_id is not None])
+    rating_stats.count(db.session(), completed, [row for row in opened if row.order_id is not None])
     daily_stats.count_opened(db.session(), [row for row in opened if row.order_id is not None])
     return waiting, len(waiting) != len(open_rows) or bool(closed)
 

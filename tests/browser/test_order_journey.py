@@ -73,6 +73,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     for other in others:
         page.check(f'input[name="orders"][value="{other}"]')
     page.click('button[name="bulk_action"][value="confirm"]')
+    page.wait_for_load_state()  # the result page is the form's answer, not a redirect: read it whole
     result = page.inner_text("body")
     for other in others:
         assert other in result
