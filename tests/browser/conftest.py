@@ -78,6 +78,13 @@ def sign_in(page, base: str, login: str, password: str = "demo") -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
+def follow(page, selector: str) -> None:
+    """Click what leads to another page (a link, a form's button) and wait for that page to load whole: a click
+    returns once the next page has begun, and what is read at once may be only the part of it parsed by then."""
+    page.click(selector)
+    page.wait_for_load_state()
+
+
 def signed_in(browser, base: str, login: str, viewport: dict = DESKTOP):
     """(context, page) of a new desktop browser window signed in as `login`, in Russian."""
     context = browser.new_context(viewport=viewport, locale="ru-RU")

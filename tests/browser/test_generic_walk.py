@@ -2,7 +2,7 @@
 start form, sales approves it from the inbox, the admin hands in the pass (a manual task: «Готово»), it is done."""
 from __future__ import annotations
 
-from tests.browser.conftest import no_horizontal_scroll, signed_in
+from tests.browser.conftest import follow, no_horizontal_scroll, signed_in
 from tests.support.api import Api
 from tests.support.diagrams import deploy_diagram
 
@@ -68,7 +68,7 @@ def test_an_admin_starts_a_process_sales_approves_it_and_the_manual_task_finishe
     assert "Согласовано, хорошего переезда" in page.locator("#instance-data").inner_text()
     assert "Задача «Сдать пропуск на вахту»: выполнена" in page.locator("#instance-history").inner_text()
     screenshot(page, "generic-instance-completed")
-    page.click('nav.mainnav a:has-text("Процессы")')
+    follow(page, 'nav.mainnav a:has-text("Процессы")')
     row = page.locator("#instances tbody tr")
     assert row.count() == 1 and "Завершён" in row.inner_text()
     screenshot(page, "generic-processes")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import no_horizontal_scroll, signed_in
+from tests.browser.conftest import follow, no_horizontal_scroll, signed_in
 from tests.test_imports import GOOD, workbook
 
 
@@ -20,7 +20,7 @@ def test_sales_checks_and_imports_a_workbook(browser, live_server, screenshot, t
         page.click("#import-template")
     assert download.value.suggested_filename == "import-zakazov.xlsx"
     page.set_input_files('input[name="file"]', str(path))
-    page.click("#import-check")
+    follow(page, "#import-check")
     errors = page.locator("#import-errors tbody tr")
     assert errors.count() == 1 and "Батут" in errors.nth(0).inner_text() and "5" in errors.nth(0).inner_text()
     assert page.locator("#import-would-create tbody tr").count() == 3

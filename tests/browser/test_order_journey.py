@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Attachment, Notification, Order
 from app.services.calendar import BusinessCalendar
-from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_scroll
+from tests.browser.conftest import DESKTOP, PHONE, follow, no_horizontal_scroll
 from tests.support.api import Api
 
 
@@ -72,8 +72,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     page.goto(f"{base}/orders?stage=Новый заказ")
     for other in others:
         page.check(f'input[name="orders"][value="{other}"]')
-    page.click('button[name="bulk_action"][value="confirm"]')
-    page.wait_for_load_state()  # the result page is the form's answer, not a redirect: read it whole
+    follow(page, 'button[name="bulk_action"][value="confirm"]')  # the result is the form's answer (no redirect)
     result = page.inner_text("body")
     for other in others:
         assert other in result
@@ -84,8 +83,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
 
     sales.open_task(number)
     screenshot(page, "task-form-desktop")
-    page.click('button[name="decision"][value="confirm"]')
-    page.wait_for_load_state()
+    follow(page, 'button[name="decision"][value="confirm"]')
     assert "Задача выполнена" in page.inner_text("body")
 
     # The dispatcher books the measurer's visit.
@@ -99,8 +97,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     while not BusinessCalendar(tz=ZoneInfo("Europe/Moscow")).is_working_day(visit):  # visits: working days only
         visit += timedelta(days=1)
     page.fill('input[name="visit_at"]', f"{visit.isoformat()}T10:30")
-    page.click('button[type="submit"]')
-    page.wait_for_load_state()
+    follow(page, 'button[type="submit"]')
     dispatch.close()
 
     # The measurer works from a phone: a validation error first, then the report with a photo.
@@ -113,8 +110,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     measurer.open_task(number, tab="mine")
     assert no_horizontal_scroll(page)
     page.fill('input[name="dimensions.width_mm"]', "2400")
-    page.click('button[name="measurement_result"][value="done"]')
-    page.wait_for_load_state()
+    follow(page, 'button[name="measurement_result"][value="done"]')
     body = page.inner_text("body")
     assert "Форма не отправлена" in body and "Обязательное поле" in body
     assert page.input_value('input[name="dimensions.width_mm"]') == "2400"  # nothing typed is lost
@@ -126,8 +122,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     page.fill('[name="composition"]', "Корпус ЛДСП, две двери-купе, зеркало")
     page.fill('[name="mounting_notes"]', "Неровный пол, компенсировать цоколем")
     page.set_input_files('input[type="file"][name="photos"]', str(photo))
-    page.click('button[name="measurement_result"][value="done"]')
-    page.wait_for_load_state()
+    follow(page, 'button[name="measurement_result"][value="done"]')
     assert "Задача выполнена" in page.inner_text("body"), page.inner_text(".task-form")
     measurer.close()
     with app.app_context():
@@ -139,8 +134,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     page = sales.page
     page.goto(f"{base}/orders/{number}?tab=notes")
     page.fill('textarea[name="text"]', "@accountant заказчик заплатит наличными в офисе")
-    page.click('button:has-text("Добавить примечание")')
-    page.wait_for_load_state()
+    follow(page, 'button:has-text("Добавить примечание")')
     assert "заказчик заплатит наличными" in page.inner_text("body")
     with app.app_context():
         mentions = db.session.execute(select(Notification.recipient).where(
@@ -153,8 +147,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     page.fill('input[name="promised_date"]', (date.today() + timedelta(days=30)).isoformat())
     page.check('input[name="components_available"][type="checkbox"]')
     page.check('input[name="customer_approved"][type="checkbox"]')
-    page.click('button[name="contract_outcome"][value="to_payment"]')
-    page.wait_for_load_state()
+    follow(page, 'button[name="contract_outcome"][value="to_payment"]')
     assert "Задача выполнена" in page.inner_text("body")
     sales.close()
 
@@ -164,8 +157,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     page.fill('input[name="payment.number"]', "ПКО-118")
     page.fill('input[name="payment.date"]', date.today().isoformat())
     page.fill('input[name="payment.amount"]', "50000")
-    page.click('button[type="submit"]')
-    page.wait_for_load_state()
+    follow(page, 'button[type="submit"]')
     accountant.close()
 
     procurement = Person(browser, base, "procurement")
@@ -174,8 +166,7 @@ def test_an_order_travels_from_new_to_production_in_the_browser(browser, live_se
     page.fill('input[name="components.0.name"]', "ЛДСП Egger W1000, 16 мм")
     page.fill('input[name="components.0.quantity"]', "6")
     page.select_option('select[name="components.0.status"]', "received")
-    page.click('button[type="submit"]')
-    page.wait_for_load_state()
+    follow(page, 'button[type="submit"]')
     assert "Задача выполнена" in page.inner_text("body")
     procurement.close()
 

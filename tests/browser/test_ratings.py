@@ -7,7 +7,7 @@ import re
 import pytest
 
 from app.usecases.uow import unit_of_work
-from tests.browser.conftest import no_horizontal_scroll, signed_in
+from tests.browser.conftest import follow, no_horizontal_scroll, signed_in
 from tests.support.ratings import measurers_april
 
 
@@ -54,7 +54,7 @@ def test_an_admin_corrects_a_bad_weight_in_place(browser, history, screenshot):
     page.wait_for_url(re.compile(r".*/ratings/weights$"))
     page.fill('input[name="measurer.on_time"]', "-3")
     page.fill('input[name="measurer.ratings"]', "40")
-    page.click("button:has-text('Сохранить')")
+    follow(page, "button:has-text('Сохранить')")
     assert "Вес — число от 0 до 1000" in page.inner_text("main")
     assert page.input_value('input[name="measurer.ratings"]') == "40"  # what was typed is kept
     wrong, kept = (page.locator(f'input[name="measurer.{kpi}"]') for kpi in ("on_time", "ratings"))
@@ -62,7 +62,7 @@ def test_an_admin_corrects_a_bad_weight_in_place(browser, history, screenshot):
         "box => getComputedStyle(box).borderTopColor")  # the wrong weight is marked red, the others are not
     screenshot(page, "ratings-weights-error-desktop")
     page.fill('input[name="measurer.on_time"]', "0")
-    page.click("button:has-text('Сохранить')")
+    follow(page, "button:has-text('Сохранить')")
     assert "Веса рейтинга сохранены" in page.inner_text("main")
     page.goto(f"{history}/ratings/?from=2027-04-01&to=2027-04-30")
     assert "вес 40" in page.inner_text("#rating-measurer thead")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import no_horizontal_scroll, signed_in
+from tests.browser.conftest import follow, no_horizontal_scroll, signed_in
 from tests.support.reports import history
 
 
@@ -40,7 +40,7 @@ def test_the_director_builds_charts_and_saves_a_report(browser, live_server, scr
     page.wait_for_url(re.compile(r".*/reports/\d+$"))
     assert page.inner_text("h1") == "Оплаты за апрель"
     assert page.locator("#report-table tbody tr").count() == 2
-    page.click("text=Все отчёты")
+    follow(page, "text=Все отчёты")
     assert "Оплаты за апрель" in page.inner_text("#saved-reports")
     context.close()
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Attachment, Claim, Feedback, Order, User
-from tests.browser.conftest import PHONE, no_horizontal_scroll
+from tests.browser.conftest import PHONE, follow, no_horizontal_scroll
 from tests.browser.test_order_journey import Person, tiny_png
 from tests.support.api import HAPPY_CASH, Api
 
@@ -46,8 +46,7 @@ def test_the_status_page_at_every_stage_on_a_phone_then_a_rating(browser, live_s
     # The customer rates the work: four stars and a word.
     page.check('input[name="rating"][value="4"]')
     page.fill('textarea[name="feedback_comment"]', "Хорошо, но монтажники опоздали на час")
-    page.click('button[name="feedback_kind"][value="rating"]')
-    page.wait_for_load_state()
+    follow(page, 'button[name="feedback_kind"][value="rating"]')
     body = page.inner_text("body")
     assert "Спасибо! Ваш ответ получен." in body and "Заказ выполнен. Спасибо, что выбрали нас!" in body
     assert page.locator("form[action*='/tasks/']").count() == 0
@@ -70,16 +69,14 @@ def test_a_claim_with_a_photo_from_the_phone_reaches_quality_control(browser, li
     page.goto(link)
     # Too short a claim first: refused, and what was typed stays.
     page.fill('textarea[name="claim_text"]', "Скол")
-    page.click('button[name="feedback_kind"][value="claim"]')
-    page.wait_for_load_state()
+    follow(page, 'button[name="feedback_kind"][value="claim"]')
     assert "Слишком короткое значение" in page.inner_text("body")
     assert page.input_value('textarea[name="claim_text"]') == "Скол"
     photo = tmp_path / "скол.png"
     photo.write_bytes(tiny_png())
     page.fill('textarea[name="claim_text"]', "Скол на фасаде верхнего шкафа, дверца не закрывается до конца")
     page.set_input_files('input[type="file"][name="photos"]', str(photo))
-    page.click('button[name="feedback_kind"][value="claim"]')
-    page.wait_for_load_state()
+    follow(page, 'button[name="feedback_kind"][value="claim"]')
     body = page.inner_text("body")
     assert "Спасибо! Ваш ответ получен." in body and "Рассматриваем вашу претензию" in body
     assert "На рассмотрении" in body and "Скол на фасаде" in body

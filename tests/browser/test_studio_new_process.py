@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import signed_in
+from tests.browser.conftest import follow, signed_in
 from tests.support.api import Api
 from tests.support.diagrams import DATA
 
@@ -38,7 +38,7 @@ def test_an_analyst_uploads_a_bundle_and_confirms_a_replace(browser, live_server
     page.goto(f"{base}/studio/new")
     page.set_input_files('#upload-form input[name="bpmn"]', [str(changed)])
     page.fill('#upload-form input[name="comment"]', "Визирование вместо подписи")
-    page.click('#upload-form button')
+    follow(page, '#upload-form button')
     clash = page.inner_text("#clash")
     assert "bd_notice" in clash and "v1" in clash and "analyst" in clash
     assert [v["version"] for v in api.get("/processes/bd_notice/versions").get_json()["items"]] == [1]
@@ -52,7 +52,7 @@ def test_an_analyst_uploads_a_bundle_and_confirms_a_replace(browser, live_server
     page.goto(f"{base}/studio/new")
     page.fill('#blank-form input[name="process_id"]', "плохой код")
     page.fill('#blank-form input[name="name"]', "Пустой процесс")
-    page.click('#blank-form button')
+    follow(page, '#blank-form button')
     assert page.locator("#err-process_id").count() == 1
     assert page.input_value('#blank-form input[name="name"]') == "Пустой процесс"  # nothing typed is lost
     page.fill('#blank-form input[name="process_id"]', "bd_blank")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ProcessDefinition
-from tests.browser.conftest import signed_in
+from tests.browser.conftest import follow, signed_in
 from tests.browser.test_studio_forms import build_call_customer_form
 from tests.browser.test_studio_modeler import (
     CALL,
@@ -90,7 +90,7 @@ def test_the_analyst_deploys_a_call_task_and_the_admin_migrates_and_rolls_back(b
     page.select_option('select[name="to_version"]', "2")
     page.check('input[name="mode"][value="stage"]')
     page.select_option('select[name="stage"]', "Планирование выезда на замер")
-    page.click('button:has-text("Пробный прогон")')
+    follow(page, 'button:has-text("Пробный прогон")')
     dry = page.inner_text("#dry-run")
     assert "можно перенести 2 из 2" in dry and all(number in dry for number in planning) and fresh not in dry
     page.click('button:has-text("Перенести")')

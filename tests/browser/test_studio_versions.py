@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import signed_in
+from tests.browser.conftest import follow, signed_in
 from tests.support.api import Api
 from tests.support.versions import deploy_v2, version_of_order
 
@@ -42,13 +42,13 @@ def test_an_admin_diffs_migrates_and_rolls_back(browser, live_server, screenshot
 
     # Dry run over every order on v1, then the move.
     page.goto(f"{base}/studio/order_lifecycle/versions")
-    page.click("text=Перенести заказы")
+    follow(page, "text=Перенести заказы")
     stages = page.locator('select[name="stage"] option').all_inner_texts()
     assert stages == ["—", "Замер", "Планирование выезда на замер"]  # where the orders of v1 wait
     page.select_option('select[name="from_version"]', "1")
     page.select_option('select[name="to_version"]', "2")
     page.check('input[name="mode"][value="all"]')
-    page.click('button:has-text("Пробный прогон")')
+    follow(page, 'button:has-text("Пробный прогон")')
     dry = page.inner_text("#dry-run")
     assert "можно перенести 2 из 3" in dry
     assert f"{measuring}\tнельзя задача «Замер» (measurement) отсутствует в v2" in dry
