@@ -176,7 +176,9 @@ def _as_expected(visit: Visit, expected: dict) -> bool:
 
 
 def get_visit(visit_id: int) -> Visit:
-    visit = db.session.get(Visit, visit_id)
+    """The visit, its row locked for this unit of work and read as stored now (PostgreSQL: a second dispatcher
+    dragging it meanwhile waits here and then sees where the first one put it; SQLite writes one at a time)."""
+    visit = db.session.get(Visit, visit_id, with_for_update=True, populate_existing=True)
     if visit is None:
         raise NotFound(_("Выезда %(id)s нет", id=visit_id))
     return visit
