@@ -10,9 +10,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.demo import STAGE_INPUT
 from app.extensions import db
 from app.models import Order, ProcessInstance, User
-from app.usecases.tasks import complete_task, get_task
+from app.usecases.tasks import claim_task, complete_task, get_task
 from app.usecases.uow import savepoint, unit_of_work
-from tests.support.api import HAPPY_CASH
+from tests.support.api import HAPPY_CASH, Api
+from tests.test_crews import queued_order
 
 WRONG_ROLE = {"sales": "production", "customer": "sales"}
 # A walk that meets all fourteen user tasks: design, the bank and the claim included.
@@ -217,3 +218,36 @@ def test_the_answer_to_a_completion_shows_tasks_as_the_task_list_does(api):
     assert answer["tasks"] and all(shown == listed[shown["id"]] for shown in answer["tasks"])
     assert answer["order"] == {k: api.order(number)[k] for k in ("number", "stage", "status")}
     assert answer["instance"]["status"] == "running"
+
+
+def test_two_crews_taking_the_same_task_at_once_one_gets_it_the_other_is_told(make_app):
+    """A crew's claim holds the task until its unit of work ends; the other crew's claim meanwhile waits, then finds
+    it taken and is refused. On PostgreSQL both read it free and both answered 200, the later write silently taking
+    it from the first."""
+    app = make_app()
+    api = Api(app, app.test_client())
+    task = api.open_task(queued_order(api))
+    holding, release = threading.Event(), threading.Event()
+    api.token("installer2")
+
+    def claim_and_hold() -> None:
+        with app.app_context():
+            with unit_of_work():
+                claim_task(task["id"], db.session.execute(select(User).where(User.login == "installer"))
+                           .scalar_one())
+                holding.set()
+                release.wait(30)
+            db.session.remove()
+
+    held = threading.Thread(target=claim_and_hold)
+    held.start()
+    assert holding.wait(30)
+    answers: list = []
+    other = threading.Thread(target=lambda: answers.append(api.post(f"/tasks/{task['id']}/claim", as_="installer2")))
+    other.start()
+    other.join(1)  # it waits for the first claim (SQLite: for the one writer; PostgreSQL: for the task's row)
+    release.set()
+    held.join(30)
+    other.join(30)
+    assert answers[0].status_code in (403, 409), answers[0].get_json()
+    assert api.open_task(task["order_number"])["assignee"] == "installer"

@@ -24,12 +24,16 @@ TASK_TO_ACT_ON = (joinedload(HumanTask.order).options(lazyload(Order.customer), 
 
 
 _TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id")).options(*TASK_TO_ACT_ON)
+_TASK_HELD = _TASK.with_for_update(of=HumanTask).execution_options(populate_existing=True)
 
 
-def get_task(task_id: int) -> HumanTask:
+def get_task(task_id: int, *, hold: bool = False) -> HumanTask:
     """The task with its order and instance (what acting on it checks first), in one query (a statement built
-    once: its options cost more to build and key for the cache than the query to run)."""
-    task = db.session.execute(_TASK, {"task_id": task_id}).scalar_one_or_none()
+    once: its options cost more to build and key for the cache than the query to run). `hold`: its row locked for
+    the unit of work and read as stored now, for who takes it (claim, release, assign: on PostgreSQL a second
+    person's claim waits for the first's and then sees it taken; a completion is checked by the process's
+    version instead)."""
+    task = db.session.execute(_TASK_HELD if hold else _TASK, {"task_id": task_id}).scalar_one_or_none()
     if task is None:
         raise NotFound(f"Task {task_id} does not exist")
     return task
@@ -81,7 +85,7 @@ def complete_task(task_id: int, data: dict, actor: User) -> HumanTask:
 
 @unit_of_work()
 def claim_task(task_id: int, actor: User) -> HumanTask:
-    task = get_task(task_id)
+    task = get_task(task_id, hold=True)
     _ensure_open(task)
     ensure_can_act(task, actor)
     if task.assignee_id != actor.id:
@@ -94,7 +98,7 @@ def claim_task(task_id: int, actor: User) -> HumanTask:
 
 @unit_of_work()
 def unclaim_task(task_id: int, actor: User) -> HumanTask:
-    task = get_task(task_id)
+    task = get_task(task_id, hold=True)
     _ensure_open(task)
     policy.ensure(actor, "tasks.unclaim", task.order, task)
     if task.assignee_id is not None:
@@ -106,7 +110,7 @@ def unclaim_task(task_id: int, actor: User) -> HumanTask:
 
 @unit_of_work()
 def assign_task(task_id: int, login: str, actor: User) -> HumanTask:
-    task = get_task(task_id)
+    task = get_task(task_id, hold=True)
     _ensure_open(task)
     policy.ensure(actor, "tasks.assign", task.order, task)
     user = db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
