@@ -32,6 +32,7 @@ from app.usecases.tasks import complete_task
 from app.usecases.uow import savepoint, unit_of_work
 from tests.support.api import Api
 from tests.support.boards import at
+from tests.support.held import held_open
 from tests.support.sql import statements
 from tests.test_analytics import DECEMBER, NEW_ORDER, history
 
@@ -221,26 +222,12 @@ def test_completions_of_one_stage_at_once_do_not_wait_for_each_other_s_daily_row
     app = make_app()
     api = Api(app, app.test_client())
     (first, second), doer = _new_orders(app, api, 2)
-    holding, release = threading.Event(), threading.Event()
-
-    def complete_and_hold() -> None:
-        with app.app_context():
-            with unit_of_work():
-                complete_task(first["id"], CONFIRM, db.session.get(User, doer))
-                holding.set()
-                release.wait(30)
-            db.session.remove()
-
-    held = threading.Thread(target=complete_and_hold)
-    held.start()
-    assert holding.wait(30)
     answers: list[int] = []
     other = threading.Thread(target=lambda: answers.append(api.complete(second, CONFIRM).status_code))
-    other.start()
-    other.join(5)
-    through_meanwhile = not other.is_alive()
-    release.set()
-    held.join(30)
+    with held_open(app, lambda: complete_task(first["id"], CONFIRM, db.session.get(User, doer))):
+        other.start()
+        other.join(5)
+        through_meanwhile = not other.is_alive()
     other.join(30)
     assert answers == [200]
     postgres = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql"

@@ -13,6 +13,7 @@ from app.models import Order, ProcessInstance, User
 from app.usecases.tasks import claim_task, complete_task, get_task
 from app.usecases.uow import savepoint, unit_of_work
 from tests.support.api import HAPPY_CASH, Api
+from tests.support.held import held_open
 from tests.test_crews import queued_order
 
 WRONG_ROLE = {"sales": "production", "customer": "sales"}
@@ -227,27 +228,13 @@ def test_two_crews_taking_the_same_task_at_once_one_gets_it_the_other_is_told(ma
     app = make_app()
     api = Api(app, app.test_client())
     task = api.open_task(queued_order(api))
-    holding, release = threading.Event(), threading.Event()
     api.token("installer2")
-
-    def claim_and_hold() -> None:
-        with app.app_context():
-            with unit_of_work():
-                claim_task(task["id"], db.session.execute(select(User).where(User.login == "installer"))
-                           .scalar_one())
-                holding.set()
-                release.wait(30)
-            db.session.remove()
-
-    held = threading.Thread(target=claim_and_hold)
-    held.start()
-    assert holding.wait(30)
     answers: list = []
     other = threading.Thread(target=lambda: answers.append(api.post(f"/tasks/{task['id']}/claim", as_="installer2")))
-    other.start()
-    other.join(1)  # it waits for the first claim (SQLite: for the one writer; PostgreSQL: for the task's row)
-    release.set()
-    held.join(30)
+    installer = select(User).where(User.login == "installer")
+    with held_open(app, lambda: claim_task(task["id"], db.session.execute(installer).scalar_one())):
+        other.start()
+        other.join(1)  # it waits for the first claim (SQLite: for the one writer; PostgreSQL: for the task's row)
     other.join(30)
     assert answers[0].status_code in (403, 409), answers[0].get_json()
     assert api.open_task(task["order_number"])["assignee"] == "installer"
